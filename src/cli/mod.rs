@@ -1,0 +1,44 @@
+//! Command-line interface. Each subcommand lives in its own module and owns its arguments.
+
+mod collect;
+mod simulate;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Kubernetes operator and CLI that collects, verifies and evaluates JumpCloud compliance evidence.
+#[derive(Debug, Parser)]
+#[command(name = "jumpcloud-operator", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    Collect(collect::CollectArgs),
+    Simulate(simulate::SimulateArgs),
+}
+
+impl Cli {
+    pub fn run(self) -> ExitCode {
+        // Exactly one rustls crypto provider for the whole process: several crates can compile
+        // providers in, and rustls panics at the first TLS client when it has to guess.
+        // An error only means a provider is already installed, which is what we want.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+            Ok(runtime) => runtime,
+            Err(error) => {
+                eprintln!("error: cannot start the async runtime: {error}");
+                return ExitCode::FAILURE;
+            }
+        };
+        runtime.block_on(async {
+            match self.command {
+                Command::Collect(args) => args.run().await,
+                Command::Simulate(args) => args.run().await,
+            }
+        })
+    }
+}

@@ -1,0 +1,95 @@
+//! JumpCloud regions. Shared by the client and the simulator because a region is part of the
+//! public contract (which host answers for which org), not of either implementation.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+/// A JumpCloud region. Each org lives in exactly one; a key sent to another region's host is
+/// rejected with 401 as if it did not exist.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Region {
+    Us,
+    Eu,
+    In,
+}
+
+impl Region {
+    pub const ALL: [Region; 3] = [Region::Us, Region::Eu, Region::In];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Region::Us => "us",
+            Region::Eu => "eu",
+            Region::In => "in",
+        }
+    }
+
+    /// Console host (v1 and v2 APIs live under `/api` and `/api/v2`).
+    pub fn console_base(self) -> &'static str {
+        match self {
+            Region::Us => "https://console.jumpcloud.com",
+            Region::Eu => "https://console.eu.jumpcloud.com",
+            Region::In => "https://console.in.jumpcloud.com",
+        }
+    }
+
+    /// Directory Insights base URL (events API).
+    pub fn insights_base(self) -> &'static str {
+        match self {
+            Region::Us => "https://api.jumpcloud.com/insights/directory/v1",
+            Region::Eu => "https://api.eu.jumpcloud.com/insights/directory/v1",
+            Region::In => "https://api.in.jumpcloud.com/insights/directory/v1",
+        }
+    }
+}
+
+impl fmt::Display for Region {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("unknown region {0:?}: expected one of us, eu, in")]
+pub struct UnknownRegion(String);
+
+impl FromStr for Region {
+    type Err = UnknownRegion;
+
+    // Exact match only: a loose substring match once routed other hosts to India
+    // (jcapi-powershell PR #97).
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "us" => Ok(Region::Us),
+            "eu" => Ok(Region::Eu),
+            "in" => Ok(Region::In),
+            _ => Err(UnknownRegion(s.to_string())),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_exact_region_names_only() {
+        assert_eq!("EU".parse::<Region>().unwrap(), Region::Eu);
+        assert_eq!(" in ".parse::<Region>().unwrap(), Region::In);
+        assert!("india".parse::<Region>().is_err());
+        assert!("console.in.jumpcloud.com".parse::<Region>().is_err());
+    }
+
+    #[test]
+    fn every_region_has_distinct_hosts() {
+        let consoles: std::collections::HashSet<_> =
+            Region::ALL.iter().map(|r| r.console_base()).collect();
+        let insights: std::collections::HashSet<_> =
+            Region::ALL.iter().map(|r| r.insights_base()).collect();
+        assert_eq!(consoles.len(), 3);
+        assert_eq!(insights.len(), 3);
+    }
+}
