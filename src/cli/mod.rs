@@ -1,5 +1,6 @@
 //! Command-line interface. Each subcommand lives in its own module and owns its arguments.
 
+mod bench;
 mod collect;
 mod simulate;
 
@@ -17,7 +18,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    Collect(collect::CollectArgs),
+    Collect(Box<collect::CollectArgs>),
+    Bench(bench::BenchArgs),
     Simulate(simulate::SimulateArgs),
 }
 
@@ -39,7 +41,8 @@ impl Cli {
         };
         runtime.block_on(async {
             match self.command {
-                Command::Collect(args) => args.run().await,
+                Command::Collect(args) => (*args).run().await,
+                Command::Bench(args) => args.run().await,
                 Command::Simulate(args) => args.run().await,
             }
         })
