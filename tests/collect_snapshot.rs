@@ -72,7 +72,10 @@ async fn leaver_bindings_are_read_for_suspended_users_only() {
         .collect();
     assert!(!suspended.is_empty(), "the simulated org has leavers");
     let bindings = lines("suspended_user_systems.ndjson");
-    assert!(!bindings.is_empty(), "the simulated leavers still have devices");
+    assert!(
+        !bindings.is_empty(),
+        "the simulated leavers still have devices"
+    );
     for binding in bindings {
         let user = binding["user_id"].as_str().unwrap();
         assert!(suspended.contains(user), "{user} is not suspended");
