@@ -16,6 +16,7 @@
 mod discovery;
 mod faults;
 mod patch;
+mod proto;
 mod select;
 mod server;
 mod status;

@@ -272,7 +272,11 @@ fn dispatch(
     }
 }
 
-fn parse_body(body: &Bytes) -> Result<Value, ApiError> {
+fn parse_body(body: &Bytes, headers: &HeaderMap) -> Result<Value, ApiError> {
+    let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    if ct.starts_with("application/vnd.kubernetes.protobuf") {
+        return crate::proto::decode(body);
+    }
     serde_json::from_slice(body)
         .or_else(|_| serde_saphyr::from_slice::<Value>(body).map_err(|e| e.to_string()))
         .map_err(|e| ApiError::bad_request(format!("error decoding body: {e}")))
@@ -440,11 +444,11 @@ fn resource_request(
             Ok(r)
         }
         "create" => {
-            let (obj, w) = st.create(&t, parse_body(body)?, &write_opts(q, headers)?)?;
+            let (obj, w) = st.create(&t, parse_body(body, headers)?, &write_opts(q, headers)?)?;
             Ok(json_response(201, &object_body(&t, view, obj, q), &w))
         }
         "update" => {
-            let (obj, w) = st.update(&t, parse_body(body)?, &write_opts(q, headers)?)?;
+            let (obj, w) = st.update(&t, parse_body(body, headers)?, &write_opts(q, headers)?)?;
             Ok(json_response(200, &object_body(&t, view, obj, q), &w))
         }
         "patch" => {

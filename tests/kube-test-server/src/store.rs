@@ -776,6 +776,9 @@ impl State {
             admit_crd(obj, old, &name)?;
             return Ok(warnings);
         }
+        if info.plural == "secrets" && info.group.is_empty() {
+            normalize_secret(obj);
+        }
         let Some(schema) = info.schema(&t.version) else {
             return Ok(warnings);
         };
@@ -1036,6 +1039,20 @@ fn check_type(info: &ResourceInfo, version: &str, obj: &Value) -> Result<(), Api
             "the API version in the data ({}) does not match the expected API version ({want})",
             obj["apiVersion"].as_str().unwrap_or_default()
         )))
+    }
+}
+
+/// `stringData` is write-only: merged into `data` (base64); `type` defaults to Opaque.
+fn normalize_secret(obj: &mut Value) {
+    use base64::Engine;
+    if let Some(Value::Object(sd)) = obj.as_object_mut().and_then(|o| o.remove("stringData")) {
+        for (k, v) in sd {
+            let enc = base64::engine::general_purpose::STANDARD.encode(v.as_str().unwrap_or_default());
+            obj["data"][k] = json!(enc);
+        }
+    }
+    if obj["type"].is_null() {
+        obj["type"] = json!("Opaque");
     }
 }
 
