@@ -10,6 +10,10 @@ pub struct RecordedRequest {
     pub method: String,
     /// Path without the query.
     pub path: String,
+    /// Raw query string (e.g. `watch=true&resourceVersion=12&allowWatchBookmarks=true`).
+    pub query: String,
+    /// `Accept` header (`...;as=PartialObjectMetadataList;...` for metadata-only calls).
+    pub accept: Option<String>,
     /// RBAC verb: get, list, watch, create, update, patch, delete, deletecollection; for
     /// non-resource URLs (discovery, OpenAPI) the lowercase HTTP method.
     pub verb: String,
@@ -59,9 +63,10 @@ pub struct Faults {
 }
 
 impl Faults {
-    /// Fails the next `times` requests matching `verb` (RBAC verb, `None` = any), `resource`
-    /// (plural, `None` = any) and `subresource` (`None` = the main resource only when `resource`
-    /// is given... use `Some("status")` for status writes) with a `Status` of HTTP code `status`.
+    /// Fails the next `times` requests matching `verb` (RBAC verb such as `"watch"` or
+    /// `"patch"`; `None` = any) and `resource` (plural; `None` = any) with a `Status` of HTTP
+    /// code `status` (429 and 503 carry `Retry-After: 1`). When `resource` is given,
+    /// `subresource` must match too (`None` = the main resource, `Some("status")`).
     pub fn fail_next(
         &self,
         times: usize,

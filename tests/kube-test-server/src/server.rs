@@ -150,6 +150,8 @@ async fn handle(
     let mut rec = RecordedRequest {
         method: method.to_string(),
         path: uri.path().to_string(),
+        query: uri.query().unwrap_or_default().to_string(),
+        accept: header_str(header::ACCEPT),
         verb: method.as_str().to_lowercase(),
         user_agent: header_str(header::USER_AGENT),
         field_manager: query.get("fieldManager").cloned(),
