@@ -129,7 +129,7 @@ fn matches_pe(item: &Value, pe: &Pe) -> bool {
             keys.iter()
                 .all(|(name, val)| item.get(name).unwrap_or(&Value::Null) == val)
         }
-        Pe::V(v) => item.to_string() == *v,
+        Pe::V(v) => serde_json::from_str::<Value>(v).is_ok_and(|x| x == *item),
         Pe::F(_) => false,
     }
 }
@@ -238,6 +238,15 @@ pub(crate) fn path_string(path: &[Pe]) -> String {
 
 // ---------------------------------------------------------------------------------------------
 // managedFields
+
+/// Who writes, through which endpoint, at which version and time, with which schema.
+pub(crate) struct Writer<'a> {
+    pub manager: &'a str,
+    pub subresource: Option<&'a str>,
+    pub api_version: String,
+    pub now: String,
+    pub schema: Schema<'a>,
+}
 
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct Entry {
@@ -402,12 +411,15 @@ pub(crate) fn record_update(
     mut entries: Vec<Entry>,
     old: Option<&Value>,
     new: &Value,
-    manager: &str,
-    sub: Option<&str>,
-    api_version: &str,
-    now: &str,
-    schema: &Schema,
+    w: &Writer,
 ) -> Vec<Entry> {
+    let (manager, sub, api_version, now, schema) = (
+        w.manager,
+        w.subresource,
+        w.api_version.as_str(),
+        w.now.as_str(),
+        &w.schema,
+    );
     let new_t = tracked(new);
     let new_set = field_set(&new_t, schema);
     let old_t = old.map(tracked);
@@ -436,13 +448,16 @@ pub(crate) fn record_update(
 pub(crate) fn apply(
     live: &Value,
     applied: &Value,
-    manager: &str,
     force: bool,
-    sub: Option<&str>,
-    api_version: &str,
-    now: &str,
-    schema: &Schema,
+    w: &Writer,
 ) -> Result<Value, ApiError> {
+    let (manager, sub, api_version, now, schema) = (
+        w.manager,
+        w.subresource,
+        w.api_version.as_str(),
+        w.now.as_str(),
+        &w.schema,
+    );
     let mut entries = parse_managed(live);
     let applied_t = tracked(applied);
     let applied_set = field_set(&applied_t, schema);
@@ -674,91 +689,49 @@ mod tests {
                 "items": {"type": "object"}}}}}})
     }
 
+    fn ap(live: &Value, applied: Value, manager: &str, force: bool) -> Result<Value, ApiError> {
+        let s = schema();
+        let w = Writer {
+            manager,
+            subresource: None,
+            api_version: "v1".into(),
+            now: "t".into(),
+            schema: Schema(Some(&s)),
+        };
+        apply(live, &applied, force, &w)
+    }
+
     #[test]
     fn apply_conflicts_and_force() {
-        let s = schema();
-        let sc = Schema(Some(&s));
         let live = json!({"metadata": {"name": "a"}, "spec": {"x": 1}});
-        let a = apply(
-            &live,
-            &json!({"spec": {"x": 1}}),
-            "m1",
-            false,
-            None,
-            "v1",
-            "t",
-            &sc,
-        )
-        .expect("first");
-        assert!(
-            apply(
-                &a,
-                &json!({"spec": {"x": 2}}),
-                "m2",
-                false,
-                None,
-                "v1",
-                "t",
-                &sc
-            )
-            .is_err()
-        );
-        let b = apply(
-            &a,
-            &json!({"spec": {"x": 2}}),
-            "m2",
-            true,
-            None,
-            "v1",
-            "t",
-            &sc,
-        )
-        .expect("forced");
+        let a = ap(&live, json!({"spec": {"x": 1}}), "m1", false).expect("first");
+        assert!(ap(&a, json!({"spec": {"x": 2}}), "m2", false).is_err());
+        let b = ap(&a, json!({"spec": {"x": 2}}), "m2", true).expect("forced");
         assert_eq!(b["spec"]["x"], 2);
         // m1 lost ownership; it can now drop the field without removing m2's value.
-        let c = apply(&b, &json!({"spec": {}}), "m1", false, None, "v1", "t", &sc).expect("drop");
+        let c = ap(&b, json!({"spec": {}}), "m1", false).expect("drop");
         assert_eq!(c["spec"]["x"], 2);
     }
 
     #[test]
     fn apply_list_map_merges_by_key_and_removes_dropped() {
-        let s = schema();
-        let sc = Schema(Some(&s));
         let live = json!({"metadata": {}});
-        let a = apply(
+        let a = ap(
             &live,
-            &json!({"status": {"conditions": [{"type": "A", "status": "True"}]}}),
+            json!({"status": {"conditions": [{"type": "A", "status": "True"}]}}),
             "m1",
             false,
-            None,
-            "v1",
-            "t",
-            &sc,
         )
         .expect("a");
-        let b = apply(
+        let b = ap(
             &a,
-            &json!({"status": {"conditions": [{"type": "B", "status": "False"}]}}),
+            json!({"status": {"conditions": [{"type": "B", "status": "False"}]}}),
             "m2",
             false,
-            None,
-            "v1",
-            "t",
-            &sc,
         )
         .expect("b");
         assert_eq!(b["status"]["conditions"].as_array().map(Vec::len), Some(2));
-        let c = apply(
-            &b,
-            &json!({"status": {"conditions": []}}),
-            "m1",
-            false,
-            None,
-            "v1",
-            "t",
-            &sc,
-        )
-        .expect("c");
+        let c = ap(&b, json!({"status": {"conditions": []}}), "m1", false).expect("c");
         assert_eq!(
             c["status"]["conditions"],
             json!([{"type": "B", "status": "False"}])

@@ -275,7 +275,10 @@ fn dispatch(
 }
 
 fn parse_body(body: &Bytes, headers: &HeaderMap) -> Result<Value, ApiError> {
-    let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let ct = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
     if ct.starts_with("application/vnd.kubernetes.protobuf") {
         return crate::proto::decode(body);
     }

@@ -462,11 +462,7 @@ impl State {
                 vec![],
                 None,
                 &obj,
-                &o.manager,
-                None,
-                &info.api_version(&t.version),
-                &now(),
-                &Schema(schema),
+                &writer(o, None, info, &t.version, schema),
             );
             obj["metadata"]["managedFields"] = patch::render_managed(&entries);
         }
@@ -481,6 +477,7 @@ impl State {
             .insert(key, obj.clone());
         self.emit(&info.gr(), EventType::Added, obj.clone(), None);
         self.after_write(info, &obj);
+        self.mirror_event(info, &obj, EventType::Added);
         Ok((Self::present(info, &t.version, &obj), warnings))
     }
 
@@ -594,12 +591,8 @@ impl State {
                     let merged = patch::apply(
                         &base,
                         &applied,
-                        &o.manager,
                         o.force,
-                        sub,
-                        &av,
-                        &now(),
-                        &Schema(schema),
+                        &writer(o, sub, info, &t.version, schema),
                     )?;
                     let (obj, w) = self.create_inner(t, merged, o, Managed::Applied)?;
                     Ok((obj, true, w))
@@ -608,12 +601,8 @@ impl State {
                     let merged = patch::apply(
                         &old,
                         &applied,
-                        &o.manager,
                         o.force,
-                        sub,
-                        &av,
-                        &now(),
-                        &Schema(schema),
+                        &writer(o, sub, info, &t.version, schema),
                     )?;
                     let (obj, w) = self.commit(t, old, merged, o, Managed::Applied)?;
                     Ok((obj, false, w))
@@ -731,11 +720,7 @@ impl State {
                 base,
                 Some(&old),
                 &new,
-                &o.manager,
-                t.subresource.as_deref(),
-                &info.api_version(&t.version),
-                &now(),
-                &Schema(schema),
+                &writer(o, t.subresource.as_deref(), info, &t.version, schema),
             );
             new["metadata"]["managedFields"] = patch::render_managed(&entries);
         }
@@ -758,6 +743,7 @@ impl State {
             .insert(t.key(), new.clone());
         self.emit(&info.gr(), EventType::Modified, new.clone(), Some(old));
         self.after_write(info, &new);
+        self.mirror_event(info, &new, EventType::Modified);
         Ok((Self::present(info, &t.version, &new), warnings))
     }
 
@@ -914,6 +900,7 @@ impl State {
         self.rv += 1;
         obj["metadata"]["resourceVersion"] = json!(self.rv.to_string());
         self.emit(&gr, EventType::Deleted, obj.clone(), None);
+        self.mirror_event(info, &obj, EventType::Deleted);
         if info.plural == "customresourcedefinitions" && info.group == "apiextensions.k8s.io" {
             let (g, p) = (
                 obj["spec"]["group"]
@@ -1018,11 +1005,108 @@ impl State {
         }
     }
 
+    /// core/v1 and events.k8s.io/v1 Events are two views of one store in the real apiserver:
+    /// every write to one is mirrored (same name, uid and resourceVersion) into the other.
+    fn mirror_event(&mut self, info: &ResourceInfo, obj: &Value, ty: EventType) {
+        let (other_gr, converted) = match (info.group.as_str(), info.plural.as_str()) {
+            ("", "events") => ("events.events.k8s.io", events::core_to_new(obj)),
+            ("events.k8s.io", "events") => ("events", events::new_to_core(obj)),
+            _ => return,
+        };
+        let key = (
+            meta_str(obj, "namespace").unwrap_or_default().to_string(),
+            meta_str(obj, "name").unwrap_or_default().to_string(),
+        );
+        let objs = self.objects.entry(other_gr.to_string()).or_default();
+        let old = if ty == EventType::Deleted {
+            objs.remove(&key)
+        } else {
+            objs.insert(key, converted.clone())
+        };
+        let ty = if ty == EventType::Deleted || old.is_some() {
+            ty
+        } else {
+            EventType::Added
+        };
+        self.emit(
+            other_gr,
+            ty,
+            converted,
+            old.filter(|_| ty == EventType::Modified),
+        );
+    }
+
     fn uid_exists(&self, uid: &str) -> bool {
         self.objects
             .values()
             .flat_map(|m| m.values())
             .any(|o| o["metadata"]["uid"] == uid)
+    }
+}
+
+mod events {
+    use serde_json::{Map, Value};
+
+    /// (events.k8s.io/v1 field, core/v1 field) pairs that map one to one.
+    const PAIRS: [(&str, &str); 11] = [
+        ("regarding", "involvedObject"),
+        ("related", "related"),
+        ("note", "message"),
+        ("reason", "reason"),
+        ("type", "type"),
+        ("action", "action"),
+        ("eventTime", "eventTime"),
+        ("series", "series"),
+        ("reportingController", "reportingComponent"),
+        ("reportingInstance", "reportingInstance"),
+        ("deprecatedSource", "source"),
+    ];
+    const DEPRECATED: [(&str, &str); 3] = [
+        ("deprecatedFirstTimestamp", "firstTimestamp"),
+        ("deprecatedLastTimestamp", "lastTimestamp"),
+        ("deprecatedCount", "count"),
+    ];
+
+    fn convert(obj: &Value, api_version: &str, to_core: bool) -> Value {
+        let mut out = Map::new();
+        out.insert("apiVersion".into(), api_version.into());
+        out.insert("kind".into(), "Event".into());
+        out.insert("metadata".into(), obj["metadata"].clone());
+        for (new, core) in PAIRS.iter().chain(DEPRECATED.iter()) {
+            let (from, to) = if to_core { (new, core) } else { (core, new) };
+            if let Some(v) = obj.get(*from).filter(|v| !v.is_null()) {
+                out.insert((*to).into(), v.clone());
+            }
+        }
+        if to_core
+            && out.get("source").is_none()
+            && let Some(c) = obj.get("reportingController")
+        {
+            out.insert("source".into(), serde_json::json!({"component": c}));
+        }
+        Value::Object(out)
+    }
+    pub fn new_to_core(obj: &Value) -> Value {
+        convert(obj, "v1", true)
+    }
+    pub fn core_to_new(obj: &Value) -> Value {
+        convert(obj, "events.k8s.io/v1", false)
+    }
+}
+
+fn writer<'a>(
+    o: &'a WriteOpts,
+    sub: Option<&'a str>,
+    info: &ResourceInfo,
+    version: &str,
+    schema: Option<&'a Value>,
+) -> patch::Writer<'a> {
+    patch::Writer {
+        manager: &o.manager,
+        subresource: sub,
+        api_version: info.api_version(version),
+        now: now(),
+        schema: Schema(schema),
     }
 }
 
@@ -1047,11 +1131,12 @@ fn normalize_secret(obj: &mut Value) {
     use base64::Engine;
     if let Some(Value::Object(sd)) = obj.as_object_mut().and_then(|o| o.remove("stringData")) {
         for (k, v) in sd {
-            let enc = base64::engine::general_purpose::STANDARD.encode(v.as_str().unwrap_or_default());
+            let enc =
+                base64::engine::general_purpose::STANDARD.encode(v.as_str().unwrap_or_default());
             obj["data"][k] = json!(enc);
         }
     }
-    if obj["type"].is_null() {
+    if obj["type"].as_str().is_none_or(str::is_empty) {
         obj["type"] = json!("Opaque");
     }
 }

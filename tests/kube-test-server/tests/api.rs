@@ -532,7 +532,11 @@ async fn lists_paginate_filter_and_serve_metadata_only() {
         .await
         .expect("secret");
     let stored = secrets.get("creds").await.expect("secret");
-    assert_eq!(stored.data.expect("data")["k"].0, b"v", "stringData merged into data");
+    assert_eq!(
+        stored.data.expect("data")["k"].0,
+        b"v",
+        "stringData merged into data"
+    );
     assert_eq!(stored.string_data, None);
     let meta: Api<PartialObjectMeta<Secret>> = Api::default_namespaced(server.client().await);
     let list = meta
