@@ -312,12 +312,14 @@ fn write_opts(q: &HashMap<String, String>, headers: &HeaderMap) -> Result<WriteO
     })
 }
 
-fn list_opts(q: &HashMap<String, String>) -> Result<ListOpts, ApiError> {
+fn list_opts(q: &HashMap<String, String>, t: &Target) -> Result<ListOpts, ApiError> {
+    let selector = Selector::parse(
+        q.get("labelSelector").map(String::as_str),
+        q.get("fieldSelector").map(String::as_str),
+    )?;
+    selector.check_fields(&t.info, &t.version)?;
     Ok(ListOpts {
-        selector: Selector::parse(
-            q.get("labelSelector").map(String::as_str),
-            q.get("fieldSelector").map(String::as_str),
-        )?,
+        selector,
         limit: q.get("limit").and_then(|l| l.parse().ok()),
         continue_token: q.get("continue").filter(|c| !c.is_empty()).cloned(),
     })
@@ -407,7 +409,7 @@ fn resource_request(
             &[],
         )),
         "list" => {
-            let (items, meta) = st.list(&t, &list_opts(q)?)?;
+            let (items, meta) = st.list(&t, &list_opts(q, &t)?)?;
             Ok(json_response(
                 200,
                 &list_body(&t, view, items, meta, q),
@@ -434,7 +436,7 @@ fn resource_request(
                 ),
                 bookmarks: q.get("allowWatchBookmarks").is_some_and(|b| b == "true"),
                 send_initial_events: q.get("sendInitialEvents").is_some_and(|b| b == "true"),
-                selector: list_opts(q)?.selector,
+                selector: list_opts(q, &t)?.selector,
                 view,
             };
             let mut r = Response::new(watch::start(shared.clone(), t, p));
@@ -485,7 +487,7 @@ fn resource_request(
             Ok(json_response(code, &object_body(&t, view, obj, q), &[]))
         }
         "deletecollection" => {
-            let items = st.delete_collection(&t, &list_opts(q)?, &delete_opts(q, body))?;
+            let items = st.delete_collection(&t, &list_opts(q, &t)?, &delete_opts(q, body))?;
             let meta = json!({"resourceVersion": st.rv.to_string()});
             Ok(json_response(
                 200,
