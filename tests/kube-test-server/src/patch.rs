@@ -445,6 +445,23 @@ pub(crate) fn record_update(
 /// Server-side apply of `applied` (already restricted to the writable part) onto `live`.
 /// Returns the merged object (managedFields rendered in) or a 409 listing the conflicts.
 #[allow(clippy::too_many_arguments)]
+/// Fields of the `kubectl.kubernetes.io/last-applied-configuration` annotation whose value is
+/// still the live value.
+fn last_applied_fields(live: &Value, schema: &Schema) -> FieldSet {
+    let Some(Ok(last)) =
+        live["metadata"]["annotations"]["kubectl.kubernetes.io/last-applied-configuration"]
+            .as_str()
+            .map(serde_json::from_str::<Value>)
+    else {
+        return FieldSet::new();
+    };
+    let (last, live) = (tracked(&last), tracked(live));
+    field_set(&last, schema)
+        .into_iter()
+        .filter(|p| get(&last, p) == get(&live, p))
+        .collect()
+}
+
 pub(crate) fn apply(
     live: &Value,
     applied: &Value,
@@ -471,7 +488,19 @@ pub(crate) fn apply(
             }
         }
     }
-    if !conflicts.is_empty() && !force {
+    // Upgrading from client-side apply: `kubectl` may take over what its last-applied
+    // annotation still describes (the apiserver's lastAppliedManager does the same).
+    let upgradable = if manager == "kubectl" {
+        last_applied_fields(live, schema)
+    } else {
+        FieldSet::new()
+    };
+    let blocking: Vec<&(Path, String)> = conflicts
+        .iter()
+        .filter(|(p, _)| !upgradable.contains(p))
+        .collect();
+    if !blocking.is_empty() && !force {
+        let conflicts = blocking;
         let causes: Vec<Cause> = conflicts
             .iter()
             .map(|(p, m)| Cause {

@@ -89,6 +89,8 @@ fn object_meta(b: &[u8]) -> Value {
         (Map::new(), Map::new(), vec![], vec![]);
     for (n, f) in fields(b) {
         match (n, f) {
+            // proto2 optional strings arrive even when empty: empty means unset.
+            (_, Field::Bytes([])) => {}
             (1, Field::Bytes(x)) => drop(m.insert("name".into(), string(x))),
             (2, Field::Bytes(x)) => drop(m.insert("generateName".into(), string(x))),
             (3, Field::Bytes(x)) => drop(m.insert("namespace".into(), string(x))),

@@ -353,7 +353,7 @@ impl State {
                     "the server does not allow this method on the requested resource",
                 )
             })?;
-            if let Some(body_ns) = meta_str(&obj, "namespace")
+            if let Some(body_ns) = meta_str(&obj, "namespace").filter(|n| !n.is_empty())
                 && body_ns != ns
             {
                 return Err(ApiError::bad_request(

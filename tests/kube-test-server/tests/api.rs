@@ -561,17 +561,35 @@ async fn lists_paginate_filter_and_serve_metadata_only() {
 #[tokio::test]
 async fn unsupported_field_selectors_are_refused() {
     let (_server, widgets) = setup().await;
-    let e = api_err(widgets.list(&ListParams::default().fields("spec.color=red")).await.expect_err("unsupported"));
-    assert_eq!((e.code, e.message.as_str()), (400, "field label not supported: spec.color"));
+    let e = api_err(
+        widgets
+            .list(&ListParams::default().fields("spec.color=red"))
+            .await
+            .expect_err("unsupported"),
+    );
+    assert_eq!(
+        (e.code, e.message.as_str()),
+        (400, "field label not supported: spec.color")
+    );
 }
 
 #[tokio::test]
 async fn streaming_list_watcher_gets_initial_events_then_changes() {
     use kube::runtime::watcher::{self, Event};
     let (_server, widgets) = setup().await;
-    widgets.create(&PostParams::default(), &widget("a", 1)).await.expect("a");
-    widgets.create(&PostParams::default(), &widget("b", 1)).await.expect("b");
-    let mut stream = watcher::watcher(widgets.clone(), watcher::Config::default().streaming_lists()).boxed();
+    widgets
+        .create(&PostParams::default(), &widget("a", 1))
+        .await
+        .expect("a");
+    widgets
+        .create(&PostParams::default(), &widget("b", 1))
+        .await
+        .expect("b");
+    let mut stream = watcher::watcher(
+        widgets.clone(),
+        watcher::Config::default().streaming_lists(),
+    )
+    .boxed();
     let mut initial = vec![];
     loop {
         match stream.try_next().await.expect("ok").expect("open") {
@@ -582,7 +600,10 @@ async fn streaming_list_watcher_gets_initial_events_then_changes() {
         }
     }
     assert_eq!(initial, ["a", "b"]);
-    widgets.create(&PostParams::default(), &widget("c", 1)).await.expect("c");
+    widgets
+        .create(&PostParams::default(), &widget("c", 1))
+        .await
+        .expect("c");
     match stream.try_next().await.expect("ok").expect("open") {
         Event::Apply(w) => assert_eq!(w.metadata.name.as_deref(), Some("c")),
         other => panic!("unexpected {other:?}"),
@@ -592,14 +613,21 @@ async fn streaming_list_watcher_gets_initial_events_then_changes() {
 #[tokio::test]
 async fn faults_and_request_log() {
     let (server, widgets) = setup().await;
-    widgets.create(&PostParams::default(), &widget("a", 1)).await.expect("a");
-    server.faults().fail_next(1, Some("get"), Some("widgets"), None, 500);
+    widgets
+        .create(&PostParams::default(), &widget("a", 1))
+        .await
+        .expect("a");
+    server
+        .faults()
+        .fail_next(1, Some("get"), Some("widgets"), None, 500);
     let e = api_err(widgets.get("a").await.expect_err("injected"));
     assert_eq!((e.code, e.reason.as_str()), (500, "InternalError"));
     widgets.get("a").await.expect("only one failure");
     // kube's default client retries 429/503/504 by itself: one 503 is invisible to callers.
     server.clear_requests();
-    server.faults().fail_next(1, Some("get"), Some("widgets"), None, 503);
+    server
+        .faults()
+        .fail_next(1, Some("get"), Some("widgets"), None, 503);
     widgets.get("a").await.expect("retried by kube");
     let codes: Vec<u16> = server.requests().iter().map(|r| r.status).collect();
     assert_eq!(codes, [503, 200]);
@@ -612,12 +640,32 @@ async fn faults_and_request_log() {
 
     server.clear_requests();
     let body = json!({"apiVersion": "example.test/v1", "kind": "Widget", "status": {"observedGeneration": 1}});
-    widgets.patch_status("a", &PatchParams::apply("widget-controller").force(), &Patch::Apply(&body)).await.expect("ssa");
+    widgets
+        .patch_status(
+            "a",
+            &PatchParams::apply("widget-controller").force(),
+            &Patch::Apply(&body),
+        )
+        .await
+        .expect("ssa");
     let r = server.requests().pop().expect("recorded");
-    assert_eq!((r.verb.as_str(), r.group.as_str(), r.resource.as_str()), ("patch", "example.test", "widgets"));
-    assert_eq!((r.subresource.as_deref(), r.namespace.as_deref(), r.name.as_deref()), (Some("status"), Some("default"), Some("a")));
+    assert_eq!(
+        (r.verb.as_str(), r.group.as_str(), r.resource.as_str()),
+        ("patch", "example.test", "widgets")
+    );
+    assert_eq!(
+        (
+            r.subresource.as_deref(),
+            r.namespace.as_deref(),
+            r.name.as_deref()
+        ),
+        (Some("status"), Some("default"), Some("a"))
+    );
     assert_eq!(r.field_manager.as_deref(), Some("widget-controller"));
-    assert_eq!(r.content_type.as_deref(), Some("application/apply-patch+yaml"));
+    assert_eq!(
+        r.content_type.as_deref(),
+        Some("application/apply-patch+yaml")
+    );
 }
 
 #[tokio::test]
@@ -634,13 +682,20 @@ async fn crd_versions_are_served_with_conversion_none() {
     let current = crds.get("widgets.example.test").await.expect("crd");
     let mut updated = crd.clone();
     updated.metadata.resource_version = current.metadata.resource_version;
-    crds.replace("widgets.example.test", &PostParams::default(), &updated).await.expect("add v1beta1");
+    crds.replace("widgets.example.test", &PostParams::default(), &updated)
+        .await
+        .expect("add v1beta1");
 
     let beta = ApiResource::from_gvk(&GroupVersionKind::gvk("example.test", "v1beta1", "Widget"));
     let old: Api<DynamicObject> = Api::default_namespaced_with(client.clone(), &beta);
     let obj: DynamicObject = serde_json::from_value(json!({"apiVersion": "example.test/v1beta1", "kind": "Widget", "metadata": {"name": "b"}, "spec": {"size": 1}})).expect("obj");
-    old.create(&PostParams::default(), &obj).await.expect("created at v1beta1");
-    let w = Api::<Widget>::default_namespaced(client.clone()).get("b").await.expect("read at v1");
+    old.create(&PostParams::default(), &obj)
+        .await
+        .expect("created at v1beta1");
+    let w = Api::<Widget>::default_namespaced(client.clone())
+        .get("b")
+        .await
+        .expect("read at v1");
     assert_eq!(w.spec.size, 1);
     let discovery = kube::Discovery::new(client).run().await.expect("discovery");
     let group = discovery.get("example.test").expect("group");

@@ -164,7 +164,19 @@ async fn kubectl_apply_get_describe_patch_wait_delete() {
         "{out}"
     );
 
-    // Server-side apply by kubectl, and its conflict with the client-side manager.
+    // Moving from client-side to server-side apply takes over the fields without conflicts.
+    let out = ok(
+        &server,
+        &["apply", "--server-side", "-f", "-"],
+        Some(&WIDGET.replace("size: 3", "size: 6")),
+    )
+    .await;
+    assert!(
+        out.contains("widget.example.test/w1 serverside-applied"),
+        "{out}"
+    );
+
+    // Server-side apply by kubectl, and conflicts between managers.
     let ssa = "apiVersion: example.test/v1\nkind: Widget\nmetadata:\n  name: w2\nspec:\n  size: 5\n  color: green\n";
     let out = ok(&server, &["apply", "--server-side", "-f", "-"], Some(ssa)).await;
     assert!(
