@@ -2,6 +2,7 @@
 
 mod bench;
 mod collect;
+mod crd;
 mod simulate;
 
 use std::process::ExitCode;
@@ -21,6 +22,7 @@ enum Command {
     Collect(Box<collect::CollectArgs>),
     Bench(bench::BenchArgs),
     Simulate(simulate::SimulateArgs),
+    Crd(crd::CrdArgs),
 }
 
 impl Cli {
@@ -44,6 +46,7 @@ impl Cli {
                 Command::Collect(args) => (*args).run().await,
                 Command::Bench(args) => args.run().await,
                 Command::Simulate(args) => args.run().await,
+                Command::Crd(args) => args.run().await,
             }
         })
     }
