@@ -10,6 +10,7 @@
 pub mod cli;
 pub mod collect;
 pub mod conditions;
+pub mod controller;
 pub mod crd;
 pub mod decide;
 pub mod jumpcloud;

@@ -3,6 +3,7 @@
 mod bench;
 mod collect;
 mod crd;
+mod run;
 mod simulate;
 
 use std::process::ExitCode;
@@ -23,6 +24,7 @@ enum Command {
     Bench(bench::BenchArgs),
     Simulate(simulate::SimulateArgs),
     Crd(crd::CrdArgs),
+    Run(Box<run::RunArgs>),
 }
 
 impl Cli {
@@ -47,6 +49,7 @@ impl Cli {
                 Command::Bench(args) => args.run().await,
                 Command::Simulate(args) => args.run().await,
                 Command::Crd(args) => args.run().await,
+                Command::Run(args) => (*args).run().await,
             }
         })
     }
