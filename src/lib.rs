@@ -9,6 +9,10 @@
 
 pub mod cli;
 pub mod collect;
+pub mod conditions;
+pub mod controller;
+pub mod crd;
+pub mod decide;
 pub mod jumpcloud;
 pub mod region;
 pub mod simulator;

@@ -8,7 +8,19 @@ use serde::{Deserialize, Serialize};
 
 /// A JumpCloud region. Each org lives in exactly one; a key sent to another region's host is
 /// rejected with 401 as if it did not exist.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Region {
     Us,

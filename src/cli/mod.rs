@@ -2,6 +2,8 @@
 
 mod bench;
 mod collect;
+mod crd;
+mod run;
 mod simulate;
 
 use std::process::ExitCode;
@@ -21,6 +23,8 @@ enum Command {
     Collect(Box<collect::CollectArgs>),
     Bench(bench::BenchArgs),
     Simulate(simulate::SimulateArgs),
+    Crd(crd::CrdArgs),
+    Run(Box<run::RunArgs>),
 }
 
 impl Cli {
@@ -44,6 +48,8 @@ impl Cli {
                 Command::Collect(args) => (*args).run().await,
                 Command::Bench(args) => args.run().await,
                 Command::Simulate(args) => args.run().await,
+                Command::Crd(args) => args.run().await,
+                Command::Run(args) => (*args).run().await,
             }
         })
     }

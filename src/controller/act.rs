@@ -1,0 +1,320 @@
+//! The JumpCloud side of a reconcile: identify or check a key, probe other regions, run a sync.
+//! Every function turns client errors into the typed outcomes of [`crate::decide`].
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use url::Url;
+
+use crate::collect::{self, CollectError, CollectOptions, DirSnapshot, NoProgress};
+use crate::conditions::reason;
+use crate::crd::{JumpCloudConnectionSpec, OrganizationStatus};
+use crate::decide::{KeyCheck, KeyIdentity, SyncResult};
+use crate::jumpcloud::{ApiKey, ClientConfig, JumpCloudClient, JumpCloudError, RetryPolicy};
+use crate::region::Region;
+
+/// Budget of a key check or identification, retries included.
+const KEY_CHECK_DEADLINE: Duration = Duration::from_secs(20);
+
+/// Where each region's API lives. Empty in production (the real hosts). The overrides are FOR
+/// TESTS AND PRIVATE ENDPOINTS: when any is set, only regions with an override are ever
+/// contacted, so a test never reaches the internet.
+#[derive(Debug, Clone, Default)]
+pub struct Endpoints {
+    pub overrides: BTreeMap<Region, Url>,
+}
+
+impl Endpoints {
+    fn reachable(&self, region: Region) -> bool {
+        self.overrides.is_empty() || self.overrides.contains_key(&region)
+    }
+
+    fn config(&self, region: Region, org_id: Option<&str>) -> ClientConfig {
+        let mut config = ClientConfig::new(region);
+        config.base_url_override = self.overrides.get(&region).cloned();
+        config.org_id = org_id.map(str::to_owned);
+        config
+    }
+
+    fn key_client(
+        &self,
+        region: Region,
+        org_id: Option<&str>,
+        key: &ApiKey,
+    ) -> Result<JumpCloudClient, JumpCloudError> {
+        let mut config = self.config(region, org_id);
+        config.concurrency = 2;
+        config.request_timeout = Duration::from_secs(15);
+        config.total_deadline = KEY_CHECK_DEADLINE;
+        config.retry = RetryPolicy {
+            base_delay: Duration::from_millis(500),
+            max_delay: Duration::from_secs(5),
+            max_attempts: 3,
+        };
+        JumpCloudClient::new(config, key.clone())
+    }
+}
+
+/// A transient failure's wait hint, from `Retry-After`.
+pub fn retry_after(error: &JumpCloudError) -> Option<Duration> {
+    match error {
+        JumpCloudError::RateLimited { retry_after, .. } => *retry_after,
+        _ => None,
+    }
+}
+
+fn inconclusive(error: &JumpCloudError) -> KeyCheck {
+    let reason = match error {
+        JumpCloudError::RateLimited { .. } => reason::RATE_LIMITED,
+        JumpCloudError::Server { .. } | JumpCloudError::Transport { .. } => {
+            reason::JUMPCLOUD_UNAVAILABLE
+        }
+        JumpCloudError::Timeout { .. } => reason::TIMEOUT,
+        _ => reason::SYNC_FAILED,
+    };
+    KeyCheck::Inconclusive {
+        reason,
+        message: error.to_string(),
+    }
+}
+
+/// Classifies an error of an identity or key-check request. `Rejected` carries no region yet.
+fn classify_key_error(error: &JumpCloudError) -> KeyCheck {
+    match error {
+        JumpCloudError::Unauthorized { .. }
+        | JumpCloudError::Forbidden { .. }
+        | JumpCloudError::NoOrganization => KeyCheck::Rejected { accepted_by: None },
+        JumpCloudError::OrgIdRequired { count } => KeyCheck::OrgIdRequired {
+            organizations: *count,
+        },
+        JumpCloudError::OrgNotAccessible { org_id } => KeyCheck::OrgNotAccessible {
+            org_id: org_id.clone(),
+        },
+        other => inconclusive(other),
+    }
+}
+
+/// When the configured region rejected a key never accepted before, asks the other regions'
+/// hosts (one request each) whether it belongs there.
+async fn probe_other_regions(
+    endpoints: &Endpoints,
+    spec: &JumpCloudConnectionSpec,
+    key: &ApiKey,
+) -> Option<Region> {
+    for region in Region::ALL {
+        if region == spec.region || !endpoints.reachable(region) {
+            continue;
+        }
+        let Ok(client) = endpoints.key_client(region, None, key) else {
+            continue;
+        };
+        if client.verify_key().await.is_ok() {
+            return Some(region);
+        }
+    }
+    None
+}
+
+async fn finish_rejection(
+    check: KeyCheck,
+    probe: bool,
+    endpoints: &Endpoints,
+    spec: &JumpCloudConnectionSpec,
+    key: &ApiKey,
+) -> KeyCheck {
+    match check {
+        KeyCheck::Rejected { .. } if probe => KeyCheck::Rejected {
+            accepted_by: probe_other_regions(endpoints, spec, key).await,
+        },
+        other => other,
+    }
+}
+
+/// Identifies the key: organizations, the selected one, the administrator and its role.
+/// `probe` allows asking the other regions when the key is rejected (never accepted before).
+pub async fn identify(
+    endpoints: &Endpoints,
+    spec: &JumpCloudConnectionSpec,
+    key: &ApiKey,
+    probe: bool,
+) -> (KeyCheck, Option<Duration>) {
+    let client = match endpoints.key_client(spec.region, spec.org_id.as_deref(), key) {
+        Ok(client) => client,
+        Err(error) => return (inconclusive(&error), None),
+    };
+    match client.identify().await {
+        Ok(identity) => {
+            let admin = identity.administrator;
+            let check = KeyCheck::Accepted {
+                identity: Some(KeyIdentity {
+                    organization: OrganizationStatus {
+                        id: identity.org.id,
+                        name: identity.org.name,
+                    },
+                    administrator: admin.as_ref().map(|a| a.email.clone()),
+                    role: admin.as_ref().and_then(|a| a.role_name.clone()),
+                    expires_at: admin.as_ref().and_then(|a| a.key_expires_at),
+                }),
+            };
+            (check, None)
+        }
+        Err(error) => {
+            let check =
+                finish_rejection(classify_key_error(&error), probe, endpoints, spec, key).await;
+            (check, retry_after(&error))
+        }
+    }
+}
+
+/// The cheap check: exactly one request (plus region probes after a first rejection).
+pub async fn check_key(
+    endpoints: &Endpoints,
+    spec: &JumpCloudConnectionSpec,
+    key: &ApiKey,
+    probe: bool,
+) -> (KeyCheck, Option<Duration>) {
+    let client = match endpoints.key_client(spec.region, spec.org_id.as_deref(), key) {
+        Ok(client) => client,
+        Err(error) => return (inconclusive(&error), None),
+    };
+    match client.verify_key().await {
+        Ok(()) => (KeyCheck::Accepted { identity: None }, None),
+        Err(error) => {
+            let check =
+                finish_rejection(classify_key_error(&error), probe, endpoints, spec, key).await;
+            (check, retry_after(&error))
+        }
+    }
+}
+
+/// What a sync produced: a sync result, or a key problem found while syncing.
+#[derive(Debug)]
+pub enum SyncOutcome {
+    Synced {
+        result: SyncResult,
+        /// What the manifest says about the key (organization, role, expiry).
+        identity: Option<KeyIdentity>,
+        retry_after: Option<Duration>,
+    },
+    KeyProblem(KeyCheck),
+}
+
+fn sync_failure(error: &JumpCloudError, kind: Option<&str>) -> SyncOutcome {
+    let (reason, transient) = match error {
+        JumpCloudError::RateLimited { .. } => (reason::RATE_LIMITED, true),
+        JumpCloudError::Server { .. } | JumpCloudError::Transport { .. } => {
+            (reason::JUMPCLOUD_UNAVAILABLE, true)
+        }
+        JumpCloudError::Timeout { .. } => (reason::TIMEOUT, true),
+        JumpCloudError::TruncatedCollection { .. } | JumpCloudError::TotalChanged { .. } => {
+            (reason::TRUNCATED_COLLECTION, true)
+        }
+        JumpCloudError::Forbidden { .. } => (reason::FORBIDDEN_ENDPOINT, false),
+        other => (reason::SYNC_FAILED, !other.is_terminal()),
+    };
+    let message = match kind {
+        Some(kind) => format!("collecting {kind}: {error}"),
+        None => error.to_string(),
+    };
+    SyncOutcome::Synced {
+        result: SyncResult::Failed {
+            reason,
+            message,
+            transient,
+        },
+        identity: None,
+        retry_after: retry_after(error),
+    }
+}
+
+/// Collects a snapshot into `target` exactly as `collect` does; the previous snapshot there is
+/// replaced only when the new one is complete.
+pub async fn sync(
+    endpoints: &Endpoints,
+    spec: &JumpCloudConnectionSpec,
+    key: &ApiKey,
+    timeout: Duration,
+    target: &Path,
+    snapshot_name: &str,
+) -> SyncOutcome {
+    let mut config = endpoints.config(spec.region, spec.org_id.as_deref());
+    config.total_deadline = timeout;
+    config.request_timeout = config.request_timeout.min(timeout);
+    let client = match JumpCloudClient::new(config, key.clone()) {
+        Ok(client) => client,
+        Err(error) => return sync_failure(&error, None),
+    };
+    let sink = match DirSnapshot::create(target) {
+        Ok(sink) => sink,
+        Err(error) => return write_failure(&error),
+    };
+    let options = CollectOptions {
+        events_days: spec.events_days(),
+    };
+    let run = collect::collect(&client, sink, &options, &NoProgress);
+    let report = match tokio::time::timeout(timeout, run).await {
+        Err(_) => {
+            return SyncOutcome::Synced {
+                result: SyncResult::Failed {
+                    reason: reason::TIMEOUT,
+                    message: format!(
+                        "the sync did not finish within spec.timeout ({}s)",
+                        timeout.as_secs()
+                    ),
+                    transient: true,
+                },
+                identity: None,
+                retry_after: None,
+            };
+        }
+        Ok(Ok(report)) => report,
+        Ok(Err(CollectError::Identity(error))) => {
+            return match classify_key_error(&error) {
+                KeyCheck::Inconclusive { .. } => sync_failure(&error, None),
+                check => SyncOutcome::KeyProblem(check),
+            };
+        }
+        Ok(Err(CollectError::Api { kind, source })) => {
+            if matches!(source, JumpCloudError::Unauthorized { .. }) {
+                return SyncOutcome::KeyProblem(KeyCheck::Rejected { accepted_by: None });
+            }
+            return sync_failure(&source, Some(&kind));
+        }
+        Ok(Err(error)) => return write_failure(&error),
+    };
+    let manifest = report.manifest;
+    let counts = manifest
+        .kinds
+        .iter()
+        .map(|kind| (kind.kind.clone(), kind.records))
+        .collect();
+    SyncOutcome::Synced {
+        result: SyncResult::Succeeded {
+            counts,
+            snapshot: snapshot_name.to_owned(),
+        },
+        identity: Some(KeyIdentity {
+            organization: OrganizationStatus {
+                id: manifest.org.id,
+                name: manifest.org.name,
+            },
+            administrator: None,
+            role: manifest.administrator_role,
+            expires_at: manifest.administrator_key_expires_at,
+        }),
+        retry_after: None,
+    }
+}
+
+fn write_failure(error: &CollectError) -> SyncOutcome {
+    SyncOutcome::Synced {
+        result: SyncResult::Failed {
+            reason: reason::EVIDENCE_WRITE_FAILED,
+            message: format!("{error}; check the operator's evidence directory"),
+            transient: true,
+        },
+        identity: None,
+        retry_after: None,
+    }
+}

@@ -1,0 +1,658 @@
+//! The reconcile IO shell and controller wiring: gather (the connection, its one Secret) ->
+//! [`decide`](crate::decide) -> act ([`act`]: JumpCloud, evidence on disk) -> report (status by
+//! server-side apply only when changed, events on transitions).
+
+pub mod act;
+pub mod backoff;
+pub mod secrets;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use futures::StreamExt;
+use jiff::Timestamp;
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::{Patch, PatchParams};
+use kube::core::PartialObjectMeta;
+use kube::runtime::controller::{Action, Config as ControllerConfig};
+use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use kube::runtime::reflector::Store;
+use kube::runtime::{Controller, watcher};
+use kube::{Api, Client, Resource, ResourceExt};
+
+use crate::crd::{JumpCloudConnection, JumpCloudConnectionStatus, SYNC_REQUESTED_AT_ANNOTATION};
+use crate::decide::{self, EventKind, Inputs, KeyCheck, Plan, SecretRead, Subject, SyncTrigger};
+use act::{Endpoints, SyncOutcome};
+use backoff::BackoffTracker;
+
+/// Field manager of every status write.
+pub const FIELD_MANAGER: &str = "jumpcloud-operator";
+
+/// Requeue of connections waiting for a human (Secret or spec change arrive through watches).
+const STALLED_REQUEUE: Duration = Duration::from_secs(30 * 60);
+
+/// Controller errors (the Kubernetes side; JumpCloud outcomes are statuses, not errors).
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("Kubernetes API request failed: {0}")]
+    Kube(#[from] kube::Error),
+    #[error("the connection has no namespace")]
+    NoNamespace,
+    #[error("cannot serialise the status patch: {0}")]
+    Serialize(#[from] serde_json::Error),
+}
+
+/// How the controller runs.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Root of the evidence; each connection writes into `<dir>/<namespace>/<name>`.
+    pub evidence_dir: PathBuf,
+    pub endpoints: Endpoints,
+    /// Empty: all namespaces.
+    pub watch_namespaces: Vec<String>,
+    /// Label selector on connections.
+    pub label_selector: Option<String>,
+    pub concurrency: u16,
+    /// Reporter instance in events (the pod name).
+    pub instance: Option<String>,
+}
+
+/// Shared state of all reconciles.
+pub struct Context {
+    client: Client,
+    settings: Settings,
+    recorder: Recorder,
+    backoff: BackoffTracker,
+    stores: RwLock<Vec<Store<JumpCloudConnection>>>,
+    /// Status this process wrote, keyed by connection, with the resourceVersion it replaced:
+    /// a reconcile that still sees that version in the cache uses what was written instead, so
+    /// a lagging cache never repeats a JumpCloud request.
+    written: Mutex<HashMap<String, Written>>,
+    /// Peers a shared-key warning was last published for, per connection.
+    shared_warned: Mutex<HashMap<String, Vec<String>>>,
+}
+
+/// A status this process wrote.
+struct Written {
+    /// resourceVersion the write replaced, and the one it produced.
+    replaced: Option<String>,
+    produced: Option<String>,
+    status: JumpCloudConnectionStatus,
+}
+
+impl Written {
+    /// Whether a cached object at `cached` predates this write. resourceVersions are opaque,
+    /// but when both are integers (etcd revisions) an older one is recognised too.
+    fn is_newer_than(&self, cached: Option<&str>) -> bool {
+        if cached == self.replaced.as_deref() {
+            return true;
+        }
+        match (
+            cached.and_then(|c| c.parse::<u64>().ok()),
+            self.produced.as_deref().and_then(|p| p.parse::<u64>().ok()),
+        ) {
+            (Some(cached), Some(produced)) => cached < produced,
+            _ => false,
+        }
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // Poisoning only means a panic elsewhere; these maps stay consistent per operation.
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Time as status holds it: whole seconds.
+fn now_seconds() -> Timestamp {
+    let now = Timestamp::now();
+    Timestamp::from_second(now.as_second()).unwrap_or(now)
+}
+
+fn connection_key(namespace: &str, name: &str) -> String {
+    format!("{namespace}/{name}")
+}
+
+impl Context {
+    pub fn new(client: Client, settings: Settings) -> Self {
+        let reporter = Reporter {
+            controller: FIELD_MANAGER.to_owned(),
+            instance: settings.instance.clone(),
+        };
+        Context {
+            recorder: Recorder::new(client.clone(), reporter),
+            client,
+            settings,
+            backoff: BackoffTracker::default(),
+            stores: RwLock::new(Vec::new()),
+            written: Mutex::new(HashMap::new()),
+            shared_warned: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Every connection with its last seen key fingerprint, across all watched namespaces.
+    fn fingerprints(&self) -> Vec<(String, Option<String>)> {
+        let stores = self.stores.read().unwrap_or_else(|p| p.into_inner());
+        stores
+            .iter()
+            .flat_map(|store| store.state())
+            .map(|c| {
+                let key = connection_key(&c.namespace().unwrap_or_default(), &c.name_any());
+                let fingerprint = c
+                    .status
+                    .as_ref()
+                    .and_then(|s| s.api_key.as_ref())
+                    .map(|k| k.fingerprint.clone());
+                (key, fingerprint)
+            })
+            .collect()
+    }
+
+    async fn publish(
+        &self,
+        connection: &JumpCloudConnection,
+        kind: EventKind,
+        reason: &str,
+        note: &str,
+        action: &str,
+    ) {
+        let event = Event {
+            type_: match kind {
+                EventKind::Normal => EventType::Normal,
+                EventKind::Warning => EventType::Warning,
+            },
+            reason: reason.to_owned(),
+            note: Some(note.chars().take(1000).collect()),
+            action: action.to_owned(),
+            secondary: None,
+        };
+        // Events are best effort: a failure is logged, never fails the reconcile.
+        if let Err(error) = self
+            .recorder
+            .publish(&event, &connection.object_ref(&()))
+            .await
+        {
+            tracing::warn!(%error, reason, "cannot publish event");
+        }
+    }
+}
+
+fn action_name(plan: &Plan) -> &'static str {
+    match plan {
+        Plan::Suspended => "Suspend",
+        Plan::InvalidSpec(_) => "ValidateSpec",
+        Plan::SecretProblem => "ReadSecret",
+        Plan::Blocked { .. } | Plan::Wait { .. } => "Wait",
+        Plan::Identify { .. } => "IdentifyKey",
+        Plan::CheckKey => "CheckKey",
+        Plan::Sync { .. } => "Sync",
+    }
+}
+
+/// One reconcile of one connection.
+#[tracing::instrument(skip(connection, ctx), fields(namespace, name = %connection.name_any(), generation = connection.metadata.generation))]
+pub async fn reconcile(
+    connection: Arc<JumpCloudConnection>,
+    ctx: Arc<Context>,
+) -> Result<Action, Error> {
+    let namespace = connection.namespace().ok_or(Error::NoNamespace)?;
+    tracing::Span::current().record("namespace", namespace.as_str());
+    let name = connection.name_any();
+    let key = connection_key(&namespace, &name);
+    let now = now_seconds();
+    let spec = &connection.spec;
+
+    // Gather: the one Secret, read now and dropped at the end of this block.
+    let (secret_read, api_key) = {
+        let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &namespace);
+        let secret = secrets.get_opt(&spec.api_key_secret_ref.name).await?;
+        secrets::read_key(secret.as_ref(), &spec.api_key_secret_ref.key)
+    };
+
+    let cached_version = connection.resource_version();
+    let current_status = {
+        let written = lock(&ctx.written);
+        match written.get(&key) {
+            Some(write) if write.is_newer_than(cached_version.as_deref()) => write.status.clone(),
+            _ => connection.status.clone().unwrap_or_default(),
+        }
+    };
+    let request = connection
+        .annotations()
+        .get(SYNC_REQUESTED_AT_ANNOTATION)
+        .cloned();
+    let generation = connection.metadata.generation;
+    let mut retry_not_before = ctx.backoff.retry_not_before(&key);
+    let inputs = Inputs {
+        namespace: &namespace,
+        name: &name,
+        generation,
+        spec,
+        status: &current_status,
+        sync_requested_at: request.as_deref(),
+        secret: &secret_read,
+        retry_not_before,
+        now,
+    };
+    let plan = decide::decide(&inputs);
+    tracing::debug!(?plan, "decided");
+
+    // Act.
+    let subject = Subject {
+        namespace: &namespace,
+        name: &name,
+        generation,
+        spec,
+        now,
+    };
+    let mut status = current_status.clone();
+    let fingerprint = match &secret_read {
+        SecretRead::Present { fingerprint, .. } => Some(fingerprint.clone()),
+        _ => None,
+    };
+    let secret_version = match &secret_read {
+        SecretRead::Present { version, .. } => version.clone(),
+        _ => None,
+    };
+    let never_accepted = |status: &JumpCloudConnectionStatus, fp: &str| {
+        status
+            .api_key
+            .as_ref()
+            .is_none_or(|k| k.fingerprint != fp || k.last_accepted_time.is_none())
+    };
+    let mut transient: Option<Option<Duration>> = None;
+    let mut succeeded = false;
+    match (&plan, &api_key, &fingerprint) {
+        (Plan::SecretProblem, _, _) => {
+            decide::apply_secret_problem(&mut status, &secret_read, &subject)
+        }
+        (Plan::Identify { then_sync }, Some(api_key), Some(fp)) => {
+            let probe = never_accepted(&status, fp);
+            let (check, retry_after) =
+                act::identify(&ctx.settings.endpoints, spec, api_key, probe).await;
+            decide::apply_key_check(&mut status, fp, secret_version.as_deref(), &check, &subject);
+            match check {
+                KeyCheck::Accepted { .. } => {
+                    succeeded = true;
+                    if let Some(trigger) = then_sync {
+                        let outcome = run_sync(&ctx, &namespace, &name, spec, api_key).await;
+                        apply_sync_outcome(
+                            &mut status,
+                            outcome,
+                            trigger,
+                            fp,
+                            secret_version.as_deref(),
+                            &subject,
+                            &mut transient,
+                            &mut succeeded,
+                        );
+                    }
+                }
+                KeyCheck::Inconclusive { .. } => transient = Some(retry_after),
+                _ => {}
+            }
+        }
+        (Plan::CheckKey, Some(api_key), Some(fp)) => {
+            let probe = never_accepted(&status, fp);
+            let (check, retry_after) =
+                act::check_key(&ctx.settings.endpoints, spec, api_key, probe).await;
+            decide::apply_key_check(&mut status, fp, secret_version.as_deref(), &check, &subject);
+            match check {
+                KeyCheck::Accepted { .. } => succeeded = true,
+                KeyCheck::Inconclusive { .. } => transient = Some(retry_after),
+                _ => {}
+            }
+        }
+        (Plan::Sync { trigger }, Some(api_key), Some(fp)) => {
+            let outcome = run_sync(&ctx, &namespace, &name, spec, api_key).await;
+            apply_sync_outcome(
+                &mut status,
+                outcome,
+                trigger,
+                fp,
+                secret_version.as_deref(),
+                &subject,
+                &mut transient,
+                &mut succeeded,
+            );
+        }
+        _ => {}
+    }
+    match transient {
+        Some(retry_after) => {
+            retry_not_before = Some(ctx.backoff.record_failure(&key, retry_after, now))
+        }
+        None if succeeded => {
+            ctx.backoff.reset(&key);
+            retry_not_before = None;
+        }
+        None => {}
+    }
+    decide::finish(&mut status, &plan, retry_not_before, &subject);
+
+    // Report: status only when changed, events on transitions.
+    if status != current_status {
+        let api: Api<JumpCloudConnection> = Api::namespaced(ctx.client.clone(), &namespace);
+        let patch = serde_json::json!({
+            "apiVersion": JumpCloudConnection::api_version(&()),
+            "kind": JumpCloudConnection::kind(&()),
+            "status": status,
+        });
+        let patched = api
+            .patch_status(
+                &name,
+                &PatchParams::apply(FIELD_MANAGER).force(),
+                &Patch::Apply(&patch),
+            )
+            .await?;
+        lock(&ctx.written).insert(
+            key.clone(),
+            Written {
+                replaced: cached_version,
+                produced: patched.resource_version(),
+                status: status.clone(),
+            },
+        );
+    }
+    for event in decide::events(&current_status.conditions, &status.conditions) {
+        ctx.publish(
+            &connection,
+            event.kind,
+            &event.reason,
+            &event.note,
+            action_name(&plan),
+        )
+        .await;
+    }
+    if let Some(fp) = &fingerprint {
+        warn_shared_key(&ctx, &connection, &key, fp).await;
+    }
+
+    // Requeue at the next thing due.
+    let after = decide::decide(&Inputs {
+        status: &status,
+        retry_not_before,
+        ..inputs
+    });
+    let action = match after {
+        Plan::Suspended | Plan::InvalidSpec(_) => Action::await_change(),
+        Plan::SecretProblem => Action::requeue(STALLED_REQUEUE),
+        Plan::Blocked { until } | Plan::Wait { until } => {
+            Action::requeue(decide::requeue_after(now, until, rand::random()))
+        }
+        // Something is due right away (e.g. the sync after a first identification).
+        _ => Action::requeue(Duration::from_secs(1)),
+    };
+    tracing::info!(
+        action = action_name(&plan),
+        ready = crate::conditions::find(&status.conditions, crate::conditions::READY)
+            .map(|c| c.reason.as_str())
+            .unwrap_or(""),
+        "reconciled"
+    );
+    Ok(action)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn apply_sync_outcome(
+    status: &mut JumpCloudConnectionStatus,
+    outcome: SyncOutcome,
+    trigger: &SyncTrigger,
+    fingerprint: &str,
+    secret_version: Option<&str>,
+    subject: &Subject<'_>,
+    transient: &mut Option<Option<Duration>>,
+    succeeded: &mut bool,
+) {
+    match outcome {
+        SyncOutcome::KeyProblem(check) => {
+            decide::apply_key_check(status, fingerprint, secret_version, &check, subject);
+            if let SyncTrigger::Requested(request) = trigger {
+                status.last_handled_sync_request = Some(request.clone());
+            }
+        }
+        SyncOutcome::Synced {
+            result,
+            identity,
+            retry_after,
+        } => {
+            if let Some(mut identity) = identity {
+                identity.administrator = status
+                    .api_key
+                    .as_ref()
+                    .and_then(|k| k.administrator.clone());
+                decide::apply_key_check(
+                    status,
+                    fingerprint,
+                    secret_version,
+                    &KeyCheck::Accepted {
+                        identity: Some(identity),
+                    },
+                    subject,
+                );
+            }
+            match &result {
+                decide::SyncResult::Succeeded { .. } => *succeeded = true,
+                decide::SyncResult::Failed {
+                    transient: true, ..
+                } => *transient = Some(retry_after),
+                decide::SyncResult::Failed { .. } => {}
+            }
+            decide::apply_sync(status, &result, trigger, subject);
+        }
+    }
+}
+
+async fn run_sync(
+    ctx: &Context,
+    namespace: &str,
+    name: &str,
+    spec: &crate::crd::JumpCloudConnectionSpec,
+    api_key: &crate::jumpcloud::ApiKey,
+) -> SyncOutcome {
+    let timeout = spec
+        .intervals()
+        .map(|i| i.timeout)
+        .unwrap_or(crate::crd::DEFAULT_TIMEOUT);
+    let target = ctx.settings.evidence_dir.join(namespace).join(name);
+    let snapshot = format!("{namespace}/{name}");
+    let started = std::time::Instant::now();
+    let outcome = act::sync(
+        &ctx.settings.endpoints,
+        spec,
+        api_key,
+        timeout,
+        &target,
+        &snapshot,
+    )
+    .await;
+    tracing::info!(
+        seconds = started.elapsed().as_secs_f64(),
+        ok = matches!(
+            outcome,
+            SyncOutcome::Synced {
+                result: decide::SyncResult::Succeeded { .. },
+                ..
+            }
+        ),
+        "sync finished"
+    );
+    outcome
+}
+
+/// Warns once per change when other connections use the same key: generating a new key for
+/// that administrator revokes it for all of them.
+async fn warn_shared_key(
+    ctx: &Context,
+    connection: &JumpCloudConnection,
+    key: &str,
+    fingerprint: &str,
+) {
+    let all = ctx.fingerprints();
+    let peers = decide::shared_key_peers(
+        key,
+        fingerprint,
+        all.iter().map(|(k, fp)| (k.clone(), fp.as_deref())),
+    );
+    let changed = {
+        let mut warned = lock(&ctx.shared_warned);
+        let previous = warned.get(key).cloned().unwrap_or_default();
+        if previous == peers {
+            false
+        } else {
+            warned.insert(key.to_owned(), peers.clone());
+            !peers.is_empty()
+        }
+    };
+    if changed {
+        let note = format!(
+            "The key (fingerprint {fingerprint}) is also used by {}. Generating a new key for its administrator revokes it for all of them; give each connection its own administrator's key.",
+            peers.join(", ")
+        );
+        tracing::warn!(peers = %peers.join(","), "API key shared between connections");
+        ctx.publish(
+            connection,
+            EventKind::Warning,
+            "KeyShared",
+            &note,
+            "CheckKey",
+        )
+        .await;
+    }
+}
+
+/// Kubernetes-side failures (API server unreachable, conflicts): retry with per-object backoff.
+pub fn error_policy(
+    connection: Arc<JumpCloudConnection>,
+    error: &Error,
+    ctx: Arc<Context>,
+) -> Action {
+    let key = connection_key(
+        &connection.namespace().unwrap_or_default(),
+        &connection.name_any(),
+    );
+    tracing::warn!(%error, connection = %key, "reconcile failed");
+    let now = Timestamp::now();
+    let at = ctx.backoff.record_failure(&key, None, now);
+    Action::requeue(decide::requeue_after(now, at, 0.0))
+}
+
+/// Why the controller could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(
+        "the JumpCloudConnection CRD is not installed in this cluster; install it with:\n    jumpcloud-operator crd | kubectl apply -f -"
+    )]
+    CrdMissing,
+    #[error("cannot reach the Kubernetes API: {0}")]
+    Kube(#[source] kube::Error),
+}
+
+/// Checks that the CRD is served, for a clear error at start.
+pub async fn check_crd(client: &Client, namespace: Option<&str>) -> Result<(), StartError> {
+    let api: Api<JumpCloudConnection> = match namespace {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    };
+    match api.list(&kube::api::ListParams::default().limit(1)).await {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(status)) if status.is_not_found() => Err(StartError::CrdMissing),
+        Err(error) => Err(StartError::Kube(error)),
+    }
+}
+
+/// Runs the controller(s) until `shutdown` resolves; in-flight reconciles finish first.
+pub async fn run(
+    client: Client,
+    settings: Settings,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), StartError> {
+    let namespaces: Vec<Option<String>> = if settings.watch_namespaces.is_empty() {
+        vec![None]
+    } else {
+        settings
+            .watch_namespaces
+            .iter()
+            .cloned()
+            .map(Some)
+            .collect()
+    };
+    for namespace in &namespaces {
+        check_crd(&client, namespace.as_deref()).await?;
+    }
+    let concurrency = settings.concurrency;
+    let selector = settings.label_selector.clone();
+    let ctx = Arc::new(Context::new(client.clone(), settings));
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let mut controllers = Vec::new();
+    for namespace in namespaces {
+        let (connections, secrets): (Api<JumpCloudConnection>, Api<PartialObjectMeta<Secret>>) =
+            match &namespace {
+                Some(ns) => (
+                    Api::namespaced(client.clone(), ns),
+                    Api::namespaced(client.clone(), ns),
+                ),
+                None => (Api::all(client.clone()), Api::all(client.clone())),
+            };
+        let mut config = watcher::Config::default().any_semantic();
+        if let Some(selector) = &selector {
+            config = config.labels(selector);
+        }
+        let controller = Controller::new(connections, config)
+            .with_config(ControllerConfig::default().concurrency(concurrency));
+        let store = controller.store();
+        ctx.stores
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(store.clone());
+        let mut stop = stop_rx.clone();
+        let controller = controller
+            .watches(secrets, watcher::Config::default(), move |secret| {
+                secrets::connections_referencing(
+                    &store,
+                    secret.namespace().as_deref(),
+                    &secret.name_any(),
+                )
+            })
+            .graceful_shutdown_on(async move {
+                let _ = stop.wait_for(|stopped| *stopped).await;
+            })
+            .run(reconcile, error_policy, ctx.clone())
+            .for_each(|result| async move {
+                match result {
+                    Ok(_) => {}
+                    Err(kube::runtime::controller::Error::ObjectNotFound(object)) => {
+                        tracing::debug!(%object, "connection deleted");
+                    }
+                    Err(error) => tracing::warn!(%error, "controller"),
+                }
+            });
+        controllers.push(controller);
+    }
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop_tx.send(true);
+    });
+    futures::future::join_all(controllers).await;
+    Ok(())
+}
+
+/// Parses `region=url` pairs (flag values or a comma-separated env var).
+pub fn parse_endpoint(text: &str) -> Result<(crate::region::Region, url::Url), String> {
+    let (region, url) = text
+        .split_once('=')
+        .ok_or_else(|| format!("{text:?} is not REGION=URL (e.g. eu=http://127.0.0.1:8080)"))?;
+    let region = region.parse().map_err(|e| format!("{e}"))?;
+    let url = url::Url::parse(url.trim()).map_err(|e| format!("{url:?} is not a URL: {e}"))?;
+    Ok((region, url))
+}
+
+/// Collects endpoint overrides into a map.
+pub fn endpoints(pairs: Vec<(crate::region::Region, url::Url)>) -> Endpoints {
+    Endpoints {
+        overrides: pairs.into_iter().collect::<BTreeMap<_, _>>(),
+    }
+}

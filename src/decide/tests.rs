@@ -1,0 +1,571 @@
+use super::*;
+use crate::crd::JumpCloudConnectionSpec;
+
+const FP: &str = "aaaaaaaaaaaa";
+const OTHER_FP: &str = "bbbbbbbbbbbb";
+
+fn spec() -> JumpCloudConnectionSpec {
+    serde_json::from_value(serde_json::json!({
+        "apiKeySecretRef": {"name": "jc"},
+        "interval": "6h",
+        "keyCheckInterval": "5m",
+    }))
+    .unwrap()
+}
+
+fn at(second: i64) -> Timestamp {
+    Timestamp::from_second(1_800_000_000 + second).unwrap()
+}
+
+fn present(fp: &str, version: &str) -> SecretRead {
+    SecretRead::Present {
+        fingerprint: fp.to_owned(),
+        version: Some(version.to_owned()),
+    }
+}
+
+struct World {
+    spec: JumpCloudConnectionSpec,
+    status: JumpCloudConnectionStatus,
+    secret: SecretRead,
+    request: Option<String>,
+    retry_not_before: Option<Timestamp>,
+    now: Timestamp,
+    generation: i64,
+}
+
+impl World {
+    fn new() -> Self {
+        World {
+            spec: spec(),
+            status: JumpCloudConnectionStatus::default(),
+            secret: present(FP, "1"),
+            request: None,
+            retry_not_before: None,
+            now: at(0),
+            generation: 1,
+        }
+    }
+
+    fn inputs(&self) -> Inputs<'_> {
+        Inputs {
+            namespace: "team",
+            name: "prod",
+            generation: Some(self.generation),
+            spec: &self.spec,
+            status: &self.status,
+            sync_requested_at: self.request.as_deref(),
+            secret: &self.secret,
+            retry_not_before: self.retry_not_before,
+            now: self.now,
+        }
+    }
+
+    fn subject(&self) -> Subject<'_> {
+        Subject {
+            namespace: "team",
+            name: "prod",
+            generation: Some(self.generation),
+            spec: &self.spec,
+            now: self.now,
+        }
+    }
+
+    fn plan(&self) -> Plan {
+        decide(&self.inputs())
+    }
+
+    fn check(&mut self, check: KeyCheck) {
+        let fp = match &self.secret {
+            SecretRead::Present { fingerprint, .. } => fingerprint.clone(),
+            _ => panic!("no key"),
+        };
+        let version = match &self.secret {
+            SecretRead::Present { version, .. } => version.clone(),
+            _ => None,
+        };
+        let mut status = self.status.clone();
+        apply_key_check(
+            &mut status,
+            &fp,
+            version.as_deref(),
+            &check,
+            &self.subject(),
+        );
+        self.status = status;
+    }
+
+    fn sync(&mut self, result: SyncResult, trigger: SyncTrigger) {
+        let mut status = self.status.clone();
+        apply_sync(&mut status, &result, &trigger, &self.subject());
+        self.status = status;
+    }
+
+    fn finish(&mut self, plan: &Plan) {
+        let mut status = self.status.clone();
+        finish(&mut status, plan, self.retry_not_before, &self.subject());
+        self.status = status;
+    }
+
+    fn cond(&self, type_: &str) -> Option<&Condition> {
+        conditions::find(&self.status.conditions, type_)
+    }
+
+    fn reason(&self, type_: &str) -> Option<&str> {
+        self.cond(type_).map(|c| c.reason.as_str())
+    }
+}
+
+fn identity(role: &str, expires_at: Option<Timestamp>) -> KeyCheck {
+    KeyCheck::Accepted {
+        identity: Some(KeyIdentity {
+            organization: OrganizationStatus {
+                id: "5f0c1b2a3d4e5f6a7b8c9d0e".into(),
+                name: "Acme".into(),
+            },
+            administrator: Some("ro@acme.test".into()),
+            role: Some(role.into()),
+            expires_at,
+        }),
+    }
+}
+
+fn counts() -> BTreeMap<String, u64> {
+    BTreeMap::from([
+        ("devices".into(), 55),
+        ("users".into(), 60),
+        ("roles".into(), 4),
+    ])
+}
+
+fn success() -> SyncResult {
+    SyncResult::Succeeded {
+        counts: counts(),
+        snapshot: "team/prod/x".into(),
+    }
+}
+
+/// A connection whose key was accepted and which synced at `at(0)`.
+fn healthy() -> World {
+    let mut w = World::new();
+    w.check(identity(READ_ONLY_ROLE, None));
+    w.sync(success(), SyncTrigger::First);
+    w.finish(&Plan::Sync {
+        trigger: SyncTrigger::First,
+    });
+    w
+}
+
+#[test]
+fn suspend_makes_no_calls_and_says_how_to_resume() {
+    let mut w = healthy();
+    w.spec.suspend = true;
+    let plan = w.plan();
+    assert_eq!(plan, Plan::Suspended);
+    w.finish(&plan);
+    let ready = w.cond(READY).unwrap();
+    assert_eq!(
+        (ready.status.as_str(), ready.reason.as_str()),
+        ("False", reason::SUSPENDED)
+    );
+    assert!(ready.message.contains("spec.suspend"));
+    assert!(w.cond(STALLED).is_none() && w.cond(RECONCILING).is_none());
+    assert!(w.status.next_sync_time.is_none());
+}
+
+#[test]
+fn a_new_key_is_identified_and_synced_first() {
+    let w = World::new();
+    assert_eq!(
+        w.plan(),
+        Plan::Identify {
+            then_sync: Some(SyncTrigger::First)
+        }
+    );
+}
+
+#[test]
+fn secret_problems_stall_without_calls_and_list_key_names_only() {
+    let mut w = World::new();
+    w.secret = SecretRead::KeyMissing {
+        available: vec!["apikey".into(), "token".into()],
+    };
+    let plan = w.plan();
+    assert_eq!(plan, Plan::SecretProblem);
+    let mut status = w.status.clone();
+    apply_secret_problem(&mut status, &w.secret, &w.subject());
+    w.status = status;
+    w.finish(&plan);
+    let key = w.cond(KEY_VALID).unwrap();
+    assert_eq!(key.reason, reason::SECRET_KEY_MISSING);
+    assert!(key.message.contains("apikey, token"), "{}", key.message);
+    assert!(key.message.contains("spec.apiKeySecretRef.key"));
+    assert_eq!(w.reason(READY), Some(reason::SECRET_KEY_MISSING));
+    assert_eq!(w.reason(STALLED), Some(reason::SECRET_KEY_MISSING));
+
+    for (secret, expected) in [
+        (SecretRead::NotFound, reason::SECRET_NOT_FOUND),
+        (SecretRead::Empty, reason::KEY_EMPTY),
+        (SecretRead::Malformed, reason::KEY_MALFORMED),
+    ] {
+        let mut w = World::new();
+        w.secret = secret;
+        let mut status = w.status.clone();
+        apply_secret_problem(&mut status, &w.secret, &w.subject());
+        assert_eq!(
+            conditions::find(&status.conditions, KEY_VALID)
+                .unwrap()
+                .reason,
+            expected
+        );
+    }
+}
+
+#[test]
+fn healthy_connection_waits_then_checks_the_key_then_syncs_on_interval() {
+    let mut w = healthy();
+    assert_eq!(w.reason(READY), Some(reason::SUCCEEDED));
+    assert!(w.cond(RECONCILING).is_none() && w.cond(STALLED).is_none());
+    // Status writes re-trigger reconcile: nothing is due, so no call (no hot loop).
+    assert_eq!(w.plan(), Plan::Wait { until: at(300) });
+    w.now = at(300);
+    assert_eq!(w.plan(), Plan::CheckKey);
+    w.check(KeyCheck::Accepted { identity: None });
+    assert_eq!(w.plan(), Plan::Wait { until: at(600) });
+    // The sync interval is timed from the last successful sync (restarts cause no storm).
+    w.now = at(6 * 3600);
+    assert_eq!(
+        w.plan(),
+        Plan::Sync {
+            trigger: SyncTrigger::Interval
+        }
+    );
+}
+
+#[test]
+fn sync_request_annotation_forces_one_sync() {
+    let mut w = healthy();
+    w.request = Some("2026-01-01T00:00:00Z".into());
+    let trigger = SyncTrigger::Requested("2026-01-01T00:00:00Z".into());
+    assert_eq!(
+        w.plan(),
+        Plan::Sync {
+            trigger: trigger.clone()
+        }
+    );
+    w.sync(success(), trigger);
+    assert!(matches!(w.plan(), Plan::Wait { .. }));
+}
+
+#[test]
+fn revoked_key_is_named_blocked_for_an_hour_and_unblocked_by_a_secret_change() {
+    let mut w = healthy();
+    w.now = at(300);
+    w.check(KeyCheck::Rejected { accepted_by: None });
+    let plan = w.plan();
+    w.finish(&plan);
+    let key = w.cond(KEY_VALID).unwrap();
+    assert_eq!(key.reason, reason::KEY_REVOKED);
+    assert!(
+        key.message
+            .contains("new API key was probably generated for ro@acme.test")
+    );
+    assert!(key.message.contains("Secret team/jc"));
+    assert_eq!(w.reason(READY), Some(reason::KEY_REVOKED));
+    assert_eq!(w.cond(READY).unwrap().status, "False");
+    assert_eq!(w.reason(STALLED), Some(reason::KEY_REVOKED));
+
+    // No request with the dead key for an hour, whatever else is due.
+    assert_eq!(plan, Plan::Blocked { until: at(3900) });
+    w.now = at(3899);
+    w.request = Some("now".into());
+    assert_eq!(w.plan(), Plan::Blocked { until: at(3900) });
+    w.now = at(3900);
+    assert_eq!(w.plan(), Plan::CheckKey);
+
+    // A Secret update with a new key is acted on at once.
+    w.now = at(400);
+    w.secret = present(OTHER_FP, "2");
+    assert!(matches!(w.plan(), Plan::Identify { .. }));
+    w.check(identity(READ_ONLY_ROLE, None));
+    let plan = w.plan();
+    w.finish(&plan);
+    assert_eq!(w.reason(KEY_VALID), Some(reason::ACCEPTED));
+    assert_eq!(w.reason(READY), Some(reason::SUCCEEDED));
+    assert!(w.cond(STALLED).is_none());
+}
+
+#[test]
+fn a_key_never_accepted_is_rejected_not_revoked_and_wrong_region_is_named() {
+    let mut w = World::new();
+    w.check(KeyCheck::Rejected { accepted_by: None });
+    assert_eq!(w.reason(KEY_VALID), Some(reason::KEY_REJECTED));
+
+    let mut w = World::new();
+    w.check(KeyCheck::Rejected {
+        accepted_by: Some(Region::Eu),
+    });
+    let key = w.cond(KEY_VALID).unwrap();
+    assert_eq!(key.reason, reason::WRONG_REGION);
+    assert!(
+        key.message.contains("Set spec.region to eu"),
+        "{}",
+        key.message
+    );
+}
+
+#[test]
+fn expired_and_expiring_keys() {
+    let expiry = at(10 * 24 * 3600);
+    let mut w = World::new();
+    w.check(identity(READ_ONLY_ROLE, Some(expiry)));
+    w.finish(&Plan::CheckKey);
+    // Within the default 14-day window.
+    let key = w.cond(KEY_VALID).unwrap();
+    assert_eq!(
+        (key.status.as_str(), key.reason.as_str()),
+        ("True", reason::EXPIRES_SOON)
+    );
+
+    let mut w = World::new();
+    w.check(identity(READ_ONLY_ROLE, Some(at(30 * 24 * 3600))));
+    w.finish(&Plan::CheckKey);
+    assert_eq!(w.reason(KEY_VALID), Some(reason::ACCEPTED));
+    // Time passes into the window: finish() flips the reason without a request.
+    w.now = at(20 * 24 * 3600);
+    w.finish(&Plan::CheckKey);
+    assert_eq!(w.reason(KEY_VALID), Some(reason::EXPIRES_SOON));
+    // After expiry JumpCloud rejects it: KeyExpired rather than KeyRevoked.
+    w.now = at(30 * 24 * 3600 + 1);
+    w.check(KeyCheck::Rejected { accepted_by: None });
+    assert_eq!(w.reason(KEY_VALID), Some(reason::KEY_EXPIRED));
+}
+
+#[test]
+fn least_privilege_names_a_broader_role() {
+    let mut w = World::new();
+    w.check(identity("Administrator", None));
+    let lp = w.cond(LEAST_PRIVILEGE).unwrap();
+    assert_eq!(
+        (lp.status.as_str(), lp.reason.as_str()),
+        ("False", reason::PRIVILEGED_ROLE)
+    );
+    assert!(lp.message.contains("\"Administrator\""));
+    let mut w = World::new();
+    w.check(KeyCheck::Accepted {
+        identity: Some(KeyIdentity {
+            organization: OrganizationStatus {
+                id: "x".into(),
+                name: "y".into(),
+            },
+            administrator: None,
+            role: None,
+            expires_at: None,
+        }),
+    });
+    assert_eq!(w.cond(LEAST_PRIVILEGE).unwrap().status, "Unknown");
+}
+
+#[test]
+fn multi_tenant_problems_are_fixed_by_a_spec_change() {
+    let mut w = World::new();
+    w.check(KeyCheck::OrgIdRequired { organizations: 2 });
+    assert_eq!(w.reason(KEY_VALID), Some(reason::ORG_ID_REQUIRED));
+    assert!(w.cond(KEY_VALID).unwrap().message.contains("spec.orgId"));
+    w.finish(&Plan::Identify { then_sync: None });
+    assert!(matches!(w.plan(), Plan::Blocked { .. }));
+    w.generation = 2;
+    assert!(matches!(w.plan(), Plan::Identify { .. }));
+}
+
+#[test]
+fn transient_sync_failure_keeps_counts_retries_with_backoff_and_recovers() {
+    let mut w = healthy();
+    w.now = at(6 * 3600);
+    w.sync(
+        SyncResult::Failed {
+            reason: reason::RATE_LIMITED,
+            message: "/api/systems: rate limited (HTTP 429)".into(),
+            transient: true,
+        },
+        SyncTrigger::Interval,
+    );
+    w.retry_not_before = Some(at(6 * 3600 + 10));
+    let plan = w.plan();
+    w.finish(&plan);
+    assert_eq!(w.reason(KEY_VALID), Some(reason::ACCEPTED));
+    assert_eq!(w.reason(SYNCED), Some(reason::RATE_LIMITED));
+    assert!(
+        w.cond(SYNCED)
+            .unwrap()
+            .message
+            .contains("last good snapshot")
+    );
+    assert_eq!(w.reason(RECONCILING), Some(reason::PROGRESSING_WITH_RETRY));
+    assert!(w.cond(STALLED).is_none());
+    assert_eq!(w.status.evidence.as_ref().unwrap().devices, Some(55));
+    assert!(matches!(plan, Plan::Wait { until } if until == at(6 * 3600 + 10)));
+    w.now = at(6 * 3600 + 10);
+    assert_eq!(
+        w.plan(),
+        Plan::Sync {
+            trigger: SyncTrigger::Interval
+        }
+    );
+    w.sync(success(), SyncTrigger::Retry);
+    w.retry_not_before = None;
+    w.finish(&Plan::Sync {
+        trigger: SyncTrigger::Retry,
+    });
+    assert_eq!(w.reason(READY), Some(reason::SUCCEEDED));
+    assert!(w.cond(RECONCILING).is_none());
+}
+
+#[test]
+fn every_false_condition_says_what_to_do() {
+    let mut worlds = Vec::new();
+    for check in [
+        KeyCheck::Rejected { accepted_by: None },
+        KeyCheck::OrgIdRequired { organizations: 3 },
+        KeyCheck::OrgNotAccessible {
+            org_id: "abc".into(),
+        },
+        identity("Administrator", None),
+    ] {
+        let mut w = World::new();
+        w.check(check);
+        w.finish(&Plan::CheckKey);
+        worlds.push(w);
+    }
+    for secret in [
+        SecretRead::NotFound,
+        SecretRead::KeyMissing { available: vec![] },
+        SecretRead::Empty,
+        SecretRead::Malformed,
+    ] {
+        let mut w = World::new();
+        w.secret = secret;
+        let mut status = w.status.clone();
+        apply_secret_problem(&mut status, &w.secret, &w.subject());
+        w.status = status;
+        w.finish(&Plan::SecretProblem);
+        worlds.push(w);
+    }
+    let mut w = healthy();
+    w.sync(
+        SyncResult::Failed {
+            reason: reason::FORBIDDEN_ENDPOINT,
+            message: "forbidden".into(),
+            transient: false,
+        },
+        SyncTrigger::Interval,
+    );
+    w.finish(&Plan::CheckKey);
+    worlds.push(w);
+    let verbs = [
+        "Set ",
+        "Put ",
+        "Create ",
+        "Correct ",
+        "Check ",
+        "Fix ",
+        "Generate ",
+    ];
+    for w in worlds {
+        for c in &w.status.conditions {
+            if c.status == "False" {
+                assert!(
+                    verbs.iter().any(|v| c.message.contains(v)),
+                    "{}={} {}: {}",
+                    c.type_,
+                    c.status,
+                    c.reason,
+                    c.message
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn events_on_transitions_only() {
+    let mut w = healthy();
+    let first = events(&[], &w.status.conditions);
+    assert!(first.iter().all(|e| e.kind == EventKind::Normal));
+    let before = w.status.conditions.clone();
+    w.now = at(300);
+    w.check(KeyCheck::Accepted { identity: None });
+    w.finish(&Plan::CheckKey);
+    assert!(events(&before, &w.status.conditions).is_empty());
+
+    let before = w.status.conditions.clone();
+    w.check(KeyCheck::Rejected { accepted_by: None });
+    w.finish(&Plan::CheckKey);
+    let revoked = events(&before, &w.status.conditions);
+    assert_eq!(revoked.len(), 1);
+    assert_eq!(revoked[0].kind, EventKind::Warning);
+    assert_eq!(revoked[0].reason, reason::KEY_REVOKED);
+
+    let before = w.status.conditions.clone();
+    w.now = at(5000);
+    w.check(KeyCheck::Rejected { accepted_by: None });
+    w.finish(&Plan::CheckKey);
+    assert!(events(&before, &w.status.conditions).is_empty());
+
+    let before = w.status.conditions.clone();
+    w.secret = present(OTHER_FP, "2");
+    w.check(identity(READ_ONLY_ROLE, None));
+    w.finish(&Plan::CheckKey);
+    let recovered = events(&before, &w.status.conditions);
+    assert_eq!(recovered.len(), 1);
+    assert_eq!(
+        (recovered[0].kind, recovered[0].reason.as_str()),
+        (EventKind::Normal, reason::ACCEPTED)
+    );
+}
+
+#[test]
+fn unchanged_inputs_produce_an_identical_status() {
+    let mut w = healthy();
+    w.now = at(30);
+    let before = w.status.clone();
+    let plan = w.plan();
+    w.finish(&plan);
+    assert_eq!(before, w.status);
+}
+
+#[test]
+fn backoff_grows_caps_jitters_and_honours_retry_after() {
+    assert_eq!(backoff_delay(1, None, 0.5), Duration::from_secs(5));
+    assert_eq!(backoff_delay(2, None, 0.5), Duration::from_secs(10));
+    assert_eq!(backoff_delay(30, None, 0.5), BACKOFF_MAX);
+    assert_eq!(backoff_delay(1, None, 0.0), Duration::from_millis(4500));
+    assert_eq!(backoff_delay(1, None, 1.0), Duration::from_millis(5500));
+    assert_eq!(
+        backoff_delay(1, Some(Duration::from_secs(42)), 0.5),
+        Duration::from_secs(42)
+    );
+    assert_eq!(
+        backoff_delay(1, Some(Duration::from_secs(86_400)), 0.5),
+        RETRY_AFTER_MAX
+    );
+    let r = requeue_after(at(0), at(100), 0.5);
+    assert_eq!(r, Duration::from_secs(105));
+    assert!(requeue_after(at(0), at(100), 0.0) >= Duration::from_secs(100));
+    assert_eq!(requeue_after(at(100), at(0), 0.3), Duration::from_secs(1));
+}
+
+#[test]
+fn shared_keys_are_found_across_connections() {
+    let peers = shared_key_peers(
+        "a/one",
+        FP,
+        [
+            ("a/one".to_owned(), Some(FP)),
+            ("b/two".to_owned(), Some(FP)),
+            ("c/three".to_owned(), Some(OTHER_FP)),
+            ("d/four".to_owned(), None),
+        ],
+    );
+    assert_eq!(peers, ["b/two"]);
+}

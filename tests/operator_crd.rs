@@ -1,0 +1,224 @@
+//! The CRD: generated file in sync, examples valid, bad manifests refused with the field named.
+
+use std::path::Path;
+
+use jumpcloud_operator::crd::{self, JumpCloudConnection};
+use jumpcloud_operator::region::Region;
+use kube::CustomResourceExt;
+use serde_json::{Value, json};
+
+const CRD_FILE: &str = "crds/jumpcloudconnections.yaml";
+
+#[test]
+fn crds_folder_matches_the_generated_crd() {
+    let generated = crd::crd_yaml().unwrap();
+    let on_disk = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(CRD_FILE))
+        .unwrap_or_default();
+    assert!(
+        generated == on_disk,
+        "{CRD_FILE} is out of date with src/crd.rs; regenerate it with:\n    \
+         cargo run -- crd > {CRD_FILE}"
+    );
+}
+
+#[test]
+fn crd_subcommand_prints_the_same_crd() {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_jumpcloud-operator"))
+        .arg("crd")
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    assert_eq!(
+        String::from_utf8(output.stdout).unwrap(),
+        crd::crd_yaml().unwrap()
+    );
+}
+
+#[test]
+fn crd_identity_columns_and_status_subresource() {
+    let crd = JumpCloudConnection::crd();
+    assert_eq!(crd.spec.group, "jumpcloud-operator.io");
+    assert_eq!(crd.spec.names.short_names, Some(vec!["jcc".to_owned()]));
+    assert_eq!(
+        crd.spec.names.categories,
+        Some(vec!["jumpcloud".to_owned(), "compliance".to_owned()])
+    );
+    let version = &crd.spec.versions[0];
+    assert_eq!(version.name, "v1alpha1");
+    assert!(version.subresources.as_ref().unwrap().status.is_some());
+    let columns: Vec<_> = version
+        .additional_printer_columns
+        .as_ref()
+        .unwrap()
+        .iter()
+        .filter(|c| c.priority.unwrap_or(0) == 0)
+        .map(|c| c.name.as_str())
+        .collect();
+    assert_eq!(
+        columns,
+        [
+            "Display Name",
+            "Org",
+            "Ready",
+            "Key",
+            "Devices",
+            "Users",
+            "Last Sync",
+            "Age"
+        ]
+    );
+    let schema = serde_json::to_value(version.schema.as_ref().unwrap()).unwrap();
+    let region = &schema["openAPIV3Schema"]["properties"]["spec"]["properties"]["region"];
+    assert_eq!(region["enum"], json!(["us", "eu", "in"]));
+    assert_eq!(region["default"], json!("us"));
+    let conditions = &schema["openAPIV3Schema"]["properties"]["status"]["properties"]["conditions"];
+    assert_eq!(conditions["x-kubernetes-list-type"], json!("map"));
+    assert_eq!(conditions["x-kubernetes-list-map-keys"], json!(["type"]));
+}
+
+fn example(name: &str) -> String {
+    std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("examples")
+            .join(name),
+    )
+    .unwrap()
+}
+
+fn connections_in(yaml: &str) -> Vec<JumpCloudConnection> {
+    let documents: Vec<Value> = serde_saphyr::from_multiple(yaml).unwrap();
+    documents
+        .into_iter()
+        .filter(|d| d["kind"] == "JumpCloudConnection")
+        .map(|d| serde_json::from_value(d).unwrap())
+        .collect()
+}
+
+#[test]
+fn examples_deserialise_and_pass_the_schema_rules() {
+    let mut seen = 0;
+    for (file, region, org) in [
+        ("connection.yaml", Region::Us, None),
+        ("connection-eu.yaml", Region::Eu, None),
+        (
+            "connection-multi-tenant.yaml",
+            Region::Us,
+            Some("5f0c1b2a3d4e5f6a7b8c9d0e"),
+        ),
+    ] {
+        for connection in connections_in(&example(file)) {
+            connection
+                .validate_cel()
+                .unwrap_or_else(|e| panic!("{file}: {e}"));
+            connection.spec.intervals().unwrap();
+            assert_eq!(connection.spec.region, region, "{file}");
+            assert_eq!(connection.spec.org_id.as_deref(), org, "{file}");
+            seen += 1;
+        }
+    }
+    assert_eq!(seen, 3);
+    let documents: Vec<Value> = serde_saphyr::from_multiple(&example("connection.yaml")).unwrap();
+    assert!(documents.iter().any(|d| d["kind"] == "Secret"));
+}
+
+fn connection(spec: Value) -> JumpCloudConnection {
+    serde_json::from_value(json!({
+        "apiVersion": "jumpcloud-operator.io/v1alpha1",
+        "kind": "JumpCloudConnection",
+        "metadata": {"name": "x", "namespace": "y"},
+        "spec": spec,
+    }))
+    .unwrap()
+}
+
+fn refused(spec: Value) -> String {
+    match connection(spec.clone()).validate_cel() {
+        Ok(()) => panic!("accepted {spec}"),
+        Err(errors) => errors.to_string(),
+    }
+}
+
+#[test]
+fn defaults_fill_a_minimal_spec() {
+    let c = connection(json!({"apiKeySecretRef": {"name": "jc"}}));
+    c.validate_cel().unwrap();
+    assert_eq!(c.spec.api_key_secret_ref.key, "api-key");
+    assert_eq!(c.spec.region, Region::Us);
+    let intervals = c.spec.intervals().unwrap();
+    assert_eq!(intervals.sync.as_secs(), 6 * 3600);
+    assert_eq!(intervals.key_check.as_secs(), 300);
+    assert!(!c.spec.suspend);
+}
+
+#[test]
+fn bad_manifests_are_refused_with_the_field_named() {
+    let base = |extra: Value| {
+        let mut spec = json!({"apiKeySecretRef": {"name": "jc"}});
+        for (k, v) in extra.as_object().unwrap() {
+            spec[k] = v.clone();
+        }
+        spec
+    };
+    let cases = [
+        (
+            base(json!({"interval": "6 hours"})),
+            "interval must be a duration",
+        ),
+        (
+            base(json!({"interval": "1m"})),
+            "interval must be between 5m and 168h",
+        ),
+        (
+            base(json!({"keyCheckInterval": "5s"})),
+            "keyCheckInterval must be between 30s",
+        ),
+        (
+            base(json!({"timeout": "abc"})),
+            "timeout must be a duration",
+        ),
+        (
+            base(json!({"interval": "10m", "timeout": "1h"})),
+            "timeout must not be longer than interval",
+        ),
+        (
+            base(json!({"orgId": "acme"})),
+            "orgId must be the 24-character",
+        ),
+        (
+            base(json!({"displayName": ""})),
+            "displayName must be 1 to 128",
+        ),
+        (
+            json!({"apiKeySecretRef": {"name": "Bad_Name"}}),
+            "apiKeySecretRef.name must be a Secret name",
+        ),
+        (
+            json!({"apiKeySecretRef": {"name": "jc", "key": "a/b"}}),
+            "apiKeySecretRef.key must be a Secret data key",
+        ),
+        (
+            base(json!({"evidence": {"eventsDays": 365}})),
+            "evidence.eventsDays",
+        ),
+    ];
+    for (spec, expected) in cases {
+        let message = refused(spec.clone());
+        assert!(message.contains(expected), "{spec}: {message}");
+    }
+    // The enum and required fields are enforced by the schema itself (and serde here).
+    let bad_region = serde_json::from_value::<JumpCloudConnection>(json!({
+        "apiVersion": "jumpcloud-operator.io/v1alpha1", "kind": "JumpCloudConnection",
+        "metadata": {"name": "x"}, "spec": {"apiKeySecretRef": {"name": "jc"}, "region": "mars"}
+    }));
+    assert!(bad_region.unwrap_err().to_string().contains("mars"));
+    let missing_ref = serde_json::from_value::<JumpCloudConnection>(json!({
+        "apiVersion": "jumpcloud-operator.io/v1alpha1", "kind": "JumpCloudConnection",
+        "metadata": {"name": "x"}, "spec": {}
+    }));
+    assert!(
+        missing_ref
+            .unwrap_err()
+            .to_string()
+            .contains("apiKeySecretRef")
+    );
+}
