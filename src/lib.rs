@@ -16,3 +16,4 @@ pub mod decide;
 pub mod jumpcloud;
 pub mod region;
 pub mod simulator;
+pub mod telemetry;

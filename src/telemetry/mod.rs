@@ -1,0 +1,77 @@
+//! Operator telemetry: Prometheus metrics and the health endpoints.
+//!
+//! # API for the operator (`run`)
+//!
+//! ```no_run
+//! use std::net::SocketAddr;
+//! use std::sync::Arc;
+//! use std::time::Duration;
+//!
+//! use jumpcloud_operator::telemetry::{
+//!     serve_health, serve_metrics, KeyState, Metrics, Readiness, StatusClass, SyncOutcome,
+//! };
+//!
+//! # async fn wiring() {
+//! let metrics = Arc::new(Metrics::new());
+//! let readiness = Readiness::new();
+//! let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+//! let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+//!     let _ = rx.wait_for(|stop| *stop).await;
+//! };
+//! tokio::spawn(serve_metrics(
+//!     SocketAddr::from(([0, 0, 0, 0], 8080)),
+//!     metrics.clone(),
+//!     stopped(stop_rx.clone()),
+//! ));
+//! tokio::spawn(serve_health(
+//!     SocketAddr::from(([0, 0, 0, 0], 8081)),
+//!     readiness.clone(),
+//!     stopped(stop_rx.clone()),
+//! ));
+//! // Once the connection store has its initial list (or this replica is a standby):
+//! readiness.set_ready();
+//! // In the client and in reconcile:
+//! metrics.record_request("systemusers", StatusClass::from_status(200));
+//! metrics.record_sync(SyncOutcome::Success, Duration::from_secs(3));
+//! metrics.set_key_state("team-a", "prod", KeyState::Accepted);
+//! metrics.set_evidence("team-a", "prod", "devices", 120);
+//! // When the connection is deleted:
+//! metrics.forget_connection("team-a", "prod");
+//! // On SIGTERM:
+//! let _ = stop_tx.send(true);
+//! # }
+//! ```
+//!
+//! # Series (all prefixed `jumpcloud_operator_`)
+//!
+//! | series | type | labels |
+//! | --- | --- | --- |
+//! | `sync_duration_seconds` | histogram | none |
+//! | `syncs_total` | counter | `result` ([`SyncOutcome`]) |
+//! | `jumpcloud_requests_total` | counter | `endpoint_group` (a `&'static str`), `status_class` ([`StatusClass`]) |
+//! | `key_state` | gauge 0/1 | `namespace`, `connection`, `state` ([`KeyState`]) |
+//! | `evidence_records` | gauge | `namespace`, `connection`, `kind` (a `&'static str` evidence kind) |
+//! | `control_results` | gauge | `namespace`, `connection`, `result` ([`ControlResult`]) |
+//!
+//! # Label hygiene (the API key can never become a label)
+//!
+//! Every label value is either an enum defined here, a `&'static str` compiled into the binary
+//! (evidence kinds, endpoint groups), or a Kubernetes object name. Object names are checked against the
+//! Kubernetes naming rules (RFC 1123, at most 253 characters); anything else is recorded as
+//! `_invalid`. No method accepts an `ApiKey`, a fingerprint or free-form text, so there is no
+//! path from a key to `/metrics`, and the cardinality is bounded by the number of connections.
+//!
+//! # Health
+//!
+//! `/healthz` answers 200 while the process serves requests (it checks neither the apiserver nor
+//! JumpCloud, so an outage cannot cause a restart storm); `/readyz` answers 503 until
+//! [`Readiness::set_ready`] and 200 afterwards.
+
+mod metrics;
+mod server;
+
+pub use metrics::{ControlResult, INVALID_NAME_LABEL, KeyState, Metrics, StatusClass, SyncOutcome};
+pub use server::{
+    Readiness, TelemetryError, health_router, metrics_router, serve_health, serve_health_on,
+    serve_metrics, serve_metrics_on,
+};

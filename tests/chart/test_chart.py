@@ -1,0 +1,581 @@
+"""Tests of the Helm chart with the real Helm engine (helm-python-sdk) and the Kubernetes 1.33
+schemas (kubernetes-validate). No cluster and no helm binary are needed.
+
+Run: .venv/bin/python -m pytest -q tests/chart
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import helm_python as helm
+import kubernetes_validate
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+CHART_DIR = REPO / "charts" / "jumpcloud-operator"
+RELEASE = "jco"
+NAMESPACE = "jumpcloud-system"
+KUBE_VERSION = "1.33"
+GROUP = "jumpcloud-operator.io"
+
+# Value sets every structural test runs against. Each one must pass the schema and render.
+VALUE_SETS: dict[str, dict[str, Any]] = {
+    "default": {},
+    "watch-namespaces": {"watchNamespaces": ["team-a", "team-b"], "connectionSelector": "shard=a"},
+    "s3-storage": {
+        "evidence": {
+            "storage": "s3",
+            "s3": {
+                "bucket": "acme-evidence",
+                "prefix": "prod/",
+                "region": "eu-west-1",
+                "endpoint": "https://minio.storage.svc:9000",
+                "forcePathStyle": True,
+                "credentialsSecret": {"name": "evidence-s3"},
+            },
+        }
+    },
+    "service-monitor": {"serviceMonitor": {"enabled": True, "skipIfMissing": False, "labels": {"release": "kps"}}},
+    "network-policy": {
+        "networkPolicy": {
+            "enabled": True,
+            "apiServer": {"cidrs": ["10.96.0.1/32", "172.18.0.2/32"]},
+            "jumpcloud": {
+                "regions": ["us", "eu"],
+                "cidrs": {"us": ["34.0.0.0/8"], "eu": ["35.0.0.0/8", "34.0.0.0/8"], "in": ["36.0.0.0/8"]},
+            },
+            "metricsFrom": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}],
+        }
+    },
+    "leader-election-off": {"leaderElection": {"enabled": False}},
+    "replicas-2": {"replicaCount": 2, "evidence": {"pvc": {"accessModes": ["ReadWriteMany"]}}},
+    "signing-and-existing-claim": {
+        "evidence": {"signing": {"enabled": True, "secretName": "evidence-signing"}, "pvc": {"existingClaim": "old-evidence"}},
+        "image": {"digest": "sha256:" + "ab" * 32},
+        "serviceAccount": {"annotations": {"eks.amazonaws.com/role-arn": "arn:aws:iam::1:role/x"}},
+    },
+}
+
+# The API calls the operator makes (issue 7 / operator-conventions 2.10): nothing more, nothing less.
+OPERATOR_RULES = {
+    (GROUP, "jumpcloudconnections", "get"),
+    (GROUP, "jumpcloudconnections", "list"),
+    (GROUP, "jumpcloudconnections", "watch"),
+    (GROUP, "jumpcloudconnections/status", "patch"),
+    ("", "secrets", "get"),
+    ("", "secrets", "list"),
+    ("", "secrets", "watch"),
+    ("events.k8s.io", "events", "create"),
+    ("events.k8s.io", "events", "patch"),
+}
+LEASE_RULES = {("coordination.k8s.io", "leases", verb) for verb in ("get", "create", "patch", "update")}
+
+
+@pytest.fixture(scope="session")
+def chart() -> helm.Chart:
+    return helm.Chart.load(str(CHART_DIR))
+
+
+def render(chart: helm.Chart, values: dict[str, Any]) -> list[dict[str, Any]]:
+    """Renders the chart and returns every Kubernetes object (NOTES.txt excluded)."""
+    manifests = chart.render(copy.deepcopy(values), name=RELEASE, namespace=NAMESPACE, is_install=True)
+    objects = []
+    for path, text in sorted(manifests.items()):
+        if path.endswith("NOTES.txt"):
+            continue
+        for document in yaml.safe_load_all(text):
+            if document:
+                objects.append(document)
+    return objects
+
+
+def notes(chart: helm.Chart, values: dict[str, Any]) -> str:
+    manifests = chart.render(copy.deepcopy(values), name=RELEASE, namespace=NAMESPACE, is_install=True)
+    return next(text for path, text in manifests.items() if path.endswith("NOTES.txt"))
+
+
+def of_kind(objects: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
+    return [obj for obj in objects if obj["kind"] == kind]
+
+
+def one(objects: list[dict[str, Any]], kind: str) -> dict[str, Any]:
+    found = of_kind(objects, kind)
+    assert len(found) == 1, f"expected one {kind}, got {len(found)}"
+    return found[0]
+
+
+def container(objects: list[dict[str, Any]]) -> dict[str, Any]:
+    containers = one(objects, "Deployment")["spec"]["template"]["spec"]["containers"]
+    assert len(containers) == 1
+    return containers[0]
+
+
+def env_of(objects: list[dict[str, Any]]) -> dict[str, Any]:
+    return {item["name"]: item.get("value", item.get("valueFrom")) for item in container(objects)["env"]}
+
+
+def flatten_rules(role: dict[str, Any]) -> set[tuple[str, str, str]]:
+    flat = set()
+    for rule in role["rules"]:
+        assert "resourceNames" not in rule and "nonResourceURLs" not in rule, rule
+        for group in rule["apiGroups"]:
+            for resource in rule["resources"]:
+                for verb in rule["verbs"]:
+                    flat.add((group, resource, verb))
+    return flat
+
+
+# ---------------------------------------------------------------- lint and schema-valid renders
+
+
+def test_lint_is_clean_in_strict_mode() -> None:
+    report = helm.lint(str(CHART_DIR), strict=True, namespace=NAMESPACE, kube_version="v1.33.0")
+    problems = [message for message in report["messages"] if message["severity"] >= 2]
+    assert report["errors"] == [] and problems == [], report
+
+
+@pytest.mark.parametrize("name", VALUE_SETS)
+def test_lint_is_clean_for_each_value_set(name: str) -> None:
+    report = helm.lint(str(CHART_DIR), VALUE_SETS[name], strict=True, namespace=NAMESPACE, kube_version="v1.33.0")
+    problems = [message for message in report["messages"] if message["severity"] >= 2]
+    assert report["errors"] == [] and problems == [], report
+
+
+@pytest.mark.parametrize("name", VALUE_SETS)
+def test_every_rendered_object_is_valid_for_kubernetes_1_33(chart: helm.Chart, name: str) -> None:
+    objects = render(chart, VALUE_SETS[name])
+    assert objects
+    for obj in objects:
+        if obj["apiVersion"].startswith("monitoring.coreos.com/"):
+            continue  # a CRD-defined kind: no bundled schema; checked field by field below
+        try:
+            kubernetes_validate.validate(obj, KUBE_VERSION, strict=True)
+        except kubernetes_validate.ValidationError as error:
+            pytest.fail(f"{obj['kind']}/{obj['metadata']['name']} is invalid for Kubernetes {KUBE_VERSION}: {error}")
+
+
+@pytest.mark.parametrize("name", VALUE_SETS)
+def test_every_object_is_labelled_and_namespaced_deterministically(chart: helm.Chart, name: str) -> None:
+    objects = render(chart, VALUE_SETS[name])
+    assert objects == render(chart, VALUE_SETS[name]), "rendering must be deterministic for GitOps"
+    cluster_scoped = {"ClusterRole", "ClusterRoleBinding"}
+    watched = set(VALUE_SETS[name].get("watchNamespaces", []))
+    for obj in objects:
+        labels = obj["metadata"]["labels"]
+        assert labels["app.kubernetes.io/name"] == "jumpcloud-operator"
+        assert labels["app.kubernetes.io/instance"] == RELEASE
+        assert labels["app.kubernetes.io/managed-by"] == "Helm"
+        if obj["kind"] in cluster_scoped:
+            assert "namespace" not in obj["metadata"]
+        elif obj["kind"] in {"Role", "RoleBinding"} and obj["metadata"]["namespace"] != NAMESPACE:
+            assert obj["metadata"]["namespace"] in watched
+        else:
+            assert obj["metadata"]["namespace"] == NAMESPACE, obj["kind"]
+
+
+# ---------------------------------------------------------------- pod security and the Deployment
+
+
+@pytest.mark.parametrize("name", VALUE_SETS)
+def test_pod_security_is_restricted(chart: helm.Chart, name: str) -> None:
+    objects = render(chart, VALUE_SETS[name])
+    pod = one(objects, "Deployment")["spec"]["template"]["spec"]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["runAsUser"] == 65532
+    assert pod["securityContext"]["runAsGroup"] == 65532
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert "hostNetwork" not in pod and "hostPID" not in pod and "hostIPC" not in pod
+    security = container(objects)["securityContext"]
+    assert security["allowPrivilegeEscalation"] is False
+    assert security["readOnlyRootFilesystem"] is True
+    assert security["capabilities"] == {"drop": ["ALL"]}
+    assert "privileged" not in security
+    for volume in pod["volumes"]:
+        assert "hostPath" not in volume
+
+
+def test_deployment_runs_the_operator_with_the_documented_flags(chart: helm.Chart) -> None:
+    objects = render(chart, {})
+    main = container(objects)
+    assert main["image"] == "ghcr.io/jumpcloud-operator/jumpcloud-operator:0.1.0"
+    assert "command" not in main, "the image's ENTRYPOINT is the binary"
+    assert main["args"] == [
+        "run",
+        "--metrics-port=8080",
+        "--health-port=8081",
+        "--log-format=json",
+        "--log-level=info",
+        "--leader-election=true",
+        "--leader-election-namespace=$(POD_NAMESPACE)",
+    ]
+    env = env_of(objects)
+    assert env["POD_NAME"] == {"fieldRef": {"fieldPath": "metadata.name"}}
+    assert env["POD_NAMESPACE"] == {"fieldRef": {"fieldPath": "metadata.namespace"}}
+    assert env["JUMPCLOUD_OPERATOR_EVIDENCE_DIR"] == "/var/lib/jumpcloud-operator/evidence"
+    assert "JUMPCLOUD_OPERATOR_WATCH_NAMESPACES" not in env
+    ports = {port["name"]: port["containerPort"] for port in main["ports"]}
+    assert ports == {"metrics": 8080, "health": 8081}
+    assert main["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "health"}
+    assert main["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "health"}
+    assert main["resources"]["requests"]["cpu"] and main["resources"]["limits"]["memory"]
+    pod = one(objects, "Deployment")["spec"]["template"]["spec"]
+    assert pod["terminationGracePeriodSeconds"] >= 30
+    mounts = {mount["mountPath"] for mount in main["volumeMounts"]}
+    assert {"/tmp", "/var/lib/jumpcloud-operator/evidence"} <= mounts
+
+
+def test_ports_and_log_settings_follow_values(chart: helm.Chart) -> None:
+    objects = render(
+        chart,
+        {"metrics": {"port": 9090, "service": {"port": 9000}}, "health": {"port": 9091},
+         "logging": {"format": "text", "level": "debug,kube=info"}},
+    )
+    args = container(objects)["args"]
+    assert "--metrics-port=9090" in args and "--health-port=9091" in args
+    assert "--log-format=text" in args and "--log-level=debug,kube=info" in args
+    service = one(objects, "Service")
+    assert service["spec"]["ports"] == [{"name": "metrics", "port": 9000, "targetPort": "metrics", "protocol": "TCP"}]
+
+
+def test_image_digest_wins_over_tag(chart: helm.Chart) -> None:
+    digest = "sha256:" + "0f" * 32
+    objects = render(chart, {"image": {"tag": "9.9.9", "digest": digest}})
+    assert container(objects)["image"] == f"ghcr.io/jumpcloud-operator/jumpcloud-operator@{digest}"
+    objects = render(chart, {"image": {"tag": "9.9.9"}})
+    assert container(objects)["image"] == "ghcr.io/jumpcloud-operator/jumpcloud-operator:9.9.9"
+
+
+def test_two_replicas_keep_leader_election_and_roll(chart: helm.Chart) -> None:
+    objects = render(chart, VALUE_SETS["replicas-2"])
+    deployment = one(objects, "Deployment")
+    assert deployment["spec"]["replicas"] == 2
+    assert "strategy" not in deployment["spec"], "leader election makes a rolling update safe"
+    assert "--leader-election=true" in container(objects)["args"]
+    assert "2 replicas share" not in notes(chart, VALUE_SETS["replicas-2"])
+    assert "2 replicas share a ReadWriteOnce claim" in notes(chart, {"replicaCount": 2})
+
+
+def test_leader_election_off_recreates_and_has_no_lease_access(chart: helm.Chart) -> None:
+    objects = render(chart, VALUE_SETS["leader-election-off"])
+    deployment = one(objects, "Deployment")
+    assert deployment["spec"]["strategy"] == {"type": "Recreate"}
+    args = container(objects)["args"]
+    assert "--leader-election=false" in args
+    assert not any(arg.startswith("--leader-election-namespace") for arg in args)
+    for role in of_kind(objects, "Role") + of_kind(objects, "ClusterRole"):
+        assert not any(group == "coordination.k8s.io" for group, _, _ in flatten_rules(role))
+
+
+# ---------------------------------------------------------------- RBAC
+
+
+@pytest.mark.parametrize("name", VALUE_SETS)
+def test_rbac_is_exactly_what_the_operator_calls(chart: helm.Chart, name: str) -> None:
+    values = VALUE_SETS[name]
+    objects = render(chart, values)
+    watched = values.get("watchNamespaces", [])
+    leader_election = values.get("leaderElection", {}).get("enabled", True)
+    service_account = one(objects, "ServiceAccount")["metadata"]["name"]
+
+    cluster_roles = of_kind(objects, "ClusterRole")
+    roles = of_kind(objects, "Role")
+    lease_roles = [role for role in roles if role["metadata"]["name"].endswith("-leader-election")]
+    namespaced_roles = [role for role in roles if role not in lease_roles]
+
+    if watched:
+        assert cluster_roles == [] and of_kind(objects, "ClusterRoleBinding") == []
+        assert sorted(role["metadata"]["namespace"] for role in namespaced_roles) == sorted(watched)
+        for role in namespaced_roles:
+            assert flatten_rules(role) == OPERATOR_RULES
+    else:
+        assert namespaced_roles == []
+        assert len(cluster_roles) == 1
+        assert flatten_rules(cluster_roles[0]) == OPERATOR_RULES
+
+    if leader_election:
+        assert len(lease_roles) == 1
+        assert lease_roles[0]["metadata"]["namespace"] == NAMESPACE
+        assert flatten_rules(lease_roles[0]) == LEASE_RULES
+    else:
+        assert lease_roles == []
+
+    # Every role is bound, to our ServiceAccount only, and every binding points at a rendered role.
+    bindings = of_kind(objects, "RoleBinding") + of_kind(objects, "ClusterRoleBinding")
+    bound = set()
+    for binding in bindings:
+        assert binding["subjects"] == [{"kind": "ServiceAccount", "name": service_account, "namespace": NAMESPACE}]
+        ref = binding["roleRef"]
+        bound.add((ref["kind"], ref["name"], binding["metadata"].get("namespace")))
+    declared = {(role["kind"], role["metadata"]["name"], role["metadata"].get("namespace")) for role in roles + cluster_roles}
+    assert bound == declared
+
+
+@pytest.mark.parametrize("name", VALUE_SETS)
+def test_no_wildcards_no_delete_no_crd_access(chart: helm.Chart, name: str) -> None:
+    objects = render(chart, VALUE_SETS[name])
+    for role in of_kind(objects, "Role") + of_kind(objects, "ClusterRole"):
+        for group, resource, verb in flatten_rules(role):
+            assert "*" not in (group, resource, verb)
+            assert verb not in {"delete", "deletecollection", "escalate", "bind", "impersonate"}
+            assert group != "apiextensions.k8s.io"
+
+
+# ---------------------------------------------------------------- storage, signing, service monitor, network policy
+
+
+def test_pvc_storage_is_kept_on_uninstall(chart: helm.Chart) -> None:
+    objects = render(chart, {})
+    claim = one(objects, "PersistentVolumeClaim")
+    assert claim["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
+    assert claim["spec"]["resources"]["requests"]["storage"] == "5Gi"
+    volumes = one(objects, "Deployment")["spec"]["template"]["spec"]["volumes"]
+    assert {"name": "evidence", "persistentVolumeClaim": {"claimName": claim["metadata"]["name"]}} in volumes
+
+
+def test_s3_storage_takes_credentials_from_a_secret(chart: helm.Chart) -> None:
+    objects = render(chart, VALUE_SETS["s3-storage"])
+    assert of_kind(objects, "PersistentVolumeClaim") == []
+    env = env_of(objects)
+    assert env["JUMPCLOUD_OPERATOR_EVIDENCE_STORE"] == "s3://acme-evidence/prod"
+    assert "JUMPCLOUD_OPERATOR_EVIDENCE_DIR" not in env
+    assert env["AWS_REGION"] == "eu-west-1"
+    assert env["AWS_ENDPOINT_URL_S3"] == "https://minio.storage.svc:9000"
+    assert env["AWS_ACCESS_KEY_ID"] == {"secretKeyRef": {"name": "evidence-s3", "key": "AWS_ACCESS_KEY_ID"}}
+    assert env["AWS_SECRET_ACCESS_KEY"] == {"secretKeyRef": {"name": "evidence-s3", "key": "AWS_SECRET_ACCESS_KEY"}}
+    # No credential value is ever rendered into the manifests.
+    assert all(not isinstance(value, str) or "secret" not in value.lower() for value in env.values())
+
+
+def test_s3_without_a_credentials_secret_uses_the_default_chain(chart: helm.Chart) -> None:
+    objects = render(chart, {"evidence": {"storage": "s3", "s3": {"bucket": "acme-evidence"}}})
+    env = env_of(objects)
+    assert env["JUMPCLOUD_OPERATOR_EVIDENCE_STORE"] == "s3://acme-evidence"
+    assert "AWS_ACCESS_KEY_ID" not in env and "AWS_SECRET_ACCESS_KEY" not in env
+
+
+def test_signing_key_is_mounted_read_only_from_its_secret(chart: helm.Chart) -> None:
+    objects = render(chart, VALUE_SETS["signing-and-existing-claim"])
+    assert of_kind(objects, "PersistentVolumeClaim") == [], "an existing claim is used, not created"
+    pod = one(objects, "Deployment")["spec"]["template"]["spec"]
+    volumes = {volume["name"]: volume for volume in pod["volumes"]}
+    assert volumes["signing-key"]["secret"]["secretName"] == "evidence-signing"
+    assert volumes["evidence"]["persistentVolumeClaim"]["claimName"] == "old-evidence"
+    mount = next(m for m in container(objects)["volumeMounts"] if m["name"] == "signing-key")
+    assert mount["readOnly"] is True
+    assert env_of(objects)["JUMPCLOUD_OPERATOR_SIGNING_KEY_FILE"] == mount["mountPath"] + "/signing-key.pem"
+
+
+def test_service_monitor_is_rendered_only_when_asked_and_available(chart: helm.Chart) -> None:
+    assert of_kind(render(chart, {}), "ServiceMonitor") == []
+    # Offline rendering has no monitoring.coreos.com/v1: skipIfMissing keeps the install working.
+    skipped = {"serviceMonitor": {"enabled": True}}
+    assert of_kind(render(chart, skipped), "ServiceMonitor") == []
+    assert "no ServiceMonitor was created" in notes(chart, skipped)
+
+    objects = render(chart, VALUE_SETS["service-monitor"])
+    monitor = one(objects, "ServiceMonitor")
+    assert monitor["metadata"]["labels"]["release"] == "kps"
+    service = one(objects, "Service")
+    for key, value in monitor["spec"]["selector"]["matchLabels"].items():
+        assert service["metadata"]["labels"][key] == value
+    assert monitor["spec"]["endpoints"] == [{"port": "metrics", "path": "/metrics", "interval": "30s", "scrapeTimeout": "10s"}]
+    assert monitor["spec"]["namespaceSelector"] == {"matchNames": [NAMESPACE]}
+
+
+def test_metrics_service_selects_the_operator_pods(chart: helm.Chart) -> None:
+    objects = render(chart, {})
+    service = one(objects, "Service")
+    pod_labels = one(objects, "Deployment")["spec"]["template"]["metadata"]["labels"]
+    assert service["spec"]["selector"].items() <= pod_labels.items()
+
+
+def test_network_policy_allows_only_jumpcloud_apiserver_and_dns(chart: helm.Chart) -> None:
+    assert of_kind(render(chart, {}), "NetworkPolicy") == []
+    objects = render(chart, VALUE_SETS["network-policy"])
+    policy = one(objects, "NetworkPolicy")["spec"]
+    assert policy["policyTypes"] == ["Ingress", "Egress"]
+    assert policy["podSelector"]["matchLabels"].items() <= one(objects, "Deployment")["spec"]["template"]["metadata"]["labels"].items()
+    jumpcloud, apiserver, dns = policy["egress"]
+    # us and eu are configured; eu repeats a us CIDR; in is not configured.
+    assert [peer["ipBlock"]["cidr"] for peer in jumpcloud["to"]] == ["34.0.0.0/8", "35.0.0.0/8"]
+    assert jumpcloud["ports"] == [{"port": 443, "protocol": "TCP"}]
+    assert [peer["ipBlock"]["cidr"] for peer in apiserver["to"]] == ["10.96.0.1/32", "172.18.0.2/32"]
+    assert {port["port"] for port in apiserver["ports"]} == {443, 6443}
+    assert dns["to"][0]["podSelector"] == {"matchLabels": {"k8s-app": "kube-dns"}}
+    assert {(port["port"], port["protocol"]) for port in dns["ports"]} == {(53, "UDP"), (53, "TCP")}
+    metrics_rule, health_rule = policy["ingress"]
+    assert metrics_rule["ports"] == [{"port": "metrics", "protocol": "TCP"}]
+    assert metrics_rule["from"] == VALUE_SETS["network-policy"]["networkPolicy"]["metricsFrom"]
+    assert health_rule["ports"] == [{"port": "health", "protocol": "TCP"}]
+
+
+def test_network_policy_can_leave_dns_out(chart: helm.Chart) -> None:
+    values = copy.deepcopy(VALUE_SETS["network-policy"])
+    values["networkPolicy"]["dns"] = {"enabled": False}
+    policy = one(render(chart, values), "NetworkPolicy")["spec"]
+    assert len(policy["egress"]) == 2
+
+
+def test_watch_namespaces_reach_the_operator(chart: helm.Chart) -> None:
+    objects = render(chart, VALUE_SETS["watch-namespaces"])
+    assert env_of(objects)["JUMPCLOUD_OPERATOR_WATCH_NAMESPACES"] == "team-a,team-b"
+    assert "--connection-selector=shard=a" in container(objects)["args"]
+    assert "watching namespaces: team-a, team-b" in notes(chart, VALUE_SETS["watch-namespaces"])
+
+
+def test_notes_give_the_next_steps(chart: helm.Chart) -> None:
+    text = notes(chart, {})
+    for expected in ["create secret generic", "kind: JumpCloudConnection", "kubectl get jcc", "kubectl apply --server-side -f crds/"]:
+        assert expected in text
+
+
+# ---------------------------------------------------------------- values.schema.json
+
+
+BAD_VALUES = [
+    ({"image": {"pullPolicy": "Sometimes"}}, "/image/pullPolicy"),
+    ({"image": {"digest": "latest"}}, "/image/digest"),
+    ({"imag": {"tag": "1"}}, "imag"),
+    ({"replicaCount": -1}, "/replicaCount"),
+    ({"replicaCount": 2, "leaderElection": {"enabled": False}}, "/replicaCount"),
+    ({"watchNamespaces": ["Team_A"]}, "/watchNamespaces/0"),
+    ({"watchNamespaces": "team-a"}, "/watchNamespaces"),
+    ({"logging": {"format": "yaml"}}, "/logging/format"),
+    ({"metrics": {"port": 70000}}, "/metrics/port"),
+    ({"health": {"port": "8081"}}, "/health/port"),
+    ({"serviceMonitor": {"interval": "thirty seconds"}}, "/serviceMonitor/interval"),
+    ({"networkPolicy": {"enabled": True}}, "/networkPolicy/apiServer/cidrs"),
+    ({"networkPolicy": {"jumpcloud": {"regions": ["ap"]}}}, "/networkPolicy/jumpcloud/regions/0"),
+    ({"networkPolicy": {"apiServer": {"cidrs": ["10.0.0.1"]}}}, "/networkPolicy/apiServer/cidrs/0"),
+    ({"evidence": {"storage": "nfs"}}, "/evidence/storage"),
+    ({"evidence": {"storage": "s3"}}, "/evidence/s3/bucket"),
+    ({"evidence": {"pvc": {"size": "five gigs"}}}, "/evidence/pvc/size"),
+    ({"evidence": {"signing": {"enabled": True}}}, "/evidence/signing/secretName"),
+    ({"evidence": {"s3": {"acessKey": "x"}}}, "acessKey"),
+    ({"serviceAccount": {"create": False}}, "/serviceAccount/name"),
+    ({"terminationGracePeriodSeconds": 1}, "/terminationGracePeriodSeconds"),
+    ({"resources": {"limit": {"memory": "1Gi"}}}, "limit"),
+]
+
+
+@pytest.mark.parametrize("values,path", BAD_VALUES, ids=[path for _, path in BAD_VALUES])
+def test_schema_rejects_bad_values_naming_the_path(chart: helm.Chart, values: dict[str, Any], path: str) -> None:
+    with pytest.raises(helm.HelmValuesError) as caught:
+        chart.validate_schema(values)
+    assert path in str(caught.value)
+    # The same values are refused when rendering, so `helm install` fails before touching the cluster.
+    with pytest.raises(helm.HelmError):
+        chart.render(copy.deepcopy(values), name=RELEASE, namespace=NAMESPACE)
+
+
+@pytest.mark.parametrize("name", VALUE_SETS)
+def test_schema_accepts_every_value_set(chart: helm.Chart, name: str) -> None:
+    chart.validate_schema(copy.deepcopy(VALUE_SETS[name]))
+
+
+def test_schema_is_draft_07_and_closes_our_objects() -> None:
+    schema = json.loads((CHART_DIR / "values.schema.json").read_text())
+    assert schema["$schema"] == "http://json-schema.org/draft-07/schema#"
+
+    # Kubernetes' own types (EnvVar) stay open: the API server checks them.
+    kubernetes_objects = {"#/properties/extraEnv/items"}
+
+    def walk(node: Any, where: str) -> None:
+        if isinstance(node, dict):
+            if node.get("type") == "object" and "properties" in node and where not in kubernetes_objects:
+                assert node.get("additionalProperties") is False, f"{where} accepts unknown keys"
+            for key, child in node.items():
+                walk(child, f"{where}/{key}")
+        elif isinstance(node, list):
+            for index, child in enumerate(node):
+                walk(child, f"{where}/{index}")
+
+    walk(schema, "#")
+    defaults = yaml.safe_load((CHART_DIR / "values.yaml").read_text())
+    assert set(defaults) <= set(schema["properties"])
+
+
+# ---------------------------------------------------------------- CRDs and GitOps examples
+
+
+def test_chart_crds_are_byte_identical_to_repo_crds() -> None:
+    """The chart's crds/ is a copy of the generated repo crds/ (`jumpcloud-operator crd`):
+    the same file names, byte for byte. Fix: `cp crds/*.yaml charts/jumpcloud-operator/crds/`."""
+    repo_crds = REPO / "crds"
+    chart_crds = CHART_DIR / "crds"
+
+    def files(folder: Path) -> dict[str, bytes]:
+        if not folder.is_dir():
+            return {}
+        return {path.name: path.read_bytes() for path in sorted(folder.iterdir()) if path.is_file()}
+
+    repo_files, chart_files = files(repo_crds), files(chart_crds)
+    assert sorted(chart_files) == sorted(repo_files), (
+        f"chart crds/ has {sorted(chart_files)}, repo crds/ has {sorted(repo_files)}: "
+        "copy repo crds/ into charts/jumpcloud-operator/crds/"
+    )
+    differing = [name for name in repo_files if repo_files[name] != chart_files[name]]
+    assert differing == [], f"chart crds/ differs from repo crds/ in {differing}: copy repo crds/ into the chart"
+
+
+def test_chart_crds_are_valid_crds(chart: helm.Chart) -> None:
+    crd_files = sorted((CHART_DIR / "crds").glob("*.yaml"))
+    if not crd_files:
+        pytest.skip("no CRDs in the chart yet (see test_chart_crds_are_byte_identical_to_repo_crds)")
+    for path in crd_files:
+        for document in yaml.safe_load_all(path.read_text()):
+            if document:
+                assert document["kind"] == "CustomResourceDefinition"
+                assert document["spec"]["group"] == GROUP
+                kubernetes_validate.validate(document, KUBE_VERSION, strict=True)
+
+
+def load_all(path: Path) -> list[dict[str, Any]]:
+    return [doc for doc in yaml.safe_load_all(path.read_text()) if doc]
+
+
+def test_flux_helm_release_upgrades_crds_and_uses_valid_values(chart: helm.Chart) -> None:
+    documents = load_all(REPO / "examples/gitops/flux/operator/helmrelease.yaml")
+    release = next(doc for doc in documents if doc["kind"] == "HelmRelease")
+    assert release["spec"]["install"]["crds"] == "Create"
+    assert release["spec"]["upgrade"]["crds"] == "CreateReplace"
+    assert release["spec"]["chart"]["spec"]["chart"] == "jumpcloud-operator"
+    chart.validate_schema(copy.deepcopy(release["spec"]["values"]))
+    render(chart, release["spec"]["values"])
+    kustomizations = load_all(REPO / "examples/gitops/flux/kustomizations.yaml")
+    paths = {k["metadata"]["name"]: k["spec"]["path"] for k in kustomizations}
+    for path in paths.values():
+        assert (REPO / path).is_dir(), path
+    connections = next(k for k in kustomizations if k["metadata"]["name"] == "jumpcloud-connections")
+    assert connections["spec"]["dependsOn"] == [{"name": "jumpcloud-operator"}]
+
+
+def test_argocd_application_installs_chart_then_connection(chart: helm.Chart) -> None:
+    applications = load_all(REPO / "examples/gitops/argocd/application.yaml")
+    operator, connections = applications
+    assert operator["spec"]["source"]["chart"] == "jumpcloud-operator"
+    chart.validate_schema(copy.deepcopy(operator["spec"]["source"]["helm"]["valuesObject"]))
+    waves = [int(app["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"]) for app in applications]
+    assert waves == sorted(waves) and waves[0] < waves[1]
+    assert (REPO / connections["spec"]["source"]["path"]).is_dir()
+
+
+def test_example_connection_is_valid_and_keeps_the_key_out_of_git() -> None:
+    documents = load_all(REPO / "examples/gitops/connection/connection.yaml")
+    assert not any(doc["kind"] == "Secret" for doc in documents)
+    connection = next(doc for doc in documents if doc["kind"] == "JumpCloudConnection")
+    assert connection["apiVersion"] == f"{GROUP}/v1alpha1"
+    assert connection["spec"]["region"] in {"us", "eu", "in"}
+    crd_files = sorted((REPO / "crds").glob("*.yaml")) if (REPO / "crds").is_dir() else []
+    crds = [doc for path in crd_files for doc in load_all(path) if doc.get("spec", {}).get("names", {}).get("kind") == "JumpCloudConnection"]
+    if not crds:
+        pytest.skip("repo crds/ has no JumpCloudConnection CRD yet")
+    import jsonschema
+
+    version = next(v for v in crds[0]["spec"]["versions"] if v["name"] == "v1alpha1")
+    jsonschema.validate(connection, version["schema"]["openAPIV3Schema"])
