@@ -414,6 +414,17 @@ def test_network_policy_allows_only_jumpcloud_apiserver_and_dns(chart: helm.Char
     assert health_rule["ports"] == [{"port": "health", "protocol": "TCP"}]
 
 
+def test_network_policy_takes_extra_egress_for_s3(chart: helm.Chart) -> None:
+    values = copy.deepcopy(VALUE_SETS["network-policy"])
+    values["evidence"] = {"storage": "s3", "s3": {"bucket": "acme-evidence"}}
+    assert "no egress to your S3 endpoint" in notes(chart, values)
+    extra = {"to": [{"ipBlock": {"cidr": "10.20.0.0/16"}}], "ports": [{"port": 9000, "protocol": "TCP"}]}
+    values["networkPolicy"]["extraEgress"] = [extra]
+    policy = one(render(chart, values), "NetworkPolicy")["spec"]
+    assert policy["egress"][-1] == extra
+    assert "no egress to your S3 endpoint" not in notes(chart, values)
+
+
 def test_network_policy_can_leave_dns_out(chart: helm.Chart) -> None:
     values = copy.deepcopy(VALUE_SETS["network-policy"])
     values["networkPolicy"]["dns"] = {"enabled": False}
