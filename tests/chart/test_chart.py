@@ -590,3 +590,10 @@ def test_example_connection_is_valid_and_keeps_the_key_out_of_git() -> None:
 
     version = next(v for v in crds[0]["spec"]["versions"] if v["name"] == "v1alpha1")
     jsonschema.validate(connection, version["schema"]["openAPIV3Schema"])
+
+
+def test_chart_app_version_is_the_crate_version() -> None:
+    chart_meta = yaml.safe_load((CHART_DIR / "Chart.yaml").read_text())
+    crate = next(line for line in (REPO / "Cargo.toml").read_text().splitlines() if line.startswith("version = "))
+    assert chart_meta["appVersion"] == crate.split('"')[1], "bump Chart.yaml appVersion with the crate version"
+    assert chart_meta["kubeVersion"] == ">=1.33.0-0"
