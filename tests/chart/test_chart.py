@@ -597,3 +597,34 @@ def test_chart_app_version_is_the_crate_version() -> None:
     crate = next(line for line in (REPO / "Cargo.toml").read_text().splitlines() if line.startswith("version = "))
     assert chart_meta["appVersion"] == crate.split('"')[1], "bump Chart.yaml appVersion with the crate version"
     assert chart_meta["kubeVersion"] == ">=1.33.0-0"
+
+
+def recorded_api_calls_file() -> Path:
+    """Where the end-to-end tests leave the operator's recorded API calls (issue 7): the Kubernetes
+    API test server writes one JSON object per request made by the operator binary (not by kubectl
+    or the test itself): {"verb": "get|list|watch|create|update|patch|delete", "group": "",
+    "resource": "secrets", "subresource": null, "namespace": "team-a"}."""
+    import os
+
+    if "JUMPCLOUD_OPERATOR_API_CALLS" in os.environ:
+        return Path(os.environ["JUMPCLOUD_OPERATOR_API_CALLS"])
+    target = Path(os.environ.get("CARGO_TARGET_DIR", REPO / "target"))
+    return target / "kube-api-calls.jsonl"
+
+
+def test_chart_rbac_equals_the_calls_the_operator_made_end_to_end(chart: helm.Chart) -> None:
+    calls_file = recorded_api_calls_file()
+    if not calls_file.is_file():
+        pytest.skip(f"no recorded operator API calls at {calls_file} (written by the end-to-end tests)")
+    used = set()
+    for line in calls_file.read_text().splitlines():
+        if line.strip():
+            call = json.loads(line)
+            resource = call["resource"] + (f"/{call['subresource']}" if call.get("subresource") else "")
+            used.add((call["group"], resource, call["verb"]))
+    objects = render(chart, {})
+    granted = set()
+    for role in of_kind(objects, "ClusterRole") + of_kind(objects, "Role"):
+        granted |= flatten_rules(role)
+    assert used - granted == set(), "the operator made calls the chart does not allow"
+    assert granted - used == set(), "the chart grants verbs the operator never used"
