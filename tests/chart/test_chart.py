@@ -256,6 +256,10 @@ def test_two_replicas_keep_leader_election_and_roll(chart: helm.Chart) -> None:
     assert deployment["spec"]["replicas"] == 2
     assert "strategy" not in deployment["spec"], "leader election makes a rolling update safe"
     assert "--leader-election=true" in container(objects)["args"]
+    budget = one(objects, "PodDisruptionBudget")["spec"]
+    assert budget["maxUnavailable"] == 1
+    assert budget["selector"]["matchLabels"] == deployment["spec"]["selector"]["matchLabels"]
+    assert of_kind(render(chart, {}), "PodDisruptionBudget") == [], "one replica: a budget would block drains"
     assert "2 replicas share" not in notes(chart, VALUE_SETS["replicas-2"])
     assert "2 replicas share a ReadWriteOnce claim" in notes(chart, {"replicaCount": 2})
 
