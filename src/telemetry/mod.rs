@@ -8,7 +8,8 @@
 //! use std::time::Duration;
 //!
 //! use jumpcloud_operator::telemetry::{
-//!     serve_health, serve_metrics, KeyState, Metrics, Readiness, StatusClass, SyncOutcome,
+//!     serve_health, serve_metrics, ControlResult, KeyState, Metrics, Readiness, StatusClass,
+//!     SyncOutcome,
 //! };
 //!
 //! # async fn wiring() {
@@ -35,9 +36,11 @@
 //! metrics.record_sync(SyncOutcome::Success, Duration::from_secs(3));
 //! metrics.set_key_state("team-a", "prod", KeyState::Accepted);
 //! metrics.set_evidence("team-a", "prod", "devices", 120);
+//! metrics.set_control_results("team-a", "prod", &[(ControlResult::Pass, 14), (ControlResult::Fail, 1)]);
 //! // When the connection is deleted:
 //! metrics.forget_connection("team-a", "prod");
-//! // On SIGTERM:
+//! // On SIGTERM: stop taking traffic, then stop both servers.
+//! readiness.set_not_ready();
 //! let _ = stop_tx.send(true);
 //! # }
 //! ```
@@ -48,8 +51,8 @@
 //! | --- | --- | --- |
 //! | `sync_duration_seconds` | histogram | none |
 //! | `syncs_total` | counter | `result` ([`SyncOutcome`]) |
-//! | `jumpcloud_requests_total` | counter | `endpoint_group` (a `&'static str`), `status_class` ([`StatusClass`]) |
-//! | `key_state` | gauge 0/1 | `namespace`, `connection`, `state` ([`KeyState`]) |
+//! | `jumpcloud_requests_total` | counter | `endpoint_group` (a `&'static str`), `status_class` (`1xx`..`5xx`, `transport`) |
+//! | `key_state` | gauge 0/1 | `namespace`, `connection`, `state` ([`KeyState`]: the `KeyValid` reasons) |
 //! | `evidence_records` | gauge | `namespace`, `connection`, `kind` (a `&'static str` evidence kind) |
 //! | `control_results` | gauge | `namespace`, `connection`, `result` ([`ControlResult`]) |
 //!

@@ -256,6 +256,10 @@ def test_two_replicas_keep_leader_election_and_roll(chart: helm.Chart) -> None:
     assert deployment["spec"]["replicas"] == 2
     assert "strategy" not in deployment["spec"], "leader election makes a rolling update safe"
     assert "--leader-election=true" in container(objects)["args"]
+    budget = one(objects, "PodDisruptionBudget")["spec"]
+    assert budget["maxUnavailable"] == 1
+    assert budget["selector"]["matchLabels"] == deployment["spec"]["selector"]["matchLabels"]
+    assert of_kind(render(chart, {}), "PodDisruptionBudget") == [], "one replica: a budget would block drains"
     assert "2 replicas share" not in notes(chart, VALUE_SETS["replicas-2"])
     assert "2 replicas share a ReadWriteOnce claim" in notes(chart, {"replicaCount": 2})
 
@@ -412,6 +416,17 @@ def test_network_policy_allows_only_jumpcloud_apiserver_and_dns(chart: helm.Char
     assert metrics_rule["ports"] == [{"port": "metrics", "protocol": "TCP"}]
     assert metrics_rule["from"] == VALUE_SETS["network-policy"]["networkPolicy"]["metricsFrom"]
     assert health_rule["ports"] == [{"port": "health", "protocol": "TCP"}]
+
+
+def test_network_policy_takes_extra_egress_for_s3(chart: helm.Chart) -> None:
+    values = copy.deepcopy(VALUE_SETS["network-policy"])
+    values["evidence"] = {"storage": "s3", "s3": {"bucket": "acme-evidence"}}
+    assert "no egress to your S3 endpoint" in notes(chart, values)
+    extra = {"to": [{"ipBlock": {"cidr": "10.20.0.0/16"}}], "ports": [{"port": 9000, "protocol": "TCP"}]}
+    values["networkPolicy"]["extraEgress"] = [extra]
+    policy = one(render(chart, values), "NetworkPolicy")["spec"]
+    assert policy["egress"][-1] == extra
+    assert "no egress to your S3 endpoint" not in notes(chart, values)
 
 
 def test_network_policy_can_leave_dns_out(chart: helm.Chart) -> None:
@@ -579,3 +594,41 @@ def test_example_connection_is_valid_and_keeps_the_key_out_of_git() -> None:
 
     version = next(v for v in crds[0]["spec"]["versions"] if v["name"] == "v1alpha1")
     jsonschema.validate(connection, version["schema"]["openAPIV3Schema"])
+
+
+def test_chart_app_version_is_the_crate_version() -> None:
+    chart_meta = yaml.safe_load((CHART_DIR / "Chart.yaml").read_text())
+    crate = next(line for line in (REPO / "Cargo.toml").read_text().splitlines() if line.startswith("version = "))
+    assert chart_meta["appVersion"] == crate.split('"')[1], "bump Chart.yaml appVersion with the crate version"
+    assert chart_meta["kubeVersion"] == ">=1.33.0-0"
+
+
+def recorded_api_calls_file() -> Path:
+    """Where the end-to-end tests leave the operator's recorded API calls (issue 7): the Kubernetes
+    API test server writes one JSON object per request made by the operator binary (not by kubectl
+    or the test itself): {"verb": "get|list|watch|create|update|patch|delete", "group": "",
+    "resource": "secrets", "subresource": null, "namespace": "team-a"}."""
+    import os
+
+    if "JUMPCLOUD_OPERATOR_API_CALLS" in os.environ:
+        return Path(os.environ["JUMPCLOUD_OPERATOR_API_CALLS"])
+    target = Path(os.environ.get("CARGO_TARGET_DIR", REPO / "target"))
+    return target / "kube-api-calls.jsonl"
+
+
+def test_chart_rbac_equals_the_calls_the_operator_made_end_to_end(chart: helm.Chart) -> None:
+    calls_file = recorded_api_calls_file()
+    if not calls_file.is_file():
+        pytest.skip(f"no recorded operator API calls at {calls_file} (written by the end-to-end tests)")
+    used = set()
+    for line in calls_file.read_text().splitlines():
+        if line.strip():
+            call = json.loads(line)
+            resource = call["resource"] + (f"/{call['subresource']}" if call.get("subresource") else "")
+            used.add((call["group"], resource, call["verb"]))
+    objects = render(chart, {})
+    granted = set()
+    for role in of_kind(objects, "ClusterRole") + of_kind(objects, "Role"):
+        granted |= flatten_rules(role)
+    assert used - granted == set(), "the operator made calls the chart does not allow"
+    assert granted - used == set(), "the chart grants verbs the operator never used"
