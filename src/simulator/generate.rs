@@ -1,7 +1,7 @@
 //! Deterministic generation of one JumpCloud organization.
 //!
 //! Everything is drawn from one `ChaCha8Rng` in a fixed order, and every record is serialised once
-//! into a `RawValue`, so serving a page is a memcpy and the same seed gives byte-identical output.
+//! into a JSON string, so serving a page is a memcpy and the same seed gives byte-identical output.
 //! Ids are ObjectId-shaped (24 hex) and increase in generation order, so "sorted by id" is the
 //! natural order of every list.
 
@@ -10,18 +10,16 @@ use std::collections::{BTreeMap, HashMap};
 use jiff::{SignedDuration, Timestamp};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
 use super::OrgSize;
 use super::names::{CITIES, COMPANIES, DEPARTMENTS, FIRST_NAMES, LAST_NAMES, SSO_APPS};
 
 /// One pre-serialised record.
-pub(crate) type Rec = Box<RawValue>;
+pub(crate) type Rec = Box<str>;
 
 pub(crate) fn to_rec(value: &Value) -> Rec {
-    // Serialising a `serde_json::Value` cannot fail: its map keys are always strings.
-    serde_json::value::to_raw_value(value).expect("a serde_json::Value always serialises")
+    value.to_string().into_boxed_str()
 }
 
 /// JumpCloud-style timestamp: RFC 3339, UTC, millisecond precision.
@@ -356,28 +354,39 @@ fn random_between(rng: &mut ChaCha8Rng, from: Timestamp, to: Timestamp) -> Times
     Timestamp::from_millisecond(from.as_millisecond() + offset).unwrap_or(from)
 }
 
-fn graph_path(hops: &[(&str, &str)], last_attributes: Value) -> Value {
+// Graph records are the bulk of a large org (hundreds of thousands): they are written with
+// `format!` instead of through `serde_json::Value`. Ids are hex and kinds are constants, so no
+// escaping is needed. Keys are in the same (sorted) order serde_json would use.
+
+fn graph_path(hops: &[(&str, &str)], last_attributes: &str) -> String {
     let n = hops.len();
-    Value::Array(
-        hops.iter()
-            .enumerate()
-            .map(|(i, (id, kind))| {
-                let attributes = if i + 1 == n { last_attributes.clone() } else { Value::Null };
-                json!({"attributes": attributes, "to": {"attributes": null, "id": id, "type": kind}})
-            })
-            .collect(),
+    let mut out = String::from("[");
+    for (i, (id, kind)) in hops.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        let attributes = if i + 1 == n { last_attributes } else { "null" };
+        out.push_str(&format!(
+            r#"{{"attributes":{attributes},"to":{{"attributes":null,"id":"{id}","type":"{kind}"}}}}"#
+        ));
+    }
+    out.push(']');
+    out
+}
+
+fn graph_object(id: &str, kind: &str, paths: Vec<String>, compiled: &str) -> Rec {
+    format!(
+        r#"{{"compiledAttributes":{compiled},"id":"{id}","paths":[{}],"type":"{kind}"}}"#,
+        paths.join(",")
     )
+    .into_boxed_str()
 }
 
-fn graph_object(id: &str, kind: &str, paths: Vec<Value>, compiled: Value) -> Value {
-    json!({"id": id, "type": kind, "paths": paths, "compiledAttributes": compiled})
-}
-
-fn sudo_attributes(sudo: bool, without_password: bool) -> Value {
-    if sudo {
-        json!({"sudo": {"enabled": true, "withoutPassword": without_password}})
-    } else {
-        Value::Null
+fn sudo_attributes(sudo: bool, without_password: bool) -> &'static str {
+    match (sudo, without_password) {
+        (false, _) => "null",
+        (true, false) => r#"{"sudo":{"enabled":true,"withoutPassword":false}}"#,
+        (true, true) => r#"{"sudo":{"enabled":true,"withoutPassword":true}}"#,
     }
 }
 
@@ -461,12 +470,29 @@ pub(crate) fn generate_org(seed: u64, size: &OrgSize, now: Timestamp) -> Org {
         });
     }
 
+    // Make sure even a small org shows every case the compliance checks look for; the random
+    // draws above give the realistic proportions in larger orgs.
+    if users.len() >= 12 {
+        users[3].mfa = Mfa::ExclusionActive;
+        users[4].mfa = Mfa::ExclusionExpired;
+        users[5].state = UserState::Suspended;
+        users[6].state = UserState::Activated;
+        users[6].locked = true;
+        users[7].mfa = Mfa::NotEnrolled;
+        users[8].sudo = true;
+        users[9].state = UserState::Staged;
+    }
+
     // --- systems -----------------------------------------------------------------------
     let mut systems: Vec<SystemPlan> = Vec::with_capacity(size.devices);
     for i in 0..size.devices {
-        let os = match rng.random_range(0..100) {
-            0..55 => Os::Mac,
-            55..90 => Os::Windows,
+        let os = match (i, rng.random_range(0..100)) {
+            // The first devices cover every OS family, so even tiny orgs have the mix.
+            (0, _) => Os::Mac,
+            (1, _) => Os::Windows,
+            (2, _) => Os::Linux,
+            (_, 0..55) => Os::Mac,
+            (_, 55..90) => Os::Windows,
             _ => Os::Linux,
         };
         let variant = match os {
@@ -545,6 +571,12 @@ pub(crate) fn generate_org(seed: u64, size: &OrgSize, now: Timestamp) -> Org {
             ),
             agent_version: AGENT_VERSIONS[pick_weighted(&mut rng, &[70, 20, 10])],
         });
+    }
+    if systems.len() >= 8 {
+        systems[3].fde_active = false;
+        systems[3].key_present = false;
+        systems[4].last_contact = Some(now - days(120));
+        systems[5].insights = "disabled";
     }
     let stale_cutoff = now - days(90);
     let is_stale = |s: &SystemPlan| s.last_contact.is_none_or(|t| t < stale_cutoff);
@@ -855,12 +887,12 @@ pub(crate) fn generate_org(seed: u64, size: &OrgSize, now: Timestamp) -> Org {
             .iter()
             .map(|&u| {
                 user_groups_of[u].push(g);
-                to_rec(&graph_object(
+                graph_object(
                     &users[u].id,
                     "user",
-                    vec![graph_path(&[(&ug_ids[g], "user_group")], Value::Null)],
+                    vec![graph_path(&[(&ug_ids[g], "user_group")], "null")],
                     sudo_attributes(sudo, false),
-                ))
+                )
             })
             .collect();
         usergroup_membership.insert(ug_ids[g].clone(), recs);
@@ -870,33 +902,33 @@ pub(crate) fn generate_org(seed: u64, size: &OrgSize, now: Timestamp) -> Org {
         let recs = members
             .iter()
             .map(|&s| {
-                to_rec(&graph_object(
+                graph_object(
                     &systems[s].id,
                     "system",
-                    vec![graph_path(&[(&sg_ids[g], "system_group")], Value::Null)],
-                    Value::Null,
-                ))
+                    vec![graph_path(&[(&sg_ids[g], "system_group")], "null")],
+                    "null",
+                )
             })
             .collect();
         systemgroup_membership.insert(sg_ids[g].clone(), recs);
     }
 
     // user -> apps (direct or through a group), app -> users, app -> groups
-    let mut user_app_paths: Vec<BTreeMap<usize, Vec<Value>>> =
+    let mut user_app_paths: Vec<BTreeMap<usize, Vec<String>>> =
         (0..users.len()).map(|_| BTreeMap::new()).collect();
     let mut app_users = HashMap::with_capacity(applications.len());
     let mut app_usergroups = HashMap::with_capacity(applications.len());
     for a in 0..applications.len() {
-        let mut by_user: BTreeMap<usize, Vec<Value>> = BTreeMap::new();
+        let mut by_user: BTreeMap<usize, Vec<String>> = BTreeMap::new();
         for &g in &app_groups[a] {
             for &u in &group_members[g] {
                 by_user.entry(u).or_default().push(graph_path(
                     &[(&ug_ids[g], "user_group"), (&app_ids[a], "application")],
-                    Value::Null,
+                    "null",
                 ));
                 user_app_paths[u].entry(a).or_default().push(graph_path(
                     &[(&ug_ids[g], "user_group"), (&app_ids[a], "application")],
-                    Value::Null,
+                    "null",
                 ));
             }
         }
@@ -904,26 +936,26 @@ pub(crate) fn generate_org(seed: u64, size: &OrgSize, now: Timestamp) -> Org {
             by_user
                 .entry(u)
                 .or_default()
-                .push(graph_path(&[(&app_ids[a], "application")], Value::Null));
+                .push(graph_path(&[(&app_ids[a], "application")], "null"));
             user_app_paths[u]
                 .entry(a)
                 .or_default()
-                .push(graph_path(&[(&app_ids[a], "application")], Value::Null));
+                .push(graph_path(&[(&app_ids[a], "application")], "null"));
         }
         let recs = by_user
             .into_iter()
-            .map(|(u, paths)| to_rec(&graph_object(&users[u].id, "user", paths, Value::Null)))
+            .map(|(u, paths)| graph_object(&users[u].id, "user", paths, "null"))
             .collect();
         app_users.insert(app_ids[a].clone(), recs);
         let group_recs = app_groups[a]
             .iter()
             .map(|&g| {
-                to_rec(&graph_object(
+                graph_object(
                     &ug_ids[g],
                     "user_group",
-                    vec![graph_path(&[(&app_ids[a], "application")], Value::Null)],
-                    Value::Null,
-                ))
+                    vec![graph_path(&[(&app_ids[a], "application")], "null")],
+                    "null",
+                )
             })
             .collect();
         app_usergroups.insert(app_ids[a].clone(), group_recs);
@@ -954,36 +986,29 @@ pub(crate) fn generate_org(seed: u64, size: &OrgSize, now: Timestamp) -> Org {
         let recs = links
             .iter()
             .map(|&si| {
-                to_rec(&graph_object(
+                graph_object(
                     &systems[si].id,
                     "system",
-                    vec![graph_path(&[(&systems[si].id, "system")], attrs.clone())],
-                    attrs.clone(),
-                ))
+                    vec![graph_path(&[(&systems[si].id, "system")], attrs)],
+                    attrs,
+                )
             })
             .collect();
         user_systems.insert(plan.id.clone(), recs);
         let app_recs = std::mem::take(&mut user_app_paths[u])
             .into_iter()
-            .map(|(a, paths)| {
-                to_rec(&graph_object(
-                    &app_ids[a],
-                    "application",
-                    paths,
-                    Value::Null,
-                ))
-            })
+            .map(|(a, paths)| graph_object(&app_ids[a], "application", paths, "null"))
             .collect();
         user_apps.insert(plan.id.clone(), app_recs);
         let group_recs = user_groups_of[u]
             .iter()
             .map(|&g| {
-                to_rec(&graph_object(
+                graph_object(
                     &ug_ids[g],
                     "user_group",
-                    vec![graph_path(&[(&ug_ids[g], "user_group")], Value::Null)],
+                    vec![graph_path(&[(&ug_ids[g], "user_group")], "null")],
                     sudo_attributes(ug_is_sudo(g, fixed_groups), false),
-                ))
+                )
             })
             .collect();
         user_memberof.insert(plan.id.clone(), group_recs);
@@ -1203,12 +1228,17 @@ fn policy_status(
         ),
         _ => (0, "waiting for the device to check in", ""),
     };
-    to_rec(&json!({
-        "id": id, "policyID": policy, "systemID": system, "userObjectId": user,
-        "state": state, "success": state == "success", "exitStatus": exit,
-        "detail": detail, "stdOut": "", "stdErr": stderr,
-        "startedAt": fmt_ts(started), "endedAt": fmt_ts(ended),
-    }))
+    let user = user
+        .map(|u| format!("\"{u}\""))
+        .unwrap_or_else(|| "null".into());
+    // Written directly (like graph records): tens of thousands per large org, no escaping needed.
+    format!(
+        r#"{{"detail":"{detail}","endedAt":"{}","exitStatus":{exit},"id":"{id}","policyID":"{policy}","startedAt":"{}","state":"{state}","stdErr":"{stderr}","stdOut":"","success":{},"systemID":"{system}","userObjectId":{user}}}"#,
+        fmt_ts(ended),
+        fmt_ts(started),
+        state == "success"
+    )
+    .into_boxed_str()
 }
 
 fn mfa_status(m: Mfa) -> &'static str {
@@ -1604,4 +1634,256 @@ fn org_record(
             "passwordPolicy": password_policy,
         },
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::{HashMap, HashSet};
+    use std::time::Instant;
+
+    use super::*;
+
+    fn now() -> Timestamp {
+        "2026-06-01T12:00:00Z".parse().unwrap()
+    }
+
+    fn values(recs: &[Rec]) -> Vec<Value> {
+        recs.iter()
+            .map(|r| serde_json::from_str(r).unwrap())
+            .collect()
+    }
+
+    fn bytes(org: &Org) -> Vec<u8> {
+        let mut out = Vec::new();
+        for list in [
+            &org.users,
+            &org.systems,
+            &org.applications,
+            &org.user_groups,
+            &org.system_groups,
+            &org.authn_policies,
+        ] {
+            for r in list.iter() {
+                out.extend_from_slice(r.as_bytes());
+            }
+        }
+        for p in &org.policies {
+            out.extend_from_slice(p.detail.as_bytes());
+            p.statuses
+                .iter()
+                .for_each(|s| out.extend_from_slice(s.as_bytes()));
+        }
+        org.events
+            .iter()
+            .for_each(|e| out.extend_from_slice(e.raw.as_bytes()));
+        org.insights
+            .values()
+            .flatten()
+            .for_each(|r| out.extend_from_slice(r.raw.as_bytes()));
+        out
+    }
+
+    /// Not an assertion on speed (tests never assert timings): prints the figure for the report.
+    #[test]
+    fn large_org_generation_time() {
+        let started = Instant::now();
+        let org = generate_org(42, &OrgSize::large(), now());
+        let elapsed = started.elapsed();
+        let statuses: usize = org.policies.iter().map(|p| p.statuses.len()).sum();
+        println!(
+            "org L generated in {elapsed:.2?}: {} users, {} devices, {} policy results, {} events, {} MB serialised",
+            org.users.len(),
+            org.systems.len(),
+            statuses,
+            org.events.len(),
+            bytes(&org).len() / 1_000_000
+        );
+        assert_eq!((org.users.len(), org.systems.len()), (10_000, 10_000));
+    }
+
+    #[test]
+    fn same_seed_same_bytes_other_seed_other_org() {
+        let size = OrgSize::small();
+        let a = generate_org(9, &size, now());
+        let b = generate_org(9, &size, now());
+        let c = generate_org(10, &size, now());
+        assert!(bytes(&a) == bytes(&b));
+        assert!(bytes(&a) != bytes(&c));
+    }
+
+    #[test]
+    fn small_org_contains_every_case_the_checks_need() {
+        let org = generate_org(42, &OrgSize::small(), now());
+        let users = values(&org.users);
+        let systems = values(&org.systems);
+        let ts = |v: &Value| v.as_str().unwrap().parse::<Timestamp>().unwrap();
+
+        // Devices: OS mix, unencrypted, stale, no System Insights, failing policies.
+        let families: HashSet<&str> = systems
+            .iter()
+            .map(|s| s["osFamily"].as_str().unwrap())
+            .collect();
+        assert_eq!(families, HashSet::from(["darwin", "windows", "linux"]));
+        assert!(systems.iter().any(|s| s["fde"]["active"] == false));
+        assert!(systems.iter().any(|s| {
+            s["lastContact"]
+                .as_str()
+                .is_some_and(|t| ts(&json!(t)) < now() - days(90))
+        }));
+        assert!(
+            systems
+                .iter()
+                .any(|s| s["systemInsights"]["state"] != "enabled")
+        );
+        assert!(
+            systems
+                .iter()
+                .any(|s| s["policyStats"]["failed"].as_u64().unwrap() > 0)
+        );
+
+        // policyStats and policy statuses agree; statuses of deleted devices exist.
+        let mut by_system: HashMap<String, [u64; 3]> = HashMap::new();
+        let mut ghosts = 0;
+        let ids: HashSet<&str> = systems.iter().map(|s| s["_id"].as_str().unwrap()).collect();
+        for p in &org.policies {
+            for s in values(&p.statuses) {
+                let system = s["systemID"].as_str().unwrap().to_string();
+                if !ids.contains(system.as_str()) {
+                    ghosts += 1;
+                    continue;
+                }
+                let e = by_system.entry(system).or_default();
+                e[0] += 1;
+                if s["state"] == "failed" {
+                    e[1] += 1;
+                }
+                if s["state"] == "pending" {
+                    e[2] += 1;
+                }
+            }
+        }
+        assert!(ghosts > 0);
+        for s in &systems {
+            let got = by_system
+                .get(s["_id"].as_str().unwrap())
+                .copied()
+                .unwrap_or_default();
+            let stats = &s["policyStats"];
+            assert_eq!(
+                [
+                    stats["total"].as_u64().unwrap(),
+                    stats["failed"].as_u64().unwrap(),
+                    stats["pending"].as_u64().unwrap()
+                ],
+                got,
+                "{}",
+                s["_id"]
+            );
+        }
+
+        // System Insights agrees with fde.
+        let encrypted: HashMap<String, bool> = systems
+            .iter()
+            .map(|s| {
+                (
+                    s["_id"].as_str().unwrap().to_string(),
+                    s["fde"]["active"] == true,
+                )
+            })
+            .collect();
+        for row in org.insights["disk_encryption"]
+            .iter()
+            .chain(&org.insights["bitlocker_info"])
+        {
+            let v: Value = serde_json::from_str(&row.raw).unwrap();
+            let flag = if v.get("encrypted").is_some() {
+                v["encrypted"] == 1
+            } else {
+                v["protection_status"] == 1
+            };
+            assert_eq!(flag, encrypted[&row.system_id]);
+        }
+
+        // Users: MFA states, exclusions active and expired, locked, suspended with bindings, sudo.
+        assert!(
+            users
+                .iter()
+                .any(|u| u["mfaEnrollment"]["overallStatus"] == "NOT_ENROLLED"
+                    && u["mfa"]["exclusion"] == false)
+        );
+        assert!(
+            users
+                .iter()
+                .any(|u| u["mfa"]["exclusion"] == true && ts(&u["mfa"]["exclusionUntil"]) > now())
+        );
+        assert!(
+            users
+                .iter()
+                .any(|u| u["mfa"]["exclusion"] == true && ts(&u["mfa"]["exclusionUntil"]) < now())
+        );
+        assert!(users.iter().any(|u| u["account_locked"] == true));
+        assert!(users.iter().any(|u| u["sudo"] == true));
+        assert!(users.iter().any(|u| u["state"] == "STAGED"));
+        let suspended_with_bindings = users.iter().filter(|u| u["suspended"] == true).any(|u| {
+            let id = u["_id"].as_str().unwrap();
+            !org.user_apps[id].is_empty() && !org.user_memberof[id].is_empty()
+        });
+        assert!(suspended_with_bindings);
+
+        // Apps with certificates expiring soon; authn policies monitor-only and MFA-enforcing.
+        let apps = values(&org.applications);
+        assert!(apps.iter().any(|a| {
+            let t = ts(&a["sso"]["idpCertExpirationAt"]);
+            t > now() && t < now() + days(30)
+        }));
+        let authn = values(&org.authn_policies);
+        assert!(authn.iter().any(|p| p["monitorOnly"] == true));
+        assert!(authn.iter().any(|p| p["monitorOnly"] == false
+            && p["disabled"] == false
+            && p["effect"]["obligations"]["mfa"]["required"] == true));
+
+        // Events: within the last 30 days, sorted, with logins for every active non-dormant user.
+        assert!(
+            org.events
+                .windows(2)
+                .all(|w| (w[0].ts_ms, &w[0].id) < (w[1].ts_ms, &w[1].id))
+        );
+        assert!(
+            org.events
+                .iter()
+                .all(|e| e.ts_ms >= (now() - days(30)).as_millisecond()
+                    && e.ts_ms <= now().as_millisecond())
+        );
+        let logged_in: HashSet<String> = org
+            .events
+            .iter()
+            .map(|e| serde_json::from_str::<Value>(&e.raw).unwrap())
+            .filter(|e| e["initiated_by"]["type"] == "user")
+            .map(|e| e["initiated_by"]["id"].as_str().unwrap().to_string())
+            .collect();
+        let active = users.iter().filter(|u| u["state"] == "ACTIVATED").count();
+        assert!(
+            logged_in.len() * 100 >= active * 70,
+            "{} of {active} active users logged in",
+            logged_in.len()
+        );
+        assert!(logged_in.len() < active, "some active users are dormant");
+    }
+
+    #[test]
+    fn empty_org_is_valid() {
+        let size = OrgSize {
+            users: 0,
+            devices: 0,
+            policies: 3,
+            applications: 2,
+            user_groups: 2,
+            device_groups: 2,
+            events: 5,
+        };
+        let org = generate_org(1, &size, now());
+        assert!(org.users.is_empty() && org.systems.is_empty());
+        assert_eq!(org.events.len(), 5);
+        assert!(org.insights.values().all(Vec::is_empty));
+    }
 }
