@@ -7,6 +7,7 @@
 
 pub mod control;
 mod generate;
+mod jsonw;
 mod names;
 mod server;
 mod state;

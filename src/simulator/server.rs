@@ -454,14 +454,16 @@ fn recs(items: &[Rec]) -> impl DoubleEndedIterator<Item = &str> + ExactSizeItera
 fn org_admin_route(world: &World, admin: &Admin, segments: &[&str], query: &str) -> Reply {
     match segments {
         ["api", "organizations"] => {
-            let items: Vec<Rec> = admin
+            let mut orgs: Vec<&Org> = admin
                 .org_ids
                 .iter()
                 .filter_map(|id| world.org(id))
+                .collect();
+            orgs.sort_by(|a, b| a.id.cmp(&b.id));
+            let items: Vec<Rec> = orgs
+                .iter()
                 .map(|o| super::generate::to_rec(&json!({"_id": o.id, "id": o.id, "displayName": o.name, "logoUrl": "", "created": o.record["created"]})))
                 .collect();
-            let mut items = items;
-            items.sort_by(|a, b| a.cmp(b));
             envelope(&items, query, 100)
         }
         ["api", "organizations", id] => {
