@@ -242,6 +242,11 @@ impl Simulator {
         url::Url::parse(&format!("http://{}/", l.addr)).ok()
     }
 
+    /// A typed control-API client for the region's listener.
+    pub fn control(&self, region: Region) -> Option<SimulatorControl> {
+        self.base_url(region).map(SimulatorControl::new)
+    }
+
     /// The regions served, in configuration order.
     pub fn regions(&self) -> Vec<Region> {
         self.listeners.iter().map(|l| l.region).collect()
