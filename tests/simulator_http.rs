@@ -1145,3 +1145,35 @@ async fn simulate_subcommand_prints_urls_and_writes_credentials_without_leaking_
     }
     assert!(printed.contains("Read Only"), "{printed}");
 }
+
+#[tokio::test]
+async fn response_delay_applies_to_the_api_but_not_to_the_control_api() {
+    let sim = start_with(SimulatorConfig {
+        response_delay: Duration::from_secs(5),
+        now: Some(fixed_now()),
+        ..SimulatorConfig::default()
+    })
+    .await;
+    let api = Api::new(&sim, Region::Us);
+    let error = api
+        .get("api/systems")
+        .timeout(Duration::from_millis(200))
+        .send()
+        .await
+        .unwrap_err();
+    assert!(error.is_timeout(), "{error}");
+    let control = sim.control(Region::Us).unwrap();
+    let admins = control.admins().await.unwrap();
+    assert_eq!(admins.len(), sim.admins(Region::Us).len());
+    let read_only = admins.iter().find(|a| a.role_name == "Read Only").unwrap();
+    assert_eq!(
+        read_only.api_key.as_deref(),
+        Some(sim.read_only_key(Region::Us).expose_secret())
+    );
+    let orgs = control.orgs().await.unwrap();
+    let org = &orgs[&sim.org_id(Region::Us).unwrap()];
+    assert_eq!(org["users"], OrgSize::small().users);
+    assert_eq!(org["systems"], OrgSize::small().devices);
+    assert_eq!(org["events"], OrgSize::small().events);
+    assert!(sim.control(Region::Eu).is_none() && sim.base_url(Region::Eu).is_none());
+}
