@@ -936,26 +936,23 @@ pub(crate) fn generate_org(seed: u64, size: &OrgSize, now: Timestamp) -> Org {
     for a in 0..applications.len() {
         let mut by_user: BTreeMap<usize, Vec<String>> = BTreeMap::new();
         for &g in &app_groups[a] {
+            // The same path serves both directions (user -> app and app -> user).
+            let path = graph_path(
+                &[(&ug_ids[g], "user_group"), (&app_ids[a], "application")],
+                "null",
+            );
             for &u in &group_members[g] {
-                by_user.entry(u).or_default().push(graph_path(
-                    &[(&ug_ids[g], "user_group"), (&app_ids[a], "application")],
-                    "null",
-                ));
-                user_app_paths[u].entry(a).or_default().push(graph_path(
-                    &[(&ug_ids[g], "user_group"), (&app_ids[a], "application")],
-                    "null",
-                ));
+                by_user.entry(u).or_default().push(path.clone());
+                user_app_paths[u].entry(a).or_default().push(path.clone());
             }
         }
+        let direct_path = graph_path(&[(&app_ids[a], "application")], "null");
         for &u in &app_direct[a] {
-            by_user
-                .entry(u)
-                .or_default()
-                .push(graph_path(&[(&app_ids[a], "application")], "null"));
+            by_user.entry(u).or_default().push(direct_path.clone());
             user_app_paths[u]
                 .entry(a)
                 .or_default()
-                .push(graph_path(&[(&app_ids[a], "application")], "null"));
+                .push(direct_path.clone());
         }
         let recs = by_user
             .into_iter()
