@@ -789,16 +789,18 @@ impl State {
             }
         }
         let mut causes = outcome.causes;
-        if causes.is_empty() {
+        // CEL rules run alongside schema errors, as in the apiserver, unless a type is wrong
+        // (the rules would then fail to evaluate rather than say something useful).
+        if !causes.iter().any(|c| c.reason == "FieldValueTypeInvalid") {
             let old_view = old.map(|o| Self::present(info, &t.version, o));
-            causes = validation::cel(
+            causes.extend(validation::cel(
                 schema,
                 obj,
                 old_view.as_ref(),
                 &info.api_version(&t.version),
                 &info.group,
                 &info.kind,
-            );
+            ));
         }
         if !causes.is_empty() {
             return Err(ApiError::invalid(&info.group, &info.kind, &name, causes));
