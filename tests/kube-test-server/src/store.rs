@@ -504,10 +504,7 @@ impl State {
             .and_then(|m| m.get(&t.key()))
             .cloned()
             .ok_or_else(|| t.not_found())?;
-        if info.require_rv_on_update
-            && !t.status_write()
-            && meta_str(&body, "resourceVersion").is_none()
-        {
+        if info.require_rv_on_update && meta_str(&body, "resourceVersion").is_none() {
             let cause = Cause {
                 reason: "FieldValueInvalid",
                 field: "metadata.resourceVersion".into(),

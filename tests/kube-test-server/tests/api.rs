@@ -34,6 +34,7 @@ async fn starts_fast_and_serves_version() {
     let t0 = std::time::Instant::now();
     let server = KubeTestServer::start().await.expect("server starts");
     let elapsed = t0.elapsed();
+    eprintln!("kube-test-server started in {elapsed:?}");
     assert!(elapsed < Duration::from_secs(1), "start took {elapsed:?}");
     let v = server
         .client()
