@@ -261,6 +261,7 @@ fn walk_object(s: &Value, m: &mut Map<String, Value>, path: &str, root: bool, ou
         let sub = props.and_then(|p| p.get(&k)).or(additional);
         match sub {
             Some(sub) => {
+                // `keys` was collected from `m`, and only the current key is ever removed.
                 let v = m.get_mut(&k).expect("key listed above");
                 if v.is_null() && sub["nullable"].as_bool() == Some(true) {
                     continue;
@@ -296,6 +297,7 @@ fn walk_object(s: &Value, m: &mut Map<String, Value>, path: &str, root: bool, ou
     );
 }
 
+// The `expect`s on `Regex::new` below compile constant, valid patterns.
 fn check_format(format: &str, s: &str) -> Option<String> {
     static UUID: LazyLock<Regex> = LazyLock::new(|| {
         Regex::new(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
@@ -371,7 +373,7 @@ fn lookup<'a>(v: &'a Value, dotted: &str) -> Option<&'a Value> {
     dotted.split('.').try_fold(v, |cur, seg| cur.get(seg))
 }
 
-/// RFC 1123 subdomain (most names) or label (namespaces).
+/// RFC 1123 subdomain (most names) or label (namespaces). Constant, valid patterns.
 pub(crate) fn check_name(name: &str, label_only: bool) -> Option<String> {
     static SUBDOMAIN: LazyLock<Regex> = LazyLock::new(|| {
         Regex::new(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
