@@ -375,10 +375,10 @@ pub(crate) fn tracked(obj: &Value) -> Value {
         ] {
             meta.remove(k);
         }
-        if meta.is_empty() {
-            if let Some(m) = v.as_object_mut() {
-                m.remove("metadata");
-            }
+        if meta.is_empty()
+            && let Some(m) = v.as_object_mut()
+        {
+            m.remove("metadata");
         }
     }
     v
