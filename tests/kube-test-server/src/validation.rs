@@ -112,6 +112,7 @@ fn walk(s: &Value, v: &mut Value, path: &str, root: bool, out: &mut Outcome) {
                     walk(is, item, &format!("{path}[{i}]"), false, out);
                 }
             }
+            check_unique(s, items, path, out);
         }
         Value::String(st) => {
             let st = st.clone();
@@ -199,6 +200,46 @@ fn walk(s: &Value, v: &mut Value, path: &str, root: bool, out: &mut Outcome) {
             }
         }
         _ => {}
+    }
+}
+
+/// `x-kubernetes-list-type: set|map` entries must be unique (by value, or by the map keys).
+fn check_unique(s: &Value, items: &[Value], path: &str, out: &mut Outcome) {
+    let keys: Vec<&str> = match s["x-kubernetes-list-type"].as_str() {
+        Some("map") => s["x-kubernetes-list-map-keys"]
+            .as_array()
+            .map(|k| k.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default(),
+        Some("set") => vec![],
+        _ => return,
+    };
+    let mut seen: Vec<Value> = vec![];
+    for (i, item) in items.iter().enumerate() {
+        let id = if keys.is_empty() {
+            item.clone()
+        } else {
+            Value::Object(
+                keys.iter()
+                    .map(|k| (k.to_string(), item.get(*k).cloned().unwrap_or(Value::Null)))
+                    .collect(),
+            )
+        };
+        if seen.contains(&id) {
+            let shown = match &id {
+                Value::Object(m) => {
+                    let parts: Vec<String> =
+                        m.iter().map(|(k, v)| format!("\"{k}\":{v}")).collect();
+                    format!("map[string]interface {{}}{{{}}}", parts.join(", "))
+                }
+                other => other.to_string(),
+            };
+            out.causes.push(cause(
+                "FieldValueDuplicate",
+                &format!("{path}[{i}]"),
+                format!("Duplicate value: {shown}"),
+            ));
+        }
+        seen.push(id);
     }
 }
 
