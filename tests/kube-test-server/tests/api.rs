@@ -802,3 +802,49 @@ async fn concurrent_writers_get_monotonic_versions_and_watchers_see_every_change
     let data = cms.get("c").await.expect("get").data.expect("data");
     assert!((0..4).all(|w| data[&format!("w{w}")] == "24"), "{data:?}");
 }
+
+#[tokio::test]
+async fn bounded_history_expires_old_resource_versions() {
+    let options = kube_test_server::Options {
+        history_limit: 3,
+        ..Default::default()
+    };
+    let server = KubeTestServer::start_with(options).await.expect("server");
+    let cms: Api<ConfigMap> = Api::default_namespaced(server.client().await);
+    let mut cm = ConfigMap::default();
+    cm.metadata.name = Some("c".into());
+    let first = cms.create(&PostParams::default(), &cm).await.expect("cm");
+    for i in 0..5 {
+        cms.patch(
+            "c",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"data": {"i": i.to_string()}})),
+        )
+        .await
+        .expect("patch");
+    }
+    let rv = first.metadata.resource_version.expect("rv");
+    match cms
+        .watch(&WatchParams::default(), &rv)
+        .await
+        .expect("watch")
+        .boxed()
+        .next()
+        .await
+    {
+        Some(Ok(WatchEvent::Error(e))) => assert_eq!(e.code, 410),
+        other => panic!("expected 410 Gone, got {other:?}"),
+    }
+    let recent = server.resource_version() - 1;
+    match cms
+        .watch(&WatchParams::default().timeout(1), &recent.to_string())
+        .await
+        .expect("watch")
+        .boxed()
+        .next()
+        .await
+    {
+        Some(Ok(WatchEvent::Modified(c))) => assert_eq!(c.data.expect("data")["i"], "4"),
+        other => panic!("expected the last change, got {other:?}"),
+    }
+}
