@@ -1,12 +1,407 @@
-use std::process::ExitCode;
+//! `jumpcloud-operator collect`: one evidence snapshot from an API key (or the simulator).
 
-/// Placeholder until the subcommand lands.
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use url::Url;
+
+use crate::collect::{
+    CollectError, CollectOptions, CollectProgress, CollectionReport, DirSnapshot, collect,
+};
+use crate::jumpcloud::{ApiKey, ClientConfig, JumpCloudClient, JumpCloudError};
+use crate::region::Region;
+
+/// Number of evidence kinds a collection writes (for the progress display).
+const KIND_COUNT: u64 = 26;
+
+/// Collect one evidence snapshot: every evidence kind as NDJSON (records exactly as JumpCloud
+/// returned them) plus manifest.json (counts, totals, SHA-256), written atomically to --out.
+///
+/// Exit codes: 0 success; 2 bad arguments or key file; 3 key rejected or not allowed (401/403,
+/// org selection); 4 incomplete or malformed data from the API (nothing written); 5 JumpCloud
+/// unavailable (rate limits, 5xx, timeouts, network) after retries; 6 the snapshot could not be
+/// written.
 #[derive(Debug, clap::Args)]
-pub struct CollectArgs {}
+#[command(
+    group(clap::ArgGroup::new("key").required(true).args(["api_key_file", "api_key_env", "simulate"])),
+    after_help = "Examples:\n  jumpcloud-operator collect --simulate --out snapshot\n  \
+                  jumpcloud-operator collect --api-key-file key.txt --region eu --out snapshot"
+)]
+pub struct CollectArgs {
+    /// Read the API key from this file (surrounding whitespace, e.g. echo's newline, is ignored).
+    #[arg(long, value_name = "FILE")]
+    api_key_file: Option<PathBuf>,
+
+    /// Read the API key from this environment variable.
+    #[arg(long, value_name = "VAR")]
+    api_key_env: Option<String>,
+
+    /// Collect from a built-in simulated JumpCloud org (no account needed), using its Read Only
+    /// administrator's key.
+    #[arg(long)]
+    simulate: bool,
+
+    /// Size of the simulated org (with --simulate).
+    #[arg(long, value_enum, default_value_t = SimulatedSize::Small, requires = "simulate")]
+    simulate_size: SimulatedSize,
+
+    /// JumpCloud region of the org (us, eu, in). A key sent to another region is rejected (401).
+    #[arg(long, default_value = "us", value_name = "REGION")]
+    region: Region,
+
+    /// Organization id; required for multi-tenant (MSP) administrators.
+    #[arg(long, value_name = "ID")]
+    org_id: Option<String>,
+
+    /// FOR TESTING AND PRIVATE ENDPOINTS ONLY: send every request to this base URL instead of
+    /// the region's JumpCloud hosts.
+    #[arg(long, value_name = "URL")]
+    base_url: Option<Url>,
+
+    /// Requests in flight at once.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
+    concurrency: u16,
+
+    /// Days of Directory Insights events to collect, ending now (JumpCloud keeps at most 90).
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=365))]
+    events_days: u32,
+
+    /// Snapshot directory to create (or replace, if it holds a previous snapshot).
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+
+    /// Write run statistics as JSON to this file (used by `bench`).
+    #[arg(long, value_name = "FILE", hide = true)]
+    stats_out: Option<PathBuf>,
+}
+
+/// Size of a simulated org.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SimulatedSize {
+    Small,
+    Medium,
+    Large,
+}
+
+/// CLI-layer failures, each with its exit code.
+#[derive(Debug, thiserror::Error)]
+enum CliError {
+    #[error("{0}")]
+    Usage(String),
+    #[error(transparent)]
+    Client(#[from] JumpCloudError),
+    #[error(transparent)]
+    Collect(#[from] CollectError),
+}
+
+impl CliError {
+    fn exit_code(&self) -> u8 {
+        let api = match self {
+            CliError::Usage(_) => return 2,
+            CliError::Client(error) => error,
+            CliError::Collect(error) => match error.api_error() {
+                Some(error) => error,
+                None => {
+                    return match error {
+                        CollectError::Target(_) => 2,
+                        _ => 6,
+                    };
+                }
+            },
+        };
+        match api {
+            JumpCloudError::InvalidConfig(_) => 2,
+            JumpCloudError::Unauthorized { .. }
+            | JumpCloudError::Forbidden { .. }
+            | JumpCloudError::OrgIdRequired { .. }
+            | JumpCloudError::OrgNotAccessible { .. }
+            | JumpCloudError::NoOrganization => 3,
+            JumpCloudError::TruncatedCollection { .. }
+            | JumpCloudError::TotalChanged { .. }
+            | JumpCloudError::MalformedResponse { .. }
+            | JumpCloudError::BadRequest { .. }
+            | JumpCloudError::NotFound { .. }
+            | JumpCloudError::NotLicensed { .. } => 4,
+            JumpCloudError::RateLimited { .. }
+            | JumpCloudError::Server { .. }
+            | JumpCloudError::Timeout { .. }
+            | JumpCloudError::Transport { .. } => 5,
+        }
+    }
+}
+
+/// Where the data comes from.
+struct Source {
+    key: ApiKey,
+    region: Region,
+    base_url: Option<Url>,
+    /// Keeps the in-process simulator alive for the collection.
+    simulator: Option<crate::simulator::Simulator>,
+}
 
 impl CollectArgs {
     pub async fn run(self) -> ExitCode {
-        eprintln!("error: `collect` is not built yet");
-        ExitCode::FAILURE
+        match self.execute().await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                eprintln!("error: {error}");
+                eprintln!("no snapshot was written");
+                ExitCode::from(error.exit_code())
+            }
+        }
     }
+
+    async fn execute(self) -> Result<(), CliError> {
+        let source = self.source().await?;
+        let mut config = ClientConfig::new(source.region);
+        config.base_url_override = source.base_url.clone();
+        config.org_id = self.org_id.clone();
+        config.concurrency = usize::from(self.concurrency);
+        let client = JumpCloudClient::new(config, source.key)?;
+        let sink = DirSnapshot::create(&self.out)?;
+        let progress = Progress::new(client.clone());
+        eprintln!(
+            "collecting from {} (region {}, key {}) into {}",
+            source
+                .base_url
+                .as_ref()
+                .map_or_else(|| source.region.console_base().to_owned(), Url::to_string),
+            source.region,
+            client.key_fingerprint(),
+            self.out.display()
+        );
+        let options = CollectOptions {
+            events_days: self.events_days,
+        };
+        let result = collect(&client, sink, &options, &progress).await;
+        progress.clear();
+        if let Some(simulator) = source.simulator {
+            simulator.shutdown().await;
+        }
+        let report = result?;
+        print_summary(&report);
+        if let Some(path) = &self.stats_out {
+            write_stats(path, &report)?;
+        }
+        Ok(())
+    }
+
+    async fn source(&self) -> Result<Source, CliError> {
+        if self.simulate {
+            return simulated_source(self.simulate_size).await;
+        }
+        let raw = match (&self.api_key_file, &self.api_key_env) {
+            (Some(path), _) => std::fs::read_to_string(path).map_err(|error| {
+                CliError::Usage(format!(
+                    "cannot read the API key file {}: {error}",
+                    path.display()
+                ))
+            })?,
+            (None, Some(var)) => std::env::var(var).map_err(|_| {
+                CliError::Usage(format!(
+                    "the environment variable {var} (from --api-key-env) is not set or not UTF-8"
+                ))
+            })?,
+            (None, None) => {
+                return Err(CliError::Usage(
+                    "give --api-key-file, --api-key-env or --simulate".to_owned(),
+                ));
+            }
+        };
+        let key = ApiKey::new(&raw).map_err(|error| CliError::Usage(error.to_string()))?;
+        Ok(Source {
+            key,
+            region: self.region,
+            base_url: self.base_url.clone(),
+            simulator: None,
+        })
+    }
+}
+
+async fn simulated_source(size: SimulatedSize) -> Result<Source, CliError> {
+    use crate::simulator::{OrgSize, Simulator, SimulatorConfig};
+    let org = match size {
+        SimulatedSize::Small => OrgSize::small(),
+        SimulatedSize::Medium => OrgSize::medium(),
+        SimulatedSize::Large => OrgSize::large(),
+    };
+    let config = SimulatorConfig {
+        org,
+        ..SimulatorConfig::default()
+    };
+    let region = Region::Us;
+    let simulator = Simulator::start(config)
+        .await
+        .map_err(|error| CliError::Usage(format!("cannot start the simulator: {error}")))?;
+    let base_url = simulator
+        .base_url(region)
+        .ok_or_else(|| CliError::Usage("the simulator serves no US region".to_owned()))?;
+    let key = ApiKey::from(simulator.read_only_key(region));
+    Ok(Source {
+        key,
+        region,
+        base_url: Some(base_url),
+        simulator: Some(simulator),
+    })
+}
+
+/// Progress on stderr: a live line on terminals, one plain line per finished kind otherwise.
+struct Progress {
+    client: JumpCloudClient,
+    bar: Option<indicatif::ProgressBar>,
+    kinds_done: AtomicU64,
+    records: AtomicU64,
+    // Serialises plain lines from concurrent kinds.
+    plain: Mutex<()>,
+}
+
+impl Progress {
+    fn new(client: JumpCloudClient) -> Self {
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let bar = indicatif::ProgressBar::new(KIND_COUNT);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{spinner} [{elapsed_precise}] kinds {pos}/{len} {msg}",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+            );
+            bar.enable_steady_tick(Duration::from_millis(100));
+            bar
+        });
+        Progress {
+            client,
+            bar,
+            kinds_done: AtomicU64::new(0),
+            records: AtomicU64::new(0),
+            plain: Mutex::new(()),
+        }
+    }
+
+    fn update(&self) {
+        if let Some(bar) = &self.bar {
+            bar.set_position(self.kinds_done.load(Ordering::Relaxed));
+            bar.set_message(format!(
+                "records {} requests {}",
+                self.records.load(Ordering::Relaxed),
+                self.client.total_requests()
+            ));
+        }
+    }
+
+    fn clear(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+impl CollectProgress for Progress {
+    fn kind_started(&self, _kind: &str) {
+        self.update();
+    }
+
+    fn records_written(&self, _kind: &str, records: u64) {
+        self.records.fetch_add(records, Ordering::Relaxed);
+        self.update();
+    }
+
+    fn kind_finished(&self, kind: &str, records: u64, seconds: f64) {
+        let done = self.kinds_done.fetch_add(1, Ordering::Relaxed) + 1;
+        self.update();
+        if self.bar.is_none() {
+            let _guard = self.plain.lock();
+            eprintln!("[{done}/{KIND_COUNT}] {kind}: {records} records in {seconds:.2}s");
+        }
+    }
+}
+
+fn print_summary(report: &CollectionReport) {
+    let width = report
+        .kinds
+        .iter()
+        .map(|kind| kind.kind.len())
+        .max()
+        .unwrap_or(4)
+        .max(4);
+    println!(
+        "{:<width$}  {:>9}  {:>8}  {:>8}  status",
+        "kind", "records", "requests", "seconds"
+    );
+    for kind in &report.kinds {
+        let status = match kind.status {
+            crate::collect::KindStatus::Complete => "complete",
+            crate::collect::KindStatus::NotLicensed => "not-licensed",
+        };
+        println!(
+            "{:<width$}  {:>9}  {:>8}  {:>8.2}  {status}",
+            kind.kind, kind.records, kind.requests, kind.seconds
+        );
+    }
+    let records: u64 = report.kinds.iter().map(|kind| kind.records).sum();
+    println!(
+        "{:<width$}  {:>9}  {:>8}  {:>8.2}",
+        "total", records, report.total_requests, report.seconds
+    );
+    println!(
+        "snapshot of org {} ({}) written to {} ({} requests; fewest possible {})",
+        report.manifest.org.name,
+        report.manifest.org.id,
+        report.path.display(),
+        report.total_requests,
+        report.min_requests
+    );
+}
+
+/// Statistics a `bench` child run hands back to its parent.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub struct RunStats {
+    pub seconds: f64,
+    pub total_requests: u64,
+    pub min_requests: u64,
+    pub records: u64,
+    pub users_total: Option<u64>,
+    pub devices_total: Option<u64>,
+    /// Peak resident memory of the process (VmHWM), in KiB.
+    pub peak_rss_kib: Option<u64>,
+}
+
+fn write_stats(path: &Path, report: &CollectionReport) -> Result<(), CliError> {
+    let total_of = |kind: &str| {
+        report
+            .manifest
+            .kinds
+            .iter()
+            .find(|entry| entry.kind == kind)
+            .and_then(|entry| entry.total_reported)
+    };
+    let stats = RunStats {
+        seconds: report.seconds,
+        total_requests: report.total_requests,
+        min_requests: report.min_requests,
+        records: report.kinds.iter().map(|kind| kind.records).sum(),
+        users_total: total_of("users"),
+        devices_total: total_of("devices"),
+        peak_rss_kib: peak_rss_kib(),
+    };
+    let json = serde_json::to_vec_pretty(&stats)
+        .map_err(|error| CliError::Usage(format!("cannot serialise statistics: {error}")))?;
+    std::fs::write(path, json).map_err(|error| {
+        CliError::Usage(format!(
+            "cannot write statistics to {}: {error}",
+            path.display()
+        ))
+    })
+}
+
+/// Peak resident set size of this process, from /proc (Linux only).
+pub fn peak_rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
 }

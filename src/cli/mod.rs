@@ -1,5 +1,6 @@
 //! Command-line interface. Each subcommand lives in its own module and owns its arguments.
 
+mod bench;
 mod collect;
 mod simulate;
 
@@ -17,7 +18,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    Collect(collect::CollectArgs),
+    Collect(Box<collect::CollectArgs>),
+    Bench(bench::BenchArgs),
     Simulate(simulate::SimulateArgs),
 }
 
@@ -27,7 +29,10 @@ impl Cli {
         // providers in, and rustls panics at the first TLS client when it has to guess.
         // An error only means a provider is already installed, which is what we want.
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        let runtime = match tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+        {
             Ok(runtime) => runtime,
             Err(error) => {
                 eprintln!("error: cannot start the async runtime: {error}");
@@ -36,7 +41,8 @@ impl Cli {
         };
         runtime.block_on(async {
             match self.command {
-                Command::Collect(args) => args.run().await,
+                Command::Collect(args) => (*args).run().await,
+                Command::Bench(args) => args.run().await,
                 Command::Simulate(args) => args.run().await,
             }
         })

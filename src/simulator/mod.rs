@@ -1,1 +1,312 @@
 //! JumpCloud API simulator.
+//!
+//! Serves, on 127.0.0.1, every JumpCloud endpoint the client uses, with JumpCloud's pagination,
+//! authentication, error bodies and status codes, for a deterministic generated organization per
+//! region. A control API under `/__simulator/` changes the world while it runs (see `README.md`
+//! next to this file). Reachable only through HTTP: the client never imports this module.
+
+pub mod control;
+mod generate;
+mod names;
+mod server;
+mod state;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use jiff::Timestamp;
+use secrecy::SecretString;
+use sha2::{Digest, Sha256};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::region::Region;
+use state::RegionState;
+
+pub use control::SimulatorControl;
+
+/// How many records of each kind the generated organization holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrgSize {
+    pub users: usize,
+    pub devices: usize,
+    pub policies: usize,
+    pub applications: usize,
+    pub user_groups: usize,
+    pub device_groups: usize,
+    /// Directory Insights events over the last 30 days.
+    pub events: usize,
+}
+
+impl OrgSize {
+    pub fn small() -> Self {
+        OrgSize {
+            users: 60,
+            devices: 55,
+            policies: 12,
+            applications: 12,
+            user_groups: 16,
+            device_groups: 6,
+            events: 1_500,
+        }
+    }
+
+    pub fn medium() -> Self {
+        OrgSize {
+            users: 1_000,
+            devices: 1_000,
+            policies: 24,
+            applications: 30,
+            user_groups: 60,
+            device_groups: 20,
+            events: 20_000,
+        }
+    }
+
+    /// 10,000 users and 10,000 devices.
+    pub fn large() -> Self {
+        OrgSize {
+            users: 10_000,
+            devices: 10_000,
+            policies: 40,
+            applications: 60,
+            user_groups: 150,
+            device_groups: 40,
+            events: 60_000,
+        }
+    }
+
+    /// The second org of a multi-tenant admin.
+    pub(crate) fn tiny() -> Self {
+        OrgSize {
+            users: 8,
+            devices: 6,
+            policies: 3,
+            applications: 3,
+            user_groups: 3,
+            device_groups: 2,
+            events: 40,
+        }
+    }
+}
+
+/// Configuration of a simulator run.
+#[derive(Debug, Clone)]
+pub struct SimulatorConfig {
+    /// Same seed, sizes and `now` give a byte-identical org.
+    pub seed: u64,
+    pub org: OrgSize,
+    /// One listener (own port, own org, own keys) per region.
+    pub regions: Vec<Region>,
+    /// Added to every API response (not to control requests); models WAN latency.
+    pub response_delay: Duration,
+    /// Anchor for every generated timestamp; `None` means the real time at start.
+    pub now: Option<Timestamp>,
+    /// Port of the first region's listener; 0 picks a free one. Other regions always use free ports.
+    pub port: u16,
+}
+
+impl Default for SimulatorConfig {
+    fn default() -> Self {
+        SimulatorConfig {
+            seed: 42,
+            org: OrgSize::small(),
+            regions: vec![Region::Us],
+            response_delay: Duration::ZERO,
+            now: None,
+            port: 0,
+        }
+    }
+}
+
+/// A console administrator as the simulator currently knows it, including its current key.
+#[derive(Debug, Clone)]
+pub struct SimAdmin {
+    pub id: String,
+    pub email: String,
+    pub role_name: String,
+    pub api_key: Option<SecretString>,
+    pub key_expires_at: Option<Timestamp>,
+    pub org_ids: Vec<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SimulatorError {
+    #[error("simulator configuration is invalid: {0}")]
+    InvalidConfig(String),
+    #[error("cannot listen on 127.0.0.1:{port} for region {region}: {source}")]
+    Bind {
+        region: Region,
+        port: u16,
+        source: std::io::Error,
+    },
+    #[error("organization generation failed: {0}")]
+    Generation(String),
+}
+
+struct Listener {
+    region: Region,
+    addr: SocketAddr,
+    state: Arc<RegionState>,
+    task: JoinHandle<()>,
+}
+
+/// A running simulator. Shuts down on drop or with [`Simulator::shutdown`].
+pub struct Simulator {
+    listeners: Vec<Listener>,
+    stop: watch::Sender<bool>,
+}
+
+impl std::fmt::Debug for Simulator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let addrs: Vec<String> = self
+            .listeners
+            .iter()
+            .map(|l| format!("{}={}", l.region, l.addr))
+            .collect();
+        f.debug_struct("Simulator")
+            .field("listeners", &addrs)
+            .finish()
+    }
+}
+
+/// Short SHA-256 fingerprint of a key (16 hex chars), as used by the request counters.
+pub fn key_fingerprint(key: &str) -> String {
+    hex::encode(&Sha256::digest(key.as_bytes())[..8])
+}
+
+impl Simulator {
+    pub async fn start(config: SimulatorConfig) -> Result<Simulator, SimulatorError> {
+        if config.regions.is_empty() {
+            return Err(SimulatorError::InvalidConfig(
+                "at least one region is required".into(),
+            ));
+        }
+        let mut seen = config.regions.clone();
+        seen.sort();
+        seen.dedup();
+        if seen.len() != config.regions.len() {
+            return Err(SimulatorError::InvalidConfig(
+                "each region may appear only once".into(),
+            ));
+        }
+        let now = config.now.unwrap_or_else(|| {
+            Timestamp::now()
+                .round(jiff::Unit::Second)
+                .unwrap_or_else(|_| Timestamp::now())
+        });
+        let (stop, stop_rx) = watch::channel(false);
+        let mut listeners = Vec::new();
+        for (i, region) in config.regions.iter().copied().enumerate() {
+            let port = if i == 0 { config.port } else { 0 };
+            let tcp = tokio::net::TcpListener::bind(("127.0.0.1", port))
+                .await
+                .map_err(|source| SimulatorError::Bind {
+                    region,
+                    port,
+                    source,
+                })?;
+            let addr = tcp.local_addr().map_err(|source| SimulatorError::Bind {
+                region,
+                port,
+                source,
+            })?;
+            let (seed, size, delay) = (config.seed, config.org.clone(), config.response_delay);
+            // Generation of a large org is CPU work: keep it off the async workers.
+            let state = tokio::task::spawn_blocking(move || {
+                RegionState::new(region, seed, &size, now, delay)
+            })
+            .await
+            .map_err(|e| SimulatorError::Generation(e.to_string()))?;
+            let state = Arc::new(state);
+            let task = tokio::spawn(server::serve(tcp, state.clone(), stop_rx.clone()));
+            listeners.push(Listener {
+                region,
+                addr,
+                state,
+                task,
+            });
+        }
+        Ok(Simulator { listeners, stop })
+    }
+
+    fn listener(&self, region: Region) -> Option<&Listener> {
+        self.listeners.iter().find(|l| l.region == region)
+    }
+
+    /// `http://127.0.0.1:PORT/` of the region's listener, or `None` when the region isn't served.
+    pub fn base_url(&self, region: Region) -> Option<url::Url> {
+        let l = self.listener(region)?;
+        url::Url::parse(&format!("http://{}/", l.addr)).ok()
+    }
+
+    /// The regions served, in configuration order.
+    pub fn regions(&self) -> Vec<Region> {
+        self.listeners.iter().map(|l| l.region).collect()
+    }
+
+    /// Current administrators of the region, with their current keys.
+    pub fn admins(&self, region: Region) -> Vec<SimAdmin> {
+        let Some(l) = self.listener(region) else {
+            return Vec::new();
+        };
+        let world = l.state.world();
+        world
+            .admins
+            .iter()
+            .map(|a| SimAdmin {
+                id: a.id.clone(),
+                email: a.email.clone(),
+                role_name: a.role_name.clone(),
+                api_key: a.key.as_ref().map(|k| SecretString::from(k.value.clone())),
+                key_expires_at: a.key.as_ref().and_then(|k| k.expire_at),
+                org_ids: a.org_ids.clone(),
+            })
+            .collect()
+    }
+
+    /// The current key of the region's Read Only administrator.
+    ///
+    /// # Panics
+    /// When the region is not served or the Read Only key was revoked through the control API:
+    /// both are mistakes in the calling test.
+    pub fn read_only_key(&self, region: Region) -> SecretString {
+        self.admins(region)
+            .into_iter()
+            .find(|a| a.role_name == "Read Only")
+            .and_then(|a| a.api_key)
+            .unwrap_or_else(|| {
+                panic!("region {region} is not simulated or its Read Only key was revoked")
+            })
+    }
+
+    /// The id of the region's (first) organization.
+    pub fn org_id(&self, region: Region) -> Option<String> {
+        let l = self.listener(region)?;
+        l.state.world().orgs.first().map(|o| o.id.clone())
+    }
+
+    /// Stops every listener and waits (at most 5 s) for in-flight requests to finish.
+    pub async fn shutdown(mut self) {
+        let _ = self.stop.send(true);
+        for l in std::mem::take(&mut self.listeners) {
+            let abort = l.task.abort_handle();
+            if tokio::time::timeout(Duration::from_secs(5), l.task)
+                .await
+                .is_err()
+            {
+                abort.abort();
+            }
+        }
+    }
+}
+
+impl Drop for Simulator {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+        for l in &self.listeners {
+            l.task.abort();
+        }
+    }
+}

@@ -1,0 +1,195 @@
+//! `jumpcloud-operator bench`: collection speed, request count and memory against the simulator.
+//!
+//! Each collection runs in a child process (`collect --stats-out`) so that its peak memory is
+//! its own: the simulator, which holds the whole generated org, stays in this process.
+
+use std::path::Path;
+use std::process::{Command, ExitCode, Stdio};
+use std::time::Duration;
+
+use secrecy::ExposeSecret;
+
+use super::collect::{RunStats, SimulatedSize};
+use crate::region::Region;
+use crate::simulator::{OrgSize, Simulator, SimulatorConfig};
+
+const KEY_VARIABLE: &str = "JUMPCLOUD_OPERATOR_BENCH_API_KEY";
+
+/// Benchmark a full collection from the simulator: concurrent vs sequential (one request at a
+/// time), request count vs the fewest possible, and peak memory (org size vs a small org).
+#[derive(Debug, clap::Args)]
+pub struct BenchArgs {
+    /// Size of the simulated org.
+    #[arg(long, value_enum, default_value_t = SimulatedSize::Large)]
+    size: SimulatedSize,
+
+    /// Delay added to every simulator response, modelling WAN latency to JumpCloud.
+    #[arg(long, default_value_t = 20, value_name = "MS")]
+    delay_ms: u64,
+
+    /// Requests in flight in the concurrent run.
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=256))]
+    concurrency: u16,
+
+    /// Skip the sequential run (it takes a while on a large org).
+    #[arg(long)]
+    skip_sequential: bool,
+
+    /// Skip collecting a small org for the memory comparison.
+    #[arg(long)]
+    skip_small: bool,
+}
+
+struct Run {
+    name: String,
+    stats: RunStats,
+}
+
+fn org_size(size: SimulatedSize) -> OrgSize {
+    match size {
+        SimulatedSize::Small => OrgSize::small(),
+        SimulatedSize::Medium => OrgSize::medium(),
+        SimulatedSize::Large => OrgSize::large(),
+    }
+}
+
+impl BenchArgs {
+    pub async fn run(self) -> ExitCode {
+        match self.execute().await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(message) => {
+                eprintln!("error: {message}");
+                ExitCode::FAILURE
+            }
+        }
+    }
+
+    async fn execute(self) -> Result<(), String> {
+        let delay = Duration::from_millis(self.delay_ms);
+        let size_name = format!("{:?}", self.size).to_lowercase();
+        let org = org_size(self.size);
+        let (expected_users, expected_devices) = (org.users as u64, org.devices as u64);
+        let mut runs = Vec::new();
+        {
+            let simulator = start(org, delay).await?;
+            eprintln!(
+                "bench: {size_name} org ({expected_users} users, {expected_devices} devices), \
+                 {}ms per response",
+                self.delay_ms
+            );
+            runs.push(Run {
+                name: format!("{size_name}, concurrency {}", self.concurrency),
+                stats: collect_in_child(&simulator, self.concurrency).await?,
+            });
+            if !self.skip_sequential {
+                runs.push(Run {
+                    name: format!("{size_name}, sequential"),
+                    stats: collect_in_child(&simulator, 1).await?,
+                });
+            }
+            simulator.shutdown().await;
+        }
+        if !self.skip_small && self.size != SimulatedSize::Small {
+            let simulator = start(OrgSize::small(), delay).await?;
+            runs.push(Run {
+                name: format!("small, concurrency {}", self.concurrency),
+                stats: collect_in_child(&simulator, self.concurrency).await?,
+            });
+            simulator.shutdown().await;
+        }
+
+        println!(
+            "{:<26} {:>9} {:>9} {:>9} {:>9} {:>13}",
+            "run", "wall s", "records", "requests", "minimum", "peak RSS MiB"
+        );
+        for run in &runs {
+            println!(
+                "{:<26} {:>9.2} {:>9} {:>9} {:>9} {:>13}",
+                run.name,
+                run.stats.seconds,
+                run.stats.records,
+                run.stats.total_requests,
+                run.stats.min_requests,
+                run.stats.peak_rss_kib.map_or_else(
+                    || "n/a".to_owned(),
+                    |kib| format!("{:.1}", kib as f64 / 1024.0)
+                ),
+            );
+        }
+        let main = &runs[0].stats;
+        if let Some(sequential) = runs.iter().find(|run| run.name.ends_with("sequential")) {
+            println!(
+                "speed-up over sequential: {:.1}x",
+                sequential.stats.seconds / main.seconds.max(f64::EPSILON)
+            );
+        }
+        println!(
+            "requests vs fewest possible: {} vs {} ({})",
+            main.total_requests,
+            main.min_requests,
+            if main.total_requests == main.min_requests {
+                "equal"
+            } else {
+                "MORE than needed"
+            }
+        );
+        println!(
+            "users/devices reported vs generated: {}/{} vs {expected_users}/{expected_devices}",
+            main.users_total.unwrap_or(0),
+            main.devices_total.unwrap_or(0)
+        );
+        Ok(())
+    }
+}
+
+async fn start(org: OrgSize, response_delay: Duration) -> Result<Simulator, String> {
+    Simulator::start(SimulatorConfig {
+        org,
+        response_delay,
+        ..SimulatorConfig::default()
+    })
+    .await
+    .map_err(|error| format!("cannot start the simulator: {error}"))
+}
+
+/// Runs `collect` against the simulator in a child process and reads back its statistics.
+async fn collect_in_child(simulator: &Simulator, concurrency: u16) -> Result<RunStats, String> {
+    let base_url = simulator
+        .base_url(Region::Us)
+        .ok_or("the simulator serves no US region")?;
+    let key = simulator.read_only_key(Region::Us);
+    let exe = std::env::current_exe().map_err(|error| format!("cannot find myself: {error}"))?;
+    let work = tempfile::tempdir().map_err(|error| format!("cannot create a temp dir: {error}"))?;
+    let stats_path = work.path().join("stats.json");
+    let mut command = Command::new(exe);
+    command
+        .arg("collect")
+        .args(["--api-key-env", KEY_VARIABLE])
+        .args(["--base-url", base_url.as_str()])
+        .args(["--concurrency", &concurrency.to_string()])
+        .arg("--out")
+        .arg(work.path().join("snapshot"))
+        .arg("--stats-out")
+        .arg(&stats_path)
+        .env(KEY_VARIABLE, key.expose_secret())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let output = tokio::task::spawn_blocking(move || command.output())
+        .await
+        .map_err(|error| format!("collect child panicked: {error}"))?
+        .map_err(|error| format!("cannot run collect: {error}"))?;
+    if !output.status.success() {
+        return Err(format!(
+            "collect (concurrency {concurrency}) failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        ));
+    }
+    read_stats(&stats_path)
+}
+
+fn read_stats(path: &Path) -> Result<RunStats, String> {
+    let bytes =
+        std::fs::read(path).map_err(|error| format!("no statistics from collect: {error}"))?;
+    serde_json::from_slice(&bytes).map_err(|error| format!("bad statistics from collect: {error}"))
+}

@@ -1,0 +1,65 @@
+//! The snapshot manifest: what was collected, from where, by which key, and how to verify it.
+
+use serde::{Deserialize, Serialize};
+
+use crate::region::Region;
+
+/// Version of the manifest layout.
+pub const MANIFEST_FORMAT: u32 = 1;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub format: u32,
+    pub collector_version: String,
+    pub org: ManifestOrg,
+    pub region: Region,
+    /// SHA-256 prefix of the API key (never the key).
+    pub key_fingerprint: String,
+    /// Role of the key's administrator, when `getSelf` answered.
+    pub administrator_role: Option<String>,
+    pub administrator_key_expires_at: Option<jiff::Timestamp>,
+    pub started_at: jiff::Timestamp,
+    pub finished_at: jiff::Timestamp,
+    /// Window of the Directory Insights events kind.
+    pub events_window: EventsWindow,
+    pub kinds: Vec<KindEntry>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManifestOrg {
+    pub id: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventsWindow {
+    pub start: jiff::Timestamp,
+    pub end: jiff::Timestamp,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum KindStatus {
+    /// Every record the API reported is in the file.
+    Complete,
+    /// The feature is not licensed for the org (HTTP 402); the file is empty. Not a failure.
+    NotLicensed,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KindEntry {
+    pub kind: String,
+    pub file: String,
+    pub records: u64,
+    /// Sum of the totals the API reported for this kind's listings; `null` when an endpoint
+    /// reports none (single objects, routes without a total).
+    pub total_reported: Option<u64>,
+    pub sha256: String,
+    pub bytes: u64,
+    /// Endpoints read, `{id}` standing for each parent object.
+    pub endpoints: Vec<String>,
+    pub status: KindStatus,
+    /// For kinds read per parent object: each line is `{"<parent_field>": id, "record": <raw>}`
+    /// with the raw record untouched. `null`: each line is the raw record itself.
+    pub parent_field: Option<String>,
+}

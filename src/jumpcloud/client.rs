@@ -1,0 +1,753 @@
+//! The HTTP client: auth headers, retries, pagination, request accounting.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use futures::stream::{self, BoxStream, StreamExt};
+use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap, HeaderValue, RETRY_AFTER};
+use reqwest::{Method, StatusCode};
+use serde::de::DeserializeOwned;
+use serde_json::value::RawValue;
+use tokio::sync::Semaphore;
+use url::Url;
+
+use super::error::{byte_offset, classify_status, sanitize};
+use super::paging::{
+    self, ListShape, MAX_EVENTS_PAGE, MAX_INSIGHTS_PAGE, MAX_PAGE, check_page, remaining_skips,
+};
+use super::retry::{RetryDecision, RetryPolicy, decide_retry, parse_retry_after};
+use super::routes::takes_org_header;
+use super::{ApiKey, JumpCloudError};
+use crate::region::Region;
+
+const DI_PATH: &str = "/insights/directory/v1";
+
+/// How to reach JumpCloud and how hard to try.
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    pub region: Region,
+    /// FOR TESTS AND PRIVATE ENDPOINTS ONLY. Replaces the region's hosts: console routes go to
+    /// `<override>/api...`, Directory Insights to `<override>/insights/directory/v1`. Production
+    /// use picks a [`Region`] instead.
+    pub base_url_override: Option<Url>,
+    /// The organization to act on. Needed for multi-tenant administrators; sent as `x-org-id`
+    /// on org-scoped routes only.
+    pub org_id: Option<String>,
+    /// Requests in flight at once across the whole client.
+    pub concurrency: usize,
+    /// Timeout of one HTTP attempt.
+    pub request_timeout: Duration,
+    /// Time budget of one request including all its retries.
+    pub total_deadline: Duration,
+    pub retry: RetryPolicy,
+}
+
+impl ClientConfig {
+    pub fn new(region: Region) -> Self {
+        ClientConfig {
+            region,
+            base_url_override: None,
+            org_id: None,
+            concurrency: 8,
+            request_timeout: Duration::from_secs(60),
+            total_deadline: Duration::from_secs(300),
+            retry: RetryPolicy::default(),
+        }
+    }
+}
+
+/// A JumpCloud API client. Cheap to clone; clones share the concurrency limit and counters.
+#[derive(Clone)]
+pub struct JumpCloudClient {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    http: reqwest::Client,
+    key: ApiKey,
+    region: Region,
+    console_base: String,
+    insights_base: String,
+    org_id: Option<String>,
+    concurrency: usize,
+    permits: Semaphore,
+    total_deadline: Duration,
+    retry: RetryPolicy,
+    requests: Mutex<BTreeMap<String, u64>>,
+}
+
+impl std::fmt::Debug for JumpCloudClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JumpCloudClient")
+            .field("region", &self.inner.region)
+            .field("console_base", &self.inner.console_base)
+            .field("org_id", &self.inner.org_id)
+            .field("key", &self.inner.key)
+            .finish()
+    }
+}
+
+/// A list request: one endpoint, paged with `limit`/`skip`.
+#[derive(Debug, Clone)]
+pub struct ListRequest {
+    /// Groups requests in the per-label counters (e.g. the evidence kind).
+    pub label: String,
+    /// Console path, e.g. `/api/systemusers`.
+    pub path: String,
+    pub shape: ListShape,
+    pub limit: u64,
+    pub query: Vec<(String, String)>,
+}
+
+impl ListRequest {
+    /// A v1 list (`{totalCount, results}`), 100 per page, sorted by the unique `_id` so pages
+    /// neither overlap nor leave gaps.
+    pub fn v1(label: &str, path: impl Into<String>) -> Self {
+        ListRequest {
+            label: label.to_owned(),
+            path: path.into(),
+            shape: ListShape::Envelope,
+            limit: MAX_PAGE,
+            query: vec![("sort".to_owned(), "_id".to_owned())],
+        }
+    }
+
+    /// A v2 list (bare array, `x-total-count`), 100 per page. No `sort`: whether v2 accepts
+    /// `sort=_id` is unconfirmed (v2 objects use `id`); the default order is used.
+    pub fn v2(label: &str, path: impl Into<String>) -> Self {
+        ListRequest {
+            label: label.to_owned(),
+            path: path.into(),
+            shape: ListShape::Array,
+            limit: MAX_PAGE,
+            query: Vec::new(),
+        }
+    }
+
+    /// A v2 route that uses the v1 envelope (`/api/v2/roles`, ...).
+    pub fn v2_envelope(label: &str, path: impl Into<String>) -> Self {
+        ListRequest {
+            shape: ListShape::Envelope,
+            ..ListRequest::v2(label, path)
+        }
+    }
+
+    /// A System Insights table, 10,000 rows per page.
+    pub fn system_insights(label: &str, table: &str) -> Self {
+        ListRequest {
+            limit: MAX_INSIGHTS_PAGE,
+            ..ListRequest::v2(label, format!("/api/v2/systeminsights/{table}"))
+        }
+    }
+}
+
+/// Records of one page, as the API sent them.
+#[derive(Debug)]
+pub struct Page {
+    pub skip: u64,
+    pub records: Vec<Box<RawValue>>,
+}
+
+/// A listing whose first page has been fetched: the total is known (when the API reports one)
+/// before the rest is requested.
+pub struct Listing {
+    client: JumpCloudClient,
+    request: Arc<ListRequest>,
+    first: Page,
+    total: Option<u64>,
+}
+
+/// A Directory Insights query window.
+#[derive(Debug, Clone)]
+pub struct EventQuery {
+    pub service: Vec<String>,
+    pub start_time: jiff::Timestamp,
+    pub end_time: jiff::Timestamp,
+}
+
+struct RawResponse {
+    headers: HeaderMap,
+    body: Bytes,
+}
+
+struct RequestSpec {
+    label: String,
+    /// Path used in error messages (no query, no host).
+    endpoint: String,
+    method: Method,
+    url: Url,
+    org_header: bool,
+    json_body: Option<Vec<u8>>,
+}
+
+impl JumpCloudClient {
+    pub fn new(config: ClientConfig, key: ApiKey) -> Result<Self, JumpCloudError> {
+        if config.concurrency == 0 {
+            return Err(JumpCloudError::InvalidConfig(
+                "concurrency must be at least 1".to_owned(),
+            ));
+        }
+        if let Some(org_id) = &config.org_id
+            && (org_id.is_empty() || HeaderValue::from_str(org_id).is_err())
+        {
+            return Err(JumpCloudError::InvalidConfig(
+                "the org id is empty or contains characters a header cannot carry".to_owned(),
+            ));
+        }
+        let (console_base, insights_base) = match &config.base_url_override {
+            Some(url) => {
+                if !matches!(url.scheme(), "http" | "https") {
+                    return Err(JumpCloudError::InvalidConfig(format!(
+                        "the base URL must be http or https, not {:?}",
+                        url.scheme()
+                    )));
+                }
+                let base = url.as_str().trim_end_matches('/').to_owned();
+                (base.clone(), format!("{base}{DI_PATH}"))
+            }
+            None => (
+                config.region.console_base().to_owned(),
+                config.region.insights_base().to_owned(),
+            ),
+        };
+        let http = reqwest::Client::builder()
+            .timeout(config.request_timeout)
+            .connect_timeout(config.request_timeout.min(Duration::from_secs(30)))
+            // A redirect would forward the custom x-api-key header to wherever it points.
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("jumpcloud-operator/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|error| JumpCloudError::InvalidConfig(error.to_string()))?;
+        Ok(JumpCloudClient {
+            inner: Arc::new(Inner {
+                http,
+                key,
+                region: config.region,
+                console_base,
+                insights_base,
+                org_id: config.org_id,
+                concurrency: config.concurrency,
+                permits: Semaphore::new(config.concurrency),
+                total_deadline: config.total_deadline,
+                retry: config.retry,
+                requests: Mutex::new(BTreeMap::new()),
+            }),
+        })
+    }
+
+    pub fn region(&self) -> Region {
+        self.inner.region
+    }
+
+    pub fn org_id(&self) -> Option<&str> {
+        self.inner.org_id.as_deref()
+    }
+
+    pub fn key_fingerprint(&self) -> String {
+        self.inner.key.fingerprint()
+    }
+
+    pub fn concurrency(&self) -> usize {
+        self.inner.concurrency
+    }
+
+    /// HTTP attempts made so far (retries included), per request label.
+    pub fn request_counts(&self) -> BTreeMap<String, u64> {
+        self.lock_requests().clone()
+    }
+
+    pub fn total_requests(&self) -> u64 {
+        self.lock_requests().values().sum()
+    }
+
+    fn lock_requests(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, u64>> {
+        // A poisoned counter map only means a panic elsewhere; the counts are still usable.
+        self.inner
+            .requests
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn console_url(&self, path: &str, query: &[(String, String)]) -> Result<Url, JumpCloudError> {
+        let mut url =
+            Url::parse(&format!("{}{}", self.inner.console_base, path)).map_err(|error| {
+                JumpCloudError::InvalidConfig(format!("bad URL for {path}: {error}"))
+            })?;
+        if !query.is_empty() {
+            url.query_pairs_mut().extend_pairs(query);
+        }
+        Ok(url)
+    }
+
+    /// GET a single console object, typed.
+    pub async fn get_json<T: DeserializeOwned>(
+        &self,
+        label: &str,
+        path: &str,
+        query: &[(String, String)],
+    ) -> Result<T, JumpCloudError> {
+        let response = self.get(label, path, query).await?;
+        parse_json(path, &response.body)
+    }
+
+    /// GET a single console object, kept exactly as sent.
+    pub async fn get_raw(&self, label: &str, path: &str) -> Result<Box<RawValue>, JumpCloudError> {
+        self.get_json(label, path, &[]).await
+    }
+
+    async fn get(
+        &self,
+        label: &str,
+        path: &str,
+        query: &[(String, String)],
+    ) -> Result<RawResponse, JumpCloudError> {
+        let spec = RequestSpec {
+            label: label.to_owned(),
+            endpoint: path.to_owned(),
+            method: Method::GET,
+            url: self.console_url(path, query)?,
+            org_header: takes_org_header(path),
+            json_body: None,
+        };
+        self.send(spec).await
+    }
+
+    /// The cheapest possible "is the key still valid" probe: exactly one request.
+    pub async fn verify_key(&self) -> Result<(), JumpCloudError> {
+        let query = [("limit".to_owned(), "1".to_owned())];
+        self.get("verify", "/api/organizations", &query).await?;
+        Ok(())
+    }
+
+    /// Fetches the first page of a listing.
+    pub async fn open_listing(&self, request: ListRequest) -> Result<Listing, JumpCloudError> {
+        let parsed = self.fetch_page(&request, 0).await?;
+        if let Some(total) = parsed.total {
+            check_page(
+                &request.path,
+                total,
+                request.limit,
+                0,
+                None,
+                parsed.records.len(),
+            )?;
+        }
+        Ok(Listing {
+            client: self.clone(),
+            request: Arc::new(request),
+            total: parsed.total,
+            first: Page {
+                skip: 0,
+                records: parsed.records,
+            },
+        })
+    }
+
+    /// Fetches a whole (small) listing into memory. For collections that may be large, stream
+    /// [`Listing::pages`] instead.
+    pub async fn list_all(
+        &self,
+        request: ListRequest,
+    ) -> Result<Vec<Box<RawValue>>, JumpCloudError> {
+        let mut pages = self.open_listing(request).await?.pages();
+        let mut records = Vec::new();
+        while let Some(page) = pages.next().await {
+            records.extend(page?.records);
+        }
+        Ok(records)
+    }
+
+    async fn fetch_page(
+        &self,
+        request: &ListRequest,
+        skip: u64,
+    ) -> Result<paging::ParsedPage, JumpCloudError> {
+        let mut query = vec![
+            ("limit".to_owned(), request.limit.to_string()),
+            ("skip".to_owned(), skip.to_string()),
+        ];
+        query.extend(request.query.iter().cloned());
+        let response = self.get(&request.label, &request.path, &query).await?;
+        let header_total = match response.headers.get("x-total-count") {
+            None => None,
+            Some(value) => Some(
+                value
+                    .to_str()
+                    .ok()
+                    .and_then(|text| text.trim().parse::<u64>().ok())
+                    .ok_or_else(|| JumpCloudError::MalformedResponse {
+                        endpoint: request.path.clone(),
+                        offset: 0,
+                        detail: "the x-total-count header is not a number".to_owned(),
+                    })?,
+            ),
+        };
+        paging::parse_page(&request.path, request.shape, &response.body, header_total)
+    }
+
+    /// Counts Directory Insights events in the window (`POST /events/count`). `None` when the
+    /// route is not available.
+    pub async fn count_events(
+        &self,
+        label: &str,
+        query: &EventQuery,
+    ) -> Result<Option<u64>, JumpCloudError> {
+        #[derive(serde::Deserialize)]
+        struct Count {
+            count: u64,
+        }
+        let body = serde_json::json!({
+            "service": query.service,
+            "start_time": query.start_time.to_string(),
+            "end_time": query.end_time.to_string(),
+        });
+        match self.post_insights(label, "/events/count", &body).await {
+            Ok(response) => {
+                let count: Count = parse_json("/events/count", &response.body)?;
+                Ok(Some(count.count))
+            }
+            Err(JumpCloudError::NotFound { .. }) => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Streams Directory Insights events of the window, oldest first, paging with
+    /// `search_after` until a page is shorter than the limit.
+    pub fn events(
+        &self,
+        label: &str,
+        query: EventQuery,
+    ) -> BoxStream<'static, Result<Page, JumpCloudError>> {
+        let client = self.clone();
+        let label = label.to_owned();
+        let query = Arc::new(query);
+        // State: None = done; Some(cursor) = fetch with this search_after (null on the first page).
+        let start: Option<(u64, serde_json::Value)> = Some((0, serde_json::Value::Null));
+        stream::try_unfold(start, move |state| {
+            let client = client.clone();
+            let label = label.clone();
+            let query = query.clone();
+            async move {
+                let Some((skip, search_after)) = state else {
+                    return Ok(None);
+                };
+                let mut body = serde_json::json!({
+                    "service": query.service,
+                    "start_time": query.start_time.to_string(),
+                    "end_time": query.end_time.to_string(),
+                    "limit": MAX_EVENTS_PAGE,
+                    "sort": "ASC",
+                });
+                if !search_after.is_null() {
+                    body["search_after"] = search_after;
+                }
+                let response = client.post_insights(&label, "/events", &body).await?;
+                let records: Vec<Box<RawValue>> = parse_json("/events", &response.body)?;
+                let header_number = |name: &str| {
+                    response
+                        .headers
+                        .get(name)
+                        .and_then(|value| value.to_str().ok())
+                        .and_then(|text| text.trim().parse::<u64>().ok())
+                };
+                let count = header_number("x-result-count").unwrap_or(records.len() as u64);
+                let limit = header_number("x-limit").unwrap_or(MAX_EVENTS_PAGE);
+                let next = if count < limit || records.is_empty() {
+                    None
+                } else {
+                    let cursor = response
+                        .headers
+                        .get("x-search_after")
+                        .and_then(|value| value.to_str().ok())
+                        .and_then(|text| serde_json::from_str::<serde_json::Value>(text).ok())
+                        .filter(serde_json::Value::is_array)
+                        .ok_or_else(|| JumpCloudError::MalformedResponse {
+                            endpoint: "/events".to_owned(),
+                            offset: 0,
+                            detail: "a full page came without a JSON X-Search_after header"
+                                .to_owned(),
+                        })?;
+                    Some((skip + records.len() as u64, cursor))
+                };
+                Ok(Some((Page { skip, records }, next)))
+            }
+        })
+        .boxed()
+    }
+
+    async fn post_insights(
+        &self,
+        label: &str,
+        route: &str,
+        body: &serde_json::Value,
+    ) -> Result<RawResponse, JumpCloudError> {
+        let url =
+            Url::parse(&format!("{}{}", self.inner.insights_base, route)).map_err(|error| {
+                JumpCloudError::InvalidConfig(format!("bad URL for {route}: {error}"))
+            })?;
+        let json_body = serde_json::to_vec(body)
+            .map_err(|error| JumpCloudError::InvalidConfig(error.to_string()))?;
+        let spec = RequestSpec {
+            label: label.to_owned(),
+            endpoint: route.to_owned(),
+            method: Method::POST,
+            url,
+            // Directory Insights accepts x-org-id on every route.
+            org_header: true,
+            json_body: Some(json_body),
+        };
+        self.send(spec).await
+    }
+
+    /// One logical request, run as its own task. Callers hold requests in `buffered` and
+    /// flattened streams that are not always polled; if a request holding one of the client's
+    /// permits sat there unpolled while the stream's consumer waited for a permit, the whole
+    /// collection would deadlock. As a task it always runs to completion and frees its permit.
+    /// Dropping the returned future aborts the task.
+    async fn send(&self, spec: RequestSpec) -> Result<RawResponse, JumpCloudError> {
+        let client = self.clone();
+        let endpoint = spec.endpoint.clone();
+        let task = AbortOnDrop(tokio::spawn(async move { client.send_now(&spec).await }));
+        task.await.map_err(|error| JumpCloudError::Transport {
+            endpoint,
+            detail: format!("request task failed: {error}"),
+        })?
+    }
+
+    /// Attempts with backoff until success, a non-retryable error, the attempt limit or the
+    /// total deadline.
+    async fn send_now(&self, spec: &RequestSpec) -> Result<RawResponse, JumpCloudError> {
+        let started = Instant::now();
+        let mut failed_attempts = 0;
+        loop {
+            let error = match self.attempt(spec).await {
+                Ok(response) => return Ok(response),
+                Err(error) if error.is_retryable() => error,
+                Err(error) => return Err(error),
+            };
+            failed_attempts += 1;
+            let retry_after = match &error {
+                JumpCloudError::RateLimited { retry_after, .. } => *retry_after,
+                _ => None,
+            };
+            let remaining = self.inner.total_deadline.saturating_sub(started.elapsed());
+            let jitter: f64 = rand::random();
+            match decide_retry(
+                &self.inner.retry,
+                failed_attempts,
+                retry_after,
+                jitter,
+                remaining,
+            ) {
+                RetryDecision::Wait(wait) => {
+                    tracing::debug!(
+                        endpoint = spec.endpoint.as_str(),
+                        reason = error.reason(),
+                        attempt = failed_attempts,
+                        wait_ms = wait.as_millis() as u64,
+                        "retrying"
+                    );
+                    tokio::time::sleep(wait).await;
+                }
+                RetryDecision::GiveUp => return Err(error),
+            }
+        }
+    }
+
+    async fn attempt(&self, spec: &RequestSpec) -> Result<RawResponse, JumpCloudError> {
+        let endpoint = spec.endpoint.as_str();
+        let _permit = self.inner.permits.acquire().await.map_err(|_| {
+            JumpCloudError::InvalidConfig("the client's request limiter was closed".to_owned())
+        })?;
+        *self
+            .lock_requests()
+            .entry(spec.label.to_owned())
+            .or_default() += 1;
+
+        let mut key = HeaderValue::from_str(self.inner.key.expose()).map_err(|_| {
+            JumpCloudError::InvalidConfig("the API key cannot be sent as a header".to_owned())
+        })?;
+        key.set_sensitive(true);
+        let mut request = self
+            .inner
+            .http
+            .request(spec.method.clone(), spec.url.clone())
+            .header("x-api-key", key)
+            .header(ACCEPT, "application/json");
+        if spec.org_header
+            && let Some(org_id) = &self.inner.org_id
+        {
+            request = request.header("x-org-id", org_id.as_str());
+        }
+        if let Some(body) = &spec.json_body {
+            request = request
+                .header(CONTENT_TYPE, "application/json")
+                .body(body.clone());
+        }
+        let response = request
+            .send()
+            .await
+            .map_err(|error| self.transport_error(endpoint, &error))?;
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = response
+            .bytes()
+            .await
+            .map_err(|error| self.transport_error(endpoint, &error))?;
+        if status.is_success() {
+            return Ok(RawResponse { headers, body });
+        }
+        if status.is_redirection() {
+            return Err(JumpCloudError::BadRequest {
+                endpoint: endpoint.to_owned(),
+                status: status.as_u16(),
+                message: "unexpected redirect (not followed: it would carry the key elsewhere); \
+                          check the region or base URL"
+                    .to_owned(),
+            });
+        }
+        let retry_after = (status == StatusCode::TOO_MANY_REQUESTS)
+            .then(|| headers.get(RETRY_AFTER))
+            .flatten()
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| parse_retry_after(value, jiff::Timestamp::now()));
+        Err(classify_status(
+            endpoint,
+            status.as_u16(),
+            retry_after,
+            &body,
+            self.inner.key.expose(),
+        ))
+    }
+
+    fn transport_error(&self, endpoint: &str, error: &reqwest::Error) -> JumpCloudError {
+        if error.is_timeout() {
+            return JumpCloudError::Timeout {
+                endpoint: endpoint.to_owned(),
+            };
+        }
+        // The innermost cause ("connection refused", "connection reset by peer") is what a
+        // user can act on; reqwest's own text only repeats the URL.
+        let mut detail = error.to_string();
+        let mut source = std::error::Error::source(error);
+        while let Some(cause) = source {
+            detail = cause.to_string();
+            source = cause.source();
+        }
+        JumpCloudError::Transport {
+            endpoint: endpoint.to_owned(),
+            detail: sanitize(&detail, self.inner.key.expose()),
+        }
+    }
+}
+
+impl Listing {
+    /// The total the API reported on the first page, when it reports one.
+    pub fn total(&self) -> Option<u64> {
+        self.total
+    }
+
+    pub fn limit(&self) -> u64 {
+        self.request.limit
+    }
+
+    pub fn endpoint(&self) -> &str {
+        &self.request.path
+    }
+
+    /// All pages in order, the first one included. With a known total the remaining pages are
+    /// fetched concurrently (bounded by the client) and every page is checked: its length must
+    /// be exactly what the total implies and the total must not change, otherwise the stream
+    /// ends with [`JumpCloudError::TruncatedCollection`] or [`JumpCloudError::TotalChanged`].
+    /// Without a total (a v2 route that sends no `x-total-count`), pages are fetched one after
+    /// the other until a short page.
+    pub fn pages(self) -> BoxStream<'static, Result<Page, JumpCloudError>> {
+        let Listing {
+            client,
+            request,
+            first,
+            total,
+        } = self;
+        let limit = request.limit;
+        match total {
+            Some(total) => {
+                let concurrency = client.inner.concurrency;
+                let rest = stream::iter(remaining_skips(total, limit))
+                    .map(move |skip| {
+                        let client = client.clone();
+                        let request = request.clone();
+                        async move {
+                            let parsed = client.fetch_page(&request, skip).await?;
+                            check_page(
+                                &request.path,
+                                total,
+                                limit,
+                                skip,
+                                parsed.total,
+                                parsed.records.len(),
+                            )?;
+                            Ok(Page {
+                                skip,
+                                records: parsed.records,
+                            })
+                        }
+                    })
+                    .buffered(concurrency);
+                stream::once(async move { Ok(first) }).chain(rest).boxed()
+            }
+            None => {
+                let next = (first.records.len() as u64 >= limit).then_some(limit);
+                let rest = stream::try_unfold(next, move |next| {
+                    let client = client.clone();
+                    let request = request.clone();
+                    async move {
+                        let Some(skip) = next else {
+                            return Ok(None);
+                        };
+                        let parsed = client.fetch_page(&request, skip).await?;
+                        let received = parsed.records.len() as u64;
+                        let following = (received >= limit).then_some(skip + received);
+                        Ok(Some((
+                            Page {
+                                skip,
+                                records: parsed.records,
+                            },
+                            following,
+                        )))
+                    }
+                });
+                stream::once(async move { Ok(first) }).chain(rest).boxed()
+            }
+        }
+    }
+}
+
+/// A spawned task that is aborted when its handle is dropped.
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+impl<T> std::future::Future for AbortOnDrop<T> {
+    type Output = Result<T, tokio::task::JoinError>;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        std::pin::Pin::new(&mut self.0).poll(cx)
+    }
+}
+
+fn parse_json<T: DeserializeOwned>(endpoint: &str, body: &[u8]) -> Result<T, JumpCloudError> {
+    serde_json::from_slice(body).map_err(|error| JumpCloudError::MalformedResponse {
+        endpoint: endpoint.to_owned(),
+        offset: byte_offset(body, error.line(), error.column()),
+        detail: error.to_string(),
+    })
+}

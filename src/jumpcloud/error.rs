@@ -1,0 +1,335 @@
+//! Typed client errors, and the pure parts of turning an HTTP response into one.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// Longest server message kept in an error (bodies can be whole HTML pages).
+const MAX_MESSAGE_CHARS: usize = 200;
+
+/// Every way a JumpCloud request or collection can fail. The text names the endpoint (a path,
+/// never a header or the key) and, where one exists, the fix.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum JumpCloudError {
+    #[error(
+        "{endpoint}: the API key was rejected (HTTP 401: {message}); it is revoked, invalid, \
+         expired, or from another region: check --region and the key"
+    )]
+    Unauthorized { endpoint: String, message: String },
+    #[error(
+        "{endpoint}: forbidden (HTTP 403: {message}); the key's administrator role may not read \
+         this (use a Read Only admin or higher), or the org id was sent where it is not allowed"
+    )]
+    Forbidden { endpoint: String, message: String },
+    #[error(
+        "{endpoint}: not licensed (HTTP 402: {message}); the feature is not enabled for the org"
+    )]
+    NotLicensed { endpoint: String, message: String },
+    #[error("{endpoint}: rate limited (HTTP 429){}; retries used up the deadline", retry_after_text(.retry_after))]
+    RateLimited {
+        endpoint: String,
+        retry_after: Option<Duration>,
+    },
+    #[error("{endpoint}: server error (HTTP {status}: {message})")]
+    Server {
+        endpoint: String,
+        status: u16,
+        message: String,
+    },
+    #[error("{endpoint}: request rejected (HTTP {status}: {message})")]
+    BadRequest {
+        endpoint: String,
+        status: u16,
+        message: String,
+    },
+    #[error("{endpoint}: not found (HTTP 404: {message})")]
+    NotFound { endpoint: String, message: String },
+    #[error("{endpoint}: no answer within the request timeout")]
+    Timeout { endpoint: String },
+    #[error("{endpoint}: connection failed ({detail}); check the network and the base URL")]
+    Transport { endpoint: String, detail: String },
+    #[error("{endpoint}: malformed response at byte {offset}: {detail}")]
+    MalformedResponse {
+        endpoint: String,
+        offset: usize,
+        detail: String,
+    },
+    #[error(
+        "{endpoint}: truncated collection: the API reported {expected} records but {received} \
+         arrived; the snapshot is not complete, so none was written"
+    )]
+    TruncatedCollection {
+        endpoint: String,
+        expected: u64,
+        received: u64,
+    },
+    #[error(
+        "{endpoint}: the reported total changed from {first} to {now} while paging; the data \
+         moved underneath the collection, so it is not a consistent snapshot (retry later)"
+    )]
+    TotalChanged {
+        endpoint: String,
+        first: u64,
+        now: u64,
+    },
+    #[error(
+        "the key reaches {count} organizations (multi-tenant administrator); choose one with \
+         --org-id"
+    )]
+    OrgIdRequired { count: usize },
+    #[error("the key cannot reach organization {org_id}; check --org-id")]
+    OrgNotAccessible { org_id: String },
+    #[error("the key reaches no organization")]
+    NoOrganization,
+    #[error("invalid client configuration: {0}")]
+    InvalidConfig(String),
+}
+
+fn retry_after_text(retry_after: &Option<Duration>) -> String {
+    match retry_after {
+        Some(wait) => format!(" (Retry-After {}s)", wait.as_secs()),
+        None => String::new(),
+    }
+}
+
+impl JumpCloudError {
+    /// A stable PascalCase name, usable as a Kubernetes condition reason or a metric label.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            JumpCloudError::Unauthorized { .. } => "Unauthorized",
+            JumpCloudError::Forbidden { .. } => "Forbidden",
+            JumpCloudError::NotLicensed { .. } => "NotLicensed",
+            JumpCloudError::RateLimited { .. } => "RateLimited",
+            JumpCloudError::Server { .. } => "ServerError",
+            JumpCloudError::BadRequest { .. } => "BadRequest",
+            JumpCloudError::NotFound { .. } => "NotFound",
+            JumpCloudError::Timeout { .. } => "Timeout",
+            JumpCloudError::Transport { .. } => "TransportError",
+            JumpCloudError::MalformedResponse { .. } => "MalformedResponse",
+            JumpCloudError::TruncatedCollection { .. } => "TruncatedCollection",
+            JumpCloudError::TotalChanged { .. } => "TotalChanged",
+            JumpCloudError::OrgIdRequired { .. } => "OrgIdRequired",
+            JumpCloudError::OrgNotAccessible { .. } => "OrgNotAccessible",
+            JumpCloudError::NoOrganization => "NoOrganization",
+            JumpCloudError::InvalidConfig(_) => "InvalidConfig",
+        }
+    }
+
+    /// True when trying again later cannot help until a human changes something (the key, its
+    /// role, the licence, the configuration). Callers must not retry these in a loop: a revoked
+    /// key hammering the API is how IPs get blocked.
+    pub fn is_terminal(&self) -> bool {
+        matches!(
+            self,
+            JumpCloudError::Unauthorized { .. }
+                | JumpCloudError::Forbidden { .. }
+                | JumpCloudError::NotLicensed { .. }
+                | JumpCloudError::BadRequest { .. }
+                | JumpCloudError::NotFound { .. }
+                | JumpCloudError::OrgIdRequired { .. }
+                | JumpCloudError::OrgNotAccessible { .. }
+                | JumpCloudError::NoOrganization
+                | JumpCloudError::InvalidConfig(_)
+        )
+    }
+
+    /// Whether the client's own backoff loop retries this error within one request.
+    pub(crate) fn is_retryable(&self) -> bool {
+        match self {
+            JumpCloudError::RateLimited { .. }
+            | JumpCloudError::Timeout { .. }
+            | JumpCloudError::Transport { .. } => true,
+            JumpCloudError::Server { status, .. } => matches!(status, 502..=504),
+            _ => false,
+        }
+    }
+}
+
+/// Real JumpCloud error bodies are `{error, message}`; the spec says `{code, message, status}`;
+/// Directory Insights sends `{message}`. Read whatever is there.
+#[derive(Deserialize)]
+struct ErrorBody {
+    #[serde(default)]
+    message: Option<serde_json::Value>,
+    #[serde(default)]
+    error: Option<serde_json::Value>,
+}
+
+/// The human-readable message of an error body, never longer than [`MAX_MESSAGE_CHARS`], with
+/// every occurrence of `secret` (the API key) removed in case a server echoes it.
+pub(crate) fn error_message(body: &[u8], secret: &str) -> String {
+    let from_json = serde_json::from_slice::<ErrorBody>(body)
+        .ok()
+        .and_then(|parsed| {
+            let text = |value: Option<serde_json::Value>| match value {
+                Some(serde_json::Value::String(s)) if !s.trim().is_empty() => Some(s),
+                _ => None,
+            };
+            text(parsed.message).or_else(|| text(parsed.error))
+        });
+    let message = match from_json {
+        Some(message) => message,
+        None => {
+            let text = String::from_utf8_lossy(body);
+            let text = text.trim();
+            if text.is_empty() {
+                "no message".to_owned()
+            } else {
+                text.to_owned()
+            }
+        }
+    };
+    sanitize(&message, secret)
+}
+
+/// Removes the secret and control characters and bounds the length.
+pub(crate) fn sanitize(text: &str, secret: &str) -> String {
+    let text = if secret.is_empty() {
+        text.to_owned()
+    } else {
+        text.replace(secret, "<redacted>")
+    };
+    let mut clean: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(MAX_MESSAGE_CHARS)
+        .collect();
+    if text.chars().count() > MAX_MESSAGE_CHARS {
+        clean.push('…');
+    }
+    clean
+}
+
+/// Converts serde_json's 1-based line and column into a byte offset into `body`.
+pub(crate) fn byte_offset(body: &[u8], line: usize, column: usize) -> usize {
+    let line_start = if line <= 1 {
+        0
+    } else {
+        body.iter()
+            .enumerate()
+            .filter(|(_, b)| **b == b'\n')
+            .nth(line - 2)
+            .map(|(index, _)| index + 1)
+            .unwrap_or(body.len())
+    };
+    (line_start + column.saturating_sub(1)).min(body.len())
+}
+
+/// Builds the error for a non-success status.
+pub(crate) fn classify_status(
+    endpoint: &str,
+    status: u16,
+    retry_after: Option<Duration>,
+    body: &[u8],
+    secret: &str,
+) -> JumpCloudError {
+    let endpoint = endpoint.to_owned();
+    let message = error_message(body, secret);
+    match status {
+        401 => JumpCloudError::Unauthorized { endpoint, message },
+        402 => JumpCloudError::NotLicensed { endpoint, message },
+        403 => JumpCloudError::Forbidden { endpoint, message },
+        404 => JumpCloudError::NotFound { endpoint, message },
+        429 => JumpCloudError::RateLimited {
+            endpoint,
+            retry_after,
+        },
+        500..=599 => JumpCloudError::Server {
+            endpoint,
+            status,
+            message,
+        },
+        _ => JumpCloudError::BadRequest {
+            endpoint,
+            status,
+            message,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_message_then_error_then_raw_text() {
+        let real = br#"{"error":"Unauthorized","message":"Unauthorized: api key user not found"}"#;
+        assert_eq!(
+            error_message(real, "jca_secret"),
+            "Unauthorized: api key user not found"
+        );
+        assert_eq!(
+            error_message(br#"{"error":"Forbidden: x"}"#, "jca_secret"),
+            "Forbidden: x"
+        );
+        assert_eq!(
+            error_message(br#"{"code":500,"message":""}"#, "jca_secret"),
+            "{\"code\":500,\"message\":\"\"}"
+        );
+        assert_eq!(
+            error_message(b"<html>bad gateway</html>\n", "jca_secret"),
+            "<html>bad gateway</html>"
+        );
+        assert_eq!(error_message(b"", "k"), "no message");
+    }
+
+    #[test]
+    fn error_messages_never_carry_the_key_or_unbounded_text() {
+        let body = br#"{"message":"bad key jca_SECRET123 sent"}"#;
+        let message = error_message(body, "jca_SECRET123");
+        assert!(!message.contains("jca_SECRET123"));
+        assert!(message.contains("<redacted>"));
+        let long = "x".repeat(5000);
+        assert!(error_message(long.as_bytes(), "k").chars().count() <= MAX_MESSAGE_CHARS + 1);
+    }
+
+    #[test]
+    fn classifies_each_status() {
+        let reason = |status| classify_status("/api/x", status, None, b"{}", "k").reason();
+        assert_eq!(reason(401), "Unauthorized");
+        assert_eq!(reason(402), "NotLicensed");
+        assert_eq!(reason(403), "Forbidden");
+        assert_eq!(reason(404), "NotFound");
+        assert_eq!(reason(400), "BadRequest");
+        assert_eq!(reason(429), "RateLimited");
+        assert_eq!(reason(500), "ServerError");
+        assert_eq!(reason(503), "ServerError");
+    }
+
+    #[test]
+    fn retry_and_terminal_classes() {
+        let error = |status| classify_status("/api/x", status, None, b"{}", "k");
+        for status in [429, 502, 503, 504] {
+            assert!(error(status).is_retryable(), "{status}");
+            assert!(!error(status).is_terminal(), "{status}");
+        }
+        for status in [400, 401, 402, 403, 404] {
+            assert!(!error(status).is_retryable(), "{status}");
+            assert!(error(status).is_terminal(), "{status}");
+        }
+        assert!(!error(500).is_retryable());
+        assert!(
+            JumpCloudError::Timeout {
+                endpoint: "e".into()
+            }
+            .is_retryable()
+        );
+    }
+
+    #[test]
+    fn byte_offsets_follow_lines_and_columns() {
+        let body = b"[1,\n2,\nx]";
+        let error = serde_json::from_slice::<serde_json::Value>(body).unwrap_err();
+        let offset = byte_offset(body, error.line(), error.column());
+        assert_eq!(body[offset], b'x');
+        assert_eq!(byte_offset(b"abc", 1, 1), 0);
+        assert_eq!(byte_offset(b"abc", 9, 9), 3);
+    }
+
+    #[test]
+    fn unauthorized_text_names_the_fix() {
+        let text = classify_status("/api/organizations", 401, None, b"{}", "k").to_string();
+        assert!(text.contains("check --region"), "{text}");
+        assert!(text.contains("/api/organizations"), "{text}");
+    }
+}

@@ -1,0 +1,206 @@
+//! Who the key is: its organizations, the selected one, and its own administrator.
+
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+
+use super::{JumpCloudClient, JumpCloudError, ListRequest};
+
+const LABEL: &str = "identity";
+
+/// An organization the key can reach.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Org {
+    pub id: String,
+    pub name: String,
+}
+
+/// The administrator the key belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Administrator {
+    pub id: String,
+    pub email: String,
+    pub role_name: Option<String>,
+    pub key_expires_at: Option<jiff::Timestamp>,
+}
+
+/// What `identify` learned about the key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Identity {
+    pub organizations: Vec<Org>,
+    /// The organization this client acts on.
+    pub org: Org,
+    /// `None` when `GET /api/users/getSelf` (undocumented) is not available.
+    pub administrator: Option<Administrator>,
+}
+
+#[derive(Deserialize)]
+struct OrgRecord {
+    #[serde(rename = "_id", default)]
+    underscore_id: Option<String>,
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(rename = "displayName", default)]
+    display_name: Option<String>,
+    #[serde(default)]
+    name: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct SelfRecord {
+    #[serde(rename = "_id", default)]
+    underscore_id: Option<String>,
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(default)]
+    email: Option<String>,
+    #[serde(rename = "roleName", default)]
+    role_name: Option<String>,
+    #[serde(rename = "apiKeyHash", default)]
+    api_key_hash: Option<ApiKeyHash>,
+}
+
+#[derive(Deserialize)]
+struct ApiKeyHash {
+    #[serde(rename = "expireAt", default)]
+    expire_at: Option<String>,
+}
+
+/// Chooses the organization to act on. Pure.
+pub fn select_org(organizations: &[Org], org_id: Option<&str>) -> Result<Org, JumpCloudError> {
+    match (org_id, organizations) {
+        (_, []) => Err(JumpCloudError::NoOrganization),
+        (Some(wanted), orgs) => orgs
+            .iter()
+            .find(|org| org.id == wanted)
+            .cloned()
+            .ok_or_else(|| JumpCloudError::OrgNotAccessible {
+                org_id: wanted.to_owned(),
+            }),
+        (None, [only]) => Ok(only.clone()),
+        (None, orgs) => Err(JumpCloudError::OrgIdRequired { count: orgs.len() }),
+    }
+}
+
+fn parse_org(record: &RawValue) -> Result<Org, JumpCloudError> {
+    let malformed = |detail: String| JumpCloudError::MalformedResponse {
+        endpoint: "/api/organizations".to_owned(),
+        offset: 0,
+        detail,
+    };
+    let parsed: OrgRecord =
+        serde_json::from_str(record.get()).map_err(|error| malformed(error.to_string()))?;
+    let id = parsed
+        .underscore_id
+        .or(parsed.id)
+        .ok_or_else(|| malformed("an organization has no _id".to_owned()))?;
+    let name = parsed.display_name.or(parsed.name).unwrap_or_default();
+    Ok(Org { id, name })
+}
+
+fn parse_admin(record: SelfRecord) -> Option<Administrator> {
+    let id = record.underscore_id.or(record.id)?;
+    let key_expires_at = record
+        .api_key_hash
+        .and_then(|hash| hash.expire_at)
+        .and_then(|text| text.parse::<jiff::Timestamp>().ok());
+    Some(Administrator {
+        id,
+        email: record.email.unwrap_or_default(),
+        role_name: record.role_name,
+        key_expires_at,
+    })
+}
+
+impl JumpCloudClient {
+    /// Identifies the key: `GET /api/organizations` (never with `x-org-id`) and the
+    /// undocumented `GET /api/users/getSelf` (its absence is tolerated).
+    pub async fn identify(&self) -> Result<Identity, JumpCloudError> {
+        let records = self
+            .list_all(ListRequest::v1(LABEL, "/api/organizations"))
+            .await?;
+        let organizations = records
+            .iter()
+            .map(|record| parse_org(record))
+            .collect::<Result<Vec<_>, _>>()?;
+        let org = select_org(&organizations, self.org_id())?;
+        let administrator = match self
+            .get_json::<SelfRecord>(LABEL, "/api/users/getSelf", &[])
+            .await
+        {
+            Ok(record) => parse_admin(record),
+            // Undocumented route: missing, or answering in a shape we do not know.
+            Err(JumpCloudError::NotFound { .. } | JumpCloudError::MalformedResponse { .. }) => None,
+            Err(JumpCloudError::BadRequest { status: 405, .. }) => None,
+            Err(error) => return Err(error),
+        };
+        Ok(Identity {
+            organizations,
+            org,
+            administrator,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn org(id: &str) -> Org {
+        Org {
+            id: id.to_owned(),
+            name: format!("Org {id}"),
+        }
+    }
+
+    #[test]
+    fn selects_the_single_org_or_the_requested_one() {
+        assert_eq!(select_org(&[org("a")], None).unwrap(), org("a"));
+        assert_eq!(select_org(&[org("a")], Some("a")).unwrap(), org("a"));
+        assert_eq!(
+            select_org(&[org("a"), org("b")], Some("b")).unwrap(),
+            org("b")
+        );
+    }
+
+    #[test]
+    fn multi_tenant_without_org_id_is_a_typed_error() {
+        let error = select_org(&[org("a"), org("b")], None).unwrap_err();
+        assert_eq!(error, JumpCloudError::OrgIdRequired { count: 2 });
+        assert!(error.to_string().contains("--org-id"));
+        assert!(!error.to_string().contains("Org a"));
+        assert_eq!(
+            select_org(&[org("a")], Some("z")).unwrap_err().reason(),
+            "OrgNotAccessible"
+        );
+        assert_eq!(
+            select_org(&[], None).unwrap_err().reason(),
+            "NoOrganization"
+        );
+    }
+
+    #[test]
+    fn parses_org_and_admin_records_leniently() {
+        let raw = RawValue::from_string(r#"{"_id":"o1","displayName":"Acme","logoUrl":""}"#.into())
+            .unwrap();
+        assert_eq!(
+            parse_org(&raw).unwrap(),
+            Org {
+                id: "o1".into(),
+                name: "Acme".into()
+            }
+        );
+        let record: SelfRecord = serde_json::from_str(
+            r#"{"_id":"u1","email":"a@b.c","roleName":"Read Only",
+                "apiKeyHash":{"prefix":"jca_x","expireAt":"2027-01-01T00:00:00Z"}}"#,
+        )
+        .unwrap();
+        let admin = parse_admin(record).unwrap();
+        assert_eq!(admin.role_name.as_deref(), Some("Read Only"));
+        assert_eq!(
+            admin.key_expires_at.unwrap().to_string(),
+            "2027-01-01T00:00:00Z"
+        );
+        let bare: SelfRecord = serde_json::from_str(r#"{"id":"u2"}"#).unwrap();
+        assert_eq!(parse_admin(bare).unwrap().key_expires_at, None);
+    }
+}

@@ -1,0 +1,219 @@
+//! Pagination planning and page parsing. Pure: no IO, unit-tested.
+//!
+//! The rule that matters most: after paging, the number of records equals the total the API
+//! reported, or the collection fails naming the endpoint. Silent truncation (stopping at the
+//! first empty or short page) is the bug class that hurts JumpCloud integrations most.
+
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use super::JumpCloudError;
+
+/// Largest page the console APIs accept.
+pub const MAX_PAGE: u64 = 100;
+/// Largest page System Insights accepts.
+pub const MAX_INSIGHTS_PAGE: u64 = 10_000;
+/// Largest page Directory Insights accepts.
+pub const MAX_EVENTS_PAGE: u64 = 10_000;
+
+/// How a list endpoint shapes its pages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListShape {
+    /// v1 lists and a few v2 routes: `{ "totalCount": N, "results": [...] }`.
+    Envelope,
+    /// v2 lists: a bare JSON array; the total is in the `x-total-count` header.
+    Array,
+}
+
+/// One parsed page: the records exactly as the API sent them, and the total it reported.
+#[derive(Debug)]
+pub struct ParsedPage {
+    pub records: Vec<Box<RawValue>>,
+    pub total: Option<u64>,
+}
+
+#[derive(Deserialize)]
+struct Envelope {
+    #[serde(rename = "totalCount", default)]
+    total_count: Option<u64>,
+    results: Vec<Box<RawValue>>,
+}
+
+/// Parses a page body. `header_total` is the `x-total-count` header, if any.
+pub fn parse_page(
+    endpoint: &str,
+    shape: ListShape,
+    body: &[u8],
+    header_total: Option<u64>,
+) -> Result<ParsedPage, JumpCloudError> {
+    let malformed = |error: serde_json::Error| JumpCloudError::MalformedResponse {
+        endpoint: endpoint.to_owned(),
+        offset: super::error::byte_offset(body, error.line(), error.column()),
+        detail: error.to_string(),
+    };
+    match shape {
+        ListShape::Envelope => {
+            let envelope: Envelope = serde_json::from_slice(body).map_err(malformed)?;
+            Ok(ParsedPage {
+                records: envelope.results,
+                total: envelope.total_count.or(header_total),
+            })
+        }
+        ListShape::Array => {
+            let records: Vec<Box<RawValue>> = serde_json::from_slice(body).map_err(malformed)?;
+            Ok(ParsedPage {
+                records,
+                total: header_total,
+            })
+        }
+    }
+}
+
+/// Offsets of the pages after the first, for a known total.
+pub fn remaining_skips(total: u64, limit: u64) -> impl Iterator<Item = u64> {
+    let limit = limit.max(1);
+    (1..)
+        .map(move |page| page * limit)
+        .take_while(move |skip| *skip < total)
+}
+
+/// The fewest requests that can list `total` records with pages of `limit`.
+pub fn min_requests(total: u64, limit: u64) -> u64 {
+    total.div_ceil(limit.max(1)).max(1)
+}
+
+/// Checks one page of a listing whose total was `expected_total` on the first page.
+pub fn check_page(
+    endpoint: &str,
+    expected_total: u64,
+    limit: u64,
+    skip: u64,
+    page_total: Option<u64>,
+    received: usize,
+) -> Result<(), JumpCloudError> {
+    if let Some(now) = page_total
+        && now != expected_total
+    {
+        return Err(JumpCloudError::TotalChanged {
+            endpoint: endpoint.to_owned(),
+            first: expected_total,
+            now,
+        });
+    }
+    let expected = expected_total.saturating_sub(skip).min(limit);
+    let received = received as u64;
+    if received != expected {
+        return Err(JumpCloudError::TruncatedCollection {
+            endpoint: endpoint.to_owned(),
+            // Counted over the whole listing so the message reads as the user expects:
+            // "reported N, got M".
+            expected: expected_total,
+            received: skip + received,
+        });
+    }
+    Ok(())
+}
+
+/// The final check over a whole listing.
+pub fn check_complete(endpoint: &str, expected: u64, received: u64) -> Result<(), JumpCloudError> {
+    if expected == received {
+        Ok(())
+    } else {
+        Err(JumpCloudError::TruncatedCollection {
+            endpoint: endpoint.to_owned(),
+            expected,
+            received,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plans_pages_for_edge_sizes() {
+        let skips = |total| remaining_skips(total, 100).collect::<Vec<_>>();
+        assert!(skips(0).is_empty());
+        assert!(skips(1).is_empty());
+        assert!(skips(99).is_empty());
+        assert!(skips(100).is_empty());
+        assert_eq!(skips(101), vec![100]);
+        assert_eq!(skips(10_001).len(), 100);
+        assert_eq!(skips(10_001).last(), Some(&10_000));
+        for (total, pages) in [(0, 1), (1, 1), (99, 1), (100, 1), (101, 2), (10_001, 101)] {
+            assert_eq!(min_requests(total, 100), pages, "{total}");
+            assert_eq!(1 + skips(total).len() as u64, pages, "{total}");
+        }
+        assert_eq!(min_requests(10_001, 10_000), 2);
+    }
+
+    #[test]
+    fn parses_both_shapes_keeping_records_verbatim() {
+        let body = br#"{"totalCount": 2, "results": [{"_id":"a", "x": [1, 2]}, {"_id":"b"}]}"#;
+        let page = parse_page("/api/systemusers", ListShape::Envelope, body, None).unwrap();
+        assert_eq!(page.total, Some(2));
+        assert_eq!(page.records[0].get(), r#"{"_id":"a", "x": [1, 2]}"#);
+        let page = parse_page(
+            "/api/v2/usergroups",
+            ListShape::Array,
+            b"[{\"id\":1}]",
+            Some(7),
+        )
+        .unwrap();
+        assert_eq!(page.total, Some(7));
+        assert_eq!(page.records.len(), 1);
+    }
+
+    #[test]
+    fn malformed_pages_name_endpoint_and_offset() {
+        let body = br#"{"totalCount": 2, "results": [{"_id":"a"}, {"_id" "b"}]}"#;
+        let error = parse_page("/api/systems", ListShape::Envelope, body, None).unwrap_err();
+        let JumpCloudError::MalformedResponse {
+            endpoint, offset, ..
+        } = &error
+        else {
+            panic!("{error:?}")
+        };
+        assert_eq!(endpoint, "/api/systems");
+        assert_eq!(&body[*offset..*offset + 3], br#""b""#);
+        let error = parse_page("/api/v2/x", ListShape::Array, br#"{"a":1}"#, None).unwrap_err();
+        assert_eq!(error.reason(), "MalformedResponse");
+    }
+
+    #[test]
+    fn short_pages_and_changing_totals_fail_naming_the_endpoint() {
+        assert!(check_page("/e", 250, 100, 0, Some(250), 100).is_ok());
+        assert!(check_page("/e", 250, 100, 200, Some(250), 50).is_ok());
+        assert!(check_page("/e", 0, 100, 0, Some(0), 0).is_ok());
+        let short = check_page("/e", 250, 100, 100, Some(250), 40).unwrap_err();
+        assert_eq!(
+            short,
+            JumpCloudError::TruncatedCollection {
+                endpoint: "/e".into(),
+                expected: 250,
+                received: 140
+            }
+        );
+        let empty = check_page("/e", 250, 100, 200, None, 0).unwrap_err();
+        assert_eq!(empty.reason(), "TruncatedCollection");
+        let changed = check_page("/e", 250, 100, 100, Some(251), 100).unwrap_err();
+        assert_eq!(
+            changed,
+            JumpCloudError::TotalChanged {
+                endpoint: "/e".into(),
+                first: 250,
+                now: 251
+            }
+        );
+        let long = check_page("/e", 150, 100, 100, Some(150), 60).unwrap_err();
+        assert_eq!(long.reason(), "TruncatedCollection");
+        assert!(check_complete("/e", 3, 3).is_ok());
+        assert!(
+            check_complete("/e", 3, 2)
+                .unwrap_err()
+                .to_string()
+                .contains("/e")
+        );
+    }
+}

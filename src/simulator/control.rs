@@ -1,0 +1,346 @@
+//! Control API types, shared by the simulator's `/__simulator/` routes and [`SimulatorControl`],
+//! a small typed client for tests.
+
+use std::collections::BTreeMap;
+
+use jiff::Timestamp;
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::key_fingerprint;
+
+/// An administrator as listed by `GET /__simulator/admins`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AdminView {
+    pub id: String,
+    pub email: String,
+    pub role_name: String,
+    /// The current key. The control API is a loopback test tool, so it does hand keys out.
+    pub api_key: Option<String>,
+    pub key_expires_at: Option<Timestamp>,
+    pub org_ids: Vec<String>,
+}
+
+/// Request counters (API routes only; control requests are not counted).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Counters {
+    pub total: u64,
+    /// Per request path (without query).
+    pub by_path: BTreeMap<String, u64>,
+    /// Per key fingerprint ([`key_fingerprint`]); `none` for requests without a key.
+    pub by_key: BTreeMap<String, u64>,
+    /// Per response status code.
+    pub by_status: BTreeMap<String, u64>,
+}
+
+impl Counters {
+    /// Requests that carried this key.
+    pub fn for_key(&self, key: &SecretString) -> u64 {
+        self.by_key
+            .get(&key_fingerprint(key.expose_secret()))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Requests whose path starts with `prefix`.
+    pub fn for_path_prefix(&self, prefix: &str) -> u64 {
+        self.by_path
+            .iter()
+            .filter(|(p, _)| p.starts_with(prefix))
+            .map(|(_, n)| n)
+            .sum()
+    }
+}
+
+/// A fault for the next `times` API requests whose path starts with `path_prefix` (all when
+/// `None`). Faults are applied in the order they were added.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Fault {
+    #[serde(flatten)]
+    pub kind: FaultKind,
+    #[serde(default = "one")]
+    pub times: u32,
+    #[serde(default)]
+    pub path_prefix: Option<String>,
+}
+
+fn one() -> u32 {
+    1
+}
+
+impl Fault {
+    pub fn new(kind: FaultKind) -> Self {
+        Fault {
+            kind,
+            times: 1,
+            path_prefix: None,
+        }
+    }
+
+    pub fn times(mut self, times: u32) -> Self {
+        self.times = times;
+        self
+    }
+
+    pub fn on_path(mut self, prefix: impl Into<String>) -> Self {
+        self.path_prefix = Some(prefix.into());
+        self
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum FaultKind {
+    /// Answer with this status (e.g. 429, 500, 502, 503, 504) and a JumpCloud error body,
+    /// with a `Retry-After` header when `retry_after_secs` is set.
+    Status {
+        status: u16,
+        #[serde(default)]
+        retry_after_secs: Option<u64>,
+    },
+    /// Wait this long, then answer normally.
+    Delay { delay_ms: u64 },
+    /// Answer normally but cut the body in half (invalid JSON, correct status and headers).
+    Malformed,
+    /// Answer normally, then add `count` records of `records` to the org: the totals of the
+    /// next page differ from this one.
+    Grow {
+        #[serde(default)]
+        records: GrowRecords,
+        #[serde(default = "one")]
+        count: u32,
+    },
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GrowRecords {
+    #[default]
+    Users,
+    Systems,
+}
+
+/// Body of `POST /__simulator/orgs` (make admins multi-tenant).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct AddOrgRequest {
+    /// Admins that get access to the new org; empty means every admin of the region.
+    #[serde(default)]
+    pub admin_ids: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AddOrgResponse {
+    pub org_id: String,
+    pub name: String,
+}
+
+/// Body of `PUT /__simulator/admins/{id}/key-expiry` and optional body of `issue-key`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct KeyExpiry {
+    #[serde(default)]
+    pub expires_at: Option<Timestamp>,
+}
+
+/// Body of `PUT /__simulator/directory-insights`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DirectoryInsightsToggle {
+    pub enabled: bool,
+    /// Only this org; all orgs of the region when `None`.
+    #[serde(default)]
+    pub org_id: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ControlError {
+    #[error("simulator control request {path} failed: {source}")]
+    Http {
+        path: String,
+        source: reqwest::Error,
+    },
+    #[error("simulator control request {path} answered {status}: {body}")]
+    Status {
+        path: String,
+        status: u16,
+        body: String,
+    },
+    #[error("simulator control URL is invalid: {0}")]
+    Url(#[from] url::ParseError),
+}
+
+/// Typed client for the control API of one region's listener.
+#[derive(Debug, Clone)]
+pub struct SimulatorControl {
+    base: url::Url,
+    http: reqwest::Client,
+}
+
+impl SimulatorControl {
+    /// `base_url` is the region's base URL, e.g. from [`super::Simulator::base_url`].
+    pub fn new(base_url: url::Url) -> Self {
+        SimulatorControl {
+            base: base_url,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    async fn call<B: Serialize>(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&B>,
+    ) -> Result<Vec<u8>, ControlError> {
+        let url = self.base.join(&format!("__simulator/{path}"))?;
+        let mut request = self.http.request(method, url);
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let http = |source| ControlError::Http {
+            path: path.to_string(),
+            source,
+        };
+        let response = request.send().await.map_err(http)?;
+        let status = response.status();
+        let bytes = response.bytes().await.map_err(http)?;
+        if !status.is_success() {
+            return Err(ControlError::Status {
+                path: path.into(),
+                status: status.as_u16(),
+                body: String::from_utf8_lossy(&bytes).into_owned(),
+            });
+        }
+        Ok(bytes.to_vec())
+    }
+
+    async fn call_json<B: Serialize, T: for<'de> Deserialize<'de>>(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&B>,
+    ) -> Result<T, ControlError> {
+        let bytes = self.call(method, path, body).await?;
+        serde_json::from_slice(&bytes).map_err(|e| ControlError::Status {
+            path: path.into(),
+            status: 200,
+            body: format!("unexpected body: {e}"),
+        })
+    }
+
+    pub async fn admins(&self) -> Result<Vec<AdminView>, ControlError> {
+        self.call_json::<(), _>(reqwest::Method::GET, "admins", None)
+            .await
+    }
+
+    pub async fn revoke_key(&self, admin_id: &str) -> Result<(), ControlError> {
+        self.call::<()>(
+            reqwest::Method::POST,
+            &format!("admins/{admin_id}/revoke-key"),
+            None,
+        )
+        .await
+        .map(drop)
+    }
+
+    /// Issues a new key (the admin's previous key stops working) and returns it.
+    pub async fn issue_key(
+        &self,
+        admin_id: &str,
+        expires_at: Option<Timestamp>,
+    ) -> Result<SecretString, ControlError> {
+        let view: AdminView = self
+            .call_json(
+                reqwest::Method::POST,
+                &format!("admins/{admin_id}/issue-key"),
+                Some(&KeyExpiry { expires_at }),
+            )
+            .await?;
+        Ok(SecretString::from(view.api_key.unwrap_or_default()))
+    }
+
+    /// Makes the admin's current key expired (expiry one second in the past).
+    pub async fn expire_key(&self, admin_id: &str) -> Result<(), ControlError> {
+        self.call::<()>(
+            reqwest::Method::POST,
+            &format!("admins/{admin_id}/expire-key"),
+            None,
+        )
+        .await
+        .map(drop)
+    }
+
+    pub async fn set_key_expiry(
+        &self,
+        admin_id: &str,
+        expires_at: Option<Timestamp>,
+    ) -> Result<(), ControlError> {
+        self.call(
+            reqwest::Method::PUT,
+            &format!("admins/{admin_id}/key-expiry"),
+            Some(&KeyExpiry { expires_at }),
+        )
+        .await
+        .map(drop)
+    }
+
+    /// Adds an org reachable by `admin_ids` (all admins when empty); returns its id.
+    pub async fn add_org(&self, admin_ids: &[String]) -> Result<String, ControlError> {
+        let response: AddOrgResponse = self
+            .call_json(
+                reqwest::Method::POST,
+                "orgs",
+                Some(&AddOrgRequest {
+                    admin_ids: admin_ids.to_vec(),
+                }),
+            )
+            .await?;
+        Ok(response.org_id)
+    }
+
+    /// Per-org record counts (`{org_id: {users, systems, ...}}`).
+    pub async fn orgs(&self) -> Result<BTreeMap<String, Value>, ControlError> {
+        self.call_json::<(), _>(reqwest::Method::GET, "orgs", None)
+            .await
+    }
+
+    pub async fn set_directory_insights(&self, enabled: bool) -> Result<(), ControlError> {
+        self.call(
+            reqwest::Method::PUT,
+            "directory-insights",
+            Some(&DirectoryInsightsToggle {
+                enabled,
+                org_id: None,
+            }),
+        )
+        .await
+        .map(drop)
+    }
+
+    pub async fn inject(&self, fault: Fault) -> Result<(), ControlError> {
+        self.call(reqwest::Method::POST, "faults", Some(&fault))
+            .await
+            .map(drop)
+    }
+
+    pub async fn faults(&self) -> Result<Vec<Fault>, ControlError> {
+        self.call_json::<(), _>(reqwest::Method::GET, "faults", None)
+            .await
+    }
+
+    pub async fn clear_faults(&self) -> Result<(), ControlError> {
+        self.call::<()>(reqwest::Method::DELETE, "faults", None)
+            .await
+            .map(drop)
+    }
+
+    pub async fn counters(&self) -> Result<Counters, ControlError> {
+        self.call_json::<(), _>(reqwest::Method::GET, "counters", None)
+            .await
+    }
+
+    /// Clears faults and counters (the org, admins and keys stay as they are).
+    pub async fn reset(&self) -> Result<(), ControlError> {
+        self.call::<()>(reqwest::Method::POST, "reset", None)
+            .await
+            .map(drop)
+    }
+}

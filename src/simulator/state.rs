@@ -1,0 +1,408 @@
+//! Live state of one region: its organizations, console administrators and their keys, pending
+//! faults and request counters. Everything the control API can change lives here.
+
+use std::collections::BTreeMap;
+use std::sync::{Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::time::{Duration, Instant};
+
+use jiff::{SignedDuration, Timestamp};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde_json::{Value, json};
+
+use super::control::{AdminView, Counters, Fault, FaultKind};
+use super::generate::{Org, fmt_ts, generate_org};
+use super::{OrgSize, key_fingerprint};
+use crate::region::Region;
+
+/// Built-in JumpCloud administrator roles (PowerShell `Get-JCAdmin`), plus one custom role.
+pub(crate) const ROLES: &[(&str, bool, &str)] = &[
+    (
+        "Administrator With Billing",
+        false,
+        "Full access, including billing",
+    ),
+    ("Administrator", false, "Full access except billing"),
+    ("Manager", false, "Manage users, devices and policies"),
+    (
+        "Command Runner With Billing",
+        false,
+        "Run commands and manage billing",
+    ),
+    ("Command Runner", false, "Run commands only"),
+    ("Help Desk", false, "Reset passwords and unlock users"),
+    ("Billing Only", false, "Billing only"),
+    ("Read Only", false, "Read everything, change nothing"),
+    (
+        "Compliance Auditor",
+        true,
+        "Custom: read users, devices, policies and Directory Insights",
+    ),
+];
+
+pub(crate) fn role_id(name: &str) -> String {
+    let index = ROLES
+        .iter()
+        .position(|r| r.0 == name)
+        .unwrap_or(ROLES.len());
+    format!("5c3536e7c9a5e13cf7af{index:04x}")
+}
+
+/// Roles whose keys JumpCloud refuses for reading (the DI docs: Command Runner keys get 403).
+pub(crate) fn role_may_read(role: &str) -> bool {
+    !role.starts_with("Command Runner")
+}
+
+pub(crate) struct ApiKey {
+    pub value: String,
+    pub created_at: Timestamp,
+    pub expire_at: Option<Timestamp>,
+}
+
+pub(crate) struct Admin {
+    pub id: String,
+    pub email: String,
+    pub firstname: String,
+    pub lastname: String,
+    pub role_name: String,
+    pub mfa: bool,
+    pub created: Timestamp,
+    pub password_updated_at: Timestamp,
+    pub key: Option<ApiKey>,
+    pub api_key_allowed: bool,
+    pub api_key_updated_at: Option<Timestamp>,
+    pub org_ids: Vec<String>,
+}
+
+impl Admin {
+    pub(crate) fn view(&self) -> AdminView {
+        AdminView {
+            id: self.id.clone(),
+            email: self.email.clone(),
+            role_name: self.role_name.clone(),
+            api_key: self.key.as_ref().map(|k| k.value.clone()),
+            key_expires_at: self.key.as_ref().and_then(|k| k.expire_at),
+            org_ids: self.org_ids.clone(),
+        }
+    }
+
+    /// The v1 `userreturn` shape served by `/api/users` and `/api/users/getSelf`.
+    pub(crate) fn record(&self) -> Value {
+        let role = role_id(&self.role_name);
+        let key_hash = self.key.as_ref().map(|k| {
+            json!({"prefix": k.value.chars().take(8).collect::<String>(), "createdAt": fmt_ts(k.created_at),
+                   "expireAt": k.expire_at.map(fmt_ts)})
+        });
+        let multi = self.org_ids.len() > 1;
+        json!({
+            "_id": self.id, "id": self.id, "email": self.email, "firstname": self.firstname, "lastname": self.lastname,
+            "organization": self.org_ids.first(), "provider": if multi { json!(format!("{}pr", &self.id[..22])) } else { Value::Null },
+            "enableMultiFactor": self.mfa, "totpEnrolled": self.mfa, "suspended": false, "registered": true,
+            "role": role, "roleName": self.role_name, "roleNames": [self.role_name], "roles": [role],
+            "apiKeyAllowed": self.api_key_allowed, "apiKeySet": self.key.is_some(),
+            "apiKeyUpdatedAt": self.api_key_updated_at.map(fmt_ts), "apiKeyHash": key_hash,
+            "created": fmt_ts(self.created), "passwordUpdatedAt": fmt_ts(self.password_updated_at),
+            "sessionCount": 1, "organizationAccessTotal": self.org_ids.len(),
+        })
+    }
+}
+
+pub(crate) struct World {
+    pub orgs: Vec<Org>,
+    pub admins: Vec<Admin>,
+    key_rng: ChaCha8Rng,
+}
+
+impl World {
+    pub(crate) fn org(&self, id: &str) -> Option<&Org> {
+        self.orgs.iter().find(|o| o.id == id)
+    }
+
+    pub(crate) fn admin_mut(&mut self, id: &str) -> Option<&mut Admin> {
+        self.admins.iter_mut().find(|a| a.id == id)
+    }
+
+    pub(crate) fn new_key(&mut self) -> String {
+        const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+        let mut key = String::from("jca_");
+        for _ in 0..36 {
+            key.push(char::from(
+                ALPHABET[self.key_rng.random_range(0..ALPHABET.len())],
+            ));
+        }
+        key
+    }
+}
+
+pub(crate) struct RegionState {
+    pub region: Region,
+    pub seed: u64,
+    base_now: Timestamp,
+    started: Instant,
+    pub response_delay: Duration,
+    world: RwLock<World>,
+    faults: Mutex<Vec<Fault>>,
+    counters: Mutex<Counters>,
+    request_ids: Mutex<u64>,
+}
+
+fn days(n: i64) -> SignedDuration {
+    SignedDuration::from_hours(24 * n)
+}
+
+/// Seed for one region's org, so every region holds a different company with different keys.
+pub(crate) fn region_seed(seed: u64, region: Region) -> u64 {
+    let salt = match region {
+        Region::Us => 0x5553_0000,
+        Region::Eu => 0x4555_0000,
+        Region::In => 0x494e_0000,
+    };
+    seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ salt
+}
+
+impl RegionState {
+    pub(crate) fn new(
+        region: Region,
+        seed: u64,
+        size: &OrgSize,
+        now: Timestamp,
+        response_delay: Duration,
+    ) -> Self {
+        let seed = region_seed(seed, region);
+        let org = generate_org(seed, size, now);
+        let mut key_rng = ChaCha8Rng::seed_from_u64(seed ^ 0x6b65_7973);
+        let plan: [(&str, Option<i64>, bool, bool); 7] = [
+            // role, key expiry in days (None = never), has key, MFA
+            ("Administrator With Billing", None, true, true),
+            ("Administrator", Some(8), true, true),
+            ("Manager", Some(180), true, false),
+            ("Help Desk", None, false, true),
+            ("Read Only", Some(365), true, true),
+            ("Command Runner", None, true, true),
+            ("Administrator", Some(-20), true, false),
+        ];
+        let fallback = [
+            ("Dana", "Okafor"),
+            ("Sam", "Rivera"),
+            ("Kai", "Lindqvist"),
+            ("Ines", "Moreau"),
+            ("Ravi", "Iyer"),
+            ("Mara", "Volkov"),
+            ("Theo", "Brandt"),
+        ];
+        let mut world = World {
+            orgs: Vec::new(),
+            admins: Vec::new(),
+            key_rng: ChaCha8Rng::seed_from_u64(0),
+        };
+        let mut admins = Vec::new();
+        for (i, (role, expiry, has_key, mfa)) in plan.into_iter().enumerate() {
+            let (first, last, email) = match org.staff_names.get(i) {
+                Some((f, l, e)) => (f.clone(), l.clone(), e.clone()),
+                None => {
+                    let (f, l) = fallback[i];
+                    (
+                        f.to_string(),
+                        l.to_string(),
+                        format!("{}.{}@{}", f.to_lowercase(), l.to_lowercase(), org.domain),
+                    )
+                }
+            };
+            let id = format!(
+                "{:08x}{:016x}",
+                org.created.as_second() as u32 + i as u32,
+                key_rng.random::<u64>()
+            );
+            let created = org.created + days(i as i64 * 40);
+            let key_created = now - days(30 + i as i64 * 17);
+            let key = has_key.then(|| ApiKey {
+                value: String::new(),
+                created_at: key_created,
+                expire_at: expiry.map(|d| now + days(d)),
+            });
+            admins.push(Admin {
+                id,
+                email,
+                firstname: first,
+                lastname: last,
+                role_name: role.to_string(),
+                mfa,
+                created,
+                password_updated_at: now - days(60 + i as i64 * 11),
+                api_key_updated_at: key.as_ref().map(|k| k.created_at),
+                key,
+                api_key_allowed: has_key,
+                org_ids: vec![org.id.clone()],
+            });
+        }
+        world.key_rng = key_rng;
+        for admin in &mut admins {
+            if let Some(k) = admin.key.as_mut() {
+                k.value = world.new_key();
+            }
+        }
+        world.admins = admins;
+        world.orgs.push(org);
+        RegionState {
+            region,
+            seed,
+            base_now: now,
+            started: Instant::now(),
+            response_delay,
+            world: RwLock::new(world),
+            faults: Mutex::new(Vec::new()),
+            counters: Mutex::new(Counters::default()),
+            request_ids: Mutex::new(0),
+        }
+    }
+
+    /// Simulated clock: the configured "now" plus real time elapsed since start.
+    pub(crate) fn now(&self) -> Timestamp {
+        let elapsed =
+            SignedDuration::try_from(self.started.elapsed()).unwrap_or(SignedDuration::ZERO);
+        self.base_now + elapsed
+    }
+
+    pub(crate) fn world(&self) -> RwLockReadGuard<'_, World> {
+        self.world.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn world_mut(&self) -> RwLockWriteGuard<'_, World> {
+        self.world.write().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn faults(&self) -> MutexGuard<'_, Vec<Fault>> {
+        self.faults.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn counters(&self) -> MutexGuard<'_, Counters> {
+        self.counters.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn next_request_id(&self) -> u64 {
+        let mut id = self
+            .request_ids
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        *id += 1;
+        *id
+    }
+
+    pub(crate) fn add_fault(&self, fault: Fault) {
+        self.faults().push(fault);
+    }
+
+    pub(crate) fn list_faults(&self) -> Vec<Fault> {
+        self.faults().clone()
+    }
+
+    pub(crate) fn clear_faults(&self) {
+        self.faults().clear();
+    }
+
+    /// Takes one use of the first pending fault whose path prefix matches.
+    pub(crate) fn take_fault(&self, path: &str) -> Option<FaultKind> {
+        let mut faults = self.faults();
+        let index = faults.iter().position(|f| {
+            f.times > 0 && f.path_prefix.as_deref().is_none_or(|p| path.starts_with(p))
+        })?;
+        let fault = &mut faults[index];
+        fault.times -= 1;
+        let kind = fault.kind.clone();
+        if fault.times == 0 {
+            faults.remove(index);
+        }
+        Some(kind)
+    }
+
+    pub(crate) fn count(&self, path: &str, key: Option<&str>, status: u16) {
+        let mut c = self.counters();
+        c.total += 1;
+        *c.by_path.entry(path.to_string()).or_default() += 1;
+        let fp = key
+            .map(key_fingerprint)
+            .unwrap_or_else(|| "none".to_string());
+        *c.by_key.entry(fp).or_default() += 1;
+        *c.by_status.entry(status.to_string()).or_default() += 1;
+    }
+
+    pub(crate) fn reset_counters(&self) {
+        *self.counters() = Counters::default();
+    }
+
+    /// Adds another organization to this region and gives the named admins (all when empty)
+    /// access to it, which makes them multi-tenant.
+    pub(crate) fn add_org(&self, admin_ids: &[String]) -> Result<(String, String), String> {
+        let mut world = self.world_mut();
+        for id in admin_ids {
+            if !world.admins.iter().any(|a| &a.id == id) {
+                return Err(format!("no administrator with id {id}"));
+            }
+        }
+        let seed = self.seed.wrapping_add(1 + world.orgs.len() as u64);
+        let org = generate_org(seed, &OrgSize::tiny(), self.base_now);
+        let (id, name) = (org.id.clone(), org.name.clone());
+        world.orgs.push(org);
+        for admin in &mut world.admins {
+            if admin_ids.is_empty() || admin_ids.contains(&admin.id) {
+                admin.org_ids.push(id.clone());
+            }
+        }
+        Ok((id, name))
+    }
+
+    pub(crate) fn org_counts(&self) -> BTreeMap<String, Value> {
+        let world = self.world();
+        world
+            .orgs
+            .iter()
+            .map(|o| {
+                let statuses: usize = o.policies.iter().map(|p| p.statuses.len()).sum();
+                let insights: BTreeMap<&str, usize> = o.insights.iter().map(|(t, rows)| (*t, rows.len())).collect();
+                (
+                    o.id.clone(),
+                    json!({"name": o.name, "directory_insights": o.directory_insights,
+                           "users": o.users.len(), "systems": o.systems.len(), "applications": o.applications.len(),
+                           "policies": o.policies.len(), "policy_statuses": statuses,
+                           "user_groups": o.user_groups.len(), "system_groups": o.system_groups.len(),
+                           "authn_policies": o.authn_policies.len(), "events": o.events.len(),
+                           "system_insights": insights}),
+                )
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_have_the_jumpcloud_shape_and_differ_per_admin() {
+        let now = Timestamp::from_second(1_780_000_000).unwrap();
+        let state = RegionState::new(Region::Us, 7, &OrgSize::tiny(), now, Duration::ZERO);
+        let world = state.world();
+        let keys: Vec<&str> = world
+            .admins
+            .iter()
+            .filter_map(|a| a.key.as_ref())
+            .map(|k| k.value.as_str())
+            .collect();
+        assert!(keys.len() >= 5);
+        for key in &keys {
+            assert_eq!(key.len(), 40);
+            assert!(key.starts_with("jca_"));
+            assert!(key[4..].chars().all(|c| c.is_ascii_alphanumeric()));
+        }
+        let unique: std::collections::HashSet<_> = keys.iter().collect();
+        assert_eq!(unique.len(), keys.len());
+        assert_eq!(
+            world
+                .admins
+                .iter()
+                .filter(|a| a.role_name == "Read Only")
+                .count(),
+            1
+        );
+    }
+}

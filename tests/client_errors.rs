@@ -1,0 +1,303 @@
+//! Error classes, retries (counted by the simulator, never timed), regions and org selection.
+
+mod client_support;
+
+use std::time::Duration;
+
+use client_support::*;
+use jumpcloud_operator::jumpcloud::{ApiKey, JumpCloudClient, JumpCloudError, ListRequest};
+use jumpcloud_operator::region::Region;
+use jumpcloud_operator::simulator::control::{Fault, FaultKind};
+use jumpcloud_operator::simulator::{OrgSize, Simulator, SimulatorConfig};
+use secrecy::ExposeSecret;
+
+fn status(status: u16, retry_after_secs: Option<u64>) -> FaultKind {
+    FaultKind::Status {
+        status,
+        retry_after_secs,
+    }
+}
+
+async fn list_users(client: &JumpCloudClient) -> Result<usize, JumpCloudError> {
+    Ok(client
+        .list_all(ListRequest::v1("users", "/api/systemusers"))
+        .await?
+        .len())
+}
+
+async fn users_requests(sim: &Simulator) -> u64 {
+    control(sim)
+        .counters()
+        .await
+        .unwrap()
+        .for_path_prefix("/api/systemusers")
+}
+
+#[tokio::test]
+async fn retryable_statuses_are_retried_until_success() {
+    let sim = simulator(OrgSize::small()).await;
+    let users = OrgSize::small().users;
+    for code in [429, 502, 503, 504] {
+        control(&sim).reset().await.unwrap();
+        control(&sim)
+            .inject(
+                Fault::new(status(code, None))
+                    .times(2)
+                    .on_path("/api/systemusers"),
+            )
+            .await
+            .unwrap();
+        let client = client(&sim);
+        assert_eq!(list_users(&client).await.unwrap(), users, "{code}");
+        assert_eq!(
+            users_requests(&sim).await,
+            3,
+            "{code}: two failures, one success"
+        );
+        assert_eq!(client.request_counts().get("users"), Some(&3));
+    }
+}
+
+#[tokio::test]
+async fn retry_after_is_honoured_and_a_wait_past_the_deadline_gives_up_at_once() {
+    let sim = simulator(OrgSize::small()).await;
+    control(&sim)
+        .inject(Fault::new(status(429, Some(1))).on_path("/api/systemusers"))
+        .await
+        .unwrap();
+    assert!(list_users(&client(&sim)).await.is_ok());
+    assert_eq!(users_requests(&sim).await, 2);
+
+    control(&sim).reset().await.unwrap();
+    control(&sim)
+        .inject(
+            Fault::new(status(429, Some(600)))
+                .times(5)
+                .on_path("/api/systemusers"),
+        )
+        .await
+        .unwrap();
+    let mut config = fast_config(&sim, Region::Us);
+    config.total_deadline = Duration::from_secs(60);
+    let client = client_with(&sim, config, sim.read_only_key(Region::Us));
+    let error = list_users(&client).await.unwrap_err();
+    assert_eq!(
+        error,
+        JumpCloudError::RateLimited {
+            endpoint: "/api/systemusers".into(),
+            retry_after: Some(Duration::from_secs(600))
+        }
+    );
+    assert_eq!(
+        users_requests(&sim).await,
+        1,
+        "a 600 s Retry-After cannot fit a 60 s deadline"
+    );
+    assert!(!error.is_terminal());
+}
+
+#[tokio::test]
+async fn retries_stop_after_the_attempt_limit() {
+    let sim = simulator(OrgSize::small()).await;
+    control(&sim)
+        .inject(
+            Fault::new(status(503, None))
+                .times(50)
+                .on_path("/api/systemusers"),
+        )
+        .await
+        .unwrap();
+    let error = list_users(&client(&sim)).await.unwrap_err();
+    assert_eq!(error.reason(), "ServerError");
+    assert_eq!(
+        users_requests(&sim).await,
+        5,
+        "max_attempts of the test policy"
+    );
+}
+
+#[tokio::test]
+async fn terminal_statuses_are_never_retried() {
+    let sim = simulator(OrgSize::small()).await;
+    for (code, reason) in [
+        (400, "BadRequest"),
+        (401, "Unauthorized"),
+        (402, "NotLicensed"),
+        (403, "Forbidden"),
+        (404, "NotFound"),
+        (500, "ServerError"),
+    ] {
+        control(&sim).reset().await.unwrap();
+        control(&sim)
+            .inject(
+                Fault::new(status(code, None))
+                    .times(3)
+                    .on_path("/api/systemusers"),
+            )
+            .await
+            .unwrap();
+        let error = list_users(&client(&sim)).await.unwrap_err();
+        assert_eq!(error.reason(), reason, "{code}");
+        assert_eq!(users_requests(&sim).await, 1, "{code} must not be retried");
+        assert!(error.to_string().contains("/api/systemusers"), "{error}");
+    }
+}
+
+#[tokio::test]
+async fn a_revoked_key_is_a_clear_401_after_exactly_one_request() {
+    let sim = simulator(OrgSize::small()).await;
+    let admin = read_only_admin(&sim);
+    let key = admin.api_key.clone().unwrap();
+    control(&sim).revoke_key(&admin.id).await.unwrap();
+    let client = client_with(&sim, fast_config(&sim, Region::Us), key.clone());
+    let error = client.verify_key().await.unwrap_err();
+    let JumpCloudError::Unauthorized { endpoint, .. } = &error else {
+        panic!("{error:?}")
+    };
+    assert_eq!(endpoint, "/api/organizations");
+    assert!(error.is_terminal());
+    assert!(error.to_string().contains("check --region"));
+    assert_eq!(control(&sim).counters().await.unwrap().total, 1);
+    for text in [
+        error.to_string(),
+        format!("{error:?}"),
+        format!("{client:?}"),
+    ] {
+        assert!(!text.contains(key.expose_secret()), "{text}");
+    }
+}
+
+#[tokio::test]
+async fn timeouts_and_malformed_bodies() {
+    let sim = simulator(OrgSize::small()).await;
+    control(&sim)
+        .inject(Fault::new(FaultKind::Delay { delay_ms: 3_000 }).on_path("/api/systemusers"))
+        .await
+        .unwrap();
+    let mut config = fast_config(&sim, Region::Us);
+    config.request_timeout = Duration::from_millis(300);
+    let slow_client = client_with(&sim, config, sim.read_only_key(Region::Us));
+    assert!(
+        list_users(&slow_client).await.is_ok(),
+        "a timeout is retried"
+    );
+    assert_eq!(slow_client.request_counts().get("users"), Some(&2));
+    // The simulator counts a request when it answers; the timed-out one never is answered
+    // (the client hung up), so only the retry shows there.
+    assert_eq!(users_requests(&sim).await, 1);
+
+    control(&sim).reset().await.unwrap();
+    control(&sim)
+        .inject(Fault::new(FaultKind::Malformed).on_path("/api/systemusers"))
+        .await
+        .unwrap();
+    let error = list_users(&client(&sim)).await.unwrap_err();
+    let JumpCloudError::MalformedResponse {
+        endpoint, offset, ..
+    } = &error
+    else {
+        panic!("{error:?}")
+    };
+    assert_eq!(endpoint, "/api/systemusers");
+    assert!(*offset > 0);
+}
+
+#[tokio::test]
+async fn connection_failures_are_transport_errors() {
+    // Bind then drop a listener: nothing answers on that port.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut config = jumpcloud_operator::jumpcloud::ClientConfig::new(Region::Us);
+    config.base_url_override = Some(format!("http://127.0.0.1:{port}/").parse().unwrap());
+    config.retry.max_attempts = 2;
+    config.retry.base_delay = Duration::from_millis(1);
+    let client = JumpCloudClient::new(config, ApiKey::new("jca_unused_key_123").unwrap()).unwrap();
+    let error = client.verify_key().await.unwrap_err();
+    assert_eq!(error.reason(), "TransportError");
+    assert_eq!(
+        client.total_requests(),
+        2,
+        "connection failures are retried"
+    );
+}
+
+#[tokio::test]
+async fn a_key_sent_to_another_region_is_rejected() {
+    let sim = Simulator::start(SimulatorConfig {
+        regions: vec![Region::Us, Region::Eu],
+        ..SimulatorConfig::default()
+    })
+    .await
+    .unwrap();
+    let eu_key = sim.read_only_key(Region::Eu);
+    let wrong = client_with(&sim, fast_config(&sim, Region::Us), eu_key.clone());
+    assert_eq!(wrong.identify().await.unwrap_err().reason(), "Unauthorized");
+    let right = client_with(&sim, fast_config(&sim, Region::Eu), eu_key);
+    let identity = right.identify().await.unwrap();
+    assert_eq!(Some(identity.org.id), sim.org_id(Region::Eu));
+}
+
+#[tokio::test]
+async fn identity_reports_the_org_and_the_administrator() {
+    let sim = simulator(OrgSize::small()).await;
+    let identity = client(&sim).identify().await.unwrap();
+    assert_eq!(identity.organizations.len(), 1);
+    assert_eq!(Some(identity.org.id.clone()), sim.org_id(Region::Us));
+    let admin = identity.administrator.expect("getSelf");
+    let expected = read_only_admin(&sim);
+    assert_eq!(admin.id, expected.id);
+    assert_eq!(admin.role_name.as_deref(), Some("Read Only"));
+    assert_eq!(admin.key_expires_at, expected.key_expires_at);
+}
+
+#[tokio::test]
+async fn multi_tenant_keys_need_an_org_id_and_get_the_header_only_where_allowed() {
+    let sim = simulator(OrgSize::small()).await;
+    let admin = read_only_admin(&sim);
+    let second = control(&sim)
+        .add_org(std::slice::from_ref(&admin.id))
+        .await
+        .unwrap();
+
+    let error = client(&sim).identify().await.unwrap_err();
+    assert_eq!(error, JumpCloudError::OrgIdRequired { count: 2 });
+    assert!(error.is_terminal());
+
+    // The simulator answers 403 to x-org-id on org routes and 401 to org routes without it, so
+    // a successful identify plus an org-scoped listing proves both header rules.
+    let mut config = fast_config(&sim, Region::Us);
+    config.org_id = Some(second.clone());
+    let client = client_with(&sim, config, sim.read_only_key(Region::Us));
+    let identity = client.identify().await.unwrap();
+    assert_eq!(identity.org.id, second);
+    assert_eq!(identity.organizations.len(), 2);
+    assert!(list_users(&client).await.is_ok());
+    assert!(client.verify_key().await.is_ok());
+
+    let mut config = fast_config(&sim, Region::Us);
+    config.org_id = Some("5f0000000000000000000000".into());
+    let stranger = client_with(&sim, config, sim.read_only_key(Region::Us));
+    assert_eq!(
+        stranger.identify().await.unwrap_err().reason(),
+        "OrgNotAccessible"
+    );
+}
+
+#[tokio::test]
+async fn directory_insights_off_is_not_licensed() {
+    let sim = simulator(OrgSize::small()).await;
+    control(&sim).set_directory_insights(false).await.unwrap();
+    let client = client(&sim);
+    let now = jiff::Timestamp::now();
+    let query = jumpcloud_operator::jumpcloud::EventQuery {
+        service: vec!["all".into()],
+        start_time: now - jiff::SignedDuration::from_hours(24),
+        end_time: now,
+    };
+    use futures::StreamExt;
+    let first = client.events("events", query).next().await.unwrap();
+    assert_eq!(first.unwrap_err().reason(), "NotLicensed");
+}

@@ -1,0 +1,301 @@
+//! The `collect` binary end to end against the simulator: the snapshot verifies against its
+//! manifest, the key appears nowhere, and failures leave no snapshot behind.
+
+mod client_support;
+
+use std::path::{Path, PathBuf};
+
+use client_support::*;
+use jumpcloud_operator::collect::{KindStatus, Manifest};
+use jumpcloud_operator::region::Region;
+use jumpcloud_operator::simulator::control::{Fault, FaultKind};
+use jumpcloud_operator::simulator::{OrgSize, Simulator};
+use secrecy::{ExposeSecret, SecretString};
+use sha2::{Digest, Sha256};
+
+struct Run {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+/// Runs the binary off the async workers so the in-process simulator keeps answering.
+async fn run(args: Vec<String>) -> Run {
+    tokio::task::spawn_blocking(move || {
+        let output = assert_cmd::Command::cargo_bin("jumpcloud-operator")
+            .unwrap()
+            .args(&args)
+            .env_remove("RUST_LOG")
+            .output()
+            .unwrap();
+        Run {
+            code: output.status.code(),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    })
+    .await
+    .unwrap()
+}
+
+fn key_file(dir: &Path, key: &SecretString) -> PathBuf {
+    let path = dir.join("key.txt");
+    // As `echo KEY > key.txt` writes it: with a trailing newline.
+    std::fs::write(&path, format!("{}\n", key.expose_secret())).unwrap();
+    path
+}
+
+fn args_for(sim: &Simulator, key: &Path, out: &Path) -> Vec<String> {
+    vec![
+        "collect".into(),
+        "--api-key-file".into(),
+        key.display().to_string(),
+        "--base-url".into(),
+        sim.base_url(Region::Us).unwrap().to_string(),
+        "--out".into(),
+        out.display().to_string(),
+    ]
+}
+
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files.extend(files_under(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}
+
+/// Every kind's file matches the manifest: line count, SHA-256, size, and (for complete kinds
+/// with a reported total) the total.
+fn verify_snapshot(out: &Path) -> Manifest {
+    let manifest: Manifest =
+        serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest.kinds.len(), 26);
+    for kind in &manifest.kinds {
+        let bytes = std::fs::read(out.join(&kind.file)).unwrap();
+        let lines = bytes
+            .split(|b| *b == b'\n')
+            .filter(|l| !l.is_empty())
+            .count() as u64;
+        assert_eq!(lines, kind.records, "{}", kind.kind);
+        assert_eq!(
+            hex::encode(Sha256::digest(&bytes)),
+            kind.sha256,
+            "{}",
+            kind.kind
+        );
+        assert_eq!(bytes.len() as u64, kind.bytes, "{}", kind.kind);
+        if kind.status == KindStatus::Complete
+            && let Some(total) = kind.total_reported
+        {
+            assert_eq!(total, kind.records, "{}", kind.kind);
+        }
+        for line in bytes.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+            serde_json::from_slice::<serde_json::Value>(line)
+                .unwrap_or_else(|error| panic!("{}: {error}", kind.kind));
+        }
+    }
+    manifest
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn collect_simulate_writes_a_verifiable_snapshot() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("snapshot");
+    let run = run(vec![
+        "collect".into(),
+        "--simulate".into(),
+        "--out".into(),
+        out.display().to_string(),
+    ])
+    .await;
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let manifest = verify_snapshot(&out);
+    let users = manifest.kinds.iter().find(|k| k.kind == "users").unwrap();
+    assert_eq!(users.records, OrgSize::small().users as u64);
+    assert_eq!(manifest.administrator_role.as_deref(), Some("Read Only"));
+    assert_eq!(manifest.key_fingerprint.len(), 12);
+    assert!(
+        run.stdout.contains("users"),
+        "summary table: {}",
+        run.stdout
+    );
+    assert!(
+        run.stderr.contains("users"),
+        "progress lines: {}",
+        run.stderr
+    );
+    // Only the snapshot is left next to it: no temp directories.
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_key_appears_in_no_output_and_no_file() {
+    let sim = simulator(OrgSize::small()).await;
+    let key = sim.read_only_key(Region::Us);
+    let dir = tempfile::tempdir().unwrap();
+    let key_path = key_file(dir.path(), &key);
+    let out = dir.path().join("snapshot");
+    let run = run(args_for(&sim, &key_path, &out)).await;
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let manifest = verify_snapshot(&out);
+    let secret = key.expose_secret();
+    assert!(!run.stdout.contains(secret));
+    assert!(!run.stderr.contains(secret));
+    for file in files_under(&out) {
+        let bytes = std::fs::read(&file).unwrap();
+        assert!(
+            !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+            "{} contains the key",
+            file.display()
+        );
+    }
+    let expected = jumpcloud_operator::jumpcloud::ApiKey::new(secret)
+        .unwrap()
+        .fingerprint();
+    assert_eq!(manifest.key_fingerprint, expected);
+    assert!(
+        run.stderr.contains(&expected),
+        "the fingerprint identifies the key"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_revoked_key_fails_clearly_and_writes_nothing() {
+    let sim = simulator(OrgSize::small()).await;
+    let admin = read_only_admin(&sim);
+    let key = admin.api_key.clone().unwrap();
+    control(&sim).revoke_key(&admin.id).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let key_path = key_file(dir.path(), &key);
+    let out = dir.path().join("snapshot");
+    let run = run(args_for(&sim, &key_path, &out)).await;
+    assert_eq!(run.code, Some(3), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("the API key was rejected"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("check --region"), "{}", run.stderr);
+    assert!(!run.stderr.contains(key.expose_secret()));
+    assert!(!run.stdout.contains(key.expose_secret()));
+    assert!(!out.exists());
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        1,
+        "only key.txt"
+    );
+    assert_eq!(
+        control(&sim).counters().await.unwrap().total,
+        1,
+        "a rejected key is not retried"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_collection_keeps_the_previous_snapshot() {
+    let sim = simulator(OrgSize::small()).await;
+    let key = sim.read_only_key(Region::Us);
+    let dir = tempfile::tempdir().unwrap();
+    let key_path = key_file(dir.path(), &key);
+    let out = dir.path().join("snapshot");
+    assert_eq!(run(args_for(&sim, &key_path, &out)).await.code, Some(0));
+    let before = std::fs::read(out.join("manifest.json")).unwrap();
+
+    control(&sim)
+        .inject(
+            Fault::new(FaultKind::Status {
+                status: 500,
+                retry_after_secs: None,
+            })
+            .on_path("/api/systems"),
+        )
+        .await
+        .unwrap();
+    let run = run(args_for(&sim, &key_path, &out)).await;
+    assert_eq!(run.code, Some(5), "{}", run.stderr);
+    assert!(run.stderr.contains("collecting devices"), "{}", run.stderr);
+    assert!(run.stderr.contains("/api/systems"), "{}", run.stderr);
+    assert_eq!(std::fs::read(out.join("manifest.json")).unwrap(), before);
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name())
+        .collect();
+    assert_eq!(
+        leftovers.len(),
+        2,
+        "key.txt and snapshot only: {leftovers:?}"
+    );
+
+    // A good run replaces the previous snapshot.
+    control(&sim).reset().await.unwrap();
+    assert_eq!(run_again(&sim, &key_path, &out).await, Some(0));
+    verify_snapshot(&out);
+}
+
+async fn run_again(sim: &Simulator, key: &Path, out: &Path) -> Option<i32> {
+    run(args_for(sim, key, out)).await.code
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn multi_tenant_without_org_id_names_the_fix() {
+    let sim = simulator(OrgSize::small()).await;
+    let admin = read_only_admin(&sim);
+    let second = control(&sim)
+        .add_org(std::slice::from_ref(&admin.id))
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let key_path = key_file(dir.path(), &sim.read_only_key(Region::Us));
+    let out = dir.path().join("snapshot");
+    let run_without = run(args_for(&sim, &key_path, &out)).await;
+    assert_eq!(run_without.code, Some(3));
+    assert!(
+        run_without.stderr.contains("--org-id"),
+        "{}",
+        run_without.stderr
+    );
+
+    let mut args = args_for(&sim, &key_path, &out);
+    args.extend(["--org-id".to_owned(), second.clone()]);
+    let run_with = run(args).await;
+    assert_eq!(run_with.code, Some(0), "{}", run_with.stderr);
+    assert_eq!(verify_snapshot(&out).org.id, second);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_key_sources_are_usage_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("empty.txt");
+    std::fs::write(&empty, "\n").unwrap();
+    let out = dir.path().join("snapshot").display().to_string();
+    let run_empty = run(vec![
+        "collect".into(),
+        "--api-key-file".into(),
+        empty.display().to_string(),
+        "--out".into(),
+        out.clone(),
+    ])
+    .await;
+    assert_eq!(run_empty.code, Some(2));
+    assert!(run_empty.stderr.contains("empty"), "{}", run_empty.stderr);
+    let run_env = run(vec![
+        "collect".into(),
+        "--api-key-env".into(),
+        "JUMPCLOUD_OPERATOR_TEST_UNSET_VARIABLE".into(),
+        "--out".into(),
+        out,
+    ])
+    .await;
+    assert_eq!(run_env.code, Some(2));
+    assert!(
+        run_env
+            .stderr
+            .contains("JUMPCLOUD_OPERATOR_TEST_UNSET_VARIABLE")
+    );
+}
