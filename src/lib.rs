@@ -12,3 +12,5 @@ pub mod collect;
 pub mod jumpcloud;
 pub mod region;
 pub mod simulator;
+pub mod controls;
+pub mod report;
