@@ -2,6 +2,7 @@
 
 mod bench;
 mod collect;
+mod report;
 mod simulate;
 
 use std::process::ExitCode;
@@ -21,6 +22,7 @@ enum Command {
     Collect(Box<collect::CollectArgs>),
     Bench(bench::BenchArgs),
     Simulate(simulate::SimulateArgs),
+    Report(report::ReportArgs),
 }
 
 impl Cli {
@@ -44,6 +46,7 @@ impl Cli {
                 Command::Collect(args) => (*args).run().await,
                 Command::Bench(args) => args.run().await,
                 Command::Simulate(args) => args.run().await,
+                Command::Report(args) => args.run(),
             }
         })
     }

@@ -52,7 +52,7 @@ impl KindEvidence {
 }
 
 /// Snapshot metadata shown in reports.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SnapshotMeta {
     pub org_id: String,
