@@ -231,3 +231,50 @@ pub fn passing_org() -> Org {
         di_not_licensed: false,
     }
 }
+
+/// Writes the org as a snapshot directory in the layout `collect` writes (NDJSON per kind,
+/// per-parent lines `{"<field>": id, "record": raw}`, manifest.json last).
+pub fn write_snapshot(org: &Org, dir: &std::path::Path) {
+    use sha2::{Digest, Sha256};
+    std::fs::create_dir_all(dir).unwrap();
+    let mut kinds = Vec::new();
+    let mut write = |kind: &str, lines: Vec<Value>, parent: Option<&str>, status: &str| {
+        let mut text = String::new();
+        for line in &lines {
+            text.push_str(&serde_json::to_string(line).unwrap());
+            text.push('\n');
+        }
+        let file = format!("{kind}.ndjson");
+        std::fs::write(dir.join(&file), &text).unwrap();
+        kinds.push(json!({
+            "kind": kind, "file": file, "records": lines.len(), "total_reported": lines.len(),
+            "sha256": hex::encode(Sha256::digest(text.as_bytes())), "bytes": text.len(),
+            "endpoints": [], "status": status, "parent_field": parent,
+        }));
+    };
+    for (kind, records) in &org.kinds {
+        if kind == "directory_insights_events" && org.di_not_licensed {
+            write(kind, vec![], None, "not-licensed");
+        } else {
+            write(kind, records.clone(), None, "complete");
+        }
+    }
+    for (kind, field, rows) in &org.children {
+        let lines = rows
+            .iter()
+            .map(|(parent, record)| json!({field.as_str(): parent, "record": record}))
+            .collect();
+        write(kind, lines, Some(field), "complete");
+    }
+    kinds.sort_by(|a, b| a["kind"].as_str().cmp(&b["kind"].as_str()));
+    let manifest = json!({
+        "format": 1, "collector_version": "0.1.0",
+        "org": {"id": "5f0c1a2b3c4d5e6f7a8b9c0d", "name": "Acme Corp"},
+        "region": "us", "key_fingerprint": "ab12cd34",
+        "administrator_role": "Read Only", "administrator_key_expires_at": null,
+        "started_at": now().to_string(), "finished_at": now().to_string(),
+        "events_window": {"start": days_ago(org.events_days), "end": now().to_string()},
+        "kinds": kinds,
+    });
+    std::fs::write(dir.join("manifest.json"), serde_json::to_vec_pretty(&manifest).unwrap()).unwrap();
+}
