@@ -24,6 +24,7 @@ td.num, th.num { text-align: right; }
 .control { border: 1px solid #d0d7de; border-radius: .4rem; padding: .3rem 1rem 1rem; margin: 1.2rem 0; }
 .digest, code { font-family: "DejaVu Sans Mono", Menlo, Consolas, monospace; font-size: .82rem; word-break: break-all; }
 .muted { color: #57606a; }
+.nowrap, th { white-space: nowrap; }
 .cards { display: flex; gap: 1rem; flex-wrap: wrap; margin: 1rem 0; }
 .card { flex: 1 1 10rem; border-radius: .4rem; padding: .8rem 1rem; font-size: 1.05rem; }
 .card b { display: block; font-size: 1.8rem; }
@@ -97,7 +98,7 @@ pub fn render_html(report: &Report) -> String {
                     tbody {
                         @for r in &report.results {
                             tr {
-                                td { a href={ "#" (r.id) } { code { (r.id) } } }
+                                td class="nowrap" { a href={ "#" (r.id) } { code { (r.id) } } }
                                 td { (r.title) }
                                 td { (badge(r.status)) }
                                 td class="num" { (r.evaluated) }
