@@ -9,8 +9,8 @@
 
 pub mod cli;
 pub mod collect;
+pub mod controls;
 pub mod jumpcloud;
 pub mod region;
-pub mod simulator;
-pub mod controls;
 pub mod report;
+pub mod simulator;

@@ -64,9 +64,15 @@ fn run_chromium(profile: &Path, extra: &[String], url: &str) -> std::process::Ou
 fn html_report_renders_in_headless_chromium() {
     let mut org = passing_org();
     org.record("devices", "d-mac")["fde"]["active"] = json!(false);
-    org.record("devices", "d-lin")["displayName"] = json!("<b>bold</b> & <script>alert(1)</script>");
+    org.record("devices", "d-lin")["displayName"] =
+        json!("<b>bold</b> & <script>alert(1)</script>");
     org.record("devices", "d-lin")["lastContact"] = json!(days_ago(45));
-    let report = build_report(&org.build(), Some(&passing_org().build()), &ControlSettings::default(), now());
+    let report = build_report(
+        &org.build(),
+        Some(&passing_org().build()),
+        &ControlSettings::default(),
+        now(),
+    );
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("report.html");
     std::fs::write(&file, render_html(&report)).unwrap();
@@ -75,10 +81,16 @@ fn html_report_renders_in_headless_chromium() {
     let profile = tempfile::tempdir().unwrap();
     let dom = run_chromium(profile.path(), &["--dump-dom".to_owned()], &url);
     let dom = String::from_utf8_lossy(&dom.stdout);
-    assert!(dom.contains("JumpCloud compliance report: Acme Corp"), "{dom}");
+    assert!(
+        dom.contains("JumpCloud compliance report: Acme Corp"),
+        "{dom}"
+    );
     // The summary: counts and the failing controls with their status.
     assert!(dom.contains("id=\"summary\""));
-    assert!(dom.contains(&format!("<b>{}</b>failing", report.summary.failing)), "summary cards missing");
+    assert!(
+        dom.contains(&format!("<b>{}</b>failing", report.summary.failing)),
+        "summary cards missing"
+    );
     assert!(dom.contains("JC-E1-DISK-ENCRYPTION"));
     assert!(dom.contains("1 of 3 devices fail."));
     // The failing resource of the failing control, with why.
@@ -86,7 +98,10 @@ fn html_report_renders_in_headless_chromium() {
     assert!(dom.contains("fde.active=false"));
     // The hostile name stayed text: the browser built no element from it.
     assert!(dom.contains("&lt;b&gt;bold&lt;/b&gt; &amp; &lt;script&gt;alert(1)&lt;/script&gt;"));
-    assert!(!dom.contains("<script"), "a script element exists in the DOM");
+    assert!(
+        !dom.contains("<script"),
+        "a script element exists in the DOM"
+    );
     assert!(dom.contains("Changes since the previous snapshot"));
 
     let shot = dir.path().join("report.png");
@@ -105,21 +120,40 @@ fn html_report_renders_in_headless_chromium() {
     let mut pixels = vec![0; reader.output_buffer_size().unwrap()];
     let info = reader.next_frame(&mut pixels).unwrap();
     let bytes = &pixels[..info.buffer_size()];
-    assert!(info.width >= 1000 && info.height >= 1000, "{}x{}", info.width, info.height);
+    assert!(
+        info.width >= 1000 && info.height >= 1000,
+        "{}x{}",
+        info.width,
+        info.height
+    );
     // Not blank: the luminance varies and many distinct colours appear (text, badges, cards).
     let channels = info.color_type.samples();
     let luminance: Vec<f64> = bytes
         .chunks(channels)
-        .map(|p| f64::from(p[0]) * 0.299 + f64::from(p[1 % channels]) * 0.587 + f64::from(p[2 % channels]) * 0.114)
+        .map(|p| {
+            f64::from(p[0]) * 0.299
+                + f64::from(p[1 % channels]) * 0.587
+                + f64::from(p[2 % channels]) * 0.114
+        })
         .collect();
     let mean = luminance.iter().sum::<f64>() / luminance.len() as f64;
-    let variance = luminance.iter().map(|l| (l - mean).powi(2)).sum::<f64>() / luminance.len() as f64;
+    let variance =
+        luminance.iter().map(|l| (l - mean).powi(2)).sum::<f64>() / luminance.len() as f64;
     let colours: std::collections::BTreeSet<&[u8]> = bytes.chunks(channels).collect();
-    assert!(variance > 100.0, "screenshot looks blank (luminance variance {variance:.1})");
-    assert!(colours.len() > 50, "screenshot looks blank ({} colours)", colours.len());
+    assert!(
+        variance > 100.0,
+        "screenshot looks blank (luminance variance {variance:.1})"
+    );
+    assert!(
+        colours.len() > 50,
+        "screenshot looks blank ({} colours)",
+        colours.len()
+    );
     // The failing badge's red is on the page.
     assert!(
-        bytes.chunks(channels).any(|p| p[0] > 240 && p[1] < 235 && p[1] > 200 && p[2] < 235),
+        bytes
+            .chunks(channels)
+            .any(|p| p[0] > 240 && p[1] < 235 && p[1] > 200 && p[2] < 235),
         "no failing-status colour in the screenshot"
     );
     // Keep the screenshot for humans when asked.

@@ -37,8 +37,14 @@ async fn simulator_org_evaluates_end_to_end() {
             assert_ne!(result.status, ControlStatus::Error, "{result:#?}");
         }
     }
-    let failing = results.iter().filter(|r| r.status == ControlStatus::Fail).count();
-    assert!(failing >= 5, "the simulated org has unencrypted, stale and MFA-less resources");
+    let failing = results
+        .iter()
+        .filter(|r| r.status == ControlStatus::Fail)
+        .count();
+    assert!(
+        failing >= 5,
+        "the simulated org has unencrypted, stale and MFA-less resources"
+    );
 
     // Stale devices, recomputed independently from the raw records.
     let mut stale: Vec<String> = evidence.kinds["devices"]
@@ -53,19 +59,29 @@ async fn simulator_org_evaluates_end_to_end() {
         .map(|d| d["_id"].as_str().unwrap().to_owned())
         .collect();
     stale.sort();
-    let e7 = results.iter().find(|r| r.id == "JC-E7-STALE-DEVICES").unwrap();
+    let e7 = results
+        .iter()
+        .find(|r| r.id == "JC-E7-STALE-DEVICES")
+        .unwrap();
     let e7_ids: Vec<String> = e7.failing.iter().map(|f| f.id.clone()).collect();
     assert_eq!(e7_ids, stale);
 
     // Leavers: exactly the suspended users that still have a binding row.
-    let mut bound: Vec<String> = ["suspended_user_systems", "suspended_user_applications", "suspended_user_groups"]
-        .iter()
-        .flat_map(|kind| evidence.children(kind).unwrap())
-        .map(|(user, _)| user.to_owned())
-        .collect();
+    let mut bound: Vec<String> = [
+        "suspended_user_systems",
+        "suspended_user_applications",
+        "suspended_user_groups",
+    ]
+    .iter()
+    .flat_map(|kind| evidence.children(kind).unwrap())
+    .map(|(user, _)| user.to_owned())
+    .collect();
     bound.sort();
     bound.dedup();
-    let i6 = results.iter().find(|r| r.id == "JC-I6-LEAVERS-NO-ACCESS").unwrap();
+    let i6 = results
+        .iter()
+        .find(|r| r.id == "JC-I6-LEAVERS-NO-ACCESS")
+        .unwrap();
     let i6_ids: Vec<String> = i6.failing.iter().map(|f| f.id.clone()).collect();
     assert_eq!(i6_ids, bound);
 
@@ -83,8 +99,18 @@ async fn simulator_org_evaluates_end_to_end() {
 
     // Determinism: loading and evaluating the stored snapshot again gives the same bytes.
     let again = load_snapshot_dir(&dir.path().join("snapshot")).unwrap();
-    let a = build_report(&evidence, None, &ControlSettings::default(), jiff::Timestamp::now());
-    let b = build_report(&again, None, &ControlSettings::default(), jiff::Timestamp::now());
+    let a = build_report(
+        &evidence,
+        None,
+        &ControlSettings::default(),
+        jiff::Timestamp::now(),
+    );
+    let b = build_report(
+        &again,
+        None,
+        &ControlSettings::default(),
+        jiff::Timestamp::now(),
+    );
     assert_eq!(render_json(&a), render_json(&b));
     assert_eq!(render_html(&a), render_html(&b));
     sim.shutdown().await;
@@ -104,7 +130,11 @@ async fn unlicensed_directory_insights_makes_di_controls_errors() {
     for id in ["JC-I5-DORMANT-ACCOUNTS", "JC-I10-AUDIT-LOGGING"] {
         let result = results.iter().find(|r| r.id == id).unwrap();
         assert_eq!(result.status, ControlStatus::Error, "{result:#?}");
-        assert!(result.summary.contains("not licensed"), "{}", result.summary);
+        assert!(
+            result.summary.contains("not licensed"),
+            "{}",
+            result.summary
+        );
     }
     sim.shutdown().await;
 }

@@ -6,9 +6,7 @@ use std::process::ExitCode;
 use clap::Args;
 
 use crate::controls::{ControlSettings, EvidenceSet, LoadError, load_snapshot_dir};
-use crate::report::{
-    Format, build_report, render_csv, render_html, render_json, render_markdown,
-};
+use crate::report::{Format, build_report, render_csv, render_html, render_json, render_markdown};
 
 /// Evaluate the compliance controls on a snapshot and write a report for auditors.
 ///
@@ -103,7 +101,12 @@ impl ReportArgs {
         };
         let current = load_snapshot(&self.snapshot)?;
         let previous = self.previous.as_deref().map(load_snapshot).transpose()?;
-        let report = build_report(&current, previous.as_ref(), &settings, jiff::Timestamp::now());
+        let report = build_report(
+            &current,
+            previous.as_ref(),
+            &settings,
+            jiff::Timestamp::now(),
+        );
         let write = |path: &Path, contents: &str| {
             std::fs::write(path, contents).map_err(|source| ReportError::Write {
                 path: path.to_path_buf(),
@@ -123,7 +126,11 @@ impl ReportArgs {
                 for (name, contents) in render_csv(&report)? {
                     write(&dir.join(name), &contents)?;
                 }
-                eprintln!("wrote {} CSV files to {}", report.results.len() + 1, dir.display());
+                eprintln!(
+                    "wrote {} CSV files to {}",
+                    report.results.len() + 1,
+                    dir.display()
+                );
                 return Ok(());
             }
         };

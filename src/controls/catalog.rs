@@ -86,7 +86,12 @@ pub static CATALOG: &[ControlDef] = &[
         description: "Every macOS and Windows device reports full-disk encryption active (systems.fde.active) and System Insights confirms it (disk_encryption on macOS/Linux, BitLocker protection on the system drive on Windows). Linux encryption (LUKS) is visible through System Insights only. Devices without System Insights data are listed as failing: the agent's own flag is not confirmed.",
         soc2: &["CC6.1", "CC6.7"],
         iso27001: &["A.8.1", "A.8.24"],
-        kinds: &[DEVICES, SI_DISK_ENCRYPTION, SI_BITLOCKER, DEVICE_GROUP_MEMBERS],
+        kinds: &[
+            DEVICES,
+            SI_DISK_ENCRYPTION,
+            SI_BITLOCKER,
+            DEVICE_GROUP_MEMBERS,
+        ],
         noun: "devices",
         thresholds: no_thresholds,
         evaluate: e1_disk_encryption,
@@ -108,9 +113,19 @@ pub static CATALOG: &[ControlDef] = &[
         description: "Every device has a screen-lock policy whose latest result on that device succeeded and whose idle timeout is within the threshold. There is no System Insights table for screen lock: the evidence is the bound policy, its configured value and its latest status. Settings made outside JumpCloud policies cannot be seen.",
         soc2: &["CC6.1"],
         iso27001: &["A.7.7", "A.8.1"],
-        kinds: &[DEVICES, POLICY_DETAILS, POLICY_STATUSES, DEVICE_GROUP_MEMBERS],
+        kinds: &[
+            DEVICES,
+            POLICY_DETAILS,
+            POLICY_STATUSES,
+            DEVICE_GROUP_MEMBERS,
+        ],
         noun: "devices",
-        thresholds: |s| vec![("screenLockMinutes", s.screen_lock_minutes_or_default().to_string())],
+        thresholds: |s| {
+            vec![(
+                "screenLockMinutes",
+                s.screen_lock_minutes_or_default().to_string(),
+            )]
+        },
         evaluate: e2_screen_lock,
     },
     ControlDef {
@@ -119,7 +134,14 @@ pub static CATALOG: &[ControlDef] = &[
         description: "macOS: System Insights alf.global_state is on. Windows: System Insights windows_security_center.firewall is Good. Linux: a firewall policy (UFW, firewalld, iptables) succeeded on the device. Devices without the data are listed as failing.",
         soc2: &["CC6.6"],
         iso27001: &["A.8.20", "A.8.1"],
-        kinds: &[DEVICES, SI_ALF, SI_SECURITY_CENTER, POLICY_DETAILS, POLICY_STATUSES, DEVICE_GROUP_MEMBERS],
+        kinds: &[
+            DEVICES,
+            SI_ALF,
+            SI_SECURITY_CENTER,
+            POLICY_DETAILS,
+            POLICY_STATUSES,
+            DEVICE_GROUP_MEMBERS,
+        ],
         noun: "devices",
         thresholds: no_thresholds,
         evaluate: e3_firewall,
@@ -130,14 +152,23 @@ pub static CATALOG: &[ControlDef] = &[
         description: "Windows: an allow-listed antivirus product is On with up-to-date signatures (System Insights windows_security_products). macOS: the built-in protection counts from the configured major version on. Linux devices are not evaluated (no anti-malware evidence is collected) and are counted in the notes.",
         soc2: &["CC6.8"],
         iso27001: &["A.8.7"],
-        kinds: &[DEVICES, SI_SECURITY_PRODUCTS, SI_OS_VERSION, DEVICE_GROUP_MEMBERS],
+        kinds: &[
+            DEVICES,
+            SI_SECURITY_PRODUCTS,
+            SI_OS_VERSION,
+            DEVICE_GROUP_MEMBERS,
+        ],
         noun: "devices",
         thresholds: |s| {
             vec![
-                ("antivirusAllowList", s.antivirus_allow_list_or_default().join(", ")),
+                (
+                    "antivirusAllowList",
+                    s.antivirus_allow_list_or_default().join(", "),
+                ),
                 (
                     "macosBuiltinProtectionMinMajor",
-                    s.macos_builtin_protection_min_major_or_default().to_string(),
+                    s.macos_builtin_protection_min_major_or_default()
+                        .to_string(),
                 ),
             ]
         },
@@ -178,7 +209,12 @@ pub static CATALOG: &[ControlDef] = &[
         iso27001: &["A.5.9", "A.8.1"],
         kinds: &[DEVICES, DEVICE_GROUP_MEMBERS],
         noun: "devices",
-        thresholds: |s| vec![("staleDeviceDays", s.stale_device_days_or_default().to_string())],
+        thresholds: |s| {
+            vec![(
+                "staleDeviceDays",
+                s.stale_device_days_or_default().to_string(),
+            )]
+        },
         evaluate: e7_stale,
     },
     ControlDef {
@@ -187,7 +223,12 @@ pub static CATALOG: &[ControlDef] = &[
         description: "No device's latest policy result is failed (policystatuses). Results of devices that no longer exist are ignored (they linger in JumpCloud's results) and counted in the notes.",
         soc2: &["CC7.1"],
         iso27001: &["A.8.9"],
-        kinds: &[DEVICES, POLICY_DETAILS, POLICY_STATUSES, DEVICE_GROUP_MEMBERS],
+        kinds: &[
+            DEVICES,
+            POLICY_DETAILS,
+            POLICY_STATUSES,
+            DEVICE_GROUP_MEMBERS,
+        ],
         noun: "devices with policy results",
         thresholds: no_thresholds,
         evaluate: e8_policy_failures,
@@ -231,7 +272,10 @@ pub static CATALOG: &[ControlDef] = &[
                         MfaExclusionHandling::Ignore => "ignore".to_owned(),
                     },
                 ),
-                ("includeStagedUsers", s.include_staged_users_or_default().to_string()),
+                (
+                    "includeStagedUsers",
+                    s.include_staged_users_or_default().to_string(),
+                ),
             ]
         },
         evaluate: i1_user_mfa,
@@ -257,7 +301,10 @@ pub static CATALOG: &[ControlDef] = &[
         noun: "password rules",
         thresholds: |s| {
             vec![
-                ("passwordMinLength", s.password_min_length_or_default().to_string()),
+                (
+                    "passwordMinLength",
+                    s.password_min_length_or_default().to_string(),
+                ),
                 (
                     "passwordMaxExpiryDays",
                     match s.password_max_expiry_days_or_default() {
@@ -269,7 +316,10 @@ pub static CATALOG: &[ControlDef] = &[
                     "passwordRequireComplexity",
                     s.password_require_complexity_or_default().to_string(),
                 ),
-                ("passwordMinHistory", s.password_min_history_or_default().to_string()),
+                (
+                    "passwordMinHistory",
+                    s.password_min_history_or_default().to_string(),
+                ),
             ]
         },
         evaluate: i3_password_policy,
@@ -282,7 +332,12 @@ pub static CATALOG: &[ControlDef] = &[
         iso27001: &["A.8.5"],
         kinds: &[ORGANIZATION, USERS],
         noun: "lockout rules",
-        thresholds: |s| vec![("maxLoginAttempts", s.max_login_attempts_or_default().to_string())],
+        thresholds: |s| {
+            vec![(
+                "maxLoginAttempts",
+                s.max_login_attempts_or_default().to_string(),
+            )]
+        },
         evaluate: i4_lockout,
     },
     ControlDef {
@@ -293,7 +348,12 @@ pub static CATALOG: &[ControlDef] = &[
         iso27001: &["A.5.18"],
         kinds: &[USERS, DI_EVENTS, USER_GROUP_MEMBERS],
         noun: "users",
-        thresholds: |s| vec![("dormantAccountDays", s.dormant_account_days_or_default().to_string())],
+        thresholds: |s| {
+            vec![(
+                "dormantAccountDays",
+                s.dormant_account_days_or_default().to_string(),
+            )]
+        },
         evaluate: i5_dormant,
     },
     ControlDef {
@@ -302,7 +362,12 @@ pub static CATALOG: &[ControlDef] = &[
         description: "Suspended users are bound to no device, SSO application or group (users/{id}/systems, /applications, /memberof).",
         soc2: &["CC6.2", "CC6.3"],
         iso27001: &["A.5.18", "A.6.5"],
-        kinds: &[USERS, SUSPENDED_USER_SYSTEMS, SUSPENDED_USER_APPLICATIONS, SUSPENDED_USER_GROUPS],
+        kinds: &[
+            USERS,
+            SUSPENDED_USER_SYSTEMS,
+            SUSPENDED_USER_APPLICATIONS,
+            SUSPENDED_USER_GROUPS,
+        ],
         noun: "suspended users",
         thresholds: no_thresholds,
         evaluate: i6_leavers,
@@ -326,7 +391,12 @@ pub static CATALOG: &[ControlDef] = &[
         iso27001: &["A.5.17"],
         kinds: &[ADMINISTRATORS],
         noun: "administrator API keys",
-        thresholds: |s| vec![("apiKeyMaxAgeDays", s.api_key_max_age_days_or_default().to_string())],
+        thresholds: |s| {
+            vec![(
+                "apiKeyMaxAgeDays",
+                s.api_key_max_age_days_or_default().to_string(),
+            )]
+        },
         evaluate: i9_api_keys,
     },
     ControlDef {
@@ -466,7 +536,9 @@ enum Family {
 
 impl Family {
     fn of(device: &Value) -> Family {
-        let family = str_at(device, "osFamily").unwrap_or("").to_ascii_lowercase();
+        let family = str_at(device, "osFamily")
+            .unwrap_or("")
+            .to_ascii_lowercase();
         let os = str_at(device, "os").unwrap_or("").to_ascii_lowercase();
         match family.as_str() {
             "darwin" | "macos" => Family::Mac,
@@ -474,9 +546,11 @@ impl Family {
             "linux" => Family::Linux,
             _ if os.contains("mac") => Family::Mac,
             _ if os.contains("windows") => Family::Windows,
-            _ if ["ubuntu", "debian", "fedora", "linux", "centos", "rhel", "red hat", "amazon"]
-                .iter()
-                .any(|d| os.contains(d)) =>
+            _ if [
+                "ubuntu", "debian", "fedora", "linux", "centos", "rhel", "red hat", "amazon",
+            ]
+            .iter()
+            .any(|d| os.contains(d)) =>
             {
                 Family::Linux
             }
@@ -506,7 +580,9 @@ impl<'a> Ctx<'a> {
     }
 
     fn records(&self, kind: &str) -> Result<&'a [Value], String> {
-        self.ev.records(kind).map_err(|e: Unavailable| e.to_string())
+        self.ev
+            .records(kind)
+            .map_err(|e: Unavailable| e.to_string())
     }
 
     fn children(&self, kind: &str) -> Result<Vec<(&'a str, &'a Value)>, String> {
@@ -536,8 +612,10 @@ impl<'a> Ctx<'a> {
     /// Devices in scope (not in an excluded device group), sorted by id, with the number
     /// excluded.
     fn devices(&self) -> Result<(Vec<&'a Value>, usize), String> {
-        let excluded =
-            self.members_of(DEVICE_GROUP_MEMBERS, &self.settings.excluded_device_group_ids)?;
+        let excluded = self.members_of(
+            DEVICE_GROUP_MEMBERS,
+            &self.settings.excluded_device_group_ids,
+        )?;
         let mut devices: Vec<&Value> = self.records(DEVICES)?.iter().collect();
         devices.sort_by_key(|d| id_of(d));
         let before = devices.len();
@@ -625,9 +703,15 @@ fn template_text(policy: &Value) -> String {
 
 fn is_screen_lock_policy(policy: &Value) -> bool {
     let text = template_text(policy);
-    ["screen_lock", "lock_screen", "screensaver", "screen lock", "lock screen"]
-        .iter()
-        .any(|needle| text.contains(needle))
+    [
+        "screen_lock",
+        "lock_screen",
+        "screensaver",
+        "screen lock",
+        "lock screen",
+    ]
+    .iter()
+    .any(|needle| text.contains(needle))
 }
 
 fn is_firewall_policy(policy: &Value) -> bool {
@@ -652,9 +736,7 @@ fn policy_timeout_seconds(policy: &Value) -> Option<f64> {
     let values = at(policy, "values").and_then(Value::as_array)?;
     values.iter().find_map(|value| {
         let name = str_at(value, "configFieldName")
-            .or_else(|| {
-                str_at(value, "configFieldID").and_then(|id| field_names.get(id).copied())
-            })
+            .or_else(|| str_at(value, "configFieldID").and_then(|id| field_names.get(id).copied()))
             .unwrap_or("")
             .to_ascii_lowercase();
         if name.contains("timeout") || name.contains("idle") || name.contains("delay") {
@@ -686,7 +768,9 @@ fn days_between(earlier: jiff::Timestamp, later: jiff::Timestamp) -> i64 {
 
 fn excluded_note(notes: &mut Vec<String>, excluded: usize, what: &str) {
     if excluded > 0 {
-        notes.push(format!("{excluded} {what} excluded by the settings' excluded groups."));
+        notes.push(format!(
+            "{excluded} {what} excluded by the settings' excluded groups."
+        ));
     }
 }
 
@@ -704,8 +788,7 @@ fn os_major(device: &Value, si: Option<&Vec<&Value>>) -> Option<u64> {
         .or_else(|| f64_at(device, "osVersionDetail.major"))
         .map(|m| m as u64)
         .or_else(|| {
-            os_version_of(device, si)
-                .and_then(|v| v.split('.').next().and_then(|m| m.parse().ok()))
+            os_version_of(device, si).and_then(|v| v.split('.').next().and_then(|m| m.parse().ok()))
         })
 }
 
@@ -754,8 +837,11 @@ fn e1_disk_encryption(ctx: &Ctx) -> Result<Finding, String> {
                         str_at(r, "drive_letter").is_some_and(|d| d.eq_ignore_ascii_case("C:"))
                     })
                     .collect();
-                let candidates: Vec<&&Value> =
-                    if system.is_empty() { rows.iter().collect() } else { system };
+                let candidates: Vec<&&Value> = if system.is_empty() {
+                    rows.iter().collect()
+                } else {
+                    system
+                };
                 candidates
                     .iter()
                     .any(|r| f64_at(r, "protection_status") == Some(1.0))
@@ -821,7 +907,10 @@ fn e2_screen_lock(ctx: &Ctx) -> Result<Finding, String> {
     let limit = f64::from(ctx.settings.screen_lock_minutes_or_default()) * 60.0;
     let mut per_device: BTreeMap<&str, Vec<(&Value, &Value)>> = BTreeMap::new();
     for (policy_id, status) in &statuses {
-        if let Some(policy) = policies.get(*policy_id).filter(|p| is_screen_lock_policy(p)) {
+        if let Some(policy) = policies
+            .get(*policy_id)
+            .filter(|p| is_screen_lock_policy(p))
+        {
             per_device
                 .entry(system_of(status))
                 .or_default()
@@ -857,7 +946,10 @@ fn e2_screen_lock(ctx: &Ctx) -> Result<Finding, String> {
                 _ if state != "success" => {
                     reasons.push(format!("{}: latest result {state}", policy_name(policy)))
                 }
-                None => reasons.push(format!("{}: idle timeout not readable", policy_name(policy))),
+                None => reasons.push(format!(
+                    "{}: idle timeout not readable",
+                    policy_name(policy)
+                )),
                 Some(seconds) if seconds > limit || seconds <= 0.0 => reasons.push(format!(
                     "{}: idle timeout {seconds} s exceeds {limit} s",
                     policy_name(policy)
@@ -889,7 +981,10 @@ fn e3_firewall(ctx: &Ctx) -> Result<Finding, String> {
     let mut firewall_ok: BTreeSet<&str> = BTreeSet::new();
     let mut firewall_bound: BTreeSet<&str> = BTreeSet::new();
     for (policy_id, status) in ctx.statuses()? {
-        if policies.get(policy_id).is_some_and(|p| is_firewall_policy(p)) {
+        if policies
+            .get(policy_id)
+            .is_some_and(|p| is_firewall_policy(p))
+        {
             firewall_bound.insert(system_of(status));
             if status_state(status) == "success" {
                 firewall_ok.insert(system_of(status));
@@ -906,10 +1001,17 @@ fn e3_firewall(ctx: &Ctx) -> Result<Finding, String> {
                     "no System Insights alf data (systemInsights.state={})",
                     insights_state(device)
                 )),
-                Some(rows) if rows.iter().any(|r| f64_at(r, "global_state").unwrap_or(0.0) >= 1.0) => None,
+                Some(rows)
+                    if rows
+                        .iter()
+                        .any(|r| f64_at(r, "global_state").unwrap_or(0.0) >= 1.0) =>
+                {
+                    None
+                }
                 Some(rows) => Some(format!(
                     "application firewall off (alf.global_state={})",
-                    rows.first().map_or("absent".to_owned(), |r| show(r, "global_state"))
+                    rows.first()
+                        .map_or("absent".to_owned(), |r| show(r, "global_state"))
                 )),
             },
             Family::Windows => match center.get(id.as_str()) {
@@ -926,7 +1028,8 @@ fn e3_firewall(ctx: &Ctx) -> Result<Finding, String> {
                 }
                 Some(rows) => Some(format!(
                     "Windows Security Center firewall={}",
-                    rows.first().map_or("absent".to_owned(), |r| show(r, "firewall"))
+                    rows.first()
+                        .map_or("absent".to_owned(), |r| show(r, "firewall"))
                 )),
             },
             Family::Linux => {
@@ -1007,7 +1110,9 @@ fn e4_antivirus(ctx: &Ctx) -> Result<Finding, String> {
                 }
             },
             Family::Mac => match os_major(device, os.get(id.as_str())) {
-                _ if mac_min == 0 => Some("macOS built-in protection is not accepted by the settings".to_owned()),
+                _ if mac_min == 0 => {
+                    Some("macOS built-in protection is not accepted by the settings".to_owned())
+                }
                 Some(major) if major >= mac_min => None,
                 Some(major) => Some(format!(
                     "macOS {major} predates the built-in protection baseline (macOS {mac_min})"
@@ -1075,7 +1180,10 @@ fn e5_os_version(ctx: &Ctx) -> Result<Finding, String> {
             Some(version) if version_cmp(&version, baseline).is_lt() => f.fail(
                 &id,
                 device_name(device),
-                format!("{} {version} is below the baseline {baseline}", show(device, "os")),
+                format!(
+                    "{} {version} is below the baseline {baseline}",
+                    show(device, "os")
+                ),
             ),
             Some(_) => {}
         }
@@ -1116,7 +1224,11 @@ fn e7_stale(ctx: &Ctx) -> Result<Finding, String> {
     for device in devices {
         f.evaluated += 1;
         match time_at(device, "lastContact") {
-            None => f.fail(id_of(device), device_name(device), "never contacted JumpCloud (lastContact empty)"),
+            None => f.fail(
+                id_of(device),
+                device_name(device),
+                "never contacted JumpCloud (lastContact empty)",
+            ),
             Some(last) => {
                 let age = days_between(last, ctx.now);
                 if age > days {
@@ -1162,7 +1274,11 @@ fn e8_policy_failures(ctx: &Ctx) -> Result<Finding, String> {
         }
         f.evaluated += 1;
         if let Some(failed) = per_device.get(id.as_str()) {
-            f.fail(&id, device_name(device), format!("failed policies: {}", failed.join(", ")));
+            f.fail(
+                &id,
+                device_name(device),
+                format!("failed policies: {}", failed.join(", ")),
+            );
         }
     }
     if orphaned > 0 {
@@ -1206,7 +1322,11 @@ fn e10_mdm(ctx: &Ctx) -> Result<Finding, String> {
         }
         f.evaluated += 1;
         if str_at(device, "mdm.vendor").is_none_or(str::is_empty) {
-            f.fail(id_of(device), device_name(device), "not enrolled in an MDM (mdm.vendor empty)");
+            f.fail(
+                id_of(device),
+                device_name(device),
+                "not enrolled in an MDM (mdm.vendor empty)",
+            );
         }
     }
     Ok(f)
@@ -1370,7 +1490,12 @@ fn i3_password_policy(ctx: &Ctx) -> Result<Finding, String> {
         ),
     );
     if s.password_require_complexity_or_default() {
-        for field in ["needsLowercase", "needsUppercase", "needsNumeric", "needsSymbolic"] {
+        for field in [
+            "needsLowercase",
+            "needsUppercase",
+            "needsNumeric",
+            "needsSymbolic",
+        ] {
             rule(
                 &mut f,
                 field,
@@ -1414,10 +1539,14 @@ fn i3_password_policy(ctx: &Ctx) -> Result<Finding, String> {
 
 fn i4_lockout(ctx: &Ctx) -> Result<Finding, String> {
     let org = ctx.organization()?;
-    let policy = at(org, "settings.passwordPolicy").cloned().unwrap_or(Value::Null);
+    let policy = at(org, "settings.passwordPolicy")
+        .cloned()
+        .unwrap_or(Value::Null);
     let max = f64::from(ctx.settings.max_login_attempts_or_default());
-    let mut f = Finding::default();
-    f.evaluated = 1;
+    let mut f = Finding {
+        evaluated: 1,
+        ..Finding::default()
+    };
     let enabled = bool_at(&policy, "enableMaxLoginAttempts") == Some(true);
     let attempts = f64_at(&policy, "maxLoginAttempts");
     if !(enabled && attempts.is_some_and(|a| a >= 1.0 && a <= max)) {
@@ -1469,8 +1598,10 @@ fn i5_dormant(ctx: &Ctx) -> Result<Finding, String> {
     let events = ctx.records(DI_EVENTS)?;
     let (users, excluded) = ctx.users()?;
     let days = i64::from(ctx.settings.dormant_account_days_or_default());
-    let (Some(start), Some(end)) = (ctx.ev.meta.events_window_start, ctx.ev.meta.events_window_end)
-    else {
+    let (Some(start), Some(end)) = (
+        ctx.ev.meta.events_window_start,
+        ctx.ev.meta.events_window_end,
+    ) else {
         return Err("the snapshot does not record the Directory Insights events window".to_owned());
     };
     let window = days_between(start, end);
@@ -1573,7 +1704,11 @@ fn i6_leavers(ctx: &Ctx) -> Result<Finding, String> {
                 })
                 .collect::<Vec<_>>()
                 .join("; ");
-            f.fail(&id, user_name(user), format!("suspended but still bound to {why}"));
+            f.fail(
+                &id,
+                user_name(user),
+                format!("suspended but still bound to {why}"),
+            );
         }
     }
     Ok(f)
@@ -1592,7 +1727,11 @@ fn i7_privileged(ctx: &Ctx) -> Result<Finding, String> {
         }
         f.evaluated += 1;
         if bool_at(user, "passwordless_sudo") == Some(true) {
-            f.fail(id_of(user), user_name(user), "passwordless sudo on every bound device");
+            f.fail(
+                id_of(user),
+                user_name(user),
+                "passwordless sudo on every bound device",
+            );
         } else if bool_at(user, "sudo") == Some(true) {
             sudo.push(user_name(user));
         }
@@ -1661,15 +1800,22 @@ fn i9_api_keys(ctx: &Ctx) -> Result<Finding, String> {
             }
             Some(_) => {}
         }
-        let set = time_at(admin, "apiKeyUpdatedAt").or_else(|| time_at(admin, "apiKeyHash.createdAt"));
+        let set =
+            time_at(admin, "apiKeyUpdatedAt").or_else(|| time_at(admin, "apiKeyHash.createdAt"));
         if let Some(set) = set {
             let age = days_between(set, ctx.now);
             if age > max_age {
-                why.push(format!("API key set {set}, {age} days ago (at most {max_age})"));
+                why.push(format!(
+                    "API key set {set}, {age} days ago (at most {max_age})"
+                ));
             }
         }
         if !why.is_empty() {
-            f.fail(id_of(admin), str_at(admin, "email").unwrap_or(""), why.join("; "));
+            f.fail(
+                id_of(admin),
+                str_at(admin, "email").unwrap_or(""),
+                why.join("; "),
+            );
         }
     }
     Ok(f)
@@ -1679,13 +1825,21 @@ fn i10_audit_logging(ctx: &Ctx) -> Result<Finding, String> {
     let org = ctx.organization()?;
     match ctx.ev.state(DI_EVENTS) {
         KindState::NotLicensed => {
-            return Err("Directory Insights is not licensed for this organization (HTTP 402)".to_owned())
+            return Err(
+                "Directory Insights is not licensed for this organization (HTTP 402)".to_owned(),
+            );
         }
-        KindState::Missing => return Err(format!("evidence kind `{DI_EVENTS}` is missing from the snapshot")),
+        KindState::Missing => {
+            return Err(format!(
+                "evidence kind `{DI_EVENTS}` is missing from the snapshot"
+            ));
+        }
         KindState::Complete => {}
     }
-    let mut f = Finding::default();
-    f.evaluated = 1;
+    let mut f = Finding {
+        evaluated: 1,
+        ..Finding::default()
+    };
     if bool_at(org, "settings.features.directoryInsights.enabled") == Some(false) {
         f.fail(
             id_of(org),
@@ -1694,11 +1848,16 @@ fn i10_audit_logging(ctx: &Ctx) -> Result<Finding, String> {
         );
     }
     let count = ctx.records(DI_EVENTS)?.len();
-    match (ctx.ev.meta.events_window_start, ctx.ev.meta.events_window_end) {
+    match (
+        ctx.ev.meta.events_window_start,
+        ctx.ev.meta.events_window_end,
+    ) {
         (Some(start), Some(end)) => f.notes.push(format!(
             "{count} Directory Insights events collected between {start} and {end}."
         )),
-        _ => f.notes.push(format!("{count} Directory Insights events collected.")),
+        _ => f
+            .notes
+            .push(format!("{count} Directory Insights events collected.")),
     }
     Ok(f)
 }
@@ -1707,7 +1866,10 @@ fn i11_conditional_access(ctx: &Ctx) -> Result<Finding, String> {
     let policies = ctx.records(AUTHN_POLICIES)?;
     let applications = ctx.records(APPLICATIONS)?;
     let mut required = vec![("user_portal", "User Portal")];
-    if applications.iter().any(|a| bool_at(a, "active") != Some(false)) {
+    if applications
+        .iter()
+        .any(|a| bool_at(a, "active") != Some(false))
+    {
         required.push(("application", "SSO applications"));
     }
     let mut policies: Vec<&Value> = policies.iter().collect();
@@ -1727,7 +1889,9 @@ fn i11_conditional_access(ctx: &Ctx) -> Result<Finding, String> {
             bool_at(p, "disabled") != Some(true) && bool_at(p, "monitorOnly") != Some(true)
         });
         if !enforcing {
-            let mut why = vec![format!("no enabled, enforcing policy requires MFA for {label}")];
+            let mut why = vec![format!(
+                "no enabled, enforcing policy requires MFA for {label}"
+            )];
             for p in mfa {
                 if bool_at(p, "disabled") == Some(true) {
                     why.push(format!("{} is disabled", show(p, "name")));
@@ -1765,7 +1929,11 @@ fn i12_certs(ctx: &Ctx) -> Result<Finding, String> {
             .or_else(|| str_at(app, "name"))
             .unwrap_or("");
         if expiry <= ctx.now {
-            f.fail(id_of(app), name, format!("IdP certificate expired {expiry}"));
+            f.fail(
+                id_of(app),
+                name,
+                format!("IdP certificate expired {expiry}"),
+            );
         } else {
             let left = days_between(ctx.now, expiry);
             if left < warn {

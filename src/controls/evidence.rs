@@ -99,7 +99,11 @@ impl std::fmt::Display for Unavailable {
                 "evidence kind `{}` is not licensed for this organization (HTTP 402)",
                 self.kind
             ),
-            _ => write!(f, "evidence kind `{}` is missing from the snapshot", self.kind),
+            _ => write!(
+                f,
+                "evidence kind `{}` is missing from the snapshot",
+                self.kind
+            ),
         }
     }
 }
@@ -113,7 +117,12 @@ impl EvidenceSet {
     }
 
     /// Adds a kind read per parent object: `(parent id, raw record)` pairs.
-    pub fn with_children(mut self, kind: &str, parent_field: &str, rows: Vec<(&str, Value)>) -> Self {
+    pub fn with_children(
+        mut self,
+        kind: &str,
+        parent_field: &str,
+        rows: Vec<(&str, Value)>,
+    ) -> Self {
         let records = rows
             .into_iter()
             .map(|(parent, record)| {
@@ -229,7 +238,11 @@ struct ManifestView {
     finished_at: Option<jiff::Timestamp>,
     #[serde(default)]
     events_window: Option<WindowView>,
-    #[serde(default, alias = "previous_manifest_sha256", alias = "previousManifestSha256")]
+    #[serde(
+        default,
+        alias = "previous_manifest_sha256",
+        alias = "previousManifestSha256"
+    )]
     previous: Option<Value>,
     #[serde(default)]
     kinds: Vec<KindView>,

@@ -15,7 +15,9 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 pub use catalog::{CATALOG, ControlDef, evaluate, evaluate_all};
-pub use evidence::{EvidenceSet, KindEvidence, KindState, LoadError, SnapshotMeta, load_snapshot_dir};
+pub use evidence::{
+    EvidenceSet, KindEvidence, KindState, LoadError, SnapshotMeta, load_snapshot_dir,
+};
 pub use settings::{ControlSettings, MfaExclusionHandling};
 
 /// Label put next to every framework reference: our mapping, not an official one.

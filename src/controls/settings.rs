@@ -178,10 +178,13 @@ impl ControlSettings {
             .unwrap_or(DEFAULT_PASSWORD_MIN_HISTORY)
     }
     pub fn max_login_attempts_or_default(&self) -> u32 {
-        self.max_login_attempts.unwrap_or(DEFAULT_MAX_LOGIN_ATTEMPTS)
+        self.max_login_attempts
+            .unwrap_or(DEFAULT_MAX_LOGIN_ATTEMPTS)
     }
     pub fn os_baselines_or_default(&self) -> BTreeMap<String, String> {
-        self.os_baselines.clone().unwrap_or_else(default_os_baselines)
+        self.os_baselines
+            .clone()
+            .unwrap_or_else(default_os_baselines)
     }
     pub fn antivirus_allow_list_or_default(&self) -> Vec<String> {
         self.antivirus_allow_list

@@ -134,26 +134,21 @@ pub fn build_report(
                 }
             })
             .collect();
-        let previous_results: BTreeMap<String, ControlResult> = evaluate_all(
-            previous,
-            settings,
-            evaluation_time(previous, now),
-        )
-        .into_iter()
-        .map(|r| (r.id.clone(), r))
-        .collect();
+        let previous_results: BTreeMap<String, ControlResult> =
+            evaluate_all(previous, settings, evaluation_time(previous, now))
+                .into_iter()
+                .map(|r| (r.id.clone(), r))
+                .collect();
         let controls = results
             .iter()
             .filter_map(|r| {
                 let p = previous_results.get(&r.id)?;
-                (p.status != r.status || p.failing.len() != r.failing.len()).then(|| {
-                    StatusChange {
-                        id: r.id.clone(),
-                        previous: p.status,
-                        current: r.status,
-                        previous_failing: p.failing.len() as u64,
-                        current_failing: r.failing.len() as u64,
-                    }
+                (p.status != r.status || p.failing.len() != r.failing.len()).then(|| StatusChange {
+                    id: r.id.clone(),
+                    previous: p.status,
+                    current: r.status,
+                    previous_failing: p.failing.len() as u64,
+                    current_failing: r.failing.len() as u64,
                 })
             })
             .collect();

@@ -27,8 +27,18 @@ fn csv_of(rows: Vec<Vec<String>>) -> Result<String, CsvError> {
 pub fn render_csv(report: &Report) -> Result<Vec<(String, String)>, CsvError> {
     let mut summary = vec![
         [
-            "id", "title", "status", "evaluated", "failing", "summary", "soc2", "iso27001",
-            "mapping", "thresholds", "evidenceKinds", "notes",
+            "id",
+            "title",
+            "status",
+            "evaluated",
+            "failing",
+            "summary",
+            "soc2",
+            "iso27001",
+            "mapping",
+            "thresholds",
+            "evidenceKinds",
+            "notes",
         ]
         .map(str::to_owned)
         .to_vec(),
@@ -103,9 +113,15 @@ pub fn render_markdown(report: &Report) -> String {
         out.push_str(&text);
         out.push('\n');
     };
-    line(&mut out, format!("# JumpCloud compliance report: {}", md(&s.org_name)));
+    line(
+        &mut out,
+        format!("# JumpCloud compliance report: {}", md(&s.org_name)),
+    );
     line(&mut out, String::new());
-    line(&mut out, format!("- Organization: {} ({})", md(&s.org_name), md(&s.org_id)));
+    line(
+        &mut out,
+        format!("- Organization: {} ({})", md(&s.org_name), md(&s.org_id)),
+    );
     if let Some(region) = &s.region {
         line(&mut out, format!("- Region: {}", md(region)));
     }
@@ -113,7 +129,10 @@ pub fn render_markdown(report: &Report) -> String {
         line(&mut out, format!("- Collected: {start} to {end}"));
     }
     if let (Some(start), Some(end)) = (s.events_window_start, s.events_window_end) {
-        line(&mut out, format!("- Directory Insights period: {start} to {end}"));
+        line(
+            &mut out,
+            format!("- Directory Insights period: {start} to {end}"),
+        );
     }
     line(&mut out, format!("- Evaluated at: {}", report.evaluated_at));
     line(
@@ -127,7 +146,9 @@ pub fn render_markdown(report: &Report) -> String {
         &mut out,
         format!(
             "- Previous snapshot in the chain: {}",
-            md(s.previous_manifest_sha256.as_deref().unwrap_or("none recorded"))
+            md(s.previous_manifest_sha256
+                .as_deref()
+                .unwrap_or("none recorded"))
         ),
     );
     let sum = &report.summary;
@@ -141,7 +162,10 @@ pub fn render_markdown(report: &Report) -> String {
     line(&mut out, String::new());
     line(&mut out, "## Summary".to_owned());
     line(&mut out, String::new());
-    line(&mut out, "| Control | Title | Status | Evaluated | Failing | Summary |".to_owned());
+    line(
+        &mut out,
+        "| Control | Title | Status | Evaluated | Failing | Summary |".to_owned(),
+    );
     line(&mut out, "|---|---|---|---:|---:|---|".to_owned());
     for r in &report.results {
         line(
@@ -161,7 +185,10 @@ pub fn render_markdown(report: &Report) -> String {
         line(&mut out, String::new());
         line(&mut out, format!("## {}: {}", md(&r.id), md(&r.title)));
         line(&mut out, String::new());
-        line(&mut out, format!("**{}**: {}", status_label(r.status), md(&r.summary)));
+        line(
+            &mut out,
+            format!("**{}**: {}", status_label(r.status), md(&r.summary)),
+        );
         line(&mut out, String::new());
         line(
             &mut out,
@@ -175,7 +202,10 @@ pub fn render_markdown(report: &Report) -> String {
         for (name, value) in &r.thresholds {
             line(&mut out, format!("- Threshold {}: {}", md(name), md(value)));
         }
-        line(&mut out, format!("- Evidence: {}", md(&r.evidence_kinds.join(", "))));
+        line(
+            &mut out,
+            format!("- Evidence: {}", md(&r.evidence_kinds.join(", "))),
+        );
         for note in &r.notes {
             line(&mut out, format!("- Note: {}", md(note)));
         }
@@ -184,20 +214,35 @@ pub fn render_markdown(report: &Report) -> String {
             line(&mut out, "| Resource id | Name | Why |".to_owned());
             line(&mut out, "|---|---|---|".to_owned());
             for f in &r.failing {
-                line(&mut out, format!("| {} | {} | {} |", md(&f.id), md(&f.name), md(&f.why)));
+                line(
+                    &mut out,
+                    format!("| {} | {} | {} |", md(&f.id), md(&f.name), md(&f.why)),
+                );
             }
         }
     }
     if let Some(changes) = &report.changes {
         line(&mut out, String::new());
-        line(&mut out, "## Changes since the previous snapshot".to_owned());
+        line(
+            &mut out,
+            "## Changes since the previous snapshot".to_owned(),
+        );
         line(&mut out, String::new());
-        line(&mut out, "| Evidence kind | Previous | Current | Change |".to_owned());
+        line(
+            &mut out,
+            "| Evidence kind | Previous | Current | Change |".to_owned(),
+        );
         line(&mut out, "|---|---:|---:|---:|".to_owned());
         for k in &changes.kinds {
             line(
                 &mut out,
-                format!("| {} | {} | {} | {:+} |", md(&k.kind), k.previous, k.current, k.delta),
+                format!(
+                    "| {} | {} | {} | {:+} |",
+                    md(&k.kind),
+                    k.previous,
+                    k.current,
+                    k.delta
+                ),
             );
         }
         for c in &changes.controls {

@@ -18,10 +18,13 @@ pub fn days_ahead(days: i64) -> String {
     days_ago(-days)
 }
 
+/// A per-parent kind: (kind, parent field, (parent id, raw record) rows).
+pub type ChildKind = (String, String, Vec<(String, Value)>);
+
 /// The raw records of the passing org, by kind; per-parent kinds are (parent, record) pairs.
 pub struct Org {
     pub kinds: Vec<(String, Vec<Value>)>,
-    pub children: Vec<(String, String, Vec<(String, Value)>)>,
+    pub children: Vec<ChildKind>,
     pub events_days: i64,
     pub di_not_licensed: bool,
 }
@@ -40,7 +43,12 @@ impl Org {
     }
 
     pub fn rows(&mut self, kind: &str) -> &mut Vec<(String, Value)> {
-        &mut self.children.iter_mut().find(|(k, _, _)| k == kind).unwrap().2
+        &mut self
+            .children
+            .iter_mut()
+            .find(|(k, _, _)| k == kind)
+            .unwrap()
+            .2
     }
 
     pub fn build(&self) -> EvidenceSet {
@@ -91,11 +99,15 @@ fn device(id: &str, name: &str, family: &str, os: &str, version: &str, major: u6
 
 fn policy(id: &str, name: &str, template: &str, family: &str, timeout: Option<u64>) -> Value {
     let values = match timeout {
-        Some(secs) => json!([{"configFieldID": format!("{id}-timeout"), "value": secs, "sensitive": false}]),
+        Some(secs) => {
+            json!([{"configFieldID": format!("{id}-timeout"), "value": secs, "sensitive": false}])
+        }
         None => json!([]),
     };
     let fields = match timeout {
-        Some(_) => json!([{"id": format!("{id}-timeout"), "name": "timeout", "label": "Idle time (seconds)", "type": "int"}]),
+        Some(_) => {
+            json!([{"id": format!("{id}-timeout"), "name": "timeout", "label": "Idle time (seconds)", "type": "int"}])
+        }
         None => json!([]),
     };
     json!({"id": id, "name": name,
@@ -139,92 +151,193 @@ pub fn passing_org() -> Org {
     suspended["suspended"] = json!(true);
     Org {
         kinds: vec![
-            ("organization".into(), vec![json!({
-                "_id": "5f0c1a2b3c4d5e6f7a8b9c0d", "displayName": "Acme Corp",
-                "settings": {
-                    "requireAdminMFA": true,
-                    "features": {"directoryInsights": {"enabled": true}, "systemInsights": {"enabled": true}},
-                    "passwordPolicy": {
-                        "enableMinLength": true, "minLength": 14,
-                        "needsLowercase": true, "needsUppercase": true, "needsNumeric": true, "needsSymbolic": true,
-                        "enablePasswordExpirationInDays": true, "passwordExpirationInDays": 90,
-                        "enableMaxHistory": true, "maxHistory": 10,
-                        "enableMaxLoginAttempts": true, "maxLoginAttempts": 5,
-                        "enableLockoutTimeInSeconds": true, "lockoutTimeInSeconds": 900
+            (
+                "organization".into(),
+                vec![json!({
+                    "_id": "5f0c1a2b3c4d5e6f7a8b9c0d", "displayName": "Acme Corp",
+                    "settings": {
+                        "requireAdminMFA": true,
+                        "features": {"directoryInsights": {"enabled": true}, "systemInsights": {"enabled": true}},
+                        "passwordPolicy": {
+                            "enableMinLength": true, "minLength": 14,
+                            "needsLowercase": true, "needsUppercase": true, "needsNumeric": true, "needsSymbolic": true,
+                            "enablePasswordExpirationInDays": true, "passwordExpirationInDays": 90,
+                            "enableMaxHistory": true, "maxHistory": 10,
+                            "enableMaxLoginAttempts": true, "maxLoginAttempts": 5,
+                            "enableLockoutTimeInSeconds": true, "lockoutTimeInSeconds": 900
+                        }
                     }
-                }
-            })]),
-            ("administrators".into(), vec![json!({
-                "_id": "a1", "email": "admin@acme.example", "roleName": "Administrator With Billing",
-                "enableMultiFactor": true, "totpEnrolled": true, "suspended": false,
-                "apiKeyAllowed": true, "apiKeySet": true, "apiKeyUpdatedAt": days_ago(30),
-                "apiKeyHash": {"prefix": "jca_9x", "createdAt": days_ago(30), "expireAt": days_ahead(300)}
-            }), json!({
-                "_id": "a2", "email": "auditor@acme.example", "roleName": "Read Only",
-                "enableMultiFactor": true, "totpEnrolled": true, "suspended": false,
-                "apiKeyAllowed": false, "apiKeySet": false
-            })]),
-            ("users".into(), vec![user("u1", "alice", true), excluded_user, suspended]),
-            ("devices".into(), vec![
-                device("d-mac", "Alice-MacBook", "darwin", "Mac OS X", "15.1", 15),
-                device("d-win", "ALICE-WIN", "windows", "Windows 11 Pro", "10.0.26100", 10),
-                device("d-lin", "alice-ubuntu", "linux", "Ubuntu", "24.04", 24),
-            ]),
-            ("system_insights_disk_encryption".into(), vec![
-                json!({"system_id": "d-mac", "name": "/dev/disk3s1", "encrypted": 1, "type": "APFS Encryption", "encryption_status": "encrypted", "collection_time": days_ago(1)}),
-                json!({"system_id": "d-lin", "name": "/dev/nvme0n1p3", "encrypted": 1, "type": "crypto_LUKS", "encryption_status": "encrypted", "collection_time": days_ago(1)}),
-            ]),
-            ("system_insights_bitlocker_info".into(), vec![
-                json!({"system_id": "d-win", "drive_letter": "C:", "conversion_status": 1, "percentage_encrypted": 100, "encryption_method": "XTS_AES_128", "protection_status": 1}),
-            ]),
-            ("system_insights_alf".into(), vec![
-                json!({"system_id": "d-mac", "global_state": 1, "stealth_enabled": 1, "logging_enabled": 1}),
-            ]),
-            ("system_insights_windows_security_center".into(), vec![
-                json!({"system_id": "d-win", "firewall": "Good", "autoupdate": "Good", "antivirus": "Good", "antispyware": "Good"}),
-            ]),
-            ("system_insights_windows_security_products".into(), vec![
-                json!({"system_id": "d-win", "type": "Antivirus", "name": "Microsoft Defender Antivirus", "state": "On", "signatures_up_to_date": 1}),
-                json!({"system_id": "d-win", "type": "Firewall", "name": "Windows Firewall", "state": "On", "signatures_up_to_date": 0}),
-            ]),
-            ("system_insights_os_version".into(), vec![
-                json!({"system_id": "d-mac", "name": "macOS", "version": "15.1", "major": 15, "minor": 1, "platform": "darwin"}),
-                json!({"system_id": "d-win", "name": "Microsoft Windows 11 Pro", "version": "10.0.26100", "major": 10, "minor": 0, "build": "26100", "platform": "windows"}),
-                json!({"system_id": "d-lin", "name": "Ubuntu", "version": "24.04", "major": 24, "minor": 4, "platform": "ubuntu"}),
-            ]),
-            ("policy_details".into(), vec![
-                policy("p-lock-mac", "Screen Lock - macOS", "screen_lock_darwin", "darwin", Some(600)),
-                policy("p-lock-win", "Lock Screen - Windows", "lock_screen_windows", "windows", Some(900)),
-                policy("p-lock-lin", "Lock Screen - Linux", "lock_screen_linux", "linux", Some(300)),
-                policy("p-ufw", "Uncomplicated Firewall (UFW) - Linux", "ufw_linux", "linux", None),
-            ]),
-            ("user_groups".into(), vec![json!({"id": "g-eng", "name": "Engineering", "type": "user_group", "attributes": {"sudo": {"enabled": false, "withoutPassword": false}}})]),
-            ("applications".into(), vec![json!({"_id": "app1", "name": "slack", "displayLabel": "Slack", "active": true, "sso": {"type": "saml", "idpCertExpirationAt": days_ahead(200)}})]),
-            ("authn_policies".into(), vec![
-                json!({"id": "cap1", "name": "Require MFA for the User Portal", "disabled": false, "monitorOnly": false, "type": "user_portal",
+                })],
+            ),
+            (
+                "administrators".into(),
+                vec![
+                    json!({
+                        "_id": "a1", "email": "admin@acme.example", "roleName": "Administrator With Billing",
+                        "enableMultiFactor": true, "totpEnrolled": true, "suspended": false,
+                        "apiKeyAllowed": true, "apiKeySet": true, "apiKeyUpdatedAt": days_ago(30),
+                        "apiKeyHash": {"prefix": "jca_9x", "createdAt": days_ago(30), "expireAt": days_ahead(300)}
+                    }),
+                    json!({
+                        "_id": "a2", "email": "auditor@acme.example", "roleName": "Read Only",
+                        "enableMultiFactor": true, "totpEnrolled": true, "suspended": false,
+                        "apiKeyAllowed": false, "apiKeySet": false
+                    }),
+                ],
+            ),
+            (
+                "users".into(),
+                vec![user("u1", "alice", true), excluded_user, suspended],
+            ),
+            (
+                "devices".into(),
+                vec![
+                    device("d-mac", "Alice-MacBook", "darwin", "Mac OS X", "15.1", 15),
+                    device(
+                        "d-win",
+                        "ALICE-WIN",
+                        "windows",
+                        "Windows 11 Pro",
+                        "10.0.26100",
+                        10,
+                    ),
+                    device("d-lin", "alice-ubuntu", "linux", "Ubuntu", "24.04", 24),
+                ],
+            ),
+            (
+                "system_insights_disk_encryption".into(),
+                vec![
+                    json!({"system_id": "d-mac", "name": "/dev/disk3s1", "encrypted": 1, "type": "APFS Encryption", "encryption_status": "encrypted", "collection_time": days_ago(1)}),
+                    json!({"system_id": "d-lin", "name": "/dev/nvme0n1p3", "encrypted": 1, "type": "crypto_LUKS", "encryption_status": "encrypted", "collection_time": days_ago(1)}),
+                ],
+            ),
+            (
+                "system_insights_bitlocker_info".into(),
+                vec![
+                    json!({"system_id": "d-win", "drive_letter": "C:", "conversion_status": 1, "percentage_encrypted": 100, "encryption_method": "XTS_AES_128", "protection_status": 1}),
+                ],
+            ),
+            (
+                "system_insights_alf".into(),
+                vec![
+                    json!({"system_id": "d-mac", "global_state": 1, "stealth_enabled": 1, "logging_enabled": 1}),
+                ],
+            ),
+            (
+                "system_insights_windows_security_center".into(),
+                vec![
+                    json!({"system_id": "d-win", "firewall": "Good", "autoupdate": "Good", "antivirus": "Good", "antispyware": "Good"}),
+                ],
+            ),
+            (
+                "system_insights_windows_security_products".into(),
+                vec![
+                    json!({"system_id": "d-win", "type": "Antivirus", "name": "Microsoft Defender Antivirus", "state": "On", "signatures_up_to_date": 1}),
+                    json!({"system_id": "d-win", "type": "Firewall", "name": "Windows Firewall", "state": "On", "signatures_up_to_date": 0}),
+                ],
+            ),
+            (
+                "system_insights_os_version".into(),
+                vec![
+                    json!({"system_id": "d-mac", "name": "macOS", "version": "15.1", "major": 15, "minor": 1, "platform": "darwin"}),
+                    json!({"system_id": "d-win", "name": "Microsoft Windows 11 Pro", "version": "10.0.26100", "major": 10, "minor": 0, "build": "26100", "platform": "windows"}),
+                    json!({"system_id": "d-lin", "name": "Ubuntu", "version": "24.04", "major": 24, "minor": 4, "platform": "ubuntu"}),
+                ],
+            ),
+            (
+                "policy_details".into(),
+                vec![
+                    policy(
+                        "p-lock-mac",
+                        "Screen Lock - macOS",
+                        "screen_lock_darwin",
+                        "darwin",
+                        Some(600),
+                    ),
+                    policy(
+                        "p-lock-win",
+                        "Lock Screen - Windows",
+                        "lock_screen_windows",
+                        "windows",
+                        Some(900),
+                    ),
+                    policy(
+                        "p-lock-lin",
+                        "Lock Screen - Linux",
+                        "lock_screen_linux",
+                        "linux",
+                        Some(300),
+                    ),
+                    policy(
+                        "p-ufw",
+                        "Uncomplicated Firewall (UFW) - Linux",
+                        "ufw_linux",
+                        "linux",
+                        None,
+                    ),
+                ],
+            ),
+            (
+                "user_groups".into(),
+                vec![
+                    json!({"id": "g-eng", "name": "Engineering", "type": "user_group", "attributes": {"sudo": {"enabled": false, "withoutPassword": false}}}),
+                ],
+            ),
+            (
+                "applications".into(),
+                vec![
+                    json!({"_id": "app1", "name": "slack", "displayLabel": "Slack", "active": true, "sso": {"type": "saml", "idpCertExpirationAt": days_ahead(200)}}),
+                ],
+            ),
+            (
+                "authn_policies".into(),
+                vec![
+                    json!({"id": "cap1", "name": "Require MFA for the User Portal", "disabled": false, "monitorOnly": false, "type": "user_portal",
                        "effect": {"action": "allow", "obligations": {"mfa": {"required": true}}}}),
-                json!({"id": "cap2", "name": "Require MFA for applications", "disabled": false, "monitorOnly": false, "type": "application",
+                    json!({"id": "cap2", "name": "Require MFA for applications", "disabled": false, "monitorOnly": false, "type": "application",
                        "effect": {"action": "allow", "obligations": {"mfa": {"required": true}}}}),
-            ]),
-            ("directory_insights_events".into(), vec![sign_in("u1", "alice", 3), sign_in("u2", "bob", 20)]),
+                ],
+            ),
+            (
+                "directory_insights_events".into(),
+                vec![sign_in("u1", "alice", 3), sign_in("u2", "bob", 20)],
+            ),
         ],
         children: vec![
-            ("policy_statuses".into(), "policy_id".into(), vec![
-                status("p-lock-mac", "d-mac", "success"),
-                status("p-lock-win", "d-win", "success"),
-                status("p-lock-lin", "d-lin", "success"),
-                status("p-ufw", "d-lin", "success"),
-                // A device deleted since: JumpCloud still returns its results.
-                status("p-lock-mac", "d-gone", "failed"),
-            ]),
-            ("device_group_members".into(), "group_id".into(), vec![
-                ("sg-lab".into(), json!({"id": "d-win", "type": "system", "paths": []})),
-            ]),
-            ("user_group_members".into(), "group_id".into(), vec![
-                ("g-eng".into(), json!({"id": "u1", "type": "user", "paths": []})),
-            ]),
+            (
+                "policy_statuses".into(),
+                "policy_id".into(),
+                vec![
+                    status("p-lock-mac", "d-mac", "success"),
+                    status("p-lock-win", "d-win", "success"),
+                    status("p-lock-lin", "d-lin", "success"),
+                    status("p-ufw", "d-lin", "success"),
+                    // A device deleted since: JumpCloud still returns its results.
+                    status("p-lock-mac", "d-gone", "failed"),
+                ],
+            ),
+            (
+                "device_group_members".into(),
+                "group_id".into(),
+                vec![(
+                    "sg-lab".into(),
+                    json!({"id": "d-win", "type": "system", "paths": []}),
+                )],
+            ),
+            (
+                "user_group_members".into(),
+                "group_id".into(),
+                vec![(
+                    "g-eng".into(),
+                    json!({"id": "u1", "type": "user", "paths": []}),
+                )],
+            ),
             ("suspended_user_systems".into(), "user_id".into(), vec![]),
-            ("suspended_user_applications".into(), "user_id".into(), vec![]),
+            (
+                "suspended_user_applications".into(),
+                "user_id".into(),
+                vec![],
+            ),
             ("suspended_user_groups".into(), "user_id".into(), vec![]),
         ],
         events_days: 120,
@@ -276,5 +389,9 @@ pub fn write_snapshot(org: &Org, dir: &std::path::Path) {
         "events_window": {"start": days_ago(org.events_days), "end": now().to_string()},
         "kinds": kinds,
     });
-    std::fs::write(dir.join("manifest.json"), serde_json::to_vec_pretty(&manifest).unwrap()).unwrap();
+    std::fs::write(
+        dir.join("manifest.json"),
+        serde_json::to_vec_pretty(&manifest).unwrap(),
+    )
+    .unwrap();
 }
