@@ -3,6 +3,7 @@
 mod bench;
 mod collect;
 mod crd;
+mod report;
 mod run;
 mod simulate;
 
@@ -25,6 +26,7 @@ enum Command {
     Simulate(simulate::SimulateArgs),
     Crd(crd::CrdArgs),
     Run(Box<run::RunArgs>),
+    Report(report::ReportArgs),
 }
 
 impl Cli {
@@ -50,6 +52,7 @@ impl Cli {
                 Command::Simulate(args) => args.run().await,
                 Command::Crd(args) => args.run().await,
                 Command::Run(args) => (*args).run().await,
+                Command::Report(args) => args.run(),
             }
         })
     }

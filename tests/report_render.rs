@@ -1,0 +1,316 @@
+//! Report rendering: escaping, CSV quoting, determinism, changes, the snapshot loader and the
+//! `report` command.
+
+mod report_support;
+
+use clap::Parser;
+use jumpcloud_operator::cli::Cli;
+use jumpcloud_operator::controls::{
+    ControlSettings, ControlStatus, KindState, evaluate_all, load_snapshot_dir,
+};
+use jumpcloud_operator::report::{
+    build_report, render_csv, render_html, render_json, render_markdown, summary_table,
+};
+use report_support::*;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+const HOSTILE: &str =
+    "<script>alert('x')</script>\"><img src=x onerror=alert(1)> & | , \"quoted\"\nnext";
+
+fn hostile_org() -> Org {
+    let mut org = passing_org();
+    org.record("devices", "d-mac")["displayName"] = json!(HOSTILE);
+    org.record("devices", "d-mac")["fde"]["active"] = json!(false);
+    org
+}
+
+#[test]
+fn html_escapes_hostile_names_and_is_self_contained() {
+    let mut evidence = hostile_org().build();
+    evidence.meta.org_name = format!("Evil {HOSTILE}");
+    let report = build_report(&evidence, None, &ControlSettings::default(), now());
+    let html = render_html(&report);
+    assert!(!html.contains("<script"), "unescaped script tag");
+    assert!(!html.contains("<img"), "unescaped img tag");
+    assert!(html.contains("&lt;script&gt;alert('x')&lt;/script&gt;&quot;&gt;&lt;img"));
+    // Self-contained: no scripts, no external assets, no links out of the document.
+    let html = render_html(&build_report(
+        &passing_org().build(),
+        None,
+        &ControlSettings::default(),
+        now(),
+    ));
+    for needle in [
+        "<script", "<link", "src=", "http://", "https://", "@import", "url(",
+    ] {
+        assert!(!html.contains(needle), "{needle} in the HTML");
+    }
+    assert!(html.starts_with("<!DOCTYPE html>"));
+    assert!(html.contains("JC-E1-DISK-ENCRYPTION"));
+}
+
+#[test]
+fn csv_quotes_every_awkward_value_and_round_trips() {
+    let report = build_report(
+        &hostile_org().build(),
+        None,
+        &ControlSettings::default(),
+        now(),
+    );
+    let files = render_csv(&report).unwrap();
+    let names: Vec<&str> = files.iter().map(|(n, _)| n.as_str()).collect();
+    assert!(names.contains(&"summary.csv"));
+    assert_eq!(files.len(), report.results.len() + 1);
+    let (_, e1) = files
+        .iter()
+        .find(|(n, _)| n == "JC-E1-DISK-ENCRYPTION.csv")
+        .unwrap();
+    let mut reader = csv::Reader::from_reader(e1.as_bytes());
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(&rows[0][2], "d-mac");
+    assert_eq!(&rows[0][3], HOSTILE);
+    let (_, summary) = files.iter().find(|(n, _)| n == "summary.csv").unwrap();
+    let mut reader = csv::Reader::from_reader(summary.as_bytes());
+    assert_eq!(reader.records().count(), report.results.len());
+}
+
+#[test]
+fn markdown_escapes_table_cells() {
+    let report = build_report(
+        &hostile_org().build(),
+        None,
+        &ControlSettings::default(),
+        now(),
+    );
+    let md = render_markdown(&report);
+    assert!(!md.contains("<script"));
+    assert!(md.contains("\\| , \"quoted\" next"));
+    assert!(md.contains("## How to verify this snapshot"));
+}
+
+#[test]
+fn same_snapshot_gives_identical_json_and_report_content() {
+    let dir = tempfile::tempdir().unwrap();
+    write_snapshot(&hostile_org(), dir.path());
+    let render = || {
+        let evidence = load_snapshot_dir(dir.path()).unwrap();
+        // The evaluation time comes from the snapshot, not the clock.
+        let report = build_report(
+            &evidence,
+            None,
+            &ControlSettings::default(),
+            jiff::Timestamp::now(),
+        );
+        (
+            render_json(&report),
+            render_html(&report),
+            render_markdown(&report),
+        )
+    };
+    let first = render();
+    let second = render();
+    assert_eq!(first, second);
+    assert!(first.0.contains("\"status\": \"fail\""));
+}
+
+#[test]
+fn loader_reads_the_collect_layout_and_hashes_the_manifest() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut org = passing_org();
+    org.di_not_licensed = true;
+    write_snapshot(&org, dir.path());
+    let evidence = load_snapshot_dir(dir.path()).unwrap();
+    let manifest = std::fs::read(dir.path().join("manifest.json")).unwrap();
+    assert_eq!(
+        evidence.meta.manifest_sha256.as_deref(),
+        Some(hex::encode(Sha256::digest(&manifest)).as_str())
+    );
+    assert_eq!(evidence.meta.org_name, "Acme Corp");
+    assert_eq!(
+        evidence.state("directory_insights_events"),
+        KindState::NotLicensed
+    );
+    assert_eq!(evidence.state("nonexistent"), KindState::Missing);
+    let statuses = evidence.children("policy_statuses").unwrap();
+    assert_eq!(statuses[0].0, "p-lock-mac");
+    assert_eq!(statuses[0].1["systemID"], "d-mac");
+    let devices = &evidence.kinds["devices"];
+    assert!(devices.sha256.as_ref().is_some_and(|s| s.len() == 64));
+    // Same results from disk as from memory.
+    let settings = ControlSettings::default();
+    assert_eq!(
+        evaluate_all(&evidence, &settings, now()),
+        evaluate_all(&org.build(), &settings, now())
+    );
+}
+
+#[test]
+fn loader_rejects_paths_that_escape_the_snapshot() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("manifest.json"),
+        r#"{"org":{"id":"o","name":"n"},"kinds":[{"kind":"users","file":"../../etc/passwd","status":"complete"}]}"#,
+    )
+    .unwrap();
+    let error = load_snapshot_dir(dir.path()).unwrap_err();
+    assert!(
+        error.to_string().contains("escapes the snapshot directory"),
+        "{error}"
+    );
+}
+
+#[test]
+fn changes_since_previous_snapshot_show_count_deltas_and_status_changes() {
+    let previous = passing_org().build();
+    let mut org = passing_org();
+    org.kind("devices").pop();
+    org.record("devices", "d-mac")["fde"]["active"] = json!(false);
+    let report = build_report(
+        &org.build(),
+        Some(&previous),
+        &ControlSettings::default(),
+        now(),
+    );
+    let changes = report.changes.as_ref().unwrap();
+    let devices = changes.kinds.iter().find(|k| k.kind == "devices").unwrap();
+    assert_eq!(
+        (devices.previous, devices.current, devices.delta),
+        (3, 2, -1)
+    );
+    let e1 = changes
+        .controls
+        .iter()
+        .find(|c| c.id == "JC-E1-DISK-ENCRYPTION")
+        .unwrap();
+    assert_eq!(
+        (e1.previous, e1.current),
+        (ControlStatus::Pass, ControlStatus::Fail)
+    );
+    let html = render_html(&report);
+    assert!(html.contains("Changes since the previous snapshot"));
+    assert!(html.contains(">-1<"));
+}
+
+#[test]
+fn summary_table_lists_every_control() {
+    let results = evaluate_all(&hostile_org().build(), &ControlSettings::default(), now());
+    let table = summary_table(&results);
+    assert_eq!(table.lines().count(), results.len() + 2);
+    let e1 = table
+        .lines()
+        .find(|l| l.starts_with("JC-E1-DISK-ENCRYPTION "))
+        .unwrap();
+    assert!(e1.contains(" FAIL "), "{e1}");
+    assert!(table.ends_with(&format!(
+        "{} passing, 1 failing, 0 not applicable, 0 error\n",
+        results.len() - 1
+    )));
+}
+
+#[test]
+fn settings_schema_is_camel_case_and_yaml_settings_are_honoured_by_the_cli() {
+    let schema = serde_json::to_value(schemars::schema_for!(ControlSettings)).unwrap();
+    let properties = schema["properties"].as_object().unwrap();
+    for key in [
+        "staleDeviceDays",
+        "screenLockMinutes",
+        "passwordMinLength",
+        "osBaselines",
+        "antivirusAllowList",
+        "dormantAccountDays",
+        "mfaExclusions",
+        "excludedDeviceGroupIds",
+        "disabledControls",
+    ] {
+        assert!(
+            properties.contains_key(key),
+            "{key} missing from the schema"
+        );
+    }
+    assert_eq!(
+        serde_json::to_string(&ControlSettings::default()).unwrap(),
+        "{}"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let snapshot = dir.path().join("snap");
+    write_snapshot(&hostile_org(), &snapshot);
+    let settings = dir.path().join("controls.yaml");
+    std::fs::write(
+        &settings,
+        "disabledControls: [JC-E1-DISK-ENCRYPTION]\nscreenLockMinutes: 5\n",
+    )
+    .unwrap();
+    // Through the library entry point: the shared target directory's binary may belong to
+    // another branch while tests run.
+    let cli = |args: Vec<&std::ffi::OsStr>| {
+        let mut argv = vec![
+            std::ffi::OsStr::new("jumpcloud-operator"),
+            std::ffi::OsStr::new("report"),
+        ];
+        argv.extend(args);
+        format!("{:?}", Cli::try_parse_from(argv).unwrap().run())
+    };
+    let ok = format!("{:?}", std::process::ExitCode::SUCCESS);
+    let json_out = dir.path().join("report.json");
+    let code = cli(vec![
+        "--format".as_ref(),
+        "json".as_ref(),
+        "--snapshot".as_ref(),
+        snapshot.as_os_str(),
+        "--settings".as_ref(),
+        settings.as_os_str(),
+        "--out".as_ref(),
+        json_out.as_os_str(),
+    ]);
+    assert_eq!(code, ok);
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&json_out).unwrap()).unwrap();
+    let e1 = json["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == "JC-E1-DISK-ENCRYPTION")
+        .unwrap();
+    assert_eq!(e1["status"], "not-applicable");
+    let e2 = json["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == "JC-E2-SCREEN-LOCK")
+        .unwrap();
+    assert_eq!(e2["status"], "fail");
+
+    let csv_dir = dir.path().join("csv");
+    let code = cli(vec![
+        "--format".as_ref(),
+        "csv".as_ref(),
+        "--snapshot".as_ref(),
+        snapshot.as_os_str(),
+        "--out".as_ref(),
+        csv_dir.as_os_str(),
+    ]);
+    assert_eq!(code, ok);
+    assert!(csv_dir.join("summary.csv").exists());
+    assert!(csv_dir.join("JC-I1-USER-MFA.csv").exists());
+
+    // csv without --out, and invalid settings, fail.
+    let code = cli(vec![
+        "--format".as_ref(),
+        "csv".as_ref(),
+        "--snapshot".as_ref(),
+        snapshot.as_os_str(),
+    ]);
+    assert_ne!(code, ok);
+    let bad = dir.path().join("bad.yaml");
+    std::fs::write(&bad, "screenLockMinutes: many\n").unwrap();
+    let code = cli(vec![
+        "--snapshot".as_ref(),
+        snapshot.as_os_str(),
+        "--settings".as_ref(),
+        bad.as_os_str(),
+    ]);
+    assert_ne!(code, ok);
+}

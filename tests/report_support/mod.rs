@@ -1,0 +1,397 @@
+//! A purpose-built org where every control passes, with the real JumpCloud field names; tests
+//! break one thing at a time.
+#![allow(dead_code)]
+
+use jumpcloud_operator::controls::{EvidenceSet, SnapshotMeta};
+use serde_json::{Value, json};
+
+pub fn now() -> jiff::Timestamp {
+    "2026-06-01T00:00:00Z".parse().unwrap()
+}
+
+pub fn days_ago(days: i64) -> String {
+    let t = now().as_second() - days * 86_400;
+    jiff::Timestamp::from_second(t).unwrap().to_string()
+}
+
+pub fn days_ahead(days: i64) -> String {
+    days_ago(-days)
+}
+
+/// A per-parent kind: (kind, parent field, (parent id, raw record) rows).
+pub type ChildKind = (String, String, Vec<(String, Value)>);
+
+/// The raw records of the passing org, by kind; per-parent kinds are (parent, record) pairs.
+pub struct Org {
+    pub kinds: Vec<(String, Vec<Value>)>,
+    pub children: Vec<ChildKind>,
+    pub events_days: i64,
+    pub di_not_licensed: bool,
+}
+
+impl Org {
+    pub fn kind(&mut self, name: &str) -> &mut Vec<Value> {
+        &mut self.kinds.iter_mut().find(|(k, _)| k == name).unwrap().1
+    }
+
+    /// The record with `_id` or `id` equal to `id` in a kind.
+    pub fn record(&mut self, kind: &str, id: &str) -> &mut Value {
+        self.kind(kind)
+            .iter_mut()
+            .find(|r| r["_id"] == id || r["id"] == id || r["system_id"] == id)
+            .unwrap_or_else(|| panic!("{kind} has no record {id}"))
+    }
+
+    pub fn rows(&mut self, kind: &str) -> &mut Vec<(String, Value)> {
+        &mut self
+            .children
+            .iter_mut()
+            .find(|(k, _, _)| k == kind)
+            .unwrap()
+            .2
+    }
+
+    pub fn build(&self) -> EvidenceSet {
+        let mut set = EvidenceSet {
+            meta: SnapshotMeta {
+                org_id: "5f0c1a2b3c4d5e6f7a8b9c0d".into(),
+                org_name: "Acme Corp".into(),
+                region: Some("us".into()),
+                started_at: Some(now()),
+                finished_at: Some(now()),
+                events_window_start: Some(days_ago(self.events_days).parse().unwrap()),
+                events_window_end: Some(now()),
+                ..SnapshotMeta::default()
+            },
+            ..EvidenceSet::default()
+        };
+        for (kind, records) in &self.kinds {
+            set = set.with_kind(kind, records.clone());
+        }
+        for (kind, field, rows) in &self.children {
+            set = set.with_children(
+                kind,
+                field,
+                rows.iter().map(|(p, r)| (p.as_str(), r.clone())).collect(),
+            );
+        }
+        if self.di_not_licensed {
+            set = set.with_not_licensed("directory_insights_events");
+        }
+        set
+    }
+}
+
+fn device(id: &str, name: &str, family: &str, os: &str, version: &str, major: u64) -> Value {
+    json!({
+        "_id": id, "displayName": name, "hostname": name.to_lowercase(), "serialNumber": format!("SN-{id}"),
+        "os": os, "osFamily": family, "version": version,
+        "osVersionDetail": {"osName": os, "major": major, "version": version, "distributionName": if family == "linux" { "Ubuntu" } else { "" }},
+        "active": true, "lastContact": days_ago(1), "agentVersion": "1.180.0",
+        "fde": {"active": true, "keyPresent": true},
+        "allowSshRootLogin": false, "allowSshPasswordAuthentication": false,
+        "systemInsights": {"state": "enabled"},
+        "mdm": if family == "linux" { Value::Null } else { json!({"vendor": "internal", "dep": false, "userApproved": true, "enrollmentType": "automated"}) },
+        "primarySystemUser": {"id": "u1"},
+        "policyStats": {"total": 1, "success": 1, "failed": 0, "pending": 0},
+    })
+}
+
+fn policy(id: &str, name: &str, template: &str, family: &str, timeout: Option<u64>) -> Value {
+    let values = match timeout {
+        Some(secs) => {
+            json!([{"configFieldID": format!("{id}-timeout"), "value": secs, "sensitive": false}])
+        }
+        None => json!([]),
+    };
+    let fields = match timeout {
+        Some(_) => {
+            json!([{"id": format!("{id}-timeout"), "name": "timeout", "label": "Idle time (seconds)", "type": "int"}])
+        }
+        None => json!([]),
+    };
+    json!({"id": id, "name": name,
+           "template": {"id": format!("t-{template}"), "name": template, "displayName": name, "osMetaFamily": family},
+           "values": values, "configFields": fields})
+}
+
+pub fn status(policy: &str, system: &str, state: &str) -> (String, Value) {
+    (
+        policy.to_owned(),
+        json!({"id": format!("r-{policy}-{system}"), "policyID": policy, "systemID": system,
+               "state": state, "success": state == "success", "exitStatus": if state == "failed" { 1 } else { 0 },
+               "startedAt": days_ago(1), "endedAt": days_ago(1)}),
+    )
+}
+
+fn user(id: &str, username: &str, enrolled: bool) -> Value {
+    let status = if enrolled { "ENROLLED" } else { "NOT_ENROLLED" };
+    json!({
+        "_id": id, "username": username, "email": format!("{username}@acme.example"),
+        "state": "ACTIVATED", "activated": true, "suspended": false, "created": days_ago(400),
+        "account_locked": false, "sudo": false, "passwordless_sudo": false,
+        "totp_enabled": enrolled,
+        "mfa": {"configured": enrolled, "exclusion": false, "exclusionUntil": null},
+        "mfaEnrollment": {"overallStatus": status, "totpStatus": status},
+    })
+}
+
+fn sign_in(user_id: &str, username: &str, days: i64) -> Value {
+    json!({"id": format!("ev-{user_id}-{days}"), "event_type": "user_login_attempt", "service": "directory",
+           "timestamp": days_ago(days), "success": true, "mfa": true,
+           "initiated_by": {"id": user_id, "type": "user", "username": username}})
+}
+
+/// An org where every control passes.
+pub fn passing_org() -> Org {
+    let mut excluded_user = user("u2", "bob", false);
+    excluded_user["mfa"] = json!({"configured": false, "exclusion": true, "exclusionUntil": days_ahead(10), "exclusionDays": 30});
+    let mut suspended = user("u3", "carol", false);
+    suspended["state"] = json!("SUSPENDED");
+    suspended["suspended"] = json!(true);
+    Org {
+        kinds: vec![
+            (
+                "organization".into(),
+                vec![json!({
+                    "_id": "5f0c1a2b3c4d5e6f7a8b9c0d", "displayName": "Acme Corp",
+                    "settings": {
+                        "requireAdminMFA": true,
+                        "features": {"directoryInsights": {"enabled": true}, "systemInsights": {"enabled": true}},
+                        "passwordPolicy": {
+                            "enableMinLength": true, "minLength": 14,
+                            "needsLowercase": true, "needsUppercase": true, "needsNumeric": true, "needsSymbolic": true,
+                            "enablePasswordExpirationInDays": true, "passwordExpirationInDays": 90,
+                            "enableMaxHistory": true, "maxHistory": 10,
+                            "enableMaxLoginAttempts": true, "maxLoginAttempts": 5,
+                            "enableLockoutTimeInSeconds": true, "lockoutTimeInSeconds": 900
+                        }
+                    }
+                })],
+            ),
+            (
+                "administrators".into(),
+                vec![
+                    json!({
+                        "_id": "a1", "email": "admin@acme.example", "roleName": "Administrator With Billing",
+                        "enableMultiFactor": true, "totpEnrolled": true, "suspended": false,
+                        "apiKeyAllowed": true, "apiKeySet": true, "apiKeyUpdatedAt": days_ago(30),
+                        "apiKeyHash": {"prefix": "jca_9x", "createdAt": days_ago(30), "expireAt": days_ahead(300)}
+                    }),
+                    json!({
+                        "_id": "a2", "email": "auditor@acme.example", "roleName": "Read Only",
+                        "enableMultiFactor": true, "totpEnrolled": true, "suspended": false,
+                        "apiKeyAllowed": false, "apiKeySet": false
+                    }),
+                ],
+            ),
+            (
+                "users".into(),
+                vec![user("u1", "alice", true), excluded_user, suspended],
+            ),
+            (
+                "devices".into(),
+                vec![
+                    device("d-mac", "Alice-MacBook", "darwin", "Mac OS X", "15.1", 15),
+                    device(
+                        "d-win",
+                        "ALICE-WIN",
+                        "windows",
+                        "Windows 11 Pro",
+                        "10.0.26100",
+                        10,
+                    ),
+                    device("d-lin", "alice-ubuntu", "linux", "Ubuntu", "24.04", 24),
+                ],
+            ),
+            (
+                "system_insights_disk_encryption".into(),
+                vec![
+                    json!({"system_id": "d-mac", "name": "/dev/disk3s1", "encrypted": 1, "type": "APFS Encryption", "encryption_status": "encrypted", "collection_time": days_ago(1)}),
+                    json!({"system_id": "d-lin", "name": "/dev/nvme0n1p3", "encrypted": 1, "type": "crypto_LUKS", "encryption_status": "encrypted", "collection_time": days_ago(1)}),
+                ],
+            ),
+            (
+                "system_insights_bitlocker_info".into(),
+                vec![
+                    json!({"system_id": "d-win", "drive_letter": "C:", "conversion_status": 1, "percentage_encrypted": 100, "encryption_method": "XTS_AES_128", "protection_status": 1}),
+                ],
+            ),
+            (
+                "system_insights_alf".into(),
+                vec![
+                    json!({"system_id": "d-mac", "global_state": 1, "stealth_enabled": 1, "logging_enabled": 1}),
+                ],
+            ),
+            (
+                "system_insights_windows_security_center".into(),
+                vec![
+                    json!({"system_id": "d-win", "firewall": "Good", "autoupdate": "Good", "antivirus": "Good", "antispyware": "Good"}),
+                ],
+            ),
+            (
+                "system_insights_windows_security_products".into(),
+                vec![
+                    json!({"system_id": "d-win", "type": "Antivirus", "name": "Microsoft Defender Antivirus", "state": "On", "signatures_up_to_date": 1}),
+                    json!({"system_id": "d-win", "type": "Firewall", "name": "Windows Firewall", "state": "On", "signatures_up_to_date": 0}),
+                ],
+            ),
+            (
+                "system_insights_os_version".into(),
+                vec![
+                    json!({"system_id": "d-mac", "name": "macOS", "version": "15.1", "major": 15, "minor": 1, "platform": "darwin"}),
+                    json!({"system_id": "d-win", "name": "Microsoft Windows 11 Pro", "version": "10.0.26100", "major": 10, "minor": 0, "build": "26100", "platform": "windows"}),
+                    json!({"system_id": "d-lin", "name": "Ubuntu", "version": "24.04", "major": 24, "minor": 4, "platform": "ubuntu"}),
+                ],
+            ),
+            (
+                "policy_details".into(),
+                vec![
+                    policy(
+                        "p-lock-mac",
+                        "Screen Lock - macOS",
+                        "screen_lock_darwin",
+                        "darwin",
+                        Some(600),
+                    ),
+                    policy(
+                        "p-lock-win",
+                        "Lock Screen - Windows",
+                        "lock_screen_windows",
+                        "windows",
+                        Some(900),
+                    ),
+                    policy(
+                        "p-lock-lin",
+                        "Lock Screen - Linux",
+                        "lock_screen_linux",
+                        "linux",
+                        Some(300),
+                    ),
+                    policy(
+                        "p-ufw",
+                        "Uncomplicated Firewall (UFW) - Linux",
+                        "ufw_linux",
+                        "linux",
+                        None,
+                    ),
+                ],
+            ),
+            (
+                "user_groups".into(),
+                vec![
+                    json!({"id": "g-eng", "name": "Engineering", "type": "user_group", "attributes": {"sudo": {"enabled": false, "withoutPassword": false}}}),
+                ],
+            ),
+            (
+                "applications".into(),
+                vec![
+                    json!({"_id": "app1", "name": "slack", "displayLabel": "Slack", "active": true, "sso": {"type": "saml", "idpCertExpirationAt": days_ahead(200)}}),
+                ],
+            ),
+            (
+                "authn_policies".into(),
+                vec![
+                    json!({"id": "cap1", "name": "Require MFA for the User Portal", "disabled": false, "monitorOnly": false, "type": "user_portal",
+                       "effect": {"action": "allow", "obligations": {"mfa": {"required": true}}}}),
+                    json!({"id": "cap2", "name": "Require MFA for applications", "disabled": false, "monitorOnly": false, "type": "application",
+                       "effect": {"action": "allow", "obligations": {"mfa": {"required": true}}}}),
+                ],
+            ),
+            (
+                "directory_insights_events".into(),
+                vec![sign_in("u1", "alice", 3), sign_in("u2", "bob", 20)],
+            ),
+        ],
+        children: vec![
+            (
+                "policy_statuses".into(),
+                "policy_id".into(),
+                vec![
+                    status("p-lock-mac", "d-mac", "success"),
+                    status("p-lock-win", "d-win", "success"),
+                    status("p-lock-lin", "d-lin", "success"),
+                    status("p-ufw", "d-lin", "success"),
+                    // A device deleted since: JumpCloud still returns its results.
+                    status("p-lock-mac", "d-gone", "failed"),
+                ],
+            ),
+            (
+                "device_group_members".into(),
+                "group_id".into(),
+                vec![(
+                    "sg-lab".into(),
+                    json!({"id": "d-win", "type": "system", "paths": []}),
+                )],
+            ),
+            (
+                "user_group_members".into(),
+                "group_id".into(),
+                vec![(
+                    "g-eng".into(),
+                    json!({"id": "u1", "type": "user", "paths": []}),
+                )],
+            ),
+            ("suspended_user_systems".into(), "user_id".into(), vec![]),
+            (
+                "suspended_user_applications".into(),
+                "user_id".into(),
+                vec![],
+            ),
+            ("suspended_user_groups".into(), "user_id".into(), vec![]),
+        ],
+        events_days: 120,
+        di_not_licensed: false,
+    }
+}
+
+/// Writes the org as a snapshot directory in the layout `collect` writes (NDJSON per kind,
+/// per-parent lines `{"<field>": id, "record": raw}`, manifest.json last).
+pub fn write_snapshot(org: &Org, dir: &std::path::Path) {
+    use sha2::{Digest, Sha256};
+    std::fs::create_dir_all(dir).unwrap();
+    let mut kinds = Vec::new();
+    let mut write = |kind: &str, lines: Vec<Value>, parent: Option<&str>, status: &str| {
+        let mut text = String::new();
+        for line in &lines {
+            text.push_str(&serde_json::to_string(line).unwrap());
+            text.push('\n');
+        }
+        let file = format!("{kind}.ndjson");
+        std::fs::write(dir.join(&file), &text).unwrap();
+        kinds.push(json!({
+            "kind": kind, "file": file, "records": lines.len(), "total_reported": lines.len(),
+            "sha256": hex::encode(Sha256::digest(text.as_bytes())), "bytes": text.len(),
+            "endpoints": [], "status": status, "parent_field": parent,
+        }));
+    };
+    for (kind, records) in &org.kinds {
+        if kind == "directory_insights_events" && org.di_not_licensed {
+            write(kind, vec![], None, "not-licensed");
+        } else {
+            write(kind, records.clone(), None, "complete");
+        }
+    }
+    for (kind, field, rows) in &org.children {
+        let lines = rows
+            .iter()
+            .map(|(parent, record)| json!({field.as_str(): parent, "record": record}))
+            .collect();
+        write(kind, lines, Some(field), "complete");
+    }
+    kinds.sort_by(|a, b| a["kind"].as_str().cmp(&b["kind"].as_str()));
+    let manifest = json!({
+        "format": 1, "collector_version": "0.1.0",
+        "org": {"id": "5f0c1a2b3c4d5e6f7a8b9c0d", "name": "Acme Corp"},
+        "region": "us", "key_fingerprint": "ab12cd34",
+        "administrator_role": "Read Only", "administrator_key_expires_at": null,
+        "started_at": now().to_string(), "finished_at": now().to_string(),
+        "events_window": {"start": days_ago(org.events_days), "end": now().to_string()},
+        "kinds": kinds,
+    });
+    std::fs::write(
+        dir.join("manifest.json"),
+        serde_json::to_vec_pretty(&manifest).unwrap(),
+    )
+    .unwrap();
+}
