@@ -138,12 +138,19 @@ fn loader_reads_the_collect_layout_and_hashes_the_manifest() {
     assert_eq!(statuses[0].1["systemID"], "d-mac");
     let devices = &evidence.kinds["devices"];
     assert!(devices.sha256.as_ref().is_some_and(|s| s.len() == 64));
-    // Same results from disk as from memory.
+    // Same results from disk as from memory, and from the trimmed load the reports use.
     let settings = ControlSettings::default();
     assert_eq!(
         evaluate_all(&evidence, &settings, now()),
         evaluate_all(&org.build(), &settings, now())
     );
+    let trimmed = jumpcloud_operator::report::load_for_controls(dir.path()).unwrap();
+    assert_eq!(
+        evaluate_all(&trimmed, &settings, now()),
+        evaluate_all(&evidence, &settings, now())
+    );
+    assert_eq!(trimmed.counts(), evidence.counts());
+    assert!(trimmed.kinds["policy_statuses"].records[0]["record"].get("startedAt").is_none());
 }
 
 #[test]

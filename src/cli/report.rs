@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::Args;
 
-use crate::controls::{ControlSettings, EvidenceSet, LoadError, load_snapshot_dir};
+use crate::controls::{ControlSettings, EvidenceSet, LoadError};
 use crate::report::{Format, build_report, render_csv, render_html, render_json, render_markdown};
 
 /// Evaluate the compliance controls on a snapshot and write a report for auditors.
@@ -61,7 +61,7 @@ pub enum ReportError {
 
 /// Loads a snapshot for reporting. The evidence store will add other sources behind this.
 pub fn load_snapshot(dir: &Path) -> Result<EvidenceSet, ReportError> {
-    Ok(load_snapshot_dir(dir)?)
+    Ok(crate::report::load_for_controls(dir)?)
 }
 
 /// Reads `ControlSettings` from YAML or JSON (JSON is tried first for `.json` files).

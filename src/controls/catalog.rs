@@ -439,6 +439,38 @@ pub static CATALOG: &[ControlDef] = &[
     },
 ];
 
+/// Every evidence kind some control reads.
+pub fn kinds_read() -> BTreeSet<&'static str> {
+    CATALOG
+        .iter()
+        .flat_map(|def| def.kinds.iter().copied())
+        .collect()
+}
+
+/// For the largest kinds, the only top-level record fields any control reads (the loader for
+/// reports keeps just these); `None`: whole records.
+pub fn fields_read(kind: &str) -> Option<&'static [&'static str]> {
+    match kind {
+        DI_EVENTS => Some(&[
+            "id",
+            "event_type",
+            "success",
+            "timestamp",
+            "initiated_by",
+            "username",
+        ]),
+        POLICY_STATUSES => Some(&[
+            "id",
+            "policyID",
+            "systemID",
+            "system_id",
+            "state",
+            "success",
+        ]),
+        _ => None,
+    }
+}
+
 /// Evaluates every control of the catalog, in catalog order.
 pub fn evaluate_all(
     evidence: &EvidenceSet,

@@ -25,6 +25,16 @@ pub enum KindState {
     Missing,
 }
 
+impl KindState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KindState::Complete => "complete",
+            KindState::NotLicensed => "not-licensed",
+            KindState::Missing => "missing",
+        }
+    }
+}
+
 /// One evidence kind.
 #[derive(Debug, Clone, PartialEq)]
 pub struct KindEvidence {
@@ -32,6 +42,10 @@ pub struct KindEvidence {
     /// The NDJSON lines, parsed. For kinds read per parent object each record is
     /// `{"<parent_field>": id, "record": <raw>}` (see [`EvidenceSet::children`]).
     pub records: Vec<Value>,
+    /// Number of records: the manifest's count, also for kinds whose records were not loaded.
+    pub count: u64,
+    /// Whether `records` holds the kind's records (the loader can skip kinds no control reads).
+    pub loaded: bool,
     /// SHA-256 of the kind's file as recorded in the manifest.
     pub sha256: Option<String>,
     pub file: Option<String>,
@@ -43,6 +57,8 @@ impl KindEvidence {
     pub fn complete(records: Vec<Value>) -> Self {
         KindEvidence {
             state: KindState::Complete,
+            count: records.len() as u64,
+            loaded: true,
             records,
             sha256: None,
             file: None,
@@ -153,7 +169,9 @@ impl EvidenceSet {
     /// The records of a complete kind.
     pub fn records(&self, kind: &str) -> Result<&[Value], Unavailable> {
         match self.kinds.get(kind) {
-            Some(evidence) if evidence.state == KindState::Complete => Ok(&evidence.records),
+            Some(evidence) if evidence.state == KindState::Complete && evidence.loaded => {
+                Ok(&evidence.records)
+            }
             other => Err(Unavailable {
                 kind: kind.to_owned(),
                 state: other.map_or(KindState::Missing, |k| k.state),
@@ -192,10 +210,10 @@ impl EvidenceSet {
     }
 
     /// Per-kind record counts, for change summaries.
-    pub fn counts(&self) -> BTreeMap<String, usize> {
+    pub fn counts(&self) -> BTreeMap<String, u64> {
         self.kinds
             .iter()
-            .map(|(kind, evidence)| (kind.clone(), evidence.records.len()))
+            .map(|(kind, evidence)| (kind.clone(), evidence.count))
             .collect()
     }
 }
@@ -267,6 +285,8 @@ struct KindView {
     kind: String,
     file: String,
     #[serde(default)]
+    records: Option<u64>,
+    #[serde(default)]
     sha256: Option<String>,
     #[serde(default)]
     status: Option<String>,
@@ -277,6 +297,16 @@ struct KindView {
 /// Loads a snapshot directory written by `collect`: `manifest.json` plus the NDJSON files it
 /// names. Kinds whose status is `not-licensed` load with no records.
 pub fn load_snapshot_dir(dir: &Path) -> Result<EvidenceSet, LoadError> {
+    load_snapshot_dir_kinds(dir, None)
+}
+
+/// Like [`load_snapshot_dir`], but reads the records of the given kinds only (the others keep
+/// their manifest entry and count). Parsed JSON takes about ten times the file size in memory,
+/// so reports load only what the controls read.
+pub fn load_snapshot_dir_kinds(
+    dir: &Path,
+    only: Option<&std::collections::BTreeSet<&str>>,
+) -> Result<EvidenceSet, LoadError> {
     let manifest_path = dir.join("manifest.json");
     let bytes = std::fs::read(&manifest_path).map_err(|source| LoadError::Io {
         path: manifest_path.clone(),
@@ -332,8 +362,10 @@ pub fn load_snapshot_dir(dir: &Path) -> Result<EvidenceSet, LoadError> {
                 file: view.file,
             });
         }
-        let records = if state == KindState::Complete {
-            read_ndjson(&dir.join(file))?
+        let loaded = only.is_none_or(|kinds| kinds.contains(view.kind.as_str()));
+        let records = if state == KindState::Complete && loaded {
+            let keep = only.and_then(|_| super::catalog::fields_read(&view.kind));
+            read_ndjson(&dir.join(file), keep)?
         } else {
             Vec::new()
         };
@@ -341,6 +373,8 @@ pub fn load_snapshot_dir(dir: &Path) -> Result<EvidenceSet, LoadError> {
             view.kind,
             KindEvidence {
                 state,
+                count: view.records.unwrap_or(records.len() as u64),
+                loaded,
                 records,
                 sha256: view.sha256,
                 file: Some(view.file),
@@ -351,7 +385,21 @@ pub fn load_snapshot_dir(dir: &Path) -> Result<EvidenceSet, LoadError> {
     Ok(EvidenceSet { meta, kinds })
 }
 
-fn read_ndjson(path: &Path) -> Result<Vec<Value>, LoadError> {
+/// Keeps only the given top-level fields of a record (of the inner `record` of a per-parent
+/// line), to bound memory on the largest kinds.
+fn project(value: Value, keep: &[&str]) -> Value {
+    let Value::Object(mut map) = value else {
+        return value;
+    };
+    if let Some(inner) = map.remove("record") {
+        map.insert("record".to_owned(), project(inner, keep));
+        return Value::Object(map);
+    }
+    map.retain(|key, _| keep.contains(&key.as_str()));
+    Value::Object(map)
+}
+
+fn read_ndjson(path: &Path, keep: Option<&[&str]>) -> Result<Vec<Value>, LoadError> {
     let io = |source| LoadError::Io {
         path: path.to_path_buf(),
         source,
@@ -368,7 +416,10 @@ fn read_ndjson(path: &Path) -> Result<Vec<Value>, LoadError> {
             line: index + 1,
             source,
         })?;
-        records.push(value);
+        records.push(match keep {
+            Some(keep) => project(value, keep),
+            None => value,
+        });
     }
     Ok(records)
 }

@@ -133,7 +133,7 @@ pub fn render_html(report: &Report) -> String {
                                     @match kinds.get(kind.as_str()) {
                                         Some(info) => {
                                             " (" (info.records) " records"
-                                            @if info.state != KindState::Complete { ", " (format!("{:?}", info.state).to_lowercase()) }
+                                            @if info.state != KindState::Complete { ", " (info.state.as_str()) }
                                             ") "
                                             span class="digest muted" { "sha256 " (info.sha256.as_deref().unwrap_or("unknown")) }
                                         }
@@ -203,7 +203,7 @@ pub fn render_html(report: &Report) -> String {
                         @for k in &report.evidence {
                             tr {
                                 td { code { (k.kind) } }
-                                td { (format!("{:?}", k.state).to_lowercase()) }
+                                td { (k.state.as_str()) }
                                 td class="num" { (k.records) }
                                 td { (k.file.as_deref().unwrap_or("")) }
                                 td class="digest" { (k.sha256.as_deref().unwrap_or("")) }

@@ -99,7 +99,7 @@ fn evidence_info(evidence: &EvidenceSet) -> Vec<EvidenceKindInfo> {
         .map(|(kind, k)| EvidenceKindInfo {
             kind: kind.clone(),
             state: k.state,
-            records: k.records.len() as u64,
+            records: k.count,
             file: k.file.clone(),
             sha256: k.sha256.clone(),
         })
@@ -124,8 +124,8 @@ pub fn build_report(
         let kinds = names
             .into_iter()
             .map(|kind| {
-                let p = before.get(kind).copied().unwrap_or(0) as u64;
-                let c = after.get(kind).copied().unwrap_or(0) as u64;
+                let p = before.get(kind).copied().unwrap_or(0);
+                let c = after.get(kind).copied().unwrap_or(0);
                 KindDelta {
                     kind: kind.clone(),
                     previous: p,
@@ -225,7 +225,15 @@ pub fn snapshot_summary_table(
     dir: &std::path::Path,
     settings: &ControlSettings,
 ) -> Result<String, crate::controls::LoadError> {
-    let evidence = crate::controls::load_snapshot_dir(dir)?;
+    let evidence = load_for_controls(dir)?;
     let now = evaluation_time(&evidence, jiff::Timestamp::now());
     Ok(summary_table(&evaluate_all(&evidence, settings, now)))
+}
+
+/// Loads a snapshot directory with the records the controls read (other kinds: counts only).
+pub fn load_for_controls(dir: &std::path::Path) -> Result<EvidenceSet, crate::controls::LoadError> {
+    crate::controls::evidence::load_snapshot_dir_kinds(
+        dir,
+        Some(&crate::controls::catalog::kinds_read()),
+    )
 }
