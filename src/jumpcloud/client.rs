@@ -24,6 +24,10 @@ use crate::region::Region;
 
 const DI_PATH: &str = "/insights/directory/v1";
 
+/// Attempts when no connection can be made at all (refused, DNS): a wrong host or port should
+/// fail in about a second, not after the full backoff.
+const MAX_CONNECT_ATTEMPTS: u32 = 3;
+
 /// How to reach JumpCloud and how hard to try.
 #[derive(Debug, Clone)]
 pub struct ClientConfig {
@@ -528,6 +532,11 @@ impl JumpCloudClient {
                 Err(error) => return Err(error),
             };
             failed_attempts += 1;
+            if matches!(error, JumpCloudError::Unreachable { .. })
+                && failed_attempts >= MAX_CONNECT_ATTEMPTS
+            {
+                return Err(error);
+            }
             let retry_after = match &error {
                 JumpCloudError::RateLimited { retry_after, .. } => *retry_after,
                 _ => None,
@@ -636,9 +645,12 @@ impl JumpCloudClient {
             detail = cause.to_string();
             source = cause.source();
         }
-        JumpCloudError::Transport {
-            endpoint: endpoint.to_owned(),
-            detail: sanitize(&detail, self.inner.key.expose()),
+        let detail = sanitize(&detail, self.inner.key.expose());
+        let endpoint = endpoint.to_owned();
+        if error.is_connect() {
+            JumpCloudError::Unreachable { endpoint, detail }
+        } else {
+            JumpCloudError::Transport { endpoint, detail }
         }
     }
 }
