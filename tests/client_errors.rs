@@ -20,7 +20,7 @@ fn status(status: u16, retry_after_secs: Option<u64>) -> FaultKind {
 
 async fn list_users(client: &JumpCloudClient) -> Result<usize, JumpCloudError> {
     Ok(client
-        .list_all(ListRequest::v1("users", "/api/systemusers"))
+        .list_all::<serde_json::Value>(ListRequest::v1("users", "/api/systemusers"))
         .await?
         .len())
 }

@@ -21,8 +21,8 @@ async fn ids(
     let mut pages = listing.pages();
     let mut ids = Vec::new();
     while let Some(page) = pages.next().await {
-        for record in page?.records {
-            let value: serde_json::Value = serde_json::from_str(record.get()).unwrap();
+        for record in page?.records() {
+            let value: serde_json::Value = serde_json::from_slice(record).unwrap();
             let id = value
                 .get("_id")
                 .or(value.get("id"))
