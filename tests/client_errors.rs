@@ -302,3 +302,12 @@ async fn directory_insights_off_is_not_licensed() {
     let first = client.events("events", query).next().await.unwrap();
     assert_eq!(first.unwrap_err().reason(), "NotLicensed");
 }
+
+#[tokio::test]
+async fn verify_key_is_one_request() {
+    let sim = simulator(OrgSize::small()).await;
+    let client = client(&sim);
+    client.verify_key().await.unwrap();
+    assert_eq!(control(&sim).counters().await.unwrap().total, 1);
+    assert_eq!(client.total_requests(), 1);
+}
