@@ -20,7 +20,7 @@ fn status(status: u16, retry_after_secs: Option<u64>) -> FaultKind {
 
 async fn list_users(client: &JumpCloudClient) -> Result<usize, JumpCloudError> {
     Ok(client
-        .list_all(ListRequest::v1("users", "/api/systemusers"))
+        .list_all::<serde_json::Value>(ListRequest::v1("users", "/api/systemusers"))
         .await?
         .len())
 }
@@ -203,7 +203,7 @@ async fn timeouts_and_malformed_bodies() {
 }
 
 #[tokio::test]
-async fn connection_failures_are_transport_errors() {
+async fn refused_connections_fail_fast_as_unreachable() {
     // Bind then drop a listener: nothing answers on that port.
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -212,15 +212,16 @@ async fn connection_failures_are_transport_errors() {
         .port();
     let mut config = jumpcloud_operator::jumpcloud::ClientConfig::new(Region::Us);
     config.base_url_override = Some(format!("http://127.0.0.1:{port}/").parse().unwrap());
-    config.retry.max_attempts = 2;
+    config.retry.max_attempts = 8;
     config.retry.base_delay = Duration::from_millis(1);
     let client = JumpCloudClient::new(config, ApiKey::new("jca_unused_key_123").unwrap()).unwrap();
     let error = client.verify_key().await.unwrap_err();
-    assert_eq!(error.reason(), "TransportError");
+    assert_eq!(error.reason(), "Unreachable");
+    assert!(error.to_string().contains("--base-url"), "{error}");
     assert_eq!(
         client.total_requests(),
-        2,
-        "connection failures are retried"
+        3,
+        "refused connections are retried, but only briefly"
     );
 }
 
@@ -300,4 +301,13 @@ async fn directory_insights_off_is_not_licensed() {
     use futures::StreamExt;
     let first = client.events("events", query).next().await.unwrap();
     assert_eq!(first.unwrap_err().reason(), "NotLicensed");
+}
+
+#[tokio::test]
+async fn verify_key_is_one_request() {
+    let sim = simulator(OrgSize::small()).await;
+    let client = client(&sim);
+    client.verify_key().await.unwrap();
+    assert_eq!(control(&sim).counters().await.unwrap().total, 1);
+    assert_eq!(client.total_requests(), 1);
 }

@@ -21,8 +21,8 @@ async fn ids(
     let mut pages = listing.pages();
     let mut ids = Vec::new();
     while let Some(page) = pages.next().await {
-        for record in page?.records {
-            let value: serde_json::Value = serde_json::from_str(record.get()).unwrap();
+        for record in page?.records() {
+            let value: serde_json::Value = serde_json::from_slice(record).unwrap();
             let id = value
                 .get("_id")
                 .or(value.get("id"))
@@ -197,4 +197,34 @@ mod lying_server {
         assert_eq!(error.reason(), "TruncatedCollection");
         assert!(error.to_string().contains("/api/systemusers"));
     }
+}
+
+#[tokio::test]
+async fn directory_insights_events_page_with_search_after_to_the_end() {
+    let sim = simulator(OrgSize {
+        events: 20_000,
+        ..OrgSize::small()
+    })
+    .await;
+    let client = client(&sim);
+    let now = jiff::Timestamp::now();
+    let query = jumpcloud_operator::jumpcloud::EventQuery {
+        service: vec!["all".into()],
+        start_time: now - jiff::SignedDuration::from_hours(24 * 90),
+        end_time: now + jiff::SignedDuration::from_hours(24),
+    };
+    let mut pages = client.events("events", query);
+    let mut ids = HashSet::new();
+    let mut received = 0;
+    while let Some(page) = pages.next().await {
+        for record in page.unwrap().records() {
+            let value: serde_json::Value = serde_json::from_slice(record).unwrap();
+            ids.insert(value["id"].as_str().unwrap().to_owned());
+            received += 1;
+        }
+    }
+    assert_eq!(received, 20_000);
+    assert_eq!(ids.len(), 20_000, "no event twice");
+    // Two full pages, then one more (empty) page proves the second was the last.
+    assert_eq!(client.total_requests(), 3);
 }

@@ -129,7 +129,8 @@ impl CliError {
             JumpCloudError::RateLimited { .. }
             | JumpCloudError::Server { .. }
             | JumpCloudError::Timeout { .. }
-            | JumpCloudError::Transport { .. } => 5,
+            | JumpCloudError::Transport { .. }
+            | JumpCloudError::Unreachable { .. } => 5,
         }
     }
 }

@@ -7,7 +7,6 @@ use std::time::Instant;
 
 use futures::stream::{self, StreamExt, TryStreamExt};
 use serde::Deserialize;
-use serde_json::value::RawValue;
 
 use super::manifest::{EventsWindow, KindEntry, KindStatus, Manifest, ManifestOrg};
 use super::snapshot::{KindSink, SnapshotSink};
@@ -240,8 +239,8 @@ struct IdProbe {
     id: Option<String>,
 }
 
-fn record_id(record: &RawValue) -> Option<String> {
-    let probe: IdProbe = serde_json::from_str(record.get()).ok()?;
+fn record_id(record: &[u8]) -> Option<String> {
+    let probe: IdProbe = serde_json::from_slice(record).ok()?;
     probe.underscore_id.or(probe.id)
 }
 
@@ -253,8 +252,8 @@ struct SuspendedProbe {
     state: Option<String>,
 }
 
-fn is_suspended(record: &RawValue) -> bool {
-    serde_json::from_str::<SuspendedProbe>(record.get())
+fn is_suspended(record: &[u8]) -> bool {
+    serde_json::from_slice::<SuspendedProbe>(record)
         .map(|probe| probe.suspended == Some(true) || probe.state.as_deref() == Some("SUSPENDED"))
         .unwrap_or(false)
 }
@@ -282,15 +281,15 @@ impl<K: KindSink + Send> KindWriter<'_, K> {
         &mut self,
         parent_field: &str,
         parent_id: &str,
-        record: &RawValue,
+        record: &[u8],
     ) -> Result<(), CollectError> {
         // The raw record is embedded verbatim; only the parent id is added around it.
         let parent = serde_json::to_string(parent_id).unwrap_or_else(|_| "null".to_owned());
-        let line = format!(
-            "{{\"{parent_field}\":{parent},\"record\":{}}}",
-            record.get()
-        );
-        self.sink.write_record(line.as_bytes()).await
+        let mut line = Vec::with_capacity(record.len() + parent_field.len() + parent.len() + 16);
+        line.extend_from_slice(format!("{{\"{parent_field}\":{parent},\"record\":").as_bytes());
+        line.extend_from_slice(record);
+        line.push(b'}');
+        self.sink.write_record(&line).await
     }
 
     async fn finish(
@@ -370,7 +369,7 @@ impl<'a, S: SnapshotSink> Collector<'a, S> {
         &self,
         kind: &str,
         request: ListRequest,
-        mut inspect: impl FnMut(&RawValue) + Send,
+        mut inspect: impl FnMut(&[u8]) + Send,
     ) -> Result<KindOutcome, CollectError> {
         let mut writer = self.open(kind).await?;
         let endpoint = request.path.clone();
@@ -386,12 +385,11 @@ impl<'a, S: SnapshotSink> Collector<'a, S> {
         while let Some(page) = pages.next().await {
             let page = page.map_err(Self::api(kind))?;
             fetched_pages += 1;
-            for record in &page.records {
+            for record in page.records() {
                 inspect(record);
-                writer.write(record.get().as_bytes()).await?;
+                writer.write(record).await?;
             }
-            self.progress
-                .records_written(kind, page.records.len() as u64);
+            self.progress.records_written(kind, page.len() as u64);
         }
         let minimum = total.map_or(fetched_pages, |total| min_requests(total, limit));
         writer
@@ -438,11 +436,10 @@ impl<'a, S: SnapshotSink> Collector<'a, S> {
             if total.is_none() {
                 minimum += 1;
             }
-            for record in &page.records {
+            for record in page.records() {
                 writer.write_wrapped(parent_field, &parent, record).await?;
             }
-            self.progress
-                .records_written(kind, page.records.len() as u64);
+            self.progress.records_written(kind, page.len() as u64);
         }
         writer
             .finish(
@@ -629,12 +626,11 @@ impl<'a, S: SnapshotSink> Collector<'a, S> {
                 Err(error) => return Err(Self::api(KIND)(error)),
             };
             fetched_pages += 1;
-            for record in &page.records {
-                writer.write(record.get().as_bytes()).await?;
+            for record in page.records() {
+                writer.write(record).await?;
             }
-            received += page.records.len() as u64;
-            self.progress
-                .records_written(KIND, page.records.len() as u64);
+            received += page.len() as u64;
+            self.progress.records_written(KIND, page.len() as u64);
         }
         if let Some(expected) = expected
             && expected != received
@@ -660,22 +656,22 @@ impl<'a, S: SnapshotSink> Collector<'a, S> {
 mod tests {
     use super::*;
 
-    fn raw(json: &str) -> Box<RawValue> {
-        RawValue::from_string(json.to_owned()).unwrap()
+    fn raw(json: &str) -> &[u8] {
+        json.as_bytes()
     }
 
     #[test]
     fn finds_ids_and_suspended_users() {
-        assert_eq!(record_id(&raw(r#"{"_id":"a"}"#)).as_deref(), Some("a"));
-        assert_eq!(record_id(&raw(r#"{"id":"b"}"#)).as_deref(), Some("b"));
-        assert_eq!(record_id(&raw(r#"{"x":1}"#)), None);
-        assert!(is_suspended(&raw(r#"{"suspended":true}"#)));
-        assert!(is_suspended(&raw(
+        assert_eq!(record_id(raw(r#"{"_id":"a"}"#)).as_deref(), Some("a"));
+        assert_eq!(record_id(raw(r#"{"id":"b"}"#)).as_deref(), Some("b"));
+        assert_eq!(record_id(raw(r#"{"x":1}"#)), None);
+        assert!(is_suspended(raw(r#"{"suspended":true}"#)));
+        assert!(is_suspended(raw(
             r#"{"state":"SUSPENDED","suspended":false}"#
         )));
-        assert!(!is_suspended(&raw(
+        assert!(!is_suspended(raw(
             r#"{"state":"ACTIVATED","suspended":false}"#
         )));
-        assert!(!is_suspended(&raw(r#"[1]"#)));
+        assert!(!is_suspended(raw(r#"[1]"#)));
     }
 }

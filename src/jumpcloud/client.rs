@@ -24,6 +24,10 @@ use crate::region::Region;
 
 const DI_PATH: &str = "/insights/directory/v1";
 
+/// Attempts when no connection can be made at all (refused, DNS): a wrong host or port should
+/// fail in about a second, not after the full backoff.
+const MAX_CONNECT_ATTEMPTS: u32 = 3;
+
 /// How to reach JumpCloud and how hard to try.
 #[derive(Debug, Clone)]
 pub struct ClientConfig {
@@ -143,11 +147,31 @@ impl ListRequest {
     }
 }
 
-/// Records of one page, as the API sent them.
+/// Records of one page, exactly as the API sent them (slices of the response body).
 #[derive(Debug)]
 pub struct Page {
     pub skip: u64,
-    pub records: Vec<Box<RawValue>>,
+    body: Bytes,
+    spans: Vec<std::ops::Range<usize>>,
+}
+
+impl Page {
+    fn new(skip: u64, body: Bytes, spans: Vec<std::ops::Range<usize>>) -> Self {
+        Page { skip, body, spans }
+    }
+
+    /// Each record's JSON text, byte for byte as received.
+    pub fn records(&self) -> impl ExactSizeIterator<Item = &[u8]> + '_ {
+        self.spans.iter().map(|span| &self.body[span.clone()])
+    }
+
+    pub fn len(&self) -> usize {
+        self.spans.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.spans.is_empty()
+    }
 }
 
 /// A listing whose first page has been fetched: the total is known (when the API reports one)
@@ -325,36 +349,29 @@ impl JumpCloudClient {
     pub async fn open_listing(&self, request: ListRequest) -> Result<Listing, JumpCloudError> {
         let parsed = self.fetch_page(&request, 0).await?;
         if let Some(total) = parsed.total {
-            check_page(
-                &request.path,
-                total,
-                request.limit,
-                0,
-                None,
-                parsed.records.len(),
-            )?;
+            check_page(&request.path, total, request.limit, 0, None, parsed.len())?;
         }
         Ok(Listing {
             client: self.clone(),
             request: Arc::new(request),
             total: parsed.total,
-            first: Page {
-                skip: 0,
-                records: parsed.records,
-            },
+            first: Page::new(0, parsed.body, parsed.spans),
         })
     }
 
-    /// Fetches a whole (small) listing into memory. For collections that may be large, stream
-    /// [`Listing::pages`] instead.
-    pub async fn list_all(
+    /// Fetches a whole (small) listing into memory, each record deserialised as `T`. For
+    /// collections that may be large, stream [`Listing::pages`] instead.
+    pub async fn list_all<T: DeserializeOwned>(
         &self,
         request: ListRequest,
-    ) -> Result<Vec<Box<RawValue>>, JumpCloudError> {
+    ) -> Result<Vec<T>, JumpCloudError> {
+        let endpoint = request.path.clone();
         let mut pages = self.open_listing(request).await?.pages();
         let mut records = Vec::new();
         while let Some(page) = pages.next().await {
-            records.extend(page?.records);
+            for record in page?.records() {
+                records.push(parse_json(&endpoint, record)?);
+            }
         }
         Ok(records)
     }
@@ -384,7 +401,7 @@ impl JumpCloudClient {
                     })?,
             ),
         };
-        paging::parse_page(&request.path, request.shape, &response.body, header_total)
+        paging::parse_page(&request.path, request.shape, response.body, header_total)
     }
 
     /// Counts Directory Insights events in the window (`POST /events/count`). `None` when the
@@ -444,7 +461,7 @@ impl JumpCloudClient {
                     body["search_after"] = search_after;
                 }
                 let response = client.post_insights(&label, "/events", &body).await?;
-                let records: Vec<Box<RawValue>> = parse_json("/events", &response.body)?;
+                let (body, spans) = paging::parse_array("/events", response.body)?;
                 let header_number = |name: &str| {
                     response
                         .headers
@@ -452,9 +469,9 @@ impl JumpCloudClient {
                         .and_then(|value| value.to_str().ok())
                         .and_then(|text| text.trim().parse::<u64>().ok())
                 };
-                let count = header_number("x-result-count").unwrap_or(records.len() as u64);
+                let count = header_number("x-result-count").unwrap_or(spans.len() as u64);
                 let limit = header_number("x-limit").unwrap_or(MAX_EVENTS_PAGE);
-                let next = if count < limit || records.is_empty() {
+                let next = if count < limit || spans.is_empty() {
                     None
                 } else {
                     let cursor = response
@@ -469,9 +486,9 @@ impl JumpCloudClient {
                             detail: "a full page came without a JSON X-Search_after header"
                                 .to_owned(),
                         })?;
-                    Some((skip + records.len() as u64, cursor))
+                    Some((skip + spans.len() as u64, cursor))
                 };
-                Ok(Some((Page { skip, records }, next)))
+                Ok(Some((Page::new(skip, body, spans), next)))
             }
         })
         .boxed()
@@ -528,6 +545,11 @@ impl JumpCloudClient {
                 Err(error) => return Err(error),
             };
             failed_attempts += 1;
+            if matches!(error, JumpCloudError::Unreachable { .. })
+                && failed_attempts >= MAX_CONNECT_ATTEMPTS
+            {
+                return Err(error);
+            }
             let retry_after = match &error {
                 JumpCloudError::RateLimited { retry_after, .. } => *retry_after,
                 _ => None,
@@ -636,9 +658,12 @@ impl JumpCloudClient {
             detail = cause.to_string();
             source = cause.source();
         }
-        JumpCloudError::Transport {
-            endpoint: endpoint.to_owned(),
-            detail: sanitize(&detail, self.inner.key.expose()),
+        let detail = sanitize(&detail, self.inner.key.expose());
+        let endpoint = endpoint.to_owned();
+        if error.is_connect() {
+            JumpCloudError::Unreachable { endpoint, detail }
+        } else {
+            JumpCloudError::Transport { endpoint, detail }
         }
     }
 }
@@ -686,19 +711,16 @@ impl Listing {
                                 limit,
                                 skip,
                                 parsed.total,
-                                parsed.records.len(),
+                                parsed.len(),
                             )?;
-                            Ok(Page {
-                                skip,
-                                records: parsed.records,
-                            })
+                            Ok(Page::new(skip, parsed.body, parsed.spans))
                         }
                     })
                     .buffered(concurrency);
                 stream::once(async move { Ok(first) }).chain(rest).boxed()
             }
             None => {
-                let next = (first.records.len() as u64 >= limit).then_some(limit);
+                let next = (first.len() as u64 >= limit).then_some(limit);
                 let rest = stream::try_unfold(next, move |next| {
                     let client = client.clone();
                     let request = request.clone();
@@ -707,13 +729,10 @@ impl Listing {
                             return Ok(None);
                         };
                         let parsed = client.fetch_page(&request, skip).await?;
-                        let received = parsed.records.len() as u64;
+                        let received = parsed.len() as u64;
                         let following = (received >= limit).then_some(skip + received);
                         Ok(Some((
-                            Page {
-                                skip,
-                                records: parsed.records,
-                            },
+                            Page::new(skip, parsed.body, parsed.spans),
                             following,
                         )))
                     }

@@ -48,6 +48,10 @@ pub enum JumpCloudError {
     Timeout { endpoint: String },
     #[error("{endpoint}: connection failed ({detail}); check the network and the base URL")]
     Transport { endpoint: String, detail: String },
+    #[error(
+        "{endpoint}: cannot connect ({detail}); check the network, proxy, --region and --base-url"
+    )]
+    Unreachable { endpoint: String, detail: String },
     #[error("{endpoint}: malformed response at byte {offset}: {detail}")]
     MalformedResponse {
         endpoint: String,
@@ -105,6 +109,7 @@ impl JumpCloudError {
             JumpCloudError::NotFound { .. } => "NotFound",
             JumpCloudError::Timeout { .. } => "Timeout",
             JumpCloudError::Transport { .. } => "TransportError",
+            JumpCloudError::Unreachable { .. } => "Unreachable",
             JumpCloudError::MalformedResponse { .. } => "MalformedResponse",
             JumpCloudError::TruncatedCollection { .. } => "TruncatedCollection",
             JumpCloudError::TotalChanged { .. } => "TotalChanged",
@@ -138,7 +143,8 @@ impl JumpCloudError {
         match self {
             JumpCloudError::RateLimited { .. }
             | JumpCloudError::Timeout { .. }
-            | JumpCloudError::Transport { .. } => true,
+            | JumpCloudError::Transport { .. }
+            | JumpCloudError::Unreachable { .. } => true,
             JumpCloudError::Server { status, .. } => matches!(status, 502..=504),
             _ => false,
         }

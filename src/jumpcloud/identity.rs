@@ -1,7 +1,6 @@
 //! Who the key is: its organizations, the selected one, and its own administrator.
 
 use serde::{Deserialize, Serialize};
-use serde_json::value::RawValue;
 
 use super::{JumpCloudClient, JumpCloudError, ListRequest};
 
@@ -81,14 +80,12 @@ pub fn select_org(organizations: &[Org], org_id: Option<&str>) -> Result<Org, Ju
     }
 }
 
-fn parse_org(record: &RawValue) -> Result<Org, JumpCloudError> {
+fn parse_org(parsed: OrgRecord) -> Result<Org, JumpCloudError> {
     let malformed = |detail: String| JumpCloudError::MalformedResponse {
         endpoint: "/api/organizations".to_owned(),
         offset: 0,
         detail,
     };
-    let parsed: OrgRecord =
-        serde_json::from_str(record.get()).map_err(|error| malformed(error.to_string()))?;
     let id = parsed
         .underscore_id
         .or(parsed.id)
@@ -115,12 +112,12 @@ impl JumpCloudClient {
     /// Identifies the key: `GET /api/organizations` (never with `x-org-id`) and the
     /// undocumented `GET /api/users/getSelf` (its absence is tolerated).
     pub async fn identify(&self) -> Result<Identity, JumpCloudError> {
-        let records = self
+        let records: Vec<OrgRecord> = self
             .list_all(ListRequest::v1(LABEL, "/api/organizations"))
             .await?;
         let organizations = records
-            .iter()
-            .map(|record| parse_org(record))
+            .into_iter()
+            .map(parse_org)
             .collect::<Result<Vec<_>, _>>()?;
         let org = select_org(&organizations, self.org_id())?;
         let administrator = match self
@@ -180,10 +177,10 @@ mod tests {
 
     #[test]
     fn parses_org_and_admin_records_leniently() {
-        let raw = RawValue::from_string(r#"{"_id":"o1","displayName":"Acme","logoUrl":""}"#.into())
-            .unwrap();
+        let record: OrgRecord =
+            serde_json::from_str(r#"{"_id":"o1","displayName":"Acme","logoUrl":""}"#).unwrap();
         assert_eq!(
-            parse_org(&raw).unwrap(),
+            parse_org(record).unwrap(),
             Org {
                 id: "o1".into(),
                 name: "Acme".into()

@@ -4,6 +4,9 @@
 //! reported, or the collection fails naming the endpoint. Silent truncation (stopping at the
 //! first empty or short page) is the bug class that hurts JumpCloud integrations most.
 
+use std::ops::Range;
+
+use bytes::Bytes;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
@@ -25,44 +28,85 @@ pub enum ListShape {
     Array,
 }
 
-/// One parsed page: the records exactly as the API sent them, and the total it reported.
+/// One parsed page: the response body and where each record lies in it. Records are never
+/// copied out of the body, so a page costs its body once.
 #[derive(Debug)]
 pub struct ParsedPage {
-    pub records: Vec<Box<RawValue>>,
+    pub body: Bytes,
+    pub spans: Vec<Range<usize>>,
     pub total: Option<u64>,
 }
 
+impl ParsedPage {
+    pub fn len(&self) -> usize {
+        self.spans.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.spans.is_empty()
+    }
+}
+
 #[derive(Deserialize)]
-struct Envelope {
+struct Envelope<'a> {
     #[serde(rename = "totalCount", default)]
     total_count: Option<u64>,
-    results: Vec<Box<RawValue>>,
+    #[serde(borrow)]
+    results: Vec<&'a RawValue>,
+}
+
+/// Where a borrowed record lies in the body it was parsed from.
+fn span_of(body: &[u8], record: &RawValue) -> Range<usize> {
+    let start = record.get().as_ptr() as usize - body.as_ptr() as usize;
+    start..start + record.get().len()
+}
+
+/// Parses a bare JSON array of records.
+pub fn parse_array(
+    endpoint: &str,
+    body: Bytes,
+) -> Result<(Bytes, Vec<Range<usize>>), JumpCloudError> {
+    let records: Vec<&RawValue> =
+        serde_json::from_slice(&body).map_err(|error| malformed(endpoint, &body, &error))?;
+    let spans = records
+        .iter()
+        .map(|record| span_of(&body, record))
+        .collect();
+    Ok((body, spans))
+}
+
+fn malformed(endpoint: &str, body: &[u8], error: &serde_json::Error) -> JumpCloudError {
+    JumpCloudError::MalformedResponse {
+        endpoint: endpoint.to_owned(),
+        offset: super::error::byte_offset(body, error.line(), error.column()),
+        detail: error.to_string(),
+    }
 }
 
 /// Parses a page body. `header_total` is the `x-total-count` header, if any.
 pub fn parse_page(
     endpoint: &str,
     shape: ListShape,
-    body: &[u8],
+    body: Bytes,
     header_total: Option<u64>,
 ) -> Result<ParsedPage, JumpCloudError> {
-    let malformed = |error: serde_json::Error| JumpCloudError::MalformedResponse {
-        endpoint: endpoint.to_owned(),
-        offset: super::error::byte_offset(body, error.line(), error.column()),
-        detail: error.to_string(),
-    };
     match shape {
         ListShape::Envelope => {
-            let envelope: Envelope = serde_json::from_slice(body).map_err(malformed)?;
-            Ok(ParsedPage {
-                records: envelope.results,
-                total: envelope.total_count.or(header_total),
-            })
+            let envelope: Envelope<'_> = serde_json::from_slice(&body)
+                .map_err(|error| malformed(endpoint, &body, &error))?;
+            let spans = envelope
+                .results
+                .iter()
+                .map(|record| span_of(&body, record))
+                .collect();
+            let total = envelope.total_count.or(header_total);
+            Ok(ParsedPage { body, spans, total })
         }
         ListShape::Array => {
-            let records: Vec<Box<RawValue>> = serde_json::from_slice(body).map_err(malformed)?;
+            let (body, spans) = parse_array(endpoint, body)?;
             Ok(ParsedPage {
-                records,
+                body,
+                spans,
                 total: header_total,
             })
         }
@@ -151,24 +195,36 @@ mod tests {
     #[test]
     fn parses_both_shapes_keeping_records_verbatim() {
         let body = br#"{"totalCount": 2, "results": [{"_id":"a", "x": [1, 2]}, {"_id":"b"}]}"#;
-        let page = parse_page("/api/systemusers", ListShape::Envelope, body, None).unwrap();
-        assert_eq!(page.total, Some(2));
-        assert_eq!(page.records[0].get(), r#"{"_id":"a", "x": [1, 2]}"#);
         let page = parse_page(
-            "/api/v2/usergroups",
-            ListShape::Array,
-            b"[{\"id\":1}]",
-            Some(7),
+            "/api/systemusers",
+            ListShape::Envelope,
+            Bytes::from_static(body),
+            None,
         )
         .unwrap();
+        assert_eq!(page.total, Some(2));
+        assert_eq!(
+            &page.body[page.spans[0].clone()],
+            br#"{"_id":"a", "x": [1, 2]}"#
+        );
+        assert_eq!(&page.body[page.spans[1].clone()], br#"{"_id":"b"}"#);
+        let array = Bytes::from_static(b"[ {\"id\":1} ]");
+        let page = parse_page("/api/v2/usergroups", ListShape::Array, array, Some(7)).unwrap();
         assert_eq!(page.total, Some(7));
-        assert_eq!(page.records.len(), 1);
+        assert_eq!(page.len(), 1);
+        assert_eq!(&page.body[page.spans[0].clone()], b"{\"id\":1}");
     }
 
     #[test]
     fn malformed_pages_name_endpoint_and_offset() {
         let body = br#"{"totalCount": 2, "results": [{"_id":"a"}, {"_id" "b"}]}"#;
-        let error = parse_page("/api/systems", ListShape::Envelope, body, None).unwrap_err();
+        let error = parse_page(
+            "/api/systems",
+            ListShape::Envelope,
+            Bytes::from_static(body),
+            None,
+        )
+        .unwrap_err();
         let JumpCloudError::MalformedResponse {
             endpoint, offset, ..
         } = &error
@@ -177,7 +233,13 @@ mod tests {
         };
         assert_eq!(endpoint, "/api/systems");
         assert_eq!(&body[*offset..*offset + 3], br#""b""#);
-        let error = parse_page("/api/v2/x", ListShape::Array, br#"{"a":1}"#, None).unwrap_err();
+        let error = parse_page(
+            "/api/v2/x",
+            ListShape::Array,
+            Bytes::from_static(br#"{"a":1}"#),
+            None,
+        )
+        .unwrap_err();
         assert_eq!(error.reason(), "MalformedResponse");
     }
 
