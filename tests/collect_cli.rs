@@ -126,6 +126,11 @@ async fn collect_simulate_writes_a_verifiable_snapshot() {
         run.stdout
     );
     assert!(
+        run.stdout.contains("JC-E1-DISK-ENCRYPTION") && run.stdout.contains("FAIL"),
+        "control summary after the collection: {}",
+        run.stdout
+    );
+    assert!(
         run.stderr.contains("users"),
         "progress lines: {}",
         run.stderr

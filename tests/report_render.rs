@@ -150,7 +150,11 @@ fn loader_reads_the_collect_layout_and_hashes_the_manifest() {
         evaluate_all(&evidence, &settings, now())
     );
     assert_eq!(trimmed.counts(), evidence.counts());
-    assert!(trimmed.kinds["policy_statuses"].records[0]["record"].get("startedAt").is_none());
+    assert!(
+        trimmed.kinds["policy_statuses"].records[0]["record"]
+            .get("startedAt")
+            .is_none()
+    );
 }
 
 #[test]

@@ -185,6 +185,7 @@ impl CollectArgs {
         }
         let report = result?;
         print_summary(&report);
+        print_control_summary(&self.out);
         if let Some(path) = &self.stats_out {
             write_stats(path, &report)?;
         }
@@ -317,6 +318,20 @@ impl CollectProgress for Progress {
             let _guard = self.plain.lock();
             eprintln!("[{done}/{KIND_COUNT}] {kind}: {records} records in {seconds:.2}s");
         }
+    }
+}
+
+/// Shows what the evidence says right away; the full report is one `report` command away.
+/// A failure here is only a warning: the snapshot itself is already safely written.
+fn print_control_summary(snapshot: &std::path::Path) {
+    let settings = crate::controls::ControlSettings::default();
+    match crate::report::snapshot_summary_table(snapshot, &settings) {
+        Ok(table) => println!(
+            "\ncompliance controls (default thresholds; full report: \
+             jumpcloud-operator report --snapshot {} --format html --out report.html)\n{table}",
+            snapshot.display()
+        ),
+        Err(error) => eprintln!("warning: the compliance controls were not evaluated: {error}"),
     }
 }
 
