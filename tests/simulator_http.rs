@@ -715,6 +715,25 @@ async fn directory_insights_pages_with_search_after_and_answers_402_when_unlicen
         send(api.events(json!({"service": ["all"], "start_time": "2026-05-01T00:00:00Z"}))).await;
     assert_eq!(headers["x-limit"], "1000", "default limit");
 
+    // `/events/count` agrees with what paging returns, for all services and for one.
+    let count = |body: Value| {
+        api.http
+            .post(api.base.join("insights/directory/v1/events/count").unwrap())
+            .header("x-api-key", api.key.expose_secret())
+            .json(&body)
+    };
+    let (status, _, all_count) = send(count(
+        json!({"service": ["all"], "start_time": "2026-05-01T00:00:00Z"}),
+    ))
+    .await;
+    assert_eq!(status, StatusCode::OK, "{all_count}");
+    assert_eq!(all_count["count"], json!(asc.len()));
+    let (_, _, sso_count) = send(count(
+        json!({"service": ["sso"], "start_time": "2026-05-01T00:00:00Z"}),
+    ))
+    .await;
+    assert_eq!(sso_count["count"], json!(sso.as_array().unwrap().len()));
+
     for bad in [
         json!({"service": ["all"]}),
         json!({"start_time": "2026-05-01T00:00:00Z"}),

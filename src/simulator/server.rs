@@ -209,7 +209,8 @@ fn route(
         | ["api", "organizations", _]
         | ["api", "users"]
         | ["api", "users", "getSelf"] => Scope::OrgAdmin,
-        ["insights", "directory", "v1", "events"] => Scope::Insights,
+        ["insights", "directory", "v1", "events"]
+        | ["insights", "directory", "v1", "events", "count"] => Scope::Insights,
         ["api", _, ..] => Scope::Org,
         _ => return Reply::error(StatusCode::NOT_FOUND, "Not Found"),
     };
@@ -326,7 +327,8 @@ fn route(
         }
     }
     if insights {
-        return events(state, &orgs, body, now);
+        let count_only = segments.last() == Some(&"count");
+        return events(state, &orgs, body, now, count_only);
     }
     org_route(orgs[0], &segments, query)
 }
@@ -649,7 +651,15 @@ struct EventQuery {
     fields: Option<Vec<String>>,
 }
 
-fn events(state: &RegionState, orgs: &[&Org], body: &[u8], now: Timestamp) -> Reply {
+/// `POST /events` pages through the window; `POST /events/count` (`count_only`) answers
+/// `{"count": N}` for the same service and time window, as JumpCloud does.
+fn events(
+    state: &RegionState,
+    orgs: &[&Org],
+    body: &[u8],
+    now: Timestamp,
+    count_only: bool,
+) -> Reply {
     let bad = |message: &str| Reply::di_error(StatusCode::BAD_REQUEST, message);
     if orgs.iter().any(|o| !o.directory_insights) {
         return Reply::di_error(
@@ -716,6 +726,21 @@ fn events(state: &RegionState, orgs: &[&Org], body: &[u8], now: Timestamp) -> Re
             .iter()
             .any(|s| s == e.service || (s == "alert" && e.service == "alerts"))
     };
+    if count_only {
+        let count: usize = orgs
+            .iter()
+            .map(|org| {
+                let list = &org.events;
+                let lo = list.partition_point(|e| e.ts_ms < start_ms);
+                let hi = list.partition_point(|e| e.ts_ms < end_ms);
+                list[lo..hi.max(lo)].iter().filter(|e| wanted(e)).count()
+            })
+            .sum();
+        return Reply::json(
+            StatusCode::OK,
+            json!({ "count": count }).to_string().into_bytes(),
+        );
+    }
     let mut selected: Vec<&Event> = Vec::new();
     for org in orgs {
         let list = &org.events;
