@@ -78,9 +78,17 @@ fn verify_snapshot(out: &Path) -> Manifest {
     assert_eq!(manifest.kinds.len(), 26);
     for kind in &manifest.kinds {
         let bytes = std::fs::read(out.join(&kind.file)).unwrap();
-        let lines = bytes.split(|b| *b == b'\n').filter(|l| !l.is_empty()).count() as u64;
+        let lines = bytes
+            .split(|b| *b == b'\n')
+            .filter(|l| !l.is_empty())
+            .count() as u64;
         assert_eq!(lines, kind.records, "{}", kind.kind);
-        assert_eq!(hex::encode(Sha256::digest(&bytes)), kind.sha256, "{}", kind.kind);
+        assert_eq!(
+            hex::encode(Sha256::digest(&bytes)),
+            kind.sha256,
+            "{}",
+            kind.kind
+        );
         assert_eq!(bytes.len() as u64, kind.bytes, "{}", kind.kind);
         if kind.status == KindStatus::Complete
             && let Some(total) = kind.total_reported
@@ -112,8 +120,16 @@ async fn collect_simulate_writes_a_verifiable_snapshot() {
     assert_eq!(users.records, OrgSize::small().users as u64);
     assert_eq!(manifest.administrator_role.as_deref(), Some("Read Only"));
     assert_eq!(manifest.key_fingerprint.len(), 12);
-    assert!(run.stdout.contains("users"), "summary table: {}", run.stdout);
-    assert!(run.stderr.contains("users"), "progress lines: {}", run.stderr);
+    assert!(
+        run.stdout.contains("users"),
+        "summary table: {}",
+        run.stdout
+    );
+    assert!(
+        run.stderr.contains("users"),
+        "progress lines: {}",
+        run.stderr
+    );
     // Only the snapshot is left next to it: no temp directories.
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
 }
@@ -139,9 +155,14 @@ async fn the_key_appears_in_no_output_and_no_file() {
             file.display()
         );
     }
-    let expected = jumpcloud_operator::jumpcloud::ApiKey::new(secret).unwrap().fingerprint();
+    let expected = jumpcloud_operator::jumpcloud::ApiKey::new(secret)
+        .unwrap()
+        .fingerprint();
     assert_eq!(manifest.key_fingerprint, expected);
-    assert!(run.stderr.contains(&expected), "the fingerprint identifies the key");
+    assert!(
+        run.stderr.contains(&expected),
+        "the fingerprint identifies the key"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -155,12 +176,20 @@ async fn a_revoked_key_fails_clearly_and_writes_nothing() {
     let out = dir.path().join("snapshot");
     let run = run(args_for(&sim, &key_path, &out)).await;
     assert_eq!(run.code, Some(3), "{}", run.stderr);
-    assert!(run.stderr.contains("the API key was rejected"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("the API key was rejected"),
+        "{}",
+        run.stderr
+    );
     assert!(run.stderr.contains("check --region"), "{}", run.stderr);
     assert!(!run.stderr.contains(key.expose_secret()));
     assert!(!run.stdout.contains(key.expose_secret()));
     assert!(!out.exists());
-    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "only key.txt");
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        1,
+        "only key.txt"
+    );
     assert_eq!(
         control(&sim).counters().await.unwrap().total,
         1,
@@ -197,7 +226,11 @@ async fn a_failed_collection_keeps_the_previous_snapshot() {
         .unwrap()
         .map(|entry| entry.unwrap().file_name())
         .collect();
-    assert_eq!(leftovers.len(), 2, "key.txt and snapshot only: {leftovers:?}");
+    assert_eq!(
+        leftovers.len(),
+        2,
+        "key.txt and snapshot only: {leftovers:?}"
+    );
 
     // A good run replaces the previous snapshot.
     control(&sim).reset().await.unwrap();
@@ -213,13 +246,20 @@ async fn run_again(sim: &Simulator, key: &Path, out: &Path) -> Option<i32> {
 async fn multi_tenant_without_org_id_names_the_fix() {
     let sim = simulator(OrgSize::small()).await;
     let admin = read_only_admin(&sim);
-    let second = control(&sim).add_org(std::slice::from_ref(&admin.id)).await.unwrap();
+    let second = control(&sim)
+        .add_org(std::slice::from_ref(&admin.id))
+        .await
+        .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let key_path = key_file(dir.path(), &sim.read_only_key(Region::Us));
     let out = dir.path().join("snapshot");
     let run_without = run(args_for(&sim, &key_path, &out)).await;
     assert_eq!(run_without.code, Some(3));
-    assert!(run_without.stderr.contains("--org-id"), "{}", run_without.stderr);
+    assert!(
+        run_without.stderr.contains("--org-id"),
+        "{}",
+        run_without.stderr
+    );
 
     let mut args = args_for(&sim, &key_path, &out);
     args.extend(["--org-id".to_owned(), second.clone()]);
@@ -253,5 +293,9 @@ async fn bad_key_sources_are_usage_errors() {
     ])
     .await;
     assert_eq!(run_env.code, Some(2));
-    assert!(run_env.stderr.contains("JUMPCLOUD_OPERATOR_TEST_UNSET_VARIABLE"));
+    assert!(
+        run_env
+            .stderr
+            .contains("JUMPCLOUD_OPERATOR_TEST_UNSET_VARIABLE")
+    );
 }

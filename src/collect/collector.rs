@@ -645,12 +645,11 @@ impl<'a, S: SnapshotSink> Collector<'a, S> {
                 received,
             }));
         }
-        let count_request = u64::from(expected.is_some());
-        let minimum = count_request
-            + expected.map_or(fetched_pages, |total| {
-                // A full last page needs one more (empty) page to prove it was the last.
-                total / crate::jumpcloud::paging::MAX_EVENTS_PAGE + 1
-            });
+        // The count request is part of the plan even where the route is missing (404).
+        let minimum = 1 + expected.map_or(fetched_pages, |total| {
+            // A full last page needs one more (empty) page to prove it was the last.
+            total / crate::jumpcloud::paging::MAX_EVENTS_PAGE + 1
+        });
         writer
             .finish(expected, endpoints, KindStatus::Complete, None, minimum)
             .await

@@ -172,10 +172,10 @@ struct RawResponse {
     body: Bytes,
 }
 
-struct RequestSpec<'a> {
-    label: &'a str,
+struct RequestSpec {
+    label: String,
     /// Path used in error messages (no query, no host).
-    endpoint: &'a str,
+    endpoint: String,
     method: Method,
     url: Url,
     org_header: bool,
@@ -304,14 +304,14 @@ impl JumpCloudClient {
         query: &[(String, String)],
     ) -> Result<RawResponse, JumpCloudError> {
         let spec = RequestSpec {
-            label,
-            endpoint: path,
+            label: label.to_owned(),
+            endpoint: path.to_owned(),
             method: Method::GET,
             url: self.console_url(path, query)?,
             org_header: takes_org_header(path),
             json_body: None,
         };
-        self.send(&spec).await
+        self.send(spec).await
     }
 
     /// The cheapest possible "is the key still valid" probe: exactly one request.
@@ -490,20 +490,35 @@ impl JumpCloudClient {
         let json_body = serde_json::to_vec(body)
             .map_err(|error| JumpCloudError::InvalidConfig(error.to_string()))?;
         let spec = RequestSpec {
-            label,
-            endpoint: route,
+            label: label.to_owned(),
+            endpoint: route.to_owned(),
             method: Method::POST,
             url,
             // Directory Insights accepts x-org-id on every route.
             org_header: true,
             json_body: Some(json_body),
         };
-        self.send(&spec).await
+        self.send(spec).await
     }
 
-    /// One logical request: attempts with backoff until success, a non-retryable error, the
-    /// attempt limit or the total deadline.
-    async fn send(&self, spec: &RequestSpec<'_>) -> Result<RawResponse, JumpCloudError> {
+    /// One logical request, run as its own task. Callers hold requests in `buffered` and
+    /// flattened streams that are not always polled; if a request holding one of the client's
+    /// permits sat there unpolled while the stream's consumer waited for a permit, the whole
+    /// collection would deadlock. As a task it always runs to completion and frees its permit.
+    /// Dropping the returned future aborts the task.
+    async fn send(&self, spec: RequestSpec) -> Result<RawResponse, JumpCloudError> {
+        let client = self.clone();
+        let endpoint = spec.endpoint.clone();
+        let task = AbortOnDrop(tokio::spawn(async move { client.send_now(&spec).await }));
+        task.await.map_err(|error| JumpCloudError::Transport {
+            endpoint,
+            detail: format!("request task failed: {error}"),
+        })?
+    }
+
+    /// Attempts with backoff until success, a non-retryable error, the attempt limit or the
+    /// total deadline.
+    async fn send_now(&self, spec: &RequestSpec) -> Result<RawResponse, JumpCloudError> {
         let started = Instant::now();
         let mut failed_attempts = 0;
         loop {
@@ -528,7 +543,7 @@ impl JumpCloudClient {
             ) {
                 RetryDecision::Wait(wait) => {
                     tracing::debug!(
-                        endpoint = spec.endpoint,
+                        endpoint = spec.endpoint.as_str(),
                         reason = error.reason(),
                         attempt = failed_attempts,
                         wait_ms = wait.as_millis() as u64,
@@ -541,8 +556,8 @@ impl JumpCloudClient {
         }
     }
 
-    async fn attempt(&self, spec: &RequestSpec<'_>) -> Result<RawResponse, JumpCloudError> {
-        let endpoint = spec.endpoint;
+    async fn attempt(&self, spec: &RequestSpec) -> Result<RawResponse, JumpCloudError> {
+        let endpoint = spec.endpoint.as_str();
         let _permit = self.inner.permits.acquire().await.map_err(|_| {
             JumpCloudError::InvalidConfig("the client's request limiter was closed".to_owned())
         })?;
@@ -706,6 +721,26 @@ impl Listing {
                 stream::once(async move { Ok(first) }).chain(rest).boxed()
             }
         }
+    }
+}
+
+/// A spawned task that is aborted when its handle is dropped.
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+impl<T> std::future::Future for AbortOnDrop<T> {
+    type Output = Result<T, tokio::task::JoinError>;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        std::pin::Pin::new(&mut self.0).poll(cx)
     }
 }
 

@@ -46,7 +46,11 @@ pub fn fast_config(sim: &Simulator, region: Region) -> ClientConfig {
 }
 
 pub fn client(sim: &Simulator) -> JumpCloudClient {
-    client_with(sim, fast_config(sim, Region::Us), sim.read_only_key(Region::Us))
+    client_with(
+        sim,
+        fast_config(sim, Region::Us),
+        sim.read_only_key(Region::Us),
+    )
 }
 
 pub fn client_with(_sim: &Simulator, config: ClientConfig, key: SecretString) -> JumpCloudClient {
