@@ -129,7 +129,7 @@ fn matches_pe(item: &Value, pe: &Pe) -> bool {
             keys.iter()
                 .all(|(name, val)| item.get(name).unwrap_or(&Value::Null) == val)
         }
-        Pe::V(v) => item.to_string() == *v,
+        Pe::V(v) => serde_json::from_str::<Value>(v).is_ok_and(|x| x == *item),
         Pe::F(_) => false,
     }
 }
@@ -239,6 +239,15 @@ pub(crate) fn path_string(path: &[Pe]) -> String {
 // ---------------------------------------------------------------------------------------------
 // managedFields
 
+/// Who writes, through which endpoint, at which version and time, with which schema.
+pub(crate) struct Writer<'a> {
+    pub manager: &'a str,
+    pub subresource: Option<&'a str>,
+    pub api_version: String,
+    pub now: String,
+    pub schema: Schema<'a>,
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct Entry {
     pub manager: String,
@@ -259,6 +268,7 @@ fn to_fields_v1(set: &FieldSet) -> Value {
                 Pe::K(k) => format!("k:{k}"),
                 Pe::V(v) => format!("v:{v}"),
             };
+            // Only objects are ever inserted into this tree.
             node = node
                 .entry(key)
                 .or_insert_with(|| json!({}))
@@ -365,8 +375,10 @@ pub(crate) fn tracked(obj: &Value) -> Value {
         ] {
             meta.remove(k);
         }
-        if meta.is_empty() {
-            v.as_object_mut().expect("object").remove("metadata");
+        if meta.is_empty()
+            && let Some(m) = v.as_object_mut()
+        {
+            m.remove("metadata");
         }
     }
     v
@@ -402,12 +414,15 @@ pub(crate) fn record_update(
     mut entries: Vec<Entry>,
     old: Option<&Value>,
     new: &Value,
-    manager: &str,
-    sub: Option<&str>,
-    api_version: &str,
-    now: &str,
-    schema: &Schema,
+    w: &Writer,
 ) -> Vec<Entry> {
+    let (manager, sub, api_version, now, schema) = (
+        w.manager,
+        w.subresource,
+        w.api_version.as_str(),
+        w.now.as_str(),
+        &w.schema,
+    );
     let new_t = tracked(new);
     let new_set = field_set(&new_t, schema);
     let old_t = old.map(tracked);
@@ -433,16 +448,36 @@ pub(crate) fn record_update(
 /// Server-side apply of `applied` (already restricted to the writable part) onto `live`.
 /// Returns the merged object (managedFields rendered in) or a 409 listing the conflicts.
 #[allow(clippy::too_many_arguments)]
+/// Fields of the `kubectl.kubernetes.io/last-applied-configuration` annotation whose value is
+/// still the live value.
+fn last_applied_fields(live: &Value, schema: &Schema) -> FieldSet {
+    let Some(Ok(last)) =
+        live["metadata"]["annotations"]["kubectl.kubernetes.io/last-applied-configuration"]
+            .as_str()
+            .map(serde_json::from_str::<Value>)
+    else {
+        return FieldSet::new();
+    };
+    let (last, live) = (tracked(&last), tracked(live));
+    field_set(&last, schema)
+        .into_iter()
+        .filter(|p| get(&last, p) == get(&live, p))
+        .collect()
+}
+
 pub(crate) fn apply(
     live: &Value,
     applied: &Value,
-    manager: &str,
     force: bool,
-    sub: Option<&str>,
-    api_version: &str,
-    now: &str,
-    schema: &Schema,
+    w: &Writer,
 ) -> Result<Value, ApiError> {
+    let (manager, sub, api_version, now, schema) = (
+        w.manager,
+        w.subresource,
+        w.api_version.as_str(),
+        w.now.as_str(),
+        &w.schema,
+    );
     let mut entries = parse_managed(live);
     let applied_t = tracked(applied);
     let applied_set = field_set(&applied_t, schema);
@@ -456,7 +491,19 @@ pub(crate) fn apply(
             }
         }
     }
-    if !conflicts.is_empty() && !force {
+    // Upgrading from client-side apply: `kubectl` may take over what its last-applied
+    // annotation still describes (the apiserver's lastAppliedManager does the same).
+    let upgradable = if manager == "kubectl" {
+        last_applied_fields(live, schema)
+    } else {
+        FieldSet::new()
+    };
+    let blocking: Vec<&(Path, String)> = conflicts
+        .iter()
+        .filter(|(p, _)| !upgradable.contains(p))
+        .collect();
+    if !blocking.is_empty() && !force {
+        let conflicts = blocking;
         let causes: Vec<Cause> = conflicts
             .iter()
             .map(|(p, m)| Cause {
@@ -612,6 +659,7 @@ fn strategic_merge(doc: &mut Value, patch: &Value, prefix: &mut Vec<String>) {
     if !doc.is_object() {
         *doc = json!({});
     }
+    // Made an object just above.
     let d = doc.as_object_mut().expect("object");
     for (k, pv) in p {
         if k.starts_with('$') {
@@ -674,91 +722,49 @@ mod tests {
                 "items": {"type": "object"}}}}}})
     }
 
+    fn ap(live: &Value, applied: Value, manager: &str, force: bool) -> Result<Value, ApiError> {
+        let s = schema();
+        let w = Writer {
+            manager,
+            subresource: None,
+            api_version: "v1".into(),
+            now: "t".into(),
+            schema: Schema(Some(&s)),
+        };
+        apply(live, &applied, force, &w)
+    }
+
     #[test]
     fn apply_conflicts_and_force() {
-        let s = schema();
-        let sc = Schema(Some(&s));
         let live = json!({"metadata": {"name": "a"}, "spec": {"x": 1}});
-        let a = apply(
-            &live,
-            &json!({"spec": {"x": 1}}),
-            "m1",
-            false,
-            None,
-            "v1",
-            "t",
-            &sc,
-        )
-        .expect("first");
-        assert!(
-            apply(
-                &a,
-                &json!({"spec": {"x": 2}}),
-                "m2",
-                false,
-                None,
-                "v1",
-                "t",
-                &sc
-            )
-            .is_err()
-        );
-        let b = apply(
-            &a,
-            &json!({"spec": {"x": 2}}),
-            "m2",
-            true,
-            None,
-            "v1",
-            "t",
-            &sc,
-        )
-        .expect("forced");
+        let a = ap(&live, json!({"spec": {"x": 1}}), "m1", false).expect("first");
+        assert!(ap(&a, json!({"spec": {"x": 2}}), "m2", false).is_err());
+        let b = ap(&a, json!({"spec": {"x": 2}}), "m2", true).expect("forced");
         assert_eq!(b["spec"]["x"], 2);
         // m1 lost ownership; it can now drop the field without removing m2's value.
-        let c = apply(&b, &json!({"spec": {}}), "m1", false, None, "v1", "t", &sc).expect("drop");
+        let c = ap(&b, json!({"spec": {}}), "m1", false).expect("drop");
         assert_eq!(c["spec"]["x"], 2);
     }
 
     #[test]
     fn apply_list_map_merges_by_key_and_removes_dropped() {
-        let s = schema();
-        let sc = Schema(Some(&s));
         let live = json!({"metadata": {}});
-        let a = apply(
+        let a = ap(
             &live,
-            &json!({"status": {"conditions": [{"type": "A", "status": "True"}]}}),
+            json!({"status": {"conditions": [{"type": "A", "status": "True"}]}}),
             "m1",
             false,
-            None,
-            "v1",
-            "t",
-            &sc,
         )
         .expect("a");
-        let b = apply(
+        let b = ap(
             &a,
-            &json!({"status": {"conditions": [{"type": "B", "status": "False"}]}}),
+            json!({"status": {"conditions": [{"type": "B", "status": "False"}]}}),
             "m2",
             false,
-            None,
-            "v1",
-            "t",
-            &sc,
         )
         .expect("b");
         assert_eq!(b["status"]["conditions"].as_array().map(Vec::len), Some(2));
-        let c = apply(
-            &b,
-            &json!({"status": {"conditions": []}}),
-            "m1",
-            false,
-            None,
-            "v1",
-            "t",
-            &sc,
-        )
-        .expect("c");
+        let c = ap(&b, json!({"status": {"conditions": []}}), "m1", false).expect("c");
         assert_eq!(
             c["status"]["conditions"],
             json!([{"type": "B", "status": "False"}])

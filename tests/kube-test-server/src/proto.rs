@@ -69,7 +69,7 @@ fn string(b: &[u8]) -> Value {
 }
 
 fn map_entry(b: &[u8], bytes_value: bool) -> (String, Value) {
-    let (mut k, mut v) = (String::new(), if bytes_value { json!("") } else { json!("") });
+    let (mut k, mut v) = (String::new(), json!(""));
     for (n, f) in fields(b) {
         if let Field::Bytes(x) = f {
             match n {
@@ -85,9 +85,12 @@ fn map_entry(b: &[u8], bytes_value: bool) -> (String, Value) {
 
 fn object_meta(b: &[u8]) -> Value {
     let mut m = Map::new();
-    let (mut labels, mut annotations, mut owners, mut finalizers) = (Map::new(), Map::new(), vec![], vec![]);
+    let (mut labels, mut annotations, mut owners, mut finalizers) =
+        (Map::new(), Map::new(), vec![], vec![]);
     for (n, f) in fields(b) {
         match (n, f) {
+            // proto2 optional strings arrive even when empty: empty means unset.
+            (_, Field::Bytes([])) => {}
             (1, Field::Bytes(x)) => drop(m.insert("name".into(), string(x))),
             (2, Field::Bytes(x)) => drop(m.insert("generateName".into(), string(x))),
             (3, Field::Bytes(x)) => drop(m.insert("namespace".into(), string(x))),
@@ -109,7 +112,9 @@ fn object_meta(b: &[u8]) -> Value {
                         (4, Field::Bytes(v)) => drop(o.insert("uid".into(), string(v))),
                         (5, Field::Bytes(v)) => drop(o.insert("apiVersion".into(), string(v))),
                         (6, Field::Varint(v)) => drop(o.insert("controller".into(), json!(v != 0))),
-                        (7, Field::Varint(v)) => drop(o.insert("blockOwnerDeletion".into(), json!(v != 0))),
+                        (7, Field::Varint(v)) => {
+                            drop(o.insert("blockOwnerDeletion".into(), json!(v != 0)))
+                        }
                         _ => {}
                     }
                 }
@@ -119,7 +124,10 @@ fn object_meta(b: &[u8]) -> Value {
             _ => {}
         }
     }
-    for (k, v) in [("labels", Value::Object(labels)), ("annotations", Value::Object(annotations))] {
+    for (k, v) in [
+        ("labels", Value::Object(labels)),
+        ("annotations", Value::Object(annotations)),
+    ] {
         if v.as_object().is_some_and(|o| !o.is_empty()) {
             m.insert(k.into(), v);
         }
@@ -135,8 +143,18 @@ fn object_meta(b: &[u8]) -> Value {
 
 /// Decodes a protobuf request body into the JSON object it stands for.
 pub(crate) fn decode(body: &[u8]) -> Result<Value, ApiError> {
-    let unsupported = |what: &str| ApiError::new(415, "UnsupportedMediaType", format!("kube-test-server decodes protobuf only for Namespace, Secret and ConfigMap ({what})"));
-    let payload = body.strip_prefix(b"k8s\0").ok_or_else(|| unsupported("missing k8s envelope"))?;
+    let unsupported = |what: &str| {
+        ApiError::new(
+            415,
+            "UnsupportedMediaType",
+            format!(
+                "kube-test-server decodes protobuf only for Namespace, Secret and ConfigMap ({what})"
+            ),
+        )
+    };
+    let payload = body
+        .strip_prefix(b"k8s\0")
+        .ok_or_else(|| unsupported("missing k8s envelope"))?;
     let (mut api_version, mut kind, mut raw) = (String::new(), String::new(), &[][..]);
     for (n, f) in fields(payload) {
         match (n, f) {
@@ -169,7 +187,9 @@ pub(crate) fn decode(body: &[u8]) -> Result<Value, ApiError> {
                 let (k, v) = map_entry(x, false);
                 string_data.insert(k, v);
             }
-            ("Secret", 5, Field::Varint(v)) | ("ConfigMap", 4, Field::Varint(v)) => obj["immutable"] = json!(v != 0),
+            ("Secret", 5, Field::Varint(v)) | ("ConfigMap", 4, Field::Varint(v)) => {
+                obj["immutable"] = json!(v != 0)
+            }
             ("ConfigMap", 2, Field::Bytes(x)) => {
                 let (k, v) = map_entry(x, false);
                 data.insert(k, v);
@@ -179,11 +199,17 @@ pub(crate) fn decode(body: &[u8]) -> Result<Value, ApiError> {
                 binary.insert(k, v);
             }
             ("Namespace", _, _) => {}
-            (other, _, _) if !matches!(other, "Secret" | "ConfigMap") => return Err(unsupported(other)),
+            (other, _, _) if !matches!(other, "Secret" | "ConfigMap") => {
+                return Err(unsupported(other));
+            }
             _ => {}
         }
     }
-    for (k, m) in [("data", data), ("binaryData", binary), ("stringData", string_data)] {
+    for (k, m) in [
+        ("data", data),
+        ("binaryData", binary),
+        ("stringData", string_data),
+    ] {
         if !m.is_empty() {
             obj[k] = Value::Object(m);
         }

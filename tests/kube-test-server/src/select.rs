@@ -2,6 +2,7 @@
 
 use serde_json::Value;
 
+use crate::discovery::ResourceInfo;
 use crate::status::ApiError;
 
 #[derive(Clone, Debug)]
@@ -92,6 +93,70 @@ impl Selector {
             labels: parse(labels, true)?,
             fields: parse(fields, false)?,
         })
+    }
+
+    /// Refuses field selectors the real apiserver does not support for this resource:
+    /// metadata.name/namespace everywhere, a few per built-in, `selectableFields` for CRDs.
+    pub fn check_fields(&self, info: &ResourceInfo, version: &str) -> Result<(), ApiError> {
+        let crd_fields: Vec<String> = info
+            .crd
+            .as_ref()
+            .and_then(|c| {
+                c["spec"]["versions"]
+                    .as_array()?
+                    .iter()
+                    .find(|v| v["name"] == version)
+                    .cloned()
+            })
+            .and_then(|v| v["selectableFields"].as_array().cloned())
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|f| {
+                f["jsonPath"]
+                    .as_str()
+                    .map(|p| p.trim_start_matches('.').to_string())
+            })
+            .collect();
+        let builtin: &[&str] = match (info.group.as_str(), info.plural.as_str()) {
+            ("", "secrets") => &["type"],
+            ("", "namespaces") => &["status.phase"],
+            ("" | "events.k8s.io", "events") => &[
+                "involvedObject.kind",
+                "involvedObject.namespace",
+                "involvedObject.name",
+                "involvedObject.uid",
+                "involvedObject.apiVersion",
+                "involvedObject.resourceVersion",
+                "involvedObject.fieldPath",
+                "regarding.kind",
+                "regarding.namespace",
+                "regarding.name",
+                "regarding.uid",
+                "reason",
+                "reportingComponent",
+                "reportingController",
+                "source",
+                "type",
+            ],
+            _ => &[],
+        };
+        for r in &self.fields {
+            let (Req::Eq(k, _)
+            | Req::Ne(k, _)
+            | Req::In(k, _)
+            | Req::NotIn(k, _)
+            | Req::Exists(k)
+            | Req::NotExists(k)) = r;
+            let ok = matches!(k.as_str(), "metadata.name" | "metadata.namespace")
+                || builtin.contains(&k.as_str())
+                || crd_fields.contains(k);
+            if !ok {
+                return Err(ApiError::bad_request(format!(
+                    "field label not supported: {k}"
+                )));
+            }
+        }
+        Ok(())
     }
 
     pub fn matches(&self, obj: &Value) -> bool {

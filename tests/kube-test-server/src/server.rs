@@ -11,7 +11,7 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::Response;
 use serde_json::{Value, json};
 
-use crate::discovery::{ResourceInfo, version_info};
+use crate::discovery::version_info;
 use crate::faults::{Faults, RecordedRequest, lock};
 use crate::patch::PatchType;
 use crate::select::Selector;
@@ -275,7 +275,10 @@ fn dispatch(
 }
 
 fn parse_body(body: &Bytes, headers: &HeaderMap) -> Result<Value, ApiError> {
-    let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let ct = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
     if ct.starts_with("application/vnd.kubernetes.protobuf") {
         return crate::proto::decode(body);
     }
@@ -309,12 +312,14 @@ fn write_opts(q: &HashMap<String, String>, headers: &HeaderMap) -> Result<WriteO
     })
 }
 
-fn list_opts(q: &HashMap<String, String>) -> Result<ListOpts, ApiError> {
+fn list_opts(q: &HashMap<String, String>, t: &Target) -> Result<ListOpts, ApiError> {
+    let selector = Selector::parse(
+        q.get("labelSelector").map(String::as_str),
+        q.get("fieldSelector").map(String::as_str),
+    )?;
+    selector.check_fields(&t.info, &t.version)?;
     Ok(ListOpts {
-        selector: Selector::parse(
-            q.get("labelSelector").map(String::as_str),
-            q.get("fieldSelector").map(String::as_str),
-        )?,
+        selector,
         limit: q.get("limit").and_then(|l| l.parse().ok()),
         continue_token: q.get("continue").filter(|c| !c.is_empty()).cloned(),
     })
@@ -395,8 +400,6 @@ fn resource_request(
             .unwrap_or("application/json"),
     );
     let mut st = lock(&shared.state);
-    let info: &ResourceInfo = &t.info;
-    let _ = info;
     match verb {
         "get" => Ok(json_response(
             200,
@@ -404,7 +407,7 @@ fn resource_request(
             &[],
         )),
         "list" => {
-            let (items, meta) = st.list(&t, &list_opts(q)?)?;
+            let (items, meta) = st.list(&t, &list_opts(q, &t)?)?;
             Ok(json_response(
                 200,
                 &list_body(&t, view, items, meta, q),
@@ -431,7 +434,7 @@ fn resource_request(
                 ),
                 bookmarks: q.get("allowWatchBookmarks").is_some_and(|b| b == "true"),
                 send_initial_events: q.get("sendInitialEvents").is_some_and(|b| b == "true"),
-                selector: list_opts(q)?.selector,
+                selector: list_opts(q, &t)?.selector,
                 view,
             };
             let mut r = Response::new(watch::start(shared.clone(), t, p));
@@ -482,7 +485,7 @@ fn resource_request(
             Ok(json_response(code, &object_body(&t, view, obj, q), &[]))
         }
         "deletecollection" => {
-            let items = st.delete_collection(&t, &list_opts(q)?, &delete_opts(q, body))?;
+            let items = st.delete_collection(&t, &list_opts(q, &t)?, &delete_opts(q, body))?;
             let meta = json!({"resourceVersion": st.rv.to_string()});
             Ok(json_response(
                 200,

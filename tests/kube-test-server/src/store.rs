@@ -121,6 +121,12 @@ pub(crate) struct State {
     pub tx: broadcast::Sender<Arc<Event>>,
 }
 
+fn remove_key(v: &mut Value, key: &str) {
+    if let Some(m) = v.as_object_mut() {
+        m.remove(key);
+    }
+}
+
 pub(crate) fn now() -> String {
     jiff::Timestamp::now()
         .strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -169,6 +175,7 @@ impl State {
                 .registry
                 .find("", "v1", "namespaces")
                 .cloned()
+                // Registry::builtins() always has namespaces.
                 .expect("built-in");
             let t = Target {
                 info,
@@ -185,6 +192,7 @@ impl State {
                 validation: FieldValidation::Ignore,
             };
             let body = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}});
+            // A fixed, valid Namespace into an empty store cannot be refused.
             s.create(&t, body, &opts).expect("seeding namespaces");
         }
         s
@@ -353,7 +361,7 @@ impl State {
                     "the server does not allow this method on the requested resource",
                 )
             })?;
-            if let Some(body_ns) = meta_str(&obj, "namespace")
+            if let Some(body_ns) = meta_str(&obj, "namespace").filter(|n| !n.is_empty())
                 && body_ns != ns
             {
                 return Err(ApiError::bad_request(
@@ -447,7 +455,7 @@ impl State {
             meta.remove("generation");
         }
         if info.status {
-            obj.as_object_mut().expect("object").remove("status");
+            remove_key(&mut obj, "status");
         }
         if info.plural == "namespaces" {
             obj["spec"] = json!({"finalizers": ["kubernetes"]});
@@ -462,11 +470,7 @@ impl State {
                 vec![],
                 None,
                 &obj,
-                &o.manager,
-                None,
-                &info.api_version(&t.version),
-                &now(),
-                &Schema(schema),
+                &writer(o, None, info, &t.version, schema),
             );
             obj["metadata"]["managedFields"] = patch::render_managed(&entries);
         }
@@ -481,6 +485,7 @@ impl State {
             .insert(key, obj.clone());
         self.emit(&info.gr(), EventType::Added, obj.clone(), None);
         self.after_write(info, &obj);
+        self.mirror_event(info, &obj, EventType::Added);
         Ok((Self::present(info, &t.version, &obj), warnings))
     }
 
@@ -507,10 +512,7 @@ impl State {
             .and_then(|m| m.get(&t.key()))
             .cloned()
             .ok_or_else(|| t.not_found())?;
-        if info.require_rv_on_update
-            && !t.status_write()
-            && meta_str(&body, "resourceVersion").is_none()
-        {
+        if info.require_rv_on_update && meta_str(&body, "resourceVersion").is_none() {
             let cause = Cause {
                 reason: "FieldValueInvalid",
                 field: "metadata.resourceVersion".into(),
@@ -594,12 +596,8 @@ impl State {
                     let merged = patch::apply(
                         &base,
                         &applied,
-                        &o.manager,
                         o.force,
-                        sub,
-                        &av,
-                        &now(),
-                        &Schema(schema),
+                        &writer(o, sub, info, &t.version, schema),
                     )?;
                     let (obj, w) = self.create_inner(t, merged, o, Managed::Applied)?;
                     Ok((obj, true, w))
@@ -608,12 +606,8 @@ impl State {
                     let merged = patch::apply(
                         &old,
                         &applied,
-                        &o.manager,
                         o.force,
-                        sub,
-                        &av,
-                        &now(),
-                        &Schema(schema),
+                        &writer(o, sub, info, &t.version, schema),
                     )?;
                     let (obj, w) = self.commit(t, old, merged, o, Managed::Applied)?;
                     Ok((obj, false, w))
@@ -660,7 +654,7 @@ impl State {
             match new.get("status") {
                 Some(s) => merged["status"] = s.clone(),
                 None => {
-                    merged.as_object_mut().expect("object").remove("status");
+                    remove_key(&mut merged, "status");
                 }
             }
             merged["metadata"]["managedFields"] = new["metadata"]["managedFields"].clone();
@@ -669,7 +663,7 @@ impl State {
             match old.get("status") {
                 Some(s) => new["status"] = s.clone(),
                 None => {
-                    new.as_object_mut().expect("object").remove("status");
+                    remove_key(&mut new, "status");
                 }
             }
         }
@@ -686,7 +680,7 @@ impl State {
             match old["metadata"].get(k) {
                 Some(v) => new["metadata"][k] = v.clone(),
                 None => {
-                    new["metadata"].as_object_mut().expect("object").remove(k);
+                    remove_key(&mut new["metadata"], k);
                 }
             }
         }
@@ -731,11 +725,7 @@ impl State {
                 base,
                 Some(&old),
                 &new,
-                &o.manager,
-                t.subresource.as_deref(),
-                &info.api_version(&t.version),
-                &now(),
-                &Schema(schema),
+                &writer(o, t.subresource.as_deref(), info, &t.version, schema),
             );
             new["metadata"]["managedFields"] = patch::render_managed(&entries);
         }
@@ -758,6 +748,7 @@ impl State {
             .insert(t.key(), new.clone());
         self.emit(&info.gr(), EventType::Modified, new.clone(), Some(old));
         self.after_write(info, &new);
+        self.mirror_event(info, &new, EventType::Modified);
         Ok((Self::present(info, &t.version, &new), warnings))
     }
 
@@ -803,16 +794,18 @@ impl State {
             }
         }
         let mut causes = outcome.causes;
-        if causes.is_empty() {
+        // CEL rules run alongside schema errors, as in the apiserver, unless a type is wrong
+        // (the rules would then fail to evaluate rather than say something useful).
+        if !causes.iter().any(|c| c.reason == "FieldValueTypeInvalid") {
             let old_view = old.map(|o| Self::present(info, &t.version, o));
-            causes = validation::cel(
+            causes.extend(validation::cel(
                 schema,
                 obj,
                 old_view.as_ref(),
                 &info.api_version(&t.version),
                 &info.group,
                 &info.kind,
-            );
+            ));
         }
         if !causes.is_empty() {
             return Err(ApiError::invalid(&info.group, &info.kind, &name, causes));
@@ -914,6 +907,7 @@ impl State {
         self.rv += 1;
         obj["metadata"]["resourceVersion"] = json!(self.rv.to_string());
         self.emit(&gr, EventType::Deleted, obj.clone(), None);
+        self.mirror_event(info, &obj, EventType::Deleted);
         if info.plural == "customresourcedefinitions" && info.group == "apiextensions.k8s.io" {
             let (g, p) = (
                 obj["spec"]["group"]
@@ -1018,11 +1012,108 @@ impl State {
         }
     }
 
+    /// core/v1 and events.k8s.io/v1 Events are two views of one store in the real apiserver:
+    /// every write to one is mirrored (same name, uid and resourceVersion) into the other.
+    fn mirror_event(&mut self, info: &ResourceInfo, obj: &Value, ty: EventType) {
+        let (other_gr, converted) = match (info.group.as_str(), info.plural.as_str()) {
+            ("", "events") => ("events.events.k8s.io", events::core_to_new(obj)),
+            ("events.k8s.io", "events") => ("events", events::new_to_core(obj)),
+            _ => return,
+        };
+        let key = (
+            meta_str(obj, "namespace").unwrap_or_default().to_string(),
+            meta_str(obj, "name").unwrap_or_default().to_string(),
+        );
+        let objs = self.objects.entry(other_gr.to_string()).or_default();
+        let old = if ty == EventType::Deleted {
+            objs.remove(&key)
+        } else {
+            objs.insert(key, converted.clone())
+        };
+        let ty = if ty == EventType::Deleted || old.is_some() {
+            ty
+        } else {
+            EventType::Added
+        };
+        self.emit(
+            other_gr,
+            ty,
+            converted,
+            old.filter(|_| ty == EventType::Modified),
+        );
+    }
+
     fn uid_exists(&self, uid: &str) -> bool {
         self.objects
             .values()
             .flat_map(|m| m.values())
             .any(|o| o["metadata"]["uid"] == uid)
+    }
+}
+
+mod events {
+    use serde_json::{Map, Value};
+
+    /// (events.k8s.io/v1 field, core/v1 field) pairs that map one to one.
+    const PAIRS: [(&str, &str); 11] = [
+        ("regarding", "involvedObject"),
+        ("related", "related"),
+        ("note", "message"),
+        ("reason", "reason"),
+        ("type", "type"),
+        ("action", "action"),
+        ("eventTime", "eventTime"),
+        ("series", "series"),
+        ("reportingController", "reportingComponent"),
+        ("reportingInstance", "reportingInstance"),
+        ("deprecatedSource", "source"),
+    ];
+    const DEPRECATED: [(&str, &str); 3] = [
+        ("deprecatedFirstTimestamp", "firstTimestamp"),
+        ("deprecatedLastTimestamp", "lastTimestamp"),
+        ("deprecatedCount", "count"),
+    ];
+
+    fn convert(obj: &Value, api_version: &str, to_core: bool) -> Value {
+        let mut out = Map::new();
+        out.insert("apiVersion".into(), api_version.into());
+        out.insert("kind".into(), "Event".into());
+        out.insert("metadata".into(), obj["metadata"].clone());
+        for (new, core) in PAIRS.iter().chain(DEPRECATED.iter()) {
+            let (from, to) = if to_core { (new, core) } else { (core, new) };
+            if let Some(v) = obj.get(*from).filter(|v| !v.is_null()) {
+                out.insert((*to).into(), v.clone());
+            }
+        }
+        if to_core
+            && out.get("source").is_none()
+            && let Some(c) = obj.get("reportingController")
+        {
+            out.insert("source".into(), serde_json::json!({"component": c}));
+        }
+        Value::Object(out)
+    }
+    pub fn new_to_core(obj: &Value) -> Value {
+        convert(obj, "v1", true)
+    }
+    pub fn core_to_new(obj: &Value) -> Value {
+        convert(obj, "events.k8s.io/v1", false)
+    }
+}
+
+fn writer<'a>(
+    o: &'a WriteOpts,
+    sub: Option<&'a str>,
+    info: &ResourceInfo,
+    version: &str,
+    schema: Option<&'a Value>,
+) -> patch::Writer<'a> {
+    patch::Writer {
+        manager: &o.manager,
+        subresource: sub,
+        api_version: info.api_version(version),
+        now: now(),
+        schema: Schema(schema),
     }
 }
 
@@ -1047,11 +1138,12 @@ fn normalize_secret(obj: &mut Value) {
     use base64::Engine;
     if let Some(Value::Object(sd)) = obj.as_object_mut().and_then(|o| o.remove("stringData")) {
         for (k, v) in sd {
-            let enc = base64::engine::general_purpose::STANDARD.encode(v.as_str().unwrap_or_default());
+            let enc =
+                base64::engine::general_purpose::STANDARD.encode(v.as_str().unwrap_or_default());
             obj["data"][k] = json!(enc);
         }
     }
-    if obj["type"].is_null() {
+    if obj["type"].as_str().is_none_or(str::is_empty) {
         obj["type"] = json!("Opaque");
     }
 }

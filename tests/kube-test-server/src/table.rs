@@ -92,6 +92,92 @@ fn eval(obj: &Value, path: &str) -> Option<Value> {
     Some((*first).clone())
 }
 
+type Cell = fn(&Value) -> Value;
+
+fn count(v: &Value) -> Value {
+    json!(v.as_object().map_or(0, |m| m.len()))
+}
+
+fn event_last_seen(o: &Value) -> Value {
+    let ts = [
+        &o["series"]["lastObservedTime"],
+        &o["lastTimestamp"],
+        &o["eventTime"],
+        &o["firstTimestamp"],
+        &o["metadata"]["creationTimestamp"],
+    ]
+    .into_iter()
+    .find(|t| t.is_string())
+    .cloned()
+    .unwrap_or(Value::Null);
+    age(&ts)
+}
+
+/// Server-side columns of the built-ins kubectl users look at (after Name, before Age).
+fn builtin_columns(info: &ResourceInfo) -> (Vec<(&'static str, &'static str, u8, Cell)>, bool) {
+    match (info.group.as_str(), info.plural.as_str()) {
+        ("", "namespaces") => (
+            vec![("Status", "string", 0, |o| o["status"]["phase"].clone())],
+            true,
+        ),
+        ("", "secrets") => (
+            vec![
+                ("Type", "string", 0, |o| o["type"].clone()),
+                ("Data", "string", 0, |o| {
+                    json!(
+                        count(&o["data"]).as_u64().unwrap_or(0)
+                            + count(&o["stringData"]).as_u64().unwrap_or(0)
+                    )
+                }),
+            ],
+            true,
+        ),
+        ("", "configmaps") => (
+            vec![("Data", "string", 0, |o| {
+                json!(
+                    count(&o["data"]).as_u64().unwrap_or(0)
+                        + count(&o["binaryData"]).as_u64().unwrap_or(0)
+                )
+            })],
+            true,
+        ),
+        ("coordination.k8s.io", "leases") => (
+            vec![("Holder", "string", 0, |o| {
+                o["spec"]["holderIdentity"].clone()
+            })],
+            true,
+        ),
+        ("" | "events.k8s.io", "events") => (
+            vec![
+                ("Last Seen", "string", 0, event_last_seen),
+                ("Type", "string", 0, |o| o["type"].clone()),
+                ("Reason", "string", 0, |o| o["reason"].clone()),
+                ("Object", "string", 0, |o| {
+                    let r = if o["involvedObject"].is_object() {
+                        &o["involvedObject"]
+                    } else {
+                        &o["regarding"]
+                    };
+                    json!(format!(
+                        "{}/{}",
+                        r["kind"].as_str().unwrap_or_default().to_lowercase(),
+                        r["name"].as_str().unwrap_or_default()
+                    ))
+                }),
+                ("Message", "string", 0, |o| {
+                    if o["message"].is_string() {
+                        o["message"].clone()
+                    } else {
+                        o["note"].clone()
+                    }
+                }),
+            ],
+            false,
+        ),
+        _ => (vec![], true),
+    }
+}
+
 /// Renders objects as a `meta.k8s.io/v1 Table`.
 pub(crate) fn table(
     info: &ResourceInfo,
@@ -100,18 +186,25 @@ pub(crate) fn table(
     list_meta: Value,
     include_object: &str,
 ) -> Value {
-    let mut cols = vec![
-        json!({"name": "Name", "type": "string", "format": "name", "description": "Name must be unique within a namespace.", "priority": 0}),
-    ];
     let printer = info.printer_columns(version);
     let custom = info.crd.is_some() && !printer.is_empty();
+    let (builtin, with_age) = builtin_columns(info);
+    let name_priority = if info.plural == "events" { 1 } else { 0 };
+    let mut cols = vec![
+        json!({"name": "Name", "type": "string", "format": "name", "description": "Name must be unique within a namespace.", "priority": name_priority}),
+    ];
     if custom {
         for c in &printer {
             cols.push(json!({"name": c["name"], "type": c["type"], "format": c.get("format").cloned().unwrap_or(json!("")),
                 "description": c.get("description").cloned().unwrap_or(json!("")), "priority": c.get("priority").cloned().unwrap_or(json!(0))}));
         }
     } else {
-        cols.push(json!({"name": "Age", "type": "date", "format": "", "description": "CreationTimestamp is a timestamp representing the server time when this object was created.", "priority": 0}));
+        for (name, ty, prio, _) in &builtin {
+            cols.push(json!({"name": name, "type": ty, "format": "", "description": "", "priority": prio}));
+        }
+        if with_age {
+            cols.push(json!({"name": "Age", "type": "date", "format": "", "description": "CreationTimestamp is a timestamp representing the server time when this object was created.", "priority": 0}));
+        }
     }
     let rows: Vec<Value> = items
         .iter()
@@ -127,7 +220,10 @@ pub(crate) fn table(
                     });
                 }
             } else {
-                cells.push(age(&o["metadata"]["creationTimestamp"]));
+                cells.extend(builtin.iter().map(|(_, _, _, f)| f(o)));
+                if with_age {
+                    cells.push(age(&o["metadata"]["creationTimestamp"]));
+                }
             }
             let object = match include_object {
                 "None" => Value::Null,

@@ -57,10 +57,13 @@ fn translate(ev: &Event, t: &Target, sel: &Selector) -> Option<EventType> {
 
 fn render(t: &Target, view: View, ty: EventType, obj: &Value) -> Bytes {
     let obj = State::present(&t.info, &t.version, obj);
-    let obj = if view == View::Metadata {
-        partial_metadata(&obj)
-    } else {
-        obj
+    let obj = match view {
+        View::Metadata => partial_metadata(&obj),
+        View::Table => {
+            let meta = json!({"resourceVersion": obj["metadata"]["resourceVersion"]});
+            crate::table::table(&t.info, &t.version, &[obj], meta, "Metadata")
+        }
+        View::Full => obj,
     };
     line(&json!({"type": ty.as_str(), "object": obj}))
 }

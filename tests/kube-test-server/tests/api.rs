@@ -34,6 +34,7 @@ async fn starts_fast_and_serves_version() {
     let t0 = std::time::Instant::now();
     let server = KubeTestServer::start().await.expect("server starts");
     let elapsed = t0.elapsed();
+    eprintln!("kube-test-server started in {elapsed:?}");
     assert!(elapsed < Duration::from_secs(1), "start took {elapsed:?}");
     let v = server
         .client()
@@ -532,7 +533,11 @@ async fn lists_paginate_filter_and_serve_metadata_only() {
         .await
         .expect("secret");
     let stored = secrets.get("creds").await.expect("secret");
-    assert_eq!(stored.data.expect("data")["k"].0, b"v", "stringData merged into data");
+    assert_eq!(
+        stored.data.expect("data")["k"].0,
+        b"v",
+        "stringData merged into data"
+    );
     assert_eq!(stored.string_data, None);
     let meta: Api<PartialObjectMeta<Secret>> = Api::default_namespaced(server.client().await);
     let list = meta
@@ -552,4 +557,294 @@ async fn lists_paginate_filter_and_serve_metadata_only() {
         },
     )
     .await;
+}
+
+#[tokio::test]
+async fn unsupported_field_selectors_are_refused() {
+    let (_server, widgets) = setup().await;
+    let e = api_err(
+        widgets
+            .list(&ListParams::default().fields("spec.color=red"))
+            .await
+            .expect_err("unsupported"),
+    );
+    assert_eq!(
+        (e.code, e.message.as_str()),
+        (400, "field label not supported: spec.color")
+    );
+}
+
+#[tokio::test]
+async fn streaming_list_watcher_gets_initial_events_then_changes() {
+    use kube::runtime::watcher::{self, Event};
+    let (_server, widgets) = setup().await;
+    widgets
+        .create(&PostParams::default(), &widget("a", 1))
+        .await
+        .expect("a");
+    widgets
+        .create(&PostParams::default(), &widget("b", 1))
+        .await
+        .expect("b");
+    let mut stream = watcher::watcher(
+        widgets.clone(),
+        watcher::Config::default().streaming_lists(),
+    )
+    .boxed();
+    let mut initial = vec![];
+    loop {
+        match stream.try_next().await.expect("ok").expect("open") {
+            Event::Init => {}
+            Event::InitApply(w) => initial.push(w.metadata.name.expect("name")),
+            Event::InitDone => break,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(initial, ["a", "b"]);
+    widgets
+        .create(&PostParams::default(), &widget("c", 1))
+        .await
+        .expect("c");
+    match stream.try_next().await.expect("ok").expect("open") {
+        Event::Apply(w) => assert_eq!(w.metadata.name.as_deref(), Some("c")),
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn faults_and_request_log() {
+    let (server, widgets) = setup().await;
+    widgets
+        .create(&PostParams::default(), &widget("a", 1))
+        .await
+        .expect("a");
+    server
+        .faults()
+        .fail_next(1, Some("get"), Some("widgets"), None, 500);
+    let e = api_err(widgets.get("a").await.expect_err("injected"));
+    assert_eq!((e.code, e.reason.as_str()), (500, "InternalError"));
+    widgets.get("a").await.expect("only one failure");
+    // kube's default client retries 429/503/504 by itself: one 503 is invisible to callers.
+    server.clear_requests();
+    server
+        .faults()
+        .fail_next(1, Some("get"), Some("widgets"), None, 503);
+    widgets.get("a").await.expect("retried by kube");
+    let codes: Vec<u16> = server.requests().iter().map(|r| r.status).collect();
+    assert_eq!(codes, [503, 200]);
+
+    server.faults().set_delay(Some(Duration::from_millis(300)));
+    let t0 = std::time::Instant::now();
+    widgets.get("a").await.expect("delayed");
+    assert!(t0.elapsed() >= Duration::from_millis(300));
+    server.faults().clear();
+
+    server.clear_requests();
+    let body = json!({"apiVersion": "example.test/v1", "kind": "Widget", "status": {"observedGeneration": 1}});
+    widgets
+        .patch_status(
+            "a",
+            &PatchParams::apply("widget-controller").force(),
+            &Patch::Apply(&body),
+        )
+        .await
+        .expect("ssa");
+    let r = server.requests().pop().expect("recorded");
+    assert_eq!(
+        (r.verb.as_str(), r.group.as_str(), r.resource.as_str()),
+        ("patch", "example.test", "widgets")
+    );
+    assert_eq!(
+        (
+            r.subresource.as_deref(),
+            r.namespace.as_deref(),
+            r.name.as_deref()
+        ),
+        (Some("status"), Some("default"), Some("a"))
+    );
+    assert_eq!(r.field_manager.as_deref(), Some("widget-controller"));
+    assert_eq!(
+        r.content_type.as_deref(),
+        Some("application/apply-patch+yaml")
+    );
+}
+
+#[tokio::test]
+async fn crd_versions_are_served_with_conversion_none() {
+    use kube::api::{ApiResource, DynamicObject, GroupVersionKind};
+    let (server, _widgets) = setup().await;
+    let client = server.client().await;
+    let crd = common::WIDGET_CRD.replace(
+        "  versions:\n  - name: v1\n",
+        "  versions:\n  - name: v1beta1\n    served: true\n    storage: false\n    schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}\n  - name: v1\n",
+    );
+    let crd: k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition = serde_saphyr::from_str(&crd).expect("yaml");
+    let crds: Api<k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition> = Api::all(client.clone());
+    let current = crds.get("widgets.example.test").await.expect("crd");
+    let mut updated = crd.clone();
+    updated.metadata.resource_version = current.metadata.resource_version;
+    crds.replace("widgets.example.test", &PostParams::default(), &updated)
+        .await
+        .expect("add v1beta1");
+
+    let beta = ApiResource::from_gvk(&GroupVersionKind::gvk("example.test", "v1beta1", "Widget"));
+    let old: Api<DynamicObject> = Api::default_namespaced_with(client.clone(), &beta);
+    let obj: DynamicObject = serde_json::from_value(json!({"apiVersion": "example.test/v1beta1", "kind": "Widget", "metadata": {"name": "b"}, "spec": {"size": 1}})).expect("obj");
+    old.create(&PostParams::default(), &obj)
+        .await
+        .expect("created at v1beta1");
+    let w = Api::<Widget>::default_namespaced(client.clone())
+        .get("b")
+        .await
+        .expect("read at v1");
+    assert_eq!(w.spec.size, 1);
+    let discovery = kube::Discovery::new(client).run().await.expect("discovery");
+    let group = discovery.get("example.test").expect("group");
+    assert_eq!(group.preferred_version_or_latest(), "v1");
+    assert_eq!(group.versions().count(), 2);
+}
+
+#[tokio::test]
+async fn status_apply_removes_conditions_a_manager_stops_applying() {
+    let (_server, widgets) = setup().await;
+    widgets
+        .create(&PostParams::default(), &widget("a", 1))
+        .await
+        .expect("a");
+    let status = |conds: serde_json::Value| json!({"apiVersion": "example.test/v1", "kind": "Widget", "status": {"conditions": conds}});
+    let ours = PatchParams::apply("operator").force();
+    widgets
+        .patch_status("a", &ours, &Patch::Apply(&status(json!([{"type": "Ready", "status": "False"}, {"type": "Reconciling", "status": "True"}]))))
+        .await
+        .expect("ready + reconciling");
+    widgets
+        .patch_status(
+            "a",
+            &PatchParams::apply("policy-engine"),
+            &Patch::Apply(&status(json!([{"type": "Compliant", "status": "True"}]))),
+        )
+        .await
+        .expect("someone else's condition");
+    let w = widgets
+        .patch_status(
+            "a",
+            &ours,
+            &Patch::Apply(&status(json!([{"type": "Ready", "status": "True"}]))),
+        )
+        .await
+        .expect("ready only");
+    let types: Vec<(String, String)> = w
+        .status
+        .expect("status")
+        .conditions
+        .into_iter()
+        .map(|c| (c.type_, c.status))
+        .collect();
+    assert_eq!(
+        types,
+        [
+            ("Ready".to_string(), "True".to_string()),
+            ("Compliant".to_string(), "True".to_string())
+        ]
+    );
+}
+
+#[tokio::test]
+async fn concurrent_writers_get_monotonic_versions_and_watchers_see_every_change() {
+    let server = KubeTestServer::start().await.expect("server");
+    let cms: Api<ConfigMap> = Api::default_namespaced(server.client().await);
+    let mut cm = ConfigMap::default();
+    cm.metadata.name = Some("c".into());
+    let created = cms.create(&PostParams::default(), &cm).await.expect("cm");
+    let mut watch = cms
+        .watch(
+            &WatchParams::default().fields("metadata.name=c"),
+            &created.metadata.resource_version.clone().expect("rv"),
+        )
+        .await
+        .expect("watch")
+        .boxed();
+    let writers: Vec<_> = (0..4)
+        .map(|w| {
+            let cms = cms.clone();
+            tokio::spawn(async move {
+                for i in 0..25 {
+                    let p = json!({"data": {format!("w{w}"): i.to_string()}});
+                    cms.patch("c", &PatchParams::default(), &Patch::Merge(&p))
+                        .await
+                        .expect("patch");
+                }
+            })
+        })
+        .collect();
+    for w in writers {
+        w.await.expect("writer");
+    }
+    let mut last = 0u64;
+    let mut modified = 0;
+    while modified < 100 {
+        match watch.try_next().await.expect("ok").expect("open") {
+            WatchEvent::Modified(c) => {
+                let rv: u64 = c
+                    .metadata
+                    .resource_version
+                    .expect("rv")
+                    .parse()
+                    .expect("numeric");
+                assert!(rv > last, "resourceVersion went from {last} to {rv}");
+                last = rv;
+                modified += 1;
+            }
+            WatchEvent::Bookmark(_) => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    let data = cms.get("c").await.expect("get").data.expect("data");
+    assert!((0..4).all(|w| data[&format!("w{w}")] == "24"), "{data:?}");
+}
+
+#[tokio::test]
+async fn bounded_history_expires_old_resource_versions() {
+    let options = kube_test_server::Options {
+        history_limit: 3,
+        ..Default::default()
+    };
+    let server = KubeTestServer::start_with(options).await.expect("server");
+    let cms: Api<ConfigMap> = Api::default_namespaced(server.client().await);
+    let mut cm = ConfigMap::default();
+    cm.metadata.name = Some("c".into());
+    let first = cms.create(&PostParams::default(), &cm).await.expect("cm");
+    for i in 0..5 {
+        cms.patch(
+            "c",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"data": {"i": i.to_string()}})),
+        )
+        .await
+        .expect("patch");
+    }
+    let rv = first.metadata.resource_version.expect("rv");
+    match cms
+        .watch(&WatchParams::default(), &rv)
+        .await
+        .expect("watch")
+        .boxed()
+        .next()
+        .await
+    {
+        Some(Ok(WatchEvent::Error(e))) => assert_eq!(e.code, 410),
+        other => panic!("expected 410 Gone, got {other:?}"),
+    }
+    let recent = server.resource_version() - 1;
+    match cms
+        .watch(&WatchParams::default().timeout(1), &recent.to_string())
+        .await
+        .expect("watch")
+        .boxed()
+        .next()
+        .await
+    {
+        Some(Ok(WatchEvent::Modified(c))) => assert_eq!(c.data.expect("data")["i"], "4"),
+        other => panic!("expected the last change, got {other:?}"),
+    }
 }

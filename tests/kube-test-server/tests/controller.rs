@@ -34,11 +34,17 @@ struct ReconcileError(#[from] kube::Error);
 /// Deliberately careless: always writes status by SSA, even when unchanged. The server must
 /// turn identical writes into no-ops without watch events, or this would loop forever.
 async fn reconcile(w: Arc<Widget>, ctx: Arc<Ctx>) -> Result<Action, ReconcileError> {
-    *ctx.reconciles.lock().expect("lock").entry(w.name_any()).or_default() += 1;
+    *ctx.reconciles
+        .lock()
+        .expect("lock")
+        .entry(w.name_any())
+        .or_default() += 1;
     ctx.total.fetch_add(1, Ordering::SeqCst);
     let ns = w.namespace().unwrap_or_default();
     let secret_name = w.spec.secret_name.clone().unwrap_or_default();
-    let secret = Api::<Secret>::namespaced(ctx.client.clone(), &ns).get_opt(&secret_name).await?;
+    let secret = Api::<Secret>::namespaced(ctx.client.clone(), &ns)
+        .get_opt(&secret_name)
+        .await?;
     let (status, reason) = match secret {
         Some(_) => ("True", "SecretFound"),
         None => ("False", "SecretNotFound"),
@@ -48,7 +54,11 @@ async fn reconcile(w: Arc<Widget>, ctx: Arc<Ctx>) -> Result<Action, ReconcileErr
         "status": {"observedGeneration": w.meta().generation, "conditions": [{"type": "Ready", "status": status, "reason": reason}]}
     });
     Api::<Widget>::namespaced(ctx.client.clone(), &ns)
-        .patch_status(&w.name_any(), &PatchParams::apply("widget-controller").force(), &Patch::Apply(&body))
+        .patch_status(
+            &w.name_any(),
+            &PatchParams::apply("widget-controller").force(),
+            &Patch::Apply(&body),
+        )
         .await?;
     Ok(Action::await_change())
 }
@@ -59,14 +69,20 @@ fn error_policy(_: Arc<Widget>, _: &ReconcileError, _: Arc<Ctx>) -> Action {
 
 async fn ready_reason(api: &Api<Widget>, name: &str) -> Option<String> {
     let w = api.get_opt(name).await.ok()??;
-    let c = w.status?.conditions.into_iter().find(|c| c.type_ == "Ready")?;
+    let c = w
+        .status?
+        .conditions
+        .into_iter()
+        .find(|c| c.type_ == "Ready")?;
     c.reason
 }
 
 async fn wait_reason(api: &Api<Widget>, name: &str, want: &str) {
-    eventually(&format!("{name} Ready reason {want}"), Duration::from_secs(20), || async {
-        (ready_reason(api, name).await.as_deref() == Some(want)).then_some(())
-    })
+    eventually(
+        &format!("{name} Ready reason {want}"),
+        Duration::from_secs(20),
+        || async { (ready_reason(api, name).await.as_deref() == Some(want)).then_some(()) },
+    )
     .await;
 }
 
@@ -79,23 +95,37 @@ async fn controller_with_metadata_secret_watch_sees_every_change() {
     let secrets: Api<Secret> = Api::default_namespaced(client.clone());
     let mut w1 = widget("w1", 1);
     w1.spec.secret_name = Some("creds".into());
-    widgets.create(&PostParams::default(), &w1).await.expect("w1");
+    widgets
+        .create(&PostParams::default(), &w1)
+        .await
+        .expect("w1");
 
-    let ctx = Arc::new(Ctx { client: client.clone(), reconciles: Mutex::default(), total: AtomicUsize::new(0) });
+    let ctx = Arc::new(Ctx {
+        client: client.clone(),
+        reconciles: Mutex::default(),
+        total: AtomicUsize::new(0),
+    });
     let controller = Controller::new(widgets.clone(), watcher::Config::default());
     let store = controller.store();
     let secret_meta: Api<PartialObjectMeta<Secret>> = Api::all(client.clone());
     let task = tokio::spawn(
         controller
-            .watches(secret_meta, watcher::Config::default(), move |s: PartialObjectMeta<Secret>| {
-                let (ns, name) = (s.namespace(), s.name_any());
-                store
-                    .state()
-                    .into_iter()
-                    .filter(|w| w.namespace() == ns && w.spec.secret_name.as_deref() == Some(name.as_str()))
-                    .map(|w| ObjectRef::from_obj(&*w))
-                    .collect::<Vec<_>>()
-            })
+            .watches(
+                secret_meta,
+                watcher::Config::default(),
+                move |s: PartialObjectMeta<Secret>| {
+                    let (ns, name) = (s.namespace(), s.name_any());
+                    store
+                        .state()
+                        .into_iter()
+                        .filter(|w| {
+                            w.namespace() == ns
+                                && w.spec.secret_name.as_deref() == Some(name.as_str())
+                        })
+                        .map(|w| ObjectRef::from_obj(&*w))
+                        .collect::<Vec<_>>()
+                },
+            )
             .run(reconcile, error_policy, ctx.clone())
             .for_each(|_| async {}),
     );
@@ -104,7 +134,10 @@ async fn controller_with_metadata_secret_watch_sees_every_change() {
     let mut s = Secret::default();
     s.metadata.name = Some("creds".into());
     s.string_data = Some([("apiKey".to_string(), "k1".to_string())].into());
-    secrets.create(&PostParams::default(), &s).await.expect("secret");
+    secrets
+        .create(&PostParams::default(), &s)
+        .await
+        .expect("secret");
     wait_reason(&widgets, "w1", "SecretFound").await;
 
     // No hot loop. Each status change triggers one follow-up reconcile (as on a real cluster),
@@ -114,34 +147,88 @@ async fn controller_with_metadata_secret_watch_sees_every_change() {
         let quiet_since = ctx.reconciles.lock().expect("lock")["w1"];
         let mut w = widget(name, 1);
         w.spec.secret_name = Some("creds".into());
-        widgets.create(&PostParams::default(), &w).await.expect("create");
+        widgets
+            .create(&PostParams::default(), &w)
+            .await
+            .expect("create");
         wait_reason(&widgets, name, "SecretFound").await;
         if i == 1 {
-            assert_eq!(ctx.reconciles.lock().expect("lock")["w1"], quiet_since, "w1 reconciled again without a change");
+            assert_eq!(
+                ctx.reconciles.lock().expect("lock")["w1"],
+                quiet_since,
+                "w1 reconciled again without a change"
+            );
         }
     }
 
     // Secret watch is metadata-only.
-    let secret_watches: Vec<_> = server.requests().into_iter().filter(|r| r.resource == "secrets" && r.verb == "watch").collect();
+    let secret_watches: Vec<_> = server
+        .requests()
+        .into_iter()
+        .filter(|r| r.resource == "secrets" && r.verb == "watch")
+        .collect();
     assert!(!secret_watches.is_empty());
-    assert!(secret_watches.iter().all(|r| r.accept.as_deref().is_some_and(|a| a.contains("as=PartialObjectMetadata"))), "{secret_watches:?}");
+    assert!(
+        secret_watches.iter().all(|r| r
+            .accept
+            .as_deref()
+            .is_some_and(|a| a.contains("as=PartialObjectMetadata"))),
+        "{secret_watches:?}"
+    );
 
     // Drop all watches and keep the Secret re-watch failing while the Secret is deleted: the
     // watcher resumes from its resourceVersion and still sees the deletion.
-    server.faults().fail_next(2, Some("watch"), Some("secrets"), None, 500);
+    server
+        .faults()
+        .fail_next(2, Some("watch"), Some("secrets"), None, 500);
     server.faults().drop_watches();
-    secrets.delete("creds", &DeleteParams::default()).await.expect("delete secret");
+    secrets
+        .delete("creds", &DeleteParams::default())
+        .await
+        .expect("delete secret");
     wait_reason(&widgets, "w1", "SecretNotFound").await;
     wait_reason(&widgets, "w2", "SecretNotFound").await;
-    let rewatch = server.requests().into_iter().rev().find(|r| r.resource == "secrets" && r.verb == "watch" && r.status == 200).expect("re-watch");
+    let rewatch = server
+        .requests()
+        .into_iter()
+        .rev()
+        .find(|r| r.resource == "secrets" && r.verb == "watch" && r.status == 200)
+        .expect("re-watch");
     assert!(rewatch.query.contains("resourceVersion="), "{rewatch:?}");
 
     // 410 Gone: history compacted while disconnected; the watcher relists and carries on.
     server.compact_history();
     server.faults().drop_watches();
-    secrets.create(&PostParams::default(), &s).await.expect("secret again");
+    secrets
+        .create(&PostParams::default(), &s)
+        .await
+        .expect("secret again");
     wait_reason(&widgets, "w1", "SecretFound").await;
-    assert!(server.requests().iter().any(|r| r.resource == "secrets" && r.verb == "list" && r.status == 200));
+    assert!(
+        server
+            .requests()
+            .iter()
+            .any(|r| r.resource == "secrets" && r.verb == "list" && r.status == 200)
+    );
+
+    // What a Role for this controller must allow.
+    let usage = server.rbac_usage(|_| true);
+    let verbs = |g: &str, r: &str| {
+        usage
+            .get(&(g.to_string(), r.to_string()))
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(verbs("example.test", "widgets/status"), ["patch"]);
+    assert!(verbs("", "secrets").starts_with(&[
+        "create".to_string(),
+        "delete".into(),
+        "get".into(),
+        "list".into()
+    ]));
+    assert!(verbs("example.test", "widgets").contains(&"watch".to_string()));
 
     task.abort();
     server.shutdown().await;
