@@ -279,6 +279,11 @@ pub async fn reconcile(
                     succeeded = true;
                     if let Some(trigger) = then_sync {
                         let outcome = run_sync(&ctx, &namespace, &name, spec, api_key).await;
+                        // lastSyncTime is when the attempt ended.
+                        let subject = Subject {
+                            now: now_seconds(),
+                            ..subject
+                        };
                         apply_sync_outcome(
                             &mut status,
                             outcome,
@@ -308,6 +313,11 @@ pub async fn reconcile(
         }
         (Plan::Sync { trigger }, Some(api_key), Some(fp)) => {
             let outcome = run_sync(&ctx, &namespace, &name, spec, api_key).await;
+            // lastSyncTime is when the attempt ended.
+            let subject = Subject {
+                now: now_seconds(),
+                ..subject
+            };
             apply_sync_outcome(
                 &mut status,
                 outcome,
