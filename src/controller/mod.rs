@@ -54,6 +54,9 @@ pub struct Settings {
     pub watch_namespaces: Vec<String>,
     /// Label selector on connections.
     pub label_selector: Option<String>,
+    /// Label selector narrowing the Secret metadata watch (less traffic; not a security
+    /// boundary: RBAC cannot filter by label).
+    pub secret_selector: Option<String>,
     pub concurrency: u16,
     /// Reporter instance in events (the pod name).
     pub instance: Option<String>,
@@ -595,8 +598,13 @@ pub async fn run(
     }
     let concurrency = settings.concurrency;
     let selector = settings.label_selector.clone();
+    let secret_selector = settings.secret_selector.clone();
     let ctx = Arc::new(Context::new(client.clone(), settings));
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let secret_config = match &secret_selector {
+        Some(selector) => watcher::Config::default().labels(selector),
+        None => watcher::Config::default(),
+    };
     let mut controllers = Vec::new();
     for namespace in namespaces {
         let (connections, secrets): (Api<JumpCloudConnection>, Api<PartialObjectMeta<Secret>>) =
@@ -620,7 +628,7 @@ pub async fn run(
             .push(store.clone());
         let mut stop = stop_rx.clone();
         let controller = controller
-            .watches(secrets, watcher::Config::default(), move |secret| {
+            .watches(secrets, secret_config.clone(), move |secret| {
                 secrets::connections_referencing(
                     &store,
                     secret.namespace().as_deref(),
