@@ -136,6 +136,13 @@ impl Context {
         }
     }
 
+    /// Drops what is remembered about a deleted connection.
+    fn forget(&self, key: &str) {
+        lock(&self.written).remove(key);
+        lock(&self.shared_warned).remove(key);
+        self.backoff.reset(key);
+    }
+
     /// Every connection with its last seen key fingerprint, across all watched namespaces.
     fn fingerprints(&self) -> Vec<(String, Option<String>)> {
         let stores = self.stores.read().unwrap_or_else(|p| p.into_inner());
@@ -639,13 +646,23 @@ pub async fn run(
                 let _ = stop.wait_for(|stopped| *stopped).await;
             })
             .run(reconcile, error_policy, ctx.clone())
-            .for_each(|result| async move {
-                match result {
-                    Ok(_) => {}
-                    Err(kube::runtime::controller::Error::ObjectNotFound(object)) => {
-                        tracing::debug!(%object, "connection deleted");
+            .for_each({
+                let ctx = ctx.clone();
+                move |result| {
+                    let ctx = ctx.clone();
+                    async move {
+                        match result {
+                            Ok(_) => {}
+                            Err(kube::runtime::controller::Error::ObjectNotFound(object)) => {
+                                tracing::debug!(%object, "connection deleted");
+                                ctx.forget(&connection_key(
+                                    object.namespace.as_deref().unwrap_or_default(),
+                                    &object.name,
+                                ));
+                            }
+                            Err(error) => tracing::warn!(%error, "controller"),
+                        }
                     }
-                    Err(error) => tracing::warn!(%error, "controller"),
                 }
             });
         controllers.push(controller);
