@@ -200,7 +200,15 @@ pub fn decide(inputs: &Inputs<'_>) -> Plan {
         return Plan::Sync { trigger };
     }
     let next_check = next_key_check(status, &intervals);
-    if next_check <= now && !backing_off {
+    // A key that just reached its expiry is checked at once rather than at the next interval.
+    let expiry_unchecked = status.api_key.as_ref().is_some_and(|key| {
+        time(&key.expires_at).is_some_and(|at| {
+            // Times are whole seconds: a check in the second of the expiry may have been just
+            // before it, so only a later one counts.
+            at < now && time(&status.last_key_check_time).is_none_or(|checked| checked <= at)
+        })
+    });
+    if (next_check <= now || expiry_unchecked) && !backing_off {
         return Plan::CheckKey;
     }
     Plan::Wait {
@@ -220,14 +228,12 @@ fn sync_due(inputs: &Inputs<'_>, intervals: &Intervals, backing_off: bool) -> Op
     }
     let last_success = time(&status.last_successful_sync_time);
     let last_attempt = time(&status.last_sync_time);
-    let last_failed = match (last_attempt, last_success) {
-        (Some(attempt), Some(success)) => attempt > success,
-        (Some(_), None) => true,
-        _ => false,
-    };
-    let failed_transiently = last_failed
-        && conditions::find(&status.conditions, SYNCED)
-            .is_some_and(|c| c.status == "False" && is_transient_sync_reason(&c.reason));
+    // The Synced condition, not the timestamps, says how the last attempt ended: an attempt and
+    // a success can fall in the same second.
+    let synced = conditions::find(&status.conditions, SYNCED);
+    let last_failed = last_attempt.is_some() && synced.is_some_and(|c| c.status == "False");
+    let failed_transiently =
+        last_failed && synced.is_some_and(|c| is_transient_sync_reason(&c.reason));
     match last_success {
         None if failed_transiently => Some(SyncTrigger::Retry),
         None if last_failed => {
@@ -278,7 +284,7 @@ fn next_wake(inputs: &Inputs<'_>, intervals: &Intervals) -> Timestamp {
             .and_then(|d| expires_at.checked_sub(d).ok())
             .unwrap_or(Timestamp::UNIX_EPOCH);
         candidates.push(warn_from);
-        candidates.push(expires_at);
+        candidates.push(add(expires_at, Duration::from_secs(1)));
     }
     candidates
         .into_iter()
