@@ -120,7 +120,8 @@ impl Selector {
         let builtin: &[&str] = match (info.group.as_str(), info.plural.as_str()) {
             ("", "secrets") => &["type"],
             ("", "namespaces") => &["status.phase"],
-            ("" | "events.k8s.io", "events") => &[
+            // pkg/registry/core/event/strategy.go ToSelectableFields
+            ("", "events") => &[
                 "involvedObject.kind",
                 "involvedObject.namespace",
                 "involvedObject.name",
@@ -128,14 +129,22 @@ impl Selector {
                 "involvedObject.apiVersion",
                 "involvedObject.resourceVersion",
                 "involvedObject.fieldPath",
+                "reason",
+                "reportingComponent",
+                "source",
+                "type",
+            ],
+            // pkg/apis/events/v1 field label conversions (onto the core set above)
+            ("events.k8s.io", "events") => &[
                 "regarding.kind",
                 "regarding.namespace",
                 "regarding.name",
                 "regarding.uid",
+                "regarding.apiVersion",
+                "regarding.resourceVersion",
+                "regarding.fieldPath",
                 "reason",
-                "reportingComponent",
                 "reportingController",
-                "source",
                 "type",
             ],
             _ => &[],
@@ -179,7 +188,17 @@ fn eval(r: &Req, get: &dyn Fn(&str) -> Option<String>) -> bool {
 }
 
 /// A field selector key is a dotted path (`metadata.name`, `involvedObject.uid`); missing is "".
+/// The one exception is a core/v1 Event's `source`: `source.component`, or when that is empty
+/// `reportingComponent` (as the apiserver's Event field set defines it).
 fn field_value(obj: &Value, dotted: &str) -> String {
+    if dotted == "source" && obj["kind"] == "Event" && obj["apiVersion"] == "v1" {
+        let component = field_value(obj, "source.component");
+        return if component.is_empty() {
+            field_value(obj, "reportingComponent")
+        } else {
+            component
+        };
+    }
     let v = dotted.split('.').try_fold(obj, |cur, seg| cur.get(seg));
     match v {
         Some(Value::String(s)) => s.clone(),

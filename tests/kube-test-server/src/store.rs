@@ -865,6 +865,7 @@ impl State {
                 .or_default()
                 .insert(key, new.clone());
             self.emit(&info.gr(), EventType::Modified, new.clone(), Some(obj));
+            self.mirror_event(info, &new, EventType::Modified);
             return Ok(Self::present(info, &t.version, &new));
         }
         Ok(Self::present(
@@ -1051,6 +1052,11 @@ impl State {
     }
 }
 
+/// The apiserver's conversion between core/v1 and events.k8s.io/v1 Events (k8s.io/kubernetes
+/// pkg/apis/events/v1/conversion.go): a field-for-field rename, nothing derived. In particular
+/// `series` stays `series` (it is not folded into `count`/`lastTimestamp`), and an
+/// events.k8s.io Event has no `source`/`firstTimestamp`/`count` in its core/v1 form; kubectl
+/// describe reads `series`, `eventTime` and `reportingComponent` for those.
 mod events {
     use serde_json::{Map, Value};
 
@@ -1084,12 +1090,6 @@ mod events {
             if let Some(v) = obj.get(*from).filter(|v| !v.is_null()) {
                 out.insert((*to).into(), v.clone());
             }
-        }
-        if to_core
-            && out.get("source").is_none()
-            && let Some(c) = obj.get("reportingController")
-        {
-            out.insert("source".into(), serde_json::json!({"component": c}));
         }
         Value::Object(out)
     }

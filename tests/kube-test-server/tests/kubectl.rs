@@ -369,16 +369,35 @@ async fn kube_recorder_events_show_in_kubectl_describe() {
         .publish(&ev, &w.object_ref(&()))
         .await
         .expect("second publish patches the series");
+    server.clear_requests();
     let out = ok(&server, &["describe", "widget", "w1"], None).await;
-    let line = out
+    let events = out
+        .split_once("\nEvents:")
+        .map(|(_, e)| e)
+        .unwrap_or_else(|| panic!("no Events section:\n{out}"));
+    let line = events
         .lines()
         .find(|l| l.contains("CredentialsRejected"))
         .unwrap_or_else(|| panic!("event missing:\n{out}"));
+    // Type, Reason, Age (from series: "x2 over"), From (reportingComponent, as the core/v1
+    // form of an events.k8s.io Event has no source), Message (the note).
     assert!(
         line.contains("Warning")
+            && line.contains("(x2 over")
             && line.contains("widget-controller")
             && line.contains("key revoked"),
         "{line}"
+    );
+    // kubectl found it through core/v1 with the involvedObject field selector.
+    let uid = w.metadata.uid.as_deref().expect("uid");
+    assert!(
+        server.requests().iter().any(|r| r.verb == "list"
+            && r.group.is_empty()
+            && r.resource == "events"
+            && r.query.contains("involvedObject.uid%3D")
+            && r.query.contains(uid)),
+        "{:#?}",
+        server.requests()
     );
     let out = ok(&server, &["get", "events"], None).await;
     let header: Vec<&str> = out
