@@ -200,7 +200,15 @@ pub fn decide(inputs: &Inputs<'_>) -> Plan {
         return Plan::Sync { trigger };
     }
     let next_check = next_key_check(status, &intervals);
-    if next_check <= now && !backing_off {
+    // A key that just reached its expiry is checked at once rather than at the next interval.
+    let expiry_unchecked = status.api_key.as_ref().is_some_and(|key| {
+        time(&key.expires_at).is_some_and(|at| {
+            // Times are whole seconds: a check in the second of the expiry may have been just
+            // before it, so only a later one counts.
+            at < now && time(&status.last_key_check_time).is_none_or(|checked| checked <= at)
+        })
+    });
+    if (next_check <= now || expiry_unchecked) && !backing_off {
         return Plan::CheckKey;
     }
     Plan::Wait {
@@ -278,7 +286,7 @@ fn next_wake(inputs: &Inputs<'_>, intervals: &Intervals) -> Timestamp {
             .and_then(|d| expires_at.checked_sub(d).ok())
             .unwrap_or(Timestamp::UNIX_EPOCH);
         candidates.push(warn_from);
-        candidates.push(expires_at);
+        candidates.push(add(expires_at, Duration::from_secs(1)));
     }
     candidates
         .into_iter()

@@ -8,7 +8,13 @@ use jumpcloud_operator::simulator::OrgSize;
 
 #[tokio::test]
 async fn requests_equal_the_fewest_possible_and_every_total_is_met() {
-    let sim = simulator(OrgSize::medium()).await;
+    for size in [OrgSize::small(), OrgSize::medium()] {
+        fewest_requests_for(size).await;
+    }
+}
+
+async fn fewest_requests_for(size: OrgSize) {
+    let sim = simulator(size.clone()).await;
     let client = client(&sim);
     let dir = tempfile::tempdir().unwrap();
     let sink = DirSnapshot::create(&dir.path().join("s")).unwrap();
@@ -24,10 +30,11 @@ async fn requests_equal_the_fewest_possible_and_every_total_is_met() {
     let per_kind: u64 = report.kinds.iter().map(|kind| kind.requests).sum();
     assert_eq!(per_kind + report.identity_requests, report.total_requests);
     assert_eq!(report.identity_requests, 2);
+    assert_eq!(report.min_requests, report.total_requests);
     let users = report.kinds.iter().find(|k| k.kind == "users").unwrap();
-    assert_eq!(users.records, OrgSize::medium().users as u64);
+    assert_eq!(users.records, size.users as u64);
     let devices = report.kinds.iter().find(|k| k.kind == "devices").unwrap();
-    assert_eq!(devices.records, OrgSize::medium().devices as u64);
+    assert_eq!(devices.records, size.devices as u64);
 }
 
 #[tokio::test]

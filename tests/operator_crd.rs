@@ -23,7 +23,11 @@ fn crds_folder_matches_the_generated_crd() {
 
 #[test]
 fn crd_subcommand_prints_the_same_crd() {
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_jumpcloud-operator"))
+    // JUMPCLOUD_OPERATOR_BIN: see tests/operator_support (shared target directories).
+    let binary = std::env::var_os("JUMPCLOUD_OPERATOR_BIN")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| env!("CARGO_BIN_EXE_jumpcloud-operator").into());
+    let output = std::process::Command::new(binary)
         .arg("crd")
         .output()
         .unwrap();

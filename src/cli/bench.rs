@@ -38,6 +38,15 @@ pub struct BenchArgs {
     /// Skip collecting a small org for the memory comparison.
     #[arg(long)]
     skip_small: bool,
+
+    /// Override the number of users of the chosen size (e.g. 20000 to check that memory stays
+    /// flat beyond org L).
+    #[arg(long, value_name = "N")]
+    users: Option<usize>,
+
+    /// Override the number of devices of the chosen size.
+    #[arg(long, value_name = "N")]
+    devices: Option<usize>,
 }
 
 struct Run {
@@ -66,8 +75,14 @@ impl BenchArgs {
 
     async fn execute(self) -> Result<(), String> {
         let delay = Duration::from_millis(self.delay_ms);
-        let size_name = format!("{:?}", self.size).to_lowercase();
-        let org = org_size(self.size);
+        let mut org = org_size(self.size);
+        org.users = self.users.unwrap_or(org.users);
+        org.devices = self.devices.unwrap_or(org.devices);
+        let size_name = if self.users.is_some() || self.devices.is_some() {
+            format!("{}u/{}d", org.users, org.devices)
+        } else {
+            format!("{:?}", self.size).to_lowercase()
+        };
         let (expected_users, expected_devices) = (org.users as u64, org.devices as u64);
         let mut runs = Vec::new();
         {

@@ -329,14 +329,20 @@ fn expired_and_expiring_keys() {
 
     let mut w = World::new();
     w.check(identity(READ_ONLY_ROLE, Some(at(30 * 24 * 3600))));
+    w.sync(success(), SyncTrigger::First);
     w.finish(&Plan::CheckKey);
     assert_eq!(w.reason(KEY_VALID), Some(reason::ACCEPTED));
     // Time passes into the window: finish() flips the reason without a request.
     w.now = at(20 * 24 * 3600);
     w.finish(&Plan::CheckKey);
     assert_eq!(w.reason(KEY_VALID), Some(reason::EXPIRES_SOON));
-    // After expiry JumpCloud rejects it: KeyExpired rather than KeyRevoked.
+    // The key is checked as soon as it expires, not at the next interval.
+    w.status.last_key_check_time = Some(Time(at(30 * 24 * 3600 - 10)));
+    w.status.last_successful_sync_time = Some(Time(at(30 * 24 * 3600 - 60)));
+    w.status.last_sync_time = w.status.last_successful_sync_time.clone();
     w.now = at(30 * 24 * 3600 + 1);
+    assert_eq!(w.plan(), Plan::CheckKey);
+    // After expiry JumpCloud rejects it: KeyExpired rather than KeyRevoked.
     w.check(KeyCheck::Rejected { accepted_by: None });
     assert_eq!(w.reason(KEY_VALID), Some(reason::KEY_EXPIRED));
 }

@@ -1,7 +1,7 @@
 //! Deterministic generation of one JumpCloud organization.
 //!
 //! Everything is drawn from one `ChaCha8Rng` in a fixed order, and every record is serialised once
-//! into a `RawValue`, so serving a page is a memcpy and the same seed gives byte-identical output.
+//! into a JSON string, so serving a page is a memcpy and the same seed gives byte-identical output.
 //! Ids are ObjectId-shaped (24 hex) and increase in generation order, so "sorted by id" is the
 //! natural order of every list.
 
@@ -10,26 +10,39 @@ use std::collections::{BTreeMap, HashMap};
 use jiff::{SignedDuration, Timestamp};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
 use super::OrgSize;
+use super::jsonw::Obj;
 use super::names::{CITIES, COMPANIES, DEPARTMENTS, FIRST_NAMES, LAST_NAMES, SSO_APPS};
 
 /// One pre-serialised record.
-pub(crate) type Rec = Box<RawValue>;
+pub(crate) type Rec = Box<str>;
 
 pub(crate) fn to_rec(value: &Value) -> Rec {
-    // Serialising a `serde_json::Value` cannot fail: its map keys are always strings.
-    serde_json::value::to_raw_value(value).expect("a serde_json::Value always serialises")
+    value.to_string().into_boxed_str()
 }
 
-/// JumpCloud-style timestamp: RFC 3339, UTC, millisecond precision.
+/// JumpCloud-style timestamp: RFC 3339, UTC, millisecond precision. Hand-rolled (days to civil
+/// date, Howard Hinnant's algorithm) because it runs several hundred thousand times for org L.
 pub(crate) fn fmt_ts(t: Timestamp) -> String {
+    let ms = t.as_millisecond();
+    let (secs, milli) = (ms.div_euclid(1000), ms.rem_euclid(1000));
+    let (day, second) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let z = day + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
     format!(
-        "{}.{:03}Z",
-        t.strftime("%Y-%m-%dT%H:%M:%S"),
-        t.subsec_millisecond()
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{milli:03}Z",
+        second / 3_600,
+        second % 3_600 / 60,
+        second % 60
     )
 }
 
@@ -356,28 +369,39 @@ fn random_between(rng: &mut ChaCha8Rng, from: Timestamp, to: Timestamp) -> Times
     Timestamp::from_millisecond(from.as_millisecond() + offset).unwrap_or(from)
 }
 
-fn graph_path(hops: &[(&str, &str)], last_attributes: Value) -> Value {
+// Graph records are the bulk of a large org (hundreds of thousands): they are written with
+// `format!` instead of through `serde_json::Value`. Ids are hex and kinds are constants, so no
+// escaping is needed. Keys are in the same (sorted) order serde_json would use.
+
+fn graph_path(hops: &[(&str, &str)], last_attributes: &str) -> String {
     let n = hops.len();
-    Value::Array(
-        hops.iter()
-            .enumerate()
-            .map(|(i, (id, kind))| {
-                let attributes = if i + 1 == n { last_attributes.clone() } else { Value::Null };
-                json!({"attributes": attributes, "to": {"attributes": null, "id": id, "type": kind}})
-            })
-            .collect(),
+    let mut out = String::from("[");
+    for (i, (id, kind)) in hops.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        let attributes = if i + 1 == n { last_attributes } else { "null" };
+        out.push_str(&format!(
+            r#"{{"attributes":{attributes},"to":{{"attributes":null,"id":"{id}","type":"{kind}"}}}}"#
+        ));
+    }
+    out.push(']');
+    out
+}
+
+fn graph_object(id: &str, kind: &str, paths: Vec<String>, compiled: &str) -> Rec {
+    format!(
+        r#"{{"compiledAttributes":{compiled},"id":"{id}","paths":[{}],"type":"{kind}"}}"#,
+        paths.join(",")
     )
+    .into_boxed_str()
 }
 
-fn graph_object(id: &str, kind: &str, paths: Vec<Value>, compiled: Value) -> Value {
-    json!({"id": id, "type": kind, "paths": paths, "compiledAttributes": compiled})
-}
-
-fn sudo_attributes(sudo: bool, without_password: bool) -> Value {
-    if sudo {
-        json!({"sudo": {"enabled": true, "withoutPassword": without_password}})
-    } else {
-        Value::Null
+fn sudo_attributes(sudo: bool, without_password: bool) -> &'static str {
+    match (sudo, without_password) {
+        (false, _) => "null",
+        (true, false) => r#"{"sudo":{"enabled":true,"withoutPassword":false}}"#,
+        (true, true) => r#"{"sudo":{"enabled":true,"withoutPassword":true}}"#,
     }
 }
 
@@ -461,12 +485,29 @@ pub(crate) fn generate_org(seed: u64, size: &OrgSize, now: Timestamp) -> Org {
         });
     }
 
+    // Make sure even a small org shows every case the compliance checks look for; the random
+    // draws above give the realistic proportions in larger orgs.
+    if users.len() >= 12 {
+        users[3].mfa = Mfa::ExclusionActive;
+        users[4].mfa = Mfa::ExclusionExpired;
+        users[5].state = UserState::Suspended;
+        users[6].state = UserState::Activated;
+        users[6].locked = true;
+        users[7].mfa = Mfa::NotEnrolled;
+        users[8].sudo = true;
+        users[9].state = UserState::Staged;
+    }
+
     // --- systems -----------------------------------------------------------------------
     let mut systems: Vec<SystemPlan> = Vec::with_capacity(size.devices);
     for i in 0..size.devices {
-        let os = match rng.random_range(0..100) {
-            0..55 => Os::Mac,
-            55..90 => Os::Windows,
+        let os = match (i, rng.random_range(0..100)) {
+            // The first devices cover every OS family, so even tiny orgs have the mix.
+            (0, _) => Os::Mac,
+            (1, _) => Os::Windows,
+            (2, _) => Os::Linux,
+            (_, 0..55) => Os::Mac,
+            (_, 55..90) => Os::Windows,
             _ => Os::Linux,
         };
         let variant = match os {
@@ -545,6 +586,12 @@ pub(crate) fn generate_org(seed: u64, size: &OrgSize, now: Timestamp) -> Org {
             ),
             agent_version: AGENT_VERSIONS[pick_weighted(&mut rng, &[70, 20, 10])],
         });
+    }
+    if systems.len() >= 8 {
+        systems[3].fde_active = false;
+        systems[3].key_present = false;
+        systems[4].last_contact = Some(now - days(120));
+        systems[5].insights = "disabled";
     }
     let stale_cutoff = now - days(90);
     let is_stale = |s: &SystemPlan| s.last_contact.is_none_or(|t| t < stale_cutoff);
@@ -855,12 +902,12 @@ pub(crate) fn generate_org(seed: u64, size: &OrgSize, now: Timestamp) -> Org {
             .iter()
             .map(|&u| {
                 user_groups_of[u].push(g);
-                to_rec(&graph_object(
+                graph_object(
                     &users[u].id,
                     "user",
-                    vec![graph_path(&[(&ug_ids[g], "user_group")], Value::Null)],
+                    vec![graph_path(&[(&ug_ids[g], "user_group")], "null")],
                     sudo_attributes(sudo, false),
-                ))
+                )
             })
             .collect();
         usergroup_membership.insert(ug_ids[g].clone(), recs);
@@ -870,60 +917,57 @@ pub(crate) fn generate_org(seed: u64, size: &OrgSize, now: Timestamp) -> Org {
         let recs = members
             .iter()
             .map(|&s| {
-                to_rec(&graph_object(
+                graph_object(
                     &systems[s].id,
                     "system",
-                    vec![graph_path(&[(&sg_ids[g], "system_group")], Value::Null)],
-                    Value::Null,
-                ))
+                    vec![graph_path(&[(&sg_ids[g], "system_group")], "null")],
+                    "null",
+                )
             })
             .collect();
         systemgroup_membership.insert(sg_ids[g].clone(), recs);
     }
 
     // user -> apps (direct or through a group), app -> users, app -> groups
-    let mut user_app_paths: Vec<BTreeMap<usize, Vec<Value>>> =
+    let mut user_app_paths: Vec<BTreeMap<usize, Vec<String>>> =
         (0..users.len()).map(|_| BTreeMap::new()).collect();
     let mut app_users = HashMap::with_capacity(applications.len());
     let mut app_usergroups = HashMap::with_capacity(applications.len());
     for a in 0..applications.len() {
-        let mut by_user: BTreeMap<usize, Vec<Value>> = BTreeMap::new();
+        let mut by_user: BTreeMap<usize, Vec<String>> = BTreeMap::new();
         for &g in &app_groups[a] {
+            // The same path serves both directions (user -> app and app -> user).
+            let path = graph_path(
+                &[(&ug_ids[g], "user_group"), (&app_ids[a], "application")],
+                "null",
+            );
             for &u in &group_members[g] {
-                by_user.entry(u).or_default().push(graph_path(
-                    &[(&ug_ids[g], "user_group"), (&app_ids[a], "application")],
-                    Value::Null,
-                ));
-                user_app_paths[u].entry(a).or_default().push(graph_path(
-                    &[(&ug_ids[g], "user_group"), (&app_ids[a], "application")],
-                    Value::Null,
-                ));
+                by_user.entry(u).or_default().push(path.clone());
+                user_app_paths[u].entry(a).or_default().push(path.clone());
             }
         }
+        let direct_path = graph_path(&[(&app_ids[a], "application")], "null");
         for &u in &app_direct[a] {
-            by_user
-                .entry(u)
-                .or_default()
-                .push(graph_path(&[(&app_ids[a], "application")], Value::Null));
+            by_user.entry(u).or_default().push(direct_path.clone());
             user_app_paths[u]
                 .entry(a)
                 .or_default()
-                .push(graph_path(&[(&app_ids[a], "application")], Value::Null));
+                .push(direct_path.clone());
         }
         let recs = by_user
             .into_iter()
-            .map(|(u, paths)| to_rec(&graph_object(&users[u].id, "user", paths, Value::Null)))
+            .map(|(u, paths)| graph_object(&users[u].id, "user", paths, "null"))
             .collect();
         app_users.insert(app_ids[a].clone(), recs);
         let group_recs = app_groups[a]
             .iter()
             .map(|&g| {
-                to_rec(&graph_object(
+                graph_object(
                     &ug_ids[g],
                     "user_group",
-                    vec![graph_path(&[(&app_ids[a], "application")], Value::Null)],
-                    Value::Null,
-                ))
+                    vec![graph_path(&[(&app_ids[a], "application")], "null")],
+                    "null",
+                )
             })
             .collect();
         app_usergroups.insert(app_ids[a].clone(), group_recs);
@@ -954,36 +998,29 @@ pub(crate) fn generate_org(seed: u64, size: &OrgSize, now: Timestamp) -> Org {
         let recs = links
             .iter()
             .map(|&si| {
-                to_rec(&graph_object(
+                graph_object(
                     &systems[si].id,
                     "system",
-                    vec![graph_path(&[(&systems[si].id, "system")], attrs.clone())],
-                    attrs.clone(),
-                ))
+                    vec![graph_path(&[(&systems[si].id, "system")], attrs)],
+                    attrs,
+                )
             })
             .collect();
         user_systems.insert(plan.id.clone(), recs);
         let app_recs = std::mem::take(&mut user_app_paths[u])
             .into_iter()
-            .map(|(a, paths)| {
-                to_rec(&graph_object(
-                    &app_ids[a],
-                    "application",
-                    paths,
-                    Value::Null,
-                ))
-            })
+            .map(|(a, paths)| graph_object(&app_ids[a], "application", paths, "null"))
             .collect();
         user_apps.insert(plan.id.clone(), app_recs);
         let group_recs = user_groups_of[u]
             .iter()
             .map(|&g| {
-                to_rec(&graph_object(
+                graph_object(
                     &ug_ids[g],
                     "user_group",
-                    vec![graph_path(&[(&ug_ids[g], "user_group")], Value::Null)],
+                    vec![graph_path(&[(&ug_ids[g], "user_group")], "null")],
                     sudo_attributes(ug_is_sudo(g, fixed_groups), false),
-                ))
+                )
             })
             .collect();
         user_memberof.insert(plan.id.clone(), group_recs);
@@ -1064,7 +1101,7 @@ pub(crate) fn generate_org(seed: u64, size: &OrgSize, now: Timestamp) -> Org {
             ts_ms: ts.as_millisecond(),
             id,
             service,
-            raw: to_rec(&raw),
+            raw,
         });
     }
     events.sort_by(|a, b| (a.ts_ms, &a.id).cmp(&(b.ts_ms, &b.id)));
@@ -1078,12 +1115,12 @@ pub(crate) fn generate_org(seed: u64, size: &OrgSize, now: Timestamp) -> Org {
         .collect();
     let user_recs = users
         .iter()
-        .map(|u| to_rec(&user_record(u, &org_id, &users, now)))
+        .map(|u| user_record(u, &org_id, &users, now))
         .collect();
     let system_recs = systems
         .iter()
         .enumerate()
-        .map(|(i, s)| to_rec(&system_record(s, &org_id, &users, policy_stats[i], now)))
+        .map(|(i, s)| system_record(s, &org_id, &users, policy_stats[i], now))
         .collect();
 
     let record = org_record(&org_id, company, domain, org_created, users.len(), now);
@@ -1146,7 +1183,7 @@ impl Org {
             manager: None,
             city: 0,
         };
-        let rec = to_rec(&user_record(&plan, &self.id, &[], now));
+        let rec = user_record(&plan, &self.id, &[], now);
         for map in [
             &mut self.user_systems,
             &mut self.user_apps,
@@ -1181,7 +1218,7 @@ impl Org {
             agent_version: AGENT_VERSIONS[0],
         };
         self.systems
-            .push(to_rec(&system_record(&plan, &self.id, &[], [0; 4], now)));
+            .push(system_record(&plan, &self.id, &[], [0; 4], now));
     }
 }
 
@@ -1203,12 +1240,17 @@ fn policy_status(
         ),
         _ => (0, "waiting for the device to check in", ""),
     };
-    to_rec(&json!({
-        "id": id, "policyID": policy, "systemID": system, "userObjectId": user,
-        "state": state, "success": state == "success", "exitStatus": exit,
-        "detail": detail, "stdOut": "", "stdErr": stderr,
-        "startedAt": fmt_ts(started), "endedAt": fmt_ts(ended),
-    }))
+    let user = user
+        .map(|u| format!("\"{u}\""))
+        .unwrap_or_else(|| "null".into());
+    // Written directly (like graph records): tens of thousands per large org, no escaping needed.
+    format!(
+        r#"{{"detail":"{detail}","endedAt":"{}","exitStatus":{exit},"id":"{id}","policyID":"{policy}","startedAt":"{}","state":"{state}","stdErr":"{stderr}","stdOut":"","success":{},"systemID":"{system}","userObjectId":{user}}}"#,
+        fmt_ts(ended),
+        fmt_ts(started),
+        state == "success"
+    )
+    .into_boxed_str()
 }
 
 fn mfa_status(m: Mfa) -> &'static str {
@@ -1219,7 +1261,7 @@ fn mfa_status(m: Mfa) -> &'static str {
     }
 }
 
-fn user_record(u: &UserPlan, org_id: &str, users: &[UserPlan], now: Timestamp) -> Value {
+fn user_record(u: &UserPlan, org_id: &str, users: &[UserPlan], now: Timestamp) -> Rec {
     let (state, activated, suspended) = match u.state {
         UserState::Staged => ("STAGED", false, false),
         UserState::Activated => ("ACTIVATED", true, false),
@@ -1227,58 +1269,125 @@ fn user_record(u: &UserPlan, org_id: &str, users: &[UserPlan], now: Timestamp) -
     };
     let totp = u.mfa == Mfa::Enrolled;
     let (exclusion, until) = match u.mfa {
-        Mfa::ExclusionActive => (true, Some(now + days(10))),
-        Mfa::ExclusionExpired => (true, Some(now - days(20))),
+        Mfa::ExclusionActive => (true, Some(fmt_ts(now + days(10)))),
+        Mfa::ExclusionExpired => (true, Some(fmt_ts(now - days(20)))),
         _ => (false, None),
     };
     let password_date = u
         .created
         .max(now - days(((u.id.len() as i64 * 7) + u.username.len() as i64 * 3) % 120));
-    let expiration = if u.password_never_expires {
-        Value::Null
-    } else {
-        json!(fmt_ts(password_date + days(90)))
-    };
+    let expiration = (!u.password_never_expires).then(|| fmt_ts(password_date + days(90)));
+    let locked_date = u.locked.then(|| fmt_ts(now - days(2)));
     let (country, region, _) = CITIES[u.city];
-    let dept = DEPARTMENTS[u.dept].0;
-    let display = format!("{} {}", u.first, u.last);
-    let mut record = json!({
-        "_id": u.id, "id": u.id, "organization": org_id,
-        "username": u.username, "email": u.email, "firstname": u.first, "middlename": "", "lastname": u.last,
-        "displayname": display, "alternateEmail": Value::Null, "recoveryEmail": {"address": Value::Null, "verified": false},
-        "created": fmt_ts(u.created), "state": state, "activated": activated, "suspended": suspended,
-        "account_locked": u.locked, "account_locked_date": if u.locked { json!(fmt_ts(now - days(2))) } else { Value::Null },
-        "badLoginAttempts": if u.locked { 10 } else { 0 },
-        "password_expired": u.password_expired, "password_expiration_date": expiration,
-        "password_date": fmt_ts(password_date), "password_never_expires": u.password_never_expires,
-        "sudo": u.sudo, "passwordless_sudo": u.passwordless_sudo,
-        "totp_enabled": totp, "enable_user_portal_multifactor": u.mfa != Mfa::NotEnrolled,
-        "mfa": {"configured": totp, "exclusion": exclusion,
-                "exclusionUntil": until.map(fmt_ts), "exclusionDays": if exclusion { json!(30) } else { Value::Null }},
-        "mfaEnrollment": {"overallStatus": mfa_status(u.mfa), "totpStatus": mfa_status(u.mfa),
-                          "webAuthnStatus": if totp && u.username.len().is_multiple_of(3) { "ENROLLED" } else { "NOT_ENROLLED" },
-                          "pushStatus": "NOT_ENROLLED", "smsStatus": "DISABLED", "jcGoStatus": "NOT_ENROLLED"},
-    });
-    let more = json!({
-        "admin": Value::Null,
-        "externally_managed": false, "external_source_type": "", "restrictedFields": [],
-        "delegatedAuthority": {"name": "None", "id": ""},
-        "ldap_binding_user": false, "samba_service_user": false,
-        "manager": u.manager.and_then(|m| users.get(m)).map(|m| m.id.clone()),
-        "department": dept, "jobTitle": u.title, "company": "", "costCenter": format!("CC-{:03}", 100 + u.dept),
-        "employeeType": if u.contractor { "Contractor" } else { "Full-time" },
-        "employeeIdentifier": format!("E{}", &u.id[18..]),
-        "location": region, "addresses": [{"type": "work", "country": country, "region": region}],
-        "phoneNumbers": [], "attributes": [], "description": "",
-        "creationSource": if u.id.ends_with(['0', '5']) { "scim:okta" } else { "jumpcloud:console" },
-        "unix_uid": 5000 + u32::from_str_radix(&u.id[18..], 16).unwrap_or(0), "unix_guid": 5000 + u32::from_str_radix(&u.id[18..], 16).unwrap_or(0),
-        "enable_managed_uid": false, "allow_public_key": true, "public_key": "", "ssh_keys": [],
-        "systemUsername": "", "managedAppleId": "",
-    });
-    if let (Value::Object(base), Value::Object(more)) = (&mut record, more) {
-        base.extend(more);
-    }
-    record
+    let uid = 5000 + u32::from_str_radix(&u.id[18..], 16).unwrap_or(0);
+    let web_authn = if totp && u.username.len().is_multiple_of(3) {
+        "ENROLLED"
+    } else {
+        "NOT_ENROLLED"
+    };
+    let address = Obj::new()
+        .str("type", "work")
+        .str("country", country)
+        .str("region", region)
+        .finish();
+    Obj::new()
+        .str("_id", &u.id)
+        .str("id", &u.id)
+        .str("organization", org_id)
+        .str("username", &u.username)
+        .str("email", &u.email)
+        .str("firstname", &u.first)
+        .str("middlename", "")
+        .str("lastname", &u.last)
+        .str("displayname", &format!("{} {}", u.first, u.last))
+        .null("alternateEmail")
+        .obj(
+            "recoveryEmail",
+            Obj::new().null("address").bool("verified", false),
+        )
+        .str("created", &fmt_ts(u.created))
+        .str("state", state)
+        .bool("activated", activated)
+        .bool("suspended", suspended)
+        .bool("account_locked", u.locked)
+        .opt_str("account_locked_date", locked_date.as_deref())
+        .num("badLoginAttempts", if u.locked { 10 } else { 0 })
+        .bool("password_expired", u.password_expired)
+        .opt_str("password_expiration_date", expiration.as_deref())
+        .str("password_date", &fmt_ts(password_date))
+        .bool("password_never_expires", u.password_never_expires)
+        .bool("sudo", u.sudo)
+        .bool("passwordless_sudo", u.passwordless_sudo)
+        .bool("totp_enabled", totp)
+        .bool("enable_user_portal_multifactor", u.mfa != Mfa::NotEnrolled)
+        .obj(
+            "mfa",
+            Obj::new()
+                .bool("configured", totp)
+                .bool("exclusion", exclusion)
+                .opt_str("exclusionUntil", until.as_deref())
+                .raw("exclusionDays", if exclusion { "30" } else { "null" }),
+        )
+        .obj(
+            "mfaEnrollment",
+            Obj::new()
+                .str("overallStatus", mfa_status(u.mfa))
+                .str("totpStatus", mfa_status(u.mfa))
+                .str("webAuthnStatus", web_authn)
+                .str("pushStatus", "NOT_ENROLLED")
+                .str("smsStatus", "DISABLED")
+                .str("jcGoStatus", "NOT_ENROLLED"),
+        )
+        .null("admin")
+        .bool("externally_managed", false)
+        .str("external_source_type", "")
+        .raw("restrictedFields", "[]")
+        .obj(
+            "delegatedAuthority",
+            Obj::new().str("name", "None").str("id", ""),
+        )
+        .bool("ldap_binding_user", false)
+        .bool("samba_service_user", false)
+        .opt_str(
+            "manager",
+            u.manager.and_then(|m| users.get(m)).map(|m| m.id.as_str()),
+        )
+        .str("department", DEPARTMENTS[u.dept].0)
+        .str("jobTitle", u.title)
+        .str("company", "")
+        .str("costCenter", &format!("CC-{:03}", 100 + u.dept))
+        .str(
+            "employeeType",
+            if u.contractor {
+                "Contractor"
+            } else {
+                "Full-time"
+            },
+        )
+        .str("employeeIdentifier", &format!("E{}", &u.id[18..]))
+        .str("location", region)
+        .raw("addresses", &format!("[{address}]"))
+        .raw("phoneNumbers", "[]")
+        .raw("attributes", "[]")
+        .str("description", "")
+        .str(
+            "creationSource",
+            if u.id.ends_with(['0', '5']) {
+                "scim:okta"
+            } else {
+                "jumpcloud:console"
+            },
+        )
+        .num("unix_uid", uid)
+        .num("unix_guid", uid)
+        .bool("enable_managed_uid", false)
+        .bool("allow_public_key", true)
+        .str("public_key", "")
+        .raw("ssh_keys", "[]")
+        .str("systemUsername", "")
+        .str("managedAppleId", "")
+        .finish()
+        .into_boxed_str()
 }
 
 fn system_record(
@@ -1287,77 +1396,191 @@ fn system_record(
     users: &[UserPlan],
     stats: [u32; 4],
     now: Timestamp,
-) -> Value {
+) -> Rec {
+    let detail = Obj::new();
     let (os, version, detail) = match s.os {
         Os::Mac => {
             let (v, major, minor, patch, release, _) = MAC_VERSIONS[s.variant];
+            let d = detail
+                .str("osName", "macOS")
+                .str("major", major)
+                .str("minor", minor)
+                .str("patch", patch);
             (
                 "Mac OS X",
-                v.to_string(),
-                json!({"osName": "macOS", "major": major, "minor": minor, "patch": patch, "version": v, "releaseName": release, "distributionName": ""}),
+                v,
+                d.str("version", v)
+                    .str("releaseName", release)
+                    .str("distributionName", ""),
             )
         }
         Os::Windows => {
             let (name, version, build, release) = WIN_VERSIONS[s.variant];
+            let d = detail
+                .str("osName", name)
+                .str("major", "10")
+                .str("minor", "0")
+                .str("patch", build);
             (
                 "Windows",
-                version.to_string(),
-                json!({"osName": name, "major": "10", "minor": "0", "patch": build, "version": release, "releaseName": release, "distributionName": ""}),
+                version,
+                d.str("version", release)
+                    .str("releaseName", release)
+                    .str("distributionName", ""),
             )
         }
         Os::Linux => {
             let (distro, v, major, minor, code) = LINUX_VERSIONS[s.variant];
+            let d = detail
+                .str("osName", distro)
+                .str("major", major)
+                .str("minor", minor)
+                .str("patch", "0");
             (
                 distro,
-                v.to_string(),
-                json!({"osName": distro, "major": major, "minor": minor, "patch": "0", "version": v, "releaseName": code, "distributionName": distro}),
+                v,
+                d.str("version", v)
+                    .str("releaseName", code)
+                    .str("distributionName", distro),
             )
         }
     };
-    let arch = match (s.os, s.arm) {
-        (Os::Mac, true) => "arm64",
-        (Os::Linux, _) | (Os::Windows, _) | (Os::Mac, false) => "x86_64",
+    let arch = if s.os == Os::Mac && s.arm {
+        "arm64"
+    } else {
+        "x86_64"
     };
     let owner = s.owner.and_then(|u| users.get(u));
-    let user_metrics: Vec<Value> = owner
-        .map(|u| {
-            vec![json!({"userName": u.username.replace('.', ""), "admin": u.sudo || s.os == Os::Mac,
-                        "managed": true, "suspended": u.state == UserState::Suspended, "secureTokenEnabled": s.os == Os::Mac})]
-        })
-        .unwrap_or_default();
+    let user_metrics = match owner {
+        Some(u) => format!(
+            "[{}]",
+            Obj::new()
+                .str("userName", &u.username.replace('.', ""))
+                .bool("admin", u.sudo || s.os == Os::Mac)
+                .bool("managed", true)
+                .bool("suspended", u.state == UserState::Suspended)
+                .bool("secureTokenEnabled", s.os == Os::Mac)
+                .finish()
+        ),
+        None => "[]".to_string(),
+    };
     let recently = s
         .last_contact
         .is_some_and(|t| t > now - SignedDuration::from_mins(10));
-    json!({
-        "_id": s.id, "id": s.id, "organization": org_id,
-        "displayName": s.display_name, "hostname": s.hostname, "serialNumber": s.serial,
-        "created": fmt_ts(s.created), "description": "",
-        "os": os, "osFamily": s.os.family(), "version": version, "arch": arch, "osVersionDetail": detail,
-        "active": recently, "lastContact": s.last_contact.map(fmt_ts), "remoteIP": s.remote_ip,
-        "agentVersion": s.agent_version, "agentHasFullDiskAccess": s.os == Os::Mac,
-        "fde": {"active": s.fde_active, "keyPresent": s.key_present},
-        "allowMultiFactorAuthentication": s.os != Os::Linux, "allowSshRootLogin": s.os == Os::Linux && stats[0] == 0,
-        "allowSshPasswordAuthentication": s.os == Os::Linux && s.owner.is_some(), "allowPublicKeyAuthentication": true,
-        "sshRootEnabled": false, "modifySSHDConfig": s.os == Os::Linux,
-        "secureLogin": {"supported": s.os == Os::Mac, "enabled": false},
-        "isPolicyBound": stats[0] > 0,
-        "policyStats": {"total": stats[0], "success": stats[1], "failed": stats[2], "pending": stats[3], "duplicate": 0, "unsupportedOs": 0},
-        "systemInsights": {"state": s.insights},
-        "mdm": match s.os {
-            Os::Mac => json!({"vendor": "internal", "dep": s.arm, "userApproved": true, "enrollmentType": if s.arm { "AUTOMATED_DEVICE" } else { "USER" }, "profileIdentifier": "com.jumpcloud.mdm"}),
-            Os::Windows => json!({"vendor": "internal", "dep": false, "userApproved": false, "enrollmentType": "WINDOWS_MDM", "profileIdentifier": ""}),
-            Os::Linux => Value::Null,
-        },
-        "userMetrics": user_metrics,
-        "serviceAccountState": if s.os == Os::Mac { json!({"hasSecureToken": true, "passwordAPFSValid": true, "passwordODValid": true}) } else { Value::Null },
-        "hasServiceAccount": s.os == Os::Mac,
-        "primarySystemUser": owner.map(|u| json!({"id": u.id})),
-        "domainInfo": if s.os == Os::Windows { json!({"domainName": "", "partOfDomain": false}) } else { Value::Null },
-        "azureAdJoined": false,
-        "provisionMetadata": {"provisioner": {"provisionerType": "user"}},
-        "systemTimezone": -300, "tags": [], "templateName": format!("{}-template", s.os.family()),
-        "fileSystem": match s.os { Os::Mac => "apfs", Os::Windows => "ntfs", Os::Linux => "ext4" },
-    })
+    let mdm = match s.os {
+        Os::Mac => Obj::new()
+            .str("vendor", "internal")
+            .bool("dep", s.arm)
+            .bool("userApproved", true)
+            .str(
+                "enrollmentType",
+                if s.arm { "AUTOMATED_DEVICE" } else { "USER" },
+            )
+            .str("profileIdentifier", "com.jumpcloud.mdm")
+            .finish(),
+        Os::Windows => Obj::new()
+            .str("vendor", "internal")
+            .bool("dep", false)
+            .bool("userApproved", false)
+            .str("enrollmentType", "WINDOWS_MDM")
+            .str("profileIdentifier", "")
+            .finish(),
+        Os::Linux => "null".to_string(),
+    };
+    let mac = s.os == Os::Mac;
+    Obj::new()
+        .str("_id", &s.id)
+        .str("id", &s.id)
+        .str("organization", org_id)
+        .str("displayName", &s.display_name)
+        .str("hostname", &s.hostname)
+        .str("serialNumber", &s.serial)
+        .str("created", &fmt_ts(s.created))
+        .str("description", "")
+        .str("os", os)
+        .str("osFamily", s.os.family())
+        .str("version", version)
+        .str("arch", arch)
+        .obj("osVersionDetail", detail)
+        .bool("active", recently)
+        .opt_str("lastContact", s.last_contact.map(fmt_ts).as_deref())
+        .str("remoteIP", &s.remote_ip)
+        .str("agentVersion", s.agent_version)
+        .bool("agentHasFullDiskAccess", mac)
+        .obj(
+            "fde",
+            Obj::new()
+                .bool("active", s.fde_active)
+                .bool("keyPresent", s.key_present),
+        )
+        .bool("allowMultiFactorAuthentication", s.os != Os::Linux)
+        .bool("allowSshRootLogin", s.os == Os::Linux && stats[0] == 0)
+        .bool(
+            "allowSshPasswordAuthentication",
+            s.os == Os::Linux && s.owner.is_some(),
+        )
+        .bool("allowPublicKeyAuthentication", true)
+        .bool("sshRootEnabled", false)
+        .bool("modifySSHDConfig", s.os == Os::Linux)
+        .obj(
+            "secureLogin",
+            Obj::new().bool("supported", mac).bool("enabled", false),
+        )
+        .bool("isPolicyBound", stats[0] > 0)
+        .obj(
+            "policyStats",
+            Obj::new()
+                .num("total", stats[0])
+                .num("success", stats[1])
+                .num("failed", stats[2])
+                .num("pending", stats[3])
+                .num("duplicate", 0)
+                .num("unsupportedOs", 0),
+        )
+        .obj("systemInsights", Obj::new().str("state", s.insights))
+        .raw("mdm", &mdm)
+        .raw("userMetrics", &user_metrics)
+        .raw(
+            "serviceAccountState",
+            if mac {
+                r#"{"hasSecureToken":true,"passwordAPFSValid":true,"passwordODValid":true}"#
+            } else {
+                "null"
+            },
+        )
+        .bool("hasServiceAccount", mac)
+        .raw(
+            "primarySystemUser",
+            &owner
+                .map(|u| Obj::new().str("id", &u.id).finish())
+                .unwrap_or_else(|| "null".into()),
+        )
+        .raw(
+            "domainInfo",
+            if s.os == Os::Windows {
+                r#"{"domainName":"","partOfDomain":false}"#
+            } else {
+                "null"
+            },
+        )
+        .bool("azureAdJoined", false)
+        .raw(
+            "provisionMetadata",
+            r#"{"provisioner":{"provisionerType":"user"}}"#,
+        )
+        .num("systemTimezone", -300)
+        .raw("tags", "[]")
+        .str("templateName", &format!("{}-template", s.os.family()))
+        .str(
+            "fileSystem",
+            match s.os {
+                Os::Mac => "apfs",
+                Os::Windows => "ntfs",
+                Os::Linux => "ext4",
+            },
+        )
+        .finish()
+        .into_boxed_str()
 }
 
 fn insight_rows(
@@ -1366,15 +1589,16 @@ fn insight_rows(
     out: &mut BTreeMap<&'static str, Vec<InsightRow>>,
     rng: &mut ChaCha8Rng,
 ) {
-    let mut push = |table: &'static str, mut row: Value| {
-        if let Value::Object(m) = &mut row {
-            m.insert("system_id".into(), json!(s.id));
-            m.insert("collection_time".into(), json!(collected));
-        }
+    let mut push = |table: &'static str, row: Obj| {
+        let raw = row
+            .str("system_id", &s.id)
+            .str("collection_time", collected)
+            .finish()
+            .into_boxed_str();
         if let Some(rows) = out.get_mut(table) {
             rows.push(InsightRow {
                 system_id: s.id.clone(),
-                raw: to_rec(&row),
+                raw,
             });
         }
     };
@@ -1387,79 +1611,198 @@ fn insight_rows(
         rng.random::<u64>() & 0xffff_ffff_ffff
     );
     let enc = i32::from(s.fde_active);
+    let number = |s: &str| s.parse::<u32>().unwrap_or(0);
+    let encryption_status = if s.fde_active {
+        "encrypted"
+    } else {
+        "not encrypted"
+    };
     match s.os {
         Os::Mac => {
             let (v, major, minor, patch, release, build) = MAC_VERSIONS[s.variant];
             push(
                 "os_version",
-                json!({"name": "macOS", "version": v, "major": major.parse::<u32>().unwrap_or(0), "minor": minor.parse::<u32>().unwrap_or(0), "patch": patch.parse::<u32>().unwrap_or(0), "build": build, "platform": "darwin", "platform_like": "darwin", "codename": release, "install_date": Value::Null}),
+                Obj::new()
+                    .str("name", "macOS")
+                    .str("version", v)
+                    .num("major", number(major))
+                    .num("minor", number(minor))
+                    .num("patch", number(patch))
+                    .str("build", build)
+                    .str("platform", "darwin")
+                    .str("platform_like", "darwin")
+                    .str("codename", release)
+                    .null("install_date"),
             );
             push(
                 "disk_encryption",
-                json!({"name": "/dev/disk3s1", "uuid": uuid, "encrypted": enc, "type": if s.fde_active { "APFS Encryption" } else { "" }, "encryption_status": if s.fde_active { "encrypted" } else { "not encrypted" }, "uid": if s.fde_active { "501" } else { "" }, "user_uuid": if s.fde_active { uuid.clone() } else { String::new() }}),
+                Obj::new()
+                    .str("name", "/dev/disk3s1")
+                    .str("uuid", &uuid)
+                    .num("encrypted", enc)
+                    .str("type", if s.fde_active { "APFS Encryption" } else { "" })
+                    .str("encryption_status", encryption_status)
+                    .str("uid", if s.fde_active { "501" } else { "" })
+                    .str("user_uuid", if s.fde_active { &uuid } else { "" }),
             );
             push(
                 "alf",
-                json!({"global_state": i32::from(s.firewall_on), "stealth_enabled": i32::from(s.firewall_on), "logging_enabled": 1, "logging_option": 0, "allow_signed_enabled": 1, "firewall_unload": 0, "version": "1.6"}),
+                Obj::new()
+                    .num("global_state", i32::from(s.firewall_on))
+                    .num("stealth_enabled", i32::from(s.firewall_on))
+                    .num("logging_enabled", 1)
+                    .num("logging_option", 0)
+                    .num("allow_signed_enabled", 1)
+                    .num("firewall_unload", 0)
+                    .str("version", "1.6"),
             );
         }
         Os::Windows => {
             let (name, _, build, release) = WIN_VERSIONS[s.variant];
             push(
                 "os_version",
-                json!({"name": name, "version": format!("10.0.{build}"), "major": 10, "minor": 0, "patch": 0, "build": build, "platform": "windows", "platform_like": "windows", "codename": release, "install_date": "1717200000"}),
+                Obj::new()
+                    .str("name", name)
+                    .str("version", &format!("10.0.{build}"))
+                    .num("major", 10)
+                    .num("minor", 0)
+                    .num("patch", 0)
+                    .str("build", build)
+                    .str("platform", "windows")
+                    .str("platform_like", "windows")
+                    .str("codename", release)
+                    .str("install_date", "1717200000"),
             );
             push(
                 "bitlocker_info",
-                json!({"drive_letter": "C:", "device_id": format!("\\\\?\\Volume{{{uuid}}}\\"), "persistent_volume_id": uuid, "conversion_status": enc, "percentage_encrypted": if s.fde_active { 100 } else { 0 }, "encryption_method": if s.fde_active { "XTS_AES_128" } else { "None" }, "protection_status": enc}),
+                Obj::new()
+                    .str("drive_letter", "C:")
+                    .str("device_id", &format!("\\\\?\\Volume{{{uuid}}}\\"))
+                    .str("persistent_volume_id", &uuid)
+                    .num("conversion_status", enc)
+                    .num("percentage_encrypted", if s.fde_active { 100 } else { 0 })
+                    .str(
+                        "encryption_method",
+                        if s.fde_active { "XTS_AES_128" } else { "None" },
+                    )
+                    .num("protection_status", enc),
             );
             let good = |b: bool| if b { "Good" } else { "Poor" };
             push(
                 "windows_security_center",
-                json!({"firewall": good(s.firewall_on), "autoupdate": good(s.variant != 2), "antivirus": if s.av_ok { "Good" } else { "Snoozed" }, "antispyware": good(s.av_ok), "internet_settings": "Good", "user_account_control": "Good", "windows_security_center_service": "Good"}),
+                Obj::new()
+                    .str("firewall", good(s.firewall_on))
+                    .str("autoupdate", good(s.variant != 2))
+                    .str("antivirus", if s.av_ok { "Good" } else { "Snoozed" })
+                    .str("antispyware", good(s.av_ok))
+                    .str("internet_settings", "Good")
+                    .str("user_account_control", "Good")
+                    .str("windows_security_center_service", "Good"),
             );
             push(
                 "windows_security_products",
-                json!({"type": "Antivirus", "name": "Microsoft Defender Antivirus", "state": if s.av_ok { "On" } else { "Snoozed" }, "state_timestamp": collected, "signatures_up_to_date": i32::from(s.av_ok), "remediation_path": "%ProgramFiles%\\Windows Defender\\MsMpeng.exe"}),
+                Obj::new()
+                    .str("type", "Antivirus")
+                    .str("name", "Microsoft Defender Antivirus")
+                    .str("state", if s.av_ok { "On" } else { "Snoozed" })
+                    .str("state_timestamp", collected)
+                    .num("signatures_up_to_date", i32::from(s.av_ok))
+                    .str(
+                        "remediation_path",
+                        "%ProgramFiles%\\Windows Defender\\MsMpeng.exe",
+                    ),
             );
             push(
                 "windows_security_products",
-                json!({"type": "Firewall", "name": "Windows Firewall", "state": if s.firewall_on { "On" } else { "Off" }, "state_timestamp": collected, "signatures_up_to_date": 0, "remediation_path": ""}),
+                Obj::new()
+                    .str("type", "Firewall")
+                    .str("name", "Windows Firewall")
+                    .str("state", if s.firewall_on { "On" } else { "Off" })
+                    .str("state_timestamp", collected)
+                    .num("signatures_up_to_date", 0)
+                    .str("remediation_path", ""),
             );
         }
         Os::Linux => {
             let (distro, v, major, minor, code) = LINUX_VERSIONS[s.variant];
             push(
                 "os_version",
-                json!({"name": distro, "version": v, "major": major.parse::<u32>().unwrap_or(0), "minor": minor.parse::<u32>().unwrap_or(0), "patch": 0, "build": "", "platform": distro.to_ascii_lowercase(), "platform_like": "debian", "codename": code, "install_date": Value::Null}),
+                Obj::new()
+                    .str("name", distro)
+                    .str("version", v)
+                    .num("major", number(major))
+                    .num("minor", number(minor))
+                    .num("patch", 0)
+                    .str("build", "")
+                    .str("platform", &distro.to_ascii_lowercase())
+                    .str(
+                        "platform_like",
+                        if distro == "Rocky" { "rhel" } else { "debian" },
+                    )
+                    .str("codename", code)
+                    .null("install_date"),
             );
             push(
                 "disk_encryption",
-                json!({"name": "/dev/nvme0n1p3", "uuid": uuid.to_ascii_lowercase(), "encrypted": enc, "type": if s.fde_active { "crypto_LUKS" } else { "" }, "encryption_status": if s.fde_active { "encrypted" } else { "not encrypted" }, "uid": "", "user_uuid": ""}),
+                Obj::new()
+                    .str("name", "/dev/nvme0n1p3")
+                    .str("uuid", &uuid.to_ascii_lowercase())
+                    .num("encrypted", enc)
+                    .str("type", if s.fde_active { "crypto_LUKS" } else { "" })
+                    .str("encryption_status", encryption_status)
+                    .str("uid", "")
+                    .str("user_uuid", ""),
             );
         }
     }
 }
 
-fn geo(rng: &mut ChaCha8Rng, city: usize) -> Value {
+fn geo(rng: &mut ChaCha8Rng, city: usize) -> String {
     let (country, region, tz) = CITIES[city];
-    json!({"country_code": country, "region_name": region, "timezone": tz,
-           "latitude": 0.0, "longitude": 0.0, "continent_code": if country == "IN" { "AS" } else if country == "US" || country == "CA" { "NA" } else { "EU" },
-           "region_code": format!("R{}", rng.random_range(1..9))})
+    let continent = match country {
+        "IN" => "AS",
+        "US" | "CA" => "NA",
+        _ => "EU",
+    };
+    Obj::new()
+        .str("country_code", country)
+        .str("region_name", region)
+        .str("timezone", tz)
+        .str("continent_code", continent)
+        .str("region_code", &format!("R{}", rng.random_range(1..9)))
+        .finish()
 }
 
-fn user_agent(os: Os) -> Value {
+fn user_agent(os: Os) -> &'static str {
     match os {
         Os::Mac => {
-            json!({"name": "Chrome", "major": "131", "os": "Mac OS X", "os_major": "15", "os_full": "Mac OS X 15.1", "device": "Mac"})
+            r#"{"name":"Chrome","major":"131","os":"Mac OS X","os_major":"15","os_full":"Mac OS X 15.1","device":"Mac"}"#
         }
         Os::Windows => {
-            json!({"name": "Edge", "major": "131", "os": "Windows", "os_major": "11", "os_full": "Windows 11", "device": "Other"})
+            r#"{"name":"Edge","major":"131","os":"Windows","os_major":"11","os_full":"Windows 11","device":"Other"}"#
         }
         Os::Linux => {
-            json!({"name": "Firefox", "major": "133", "os": "Ubuntu", "os_major": "24", "os_full": "Ubuntu 24.04", "device": "Other"})
+            r#"{"name":"Firefox","major":"133","os":"Ubuntu","os_major":"24","os_full":"Ubuntu 24.04","device":"Other"}"#
         }
     }
+}
+
+/// The fields every event has, in the order DI returns them.
+fn event_head(
+    id: &str,
+    event_type: &str,
+    service: &str,
+    ts: Timestamp,
+    org_id: &str,
+    success: bool,
+) -> Obj {
+    Obj::new()
+        .str("id", id)
+        .str("event_type", event_type)
+        .str("service", service)
+        .str("timestamp", &fmt_ts(ts))
+        .str("organization", org_id)
+        .bool("success", success)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -1473,55 +1816,81 @@ fn user_event(
     systems: &[SystemPlan],
     app_ids: &[String],
     apps: &[Value],
-) -> (&'static str, Value) {
+) -> (&'static str, Rec) {
     let success = !rng.random_bool(0.05);
     let mfa = u.mfa == Mfa::Enrolled;
     let ip = format!("198.51.100.{}", rng.random_range(1..255u32));
-    let initiated = json!({"id": u.id, "type": "user", "username": u.username, "email": u.email});
     let kind = rng.random_range(0..10);
     let os = own_systems
         .first()
         .map(|&s| systems[s].os)
         .unwrap_or(Os::Mac);
     let geoip = geo(rng, u.city);
-    let mut event = if kind < 3 && !app_ids.is_empty() {
+    let (service, event) = if kind < 3 && !app_ids.is_empty() {
         let a = rng.random_range(0..app_ids.len());
-        json!({"event_type": "sso_auth", "service": "sso",
-               "application": {"id": app_ids[a], "name": apps[a]["name"], "display_label": apps[a]["displayLabel"], "sso_type": "saml", "sso_url": apps[a]["ssoUrl"]},
-               "idp_initiated": kind == 0, "auth_method": "password", "mfa": mfa})
+        let text = |field: &str| apps[a][field].as_str().unwrap_or_default().to_string();
+        let application = Obj::new()
+            .str("id", &app_ids[a])
+            .str("name", &text("name"))
+            .str("display_label", &text("displayLabel"))
+            .str("sso_type", "saml")
+            .str("sso_url", &text("ssoUrl"));
+        let event = event_head(id, "sso_auth", "sso", ts, org_id, success)
+            .obj("application", application)
+            .bool("idp_initiated", kind == 0)
+            .str("auth_method", "password")
+            .bool("mfa", mfa);
+        ("sso", event)
     } else if kind < 5 && !own_systems.is_empty() {
         let s = &systems[own_systems[0]];
-        json!({"event_type": "login_attempt", "service": "systems",
-               "system": {"id": s.id, "hostname": s.hostname, "displayName": s.display_name},
-               "username": u.username, "process_name": if s.os == Os::Mac { "loginwindow" } else { "winlogon" },
-               "sso_token_success": Value::Null, "mfa": mfa && s.os != Os::Linux, "system_timestamp": fmt_ts(ts)})
+        let system = Obj::new()
+            .str("id", &s.id)
+            .str("hostname", &s.hostname)
+            .str("displayName", &s.display_name);
+        let event = event_head(id, "login_attempt", "systems", ts, org_id, success)
+            .obj("system", system)
+            .str("username", &u.username)
+            .str(
+                "process_name",
+                if s.os == Os::Mac {
+                    "loginwindow"
+                } else {
+                    "winlogon"
+                },
+            )
+            .null("sso_token_success")
+            .bool("mfa", mfa && s.os != Os::Linux)
+            .str("system_timestamp", &fmt_ts(ts));
+        ("systems", event)
     } else {
-        json!({"event_type": "user_login_attempt", "service": "directory", "auth_method": "password", "mfa": mfa,
-               "mfa_meta": {"type": if mfa { "totp" } else { "none" }}})
+        let event = event_head(id, "user_login_attempt", "directory", ts, org_id, success)
+            .str("auth_method", "password")
+            .bool("mfa", mfa)
+            .obj(
+                "mfa_meta",
+                Obj::new().str("type", if mfa { "totp" } else { "none" }),
+            );
+        ("directory", event)
     };
-    if let Value::Object(m) = &mut event {
-        m.insert("id".into(), json!(id));
-        m.insert("timestamp".into(), json!(fmt_ts(ts)));
-        m.insert("organization".into(), json!(org_id));
-        m.insert("success".into(), json!(success));
-        m.insert("client_ip".into(), json!(ip));
-        m.insert("initiated_by".into(), initiated);
-        m.insert(
-            "resource".into(),
-            json!({"id": u.id, "type": "user", "username": u.username}),
-        );
-        m.insert("geoip".into(), geoip);
-        m.insert("useragent".into(), user_agent(os));
-        if !success {
-            m.insert("error_message".into(), json!("invalid credentials"));
-        }
+    let initiated = Obj::new()
+        .str("id", &u.id)
+        .str("type", "user")
+        .str("username", &u.username)
+        .str("email", &u.email);
+    let resource = Obj::new()
+        .str("id", &u.id)
+        .str("type", "user")
+        .str("username", &u.username);
+    let mut event = event
+        .str("client_ip", &ip)
+        .obj("initiated_by", initiated)
+        .obj("resource", resource)
+        .raw("geoip", &geoip)
+        .raw("useragent", user_agent(os));
+    if !success {
+        event = event.str("error_message", "invalid credentials");
     }
-    let service = match event["service"].as_str() {
-        Some("sso") => "sso",
-        Some("systems") => "systems",
-        _ => "directory",
-    };
-    (service, event)
+    (service, event.finish().into_boxed_str())
 }
 
 fn admin_event(
@@ -1531,32 +1900,43 @@ fn admin_event(
     org_id: &str,
     users: &[UserPlan],
     domain: &str,
-) -> (&'static str, Value) {
-    let admin_email = format!("it-admin@{domain}");
-    let initiated =
-        json!({"id": format!("{}ad", &org_id[..22]), "type": "admin", "email": admin_email});
-    let mut event = match (rng.random_range(0..4), users.is_empty()) {
-        (0, _) | (_, true) => {
-            json!({"event_type": "admin_login_attempt", "service": "directory", "success": true, "mfa": true, "auth_method": "password"})
-        }
+) -> (&'static str, Rec) {
+    let initiated = Obj::new()
+        .str("id", &format!("{}ad", &org_id[..22]))
+        .str("type", "admin")
+        .str("email", &format!("it-admin@{domain}"));
+    let event = match (rng.random_range(0..4), users.is_empty()) {
+        (0, _) | (_, true) => event_head(id, "admin_login_attempt", "directory", ts, org_id, true)
+            .bool("mfa", true)
+            .str("auth_method", "password"),
         (k, false) => {
             let u = &users[rng.random_range(0..users.len())];
             let event_type = ["user_update", "user_create", "user_group_update"][k - 1];
-            json!({"event_type": event_type, "service": "directory", "success": true,
-                   "resource": {"id": u.id, "type": "user", "username": u.username},
-                   "changes": [{"field": "department", "from": "", "to": DEPARTMENTS[u.dept].0}]})
+            let change = Obj::new()
+                .str("field", "department")
+                .str("from", "")
+                .str("to", DEPARTMENTS[u.dept].0)
+                .finish();
+            event_head(id, event_type, "directory", ts, org_id, true)
+                .obj(
+                    "resource",
+                    Obj::new()
+                        .str("id", &u.id)
+                        .str("type", "user")
+                        .str("username", &u.username),
+                )
+                .raw("changes", &format!("[{change}]"))
         }
     };
-    if let Value::Object(m) = &mut event {
-        m.insert("id".into(), json!(id));
-        m.insert("timestamp".into(), json!(fmt_ts(ts)));
-        m.insert("organization".into(), json!(org_id));
-        m.insert("client_ip".into(), json!("192.0.2.10"));
-        m.insert("initiated_by".into(), initiated);
-        m.insert("geoip".into(), json!({"country_code": "US", "region_name": "California", "timezone": "America/Los_Angeles"}));
-        m.insert("useragent".into(), user_agent(Os::Mac));
-    }
-    ("directory", event)
+    let event = event
+        .str("client_ip", "192.0.2.10")
+        .obj("initiated_by", initiated)
+        .raw(
+            "geoip",
+            r#"{"country_code":"US","region_name":"California","timezone":"America/Los_Angeles"}"#,
+        )
+        .raw("useragent", user_agent(Os::Mac));
+    ("directory", event.finish().into_boxed_str())
 }
 
 fn org_record(
@@ -1604,4 +1984,271 @@ fn org_record(
             "passwordPolicy": password_policy,
         },
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::{HashMap, HashSet};
+    use std::time::Instant;
+
+    use super::*;
+
+    fn now() -> Timestamp {
+        "2026-06-01T12:00:00Z".parse().unwrap()
+    }
+
+    fn values(recs: &[Rec]) -> Vec<Value> {
+        recs.iter()
+            .map(|r| serde_json::from_str(r).unwrap())
+            .collect()
+    }
+
+    fn bytes(org: &Org) -> Vec<u8> {
+        let mut out = Vec::new();
+        for list in [
+            &org.users,
+            &org.systems,
+            &org.applications,
+            &org.user_groups,
+            &org.system_groups,
+            &org.authn_policies,
+        ] {
+            for r in list.iter() {
+                out.extend_from_slice(r.as_bytes());
+            }
+        }
+        for p in &org.policies {
+            out.extend_from_slice(p.detail.as_bytes());
+            p.statuses
+                .iter()
+                .for_each(|s| out.extend_from_slice(s.as_bytes()));
+        }
+        org.events
+            .iter()
+            .for_each(|e| out.extend_from_slice(e.raw.as_bytes()));
+        org.insights
+            .values()
+            .flatten()
+            .for_each(|r| out.extend_from_slice(r.raw.as_bytes()));
+        out
+    }
+
+    /// Not an assertion on speed (tests never assert timings): prints the figure for the report.
+    #[test]
+    fn large_org_generation_time() {
+        let started = Instant::now();
+        let org = generate_org(42, &OrgSize::large(), now());
+        let elapsed = started.elapsed();
+        let statuses: usize = org.policies.iter().map(|p| p.statuses.len()).sum();
+        println!(
+            "org L generated in {elapsed:.2?}: {} users, {} devices, {} policy results, {} events, {} MB serialised",
+            org.users.len(),
+            org.systems.len(),
+            statuses,
+            org.events.len(),
+            bytes(&org).len() / 1_000_000
+        );
+        assert_eq!((org.users.len(), org.systems.len()), (10_000, 10_000));
+    }
+
+    #[test]
+    fn same_seed_same_bytes_other_seed_other_org() {
+        let size = OrgSize::small();
+        let a = generate_org(9, &size, now());
+        let b = generate_org(9, &size, now());
+        let c = generate_org(10, &size, now());
+        assert!(bytes(&a) == bytes(&b));
+        assert!(bytes(&a) != bytes(&c));
+    }
+
+    #[test]
+    fn small_org_contains_every_case_the_checks_need() {
+        let org = generate_org(42, &OrgSize::small(), now());
+        let users = values(&org.users);
+        let systems = values(&org.systems);
+        let ts = |v: &Value| v.as_str().unwrap().parse::<Timestamp>().unwrap();
+
+        // Devices: OS mix, unencrypted, stale, no System Insights, failing policies.
+        let families: HashSet<&str> = systems
+            .iter()
+            .map(|s| s["osFamily"].as_str().unwrap())
+            .collect();
+        assert_eq!(families, HashSet::from(["darwin", "windows", "linux"]));
+        assert!(systems.iter().any(|s| s["fde"]["active"] == false));
+        assert!(systems.iter().any(|s| {
+            s["lastContact"]
+                .as_str()
+                .is_some_and(|t| ts(&json!(t)) < now() - days(90))
+        }));
+        assert!(
+            systems
+                .iter()
+                .any(|s| s["systemInsights"]["state"] != "enabled")
+        );
+        assert!(
+            systems
+                .iter()
+                .any(|s| s["policyStats"]["failed"].as_u64().unwrap() > 0)
+        );
+
+        // policyStats and policy statuses agree; statuses of deleted devices exist.
+        let mut by_system: HashMap<String, [u64; 3]> = HashMap::new();
+        let mut ghosts = 0;
+        let ids: HashSet<&str> = systems.iter().map(|s| s["_id"].as_str().unwrap()).collect();
+        for p in &org.policies {
+            for s in values(&p.statuses) {
+                let system = s["systemID"].as_str().unwrap().to_string();
+                if !ids.contains(system.as_str()) {
+                    ghosts += 1;
+                    continue;
+                }
+                let e = by_system.entry(system).or_default();
+                e[0] += 1;
+                if s["state"] == "failed" {
+                    e[1] += 1;
+                }
+                if s["state"] == "pending" {
+                    e[2] += 1;
+                }
+            }
+        }
+        assert!(ghosts > 0);
+        for s in &systems {
+            let got = by_system
+                .get(s["_id"].as_str().unwrap())
+                .copied()
+                .unwrap_or_default();
+            let stats = &s["policyStats"];
+            assert_eq!(
+                [
+                    stats["total"].as_u64().unwrap(),
+                    stats["failed"].as_u64().unwrap(),
+                    stats["pending"].as_u64().unwrap()
+                ],
+                got,
+                "{}",
+                s["_id"]
+            );
+        }
+
+        // System Insights agrees with fde.
+        let encrypted: HashMap<String, bool> = systems
+            .iter()
+            .map(|s| {
+                (
+                    s["_id"].as_str().unwrap().to_string(),
+                    s["fde"]["active"] == true,
+                )
+            })
+            .collect();
+        for row in org.insights["disk_encryption"]
+            .iter()
+            .chain(&org.insights["bitlocker_info"])
+        {
+            let v: Value = serde_json::from_str(&row.raw).unwrap();
+            let flag = if v.get("encrypted").is_some() {
+                v["encrypted"] == 1
+            } else {
+                v["protection_status"] == 1
+            };
+            assert_eq!(flag, encrypted[&row.system_id]);
+        }
+
+        // Users: MFA states, exclusions active and expired, locked, suspended with bindings, sudo.
+        assert!(
+            users
+                .iter()
+                .any(|u| u["mfaEnrollment"]["overallStatus"] == "NOT_ENROLLED"
+                    && u["mfa"]["exclusion"] == false)
+        );
+        assert!(
+            users
+                .iter()
+                .any(|u| u["mfa"]["exclusion"] == true && ts(&u["mfa"]["exclusionUntil"]) > now())
+        );
+        assert!(
+            users
+                .iter()
+                .any(|u| u["mfa"]["exclusion"] == true && ts(&u["mfa"]["exclusionUntil"]) < now())
+        );
+        assert!(users.iter().any(|u| u["account_locked"] == true));
+        assert!(users.iter().any(|u| u["sudo"] == true));
+        assert!(users.iter().any(|u| u["state"] == "STAGED"));
+        let suspended_with_bindings = users.iter().filter(|u| u["suspended"] == true).any(|u| {
+            let id = u["_id"].as_str().unwrap();
+            !org.user_apps[id].is_empty() && !org.user_memberof[id].is_empty()
+        });
+        assert!(suspended_with_bindings);
+
+        // Apps with certificates expiring soon; authn policies monitor-only and MFA-enforcing.
+        let apps = values(&org.applications);
+        assert!(apps.iter().any(|a| {
+            let t = ts(&a["sso"]["idpCertExpirationAt"]);
+            t > now() && t < now() + days(30)
+        }));
+        let authn = values(&org.authn_policies);
+        assert!(authn.iter().any(|p| p["monitorOnly"] == true));
+        assert!(authn.iter().any(|p| p["monitorOnly"] == false
+            && p["disabled"] == false
+            && p["effect"]["obligations"]["mfa"]["required"] == true));
+
+        // Events: within the last 30 days, sorted, with logins for every active non-dormant user.
+        assert!(
+            org.events
+                .windows(2)
+                .all(|w| (w[0].ts_ms, &w[0].id) < (w[1].ts_ms, &w[1].id))
+        );
+        assert!(
+            org.events
+                .iter()
+                .all(|e| e.ts_ms >= (now() - days(30)).as_millisecond()
+                    && e.ts_ms <= now().as_millisecond())
+        );
+        let logged_in: HashSet<String> = org
+            .events
+            .iter()
+            .map(|e| serde_json::from_str::<Value>(&e.raw).unwrap())
+            .filter(|e| e["initiated_by"]["type"] == "user")
+            .map(|e| e["initiated_by"]["id"].as_str().unwrap().to_string())
+            .collect();
+        let active = users.iter().filter(|u| u["state"] == "ACTIVATED").count();
+        assert!(
+            logged_in.len() * 100 >= active * 70,
+            "{} of {active} active users logged in",
+            logged_in.len()
+        );
+        assert!(logged_in.len() < active, "some active users are dormant");
+    }
+
+    #[test]
+    fn timestamps_format_like_jumpcloud() {
+        for ms in [
+            0i64,
+            951_782_400_123,
+            1_709_164_799_999,
+            1_780_315_200_000,
+            4_102_444_800_001,
+        ] {
+            let t = Timestamp::from_millisecond(ms).unwrap();
+            let expected = format!("{}.{:03}Z", t.strftime("%Y-%m-%dT%H:%M:%S"), ms % 1000);
+            assert_eq!(fmt_ts(t), expected);
+        }
+    }
+
+    #[test]
+    fn empty_org_is_valid() {
+        let size = OrgSize {
+            users: 0,
+            devices: 0,
+            policies: 3,
+            applications: 2,
+            user_groups: 2,
+            device_groups: 2,
+            events: 5,
+        };
+        let org = generate_org(1, &size, now());
+        assert!(org.users.is_empty() && org.systems.is_empty());
+        assert_eq!(org.events.len(), 5);
+        assert!(org.insights.values().all(Vec::is_empty));
+    }
 }

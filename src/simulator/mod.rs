@@ -7,6 +7,7 @@
 
 pub mod control;
 mod generate;
+mod jsonw;
 mod names;
 mod server;
 mod state;
@@ -239,6 +240,11 @@ impl Simulator {
     pub fn base_url(&self, region: Region) -> Option<url::Url> {
         let l = self.listener(region)?;
         url::Url::parse(&format!("http://{}/", l.addr)).ok()
+    }
+
+    /// A typed control-API client for the region's listener.
+    pub fn control(&self, region: Region) -> Option<SimulatorControl> {
+        self.base_url(region).map(SimulatorControl::new)
     }
 
     /// The regions served, in configuration order.

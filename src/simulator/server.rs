@@ -12,7 +12,6 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header}
 use axum::response::Response;
 use jiff::Timestamp;
 use serde::Deserialize;
-use serde_json::value::RawValue;
 use serde_json::{Value, json};
 use tokio::sync::watch;
 
@@ -399,7 +398,7 @@ fn parse_paging(query: &str, max: usize) -> Result<Paging, Reply> {
     Ok(paging)
 }
 
-fn page<'a>(items: impl DoubleEndedIterator<Item = &'a RawValue>, p: &Paging) -> Vec<&'a RawValue> {
+fn page<'a>(items: impl DoubleEndedIterator<Item = &'a str>, p: &Paging) -> Vec<&'a str> {
     if p.descending {
         items.rev().skip(p.skip).take(p.limit).collect()
     } else {
@@ -407,13 +406,13 @@ fn page<'a>(items: impl DoubleEndedIterator<Item = &'a RawValue>, p: &Paging) ->
     }
 }
 
-fn join_array(items: &[&RawValue], out: &mut Vec<u8>) {
+fn join_array(items: &[&str], out: &mut Vec<u8>) {
     out.push(b'[');
     for (i, item) in items.iter().enumerate() {
         if i > 0 {
             out.push(b',');
         }
-        out.extend_from_slice(item.get().as_bytes());
+        out.extend_from_slice(item.as_bytes());
     }
     out.push(b']');
 }
@@ -433,7 +432,7 @@ fn envelope(items: &[Rec], query: &str, max: usize) -> Reply {
 
 /// v2 list: bare array, total in `x-total-count`.
 fn bare_list<'a>(
-    items: impl DoubleEndedIterator<Item = &'a RawValue> + ExactSizeIterator,
+    items: impl DoubleEndedIterator<Item = &'a str> + ExactSizeIterator,
     query: &str,
     max: usize,
 ) -> Reply {
@@ -448,21 +447,23 @@ fn bare_list<'a>(
     Reply::json(StatusCode::OK, body).header("x-total-count", total.to_string())
 }
 
-fn recs(items: &[Rec]) -> impl DoubleEndedIterator<Item = &RawValue> + ExactSizeIterator {
+fn recs(items: &[Rec]) -> impl DoubleEndedIterator<Item = &str> + ExactSizeIterator {
     items.iter().map(|r| &**r)
 }
 
 fn org_admin_route(world: &World, admin: &Admin, segments: &[&str], query: &str) -> Reply {
     match segments {
         ["api", "organizations"] => {
-            let items: Vec<Rec> = admin
+            let mut orgs: Vec<&Org> = admin
                 .org_ids
                 .iter()
                 .filter_map(|id| world.org(id))
+                .collect();
+            orgs.sort_by(|a, b| a.id.cmp(&b.id));
+            let items: Vec<Rec> = orgs
+                .iter()
                 .map(|o| super::generate::to_rec(&json!({"_id": o.id, "id": o.id, "displayName": o.name, "logoUrl": "", "created": o.record["created"]})))
                 .collect();
-            let mut items = items;
-            items.sort_by(|a, b| a.get().cmp(b.get()));
             envelope(&items, query, 100)
         }
         ["api", "organizations", id] => {
@@ -536,7 +537,7 @@ fn org_route(org: &Org, segments: &[&str], query: &str) -> Reply {
         }
         ["api", "v2", "policies"] => bare_list(org.policies.iter().map(|p| &*p.list), query, 100),
         ["api", "v2", "policies", id] => match org.policies.iter().find(|p| p.id == *id) {
-            Some(p) => Reply::json(StatusCode::OK, p.detail.get().as_bytes().to_vec()),
+            Some(p) => Reply::json(StatusCode::OK, p.detail.as_bytes().to_vec()),
             None => not_found(),
         },
         ["api", "v2", "policies", id, "policystatuses"] => {
@@ -592,7 +593,7 @@ fn insights_table(rows: &[super::generate::InsightRow], query: &str) -> Reply {
             }
         },
     };
-    let selected: Vec<&RawValue> = match &wanted {
+    let selected: Vec<&str> = match &wanted {
         None => rows.iter().map(|r| &*r.raw).collect(),
         Some(ids) => rows
             .iter()
@@ -752,7 +753,7 @@ fn events(state: &RegionState, orgs: &[&Org], body: &[u8], now: Timestamp) -> Re
         }
         selected.truncate(limit);
     }
-    let raw: Vec<&RawValue> = selected.iter().map(|e| &*e.raw).collect();
+    let raw: Vec<&str> = selected.iter().map(|e| &*e.raw).collect();
     let mut out = Vec::new();
     join_array(&raw, &mut out);
     let search_after = match selected.last() {

@@ -156,8 +156,11 @@ impl ResourceInfo {
 
 /// Kubernetes version ordering: GA > beta > alpha, higher numbers first.
 fn version_priority(v: &str) -> (u8, u32, u32) {
-    let re = regex::Regex::new(r"^v(\d+)(?:(alpha|beta)(\d+))?$").expect("static regex");
-    match re.captures(v) {
+    // A constant, valid pattern.
+    static RE: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r"^v(\d+)(?:(alpha|beta)(\d+))?$").expect("static regex")
+    });
+    match RE.captures(v) {
         Some(c) => {
             let major = c[1].parse().unwrap_or(0);
             let minor = c.get(3).map_or(0, |m| m.as_str().parse().unwrap_or(0));
@@ -234,6 +237,7 @@ impl Registry {
                 Some(e) => e,
                 None => {
                     out.push((r.group.clone(), vec![]));
+                    // Pushed on the line above.
                     out.last_mut().expect("just pushed")
                 }
             };

@@ -25,6 +25,7 @@ mod table;
 mod validation;
 mod watch;
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -186,6 +187,29 @@ impl KubeTestServer {
     /// Every request so far, in arrival order of completion.
     pub fn requests(&self) -> Vec<RecordedRequest> {
         lock(&self.shared.requests).clone()
+    }
+
+    /// The RBAC rules the requests so far needed: `(apiGroup, resource[/subresource])` to verbs,
+    /// for comparison with a Role or ClusterRole. `include` selects the requests to count (e.g.
+    /// by user agent or field manager; kube-rs sends no user agent, kubectl does).
+    pub fn rbac_usage(
+        &self,
+        include: impl Fn(&RecordedRequest) -> bool,
+    ) -> BTreeMap<(String, String), BTreeSet<String>> {
+        let mut out: BTreeMap<(String, String), BTreeSet<String>> = BTreeMap::new();
+        for r in lock(&self.shared.requests)
+            .iter()
+            .filter(|r| r.is_resource_request() && include(r))
+        {
+            let resource = match &r.subresource {
+                Some(s) => format!("{}/{s}", r.resource),
+                None => r.resource.clone(),
+            };
+            out.entry((r.group.clone(), resource))
+                .or_default()
+                .insert(r.verb.clone());
+        }
+        out
     }
 
     /// Forgets the request log.

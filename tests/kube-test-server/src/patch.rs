@@ -268,6 +268,7 @@ fn to_fields_v1(set: &FieldSet) -> Value {
                 Pe::K(k) => format!("k:{k}"),
                 Pe::V(v) => format!("v:{v}"),
             };
+            // Only objects are ever inserted into this tree.
             node = node
                 .entry(key)
                 .or_insert_with(|| json!({}))
@@ -374,8 +375,10 @@ pub(crate) fn tracked(obj: &Value) -> Value {
         ] {
             meta.remove(k);
         }
-        if meta.is_empty() {
-            v.as_object_mut().expect("object").remove("metadata");
+        if meta.is_empty()
+            && let Some(m) = v.as_object_mut()
+        {
+            m.remove("metadata");
         }
     }
     v
@@ -656,6 +659,7 @@ fn strategic_merge(doc: &mut Value, patch: &Value, prefix: &mut Vec<String>) {
     if !doc.is_object() {
         *doc = json!({});
     }
+    // Made an object just above.
     let d = doc.as_object_mut().expect("object");
     for (k, pv) in p {
         if k.starts_with('$') {

@@ -11,7 +11,7 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::Response;
 use serde_json::{Value, json};
 
-use crate::discovery::{ResourceInfo, version_info};
+use crate::discovery::version_info;
 use crate::faults::{Faults, RecordedRequest, lock};
 use crate::patch::PatchType;
 use crate::select::Selector;
@@ -400,8 +400,6 @@ fn resource_request(
             .unwrap_or("application/json"),
     );
     let mut st = lock(&shared.state);
-    let info: &ResourceInfo = &t.info;
-    let _ = info;
     match verb {
         "get" => Ok(json_response(
             200,

@@ -121,6 +121,12 @@ pub(crate) struct State {
     pub tx: broadcast::Sender<Arc<Event>>,
 }
 
+fn remove_key(v: &mut Value, key: &str) {
+    if let Some(m) = v.as_object_mut() {
+        m.remove(key);
+    }
+}
+
 pub(crate) fn now() -> String {
     jiff::Timestamp::now()
         .strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -169,6 +175,7 @@ impl State {
                 .registry
                 .find("", "v1", "namespaces")
                 .cloned()
+                // Registry::builtins() always has namespaces.
                 .expect("built-in");
             let t = Target {
                 info,
@@ -185,6 +192,7 @@ impl State {
                 validation: FieldValidation::Ignore,
             };
             let body = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}});
+            // A fixed, valid Namespace into an empty store cannot be refused.
             s.create(&t, body, &opts).expect("seeding namespaces");
         }
         s
@@ -447,7 +455,7 @@ impl State {
             meta.remove("generation");
         }
         if info.status {
-            obj.as_object_mut().expect("object").remove("status");
+            remove_key(&mut obj, "status");
         }
         if info.plural == "namespaces" {
             obj["spec"] = json!({"finalizers": ["kubernetes"]});
@@ -504,10 +512,7 @@ impl State {
             .and_then(|m| m.get(&t.key()))
             .cloned()
             .ok_or_else(|| t.not_found())?;
-        if info.require_rv_on_update
-            && !t.status_write()
-            && meta_str(&body, "resourceVersion").is_none()
-        {
+        if info.require_rv_on_update && meta_str(&body, "resourceVersion").is_none() {
             let cause = Cause {
                 reason: "FieldValueInvalid",
                 field: "metadata.resourceVersion".into(),
@@ -649,7 +654,7 @@ impl State {
             match new.get("status") {
                 Some(s) => merged["status"] = s.clone(),
                 None => {
-                    merged.as_object_mut().expect("object").remove("status");
+                    remove_key(&mut merged, "status");
                 }
             }
             merged["metadata"]["managedFields"] = new["metadata"]["managedFields"].clone();
@@ -658,7 +663,7 @@ impl State {
             match old.get("status") {
                 Some(s) => new["status"] = s.clone(),
                 None => {
-                    new.as_object_mut().expect("object").remove("status");
+                    remove_key(&mut new, "status");
                 }
             }
         }
@@ -675,7 +680,7 @@ impl State {
             match old["metadata"].get(k) {
                 Some(v) => new["metadata"][k] = v.clone(),
                 None => {
-                    new["metadata"].as_object_mut().expect("object").remove(k);
+                    remove_key(&mut new["metadata"], k);
                 }
             }
         }
@@ -789,16 +794,18 @@ impl State {
             }
         }
         let mut causes = outcome.causes;
-        if causes.is_empty() {
+        // CEL rules run alongside schema errors, as in the apiserver, unless a type is wrong
+        // (the rules would then fail to evaluate rather than say something useful).
+        if !causes.iter().any(|c| c.reason == "FieldValueTypeInvalid") {
             let old_view = old.map(|o| Self::present(info, &t.version, o));
-            causes = validation::cel(
+            causes.extend(validation::cel(
                 schema,
                 obj,
                 old_view.as_ref(),
                 &info.api_version(&t.version),
                 &info.group,
                 &info.kind,
-            );
+            ));
         }
         if !causes.is_empty() {
             return Err(ApiError::invalid(&info.group, &info.kind, &name, causes));

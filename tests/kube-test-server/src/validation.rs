@@ -112,6 +112,7 @@ fn walk(s: &Value, v: &mut Value, path: &str, root: bool, out: &mut Outcome) {
                     walk(is, item, &format!("{path}[{i}]"), false, out);
                 }
             }
+            check_unique(s, items, path, out);
         }
         Value::String(st) => {
             let st = st.clone();
@@ -202,6 +203,46 @@ fn walk(s: &Value, v: &mut Value, path: &str, root: bool, out: &mut Outcome) {
     }
 }
 
+/// `x-kubernetes-list-type: set|map` entries must be unique (by value, or by the map keys).
+fn check_unique(s: &Value, items: &[Value], path: &str, out: &mut Outcome) {
+    let keys: Vec<&str> = match s["x-kubernetes-list-type"].as_str() {
+        Some("map") => s["x-kubernetes-list-map-keys"]
+            .as_array()
+            .map(|k| k.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default(),
+        Some("set") => vec![],
+        _ => return,
+    };
+    let mut seen: Vec<Value> = vec![];
+    for (i, item) in items.iter().enumerate() {
+        let id = if keys.is_empty() {
+            item.clone()
+        } else {
+            Value::Object(
+                keys.iter()
+                    .map(|k| (k.to_string(), item.get(*k).cloned().unwrap_or(Value::Null)))
+                    .collect(),
+            )
+        };
+        if seen.contains(&id) {
+            let shown = match &id {
+                Value::Object(m) => {
+                    let parts: Vec<String> =
+                        m.iter().map(|(k, v)| format!("\"{k}\":{v}")).collect();
+                    format!("map[string]interface {{}}{{{}}}", parts.join(", "))
+                }
+                other => other.to_string(),
+            };
+            out.causes.push(cause(
+                "FieldValueDuplicate",
+                &format!("{path}[{i}]"),
+                format!("Duplicate value: {shown}"),
+            ));
+        }
+        seen.push(id);
+    }
+}
+
 fn check_len(
     s: &Value,
     n: usize,
@@ -261,6 +302,7 @@ fn walk_object(s: &Value, m: &mut Map<String, Value>, path: &str, root: bool, ou
         let sub = props.and_then(|p| p.get(&k)).or(additional);
         match sub {
             Some(sub) => {
+                // `keys` was collected from `m`, and only the current key is ever removed.
                 let v = m.get_mut(&k).expect("key listed above");
                 if v.is_null() && sub["nullable"].as_bool() == Some(true) {
                     continue;
@@ -296,6 +338,7 @@ fn walk_object(s: &Value, m: &mut Map<String, Value>, path: &str, root: bool, ou
     );
 }
 
+// The `expect`s on `Regex::new` below compile constant, valid patterns.
 fn check_format(format: &str, s: &str) -> Option<String> {
     static UUID: LazyLock<Regex> = LazyLock::new(|| {
         Regex::new(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
@@ -371,7 +414,7 @@ fn lookup<'a>(v: &'a Value, dotted: &str) -> Option<&'a Value> {
     dotted.split('.').try_fold(v, |cur, seg| cur.get(seg))
 }
 
-/// RFC 1123 subdomain (most names) or label (namespaces).
+/// RFC 1123 subdomain (most names) or label (namespaces). Constant, valid patterns.
 pub(crate) fn check_name(name: &str, label_only: bool) -> Option<String> {
     static SUBDOMAIN: LazyLock<Regex> = LazyLock::new(|| {
         Regex::new(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")

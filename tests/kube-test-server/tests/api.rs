@@ -34,6 +34,7 @@ async fn starts_fast_and_serves_version() {
     let t0 = std::time::Instant::now();
     let server = KubeTestServer::start().await.expect("server starts");
     let elapsed = t0.elapsed();
+    eprintln!("kube-test-server started in {elapsed:?}");
     assert!(elapsed < Duration::from_secs(1), "start took {elapsed:?}");
     let v = server
         .client()
@@ -701,4 +702,149 @@ async fn crd_versions_are_served_with_conversion_none() {
     let group = discovery.get("example.test").expect("group");
     assert_eq!(group.preferred_version_or_latest(), "v1");
     assert_eq!(group.versions().count(), 2);
+}
+
+#[tokio::test]
+async fn status_apply_removes_conditions_a_manager_stops_applying() {
+    let (_server, widgets) = setup().await;
+    widgets
+        .create(&PostParams::default(), &widget("a", 1))
+        .await
+        .expect("a");
+    let status = |conds: serde_json::Value| json!({"apiVersion": "example.test/v1", "kind": "Widget", "status": {"conditions": conds}});
+    let ours = PatchParams::apply("operator").force();
+    widgets
+        .patch_status("a", &ours, &Patch::Apply(&status(json!([{"type": "Ready", "status": "False"}, {"type": "Reconciling", "status": "True"}]))))
+        .await
+        .expect("ready + reconciling");
+    widgets
+        .patch_status(
+            "a",
+            &PatchParams::apply("policy-engine"),
+            &Patch::Apply(&status(json!([{"type": "Compliant", "status": "True"}]))),
+        )
+        .await
+        .expect("someone else's condition");
+    let w = widgets
+        .patch_status(
+            "a",
+            &ours,
+            &Patch::Apply(&status(json!([{"type": "Ready", "status": "True"}]))),
+        )
+        .await
+        .expect("ready only");
+    let types: Vec<(String, String)> = w
+        .status
+        .expect("status")
+        .conditions
+        .into_iter()
+        .map(|c| (c.type_, c.status))
+        .collect();
+    assert_eq!(
+        types,
+        [
+            ("Ready".to_string(), "True".to_string()),
+            ("Compliant".to_string(), "True".to_string())
+        ]
+    );
+}
+
+#[tokio::test]
+async fn concurrent_writers_get_monotonic_versions_and_watchers_see_every_change() {
+    let server = KubeTestServer::start().await.expect("server");
+    let cms: Api<ConfigMap> = Api::default_namespaced(server.client().await);
+    let mut cm = ConfigMap::default();
+    cm.metadata.name = Some("c".into());
+    let created = cms.create(&PostParams::default(), &cm).await.expect("cm");
+    let mut watch = cms
+        .watch(
+            &WatchParams::default().fields("metadata.name=c"),
+            &created.metadata.resource_version.clone().expect("rv"),
+        )
+        .await
+        .expect("watch")
+        .boxed();
+    let writers: Vec<_> = (0..4)
+        .map(|w| {
+            let cms = cms.clone();
+            tokio::spawn(async move {
+                for i in 0..25 {
+                    let p = json!({"data": {format!("w{w}"): i.to_string()}});
+                    cms.patch("c", &PatchParams::default(), &Patch::Merge(&p))
+                        .await
+                        .expect("patch");
+                }
+            })
+        })
+        .collect();
+    for w in writers {
+        w.await.expect("writer");
+    }
+    let mut last = 0u64;
+    let mut modified = 0;
+    while modified < 100 {
+        match watch.try_next().await.expect("ok").expect("open") {
+            WatchEvent::Modified(c) => {
+                let rv: u64 = c
+                    .metadata
+                    .resource_version
+                    .expect("rv")
+                    .parse()
+                    .expect("numeric");
+                assert!(rv > last, "resourceVersion went from {last} to {rv}");
+                last = rv;
+                modified += 1;
+            }
+            WatchEvent::Bookmark(_) => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    let data = cms.get("c").await.expect("get").data.expect("data");
+    assert!((0..4).all(|w| data[&format!("w{w}")] == "24"), "{data:?}");
+}
+
+#[tokio::test]
+async fn bounded_history_expires_old_resource_versions() {
+    let options = kube_test_server::Options {
+        history_limit: 3,
+        ..Default::default()
+    };
+    let server = KubeTestServer::start_with(options).await.expect("server");
+    let cms: Api<ConfigMap> = Api::default_namespaced(server.client().await);
+    let mut cm = ConfigMap::default();
+    cm.metadata.name = Some("c".into());
+    let first = cms.create(&PostParams::default(), &cm).await.expect("cm");
+    for i in 0..5 {
+        cms.patch(
+            "c",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"data": {"i": i.to_string()}})),
+        )
+        .await
+        .expect("patch");
+    }
+    let rv = first.metadata.resource_version.expect("rv");
+    match cms
+        .watch(&WatchParams::default(), &rv)
+        .await
+        .expect("watch")
+        .boxed()
+        .next()
+        .await
+    {
+        Some(Ok(WatchEvent::Error(e))) => assert_eq!(e.code, 410),
+        other => panic!("expected 410 Gone, got {other:?}"),
+    }
+    let recent = server.resource_version() - 1;
+    match cms
+        .watch(&WatchParams::default().timeout(1), &recent.to_string())
+        .await
+        .expect("watch")
+        .boxed()
+        .next()
+        .await
+    {
+        Some(Ok(WatchEvent::Modified(c))) => assert_eq!(c.data.expect("data")["i"], "4"),
+        other => panic!("expected the last change, got {other:?}"),
+    }
 }

@@ -211,6 +211,25 @@ async fn controller_with_metadata_secret_watch_sees_every_change() {
             .any(|r| r.resource == "secrets" && r.verb == "list" && r.status == 200)
     );
 
+    // What a Role for this controller must allow.
+    let usage = server.rbac_usage(|_| true);
+    let verbs = |g: &str, r: &str| {
+        usage
+            .get(&(g.to_string(), r.to_string()))
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(verbs("example.test", "widgets/status"), ["patch"]);
+    assert!(verbs("", "secrets").starts_with(&[
+        "create".to_string(),
+        "delete".into(),
+        "get".into(),
+        "list".into()
+    ]));
+    assert!(verbs("example.test", "widgets").contains(&"watch".to_string()));
+
     task.abort();
     server.shutdown().await;
 }

@@ -397,3 +397,52 @@ async fn kube_recorder_events_show_in_kubectl_describe() {
         "{out}"
     );
 }
+
+#[tokio::test]
+async fn kubectl_get_watch_prints_table_rows_for_changes() {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    let server = KubeTestServer::start().await.expect("server");
+    ok(&server, &["apply", "-f", "-"], Some(common::WIDGET_CRD)).await;
+    ok(&server, &["apply", "-f", "-"], Some(WIDGET)).await;
+    let mut watch = server.kubectl();
+    watch
+        .args(["get", "widgets", "--watch", "--output-watch-events"])
+        .stdout(std::process::Stdio::piped());
+    let mut child = watch.spawn().expect("kubectl get -w");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let mut next_line = async || {
+        tokio::time::timeout(std::time::Duration::from_secs(20), lines.next_line())
+            .await
+            .expect("a line in time")
+            .expect("read")
+            .expect("open")
+    };
+    let header = next_line().await;
+    assert!(
+        header.starts_with("EVENT") && header.contains("SIZE"),
+        "{header}"
+    );
+    let added: Vec<String> = next_line()
+        .await
+        .split_whitespace()
+        .map(String::from)
+        .collect();
+    assert_eq!(&added[..4], ["ADDED", "w1", "3", "red"], "{added:?}");
+    ok(
+        &server,
+        &[
+            "patch",
+            "widget",
+            "w1",
+            "--type=merge",
+            "-p",
+            r#"{"spec":{"size":7}}"#,
+        ],
+        None,
+    )
+    .await;
+    let modified = next_line().await;
+    let modified: Vec<&str> = modified.split_whitespace().collect();
+    assert_eq!(&modified[..3], ["MODIFIED", "w1", "7"], "{modified:?}");
+    child.kill().await.expect("stop kubectl");
+}
