@@ -14,6 +14,7 @@ pub mod controller;
 pub mod crd;
 pub mod decide;
 pub mod jumpcloud;
+pub mod leader;
 pub mod region;
 pub mod simulator;
 pub mod telemetry;

@@ -57,6 +57,10 @@ pub struct Settings {
     pub concurrency: u16,
     /// Reporter instance in events (the pod name).
     pub instance: Option<String>,
+    /// Prometheus metrics; `None` records nothing.
+    pub metrics: Option<Arc<crate::telemetry::Metrics>>,
+    /// Set ready once every connection store has its initial list.
+    pub readiness: Option<crate::telemetry::Readiness>,
 }
 
 /// Shared state of all reconciles.
@@ -332,6 +336,11 @@ pub async fn reconcile(
         None => {}
     }
     decide::finish(&mut status, &plan, retry_not_before, &subject);
+    if let Some(metrics) = &ctx.settings.metrics {
+        let key_valid = crate::conditions::find(&status.conditions, crate::conditions::KEY_VALID);
+        let state = crate::telemetry::key_state(key_valid.map(|c| c.reason.as_str()));
+        metrics.set_key_state(&namespace, &name, state);
+    }
 
     // Report: status only when changed, events on transitions.
     if status != current_status {
@@ -469,6 +478,9 @@ async fn run_sync(
         &snapshot,
     )
     .await;
+    if let Some(metrics) = &ctx.settings.metrics {
+        record_sync_metrics(metrics, namespace, name, &outcome, started.elapsed());
+    }
     tracing::info!(
         seconds = started.elapsed().as_secs_f64(),
         ok = matches!(
@@ -481,6 +493,34 @@ async fn run_sync(
         "sync finished"
     );
     outcome
+}
+
+fn record_sync_metrics(
+    metrics: &crate::telemetry::Metrics,
+    namespace: &str,
+    name: &str,
+    outcome: &SyncOutcome,
+    elapsed: Duration,
+) {
+    let result = match outcome {
+        SyncOutcome::Synced { result, .. } => crate::telemetry::sync_outcome(result),
+        SyncOutcome::KeyProblem(_) => crate::telemetry::SyncOutcome::KeyRejected,
+    };
+    metrics.record_sync(result, elapsed);
+    if let SyncOutcome::Synced {
+        result: decide::SyncResult::Succeeded { counts, .. },
+        ..
+    } = outcome
+    {
+        for (kind, count) in counts {
+            metrics.set_evidence(
+                namespace,
+                name,
+                crate::telemetry::endpoint_group(kind),
+                *count,
+            );
+        }
+    }
 }
 
 /// Warns once per change when other connections use the same key: generating a new key for
@@ -585,6 +625,8 @@ pub async fn run(
     }
     let concurrency = settings.concurrency;
     let selector = settings.label_selector.clone();
+    let all_metrics = settings.metrics.clone();
+    let readiness = settings.readiness.clone();
     let ctx = Arc::new(Context::new(client.clone(), settings));
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut controllers = Vec::new();
@@ -609,6 +651,7 @@ pub async fn run(
             .unwrap_or_else(|p| p.into_inner())
             .push(store.clone());
         let mut stop = stop_rx.clone();
+        let metrics = all_metrics.clone();
         let controller = controller
             .watches(secrets, watcher::Config::default(), move |secret| {
                 secrets::connections_referencing(
@@ -621,16 +664,36 @@ pub async fn run(
                 let _ = stop.wait_for(|stopped| *stopped).await;
             })
             .run(reconcile, error_policy, ctx.clone())
-            .for_each(|result| async move {
-                match result {
-                    Ok(_) => {}
-                    Err(kube::runtime::controller::Error::ObjectNotFound(object)) => {
-                        tracing::debug!(%object, "connection deleted");
+            .for_each(move |result| {
+                let metrics = metrics.clone();
+                async move {
+                    match result {
+                        Ok(_) => {}
+                        Err(kube::runtime::controller::Error::ObjectNotFound(object)) => {
+                            tracing::debug!(%object, "connection deleted");
+                            if let Some(metrics) = &metrics {
+                                metrics.forget_connection(
+                                    object.namespace.as_deref().unwrap_or_default(),
+                                    &object.name,
+                                );
+                            }
+                        }
+                        Err(error) => tracing::warn!(%error, "controller"),
                     }
-                    Err(error) => tracing::warn!(%error, "controller"),
                 }
             });
         controllers.push(controller);
+    }
+    if let Some(readiness) = readiness {
+        let stores = ctx.stores.read().unwrap_or_else(|p| p.into_inner()).clone();
+        tokio::spawn(async move {
+            for store in stores {
+                if store.wait_until_ready().await.is_err() {
+                    return;
+                }
+            }
+            readiness.set_ready();
+        });
     }
     tokio::spawn(async move {
         shutdown.await;
@@ -654,5 +717,6 @@ pub fn parse_endpoint(text: &str) -> Result<(crate::region::Region, url::Url), S
 pub fn endpoints(pairs: Vec<(crate::region::Region, url::Url)>) -> Endpoints {
     Endpoints {
         overrides: pairs.into_iter().collect::<BTreeMap<_, _>>(),
+        observer: None,
     }
 }

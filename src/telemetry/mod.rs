@@ -70,8 +70,11 @@
 //! JumpCloud, so an outage cannot cause a restart storm); `/readyz` answers 503 until
 //! [`Readiness::set_ready`] and 200 afterwards.
 
+mod hooks;
 mod metrics;
 mod server;
+
+pub use hooks::{OTHER_GROUP, RequestObserver, endpoint_group, key_state, sync_outcome};
 
 pub use metrics::{ControlResult, INVALID_NAME_LABEL, KeyState, Metrics, StatusClass, SyncOutcome};
 pub use server::{
