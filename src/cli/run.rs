@@ -126,7 +126,8 @@ const EXIT_LOST_LEADERSHIP: u8 = 3;
 impl RunArgs {
     pub async fn run(self) -> ExitCode {
         init_logging(&self.log_format, &self.log_level);
-        let client = match kube::Client::try_default().await {
+        let identity = leader::default_identity(self.instance.as_deref());
+        let client = match kube_client(&identity).await {
             Ok(client) => client,
             Err(error) => {
                 eprintln!(
@@ -284,6 +285,19 @@ impl RunArgs {
             }
         }
     }
+}
+
+/// The Kubernetes client, with a user agent naming the operator and this instance (audit logs
+/// and the end-to-end tests tell replicas apart by it).
+async fn kube_client(identity: &str) -> Result<kube::Client, kube::Error> {
+    let mut config = kube::Config::infer()
+        .await
+        .map_err(kube::Error::InferConfig)?;
+    let agent = format!("jumpcloud-operator/{} ({identity})", env!("CARGO_PKG_VERSION"));
+    if let Ok(value) = http::HeaderValue::from_str(&agent) {
+        config.headers.push((http::header::USER_AGENT, value));
+    }
+    kube::Client::try_from(config)
 }
 
 fn finish(outcome: Result<(), StartError>) -> ExitCode {

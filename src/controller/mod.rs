@@ -688,11 +688,33 @@ pub async fn run(
         let stores = ctx.stores.read().unwrap_or_else(|p| p.into_inner()).clone();
         tokio::spawn(async move {
             for store in stores {
-                if store.wait_until_ready().await.is_err() {
+                if crate::telemetry::store_ready(&store).await.is_err() {
                     return;
                 }
             }
+            tracing::info!("connection store ready");
             readiness.set_ready();
+        });
+    }
+    if let Some(metrics) = all_metrics {
+        // Deletions trigger no reconcile: drop the series of connections gone from the cache.
+        let stores = ctx.stores.read().unwrap_or_else(|p| p.into_inner()).clone();
+        let mut stop = stop_rx.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(5));
+            loop {
+                tokio::select! {
+                    _ = stop.wait_for(|stopped| *stopped) => return,
+                    _ = tick.tick() => {}
+                }
+                metrics.retain_connections(|namespace, name| {
+                    stores.iter().any(|store| {
+                        store
+                            .get(&kube::runtime::reflector::ObjectRef::new(name).within(namespace))
+                            .is_some()
+                    })
+                });
+            }
         });
     }
     tokio::spawn(async move {

@@ -75,6 +75,28 @@ impl std::fmt::Debug for RequestObserver {
     }
 }
 
+/// Resolves once `store` has its initial list.
+///
+/// `Store::wait_until_ready` (kube-runtime 5.0) wakes only the *last* task that polled it: its
+/// one-shot receiver keeps a single waker, and the controller's own runner polls it too. So
+/// this re-polls it every 200 ms; readiness is reported at most that late.
+pub async fn store_ready<K>(
+    store: &kube::runtime::reflector::Store<K>,
+) -> Result<(), kube::runtime::reflector::store::WriterDropped>
+where
+    K: kube::runtime::reflector::Lookup + Clone + 'static,
+    K::DynamicType: Eq + std::hash::Hash + Clone,
+{
+    loop {
+        if let Ok(outcome) =
+            tokio::time::timeout(std::time::Duration::from_millis(200), store.wait_until_ready())
+                .await
+        {
+            return outcome;
+        }
+    }
+}
+
 /// The key state of a `KeyValid` condition reason (`None`: no condition yet).
 pub fn key_state(reason: Option<&str>) -> KeyState {
     match reason {
