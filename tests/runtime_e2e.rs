@@ -27,7 +27,10 @@ impl Proc {
     fn spawn(env: &Env, name: &str, extra: &[&str]) -> Proc {
         let mut args = vec!["--instance", name, "--log-format", "json"];
         args.extend_from_slice(extra);
-        let mut child = env.operator_command(&args).spawn().expect("operator starts");
+        let mut child = env
+            .operator_command(&args)
+            .spawn()
+            .expect("operator starts");
         let log = Arc::new(Mutex::new(String::new()));
         for stream in [
             Box::new(child.stdout.take().unwrap()) as Box<dyn tokio::io::AsyncRead + Unpin + Send>,
@@ -135,9 +138,9 @@ async fn wait_status(url: &str, want: u16, deadline: Duration) {
 
 fn by(name: &str) -> impl Fn(&RecordedRequest) -> bool + '_ {
     move |r| {
-        r.user_agent
-            .as_deref()
-            .is_some_and(|ua| ua.starts_with("jumpcloud-operator/") && ua.contains(&format!("({name})")))
+        r.user_agent.as_deref().is_some_and(|ua| {
+            ua.starts_with("jumpcloud-operator/") && ua.contains(&format!("({name})"))
+        })
     }
 }
 
@@ -315,7 +318,10 @@ async fn metrics_health_and_a_full_lifetime_of_api_calls() {
         if !text.contains("connection=\"prod\"") {
             break;
         }
-        assert!(start.elapsed() < DEFAULT_WAIT, "series of a deleted connection stay:\n{text}");
+        assert!(
+            start.elapsed() < DEFAULT_WAIT,
+            "series of a deleted connection stay:\n{text}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await; // polling interval
     }
 
@@ -325,7 +331,10 @@ async fn metrics_health_and_a_full_lifetime_of_api_calls() {
     assert!(status.success(), "{status:?}\n{}", tail(&op.log(), 30));
     assert_eq!(lease_holder(&env).await, None);
     assert!(op.log().contains("released the leader lease"));
-    assert!(get(&format!("{health}/healthz")).await.is_none(), "servers stopped");
+    assert!(
+        get(&format!("{health}/healthz")).await.is_none(),
+        "servers stopped"
+    );
 
     let record = write_api_calls(&env);
     let recorded = std::fs::read_to_string(&record).unwrap();
@@ -355,7 +364,8 @@ async fn readyz_flips_once_the_store_is_listed() {
     let (code, _) = get(&format!("{health}/readyz")).await.expect("readyz");
     assert_eq!(code, 503);
     env.kube.faults().clear();
-    op.wait_for_log("connection store ready", DEFAULT_WAIT).await;
+    op.wait_for_log("connection store ready", DEFAULT_WAIT)
+        .await;
     wait_status(&format!("{health}/readyz"), 200, DEFAULT_WAIT).await;
     assert!(
         env.kube
@@ -441,15 +451,25 @@ async fn two_replicas_one_writer_and_takeover_on_sigterm_and_after_kill() {
         json!({"metadata": {"annotations": {"jumpcloud-operator.io/sync-requested-at": "r1"}}}),
     )
     .await;
-    env.wait_for("team-a", "prod", DEFAULT_WAIT, "sync request handled", |c| {
-        c.status
-            .as_ref()
-            .and_then(|s| s.last_handled_sync_request.as_deref())
-            == Some("r1")
-    })
+    env.wait_for(
+        "team-a",
+        "prod",
+        DEFAULT_WAIT,
+        "sync request handled",
+        |c| {
+            c.status
+                .as_ref()
+                .and_then(|s| s.last_handled_sync_request.as_deref())
+                == Some("r1")
+        },
+    )
     .await;
     assert!(status_writes(&env, "op-b") > 0);
-    assert_eq!(status_writes(&env, "op-a"), before, "the old leader wrote after stopping");
+    assert_eq!(
+        status_writes(&env, "op-a"),
+        before,
+        "the old leader wrote after stopping"
+    );
 
     // kill -9 B (no release): C takes over once B's 3 s lease has expired.
     let mut c = Proc::spawn(&env, "op-c", &fast);
@@ -471,12 +491,18 @@ async fn two_replicas_one_writer_and_takeover_on_sigterm_and_after_kill() {
         json!({"metadata": {"annotations": {"jumpcloud-operator.io/sync-requested-at": "r2"}}}),
     )
     .await;
-    env.wait_for("team-a", "prod", DEFAULT_WAIT, "sync request handled", |c| {
-        c.status
-            .as_ref()
-            .and_then(|s| s.last_handled_sync_request.as_deref())
-            == Some("r2")
-    })
+    env.wait_for(
+        "team-a",
+        "prod",
+        DEFAULT_WAIT,
+        "sync request handled",
+        |c| {
+            c.status
+                .as_ref()
+                .and_then(|s| s.last_handled_sync_request.as_deref())
+                == Some("r2")
+        },
+    )
     .await;
     assert!(status_writes(&env, "op-c") > 0);
     c.signal("-TERM");

@@ -181,9 +181,8 @@ impl RunArgs {
         readiness.set_not_ready();
         shutdown.cancel();
         for server in servers {
-            match server.await {
-                Ok(Err(error)) => tracing::warn!(%error, "telemetry server"),
-                Ok(Ok(())) | Err(_) => {}
+            if let Ok(Err(error)) = server.await {
+                tracing::warn!(%error, "telemetry server");
             }
         }
         code
@@ -293,7 +292,10 @@ async fn kube_client(identity: &str) -> Result<kube::Client, kube::Error> {
     let mut config = kube::Config::infer()
         .await
         .map_err(kube::Error::InferConfig)?;
-    let agent = format!("jumpcloud-operator/{} ({identity})", env!("CARGO_PKG_VERSION"));
+    let agent = format!(
+        "jumpcloud-operator/{} ({identity})",
+        env!("CARGO_PKG_VERSION")
+    );
     if let Ok(value) = http::HeaderValue::from_str(&agent) {
         config.headers.push((http::header::USER_AGENT, value));
     }

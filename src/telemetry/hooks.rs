@@ -46,7 +46,9 @@ pub fn endpoint_group(label: &str) -> &'static str {
 /// Called by the JumpCloud client after every HTTP attempt with the request label and the
 /// response status (`None`: no response arrived). Cheap to clone.
 #[derive(Clone)]
-pub struct RequestObserver(Arc<dyn Fn(&str, Option<u16>) + Send + Sync>);
+pub struct RequestObserver(Arc<ObserveFn>);
+
+type ObserveFn = dyn Fn(&str, Option<u16>) + Send + Sync;
 
 impl RequestObserver {
     pub fn new(f: impl Fn(&str, Option<u16>) + Send + Sync + 'static) -> Self {
@@ -88,9 +90,11 @@ where
     K::DynamicType: Eq + std::hash::Hash + Clone,
 {
     loop {
-        if let Ok(outcome) =
-            tokio::time::timeout(std::time::Duration::from_millis(200), store.wait_until_ready())
-                .await
+        if let Ok(outcome) = tokio::time::timeout(
+            std::time::Duration::from_millis(200),
+            store.wait_until_ready(),
+        )
+        .await
         {
             return outcome;
         }

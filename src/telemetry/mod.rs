@@ -74,7 +74,8 @@ mod hooks;
 mod metrics;
 mod server;
 
-pub use hooks::{OTHER_GROUP, RequestObserver, endpoint_group, key_state, store_ready, sync_outcome,
+pub use hooks::{
+    OTHER_GROUP, RequestObserver, endpoint_group, key_state, store_ready, sync_outcome,
 };
 
 pub use metrics::{ControlResult, INVALID_NAME_LABEL, KeyState, Metrics, StatusClass, SyncOutcome};
