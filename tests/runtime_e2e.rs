@@ -508,3 +508,62 @@ async fn two_replicas_one_writer_and_takeover_on_sigterm_and_after_kill() {
     c.signal("-TERM");
     assert!(c.wait().await.success());
 }
+
+/// Waits until the simulator has taken its injected fault: the delayed request has arrived.
+async fn wait_fault_taken(env: &Env) {
+    let start = Instant::now();
+    while !env.control(Region::Us).faults().await.unwrap().is_empty() {
+        assert!(
+            start.elapsed() < DEFAULT_WAIT,
+            "the delayed request never arrived"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await; // polling interval
+    }
+}
+
+/// SIGTERM during a sync: the sync finishes, its status is written, then the process exits 0.
+/// kill -9 during a sync: nothing is published (no manifest in the target).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_finishes_the_sync_in_flight_and_kill_publishes_nothing() {
+    use jumpcloud_operator::simulator::control::{Fault, FaultKind};
+    let env = Env::without_operator(&[Region::Us], true).await;
+    let key = env.read_only_key(Region::Us);
+    env.secret("team-a", "jc", &[("api-key", &key)]).await;
+    let target = env.evidence.path().join("team-a/prod");
+
+    // kill -9 while the devices listing hangs: no manifest appears.
+    env.control(Region::Us)
+        .inject(Fault::new(FaultKind::Delay { delay_ms: 60_000 }).on_path("/api/systems"))
+        .await
+        .unwrap();
+    let mut op = Proc::spawn(&env, "op-a", &["--leader-election=false"]);
+    env.connection("team-a", "prod", spec("jc")).await;
+    wait_fault_taken(&env).await;
+    op.signal("-KILL");
+    let _ = op.wait().await;
+    assert!(
+        !target.join("manifest.json").exists(),
+        "a sync killed mid-write published a manifest"
+    );
+    env.control(Region::Us).clear_faults().await.unwrap();
+
+    // SIGTERM while the devices listing takes 2 s: the sync completes before the exit.
+    env.control(Region::Us)
+        .inject(Fault::new(FaultKind::Delay { delay_ms: 2_000 }).on_path("/api/systems"))
+        .await
+        .unwrap();
+    let mut op = Proc::spawn(&env, "op-b", &["--leader-election=false"]);
+    wait_fault_taken(&env).await;
+    op.signal("-TERM");
+    let status = op.wait().await;
+    assert!(status.success(), "{status:?}\n{}", tail(&op.log(), 30));
+    assert!(
+        target.join("manifest.json").is_file(),
+        "the sync in flight did not finish"
+    );
+    let c = env.connections("team-a").get("prod").await.unwrap();
+    assert_eq!(
+        condition(&c, "Synced").map(|s| s.reason.as_str()),
+        Some("Succeeded")
+    );
+}
