@@ -228,14 +228,12 @@ fn sync_due(inputs: &Inputs<'_>, intervals: &Intervals, backing_off: bool) -> Op
     }
     let last_success = time(&status.last_successful_sync_time);
     let last_attempt = time(&status.last_sync_time);
-    let last_failed = match (last_attempt, last_success) {
-        (Some(attempt), Some(success)) => attempt > success,
-        (Some(_), None) => true,
-        _ => false,
-    };
-    let failed_transiently = last_failed
-        && conditions::find(&status.conditions, SYNCED)
-            .is_some_and(|c| c.status == "False" && is_transient_sync_reason(&c.reason));
+    // The Synced condition, not the timestamps, says how the last attempt ended: an attempt and
+    // a success can fall in the same second.
+    let synced = conditions::find(&status.conditions, SYNCED);
+    let last_failed = last_attempt.is_some() && synced.is_some_and(|c| c.status == "False");
+    let failed_transiently =
+        last_failed && synced.is_some_and(|c| is_transient_sync_reason(&c.reason));
     match last_success {
         None if failed_transiently => Some(SyncTrigger::Retry),
         None if last_failed => {

@@ -558,6 +558,14 @@ async fn suspend_sync_requests_shared_keys_and_restart_without_a_sync_storm() {
 async fn a_rate_limit_storm_fails_the_sync_not_the_key_and_recovers() {
     use jumpcloud_operator::simulator::control::{Fault, FaultKind};
     let env = Env::start(&[Region::Us]).await;
+    env.secret("a", "jc", &[("api-key", &env.read_only_key(Region::Us))])
+        .await;
+    env.connection("a", "storm", spec("jc")).await;
+    env.wait_for("a", "storm", DEFAULT_WAIT, "Ready", is_ready)
+        .await;
+    let manifest = env.evidence.path().join("a/storm/manifest.json");
+    let good_snapshot = std::fs::read(&manifest).unwrap();
+
     // Every attempt of the client's device listing is rate limited, once through.
     env.control(Region::Us)
         .inject(
@@ -570,9 +578,12 @@ async fn a_rate_limit_storm_fails_the_sync_not_the_key_and_recovers() {
         )
         .await
         .unwrap();
-    env.secret("a", "jc", &[("api-key", &env.read_only_key(Region::Us))])
-        .await;
-    env.connection("a", "storm", spec("jc")).await;
+    env.patch_connection(
+        "a",
+        "storm",
+        json!({"metadata": {"annotations": {"jumpcloud-operator.io/sync-requested-at": "storm"}}}),
+    )
+    .await;
     let c = env
         .wait_condition(
             "a",
@@ -583,6 +594,24 @@ async fn a_rate_limit_storm_fails_the_sync_not_the_key_and_recovers() {
             Duration::from_secs(60),
         )
         .await;
+    // The failed sync keeps the last good snapshot and its counts.
+    assert_eq!(std::fs::read(&manifest).unwrap(), good_snapshot);
+    assert_eq!(
+        c.status
+            .as_ref()
+            .unwrap()
+            .evidence
+            .as_ref()
+            .unwrap()
+            .devices,
+        Some(55)
+    );
+    assert!(
+        condition(&c, "Synced")
+            .unwrap()
+            .message
+            .contains("last good snapshot")
+    );
     assert_eq!(condition(&c, "KeyValid").unwrap().status, "True");
     assert_eq!(
         condition(&c, "Reconciling").unwrap().reason,
@@ -600,7 +629,8 @@ async fn a_rate_limit_storm_fails_the_sync_not_the_key_and_recovers() {
         is_ready,
     )
     .await;
-    env.wait_event("a", "storm", "Succeeded", DEFAULT_WAIT)
+    // A Normal event on recovery (the first was the initial sync).
+    env.wait_events("a", "storm", "Succeeded", 2, DEFAULT_WAIT)
         .await;
 }
 

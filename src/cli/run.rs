@@ -39,6 +39,12 @@ pub struct RunArgs {
     )]
     selector: Option<String>,
 
+    /// Only watch Secrets matching this label selector (e.g.
+    /// jumpcloud-operator.io/credentials=true). Narrows watch traffic; Secrets without the label
+    /// are then picked up at the next key check instead of at once.
+    #[arg(long, env = "JUMPCLOUD_OPERATOR_SECRET_SELECTOR")]
+    secret_selector: Option<String>,
+
     /// Connections reconciled at once.
     #[arg(long, env = "JUMPCLOUD_OPERATOR_CONCURRENCY", default_value_t = 4)]
     concurrency: u16,
@@ -161,6 +167,7 @@ impl RunArgs {
             endpoints,
             watch_namespaces: self.watch_namespaces.clone(),
             label_selector: self.selector.clone(),
+            secret_selector: self.secret_selector.clone(),
             concurrency: self.concurrency.max(1),
             instance: self.instance.clone(),
             metrics: Some(metrics),

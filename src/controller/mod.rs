@@ -54,6 +54,9 @@ pub struct Settings {
     pub watch_namespaces: Vec<String>,
     /// Label selector on connections.
     pub label_selector: Option<String>,
+    /// Label selector narrowing the Secret metadata watch (less traffic; not a security
+    /// boundary: RBAC cannot filter by label).
+    pub secret_selector: Option<String>,
     pub concurrency: u16,
     /// Reporter instance in events (the pod name).
     pub instance: Option<String>,
@@ -135,6 +138,13 @@ impl Context {
             written: Mutex::new(HashMap::new()),
             shared_warned: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Drops what is remembered about a deleted connection.
+    fn forget(&self, key: &str) {
+        lock(&self.written).remove(key);
+        lock(&self.shared_warned).remove(key);
+        self.backoff.reset(key);
     }
 
     /// Every connection with its last seen key fingerprint, across all watched namespaces.
@@ -283,6 +293,11 @@ pub async fn reconcile(
                     succeeded = true;
                     if let Some(trigger) = then_sync {
                         let outcome = run_sync(&ctx, &namespace, &name, spec, api_key).await;
+                        // lastSyncTime is when the attempt ended.
+                        let subject = Subject {
+                            now: now_seconds(),
+                            ..subject
+                        };
                         apply_sync_outcome(
                             &mut status,
                             outcome,
@@ -312,6 +327,11 @@ pub async fn reconcile(
         }
         (Plan::Sync { trigger }, Some(api_key), Some(fp)) => {
             let outcome = run_sync(&ctx, &namespace, &name, spec, api_key).await;
+            // lastSyncTime is when the attempt ended.
+            let subject = Subject {
+                now: now_seconds(),
+                ..subject
+            };
             apply_sync_outcome(
                 &mut status,
                 outcome,
@@ -627,8 +647,13 @@ pub async fn run(
     let selector = settings.label_selector.clone();
     let all_metrics = settings.metrics.clone();
     let readiness = settings.readiness.clone();
+    let secret_selector = settings.secret_selector.clone();
     let ctx = Arc::new(Context::new(client.clone(), settings));
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let secret_config = match &secret_selector {
+        Some(selector) => watcher::Config::default().labels(selector),
+        None => watcher::Config::default(),
+    };
     let mut controllers = Vec::new();
     for namespace in namespaces {
         let (connections, secrets): (Api<JumpCloudConnection>, Api<PartialObjectMeta<Secret>>) =
@@ -653,7 +678,7 @@ pub async fn run(
         let mut stop = stop_rx.clone();
         let metrics = all_metrics.clone();
         let controller = controller
-            .watches(secrets, watcher::Config::default(), move |secret| {
+            .watches(secrets, secret_config.clone(), move |secret| {
                 secrets::connections_referencing(
                     &store,
                     secret.namespace().as_deref(),
@@ -664,21 +689,29 @@ pub async fn run(
                 let _ = stop.wait_for(|stopped| *stopped).await;
             })
             .run(reconcile, error_policy, ctx.clone())
-            .for_each(move |result| {
-                let metrics = metrics.clone();
-                async move {
-                    match result {
-                        Ok(_) => {}
-                        Err(kube::runtime::controller::Error::ObjectNotFound(object)) => {
-                            tracing::debug!(%object, "connection deleted");
-                            if let Some(metrics) = &metrics {
-                                metrics.forget_connection(
+            .for_each({
+                let ctx = ctx.clone();
+                move |result| {
+                    let ctx = ctx.clone();
+                    let metrics = metrics.clone();
+                    async move {
+                        match result {
+                            Ok(_) => {}
+                            Err(kube::runtime::controller::Error::ObjectNotFound(object)) => {
+                                tracing::debug!(%object, "connection deleted");
+                                ctx.forget(&connection_key(
                                     object.namespace.as_deref().unwrap_or_default(),
                                     &object.name,
-                                );
+                                ));
+                                if let Some(metrics) = &metrics {
+                                    metrics.forget_connection(
+                                        object.namespace.as_deref().unwrap_or_default(),
+                                        &object.name,
+                                    );
+                                }
                             }
+                            Err(error) => tracing::warn!(%error, "controller"),
                         }
-                        Err(error) => tracing::warn!(%error, "controller"),
                     }
                 }
             });

@@ -575,3 +575,27 @@ fn shared_keys_are_found_across_connections() {
     );
     assert_eq!(peers, ["b/two"]);
 }
+
+#[test]
+fn a_failure_in_the_same_second_as_the_last_success_is_still_retried() {
+    let mut w = healthy();
+    // The requested sync starts and fails within the second of the previous success.
+    w.sync(
+        SyncResult::Failed {
+            reason: reason::RATE_LIMITED,
+            message: "429".into(),
+            transient: true,
+        },
+        SyncTrigger::Requested("x".into()),
+    );
+    w.request = Some("x".into());
+    w.retry_not_before = Some(at(5));
+    assert!(matches!(w.plan(), Plan::Wait { until } if until == at(5)));
+    w.now = at(5);
+    assert_eq!(
+        w.plan(),
+        Plan::Sync {
+            trigger: SyncTrigger::Retry
+        }
+    );
+}

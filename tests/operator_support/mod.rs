@@ -405,13 +405,33 @@ impl Env {
         reason: &str,
         deadline: Duration,
     ) -> Event {
+        self.wait_events(ns, name, reason, 1, deadline)
+            .await
+            .remove(0)
+    }
+
+    /// Waits for at least `count` events with this reason about `name`.
+    pub async fn wait_events(
+        &self,
+        ns: &str,
+        name: &str,
+        reason: &str,
+        count: usize,
+        deadline: Duration,
+    ) -> Vec<Event> {
         let start = Instant::now();
         loop {
-            if let Some(event) = self.events(ns).await.into_iter().find(|e| {
-                e.reason.as_deref() == Some(reason)
-                    && e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name)
-            }) {
-                return event;
+            let found: Vec<Event> = self
+                .events(ns)
+                .await
+                .into_iter()
+                .filter(|e| {
+                    e.reason.as_deref() == Some(reason)
+                        && e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name)
+                })
+                .collect();
+            if found.len() >= count {
+                return found;
             }
             assert!(
                 start.elapsed() < deadline,
