@@ -4,16 +4,18 @@
 //!   re-reads the Lease every `retry` period, so a lease *released* by a leader stopping on
 //!   SIGTERM is taken over within about one retry period; a lease left by a crashed leader is
 //!   taken over once it has expired (`duration` after its last renewal).
-//! - [`Leadership::hold`] renews the lease and returns when it is lost (or cannot be renewed:
-//!   then the process must stop, because another replica may take over).
+//! - [`Leadership::hold`] renews the lease and returns when it is lost (another holder, or no
+//!   successful renewal or read for a lease duration: then the process must stop, because
+//!   another replica may take over).
 //! - [`Leadership::release`] frees the lease at the end of a clean shutdown.
 //!
 //! API calls: `get`, `create` (first start) and `patch` (renew, take over, release) on one
 //! Lease in one namespace.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use kube::Client;
+use k8s_openapi::api::coordination::v1::Lease;
+use kube::{Api, Client};
 use kube_lease_manager::{LeaseManager, LeaseManagerBuilder, LeaseManagerError};
 use tokio_util::sync::CancellationToken;
 
@@ -83,7 +85,8 @@ pub fn default_identity(pod_name: Option<&str>) -> String {
 /// This process holds the lease.
 pub struct Leadership {
     manager: LeaseManager,
-    identity: String,
+    client: Client,
+    config: LeaderConfig,
 }
 
 /// Waits until this process holds the lease; `None` when `shutdown` was cancelled first.
@@ -117,7 +120,7 @@ pub async fn acquire(
             outcome = tokio::time::timeout(config.retry, attempt) => match outcome {
                 Ok(Ok((manager, true))) => {
                     tracing::info!(identity = %config.identity, lease = %config.lease_name, "became the leader");
-                    return Ok(Some(Leadership { manager, identity: config.identity.clone() }));
+                    return Ok(Some(Leadership { manager, client: client.clone(), config: config.clone() }));
                 }
                 Ok(Ok((_, false))) | Err(_) => {
                     if !announced {
@@ -139,20 +142,54 @@ pub async fn acquire(
 
 impl Leadership {
     /// Renews the lease until it is lost or cannot be renewed; returns why.
+    ///
+    /// The manager renews without re-reading the Lease, so it would not notice another holder
+    /// (for example after a renewal came too late and a standby took over). Every retry period
+    /// the Lease is therefore read back: another holder means lost; no successful read for a
+    /// whole lease duration means this process can no longer know, so it stops too.
     pub async fn hold(&self) -> LeaderError {
-        loop {
-            match self.manager.changed().await {
-                Ok(true) => continue,
-                Ok(false) => return LeaderError::Lost(self.identity.clone()),
-                Err(error) => return LeaderError::Renew(error),
+        let renew = async {
+            loop {
+                match self.manager.changed().await {
+                    Ok(true) => continue,
+                    Ok(false) => return LeaderError::Lost(self.config.identity.clone()),
+                    Err(error) => return LeaderError::Renew(error),
+                }
             }
+        };
+        let verify = async {
+            let leases: Api<Lease> = Api::namespaced(self.client.clone(), &self.config.namespace);
+            let mut confirmed = Instant::now();
+            loop {
+                tokio::time::sleep(self.config.retry).await;
+                match leases.get_opt(&self.config.lease_name).await {
+                    Ok(lease) => {
+                        let holder = lease.and_then(|l| l.spec).and_then(|s| s.holder_identity);
+                        if holder.as_deref() != Some(self.config.identity.as_str()) {
+                            tracing::error!(holder = ?holder, "another replica holds the lease");
+                            return LeaderError::Lost(self.config.identity.clone());
+                        }
+                        confirmed = Instant::now();
+                    }
+                    Err(error) => {
+                        tracing::warn!(%error, "cannot read the leader lease");
+                        if confirmed.elapsed() >= self.config.duration {
+                            return LeaderError::Renew(LeaseManagerError::KubeError(error));
+                        }
+                    }
+                }
+            }
+        };
+        tokio::select! {
+            lost = renew => lost,
+            lost = verify => lost,
         }
     }
 
     /// Frees the lease so a standby takes over at once.
     pub async fn release(self) -> Result<(), LeaderError> {
         self.manager.release().await.map_err(LeaderError::Release)?;
-        tracing::info!(identity = %self.identity, "released the leader lease");
+        tracing::info!(identity = %self.config.identity, "released the leader lease");
         Ok(())
     }
 }

@@ -567,3 +567,38 @@ async fn sigterm_finishes_the_sync_in_flight_and_kill_publishes_nothing() {
         Some("Succeeded")
     );
 }
+
+/// Another holder in the Lease (e.g. a standby took over after a renewal came too late): the
+/// leader stops its controller and exits non-zero so the pod restarts clean.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leader_that_loses_the_lease_stops_and_exits_non_zero() {
+    let env = Env::without_operator(&[Region::Us], true).await;
+    let mut op = Proc::spawn(
+        &env,
+        "op-a",
+        &[
+            "--leader-election-namespace",
+            "default",
+            "--leader-election-retry-period",
+            "250ms",
+        ],
+    );
+    op.wait_for_log("became the leader", DEFAULT_WAIT).await;
+    let leases: Api<Lease> = Api::namespaced(env.client.clone(), "default");
+    leases
+        .patch(
+            "jumpcloud-operator",
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(json!({"spec": {
+                "holderIdentity": "intruder",
+                "leaseDurationSeconds": 60,
+                "renewTime": k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime(jiff::Timestamp::now()),
+            }})),
+        )
+        .await
+        .expect("lease patched");
+    let status = op.wait().await;
+    assert_eq!(status.code(), Some(3), "{}", tail(&op.log(), 20));
+    assert!(op.log().contains("leadership lost"));
+    assert_eq!(lease_holder(&env).await.as_deref(), Some("intruder"));
+}
