@@ -13,11 +13,11 @@ use crate::decide::SyncResult;
 /// Request labels are evidence kinds compiled into the binary, so this is a safety net only.
 const MAX_GROUPS: usize = 128;
 
-/// Label value for groups beyond [`MAX_GROUPS`] or with unexpected characters.
+/// Label value for groups beyond `MAX_GROUPS` or with unexpected characters.
 pub const OTHER_GROUP: &str = "other";
 
 /// A bounded `&'static str` for a request label (an evidence kind such as `devices`).
-/// Each distinct accepted label is leaked once; at most [`MAX_GROUPS`] ever are.
+/// Each distinct accepted label is leaked once; at most `MAX_GROUPS` ever are.
 pub fn endpoint_group(label: &str) -> &'static str {
     static GROUPS: OnceLock<Mutex<BTreeSet<&'static str>>> = OnceLock::new();
     let valid = !label.is_empty()
