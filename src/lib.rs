@@ -15,6 +15,7 @@ pub mod controls;
 pub mod crd;
 pub mod decide;
 pub mod jumpcloud;
+pub mod leader;
 pub mod region;
 pub mod report;
 pub mod simulator;

@@ -1,8 +1,15 @@
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
 
 use crate::controller::{self, Settings, StartError};
+use crate::leader::{self, LeaderConfig};
 use crate::region::Region;
+use crate::telemetry::{self, Metrics, Readiness, RequestObserver};
 
 /// Run the operator: watch JumpCloudConnections, verify keys, collect evidence, report status.
 #[derive(Debug, clap::Args)]
@@ -24,8 +31,12 @@ pub struct RunArgs {
     watch_namespaces: Vec<String>,
 
     /// Only handle connections matching this label selector (e.g. team=platform), to split a
-    /// large fleet across several operator releases.
-    #[arg(long, env = "JUMPCLOUD_OPERATOR_SELECTOR")]
+    /// large fleet across several operator releases. `--selector` is an alias.
+    #[arg(
+        long = "connection-selector",
+        visible_alias = "selector",
+        env = "JUMPCLOUD_OPERATOR_CONNECTION_SELECTOR"
+    )]
     selector: Option<String>,
 
     /// Only watch Secrets matching this label selector (e.g.
@@ -51,15 +62,78 @@ pub struct RunArgs {
     #[arg(long, env = "RUST_LOG", default_value = "info,kube=warn")]
     log_level: String,
 
-    /// Name of this instance in events (the pod name).
+    /// Name of this instance in events and the leader lease (the pod name; default
+    /// `<hostname>-<pid>` for the lease).
     #[arg(long, env = "POD_NAME")]
     instance: Option<String>,
+
+    /// Address the metrics and health servers listen on.
+    #[arg(long, env = "JUMPCLOUD_OPERATOR_BIND_ADDRESS", default_value_t = IpAddr::V4(Ipv4Addr::UNSPECIFIED))]
+    bind_address: IpAddr,
+
+    /// Port of `GET /metrics` (Prometheus). 0 picks a free port (logged).
+    #[arg(long, env = "JUMPCLOUD_OPERATOR_METRICS_PORT", default_value_t = 8080)]
+    metrics_port: u16,
+
+    /// Port of `GET /healthz` and `GET /readyz`. 0 picks a free port (logged).
+    #[arg(long, env = "JUMPCLOUD_OPERATOR_HEALTH_PORT", default_value_t = 8081)]
+    health_port: u16,
+
+    /// Elect one active replica with a Lease; `--leader-election=false` runs directly.
+    #[arg(
+        long,
+        env = "JUMPCLOUD_OPERATOR_LEADER_ELECTION",
+        default_value_t = true,
+        num_args = 0..=1,
+        default_missing_value = "true",
+        action = clap::ArgAction::Set
+    )]
+    leader_election: bool,
+
+    /// Namespace of the `jumpcloud-operator` Lease (default: the pod's namespace).
+    #[arg(long, env = "POD_NAMESPACE")]
+    leader_election_namespace: Option<String>,
+
+    /// How long the lease stays valid after the last renewal: a crashed leader is replaced
+    /// after at most this long (e.g. 15s).
+    #[arg(long, default_value = "15s", value_parser = parse_duration)]
+    leader_election_lease_duration: Duration,
+
+    /// The leader renews this long before the lease expires (shorter than the duration).
+    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    leader_election_renew_margin: Duration,
+
+    /// How often a standby checks the lease: a released lease is taken over within this.
+    #[arg(long, default_value = "2s", value_parser = parse_duration)]
+    leader_election_retry_period: Duration,
 }
+
+/// Parses `500ms`, `2s`, `1m` (a bare number is seconds).
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration like 500ms, 15s or 1m"))?;
+    match unit {
+        "ms" => Ok(Duration::from_millis(number)),
+        "" | "s" => Ok(Duration::from_secs(number)),
+        "m" => Ok(Duration::from_secs(number * 60)),
+        _ => Err(format!("{text:?}: unit must be ms, s or m")),
+    }
+}
+
+/// Exit code when leadership was lost: the pod restarts clean.
+const EXIT_LOST_LEADERSHIP: u8 = 3;
 
 impl RunArgs {
     pub async fn run(self) -> ExitCode {
         init_logging(&self.log_format, &self.log_level);
-        let client = match kube::Client::try_default().await {
+        let identity = leader::default_identity(self.instance.as_deref());
+        let client = match kube_client(&identity).await {
             Ok(client) => client,
             Err(error) => {
                 eprintln!(
@@ -68,33 +142,186 @@ impl RunArgs {
                 return ExitCode::FAILURE;
             }
         };
+        // One token stops everything: the controller, both HTTP servers and the lease.
+        let shutdown = CancellationToken::new();
+        tokio::spawn({
+            let shutdown = shutdown.clone();
+            async move {
+                shutdown_signal().await;
+                shutdown.cancel();
+            }
+        });
+        let metrics = Arc::new(Metrics::new());
+        let readiness = Readiness::new();
+        let servers = match self.start_servers(&metrics, &readiness, &shutdown).await {
+            Ok(servers) => servers,
+            Err(error) => {
+                eprintln!("error: {error}");
+                return ExitCode::FAILURE;
+            }
+        };
+        let mut endpoints = controller::endpoints(self.region_endpoints.clone());
+        endpoints.observer = Some(RequestObserver::metrics(metrics.clone()));
         let settings = Settings {
-            evidence_dir: self.evidence_dir,
-            endpoints: controller::endpoints(self.region_endpoints),
-            watch_namespaces: self.watch_namespaces,
-            label_selector: self.selector,
-            secret_selector: self.secret_selector,
+            evidence_dir: self.evidence_dir.clone(),
+            endpoints,
+            watch_namespaces: self.watch_namespaces.clone(),
+            label_selector: self.selector.clone(),
+            secret_selector: self.secret_selector.clone(),
             concurrency: self.concurrency.max(1),
-            instance: self.instance,
+            instance: self.instance.clone(),
+            metrics: Some(metrics),
+            readiness: Some(readiness.clone()),
         };
         tracing::info!(
             evidence_dir = %settings.evidence_dir.display(),
             namespaces = ?settings.watch_namespaces,
+            leader_election = self.leader_election,
             "starting"
         );
-        match controller::run(client, settings, shutdown_signal()).await {
-            Ok(()) => {
-                tracing::info!("stopped");
-                ExitCode::SUCCESS
+        let code = if self.leader_election {
+            self.run_elected(client, settings, &readiness, &shutdown)
+                .await
+        } else {
+            finish(controller::run(client, settings, shutdown.clone().cancelled_owned()).await)
+        };
+        readiness.set_not_ready();
+        shutdown.cancel();
+        for server in servers {
+            if let Ok(Err(error)) = server.await {
+                tracing::warn!(%error, "telemetry server");
             }
-            Err(error @ StartError::CrdMissing) => {
-                eprintln!("error: {error}");
-                ExitCode::from(2)
+        }
+        code
+    }
+
+    /// Binds the metrics and health ports (before anything else, so a port conflict fails
+    /// fast) and serves them until `shutdown`.
+    async fn start_servers(
+        &self,
+        metrics: &Arc<Metrics>,
+        readiness: &Readiness,
+        shutdown: &CancellationToken,
+    ) -> Result<Vec<tokio::task::JoinHandle<Result<(), telemetry::TelemetryError>>>, String> {
+        let bind = |port: u16| {
+            let addr = SocketAddr::new(self.bind_address, port);
+            async move {
+                tokio::net::TcpListener::bind(addr)
+                    .await
+                    .map_err(|error| format!("cannot listen on {addr}: {error}"))
+            }
+        };
+        let metrics_listener = bind(self.metrics_port).await?;
+        let health_listener = bind(self.health_port).await?;
+        for (server, listener) in [("metrics", &metrics_listener), ("health", &health_listener)] {
+            if let Ok(addr) = listener.local_addr() {
+                tracing::info!(server, %addr, "listening");
+            }
+        }
+        Ok(vec![
+            tokio::spawn(telemetry::serve_metrics_on(
+                metrics_listener,
+                metrics.clone(),
+                shutdown.clone().cancelled_owned(),
+            )),
+            tokio::spawn(telemetry::serve_health_on(
+                health_listener,
+                readiness.clone(),
+                shutdown.clone().cancelled_owned(),
+            )),
+        ])
+    }
+
+    /// Waits for the lease, runs the controller while holding it, releases it after a clean
+    /// stop. Losing the lease stops the controller and exits non-zero.
+    async fn run_elected(
+        &self,
+        client: kube::Client,
+        settings: Settings,
+        readiness: &Readiness,
+        shutdown: &CancellationToken,
+    ) -> ExitCode {
+        let namespace = self
+            .leader_election_namespace
+            .clone()
+            .filter(|ns| !ns.is_empty())
+            .unwrap_or_else(|| client.default_namespace().to_owned());
+        let config = LeaderConfig {
+            namespace,
+            lease_name: leader::LEASE_NAME.to_owned(),
+            identity: leader::default_identity(self.instance.as_deref()),
+            duration: self.leader_election_lease_duration,
+            renew_before: self.leader_election_renew_margin,
+            retry: self.leader_election_retry_period,
+        };
+        // A standby is ready: it serves and waits, as controller-runtime reports it.
+        readiness.set_ready();
+        let leadership = match leader::acquire(&client, &config, shutdown).await {
+            Ok(Some(leadership)) => leadership,
+            Ok(None) => {
+                tracing::info!("stopped before becoming the leader");
+                return ExitCode::SUCCESS;
             }
             Err(error) => {
                 eprintln!("error: {error}");
-                ExitCode::FAILURE
+                return ExitCode::FAILURE;
             }
+        };
+        readiness.set_not_ready();
+        let controller = controller::run(client, settings, shutdown.clone().cancelled_owned());
+        tokio::pin!(controller);
+        // Keep renewing while the controller runs and while it drains after SIGTERM.
+        let outcome = tokio::select! {
+            outcome = &mut controller => Ok(outcome),
+            lost = leadership.hold() => Err(lost),
+        };
+        match outcome {
+            Ok(outcome) => {
+                let code = finish(outcome);
+                if let Err(error) = leadership.release().await {
+                    tracing::warn!(%error, "the lease expires on its own instead");
+                }
+                code
+            }
+            Err(lost) => {
+                tracing::error!(error = %lost, "leadership lost; stopping the controller");
+                shutdown.cancel();
+                let _ = controller.await;
+                ExitCode::from(EXIT_LOST_LEADERSHIP)
+            }
+        }
+    }
+}
+
+/// The Kubernetes client, with a user agent naming the operator and this instance (audit logs
+/// and the end-to-end tests tell replicas apart by it).
+async fn kube_client(identity: &str) -> Result<kube::Client, kube::Error> {
+    let mut config = kube::Config::infer()
+        .await
+        .map_err(kube::Error::InferConfig)?;
+    let agent = format!(
+        "jumpcloud-operator/{} ({identity})",
+        env!("CARGO_PKG_VERSION")
+    );
+    if let Ok(value) = http::HeaderValue::from_str(&agent) {
+        config.headers.push((http::header::USER_AGENT, value));
+    }
+    kube::Client::try_from(config)
+}
+
+fn finish(outcome: Result<(), StartError>) -> ExitCode {
+    match outcome {
+        Ok(()) => {
+            tracing::info!("stopped");
+            ExitCode::SUCCESS
+        }
+        Err(error @ StartError::CrdMissing) => {
+            eprintln!("error: {error}");
+            ExitCode::from(2)
+        }
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::FAILURE
         }
     }
 }

@@ -23,6 +23,8 @@ const KEY_CHECK_DEADLINE: Duration = Duration::from_secs(20);
 #[derive(Debug, Clone, Default)]
 pub struct Endpoints {
     pub overrides: BTreeMap<Region, Url>,
+    /// Counts every JumpCloud request (metrics).
+    pub observer: Option<crate::telemetry::RequestObserver>,
 }
 
 impl Endpoints {
@@ -34,6 +36,7 @@ impl Endpoints {
         let mut config = ClientConfig::new(region);
         config.base_url_override = self.overrides.get(&region).cloned();
         config.org_id = org_id.map(str::to_owned);
+        config.observer = self.observer.clone();
         config
     }
 

@@ -60,6 +60,10 @@ pub struct Settings {
     pub concurrency: u16,
     /// Reporter instance in events (the pod name).
     pub instance: Option<String>,
+    /// Prometheus metrics; `None` records nothing.
+    pub metrics: Option<Arc<crate::telemetry::Metrics>>,
+    /// Set ready once every connection store has its initial list.
+    pub readiness: Option<crate::telemetry::Readiness>,
 }
 
 /// Shared state of all reconciles.
@@ -352,6 +356,11 @@ pub async fn reconcile(
         None => {}
     }
     decide::finish(&mut status, &plan, retry_not_before, &subject);
+    if let Some(metrics) = &ctx.settings.metrics {
+        let key_valid = crate::conditions::find(&status.conditions, crate::conditions::KEY_VALID);
+        let state = crate::telemetry::key_state(key_valid.map(|c| c.reason.as_str()));
+        metrics.set_key_state(&namespace, &name, state);
+    }
 
     // Report: status only when changed, events on transitions.
     if status != current_status {
@@ -489,6 +498,9 @@ async fn run_sync(
         &snapshot,
     )
     .await;
+    if let Some(metrics) = &ctx.settings.metrics {
+        record_sync_metrics(metrics, namespace, name, &outcome, started.elapsed());
+    }
     tracing::info!(
         seconds = started.elapsed().as_secs_f64(),
         ok = matches!(
@@ -501,6 +513,34 @@ async fn run_sync(
         "sync finished"
     );
     outcome
+}
+
+fn record_sync_metrics(
+    metrics: &crate::telemetry::Metrics,
+    namespace: &str,
+    name: &str,
+    outcome: &SyncOutcome,
+    elapsed: Duration,
+) {
+    let result = match outcome {
+        SyncOutcome::Synced { result, .. } => crate::telemetry::sync_outcome(result),
+        SyncOutcome::KeyProblem(_) => crate::telemetry::SyncOutcome::KeyRejected,
+    };
+    metrics.record_sync(result, elapsed);
+    if let SyncOutcome::Synced {
+        result: decide::SyncResult::Succeeded { counts, .. },
+        ..
+    } = outcome
+    {
+        for (kind, count) in counts {
+            metrics.set_evidence(
+                namespace,
+                name,
+                crate::telemetry::endpoint_group(kind),
+                *count,
+            );
+        }
+    }
 }
 
 /// Warns once per change when other connections use the same key: generating a new key for
@@ -605,6 +645,8 @@ pub async fn run(
     }
     let concurrency = settings.concurrency;
     let selector = settings.label_selector.clone();
+    let all_metrics = settings.metrics.clone();
+    let readiness = settings.readiness.clone();
     let secret_selector = settings.secret_selector.clone();
     let ctx = Arc::new(Context::new(client.clone(), settings));
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -634,6 +676,7 @@ pub async fn run(
             .unwrap_or_else(|p| p.into_inner())
             .push(store.clone());
         let mut stop = stop_rx.clone();
+        let metrics = all_metrics.clone();
         let controller = controller
             .watches(secrets, secret_config.clone(), move |secret| {
                 secrets::connections_referencing(
@@ -650,6 +693,7 @@ pub async fn run(
                 let ctx = ctx.clone();
                 move |result| {
                     let ctx = ctx.clone();
+                    let metrics = metrics.clone();
                     async move {
                         match result {
                             Ok(_) => {}
@@ -659,6 +703,12 @@ pub async fn run(
                                     object.namespace.as_deref().unwrap_or_default(),
                                     &object.name,
                                 ));
+                                if let Some(metrics) = &metrics {
+                                    metrics.forget_connection(
+                                        object.namespace.as_deref().unwrap_or_default(),
+                                        &object.name,
+                                    );
+                                }
                             }
                             Err(error) => tracing::warn!(%error, "controller"),
                         }
@@ -666,6 +716,39 @@ pub async fn run(
                 }
             });
         controllers.push(controller);
+    }
+    if let Some(readiness) = readiness {
+        let stores = ctx.stores.read().unwrap_or_else(|p| p.into_inner()).clone();
+        tokio::spawn(async move {
+            for store in stores {
+                if crate::telemetry::store_ready(&store).await.is_err() {
+                    return;
+                }
+            }
+            tracing::info!("connection store ready");
+            readiness.set_ready();
+        });
+    }
+    if let Some(metrics) = all_metrics {
+        // Deletions trigger no reconcile: drop the series of connections gone from the cache.
+        let stores = ctx.stores.read().unwrap_or_else(|p| p.into_inner()).clone();
+        let mut stop = stop_rx.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(5));
+            loop {
+                tokio::select! {
+                    _ = stop.wait_for(|stopped| *stopped) => return,
+                    _ = tick.tick() => {}
+                }
+                metrics.retain_connections(|namespace, name| {
+                    stores.iter().any(|store| {
+                        store
+                            .get(&kube::runtime::reflector::ObjectRef::new(name).within(namespace))
+                            .is_some()
+                    })
+                });
+            }
+        });
     }
     tokio::spawn(async move {
         shutdown.await;
@@ -689,5 +772,6 @@ pub fn parse_endpoint(text: &str) -> Result<(crate::region::Region, url::Url), S
 pub fn endpoints(pairs: Vec<(crate::region::Region, url::Url)>) -> Endpoints {
     Endpoints {
         overrides: pairs.into_iter().collect::<BTreeMap<_, _>>(),
+        observer: None,
     }
 }

@@ -46,6 +46,8 @@ pub struct ClientConfig {
     /// Time budget of one request including all its retries.
     pub total_deadline: Duration,
     pub retry: RetryPolicy,
+    /// Called after every HTTP attempt with the request label and status (metrics).
+    pub observer: Option<crate::telemetry::RequestObserver>,
 }
 
 impl ClientConfig {
@@ -58,6 +60,7 @@ impl ClientConfig {
             request_timeout: Duration::from_secs(60),
             total_deadline: Duration::from_secs(300),
             retry: RetryPolicy::default(),
+            observer: None,
         }
     }
 }
@@ -80,6 +83,7 @@ struct Inner {
     total_deadline: Duration,
     retry: RetryPolicy,
     requests: Mutex<BTreeMap<String, u64>>,
+    observer: Option<crate::telemetry::RequestObserver>,
 }
 
 impl std::fmt::Debug for JumpCloudClient {
@@ -257,6 +261,7 @@ impl JumpCloudClient {
                 total_deadline: config.total_deadline,
                 retry: config.retry,
                 requests: Mutex::new(BTreeMap::new()),
+                observer: config.observer,
             }),
         })
     }
@@ -608,10 +613,14 @@ impl JumpCloudClient {
                 .header(CONTENT_TYPE, "application/json")
                 .body(body.clone());
         }
-        let response = request
-            .send()
-            .await
-            .map_err(|error| self.transport_error(endpoint, &error))?;
+        let response = request.send().await;
+        if let Some(observer) = &self.inner.observer {
+            observer.observe(
+                &spec.label,
+                response.as_ref().ok().map(|r| r.status().as_u16()),
+            );
+        }
+        let response = response.map_err(|error| self.transport_error(endpoint, &error))?;
         let status = response.status();
         let headers = response.headers().clone();
         let body = response

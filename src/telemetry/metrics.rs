@@ -227,6 +227,8 @@ pub struct Metrics {
     control_results: Family<ControlLabels, Gauge>,
     /// Evidence kinds set per connection, so `forget_connection` can remove exactly those series.
     evidence_kinds: Mutex<BTreeMap<ConnectionLabel, BTreeSet<&'static str>>>,
+    /// Connections with per-connection series, as given (namespace, name).
+    known: Mutex<BTreeSet<(String, String)>>,
 }
 
 impl Default for Metrics {
@@ -288,6 +290,7 @@ impl Metrics {
             evidence_records,
             control_results,
             evidence_kinds: Mutex::new(BTreeMap::new()),
+            known: Mutex::new(BTreeSet::new()),
         }
     }
 
@@ -315,6 +318,7 @@ impl Metrics {
     /// Sets the connection's key state: `state` to 1 and every other state to 0, so alerts can
     /// match `key_state{state="KeyRevoked"} == 1`.
     pub fn set_key_state(&self, namespace: &str, connection: &str, state: KeyState) {
+        self.remember(namespace, connection);
         let label = ConnectionLabel::new(namespace, connection);
         for candidate in KeyState::ALL {
             let value = i64::from(candidate == state);
@@ -330,6 +334,7 @@ impl Metrics {
 
     /// Sets the number of records of one evidence kind in the connection's last good snapshot.
     pub fn set_evidence(&self, namespace: &str, connection: &str, kind: &'static str, count: u64) {
+        self.remember(namespace, connection);
         let label = ConnectionLabel::new(namespace, connection);
         self.evidence_records
             .get_or_create(&EvidenceLabels {
@@ -353,6 +358,7 @@ impl Metrics {
         connection: &str,
         counts: &[(ControlResult, u64)],
     ) {
+        self.remember(namespace, connection);
         let label = ConnectionLabel::new(namespace, connection);
         for result in ControlResult::ALL {
             let count: u64 = counts
@@ -370,8 +376,35 @@ impl Metrics {
         }
     }
 
+    fn remember(&self, namespace: &str, connection: &str) {
+        self.known
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert((namespace.to_owned(), connection.to_owned()));
+    }
+
+    /// Forgets every connection with series for which `alive(namespace, name)` is false (a
+    /// sweep against the controller's cache catches deletions no reconcile reports).
+    pub fn retain_connections(&self, alive: impl Fn(&str, &str) -> bool) {
+        let gone: Vec<(String, String)> = self
+            .known
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .iter()
+            .filter(|(ns, name)| !alive(ns, name))
+            .cloned()
+            .collect();
+        for (ns, name) in gone {
+            self.forget_connection(&ns, &name);
+        }
+    }
+
     /// Removes every per-connection series of a deleted connection.
     pub fn forget_connection(&self, namespace: &str, connection: &str) {
+        self.known
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(&(namespace.to_owned(), connection.to_owned()));
         let label = ConnectionLabel::new(namespace, connection);
         for state in KeyState::ALL {
             self.key_state.remove(&KeyStateLabels {

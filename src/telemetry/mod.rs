@@ -45,6 +45,16 @@
 //! # }
 //! ```
 //!
+//! # Wiring in this crate
+//!
+//! `run` owns one [`Metrics`] and one [`Readiness`]. The JumpCloud client reports every HTTP
+//! attempt through a [`RequestObserver`] (`ClientConfig::observer`), with its request label
+//! turned into a bounded group by [`endpoint_group`]. The controller records each sync
+//! ([`sync_outcome`]), the key state after each reconcile ([`key_state`] of the `KeyValid`
+//! reason) and evidence counts, forgets deleted connections (on `ObjectNotFound`, and by a
+//! sweep against its cache every 5 s, since deletions trigger no reconcile), and sets
+//! readiness once its stores are listed ([`store_ready`]).
+//!
 //! # Series (all prefixed `jumpcloud_operator_`)
 //!
 //! | series | type | labels |
@@ -70,8 +80,13 @@
 //! JumpCloud, so an outage cannot cause a restart storm); `/readyz` answers 503 until
 //! [`Readiness::set_ready`] and 200 afterwards.
 
+mod hooks;
 mod metrics;
 mod server;
+
+pub use hooks::{
+    OTHER_GROUP, RequestObserver, endpoint_group, key_state, store_ready, sync_outcome,
+};
 
 pub use metrics::{ControlResult, INVALID_NAME_LABEL, KeyState, Metrics, StatusClass, SyncOutcome};
 pub use server::{

@@ -63,7 +63,6 @@ VALUE_SETS: dict[str, dict[str, Any]] = {
 
 # The API calls the operator makes (issue 7 / operator-conventions 2.10): nothing more, nothing less.
 OPERATOR_RULES = {
-    (GROUP, "jumpcloudconnections", "get"),
     (GROUP, "jumpcloudconnections", "list"),
     (GROUP, "jumpcloudconnections", "watch"),
     (GROUP, "jumpcloudconnections/status", "patch"),
@@ -73,7 +72,8 @@ OPERATOR_RULES = {
     ("events.k8s.io", "events", "create"),
     ("events.k8s.io", "events", "patch"),
 }
-LEASE_RULES = {("coordination.k8s.io", "leases", verb) for verb in ("get", "create", "patch", "update")}
+# kube-lease-manager reads (get), creates once, and patches (renew, take over, release).
+LEASE_RULES = {("coordination.k8s.io", "leases", verb) for verb in ("get", "create", "patch")}
 
 
 @pytest.fixture(scope="session")

@@ -171,6 +171,10 @@ impl Env {
             .env("KUBECONFIG", self.kube.kubeconfig_path())
             .env("RUST_LOG", "info,jumpcloud_operator=debug,kube=warn")
             .env("POD_NAME", "operator-0")
+            // Parallel tests: loopback, free ports (flags given in `extra` win over these).
+            .env("JUMPCLOUD_OPERATOR_BIND_ADDRESS", "127.0.0.1")
+            .env("JUMPCLOUD_OPERATOR_METRICS_PORT", "0")
+            .env("JUMPCLOUD_OPERATOR_HEALTH_PORT", "0")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

@@ -64,7 +64,7 @@ Exactly the API calls the operator makes: no delete, no CRD access, no wildcard.
 {{- define "jumpcloud-operator.rules" -}}
 - apiGroups: ["jumpcloud-operator.io"]
   resources: ["jumpcloudconnections"]
-  verbs: ["get", "list", "watch"]
+  verbs: ["list", "watch"]
 - apiGroups: ["jumpcloud-operator.io"]
   resources: ["jumpcloudconnections/status"]
   verbs: ["patch"]

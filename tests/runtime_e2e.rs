@@ -1,0 +1,604 @@
+//! Production runtime end to end: `/metrics`, `/healthz`, `/readyz`, leader election between
+//! two real operator processes, graceful shutdown, and the record of the operator's Kubernetes
+//! API calls that the chart test compares with the chart's RBAC.
+
+mod operator_support;
+
+use std::process::ExitStatus;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use jumpcloud_operator::region::Region;
+use k8s_openapi::api::coordination::v1::Lease;
+use kube::Api;
+use kube_test_server::RecordedRequest;
+use operator_support::*;
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+/// An operator process this file controls directly (SIGTERM and SIGKILL).
+struct Proc {
+    child: tokio::process::Child,
+    log: Arc<Mutex<String>>,
+    name: String,
+}
+
+impl Proc {
+    fn spawn(env: &Env, name: &str, extra: &[&str]) -> Proc {
+        let mut args = vec!["--instance", name, "--log-format", "json"];
+        args.extend_from_slice(extra);
+        let mut child = env
+            .operator_command(&args)
+            .spawn()
+            .expect("operator starts");
+        let log = Arc::new(Mutex::new(String::new()));
+        for stream in [
+            Box::new(child.stdout.take().unwrap()) as Box<dyn tokio::io::AsyncRead + Unpin + Send>,
+            Box::new(child.stderr.take().unwrap()),
+        ] {
+            let log = log.clone();
+            tokio::spawn(async move {
+                let mut lines = BufReader::new(stream).lines();
+                while let Ok(Some(line)) = lines.next_line().await {
+                    let mut log = log.lock().unwrap();
+                    log.push_str(&line);
+                    log.push('\n');
+                }
+            });
+        }
+        Proc {
+            child,
+            log,
+            name: name.to_owned(),
+        }
+    }
+
+    fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+
+    async fn wait_for_log(&self, needle: &str, deadline: Duration) {
+        let start = Instant::now();
+        while !self.log().contains(needle) {
+            assert!(
+                start.elapsed() < deadline,
+                "{}: log never contained {needle:?}:\n{}",
+                self.name,
+                tail(&self.log(), 40)
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await; // polling interval
+        }
+    }
+
+    /// The address a server logged (`"server":"metrics"` or `"health"`).
+    async fn addr(&self, server: &str) -> String {
+        let start = Instant::now();
+        loop {
+            for line in self.log().lines() {
+                let Ok(value) = serde_json::from_str::<Value>(line) else {
+                    continue;
+                };
+                let fields = &value["fields"];
+                if fields["message"] == "listening" && fields["server"] == server {
+                    return fields["addr"].as_str().unwrap().to_owned();
+                }
+            }
+            assert!(
+                start.elapsed() < DEFAULT_WAIT,
+                "{}: no {server} address logged:\n{}",
+                self.name,
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await; // polling interval
+        }
+    }
+
+    fn signal(&self, signal: &str) {
+        let pid = self.child.id().expect("running");
+        let ok = std::process::Command::new("kill")
+            .args([signal, &pid.to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(ok.success());
+    }
+
+    async fn wait(&mut self) -> ExitStatus {
+        tokio::time::timeout(Duration::from_secs(30), self.child.wait())
+            .await
+            .expect("operator exits within 30 s")
+            .expect("exit status")
+    }
+}
+
+async fn get(url: &str) -> Option<(u16, String)> {
+    let response = reqwest::Client::new()
+        .get(url)
+        .timeout(Duration::from_secs(5))
+        .send()
+        .await
+        .ok()?;
+    let status = response.status().as_u16();
+    Some((status, response.text().await.unwrap_or_default()))
+}
+
+async fn wait_status(url: &str, want: u16, deadline: Duration) {
+    let start = Instant::now();
+    loop {
+        let got = get(url).await;
+        if got.as_ref().map(|(s, _)| *s) == Some(want) {
+            return;
+        }
+        assert!(
+            start.elapsed() < deadline,
+            "{url} never answered {want} (last: {got:?})"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await; // polling interval
+    }
+}
+
+fn by(name: &str) -> impl Fn(&RecordedRequest) -> bool + '_ {
+    move |r| {
+        r.user_agent.as_deref().is_some_and(|ua| {
+            ua.starts_with("jumpcloud-operator/") && ua.contains(&format!("({name})"))
+        })
+    }
+}
+
+fn status_writes(env: &Env, name: &str) -> usize {
+    env.kube
+        .requests()
+        .iter()
+        .filter(|r| by(name)(r))
+        .filter(|r| {
+            r.resource == "jumpcloudconnections"
+                && r.subresource.as_deref() == Some("status")
+                && r.verb == "patch"
+        })
+        .count()
+}
+
+async fn lease_holder(env: &Env) -> Option<String> {
+    let leases: Api<Lease> = Api::namespaced(env.client.clone(), "default");
+    leases
+        .get_opt("jumpcloud-operator")
+        .await
+        .expect("lease readable")
+        .and_then(|l| l.spec)
+        .and_then(|s| s.holder_identity)
+}
+
+async fn wait_holder(env: &Env, want: &str, deadline: Duration) -> Duration {
+    let start = Instant::now();
+    loop {
+        if lease_holder(env).await.as_deref() == Some(want) {
+            return start.elapsed();
+        }
+        assert!(
+            start.elapsed() < deadline,
+            "{want} never took the lease (holder: {:?})",
+            lease_holder(env).await
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await; // polling interval
+    }
+}
+
+/// Writes the operator's resource requests for the chart's RBAC test (`tests/chart`).
+fn write_api_calls(env: &Env) -> std::path::PathBuf {
+    let path = std::env::var_os("JUMPCLOUD_OPERATOR_API_CALLS")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            let target = std::env::var_os("CARGO_TARGET_DIR")
+                .map(std::path::PathBuf::from)
+                .unwrap_or_else(|| {
+                    // <target>/<profile>/jumpcloud-operator
+                    let exe = std::path::Path::new(env!("CARGO_BIN_EXE_jumpcloud-operator"));
+                    exe.parent().unwrap().parent().unwrap().to_owned()
+                });
+            target.join("kube-api-calls.jsonl")
+        });
+    let mut lines = std::collections::BTreeSet::new();
+    for r in env.kube.requests() {
+        let ours = r
+            .user_agent
+            .as_deref()
+            .is_some_and(|ua| ua.starts_with("jumpcloud-operator/"));
+        if ours && r.is_resource_request() {
+            lines.insert(
+                json!({
+                    "verb": r.verb,
+                    "group": r.group,
+                    "resource": r.resource,
+                    "subresource": r.subresource,
+                    "namespace": r.namespace,
+                })
+                .to_string(),
+            );
+        }
+    }
+    let text: String = lines.into_iter().map(|l| l + "\n").collect();
+    std::fs::write(&path, text).expect("API call record written");
+    path
+}
+
+/// A whole operator lifetime with leader election on: start, lease, reconcile, status, events
+/// (new and repeated), Secret reads, metrics, graceful stop with the lease released.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_health_and_a_full_lifetime_of_api_calls() {
+    let env = Env::without_operator(&[Region::Us], true).await;
+    let key = env.read_only_key(Region::Us);
+    let mut op = Proc::spawn(&env, "op-a", &["--leader-election-namespace", "default"]);
+    let health = format!("http://{}", op.addr("health").await);
+    let metrics = format!("http://{}/metrics", op.addr("metrics").await);
+    wait_status(&format!("{health}/healthz"), 200, DEFAULT_WAIT).await;
+    op.wait_for_log("became the leader", DEFAULT_WAIT).await;
+    wait_status(&format!("{health}/readyz"), 200, DEFAULT_WAIT).await;
+
+    // A missing Secret (Warning event), then the Secret (Ready), then missing again: the
+    // repeated event is a series patch.
+    env.connection("team-a", "prod", spec("jc")).await;
+    env.wait_condition(
+        "team-a",
+        "prod",
+        "KeyValid",
+        "False",
+        "SecretNotFound",
+        DEFAULT_WAIT,
+    )
+    .await;
+    env.secret("team-a", "jc", &[("api-key", &key)]).await;
+    env.wait_for("team-a", "prod", DEFAULT_WAIT, "Ready", is_ready)
+        .await;
+    env.delete_secret("team-a", "jc").await;
+    env.wait_condition(
+        "team-a",
+        "prod",
+        "KeyValid",
+        "False",
+        "SecretNotFound",
+        DEFAULT_WAIT,
+    )
+    .await;
+    let start = Instant::now();
+    while !env
+        .kube
+        .requests()
+        .iter()
+        .any(|r| by("op-a")(r) && r.resource == "events" && r.verb == "patch")
+    {
+        assert!(
+            start.elapsed() < DEFAULT_WAIT,
+            "the repeated event was never patched"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await; // polling interval
+    }
+    env.secret("team-a", "jc", &[("api-key", &key)]).await;
+    env.wait_for("team-a", "prod", DEFAULT_WAIT, "Ready", |c| {
+        is_ready(c) && condition(c, "KeyValid").is_some_and(|k| k.reason == "Accepted")
+    })
+    .await;
+
+    // The documented series, with this connection's labels, and no key material.
+    let (code, text) = get(&metrics).await.expect("metrics answer");
+    assert_eq!(code, 200);
+    println!("{text}");
+    for series in [
+        "jumpcloud_operator_sync_duration_seconds_bucket",
+        "jumpcloud_operator_sync_duration_seconds_count",
+        "jumpcloud_operator_syncs_total{result=\"success\"}",
+        "jumpcloud_operator_jumpcloud_requests_total{endpoint_group=\"devices\",status_class=\"2xx\"}",
+        "jumpcloud_operator_jumpcloud_requests_total{endpoint_group=\"identity\",status_class=\"2xx\"}",
+        "jumpcloud_operator_key_state{namespace=\"team-a\",connection=\"prod\",state=\"Accepted\"} 1",
+        "jumpcloud_operator_key_state{namespace=\"team-a\",connection=\"prod\",state=\"KeyRevoked\"} 0",
+        "jumpcloud_operator_evidence_records{namespace=\"team-a\",connection=\"prod\",kind=\"devices\"} 55",
+    ] {
+        assert!(text.contains(series), "{series} missing from /metrics");
+    }
+    assert!(text.trim_end().ends_with("# EOF"));
+    assert!(!text.contains(&key), "the API key leaked into /metrics");
+    let fingerprint = env
+        .connections("team-a")
+        .get("prod")
+        .await
+        .unwrap()
+        .status
+        .unwrap()
+        .api_key
+        .unwrap()
+        .fingerprint;
+    assert!(!text.contains(&fingerprint));
+
+    // Deleting the connection removes its series.
+    env.connections("team-a")
+        .delete("prod", &Default::default())
+        .await
+        .unwrap();
+    let start = Instant::now();
+    loop {
+        let (_, text) = get(&metrics).await.expect("metrics answer");
+        if !text.contains("connection=\"prod\"") {
+            break;
+        }
+        assert!(
+            start.elapsed() < DEFAULT_WAIT,
+            "series of a deleted connection stay:\n{text}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await; // polling interval
+    }
+
+    // SIGTERM: clean exit, lease released.
+    op.signal("-TERM");
+    let status = op.wait().await;
+    assert!(status.success(), "{status:?}\n{}", tail(&op.log(), 30));
+    assert_eq!(lease_holder(&env).await, None);
+    assert!(op.log().contains("released the leader lease"));
+    assert!(
+        get(&format!("{health}/healthz")).await.is_none(),
+        "servers stopped"
+    );
+
+    let record = write_api_calls(&env);
+    let recorded = std::fs::read_to_string(&record).unwrap();
+    println!("{}:\n{recorded}", record.display());
+    for needed in [
+        r#""group":"coordination.k8s.io","namespace":"default","resource":"leases","subresource":null,"verb":"patch""#,
+        r#""group":"events.k8s.io","namespace":"team-a","resource":"events","subresource":null,"verb":"create""#,
+        r#""resource":"jumpcloudconnections","subresource":"status","verb":"patch""#,
+        r#""group":"","namespace":"team-a","resource":"secrets","subresource":null,"verb":"get""#,
+    ] {
+        assert!(recorded.contains(needed), "{needed} not recorded");
+    }
+    env.assert_no_key_leak().await;
+}
+
+/// `/readyz` answers 503 until the connection store has its initial list, `/healthz` 200 all
+/// along (here without leader election: the replica is always active).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readyz_flips_once_the_store_is_listed() {
+    let env = Env::without_operator(&[Region::Us], true).await;
+    // Every API request takes 3 s until the delay is cleared: the store cannot be ready yet.
+    env.kube.faults().set_delay(Some(Duration::from_secs(3)));
+    let mut op = Proc::spawn(&env, "solo", &["--leader-election=false"]);
+    let health = format!("http://{}", op.addr("health").await);
+    let (code, _) = get(&format!("{health}/healthz")).await.expect("healthz");
+    assert_eq!(code, 200);
+    let (code, _) = get(&format!("{health}/readyz")).await.expect("readyz");
+    assert_eq!(code, 503);
+    env.kube.faults().clear();
+    op.wait_for_log("connection store ready", DEFAULT_WAIT)
+        .await;
+    wait_status(&format!("{health}/readyz"), 200, DEFAULT_WAIT).await;
+    assert!(
+        env.kube
+            .requests()
+            .iter()
+            .all(|r| !(by("solo")(r) && r.resource == "leases")),
+        "--leader-election=false never touches the lease"
+    );
+    op.signal("-TERM");
+    assert!(op.wait().await.success());
+}
+
+/// Two replicas: one leader writes status; SIGTERM hands over at once (the lease is released);
+/// kill -9 hands over after the lease expires.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_replicas_one_writer_and_takeover_on_sigterm_and_after_kill() {
+    let env = Env::without_operator(&[Region::Us], true).await;
+    let key = env.read_only_key(Region::Us);
+    env.secret("team-a", "jc", &[("api-key", &key)]).await;
+    env.connection("team-a", "prod", spec("jc")).await;
+
+    // A holds a long lease (20 s): a takeover within seconds can only come from its release.
+    let fast = [
+        "--leader-election-namespace",
+        "default",
+        "--leader-election-lease-duration",
+        "3s",
+        "--leader-election-renew-margin",
+        "1s",
+        "--leader-election-retry-period",
+        "250ms",
+    ];
+    let mut a = Proc::spawn(
+        &env,
+        "op-a",
+        &[
+            "--leader-election-namespace",
+            "default",
+            "--leader-election-lease-duration",
+            "20s",
+            "--leader-election-retry-period",
+            "250ms",
+        ],
+    );
+    a.wait_for_log("became the leader", DEFAULT_WAIT).await;
+    let mut b = Proc::spawn(&env, "op-b", &fast);
+    b.wait_for_log("waiting for the leader lease", DEFAULT_WAIT)
+        .await;
+    let b_health = format!("http://{}", b.addr("health").await);
+    wait_status(&format!("{b_health}/readyz"), 200, DEFAULT_WAIT).await;
+
+    env.wait_for("team-a", "prod", DEFAULT_WAIT, "Ready", is_ready)
+        .await;
+    assert!(status_writes(&env, "op-a") > 0);
+    assert_eq!(status_writes(&env, "op-b"), 0, "the standby wrote status");
+    assert!(
+        !env.kube
+            .requests()
+            .iter()
+            .any(|r| by("op-b")(r) && r.resource == "jumpcloudconnections"),
+        "the standby must not even watch connections"
+    );
+    assert_eq!(lease_holder(&env).await.as_deref(), Some("op-a"));
+
+    // SIGTERM A: B takes over after A's release.
+    let stopped = Instant::now();
+    a.signal("-TERM");
+    let takeover = wait_holder(&env, "op-b", Duration::from_secs(10)).await;
+    let a_status = a.wait().await;
+    assert!(a_status.success(), "{a_status:?}");
+    b.wait_for_log("became the leader", DEFAULT_WAIT).await;
+    println!("takeover after SIGTERM: {:?}", stopped.elapsed());
+    assert!(
+        takeover < Duration::from_secs(5),
+        "takeover after release took {takeover:?}"
+    );
+
+    // B reconciles now: a sync request is handled and written by B.
+    let before = status_writes(&env, "op-a");
+    env.patch_connection(
+        "team-a",
+        "prod",
+        json!({"metadata": {"annotations": {"jumpcloud-operator.io/sync-requested-at": "r1"}}}),
+    )
+    .await;
+    env.wait_for(
+        "team-a",
+        "prod",
+        DEFAULT_WAIT,
+        "sync request handled",
+        |c| {
+            c.status
+                .as_ref()
+                .and_then(|s| s.last_handled_sync_request.as_deref())
+                == Some("r1")
+        },
+    )
+    .await;
+    assert!(status_writes(&env, "op-b") > 0);
+    assert_eq!(
+        status_writes(&env, "op-a"),
+        before,
+        "the old leader wrote after stopping"
+    );
+
+    // kill -9 B (no release): C takes over once B's 3 s lease has expired.
+    let mut c = Proc::spawn(&env, "op-c", &fast);
+    c.wait_for_log("waiting for the leader lease", DEFAULT_WAIT)
+        .await;
+    let killed = Instant::now();
+    b.signal("-KILL");
+    let _ = b.wait().await;
+    let takeover = wait_holder(&env, "op-c", Duration::from_secs(20)).await;
+    println!("takeover after kill -9: {:?}", killed.elapsed());
+    assert!(
+        takeover < Duration::from_secs(10),
+        "takeover after expiry took {takeover:?}"
+    );
+    c.wait_for_log("became the leader", DEFAULT_WAIT).await;
+    env.patch_connection(
+        "team-a",
+        "prod",
+        json!({"metadata": {"annotations": {"jumpcloud-operator.io/sync-requested-at": "r2"}}}),
+    )
+    .await;
+    env.wait_for(
+        "team-a",
+        "prod",
+        DEFAULT_WAIT,
+        "sync request handled",
+        |c| {
+            c.status
+                .as_ref()
+                .and_then(|s| s.last_handled_sync_request.as_deref())
+                == Some("r2")
+        },
+    )
+    .await;
+    assert!(status_writes(&env, "op-c") > 0);
+    c.signal("-TERM");
+    assert!(c.wait().await.success());
+}
+
+/// Waits until the simulator has taken its injected fault: the delayed request has arrived.
+async fn wait_fault_taken(env: &Env) {
+    let start = Instant::now();
+    while !env.control(Region::Us).faults().await.unwrap().is_empty() {
+        assert!(
+            start.elapsed() < DEFAULT_WAIT,
+            "the delayed request never arrived"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await; // polling interval
+    }
+}
+
+/// SIGTERM during a sync: the sync finishes, its status is written, then the process exits 0.
+/// kill -9 during a sync: nothing is published (no manifest in the target).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_finishes_the_sync_in_flight_and_kill_publishes_nothing() {
+    use jumpcloud_operator::simulator::control::{Fault, FaultKind};
+    let env = Env::without_operator(&[Region::Us], true).await;
+    let key = env.read_only_key(Region::Us);
+    env.secret("team-a", "jc", &[("api-key", &key)]).await;
+    let target = env.evidence.path().join("team-a/prod");
+
+    // kill -9 while the devices listing hangs: no manifest appears.
+    env.control(Region::Us)
+        .inject(Fault::new(FaultKind::Delay { delay_ms: 60_000 }).on_path("/api/systems"))
+        .await
+        .unwrap();
+    let mut op = Proc::spawn(&env, "op-a", &["--leader-election=false"]);
+    env.connection("team-a", "prod", spec("jc")).await;
+    wait_fault_taken(&env).await;
+    op.signal("-KILL");
+    let _ = op.wait().await;
+    assert!(
+        !target.join("manifest.json").exists(),
+        "a sync killed mid-write published a manifest"
+    );
+    env.control(Region::Us).clear_faults().await.unwrap();
+
+    // SIGTERM while the devices listing takes 2 s: the sync completes before the exit.
+    env.control(Region::Us)
+        .inject(Fault::new(FaultKind::Delay { delay_ms: 2_000 }).on_path("/api/systems"))
+        .await
+        .unwrap();
+    let mut op = Proc::spawn(&env, "op-b", &["--leader-election=false"]);
+    wait_fault_taken(&env).await;
+    op.signal("-TERM");
+    let status = op.wait().await;
+    assert!(status.success(), "{status:?}\n{}", tail(&op.log(), 30));
+    assert!(
+        target.join("manifest.json").is_file(),
+        "the sync in flight did not finish"
+    );
+    let c = env.connections("team-a").get("prod").await.unwrap();
+    assert_eq!(
+        condition(&c, "Synced").map(|s| s.reason.as_str()),
+        Some("Succeeded")
+    );
+}
+
+/// Another holder in the Lease (e.g. a standby took over after a renewal came too late): the
+/// leader stops its controller and exits non-zero so the pod restarts clean.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leader_that_loses_the_lease_stops_and_exits_non_zero() {
+    let env = Env::without_operator(&[Region::Us], true).await;
+    let mut op = Proc::spawn(
+        &env,
+        "op-a",
+        &[
+            "--leader-election-namespace",
+            "default",
+            "--leader-election-retry-period",
+            "250ms",
+        ],
+    );
+    op.wait_for_log("became the leader", DEFAULT_WAIT).await;
+    let leases: Api<Lease> = Api::namespaced(env.client.clone(), "default");
+    leases
+        .patch(
+            "jumpcloud-operator",
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(json!({"spec": {
+                "holderIdentity": "intruder",
+                "leaseDurationSeconds": 60,
+                "renewTime": k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime(jiff::Timestamp::now()),
+            }})),
+        )
+        .await
+        .expect("lease patched");
+    let status = op.wait().await;
+    assert_eq!(status.code(), Some(3), "{}", tail(&op.log(), 20));
+    assert!(op.log().contains("leadership lost"));
+    assert_eq!(lease_holder(&env).await.as_deref(), Some("intruder"));
+}
