@@ -12,3 +12,4 @@ pub mod collect;
 pub mod jumpcloud;
 pub mod region;
 pub mod simulator;
+pub mod store;
