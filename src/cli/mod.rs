@@ -1,7 +1,10 @@
 //! Command-line interface. Each subcommand lives in its own module and owns its arguments.
 
 mod collect;
+mod diff;
 mod simulate;
+mod snapshots;
+mod verify;
 
 use std::process::ExitCode;
 
@@ -19,6 +22,9 @@ pub struct Cli {
 enum Command {
     Collect(collect::CollectArgs),
     Simulate(simulate::SimulateArgs),
+    Snapshots(snapshots::SnapshotsArgs),
+    Verify(verify::VerifyArgs),
+    Diff(diff::DiffArgs),
 }
 
 impl Cli {
@@ -38,6 +44,9 @@ impl Cli {
             match self.command {
                 Command::Collect(args) => args.run().await,
                 Command::Simulate(args) => args.run().await,
+                Command::Snapshots(args) => args.run().await,
+                Command::Verify(args) => args.run().await,
+                Command::Diff(args) => args.run().await,
             }
         })
     }

@@ -188,6 +188,50 @@ pub fn diff_kind(kind: &str, old: &[u8], new: &[u8]) -> KindDiff {
     diff
 }
 
+/// Diffs every kind present in either snapshot (a kind absent on one side counts as empty).
+pub async fn diff_snapshots(
+    connection: &super::ConnectionStore,
+    from: &super::Snapshot,
+    to: &super::Snapshot,
+) -> Result<SnapshotDiff, super::StoreError> {
+    let mut names: Vec<&str> = from
+        .index
+        .kinds
+        .iter()
+        .chain(&to.index.kinds)
+        .map(|kind| kind.kind.as_str())
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    let mut kinds = Vec::new();
+    for name in names {
+        let (old, new) = (from.kind(name), to.kind(name));
+        // Same blobs: nothing to read.
+        if let (Some(old), Some(new)) = (old, new)
+            && old.blobs == new.blobs
+        {
+            continue;
+        }
+        let old = match old {
+            Some(kind) => connection.read_kind(kind).await?,
+            None => Vec::new(),
+        };
+        let new = match new {
+            Some(kind) => connection.read_kind(kind).await?,
+            None => Vec::new(),
+        };
+        let diff = diff_kind(name, &old, &new);
+        if !diff.is_empty() {
+            kinds.push(diff);
+        }
+    }
+    Ok(SnapshotDiff {
+        from: from.id.to_string(),
+        to: to.id.to_string(),
+        kinds,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -20,14 +20,25 @@ pub struct SnapshotManifest {
     pub created_at: jiff::Timestamp,
     /// The previous snapshot of this connection; `null` only for the first.
     pub previous: Option<PreviousSnapshot>,
-    /// Evidence kinds, sorted by name.
-    pub kinds: Vec<StoredKind>,
+    /// The blob holding the [`SnapshotIndex`] (the kinds and their blobs). Kept out of the
+    /// manifest so that an unchanged org shares one index across snapshots and each snapshot
+    /// costs only its small manifest.
+    pub index: BlobRef,
     /// Directory Insights position, where the next collection continues.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub events: Option<EventsState>,
-    /// The collector's own manifest (org, region, key fingerprint, times, per-kind sources),
-    /// kept verbatim.
+    /// The collection's facts that change every sync (org, region, key fingerprint, times).
     pub collection: serde_json::Value,
+}
+
+/// The content of a snapshot: evidence kinds and where each came from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SnapshotIndex {
+    /// Evidence kinds, sorted by name.
+    pub kinds: Vec<StoredKind>,
+    /// The collection's per-kind details (endpoints, totals the API reported), verbatim.
+    #[serde(default)]
+    pub sources: serde_json::Value,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -56,8 +67,8 @@ pub struct BlobRef {
     pub records: u64,
 }
 
-impl SnapshotManifest {
-    /// Digests of every blob the manifest references.
+impl SnapshotIndex {
+    /// Digests of every evidence blob the index references.
     pub fn blob_digests(&self) -> impl Iterator<Item = &str> {
         self.kinds
             .iter()

@@ -23,7 +23,8 @@ pub mod verify;
 
 pub use layout::{ConnectionId, SnapshotId};
 pub use manifest::{
-    BlobRef, MANIFEST_FORMAT, PreviousSnapshot, SnapshotManifest, StoredKind, sha256_hex,
+    BlobRef, MANIFEST_FORMAT, PreviousSnapshot, SnapshotIndex, SnapshotManifest, StoredKind,
+    sha256_hex,
 };
 pub use sign::{SignatureFile, SigningKey, VerifyingKey, signed_message};
 pub use store::{

@@ -115,7 +115,7 @@ pub async fn apply_retention(
     let mut referenced = BTreeSet::new();
     for id in &remaining {
         match store.load(id).await {
-            Ok(snapshot) => referenced.extend(snapshot.manifest.blob_digests().map(str::to_owned)),
+            Ok(snapshot) => referenced.extend(snapshot.blob_digests().map(str::to_owned)),
             Err(error) => {
                 report.failures.push((
                     store.layout.manifest(id).to_string(),

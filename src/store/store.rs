@@ -17,7 +17,8 @@ use sha2::{Digest, Sha256};
 use super::events::EventsState;
 use super::layout::{ConnectionId, Layout, MANIFEST_SUFFIX, SnapshotId, to_micros};
 use super::manifest::{
-    BlobRef, MANIFEST_FORMAT, PreviousSnapshot, SnapshotManifest, StoredKind, sha256_hex,
+    BlobRef, MANIFEST_FORMAT, PreviousSnapshot, SnapshotIndex, SnapshotManifest, StoredKind,
+    sha256_hex,
 };
 use super::sign::{SignatureFile, SigningKey};
 use super::{Result, StoreError};
@@ -185,6 +186,18 @@ pub struct Snapshot {
     /// SHA-256 of the manifest bytes.
     pub sha256: String,
     pub manifest: SnapshotManifest,
+    pub index: SnapshotIndex,
+}
+
+impl Snapshot {
+    pub fn kind(&self, name: &str) -> Option<&StoredKind> {
+        self.index.kinds.iter().find(|kind| kind.kind == name)
+    }
+
+    /// Every blob the snapshot references (its index and evidence).
+    pub fn blob_digests(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.manifest.index.sha256.as_str()).chain(self.index.blob_digests())
+    }
 }
 
 /// What `snapshots` lists.
@@ -212,7 +225,10 @@ pub struct KindDraft {
 pub struct SnapshotDraft {
     pub kinds: Vec<KindDraft>,
     pub events: Option<EventsState>,
+    /// Facts that change every sync (org, region, key fingerprint, times): in the manifest.
     pub collection: serde_json::Value,
+    /// Per-kind details of the collection (endpoints, totals): in the shared index.
+    pub sources: serde_json::Value,
 }
 
 pub(crate) fn is_already_exists(error: &object_store::Error) -> bool {
@@ -348,10 +364,20 @@ impl ConnectionStore {
                 reason: "content does not match the digest in its name".to_owned(),
             });
         }
+        let index = self.read_index(&manifest.index).await?;
         Ok(Snapshot {
             id: id.clone(),
             sha256,
             manifest,
+            index,
+        })
+    }
+
+    pub(crate) async fn read_index(&self, blob: &BlobRef) -> Result<SnapshotIndex> {
+        let bytes = self.read_blob(&blob.sha256).await?;
+        serde_json::from_slice(&bytes).map_err(|error| StoreError::BadManifest {
+            path: self.layout.blob(&blob.sha256).to_string(),
+            reason: format!("snapshot index: {error}"),
         })
     }
 
@@ -428,7 +454,7 @@ impl ConnectionStore {
                 sha256: snapshot.sha256,
                 sequence: snapshot.manifest.sequence,
                 counts: snapshot
-                    .manifest
+                    .index
                     .kinds
                     .iter()
                     .map(|kind| (kind.kind.clone(), kind.records))
@@ -483,6 +509,13 @@ impl ConnectionStore {
             })
             .collect();
         kinds.sort_by(|a, b| a.kind.cmp(&b.kind));
+        let index = SnapshotIndex {
+            kinds,
+            sources: draft.sources,
+        };
+        let mut index_bytes = serde_json::to_vec(&index).map_err(StoreError::Serialise)?;
+        index_bytes.push(b'\n');
+        let index_blob = self.put_blob(Bytes::from(index_bytes)).await?;
         let manifest = SnapshotManifest {
             format: MANIFEST_FORMAT.to_owned(),
             connection: self.connection.to_string(),
@@ -492,11 +525,11 @@ impl ConnectionStore {
                 id: p.id.to_string(),
                 sha256: p.sha256.clone(),
             }),
-            kinds,
+            index: index_blob,
             events: draft.events,
             collection: draft.collection,
         };
-        let mut bytes = serde_json::to_vec_pretty(&manifest).map_err(StoreError::Serialise)?;
+        let mut bytes = serde_json::to_vec(&manifest).map_err(StoreError::Serialise)?;
         bytes.push(b'\n');
         let sha256 = sha256_hex(&bytes);
         let id = SnapshotId::new(created_at, &sha256);
@@ -531,6 +564,7 @@ impl ConnectionStore {
             id,
             sha256,
             manifest,
+            index,
         })
     }
 }

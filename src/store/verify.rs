@@ -10,7 +10,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::layout::{MANIFEST_SUFFIX, SIGNATURE_SUFFIX, SnapshotId};
-use super::manifest::{MANIFEST_FORMAT, SnapshotManifest, sha256_hex};
+use super::manifest::{BlobRef, MANIFEST_FORMAT, SnapshotManifest, sha256_hex};
 use super::sign::{SignatureFile, VerifyingKey};
 use super::store::{ConnectionStore, list_all, object_error};
 use super::Result;
@@ -243,6 +243,7 @@ pub async fn verify_connection(
     report.snapshots = ids.len();
 
     let mut checks = Vec::new();
+    let mut referenced: BTreeSet<String> = BTreeSet::new();
     for id in &ids {
         let path = store.layout.manifest(id).to_string();
         let bytes = store.manifest_bytes(id).await?;
@@ -273,8 +274,9 @@ pub async fn verify_connection(
                 None
             }
         };
+        let mut index_digests = Vec::new();
         if let Some(manifest) = &manifest {
-            check_manifest(&mut report, store, id, &path, manifest, &blobs);
+            index_digests = check_manifest(&mut report, store, id, &path, manifest, &blobs).await;
         }
         // Signatures.
         let signed = signatures.remove(id.as_str());
@@ -310,6 +312,7 @@ pub async fn verify_connection(
             sha256,
             manifest,
         });
+        referenced.extend(index_digests);
     }
     for orphan in signatures {
         report.notes.push(format!(
@@ -319,12 +322,7 @@ pub async fn verify_connection(
     let (problems, notes) = check_chain(&checks);
     report.problems.extend(problems);
     report.notes.extend(notes);
-    let referenced: BTreeSet<&str> = checks
-        .iter()
-        .filter_map(|c| c.manifest.as_ref())
-        .flat_map(|m| m.blob_digests())
-        .collect();
-    let unreferenced = blobs.keys().filter(|b| !referenced.contains(b.as_str())).count();
+    let unreferenced = blobs.keys().filter(|b| !referenced.contains(*b)).count();
     if unreferenced > 0 {
         report.notes.push(format!(
             "{unreferenced} blob(s) referenced by no snapshot (interrupted syncs; retention removes them)"
@@ -337,14 +335,48 @@ fn check_signature(key: &VerifyingKey, file: &SignatureFile, sha256: &str) -> Re
     key.check(file, sha256)
 }
 
-fn check_manifest(
+fn check_blob(
+    report: &mut VerifyReport,
+    store: &ConnectionStore,
+    blob: &BlobRef,
+    what: &str,
+    blobs: &BTreeMap<String, BlobFacts>,
+) -> bool {
+    let blob_path = store.layout.blob(&blob.sha256).to_string();
+    match blobs.get(&blob.sha256) {
+        None => {
+            report.problems.push(Problem {
+                kind: ProblemKind::BlobMissing,
+                path: blob_path,
+                detail: format!("referenced as {what}"),
+            });
+            false
+        }
+        Some(facts) if facts.bytes != blob.bytes || facts.lines != blob.records => {
+            report.problems.push(Problem {
+                kind: ProblemKind::BlobMismatch,
+                path: blob_path,
+                detail: format!(
+                    "{} bytes / {} records, {what} says {} / {}",
+                    facts.bytes, facts.lines, blob.bytes, blob.records
+                ),
+            });
+            false
+        }
+        // A corrupt blob was reported when it was hashed.
+        Some(facts) => facts.sha256 == blob.sha256,
+    }
+}
+
+/// Checks one manifest and its index; returns the digests it references.
+async fn check_manifest(
     report: &mut VerifyReport,
     store: &ConnectionStore,
     id: &SnapshotId,
     path: &str,
     manifest: &SnapshotManifest,
     blobs: &BTreeMap<String, BlobFacts>,
-) {
+) -> Vec<String> {
     if manifest.connection != report.connection {
         report.problems.push(Problem {
             kind: ProblemKind::ManifestMisplaced,
@@ -362,27 +394,25 @@ fn check_manifest(
             detail: format!("created at {}, its name says otherwise", manifest.created_at),
         });
     }
-    for kind in &manifest.kinds {
+    let mut referenced = vec![manifest.index.sha256.clone()];
+    if !check_blob(report, store, &manifest.index, &format!("the index of {path}"), blobs) {
+        return referenced;
+    }
+    let index = match store.read_index(&manifest.index).await {
+        Ok(index) => index,
+        Err(error) => {
+            report.problems.push(Problem {
+                kind: ProblemKind::ManifestInvalid,
+                path: store.layout.blob(&manifest.index.sha256).to_string(),
+                detail: format!("index of {path}: {error}"),
+            });
+            return referenced;
+        }
+    };
+    for kind in &index.kinds {
         for blob in &kind.blobs {
-            let blob_path = store.layout.blob(&blob.sha256).to_string();
-            match blobs.get(&blob.sha256) {
-                None => report.problems.push(Problem {
-                    kind: ProblemKind::BlobMissing,
-                    path: blob_path,
-                    detail: format!("kind {} of {path}", kind.kind),
-                }),
-                Some(facts) if facts.bytes != blob.bytes || facts.lines != blob.records => {
-                    report.problems.push(Problem {
-                        kind: ProblemKind::BlobMismatch,
-                        path: blob_path,
-                        detail: format!(
-                            "{} bytes / {} records, {path} says {} / {}",
-                            facts.bytes, facts.lines, blob.bytes, blob.records
-                        ),
-                    })
-                }
-                Some(_) => {}
-            }
+            referenced.push(blob.sha256.clone());
+            check_blob(report, store, blob, &format!("kind {} of {path}", kind.kind), blobs);
         }
         let bytes: u64 = kind.blobs.iter().map(|b| b.bytes).sum();
         let records: u64 = kind.blobs.iter().map(|b| b.records).sum();
@@ -394,4 +424,5 @@ fn check_manifest(
             });
         }
     }
+    referenced
 }
