@@ -102,7 +102,12 @@ fn print_kind(kind: &KindDiff) {
             let show = |v: &Option<serde_json::Value>| {
                 v.as_ref().map_or("(absent)".to_owned(), |v| v.to_string())
             };
-            println!("      {}: {} -> {}", field.path, show(&field.from), show(&field.to));
+            println!(
+                "      {}: {} -> {}",
+                field.path,
+                show(&field.from),
+                show(&field.to)
+            );
         }
     }
     if kind.changed.len() > TEXT_LIMIT {

@@ -60,7 +60,10 @@ impl SnapshotsArgs {
         let connections = self.store.connections().await?;
         let mut all = Vec::new();
         for connection in &connections {
-            all.push((connection.connection().to_string(), connection.summaries().await?));
+            all.push((
+                connection.connection().to_string(),
+                connection.summaries().await?,
+            ));
         }
         if self.json {
             let value: Vec<serde_json::Value> = all
@@ -96,7 +99,10 @@ impl SnapshotsArgs {
                 println!(
                     "  {:<42} {:<20} {:<16} {:>6} {:>8} {:>8} {:>9}",
                     snapshot.id,
-                    snapshot.created_at.strftime("%Y-%m-%d %H:%M:%S").to_string(),
+                    snapshot
+                        .created_at
+                        .strftime("%Y-%m-%d %H:%M:%S")
+                        .to_string(),
                     &snapshot.sha256[..16],
                     if snapshot.signed { "yes" } else { "no" },
                     count("users"),

@@ -53,7 +53,14 @@ pub struct FieldChange {
     pub to: Option<Value>,
 }
 
-const LABEL_FIELDS: [&str; 6] = ["username", "email", "hostname", "displayName", "displayname", "name"];
+const LABEL_FIELDS: [&str; 6] = [
+    "username",
+    "email",
+    "hostname",
+    "displayName",
+    "displayname",
+    "name",
+];
 
 fn string_field(object: &Map<String, Value>, field: &str) -> Option<String> {
     match object.get(field)? {
@@ -77,9 +84,8 @@ fn record_key(value: &Value) -> Option<(String, Option<String>)> {
     }
     if object.len() == 2
         && let Some(inner) = object.get("record")
-        && let Some((parent_field, parent)) = object
-            .iter()
-            .find(|(field, _)| field.as_str() != "record")
+        && let Some((parent_field, parent)) =
+            object.iter().find(|(field, _)| field.as_str() != "record")
         && let Some(parent) = parent.as_str()
     {
         let (inner_key, inner_label) = record_key(inner)?;
@@ -167,13 +173,11 @@ pub fn diff_kind(kind: &str, old: &[u8], new: &[u8]) -> KindDiff {
                 key: key.clone(),
                 label: label.clone(),
             }),
-            Some((new_label, new_value)) if new_value != value => {
-                diff.changed.push(RecordChange {
-                    key: key.clone(),
-                    label: new_label.clone().or_else(|| label.clone()),
-                    fields: field_changes(value, new_value),
-                })
-            }
+            Some((new_label, new_value)) if new_value != value => diff.changed.push(RecordChange {
+                key: key.clone(),
+                label: new_label.clone().or_else(|| label.clone()),
+                fields: field_changes(value, new_value),
+            }),
             Some(_) => diff.unchanged += 1,
         }
     }
@@ -239,30 +243,57 @@ mod tests {
 
     #[test]
     fn finds_mfa_turned_off_and_disk_encryption_lost() {
-        let users_before = br#"{"_id":"u1","username":"ada","mfa":{"configured":true,"exclusion":false}}
+        let users_before =
+            br#"{"_id":"u1","username":"ada","mfa":{"configured":true,"exclusion":false}}
 {"_id":"u2","username":"bob","mfa":{"configured":false}}
 "#;
-        let users_after = br#"{"_id":"u1","username":"ada","mfa":{"configured":false,"exclusion":false}}
+        let users_after =
+            br#"{"_id":"u1","username":"ada","mfa":{"configured":false,"exclusion":false}}
 {"_id":"u3","username":"cy","mfa":{"configured":true}}
 "#;
         let diff = diff_kind("users", users_before, users_after);
-        assert_eq!(diff.removed, [RecordRef { key: "u2".into(), label: Some("bob".into()) }]);
-        assert_eq!(diff.added, [RecordRef { key: "u3".into(), label: Some("cy".into()) }]);
+        assert_eq!(
+            diff.removed,
+            [RecordRef {
+                key: "u2".into(),
+                label: Some("bob".into())
+            }]
+        );
+        assert_eq!(
+            diff.added,
+            [RecordRef {
+                key: "u3".into(),
+                label: Some("cy".into())
+            }]
+        );
         assert_eq!(diff.changed.len(), 1);
         assert_eq!(diff.changed[0].label.as_deref(), Some("ada"));
         assert_eq!(
             diff.changed[0].fields,
-            [FieldChange { path: "mfa.configured".into(), from: Some(json!(true)), to: Some(json!(false)) }]
+            [FieldChange {
+                path: "mfa.configured".into(),
+                from: Some(json!(true)),
+                to: Some(json!(false))
+            }]
         );
 
-        let devices_before = br#"{"_id":"d1","hostname":"mac-1","fde":{"active":true,"keyPresent":true}}"#;
+        let devices_before =
+            br#"{"_id":"d1","hostname":"mac-1","fde":{"active":true,"keyPresent":true}}"#;
         let devices_after = br#"{"_id":"d1","hostname":"mac-1","fde":{"active":false}}"#;
         let diff = diff_kind("devices", devices_before, devices_after);
         assert_eq!(
             diff.changed[0].fields,
             [
-                FieldChange { path: "fde.active".into(), from: Some(json!(true)), to: Some(json!(false)) },
-                FieldChange { path: "fde.keyPresent".into(), from: Some(json!(true)), to: None },
+                FieldChange {
+                    path: "fde.active".into(),
+                    from: Some(json!(true)),
+                    to: Some(json!(false))
+                },
+                FieldChange {
+                    path: "fde.keyPresent".into(),
+                    from: Some(json!(true)),
+                    to: None
+                },
             ]
         );
         assert_eq!(diff.unchanged, 0);

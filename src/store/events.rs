@@ -146,7 +146,12 @@ mod tests {
     fn ids(segment: &[&[u8]]) -> Vec<String> {
         segment
             .iter()
-            .map(|r| serde_json::from_slice::<serde_json::Value>(r).unwrap()["id"].as_str().unwrap().to_owned())
+            .map(|r| {
+                serde_json::from_slice::<serde_json::Value>(r).unwrap()["id"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            })
             .collect()
     }
 
@@ -160,8 +165,14 @@ mod tests {
         let (segment, state) = merge_events(None, batch.iter().map(Vec::as_slice));
         assert_eq!(ids(&segment), ["a", "b", "c"]);
         let state = state.unwrap();
-        assert_eq!(state.last_timestamp, "2026-01-02T00:00:00Z".parse().unwrap());
-        assert_eq!(state.ids_at_last, BTreeSet::from(["b".to_owned(), "c".to_owned()]));
+        assert_eq!(
+            state.last_timestamp,
+            "2026-01-02T00:00:00Z".parse().unwrap()
+        );
+        assert_eq!(
+            state.ids_at_last,
+            BTreeSet::from(["b".to_owned(), "c".to_owned()])
+        );
     }
 
     #[test]
@@ -181,7 +192,10 @@ mod tests {
         let (segment, state) = merge_events(Some(&previous), batch.iter().map(Vec::as_slice));
         assert_eq!(ids(&segment), ["d", "e"]);
         let state = state.unwrap();
-        assert_eq!(state.last_timestamp, "2026-01-03T00:00:00.5Z".parse().unwrap());
+        assert_eq!(
+            state.last_timestamp,
+            "2026-01-03T00:00:00.5Z".parse().unwrap()
+        );
         assert_eq!(state.ids_at_last, BTreeSet::from(["e".to_owned()]));
     }
 
@@ -213,7 +227,9 @@ mod tests {
                 + jiff::SignedDuration::from_hours(24 * d))
             .to_string()
         };
-        let all: Vec<Vec<u8>> = (0..200).map(|d| event(&format!("ev{d}"), &day(d))).collect();
+        let all: Vec<Vec<u8>> = (0..200)
+            .map(|d| event(&format!("ev{d}"), &day(d)))
+            .collect();
         let mut state = None;
         let mut stored = Vec::new();
         for today in 0..200usize {

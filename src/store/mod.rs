@@ -28,8 +28,7 @@ pub use manifest::{
 };
 pub use sign::{SignatureFile, SigningKey, VerifyingKey, signed_message};
 pub use store::{
-    BlobWriter, ConnectionStore, EvidenceStore, KindDraft, Snapshot, SnapshotDraft,
-    SnapshotSummary,
+    BlobWriter, ConnectionStore, EvidenceStore, KindDraft, Snapshot, SnapshotDraft, SnapshotSummary,
 };
 
 /// Why a store operation failed.
@@ -37,7 +36,9 @@ pub use store::{
 pub enum StoreError {
     #[error("invalid store URL `{url}`: {reason}")]
     InvalidUrl { url: String, reason: String },
-    #[error("invalid connection `{0}`: expected `namespace/name` of lowercase letters, digits, `-` and `.`")]
+    #[error(
+        "invalid connection `{0}`: expected `namespace/name` of lowercase letters, digits, `-` and `.`"
+    )]
     InvalidConnection(String),
     #[error("cannot open the store at {url}: {source}")]
     Open {

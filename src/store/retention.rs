@@ -9,9 +9,9 @@ use object_store::ObjectStoreExt;
 use object_store::path::Path;
 use serde::Serialize;
 
+use super::Result;
 use super::layout::{MANIFEST_SUFFIX, SIGNATURE_SUFFIX, SnapshotId};
 use super::store::{ConnectionStore, list_all};
-use super::Result;
 
 /// 12-month audit period plus margin.
 pub const DEFAULT_RETENTION_DAYS: u32 = 400;
@@ -19,7 +19,8 @@ pub const DEFAULT_RETENTION_DAYS: u32 = 400;
 #[derive(Debug, Clone)]
 pub struct RetentionPolicy {
     pub max_age: jiff::SignedDuration,
-    /// Unreferenced files younger than this are kept: they may belong to a sync in progress.
+    /// Unreferenced files younger than this (by the store's modification time against the wall
+    /// clock) are kept: they may belong to a sync in progress.
     pub grace: jiff::SignedDuration,
 }
 
@@ -101,10 +102,14 @@ pub async fn apply_retention(
                 if let Err(error) = store.object.delete(&signature).await
                     && !matches!(error, object_store::Error::NotFound { .. })
                 {
-                    report.failures.push((signature.to_string(), error.to_string()));
+                    report
+                        .failures
+                        .push((signature.to_string(), error.to_string()));
                 }
             }
-            Err(error) => report.failures.push((manifest.to_string(), error.to_string())),
+            Err(error) => report
+                .failures
+                .push((manifest.to_string(), error.to_string())),
         }
     }
 
@@ -137,7 +142,9 @@ pub async fn apply_retention(
         .iter()
         .filter_map(|meta| Some((meta.location.filename()?, meta.size)))
         .collect();
-    let doomed: Vec<Path> = unreferenced_blobs(&blobs, &referenced, policy, now)
+    // Modification times come from the store's clock: compare them with the wall clock.
+    let wall = jiff::Timestamp::now();
+    let doomed: Vec<Path> = unreferenced_blobs(&blobs, &referenced, policy, wall)
         .into_iter()
         .map(|digest| store.layout.blob(digest))
         .collect();
@@ -153,24 +160,32 @@ pub async fn apply_retention(
         match result {
             Ok(()) => {
                 report.removed_blobs += 1;
-                report.freed_bytes += path.filename().and_then(|n| sizes.get(n)).copied().unwrap_or(0);
+                report.freed_bytes += path
+                    .filename()
+                    .and_then(|n| sizes.get(n))
+                    .copied()
+                    .unwrap_or(0);
             }
             Err(error) => report.failures.push((path.to_string(), error.to_string())),
         }
     }
 
     // Signatures left by interrupted syncs.
-    let cutoff = now - policy.grace;
+    let cutoff = wall - policy.grace;
     let live: BTreeSet<&str> = remaining.iter().map(SnapshotId::as_str).collect();
     for meta in list_all(&store.object, &store.layout.snapshots_dir()).await? {
-        let Some(name) = meta.location.filename() else { continue };
+        let Some(name) = meta.location.filename() else {
+            continue;
+        };
         if let Some(id) = name.strip_suffix(SIGNATURE_SUFFIX)
             && !live.contains(id)
             && !name.ends_with(MANIFEST_SUFFIX)
             && modified(&meta) < cutoff
             && let Err(error) = store.object.delete(&meta.location).await
         {
-            report.failures.push((meta.location.to_string(), error.to_string()));
+            report
+                .failures
+                .push((meta.location.to_string(), error.to_string()));
         }
     }
     Ok(report)

@@ -8,8 +8,8 @@ use ed25519_dalek::Signer;
 use ed25519_dalek::pkcs8::{DecodePrivateKey, DecodePublicKey};
 use serde::{Deserialize, Serialize};
 
-use super::manifest::{MANIFEST_FORMAT, sha256_hex};
 use super::StoreError;
+use super::manifest::{MANIFEST_FORMAT, sha256_hex};
 
 /// A private signing key (from a file the user provides, e.g. a mounted Secret).
 pub struct SigningKey(ed25519_dalek::SigningKey);
@@ -174,20 +174,30 @@ mod tests {
         forged.manifest_sha256 = format!("sha256:{}", sha256_hex(b"other"));
         assert!(public.check(&forged, &sha256_hex(b"other")).is_err());
         let stranger = SigningKey::from_seed([8; 32]).verifying_key();
-        assert!(stranger.check(&file, &digest).unwrap_err().contains("signed by key"));
+        assert!(
+            stranger
+                .check(&file, &digest)
+                .unwrap_err()
+                .contains("signed by key")
+        );
     }
 
     #[test]
     fn reads_seeds_hex_and_pem() {
         let seed = [3u8; 32];
         let from_raw = SigningKey::from_bytes(&seed).unwrap();
-        let from_hex = SigningKey::from_bytes(format!("{}\n", hex::encode(seed)).as_bytes()).unwrap();
+        let from_hex =
+            SigningKey::from_bytes(format!("{}\n", hex::encode(seed)).as_bytes()).unwrap();
         assert_eq!(from_raw.verifying_key(), from_hex.verifying_key());
         use ed25519_dalek::pkcs8::{EncodePrivateKey, EncodePublicKey, spki::der::pem::LineEnding};
         let pem = from_raw.0.to_pkcs8_pem(LineEnding::LF).unwrap();
         let from_pem = SigningKey::from_bytes(pem.as_bytes()).unwrap();
         assert_eq!(from_pem.verifying_key(), from_raw.verifying_key());
-        let public_pem = from_raw.0.verifying_key().to_public_key_pem(LineEnding::LF).unwrap();
+        let public_pem = from_raw
+            .0
+            .verifying_key()
+            .to_public_key_pem(LineEnding::LF)
+            .unwrap();
         assert_eq!(
             VerifyingKey::from_bytes(public_pem.as_bytes()).unwrap(),
             from_raw.verifying_key()

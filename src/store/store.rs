@@ -9,9 +9,7 @@ use futures::{StreamExt, TryStreamExt};
 use object_store::aws::AmazonS3Builder;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path;
-use object_store::{
-    ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload, WriteMultipart,
-};
+use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload, WriteMultipart};
 use sha2::{Digest, Sha256};
 
 use super::events::EventsState;
@@ -96,7 +94,9 @@ impl EvidenceStore {
                 .and_then(|parsed| parsed.to_file_path().ok())
                 .ok_or_else(|| invalid("use file:///absolute/path"))?
         } else if url.contains("://") {
-            return Err(invalid("supported: file:///absolute/path, s3://bucket/prefix"));
+            return Err(invalid(
+                "supported: file:///absolute/path, s3://bucket/prefix",
+            ));
         } else {
             std::path::PathBuf::from(url)
         };
@@ -396,7 +396,10 @@ impl ConnectionStore {
             return self.load(id).await;
         }
         let digest = query.strip_prefix("sha256:").unwrap_or(query);
-        let by_id: Vec<&SnapshotId> = ids.iter().filter(|id| id.as_str().starts_with(query)).collect();
+        let by_id: Vec<&SnapshotId> = ids
+            .iter()
+            .filter(|id| id.as_str().starts_with(query))
+            .collect();
         let candidates: Vec<&SnapshotId> = if by_id.is_empty() && digest.len() >= 4 {
             ids.iter()
                 .filter(|id| {
@@ -616,7 +619,9 @@ impl BlobWriter {
         if self.store.blob_exists(&path).await? {
             return Ok(blob);
         }
-        let file = spool.into_inner().map_err(|error| local_error(error.into_error()))?;
+        let file = spool
+            .into_inner()
+            .map_err(|error| local_error(error.into_error()))?;
         let mut reader = tokio::fs::File::from_std(file.reopen().map_err(local_error)?);
         let upload = self
             .store
@@ -638,7 +643,10 @@ impl BlobWriter {
                 .map_err(object_error("write", &path))?;
             writer.write(&buffer[..read]);
         }
-        writer.finish().await.map_err(object_error("write", &path))?;
+        writer
+            .finish()
+            .await
+            .map_err(object_error("write", &path))?;
         drop(file);
         Ok(blob)
     }

@@ -9,11 +9,11 @@ use object_store::ObjectStoreExt;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use super::Result;
 use super::layout::{MANIFEST_SUFFIX, SIGNATURE_SUFFIX, SnapshotId};
 use super::manifest::{BlobRef, MANIFEST_FORMAT, SnapshotManifest, sha256_hex};
 use super::sign::{SignatureFile, VerifyingKey};
 use super::store::{ConnectionStore, list_all, object_error};
-use super::Result;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -176,7 +176,11 @@ async fn hash_blob(store: &ConnectionStore, path: &object_store::path::Path) -> 
     let mut hasher = Sha256::new();
     let mut bytes = 0u64;
     let mut lines = 0u64;
-    while let Some(chunk) = stream.try_next().await.map_err(object_error("read", path))? {
+    while let Some(chunk) = stream
+        .try_next()
+        .await
+        .map_err(object_error("read", path))?
+    {
         hasher.update(&chunk);
         bytes += chunk.len() as u64;
         lines += chunk.iter().filter(|b| **b == b'\n').count() as u64;
@@ -233,10 +237,15 @@ pub async fn verify_connection(
         let name = meta.location.filename().unwrap_or_default();
         if let Some(id) = name.strip_suffix(SIGNATURE_SUFFIX) {
             signatures.insert(id.to_owned());
-        } else if let Some(id) = name.strip_suffix(MANIFEST_SUFFIX).and_then(SnapshotId::parse) {
+        } else if let Some(id) = name
+            .strip_suffix(MANIFEST_SUFFIX)
+            .and_then(SnapshotId::parse)
+        {
             ids.push(id);
         } else {
-            report.notes.push(format!("unexpected file {}", meta.location));
+            report
+                .notes
+                .push(format!("unexpected file {}", meta.location));
         }
     }
     ids.sort();
@@ -252,7 +261,10 @@ pub async fn verify_connection(
             report.problems.push(Problem {
                 kind: ProblemKind::ManifestDigestMismatch,
                 path: path.clone(),
-                detail: format!("content hashes to {sha256}, its name says {}", id.digest_prefix()),
+                detail: format!(
+                    "content hashes to {sha256}, its name says {}",
+                    id.digest_prefix()
+                ),
             });
         }
         let manifest = match serde_json::from_slice::<SnapshotManifest>(&bytes) {
@@ -391,11 +403,20 @@ async fn check_manifest(
         report.problems.push(Problem {
             kind: ProblemKind::ManifestMisplaced,
             path: path.to_owned(),
-            detail: format!("created at {}, its name says otherwise", manifest.created_at),
+            detail: format!(
+                "created at {}, its name says otherwise",
+                manifest.created_at
+            ),
         });
     }
     let mut referenced = vec![manifest.index.sha256.clone()];
-    if !check_blob(report, store, &manifest.index, &format!("the index of {path}"), blobs) {
+    if !check_blob(
+        report,
+        store,
+        &manifest.index,
+        &format!("the index of {path}"),
+        blobs,
+    ) {
         return referenced;
     }
     let index = match store.read_index(&manifest.index).await {
@@ -412,7 +433,13 @@ async fn check_manifest(
     for kind in &index.kinds {
         for blob in &kind.blobs {
             referenced.push(blob.sha256.clone());
-            check_blob(report, store, blob, &format!("kind {} of {path}", kind.kind), blobs);
+            check_blob(
+                report,
+                store,
+                blob,
+                &format!("kind {} of {path}", kind.kind),
+                blobs,
+            );
         }
         let bytes: u64 = kind.blobs.iter().map(|b| b.bytes).sum();
         let records: u64 = kind.blobs.iter().map(|b| b.records).sum();
