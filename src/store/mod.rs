@@ -12,24 +12,24 @@
 //! which [`retention`] collects. One writer per connection at a time (the operator runs one
 //! sync per connection; retention runs after the sync in the same task).
 
+mod connection;
 pub mod diff;
 pub mod events;
 mod layout;
 mod manifest;
 pub mod retention;
 mod sign;
-mod store;
 pub mod verify;
 
+pub use connection::{
+    BlobWriter, ConnectionStore, EvidenceStore, KindDraft, Snapshot, SnapshotDraft, SnapshotSummary,
+};
 pub use layout::{ConnectionId, SnapshotId};
 pub use manifest::{
     BlobRef, MANIFEST_FORMAT, PreviousSnapshot, SnapshotIndex, SnapshotManifest, StoredKind,
     sha256_hex,
 };
 pub use sign::{SignatureFile, SigningKey, VerifyingKey, signed_message};
-pub use store::{
-    BlobWriter, ConnectionStore, EvidenceStore, KindDraft, Snapshot, SnapshotDraft, SnapshotSummary,
-};
 
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]

@@ -10,8 +10,8 @@ use object_store::path::Path;
 use serde::Serialize;
 
 use super::Result;
+use super::connection::{ConnectionStore, list_all};
 use super::layout::{MANIFEST_SUFFIX, SIGNATURE_SUFFIX, SnapshotId};
-use super::store::{ConnectionStore, list_all};
 
 /// 12-month audit period plus margin.
 pub const DEFAULT_RETENTION_DAYS: u32 = 400;

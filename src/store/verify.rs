@@ -10,10 +10,10 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::Result;
+use super::connection::{ConnectionStore, list_all, object_error};
 use super::layout::{MANIFEST_SUFFIX, SIGNATURE_SUFFIX, SnapshotId};
 use super::manifest::{BlobRef, MANIFEST_FORMAT, SnapshotManifest, sha256_hex};
 use super::sign::{SignatureFile, VerifyingKey};
-use super::store::{ConnectionStore, list_all, object_error};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
