@@ -19,4 +19,5 @@ pub mod leader;
 pub mod region;
 pub mod report;
 pub mod simulator;
+pub mod store;
 pub mod telemetry;

@@ -3,9 +3,12 @@
 mod bench;
 mod collect;
 mod crd;
+mod diff;
 mod report;
 mod run;
 mod simulate;
+mod snapshots;
+mod verify;
 
 use std::process::ExitCode;
 
@@ -27,6 +30,9 @@ enum Command {
     Crd(crd::CrdArgs),
     Run(Box<run::RunArgs>),
     Report(report::ReportArgs),
+    Snapshots(snapshots::SnapshotsArgs),
+    Verify(verify::VerifyArgs),
+    Diff(diff::DiffArgs),
 }
 
 impl Cli {
@@ -53,6 +59,9 @@ impl Cli {
                 Command::Crd(args) => args.run().await,
                 Command::Run(args) => (*args).run().await,
                 Command::Report(args) => args.run(),
+                Command::Snapshots(args) => args.run().await,
+                Command::Verify(args) => args.run().await,
+                Command::Diff(args) => args.run().await,
             }
         })
     }

@@ -1,0 +1,116 @@
+use std::process::ExitCode;
+
+use crate::store::{ConnectionId, ConnectionStore, EvidenceStore, StoreError};
+
+/// Where the evidence store is and which connection to look at (shared by `snapshots`, `verify`
+/// and `diff`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct StoreArgs {
+    /// Evidence store: `file:///absolute/dir`, a directory path, or `s3://bucket/prefix`
+    /// (S3 credentials and endpoint from the standard AWS_* environment, e.g.
+    /// AWS_ENDPOINT_URL and AWS_ALLOW_HTTP=true for MinIO-like servers).
+    #[arg(long, env = "JUMPCLOUD_OPERATOR_STORE", value_name = "URL")]
+    pub store: String,
+
+    /// Connection `namespace/name` (for `collect`: `collect/<org id>` unless --connection was
+    /// given). Default: every connection in the store.
+    #[arg(long, value_name = "NAMESPACE/NAME")]
+    pub connection: Option<ConnectionId>,
+}
+
+impl StoreArgs {
+    pub fn open(&self) -> Result<EvidenceStore, StoreError> {
+        EvidenceStore::open(&self.store)
+    }
+
+    /// The selected connection, or every connection in the store.
+    pub async fn connections(&self) -> Result<Vec<ConnectionStore>, StoreError> {
+        let store = self.open()?;
+        let ids = match &self.connection {
+            Some(id) => vec![id.clone()],
+            None => store.connections().await?,
+        };
+        Ok(ids.iter().map(|id| store.connection(id)).collect())
+    }
+}
+
+/// List the snapshots in an evidence store: time, digest, record counts, signed or not.
+#[derive(Debug, clap::Args)]
+pub struct SnapshotsArgs {
+    #[command(flatten)]
+    store: StoreArgs,
+
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+impl SnapshotsArgs {
+    pub async fn run(self) -> ExitCode {
+        match self.list().await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                eprintln!("error: {error}");
+                ExitCode::from(2)
+            }
+        }
+    }
+
+    async fn list(&self) -> Result<(), StoreError> {
+        let connections = self.store.connections().await?;
+        let mut all = Vec::new();
+        for connection in &connections {
+            all.push((
+                connection.connection().to_string(),
+                connection.summaries().await?,
+            ));
+        }
+        if self.json {
+            let value: Vec<serde_json::Value> = all
+                .iter()
+                .map(|(connection, snapshots)| {
+                    serde_json::json!({"connection": connection, "snapshots": snapshots})
+                })
+                .collect();
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&value).map_err(StoreError::Serialise)?
+            );
+            return Ok(());
+        }
+        if all.is_empty() {
+            println!("no snapshots in {}", self.store.store);
+        }
+        for (connection, snapshots) in all {
+            println!("{connection}: {} snapshot(s)", snapshots.len());
+            println!(
+                "  {:<42} {:<20} {:<16} {:>6} {:>8} {:>8} {:>9}",
+                "ID", "TIME", "SHA256", "SIGNED", "USERS", "DEVICES", "RECORDS"
+            );
+            for snapshot in snapshots.iter().rev() {
+                let count = |kind: &str| {
+                    snapshot
+                        .counts
+                        .iter()
+                        .find(|(k, _)| k == kind)
+                        .map_or("-".to_owned(), |(_, n)| n.to_string())
+                };
+                let records: u64 = snapshot.counts.iter().map(|(_, n)| n).sum();
+                println!(
+                    "  {:<42} {:<20} {:<16} {:>6} {:>8} {:>8} {:>9}",
+                    snapshot.id,
+                    snapshot
+                        .created_at
+                        .strftime("%Y-%m-%d %H:%M:%S")
+                        .to_string(),
+                    &snapshot.sha256[..16],
+                    if snapshot.signed { "yes" } else { "no" },
+                    count("users"),
+                    count("devices"),
+                    records
+                );
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,672 @@
+//! Opening a store by URL, writing blobs and committing snapshots, reading them back.
+
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures::{StreamExt, TryStreamExt};
+use object_store::aws::AmazonS3Builder;
+use object_store::local::LocalFileSystem;
+use object_store::path::Path;
+use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload, WriteMultipart};
+use sha2::{Digest, Sha256};
+
+use super::events::EventsState;
+use super::layout::{ConnectionId, Layout, MANIFEST_SUFFIX, SnapshotId, to_micros};
+use super::manifest::{
+    BlobRef, MANIFEST_FORMAT, PreviousSnapshot, SnapshotIndex, SnapshotManifest, StoredKind,
+    sha256_hex,
+};
+use super::sign::{SignatureFile, SigningKey};
+use super::{Result, StoreError};
+
+/// Blobs up to this size are uploaded with one create-only PUT from memory; larger ones are
+/// spooled to a temporary file while written and uploaded in parts.
+const IN_MEMORY_BLOB: usize = 8 * 1024 * 1024;
+const PART_SIZE: usize = 8 * 1024 * 1024;
+
+/// An evidence store (local directory or S3-compatible bucket), opened from a URL.
+#[derive(Debug, Clone)]
+pub struct EvidenceStore {
+    object: Arc<dyn ObjectStore>,
+    root: String,
+    url: String,
+}
+
+pub(crate) fn object_error(
+    operation: &'static str,
+    path: &Path,
+) -> impl FnOnce(object_store::Error) -> StoreError {
+    let path = path.to_string();
+    move |source| StoreError::Object {
+        operation,
+        path,
+        source,
+    }
+}
+
+impl EvidenceStore {
+    /// Opens `file:///abs/dir`, a plain directory path, or `s3://bucket[/prefix]` (credentials
+    /// and endpoint from the standard `AWS_*` environment: `AWS_ACCESS_KEY_ID`,
+    /// `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`, `AWS_REGION`, `AWS_ENDPOINT_URL`,
+    /// `AWS_ALLOW_HTTP`, web identity and instance metadata).
+    pub fn open(url: &str) -> Result<Self> {
+        Self::open_with_options(url, std::iter::empty::<(String, String)>())
+    }
+
+    /// Like [`open`](Self::open), with S3 settings (`aws_endpoint`, `aws_access_key_id`, ...)
+    /// applied over the environment.
+    pub fn open_with_options(
+        url: &str,
+        options: impl IntoIterator<Item = (impl AsRef<str>, impl Into<String>)>,
+    ) -> Result<Self> {
+        let invalid = |reason: &str| StoreError::InvalidUrl {
+            url: url.to_owned(),
+            reason: reason.to_owned(),
+        };
+        if let Some(rest) = url.strip_prefix("s3://") {
+            let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+            if bucket.is_empty() {
+                return Err(invalid("no bucket; use s3://bucket/prefix"));
+            }
+            let mut builder = AmazonS3Builder::from_env().with_bucket_name(bucket);
+            for (key, value) in options {
+                let key = key
+                    .as_ref()
+                    .parse()
+                    .map_err(|_| invalid(&format!("unknown S3 option `{}`", key.as_ref())))?;
+                builder = builder.with_config(key, value);
+            }
+            let object = builder.build().map_err(|source| StoreError::Open {
+                url: url.to_owned(),
+                source,
+            })?;
+            return Ok(EvidenceStore {
+                object: Arc::new(object),
+                root: prefix.trim_matches('/').to_owned(),
+                url: url.to_owned(),
+            });
+        }
+        let dir = if url.starts_with("file:") {
+            url::Url::parse(url)
+                .ok()
+                .and_then(|parsed| parsed.to_file_path().ok())
+                .ok_or_else(|| invalid("use file:///absolute/path"))?
+        } else if url.contains("://") {
+            return Err(invalid(
+                "supported: file:///absolute/path, s3://bucket/prefix",
+            ));
+        } else {
+            std::path::PathBuf::from(url)
+        };
+        std::fs::create_dir_all(&dir).map_err(|source| StoreError::Local {
+            path: dir.display().to_string(),
+            source,
+        })?;
+        // fsync of files and their directories: a commit reported done survives power loss.
+        let object = LocalFileSystem::new_with_prefix(&dir)
+            .map_err(|source| StoreError::Open {
+                url: url.to_owned(),
+                source,
+            })?
+            .with_fsync(true);
+        Ok(EvidenceStore {
+            object: Arc::new(object),
+            root: String::new(),
+            url: url.to_owned(),
+        })
+    }
+
+    /// A store over any object store (wrappers for tests and fault injection).
+    pub fn from_object_store(object: Arc<dyn ObjectStore>, root: &str, label: &str) -> Self {
+        EvidenceStore {
+            object,
+            root: root.trim_matches('/').to_owned(),
+            url: label.to_owned(),
+        }
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    pub fn object_store(&self) -> Arc<dyn ObjectStore> {
+        self.object.clone()
+    }
+
+    pub fn connection(&self, connection: &ConnectionId) -> ConnectionStore {
+        ConnectionStore {
+            object: self.object.clone(),
+            layout: Layout::new(&self.root, connection),
+            connection: connection.clone(),
+        }
+    }
+
+    /// Every connection that has written anything.
+    pub async fn connections(&self) -> Result<Vec<ConnectionId>> {
+        let root = (!self.root.is_empty()).then(|| Path::from(self.root.as_str()));
+        let namespaces = self
+            .object
+            .list_with_delimiter(root.as_ref())
+            .await
+            .map_err(object_error("list", &root.clone().unwrap_or_default()))?;
+        let mut connections = Vec::new();
+        for namespace in namespaces.common_prefixes {
+            let names = self
+                .object
+                .list_with_delimiter(Some(&namespace))
+                .await
+                .map_err(object_error("list", &namespace))?;
+            for name in names.common_prefixes {
+                if let (Some(ns), Some(n)) = (namespace.filename(), name.filename())
+                    && let Ok(id) = ConnectionId::new(ns, n)
+                {
+                    connections.push(id);
+                }
+            }
+        }
+        connections.sort();
+        Ok(connections)
+    }
+}
+
+/// One connection's part of the store.
+#[derive(Debug, Clone)]
+pub struct ConnectionStore {
+    pub(crate) object: Arc<dyn ObjectStore>,
+    pub(crate) layout: Layout,
+    connection: ConnectionId,
+}
+
+/// A committed snapshot as read back.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    pub id: SnapshotId,
+    /// SHA-256 of the manifest bytes.
+    pub sha256: String,
+    pub manifest: SnapshotManifest,
+    pub index: SnapshotIndex,
+}
+
+impl Snapshot {
+    pub fn kind(&self, name: &str) -> Option<&StoredKind> {
+        self.index.kinds.iter().find(|kind| kind.kind == name)
+    }
+
+    /// Every blob the snapshot references (its index and evidence).
+    pub fn blob_digests(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.manifest.index.sha256.as_str()).chain(self.index.blob_digests())
+    }
+}
+
+/// What `snapshots` lists.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SnapshotSummary {
+    pub id: String,
+    pub created_at: jiff::Timestamp,
+    pub sha256: String,
+    pub sequence: u64,
+    pub signed: bool,
+    /// Records per kind.
+    pub counts: Vec<(String, u64)>,
+}
+
+/// One kind of a snapshot about to be committed.
+#[derive(Debug, Clone)]
+pub struct KindDraft {
+    pub kind: String,
+    pub status: String,
+    pub blobs: Vec<BlobRef>,
+}
+
+/// A snapshot about to be committed: its blobs are already stored.
+#[derive(Debug, Clone, Default)]
+pub struct SnapshotDraft {
+    pub kinds: Vec<KindDraft>,
+    pub events: Option<EventsState>,
+    /// Facts that change every sync (org, region, key fingerprint, times): in the manifest.
+    pub collection: serde_json::Value,
+    /// Per-kind details of the collection (endpoints, totals): in the shared index.
+    pub sources: serde_json::Value,
+}
+
+pub(crate) fn is_already_exists(error: &object_store::Error) -> bool {
+    matches!(error, object_store::Error::AlreadyExists { .. })
+}
+
+fn count_lines(bytes: &[u8]) -> u64 {
+    bytes.iter().filter(|b| **b == b'\n').count() as u64
+}
+
+impl ConnectionStore {
+    pub fn connection(&self) -> &ConnectionId {
+        &self.connection
+    }
+
+    /// Stores `bytes` as a blob (once: an existing blob of that digest is kept).
+    pub async fn put_blob(&self, bytes: Bytes) -> Result<BlobRef> {
+        let sha256 = sha256_hex(&bytes);
+        let blob = BlobRef {
+            bytes: bytes.len() as u64,
+            records: count_lines(&bytes),
+            sha256,
+        };
+        let path = self.layout.blob(&blob.sha256);
+        if self.blob_exists(&path).await? {
+            return Ok(blob);
+        }
+        let options = PutOptions {
+            mode: PutMode::Create,
+            ..Default::default()
+        };
+        match self
+            .object
+            .put_opts(&path, PutPayload::from_bytes(bytes), options)
+            .await
+        {
+            Ok(_) => Ok(blob),
+            Err(error) if is_already_exists(&error) => Ok(blob),
+            Err(error) => Err(object_error("write", &path)(error)),
+        }
+    }
+
+    async fn blob_exists(&self, path: &Path) -> Result<bool> {
+        match self.object.head(path).await {
+            Ok(_) => Ok(true),
+            Err(object_store::Error::NotFound { .. }) => Ok(false),
+            Err(error) => Err(object_error("read", path)(error)),
+        }
+    }
+
+    /// A streaming blob writer: memory stays bounded whatever the size.
+    pub fn blob_writer(&self) -> BlobWriter {
+        BlobWriter {
+            store: self.clone(),
+            memory: Vec::new(),
+            spool: None,
+            hasher: Sha256::new(),
+            bytes: 0,
+            records: 0,
+        }
+    }
+
+    pub async fn read_blob(&self, sha256: &str) -> Result<Bytes> {
+        let path = self.layout.blob(sha256);
+        let bytes = self
+            .object
+            .get(&path)
+            .await
+            .map_err(object_error("read", &path))?
+            .bytes()
+            .await
+            .map_err(object_error("read", &path))?;
+        if sha256_hex(&bytes) != sha256 {
+            return Err(StoreError::CorruptBlob {
+                path: path.to_string(),
+            });
+        }
+        Ok(bytes)
+    }
+
+    /// The NDJSON of one kind (its blobs concatenated), each blob checked against its digest.
+    pub async fn read_kind(&self, kind: &StoredKind) -> Result<Vec<u8>> {
+        let mut all = Vec::with_capacity(kind.bytes as usize);
+        for blob in &kind.blobs {
+            all.extend_from_slice(&self.read_blob(&blob.sha256).await?);
+        }
+        Ok(all)
+    }
+
+    /// Snapshot ids, oldest first.
+    pub async fn list_snapshots(&self) -> Result<Vec<SnapshotId>> {
+        let dir = self.layout.snapshots_dir();
+        let objects: Vec<_> = self
+            .object
+            .list(Some(&dir))
+            .try_collect()
+            .await
+            .map_err(object_error("list", &dir))?;
+        let mut ids: Vec<SnapshotId> = objects
+            .iter()
+            .filter_map(|meta| meta.location.filename())
+            .filter_map(|name| name.strip_suffix(MANIFEST_SUFFIX))
+            .filter_map(SnapshotId::parse)
+            .collect();
+        ids.sort();
+        Ok(ids)
+    }
+
+    /// Raw manifest bytes.
+    pub(crate) async fn manifest_bytes(&self, id: &SnapshotId) -> Result<Bytes> {
+        let path = self.layout.manifest(id);
+        self.object
+            .get(&path)
+            .await
+            .map_err(object_error("read", &path))?
+            .bytes()
+            .await
+            .map_err(object_error("read", &path))
+    }
+
+    pub async fn load(&self, id: &SnapshotId) -> Result<Snapshot> {
+        let bytes = self.manifest_bytes(id).await?;
+        let path = self.layout.manifest(id).to_string();
+        let manifest: SnapshotManifest =
+            serde_json::from_slice(&bytes).map_err(|error| StoreError::BadManifest {
+                path: path.clone(),
+                reason: error.to_string(),
+            })?;
+        let sha256 = sha256_hex(&bytes);
+        if !sha256.starts_with(id.digest_prefix()) {
+            return Err(StoreError::BadManifest {
+                path,
+                reason: "content does not match the digest in its name".to_owned(),
+            });
+        }
+        let index = self.read_index(&manifest.index).await?;
+        Ok(Snapshot {
+            id: id.clone(),
+            sha256,
+            manifest,
+            index,
+        })
+    }
+
+    pub(crate) async fn read_index(&self, blob: &BlobRef) -> Result<SnapshotIndex> {
+        let bytes = self.read_blob(&blob.sha256).await?;
+        serde_json::from_slice(&bytes).map_err(|error| StoreError::BadManifest {
+            path: self.layout.blob(&blob.sha256).to_string(),
+            reason: format!("snapshot index: {error}"),
+        })
+    }
+
+    /// The newest snapshot: the last good sync.
+    pub async fn latest(&self) -> Result<Option<Snapshot>> {
+        match self.list_snapshots().await?.last() {
+            Some(id) => self.load(id).await.map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Finds a snapshot by id, id prefix, or manifest digest prefix (with or without `sha256:`).
+    pub async fn resolve(&self, query: &str) -> Result<Snapshot> {
+        let ids = self.list_snapshots().await?;
+        if let Some(id) = ids.iter().find(|id| id.as_str() == query) {
+            return self.load(id).await;
+        }
+        let digest = query.strip_prefix("sha256:").unwrap_or(query);
+        let by_id: Vec<&SnapshotId> = ids
+            .iter()
+            .filter(|id| id.as_str().starts_with(query))
+            .collect();
+        let candidates: Vec<&SnapshotId> = if by_id.is_empty() && digest.len() >= 4 {
+            ids.iter()
+                .filter(|id| {
+                    let prefix = id.digest_prefix();
+                    prefix.starts_with(digest) || digest.starts_with(prefix)
+                })
+                .collect()
+        } else {
+            by_id
+        };
+        let mut found = Vec::new();
+        for id in candidates {
+            let snapshot = self.load(id).await?;
+            if snapshot.id.as_str().starts_with(query) || snapshot.sha256.starts_with(digest) {
+                found.push(snapshot);
+            }
+        }
+        match found.len() {
+            0 => Err(StoreError::UnknownSnapshot(query.to_owned())),
+            1 => Ok(found.remove(0)),
+            _ => Err(StoreError::AmbiguousSnapshot(query.to_owned())),
+        }
+    }
+
+    pub async fn is_signed(&self, id: &SnapshotId) -> Result<bool> {
+        self.blob_exists(&self.layout.signature(id)).await
+    }
+
+    pub async fn read_signature(&self, id: &SnapshotId) -> Result<Option<SignatureFile>> {
+        let path = self.layout.signature(id);
+        match self.object.get(&path).await {
+            Ok(result) => {
+                let bytes = result.bytes().await.map_err(object_error("read", &path))?;
+                serde_json::from_slice(&bytes)
+                    .map(Some)
+                    .map_err(|error| StoreError::BadManifest {
+                        path: path.to_string(),
+                        reason: error.to_string(),
+                    })
+            }
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(error) => Err(object_error("read", &path)(error)),
+        }
+    }
+
+    /// Summaries of every snapshot, oldest first.
+    pub async fn summaries(&self) -> Result<Vec<SnapshotSummary>> {
+        let mut out = Vec::new();
+        for id in self.list_snapshots().await? {
+            let snapshot = self.load(&id).await?;
+            out.push(SnapshotSummary {
+                signed: self.is_signed(&id).await?,
+                id: id.to_string(),
+                created_at: snapshot.manifest.created_at,
+                sha256: snapshot.sha256,
+                sequence: snapshot.manifest.sequence,
+                counts: snapshot
+                    .index
+                    .kinds
+                    .iter()
+                    .map(|kind| (kind.kind.clone(), kind.records))
+                    .collect(),
+            });
+        }
+        Ok(out)
+    }
+
+    /// Commits a snapshot whose blobs are stored: writes the (optional) signature, then the
+    /// manifest with one create-only write. Until that write nothing of the sync is visible.
+    pub async fn commit(
+        &self,
+        draft: SnapshotDraft,
+        signer: Option<&SigningKey>,
+        now: jiff::Timestamp,
+    ) -> Result<Snapshot> {
+        let previous = self.latest().await?;
+        // Every referenced blob must exist: a manifest never points at nothing.
+        let mut checked = BTreeSet::new();
+        for blob in draft.kinds.iter().flat_map(|kind| kind.blobs.iter()) {
+            if checked.insert(blob.sha256.clone()) {
+                let path = self.layout.blob(&blob.sha256);
+                if !self.blob_exists(&path).await? {
+                    return Err(StoreError::Object {
+                        operation: "commit",
+                        path: path.to_string(),
+                        source: object_store::Error::NotFound {
+                            path: path.to_string(),
+                            source: "blob referenced by the new manifest is missing".into(),
+                        },
+                    });
+                }
+            }
+        }
+        let mut created_at = to_micros(now);
+        if let Some(previous) = &previous
+            && created_at <= previous.manifest.created_at
+        {
+            // Ids must sort in chain order even if the clock went back.
+            created_at = previous.manifest.created_at + jiff::SignedDuration::from_micros(1);
+        }
+        let mut kinds: Vec<StoredKind> = draft
+            .kinds
+            .into_iter()
+            .map(|kind| StoredKind {
+                records: kind.blobs.iter().map(|b| b.records).sum(),
+                bytes: kind.blobs.iter().map(|b| b.bytes).sum(),
+                kind: kind.kind,
+                status: kind.status,
+                blobs: kind.blobs,
+            })
+            .collect();
+        kinds.sort_by(|a, b| a.kind.cmp(&b.kind));
+        let index = SnapshotIndex {
+            kinds,
+            sources: draft.sources,
+        };
+        let mut index_bytes = serde_json::to_vec(&index).map_err(StoreError::Serialise)?;
+        index_bytes.push(b'\n');
+        let index_blob = self.put_blob(Bytes::from(index_bytes)).await?;
+        let manifest = SnapshotManifest {
+            format: MANIFEST_FORMAT.to_owned(),
+            connection: self.connection.to_string(),
+            sequence: previous.as_ref().map_or(0, |p| p.manifest.sequence + 1),
+            created_at,
+            previous: previous.as_ref().map(|p| PreviousSnapshot {
+                id: p.id.to_string(),
+                sha256: p.sha256.clone(),
+            }),
+            index: index_blob,
+            events: draft.events,
+            collection: draft.collection,
+        };
+        let mut bytes = serde_json::to_vec(&manifest).map_err(StoreError::Serialise)?;
+        bytes.push(b'\n');
+        let sha256 = sha256_hex(&bytes);
+        let id = SnapshotId::new(created_at, &sha256);
+        let create = PutOptions {
+            mode: PutMode::Create,
+            ..Default::default()
+        };
+        if let Some(signer) = signer {
+            let signature = signer.sign(&sha256);
+            let json = serde_json::to_vec_pretty(&signature).map_err(StoreError::Serialise)?;
+            let path = self.layout.signature(&id);
+            self.object
+                .put_opts(&path, PutPayload::from(json), create.clone())
+                .await
+                .map_err(object_error("write", &path))?;
+        }
+        let path = self.layout.manifest(&id);
+        match self
+            .object
+            .put_opts(&path, PutPayload::from(bytes), create)
+            .await
+        {
+            Ok(_) => {}
+            Err(error) if is_already_exists(&error) => {
+                return Err(StoreError::Conflict {
+                    path: path.to_string(),
+                });
+            }
+            Err(error) => return Err(object_error("write", &path)(error)),
+        }
+        Ok(Snapshot {
+            id,
+            sha256,
+            manifest,
+            index,
+        })
+    }
+}
+
+/// Streams one blob: hashed and counted as written, in memory while small, spooled to a
+/// temporary file beyond that, stored (once) by [`finish`](BlobWriter::finish).
+pub struct BlobWriter {
+    store: ConnectionStore,
+    memory: Vec<u8>,
+    spool: Option<std::io::BufWriter<tempfile::NamedTempFile>>,
+    hasher: Sha256,
+    bytes: u64,
+    records: u64,
+}
+
+impl BlobWriter {
+    pub fn write(&mut self, data: &[u8]) -> Result<()> {
+        self.hasher.update(data);
+        self.bytes += data.len() as u64;
+        self.records += count_lines(data);
+        if let Some(spool) = &mut self.spool {
+            return spool.write_all(data).map_err(local_error);
+        }
+        self.memory.extend_from_slice(data);
+        if self.memory.len() > IN_MEMORY_BLOB {
+            let file = tempfile::NamedTempFile::new().map_err(local_error)?;
+            let mut spool = std::io::BufWriter::with_capacity(256 * 1024, file);
+            spool.write_all(&self.memory).map_err(local_error)?;
+            self.memory = Vec::new();
+            self.spool = Some(spool);
+        }
+        Ok(())
+    }
+
+    pub fn bytes(&self) -> u64 {
+        self.bytes
+    }
+
+    pub async fn finish(self) -> Result<BlobRef> {
+        let Some(spool) = self.spool else {
+            return self.store.put_blob(Bytes::from(self.memory)).await;
+        };
+        let blob = BlobRef {
+            sha256: hex::encode(self.hasher.finalize()),
+            bytes: self.bytes,
+            records: self.records,
+        };
+        let path = self.store.layout.blob(&blob.sha256);
+        if self.store.blob_exists(&path).await? {
+            return Ok(blob);
+        }
+        let file = spool
+            .into_inner()
+            .map_err(|error| local_error(error.into_error()))?;
+        let mut reader = tokio::fs::File::from_std(file.reopen().map_err(local_error)?);
+        let upload = self
+            .store
+            .object
+            .put_multipart(&path)
+            .await
+            .map_err(object_error("write", &path))?;
+        let mut writer = WriteMultipart::new_with_chunk_size(upload, PART_SIZE);
+        let mut buffer = vec![0u8; 1024 * 1024];
+        loop {
+            use tokio::io::AsyncReadExt;
+            let read = reader.read(&mut buffer).await.map_err(local_error)?;
+            if read == 0 {
+                break;
+            }
+            writer
+                .wait_for_capacity(4)
+                .await
+                .map_err(object_error("write", &path))?;
+            writer.write(&buffer[..read]);
+        }
+        writer
+            .finish()
+            .await
+            .map_err(object_error("write", &path))?;
+        drop(file);
+        Ok(blob)
+    }
+}
+
+fn local_error(source: std::io::Error) -> StoreError {
+    StoreError::Local {
+        path: std::env::temp_dir().display().to_string(),
+        source,
+    }
+}
+
+/// Every object under a prefix with its size and time (for verification and retention).
+pub(crate) async fn list_all(
+    object: &Arc<dyn ObjectStore>,
+    prefix: &Path,
+) -> Result<Vec<object_store::ObjectMeta>> {
+    object
+        .list(Some(prefix))
+        .map(|item| item.map_err(object_error("list", prefix)))
+        .try_collect()
+        .await
+}
