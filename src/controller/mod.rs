@@ -275,6 +275,7 @@ pub async fn reconcile(
     };
     let mut transient: Option<Option<Duration>> = None;
     let mut succeeded = false;
+    let mut control_events = Vec::new();
     match (&plan, &api_key, &fingerprint) {
         (Plan::SecretProblem, _, _) => {
             decide::apply_secret_problem(&mut status, &secret_read, &subject)
@@ -303,6 +304,7 @@ pub async fn reconcile(
                             &subject,
                             &mut transient,
                             &mut succeeded,
+                            &mut control_events,
                         );
                     }
                 }
@@ -337,6 +339,7 @@ pub async fn reconcile(
                 &subject,
                 &mut transient,
                 &mut succeeded,
+                &mut control_events,
             );
         }
         _ => {}
@@ -377,7 +380,10 @@ pub async fn reconcile(
             },
         );
     }
-    for event in decide::events(&current_status.conditions, &status.conditions) {
+    for event in decide::events(&current_status.conditions, &status.conditions)
+        .into_iter()
+        .chain(control_events)
+    {
         ctx.publish(
             &connection,
             event.kind,
@@ -426,6 +432,7 @@ fn apply_sync_outcome(
     subject: &Subject<'_>,
     transient: &mut Option<Option<Duration>>,
     succeeded: &mut bool,
+    events: &mut Vec<decide::EventSpec>,
 ) {
     match outcome {
         SyncOutcome::KeyProblem(check) => {
@@ -461,7 +468,7 @@ fn apply_sync_outcome(
                 } => *transient = Some(retry_after),
                 decide::SyncResult::Failed { .. } => {}
             }
-            decide::apply_sync(status, &result, trigger, subject);
+            events.extend(decide::apply_sync(status, &result, trigger, subject));
         }
     }
 }
