@@ -904,6 +904,10 @@ pub struct EventSpec {
     pub kind: EventKind,
     pub reason: String,
     pub note: String,
+    /// The event's action when not the reconcile's. The event recorder merges events with the
+    /// same reason and action into one series that keeps the first note, so events about
+    /// different subjects (e.g. one per control) need distinct actions.
+    pub action: Option<String>,
 }
 
 /// Events for the changes between two condition lists; none when nothing changed.
@@ -934,6 +938,7 @@ pub fn events(old: &[Condition], new: &[Condition]) -> Vec<EventSpec> {
             kind,
             reason: after.reason.clone(),
             note: after.message.clone(),
+            action: None,
         });
     }
     out

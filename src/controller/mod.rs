@@ -389,7 +389,7 @@ pub async fn reconcile(
             event.kind,
             &event.reason,
             &event.note,
-            action_name(&plan),
+            event.action.as_deref().unwrap_or(action_name(&plan)),
         )
         .await;
     }

@@ -20,6 +20,15 @@ pub const CONTROLS_NOT_EVALUATED: &str = "ControlsNotEvaluated";
 /// Event reason: `controls.json` / `report.html` could not be written.
 pub const CONTROL_REPORT_NOT_WRITTEN: &str = "ControlReportNotWritten";
 
+/// Action of the events about the evaluation as a whole.
+pub const EVALUATE_CONTROLS: &str = "EvaluateControls";
+
+/// Action of the events about one control: distinct per control, so the event recorder keeps
+/// one series (and note) per control instead of merging all controls into the first one.
+pub fn control_action(id: &str) -> String {
+    format!("EvaluateControl/{id}")
+}
+
 /// What the events need of one control result.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ControlBrief {
@@ -96,6 +105,7 @@ pub fn control_events(
                 note: format!(
                     "The compliance controls could not be evaluated on the new snapshot: {message}. The previous results are kept in status.controls."
                 ),
+                action: Some(EVALUATE_CONTROLS.to_owned()),
             }];
         }
     };
@@ -116,11 +126,13 @@ pub fn control_events(
                     control.failing,
                     if control.failing == 1 { "" } else { "s" }
                 ),
+                action: Some(control_action(&control.id)),
             }),
             ControlStatus::Pass if failed_before => out.push(EventSpec {
                 kind: EventKind::Normal,
                 reason: CONTROL_RECOVERED.to_owned(),
                 note: format!("Control {} ({}) passes again.", control.id, control.title),
+                action: Some(control_action(&control.id)),
             }),
             _ => {}
         }
@@ -132,6 +144,7 @@ pub fn control_events(
             note: format!(
                 "The control results are in status.controls, but the report files could not be written: {error}"
             ),
+            action: Some(EVALUATE_CONTROLS.to_owned()),
         });
     }
     out
@@ -257,6 +270,9 @@ mod tests {
             ]
         );
         assert!(events[0].note.contains("1 failing resource."));
+        // One series per control in the event recorder.
+        assert_eq!(events[0].action.as_deref(), Some("EvaluateControl/JC-A"));
+        assert_eq!(events[1].action.as_deref(), Some("EvaluateControl/JC-B"));
     }
 
     #[test]
