@@ -347,7 +347,8 @@ pub enum SyncResult {
         /// Folder of the snapshot, relative to the evidence directory.
         snapshot: String,
         /// The controls evaluated on the new snapshot, or why they could not be.
-        controls: Result<controls::ControlsEvaluation, String>,
+        /// (Boxed: it is much larger than the other variant.)
+        controls: Result<Box<controls::ControlsEvaluation>, String>,
     },
     Failed {
         reason: &'static str,
@@ -678,7 +679,10 @@ pub fn apply_sync(
             snapshot,
             controls: evaluation,
         } => {
-            events = controls::control_events(status.controls.as_ref(), evaluation);
+            events = controls::control_events(
+                status.controls.as_ref(),
+                evaluation.as_deref().map_err(String::as_str),
+            );
             if let Ok(evaluation) = evaluation {
                 status.controls = Some(controls::controls_status(evaluation));
             }

@@ -290,7 +290,8 @@ pub async fn sync(
     let dir = target.to_path_buf();
     let controls = tokio::task::spawn_blocking(move || evaluate_controls(&dir, &settings))
         .await
-        .unwrap_or_else(|error| Err(format!("the evaluation task failed: {error}")));
+        .unwrap_or_else(|error| Err(format!("the evaluation task failed: {error}")))
+        .map(Box::new);
     let counts = manifest
         .kinds
         .iter()

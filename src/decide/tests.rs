@@ -638,7 +638,7 @@ fn a_sync_records_the_control_summary_and_a_failed_sync_keeps_it() {
         &SyncResult::Succeeded {
             counts: counts(),
             snapshot: "team/prod/x".into(),
-            controls: Ok(evaluation),
+            controls: Ok(Box::new(evaluation)),
         },
         &SyncTrigger::Interval,
         &w.subject(),
