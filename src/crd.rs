@@ -12,6 +12,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::{CustomResource, KubeSchema};
 use serde::{Deserialize, Serialize};
 
+use crate::controls::ControlSettings;
 use crate::region::Region;
 
 /// API group of every resource this operator serves.
@@ -103,6 +104,12 @@ fn timeout_within_interval_rule() -> kube::core::Rule {
         type_ = "integer",
         json_path = ".status.evidence.users",
         description = "Users in the last good evidence snapshot"
+    ),
+    printcolumn(
+        name = "Failing",
+        type_ = "integer",
+        json_path = ".status.controls.failing",
+        description = "Compliance controls failing on the last good snapshot"
     ),
     printcolumn(
         name = "Last Sync",
@@ -199,6 +206,13 @@ pub struct JumpCloudConnectionSpec {
     /// What evidence to collect.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub evidence: Option<EvidenceSpec>,
+
+    /// Thresholds and scope of the compliance controls evaluated after every successful sync
+    /// (stale-device days, screen-lock minutes, password policy, OS baselines, antivirus
+    /// allow-list, dormant-account days, MFA exclusions, excluded groups, disabled controls).
+    /// Every field is optional; unset fields take the documented defaults.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub controls: Option<ControlSettings>,
 }
 
 /// A key in a Secret of the connection's own namespace (there is deliberately no namespace
@@ -362,6 +376,34 @@ pub struct JumpCloudConnectionStatus {
     /// The last value of the jumpcloud-operator.io/sync-requested-at annotation acted upon.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_handled_sync_request: Option<String>,
+
+    /// Compliance control results of the last good snapshot (kept when a sync fails).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub controls: Option<ControlsStatus>,
+}
+
+/// Summary of the control results of one snapshot; the full results are in `controls.json`
+/// and `report.html` next to the snapshot.
+#[derive(KubeSchema, Deserialize, Serialize, Clone, Debug, PartialEq, Eq, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct ControlsStatus {
+    /// Controls that pass.
+    pub passing: u64,
+    /// Controls that fail.
+    pub failing: u64,
+    /// Controls not applicable (disabled, or nothing in scope).
+    pub not_applicable: u64,
+    /// Controls that could not be evaluated (evidence missing).
+    pub error: u64,
+    /// Ids of the failing controls, sorted.
+    #[serde(default)]
+    pub failing_ids: Vec<String>,
+    /// Ids of the controls in error, sorted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub error_ids: Vec<String>,
+    /// The evaluation time: when the snapshot's collection finished.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evaluated_at: Option<Time>,
 }
 
 #[derive(KubeSchema, Deserialize, Serialize, Clone, Debug, PartialEq, Eq)]

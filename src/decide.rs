@@ -17,6 +17,8 @@ use crate::crd::{
 };
 use crate::region::Region;
 
+pub mod controls;
+
 /// After JumpCloud rejected a key, at most one request per this period with that same key
 /// until the Secret changes: hammering the API with a dead key looks like credential stuffing.
 pub const REJECTED_KEY_RETRY: Duration = Duration::from_secs(60 * 60);
@@ -344,6 +346,9 @@ pub enum SyncResult {
         counts: BTreeMap<String, u64>,
         /// Folder of the snapshot, relative to the evidence directory.
         snapshot: String,
+        /// The controls evaluated on the new snapshot, or why they could not be.
+        /// (Boxed: it is much larger than the other variant.)
+        controls: Result<Box<controls::ControlsEvaluation>, String>,
     },
     Failed {
         reason: &'static str,
@@ -654,20 +659,33 @@ fn set_key_accepted(status: &mut JumpCloudConnectionStatus, subject: &Subject<'_
     subject.set(status, desired);
 }
 
-/// Records a sync outcome. A failure keeps the last good counts and snapshot.
+/// Records a sync outcome. A failure keeps the last good counts, snapshot and control results.
+/// Returns the control events (a control started failing or recovered, evaluation problems).
 pub fn apply_sync(
     status: &mut JumpCloudConnectionStatus,
     result: &SyncResult,
     trigger: &SyncTrigger,
     subject: &Subject<'_>,
-) {
+) -> Vec<EventSpec> {
     let now = subject.now;
+    let mut events = Vec::new();
     status.last_sync_time = Some(Time(now));
     if let SyncTrigger::Requested(request) = trigger {
         status.last_handled_sync_request = Some(request.clone());
     }
     match result {
-        SyncResult::Succeeded { counts, snapshot } => {
+        SyncResult::Succeeded {
+            counts,
+            snapshot,
+            controls: evaluation,
+        } => {
+            events = controls::control_events(
+                status.controls.as_ref(),
+                evaluation.as_deref().map_err(String::as_str),
+            );
+            if let Ok(evaluation) = evaluation {
+                status.controls = Some(controls::controls_status(evaluation));
+            }
             status.last_successful_sync_time = Some(Time(now));
             let devices = counts.get("devices").copied();
             let users = counts.get("users").copied();
@@ -721,6 +739,7 @@ pub fn apply_sync(
             );
         }
     }
+    events
 }
 
 /// Everything that follows from the other fields: Ready, Reconciling, Stalled, the display name,
@@ -889,6 +908,10 @@ pub struct EventSpec {
     pub kind: EventKind,
     pub reason: String,
     pub note: String,
+    /// The event's action when not the reconcile's. The event recorder merges events with the
+    /// same reason and action into one series that keeps the first note, so events about
+    /// different subjects (e.g. one per control) need distinct actions.
+    pub action: Option<String>,
 }
 
 /// Events for the changes between two condition lists; none when nothing changed.
@@ -919,6 +942,7 @@ pub fn events(old: &[Condition], new: &[Condition]) -> Vec<EventSpec> {
             kind,
             reason: after.reason.clone(),
             note: after.message.clone(),
+            action: None,
         });
     }
     out

@@ -67,6 +67,7 @@ fn crd_identity_columns_and_status_subresource() {
             "Key",
             "Devices",
             "Users",
+            "Failing",
             "Last Sync",
             "Age"
         ]
@@ -78,6 +79,21 @@ fn crd_identity_columns_and_status_subresource() {
     let conditions = &schema["openAPIV3Schema"]["properties"]["status"]["properties"]["conditions"];
     assert_eq!(conditions["x-kubernetes-list-type"], json!("map"));
     assert_eq!(conditions["x-kubernetes-list-map-keys"], json!(["type"]));
+    // spec.controls: thresholds carry ranges, so the API server refuses e.g. negative days
+    // naming the field (spec.controls.staleDeviceDays).
+    let controls = &schema["openAPIV3Schema"]["properties"]["spec"]["properties"]["controls"];
+    assert_eq!(controls["type"], json!("object"));
+    let stale = &controls["properties"]["staleDeviceDays"];
+    assert_eq!(stale["type"], json!("integer"));
+    assert_eq!(stale["minimum"], json!(1.0));
+    assert_eq!(stale["maximum"], json!(3650.0));
+    assert_eq!(
+        controls["properties"]["disabledControls"]["items"]["type"],
+        json!("string")
+    );
+    let failing = &schema["openAPIV3Schema"]["properties"]["status"]["properties"]["controls"]["properties"]
+        ["failingIds"];
+    assert_eq!(failing["type"], json!("array"));
 }
 
 fn example(name: &str) -> String {
@@ -117,6 +133,16 @@ fn examples_deserialise_and_pass_the_schema_rules() {
             connection.spec.intervals().unwrap();
             assert_eq!(connection.spec.region, region, "{file}");
             assert_eq!(connection.spec.org_id.as_deref(), org, "{file}");
+            if let Some(controls) = &connection.spec.controls {
+                for id in &controls.disabled_controls {
+                    assert!(
+                        jumpcloud_operator::controls::CATALOG
+                            .iter()
+                            .any(|c| c.id == id.as_str()),
+                        "{file}: unknown control {id}"
+                    );
+                }
+            }
             seen += 1;
         }
     }

@@ -660,6 +660,16 @@ async fn invalid_manifests_are_refused_by_the_schema_with_the_field_named() {
             "between 5m and 168h",
         ),
         ("  region: us\n", "spec.apiKeySecretRef", "Required"),
+        (
+            "  apiKeySecretRef: {name: jc}\n  controls: {staleDeviceDays: -1}\n",
+            "spec.controls.staleDeviceDays",
+            "greater than or equal to 1",
+        ),
+        (
+            "  apiKeySecretRef: {name: jc}\n  controls: {mfaExclusions: sometimes}\n",
+            "spec.controls.mfaExclusions",
+            "Unsupported value",
+        ),
     ] {
         let out = env
             .kubectl(&["apply", "-f", "-"], Some(&manifest(spec)))

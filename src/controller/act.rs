@@ -9,7 +9,9 @@ use url::Url;
 
 use crate::collect::{self, CollectError, CollectOptions, DirSnapshot, NoProgress};
 use crate::conditions::reason;
+use crate::controls::ControlSettings;
 use crate::crd::{JumpCloudConnectionSpec, OrganizationStatus};
+use crate::decide::controls::ControlsEvaluation;
 use crate::decide::{KeyCheck, KeyIdentity, SyncResult};
 use crate::jumpcloud::{ApiKey, ClientConfig, JumpCloudClient, JumpCloudError, RetryPolicy};
 use crate::region::Region;
@@ -287,6 +289,12 @@ pub async fn sync(
         Ok(Err(error)) => return write_failure(&error),
     };
     let manifest = report.manifest;
+    let settings = spec.controls.clone().unwrap_or_default();
+    let dir = target.to_path_buf();
+    let controls = tokio::task::spawn_blocking(move || evaluate_controls(&dir, &settings))
+        .await
+        .unwrap_or_else(|error| Err(format!("the evaluation task failed: {error}")))
+        .map(Box::new);
     let counts = manifest
         .kinds
         .iter()
@@ -296,6 +304,7 @@ pub async fn sync(
         result: SyncResult::Succeeded {
             counts,
             snapshot: snapshot_name.to_owned(),
+            controls,
         },
         identity: Some(KeyIdentity {
             organization: OrganizationStatus {
@@ -319,5 +328,80 @@ fn write_failure(error: &CollectError) -> SyncOutcome {
         },
         identity: None,
         retry_after: None,
+    }
+}
+
+/// File name of the control results (JSON) written next to each snapshot.
+pub const CONTROLS_FILE: &str = "controls.json";
+/// File name of the auditor report (self-contained HTML) written next to each snapshot.
+pub const REPORT_FILE: &str = "report.html";
+
+/// Evaluates the controls on the snapshot in `dir` (evaluation time: the snapshot's collection
+/// end, so the same snapshot always gives the same results) and writes [`CONTROLS_FILE`] and
+/// [`REPORT_FILE`] next to it. A write failure is reported in `report_error`; the summary
+/// still counts. Blocking: run it off the async runtime.
+pub fn evaluate_controls(
+    dir: &Path,
+    settings: &ControlSettings,
+) -> Result<ControlsEvaluation, String> {
+    let evidence = crate::report::load_for_controls(dir)
+        .map_err(|error| format!("cannot load the snapshot for the controls: {error}"))?;
+    let report = crate::report::build_report(&evidence, None, settings, jiff::Timestamp::now());
+    let mut evaluation = ControlsEvaluation::of(&report.results, report.evaluated_at);
+    let written = write_atomic(
+        dir,
+        CONTROLS_FILE,
+        crate::report::render_json(&report).as_bytes(),
+    )
+    .and_then(|()| {
+        write_atomic(
+            dir,
+            REPORT_FILE,
+            crate::report::render_html(&report).as_bytes(),
+        )
+    });
+    if let Err(error) = written {
+        evaluation.report_error = Some(error);
+    }
+    Ok(evaluation)
+}
+
+/// Writes `dir/name` atomically: a temporary file in `dir`, synced, then renamed over it.
+fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), String> {
+    use std::io::Write;
+    let path = dir.join(name);
+    let fail = |error: std::io::Error| format!("writing {}: {error}", path.display());
+    let mut temp = tempfile::Builder::new()
+        .prefix(&format!(".{name}."))
+        .tempfile_in(dir)
+        .map_err(fail)?;
+    temp.write_all(bytes).map_err(fail)?;
+    temp.as_file().sync_all().map_err(fail)?;
+    temp.persist(&path).map_err(|error| fail(error.error))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn atomic_write_replaces_the_file_and_leaves_no_temporary() {
+        let dir = tempfile::tempdir().unwrap();
+        write_atomic(dir.path(), "a.json", b"one").unwrap();
+        write_atomic(dir.path(), "a.json", b"two").unwrap();
+        assert_eq!(std::fs::read(dir.path().join("a.json")).unwrap(), b"two");
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["a.json"]);
+    }
+
+    #[test]
+    fn evaluation_of_a_missing_snapshot_is_an_error_not_a_panic() {
+        let dir = tempfile::tempdir().unwrap();
+        let error = evaluate_controls(dir.path(), &ControlSettings::default()).unwrap_err();
+        assert!(error.contains("cannot load the snapshot"), "{error}");
     }
 }

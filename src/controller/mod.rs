@@ -279,6 +279,7 @@ pub async fn reconcile(
     };
     let mut transient: Option<Option<Duration>> = None;
     let mut succeeded = false;
+    let mut control_events = Vec::new();
     match (&plan, &api_key, &fingerprint) {
         (Plan::SecretProblem, _, _) => {
             decide::apply_secret_problem(&mut status, &secret_read, &subject)
@@ -307,6 +308,7 @@ pub async fn reconcile(
                             &subject,
                             &mut transient,
                             &mut succeeded,
+                            &mut control_events,
                         );
                     }
                 }
@@ -341,6 +343,7 @@ pub async fn reconcile(
                 &subject,
                 &mut transient,
                 &mut succeeded,
+                &mut control_events,
             );
         }
         _ => {}
@@ -386,13 +389,16 @@ pub async fn reconcile(
             },
         );
     }
-    for event in decide::events(&current_status.conditions, &status.conditions) {
+    for event in decide::events(&current_status.conditions, &status.conditions)
+        .into_iter()
+        .chain(control_events)
+    {
         ctx.publish(
             &connection,
             event.kind,
             &event.reason,
             &event.note,
-            action_name(&plan),
+            event.action.as_deref().unwrap_or(action_name(&plan)),
         )
         .await;
     }
@@ -435,6 +441,7 @@ fn apply_sync_outcome(
     subject: &Subject<'_>,
     transient: &mut Option<Option<Duration>>,
     succeeded: &mut bool,
+    events: &mut Vec<decide::EventSpec>,
 ) {
     match outcome {
         SyncOutcome::KeyProblem(check) => {
@@ -470,7 +477,7 @@ fn apply_sync_outcome(
                 } => *transient = Some(retry_after),
                 decide::SyncResult::Failed { .. } => {}
             }
-            decide::apply_sync(status, &result, trigger, subject);
+            events.extend(decide::apply_sync(status, &result, trigger, subject));
         }
     }
 }

@@ -124,6 +124,7 @@ pub struct ControlSettings {
     /// macOS major version from which the built-in protection (XProtect) counts as
     /// anti-malware. Default 11; 0 disables the rule (macOS then needs other evidence).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(max = 100))]
     pub macos_builtin_protection_min_major: Option<u32>,
     /// A user with no successful sign-in for more than this many days is dormant. Default 90.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -142,6 +142,7 @@ fn success() -> SyncResult {
     SyncResult::Succeeded {
         counts: counts(),
         snapshot: "team/prod/x".into(),
+        controls: Err("not evaluated in these tests".into()),
     }
 }
 
@@ -598,4 +599,83 @@ fn a_failure_in_the_same_second_as_the_last_success_is_still_retried() {
             trigger: SyncTrigger::Retry
         }
     );
+}
+
+#[test]
+fn a_sync_records_the_control_summary_and_a_failed_sync_keeps_it() {
+    use crate::controls::{ControlStatus, ResultsSummary};
+    use controls::{ControlBrief, ControlsEvaluation};
+    let mut w = healthy();
+    assert_eq!(w.status.controls, None, "controls not evaluated yet");
+    let evaluation = ControlsEvaluation {
+        summary: ResultsSummary {
+            passing: 1,
+            failing: 1,
+            failing_ids: vec!["JC-E1-DISK-ENCRYPTION".into()],
+            ..Default::default()
+        },
+        evaluated_at: at(10),
+        controls: vec![
+            ControlBrief {
+                id: "JC-E1-DISK-ENCRYPTION".into(),
+                title: "Full-disk encryption".into(),
+                status: ControlStatus::Fail,
+                failing: 2,
+            },
+            ControlBrief {
+                id: "JC-I1-MFA".into(),
+                title: "MFA".into(),
+                status: ControlStatus::Pass,
+                failing: 0,
+            },
+        ],
+        report_error: None,
+    };
+    w.now = at(20);
+    let mut status = w.status.clone();
+    let events = apply_sync(
+        &mut status,
+        &SyncResult::Succeeded {
+            counts: counts(),
+            snapshot: "team/prod/x".into(),
+            controls: Ok(Box::new(evaluation)),
+        },
+        &SyncTrigger::Interval,
+        &w.subject(),
+    );
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].reason, controls::CONTROL_FAILING);
+    let summary = status.controls.clone().unwrap();
+    assert_eq!(summary.failing, 1);
+    assert_eq!(summary.failing_ids, ["JC-E1-DISK-ENCRYPTION"]);
+    assert_eq!(summary.evaluated_at, Some(Time(at(10))));
+    w.status = status;
+
+    let mut status = w.status.clone();
+    let events = apply_sync(
+        &mut status,
+        &SyncResult::Failed {
+            reason: reason::RATE_LIMITED,
+            message: "rate limited".into(),
+            transient: true,
+        },
+        &SyncTrigger::Interval,
+        &w.subject(),
+    );
+    assert!(events.is_empty());
+    assert_eq!(status.controls, Some(summary.clone()));
+
+    // A success whose evaluation failed keeps the previous summary too, with a warning.
+    let events = apply_sync(
+        &mut status,
+        &SyncResult::Succeeded {
+            counts: counts(),
+            snapshot: "team/prod/x".into(),
+            controls: Err("broken manifest".into()),
+        },
+        &SyncTrigger::Interval,
+        &w.subject(),
+    );
+    assert_eq!(events[0].reason, controls::CONTROLS_NOT_EVALUATED);
+    assert_eq!(status.controls, Some(summary));
 }

@@ -1,0 +1,160 @@
+//! The operator evaluates the compliance controls after each sync: the real binary, the
+//! Kubernetes API test server and the simulator.
+
+mod operator_support;
+
+use jumpcloud_operator::crd::JumpCloudConnection;
+use jumpcloud_operator::region::Region;
+use operator_support::*;
+use serde_json::json;
+
+const DISK: &str = "JC-E1-DISK-ENCRYPTION";
+
+fn controls_evaluated_after(c: &JumpCloudConnection, sync: Option<&str>) -> bool {
+    let Some(status) = &c.status else {
+        return false;
+    };
+    let synced_after = match sync {
+        None => true,
+        Some(request) => status.last_handled_sync_request.as_deref() == Some(request),
+    };
+    is_ready(c) && synced_after && status.controls.is_some()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn controls_are_evaluated_reported_summarised_and_configurable() {
+    let env = Env::start(&[Region::Us]).await;
+    let key = env.read_only_key(Region::Us);
+    env.secret("compliance", "jc", &[("api-key", &key)]).await;
+    env.connection("compliance", "acme", spec("jc")).await;
+    let c = env
+        .wait_for(
+            "compliance",
+            "acme",
+            DEFAULT_WAIT,
+            "Ready with controls",
+            |c| controls_evaluated_after(c, None),
+        )
+        .await;
+    let controls = c.status.unwrap().controls.unwrap();
+    assert!(controls.failing > 0, "{controls:?}");
+    assert!(
+        controls.failing_ids.iter().any(|id| id == DISK),
+        "{controls:?}"
+    );
+    assert_eq!(controls.failing, controls.failing_ids.len() as u64);
+    assert!(controls.passing > 0, "{controls:?}");
+    assert!(controls.evaluated_at.is_some());
+
+    // The results and the report are next to the snapshot.
+    let folder = env.evidence.path().join("compliance/acme");
+    let results: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(folder.join("controls.json")).unwrap()).unwrap();
+    assert_eq!(results["summary"]["failing"], json!(controls.failing));
+    let disk = results["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == DISK)
+        .unwrap();
+    assert_eq!(disk["status"], "fail");
+    let failing_devices = disk["failing"].as_array().unwrap().len();
+    assert!(failing_devices > 0);
+    let html = std::fs::read_to_string(folder.join("report.html")).unwrap();
+    assert!(html.contains("<html") && html.contains(DISK));
+    let leftovers: Vec<_> = std::fs::read_dir(&folder)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with('.'))
+        .collect();
+    assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
+
+    // A Warning event names the failing control, its title and the count.
+    let event = env
+        .wait_event("compliance", "acme", "ControlFailing", DEFAULT_WAIT)
+        .await;
+    assert_eq!(event.type_.as_deref(), Some("Warning"));
+    let failing_events = env
+        .wait_events(
+            "compliance",
+            "acme",
+            "ControlFailing",
+            controls.failing as usize,
+            DEFAULT_WAIT,
+        )
+        .await;
+    let disk_note = failing_events
+        .iter()
+        .filter_map(|e| e.note.as_deref())
+        .find(|n| n.contains(DISK))
+        .unwrap_or_else(|| panic!("no ControlFailing event for {DISK}"));
+    assert!(
+        disk_note.contains("encryption")
+            && disk_note.contains(&format!("{failing_devices} failing")),
+        "{disk_note}"
+    );
+
+    // kubectl shows the Failing column.
+    let out = env.kubectl(&["get", "jcc", "-n", "compliance"], None).await;
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut lines = table.lines();
+    let header: Vec<&str> = lines
+        .next()
+        .unwrap()
+        .split("  ")
+        .filter(|s| !s.is_empty())
+        .map(str::trim)
+        .collect();
+    let row = lines.next().unwrap();
+    assert!(header.contains(&"FAILING"), "{table}");
+    assert!(
+        row.split_whitespace()
+            .any(|cell| cell == controls.failing.to_string()),
+        "{table}"
+    );
+
+    // Disabling the control and asking for a sync: it is no longer failing, no new event for
+    // controls that keep failing.
+    env.patch_connection(
+        "compliance",
+        "acme",
+        json!({
+            "metadata": {"annotations": {"jumpcloud-operator.io/sync-requested-at": "disable-disk"}},
+            "spec": {"controls": {"disabledControls": [DISK]}},
+        }),
+    )
+    .await;
+    let c = env
+        .wait_for(
+            "compliance",
+            "acme",
+            DEFAULT_WAIT,
+            "second sync evaluated",
+            |c| controls_evaluated_after(c, Some("disable-disk")),
+        )
+        .await;
+    let after = c.status.unwrap().controls.unwrap();
+    assert!(!after.failing_ids.iter().any(|id| id == DISK), "{after:?}");
+    assert_eq!(after.failing, controls.failing - 1, "{after:?}");
+    assert_eq!(after.not_applicable, controls.not_applicable + 1);
+    let results: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(folder.join("controls.json")).unwrap()).unwrap();
+    assert_eq!(results["settings"]["disabledControls"], json!([DISK]));
+    let failing_events = env
+        .events("compliance")
+        .await
+        .into_iter()
+        .filter(|e| e.reason.as_deref() == Some("ControlFailing"))
+        .count();
+    assert_eq!(
+        failing_events, controls.failing as usize,
+        "no new ControlFailing events"
+    );
+
+    env.assert_no_key_leak().await;
+}
