@@ -290,6 +290,7 @@ async fn metrics_health_and_a_full_lifetime_of_api_calls() {
         "jumpcloud_operator_key_state{namespace=\"team-a\",connection=\"prod\",state=\"Accepted\"} 1",
         "jumpcloud_operator_key_state{namespace=\"team-a\",connection=\"prod\",state=\"KeyRevoked\"} 0",
         "jumpcloud_operator_evidence_records{namespace=\"team-a\",connection=\"prod\",kind=\"devices\"} 55",
+        "jumpcloud_operator_control_results{namespace=\"team-a\",connection=\"prod\",result=\"fail\"}",
     ] {
         assert!(text.contains(series), "{series} missing from /metrics");
     }

@@ -535,10 +535,26 @@ fn record_sync_metrics(
     };
     metrics.record_sync(result, elapsed);
     if let SyncOutcome::Synced {
-        result: decide::SyncResult::Succeeded { counts, .. },
+        result: decide::SyncResult::Succeeded {
+            counts, controls, ..
+        },
         ..
     } = outcome
     {
+        if let Ok(evaluation) = controls {
+            use crate::telemetry::ControlResult;
+            let summary = &evaluation.summary;
+            metrics.set_control_results(
+                namespace,
+                name,
+                &[
+                    (ControlResult::Pass, summary.passing),
+                    (ControlResult::Fail, summary.failing),
+                    (ControlResult::NotApplicable, summary.not_applicable),
+                    (ControlResult::Error, summary.error),
+                ],
+            );
+        }
         for (kind, count) in counts {
             metrics.set_evidence(
                 namespace,
