@@ -175,7 +175,8 @@ mod tests {
         assert_eq!(
             sync_outcome(&SyncResult::Succeeded {
                 counts: Default::default(),
-                snapshot: String::new()
+                snapshot: String::new(),
+                controls: Err("not evaluated".to_owned()),
             }),
             SyncOutcome::Success
         );
