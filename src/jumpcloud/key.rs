@@ -80,7 +80,7 @@ impl fmt::Display for ApiKey {
 mod tests {
     use super::*;
 
-    const KEY: &str = "jca_0123456789abcdefSECRET";
+    const KEY: &str = "jca_test-0123456789abcdefSECRET";
 
     #[test]
     fn trims_the_echo_newline_and_fingerprints_the_trimmed_key() {

@@ -533,7 +533,7 @@ mod tests {
     /// such as an API key pasted into the wrong place, is replaced, so its text never appears.
     #[test]
     fn label_values_never_carry_key_like_text() {
-        let key = "jca_0123456789abcdefABCDEF0123456789abcdef";
+        let key = "jca_example-0123456789abcdefABCDEF0123456789abcdef";
         let legacy_key = "0123456789abcdef0123456789abcdef01234567";
         let metrics = Metrics::new();
         metrics.set_key_state(key, key, KeyState::KeyRevoked);
