@@ -280,6 +280,7 @@ pub async fn reconcile(
     let mut transient: Option<Option<Duration>> = None;
     let mut succeeded = false;
     let mut control_events = Vec::new();
+    let mut sync_trigger: Option<&SyncTrigger> = None;
     match (&plan, &api_key, &fingerprint) {
         (Plan::SecretProblem, _, _) => {
             decide::apply_secret_problem(&mut status, &secret_read, &subject)
@@ -292,25 +293,7 @@ pub async fn reconcile(
             match check {
                 KeyCheck::Accepted { .. } => {
                     succeeded = true;
-                    if let Some(trigger) = then_sync {
-                        let outcome = run_sync(&ctx, &namespace, &name, spec, api_key).await;
-                        // lastSyncTime is when the attempt ended.
-                        let subject = Subject {
-                            now: now_seconds(),
-                            ..subject
-                        };
-                        apply_sync_outcome(
-                            &mut status,
-                            outcome,
-                            trigger,
-                            fp,
-                            secret_version.as_deref(),
-                            &subject,
-                            &mut transient,
-                            &mut succeeded,
-                            &mut control_events,
-                        );
-                    }
+                    sync_trigger = then_sync.as_ref();
                 }
                 KeyCheck::Inconclusive { .. } => transient = Some(retry_after),
                 _ => {}
@@ -327,26 +310,28 @@ pub async fn reconcile(
                 _ => {}
             }
         }
-        (Plan::Sync { trigger }, Some(api_key), Some(fp)) => {
-            let outcome = run_sync(&ctx, &namespace, &name, spec, api_key).await;
-            // lastSyncTime is when the attempt ended.
-            let subject = Subject {
-                now: now_seconds(),
-                ..subject
-            };
-            apply_sync_outcome(
-                &mut status,
-                outcome,
-                trigger,
-                fp,
-                secret_version.as_deref(),
-                &subject,
-                &mut transient,
-                &mut succeeded,
-                &mut control_events,
-            );
-        }
+        (Plan::Sync { trigger }, Some(_), Some(_)) => sync_trigger = Some(trigger),
         _ => {}
+    }
+    // A sync follows either a due interval or a successful identification of a new key.
+    if let (Some(trigger), Some(api_key), Some(fp)) = (sync_trigger, &api_key, &fingerprint) {
+        let outcome = run_sync(&ctx, &namespace, &name, spec, api_key).await;
+        // lastSyncTime is when the attempt ended.
+        let subject = Subject {
+            now: now_seconds(),
+            ..subject
+        };
+        apply_sync_outcome(
+            &mut status,
+            outcome,
+            trigger,
+            fp,
+            secret_version.as_deref(),
+            &subject,
+            &mut transient,
+            &mut succeeded,
+            &mut control_events,
+        );
     }
     match transient {
         Some(retry_after) => {
