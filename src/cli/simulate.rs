@@ -156,12 +156,6 @@ impl SimulateArgs {
                 source,
             })?;
         }
-        println!(
-            "{}",
-            json!({"regions": regions, "orgs": orgs, "seed": config.seed})
-        );
-        let _ = std::io::stdout().flush();
-
         eprintln!(
             "JumpCloud simulator ready in {:.1}s: {} users, {} devices, {} policies, {} applications per org (seed {})",
             started.elapsed().as_secs_f64(),
@@ -196,6 +190,13 @@ impl SimulateArgs {
             ),
         }
         eprintln!("Press Ctrl-C to stop.");
+        // The machine-readable line comes last: scripts that wait for it may act (or stop the
+        // simulator) at once, and must find the human summary already written.
+        println!(
+            "{}",
+            json!({"regions": regions, "orgs": orgs, "seed": config.seed})
+        );
+        let _ = std::io::stdout().flush();
         wait_for_signal().await.map_err(SimulateError::Signal)?;
         eprintln!("stopping the simulator");
         simulator.shutdown().await;
