@@ -238,12 +238,14 @@ pub struct ApiKeySecretRef {
     pub key: String,
 }
 
-/// Evidence collection settings. Later releases add more here (kinds, control evaluation);
-/// every field is optional so older manifests stay valid.
+/// Evidence collection and storage settings; every field is optional so older manifests stay
+/// valid.
 #[derive(KubeSchema, Deserialize, Serialize, Clone, Debug, PartialEq, Eq, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct EvidenceSpec {
-    /// Days of Directory Insights events collected per sync (1 to 90; default 30).
+    /// Days of Directory Insights events the first sync reads (1 to 90; default 90). Later
+    /// syncs continue where the stored events end, so the stored history grows beyond
+    /// JumpCloud's 90 days.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[x_kube(
         validation = Rule::new("self >= 1 && self <= 90")
@@ -251,6 +253,16 @@ pub struct EvidenceSpec {
             .reason(Reason::FieldValueInvalid)
     )]
     pub events_days: Option<u32>,
+
+    /// Days snapshots are kept in the evidence store (default 400: a 12-month audit period plus
+    /// margin). The newest snapshot is always kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(
+        validation = Rule::new("self >= 1 && self <= 3650")
+            .message("evidence.retentionDays must be between 1 and 3650 (ten years)")
+            .reason(Reason::FieldValueInvalid)
+    )]
+    pub retention_days: Option<u32>,
 }
 
 fn default_region() -> Region {
@@ -314,12 +326,20 @@ impl JumpCloudConnectionSpec {
         })
     }
 
-    /// Days of events per sync.
+    /// Days of events the first sync reads.
     pub fn events_days(&self) -> u32 {
         self.evidence
             .as_ref()
             .and_then(|evidence| evidence.events_days)
-            .unwrap_or(30)
+            .unwrap_or(crate::collect::EVENTS_RETENTION_DAYS)
+    }
+
+    /// Days snapshots are kept.
+    pub fn retention_days(&self) -> u32 {
+        self.evidence
+            .as_ref()
+            .and_then(|evidence| evidence.retention_days)
+            .unwrap_or(crate::store::retention::DEFAULT_RETENTION_DAYS)
     }
 }
 
@@ -382,8 +402,8 @@ pub struct JumpCloudConnectionStatus {
     pub controls: Option<ControlsStatus>,
 }
 
-/// Summary of the control results of one snapshot; the full results are in `controls.json`
-/// and `report.html` next to the snapshot.
+/// Summary of the control results of one snapshot; the full results are stored with the
+/// snapshot, and `jumpcloud-operator report` renders them.
 #[derive(KubeSchema, Deserialize, Serialize, Clone, Debug, PartialEq, Eq, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct ControlsStatus {
@@ -445,9 +465,28 @@ pub struct EvidenceStatus {
     /// Records per evidence kind.
     #[serde(default)]
     pub counts: BTreeMap<String, u64>,
-    /// Folder of the last good snapshot, relative to the operator's evidence directory.
+    /// The last good snapshot in the evidence store.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub snapshot: Option<String>,
+    pub snapshot: Option<SnapshotStatus>,
+}
+
+/// Where the last good snapshot is and how to check it.
+#[derive(KubeSchema, Deserialize, Serialize, Clone, Debug, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct SnapshotStatus {
+    /// Snapshot id in the evidence store (`jumpcloud-operator snapshots` lists it; `report
+    /// --snapshot` and `diff` accept it).
+    pub id: String,
+    /// SHA-256 of the snapshot manifest, `sha256:<hex>`: what `verify` checks and what an
+    /// auditor quotes.
+    pub digest: String,
+    /// Position in the connection's hash chain (0 for the first snapshot).
+    pub sequence: u64,
+    /// When the snapshot was committed.
+    pub time: Time,
+    /// Whether the manifest is signed.
+    #[serde(default)]
+    pub signed: bool,
 }
 
 /// The CRD as YAML, exactly as `crds/jumpcloudconnections.yaml` holds it.

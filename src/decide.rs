@@ -13,7 +13,7 @@ use crate::conditions::{
 };
 use crate::crd::{
     ApiKeyStatus, EvidenceStatus, Intervals, JumpCloudConnectionSpec, JumpCloudConnectionStatus,
-    OrganizationStatus,
+    OrganizationStatus, SnapshotStatus,
 };
 use crate::region::Region;
 
@@ -22,6 +22,11 @@ pub mod controls;
 /// After JumpCloud rejected a key, at most one request per this period with that same key
 /// until the Secret changes: hammering the API with a dead key looks like credential stuffing.
 pub const REJECTED_KEY_RETRY: Duration = Duration::from_secs(60 * 60);
+
+/// Event reason: retention could not remove some expired evidence.
+pub const RETENTION_INCOMPLETE: &str = "RetentionIncomplete";
+/// Event action of retention.
+pub const APPLY_RETENTION: &str = "ApplyRetention";
 
 /// The role that is enough to read evidence and cannot change anything.
 pub const READ_ONLY_ROLE: &str = "Read Only";
@@ -344,11 +349,13 @@ pub enum KeyCheck {
 pub enum SyncResult {
     Succeeded {
         counts: BTreeMap<String, u64>,
-        /// Folder of the snapshot, relative to the evidence directory.
-        snapshot: String,
-        /// The controls evaluated on the new snapshot, or why they could not be.
+        /// The committed snapshot.
+        snapshot: SnapshotStatus,
+        /// The controls evaluated on the new snapshot (stored with it).
         /// (Boxed: it is much larger than the other variant.)
-        controls: Result<Box<controls::ControlsEvaluation>, String>,
+        controls: Box<controls::ControlsEvaluation>,
+        /// Why retention could not remove everything due, if so (WORM buckets refuse deletes).
+        retention_problem: Option<String>,
     },
     Failed {
         reason: &'static str,
@@ -678,13 +685,19 @@ pub fn apply_sync(
             counts,
             snapshot,
             controls: evaluation,
+            retention_problem,
         } => {
-            events = controls::control_events(
-                status.controls.as_ref(),
-                evaluation.as_deref().map_err(String::as_str),
-            );
-            if let Ok(evaluation) = evaluation {
-                status.controls = Some(controls::controls_status(evaluation));
+            events = controls::control_events(status.controls.as_ref(), evaluation);
+            status.controls = Some(controls::controls_status(evaluation));
+            if let Some(problem) = retention_problem {
+                events.push(EventSpec {
+                    kind: EventKind::Warning,
+                    reason: RETENTION_INCOMPLETE.to_owned(),
+                    note: format!(
+                        "Expired evidence could not all be removed: {problem}. Nothing is lost; if the bucket has object lock (WORM), this is expected until the lock ends."
+                    ),
+                    action: Some(APPLY_RETENTION.to_owned()),
+                });
             }
             status.last_successful_sync_time = Some(Time(now));
             let devices = counts.get("devices").copied();
@@ -703,10 +716,12 @@ pub fn apply_sync(
                     Status::True,
                     reason::SUCCEEDED,
                     format!(
-                        "Collected {total} records ({} devices, {} users) at {} into snapshot {snapshot}.",
+                        "Collected {total} records ({} devices, {} users) at {} into snapshot {} ({}).",
                         devices.unwrap_or(0),
                         users.unwrap_or(0),
-                        format_time(now)
+                        format_time(now),
+                        snapshot.id,
+                        snapshot.digest
                     ),
                 ),
             );

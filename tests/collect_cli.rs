@@ -10,6 +10,7 @@ use jumpcloud_operator::collect::{KindStatus, Manifest};
 use jumpcloud_operator::region::Region;
 use jumpcloud_operator::simulator::control::{Fault, FaultKind};
 use jumpcloud_operator::simulator::{OrgSize, Simulator};
+use jumpcloud_operator::store::{ConnectionStore, EvidenceStore};
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 
@@ -70,14 +71,49 @@ fn files_under(dir: &Path) -> Vec<PathBuf> {
     files
 }
 
-/// Every kind's file matches the manifest: line count, SHA-256, size, and (for complete kinds
-/// with a reported total) the total.
-fn verify_snapshot(out: &Path) -> Manifest {
-    let manifest: Manifest =
-        serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
+fn store(out: &Path) -> ConnectionStore {
+    EvidenceStore::open(out.to_str().unwrap())
+        .unwrap()
+        .connection(&"collect/default".parse().unwrap())
+}
+
+/// `verify` accepts the store, and every kind of the latest snapshot matches the collection's
+/// manifest: line count, SHA-256, size, and (for complete kinds with a reported total) the
+/// total. Returns the collection's manifest.
+async fn verify_snapshot(out: &Path) -> Manifest {
+    let verified = run(vec![
+        "verify".into(),
+        "--store".into(),
+        out.display().to_string(),
+    ])
+    .await;
+    assert_eq!(
+        verified.code,
+        Some(0),
+        "{}{}",
+        verified.stdout,
+        verified.stderr
+    );
+    let store = store(out);
+    let snapshot = store.latest().await.unwrap().expect("a snapshot");
+    let mut collection = snapshot.manifest.collection.clone();
+    collection["kinds"] = snapshot.index.sources.clone();
+    let manifest: Manifest = serde_json::from_value(collection).unwrap();
     assert_eq!(manifest.kinds.len(), 26);
     for kind in &manifest.kinds {
-        let bytes = std::fs::read(out.join(&kind.file)).unwrap();
+        let stored = snapshot.kind(&kind.kind).unwrap();
+        let bytes = if kind.kind == "directory_insights_events" {
+            // The stored history; the collection's entry describes only its new segment.
+            assert!(stored.records >= kind.records);
+            match stored.blobs.last() {
+                Some(last) if kind.bytes > 0 => {
+                    store.read_blob(&last.sha256).await.unwrap().to_vec()
+                }
+                _ => Vec::new(),
+            }
+        } else {
+            store.read_kind(stored).await.unwrap()
+        };
         let lines = bytes
             .split(|b| *b == b'\n')
             .filter(|l| !l.is_empty())
@@ -93,7 +129,12 @@ fn verify_snapshot(out: &Path) -> Manifest {
         if kind.status == KindStatus::Complete
             && let Some(total) = kind.total_reported
         {
-            assert_eq!(total, kind.records, "{}", kind.kind);
+            if kind.kind == "directory_insights_events" {
+                // Events already stored are not stored again.
+                assert!(total >= kind.records);
+            } else {
+                assert_eq!(total, kind.records, "{}", kind.kind);
+            }
         }
         for line in bytes.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
             serde_json::from_slice::<serde_json::Value>(line)
@@ -115,7 +156,7 @@ async fn collect_simulate_writes_a_verifiable_snapshot() {
     ])
     .await;
     assert_eq!(run.code, Some(0), "{}", run.stderr);
-    let manifest = verify_snapshot(&out);
+    let manifest = verify_snapshot(&out).await;
     let users = manifest.kinds.iter().find(|k| k.kind == "users").unwrap();
     assert_eq!(users.records, OrgSize::small().users as u64);
     assert_eq!(manifest.administrator_role.as_deref(), Some("Read Only"));
@@ -135,7 +176,16 @@ async fn collect_simulate_writes_a_verifiable_snapshot() {
         "progress lines: {}",
         run.stderr
     );
-    // Only the snapshot is left next to it: no temp directories.
+    // The auditor report is stored next to the snapshot, and the command to write it is shown.
+    let latest = store(&out).latest().await.unwrap().unwrap();
+    let html = store(&out).read_report(&latest.id).await.unwrap().unwrap();
+    assert!(String::from_utf8_lossy(&html).contains(&latest.sha256));
+    assert!(
+        run.stdout.contains("jumpcloud-operator report --store"),
+        "{}",
+        run.stdout
+    );
+    // Only the store is left next to it: no temp directories.
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
 }
 
@@ -148,7 +198,7 @@ async fn the_key_appears_in_no_output_and_no_file() {
     let out = dir.path().join("snapshot");
     let run = run(args_for(&sim, &key_path, &out)).await;
     assert_eq!(run.code, Some(0), "{}", run.stderr);
-    let manifest = verify_snapshot(&out);
+    let manifest = verify_snapshot(&out).await;
     let secret = key.expose_secret();
     assert!(!run.stdout.contains(secret));
     assert!(!run.stderr.contains(secret));
@@ -189,11 +239,10 @@ async fn a_revoked_key_fails_clearly_and_writes_nothing() {
     assert!(run.stderr.contains("check --region"), "{}", run.stderr);
     assert!(!run.stderr.contains(key.expose_secret()));
     assert!(!run.stdout.contains(key.expose_secret()));
-    assert!(!out.exists());
-    assert_eq!(
-        std::fs::read_dir(dir.path()).unwrap().count(),
-        1,
-        "only key.txt"
+    assert!(
+        files_under(&out).is_empty(),
+        "nothing stored: {:?}",
+        files_under(&out)
     );
     assert_eq!(
         control(&sim).counters().await.unwrap().total,
@@ -210,7 +259,7 @@ async fn a_failed_collection_keeps_the_previous_snapshot() {
     let key_path = key_file(dir.path(), &key);
     let out = dir.path().join("snapshot");
     assert_eq!(run(args_for(&sim, &key_path, &out)).await.code, Some(0));
-    let before = std::fs::read(out.join("manifest.json")).unwrap();
+    let before = store(&out).latest().await.unwrap().unwrap();
 
     control(&sim)
         .inject(
@@ -226,21 +275,26 @@ async fn a_failed_collection_keeps_the_previous_snapshot() {
     assert_eq!(run.code, Some(5), "{}", run.stderr);
     assert!(run.stderr.contains("collecting devices"), "{}", run.stderr);
     assert!(run.stderr.contains("/api/systems"), "{}", run.stderr);
-    assert_eq!(std::fs::read(out.join("manifest.json")).unwrap(), before);
-    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
-        .unwrap()
-        .map(|entry| entry.unwrap().file_name())
-        .collect();
-    assert_eq!(
-        leftovers.len(),
-        2,
-        "key.txt and snapshot only: {leftovers:?}"
+    assert!(
+        run.stderr.contains("latest snapshot is unchanged"),
+        "{}",
+        run.stderr
     );
+    let after = store(&out).list_snapshots().await.unwrap();
+    assert_eq!(
+        after,
+        std::slice::from_ref(&before.id),
+        "the failed run committed nothing"
+    );
+    verify_snapshot(&out).await;
 
-    // A good run replaces the previous snapshot.
+    // A good run follows the previous snapshot in the chain.
     control(&sim).reset().await.unwrap();
     assert_eq!(run_again(&sim, &key_path, &out).await, Some(0));
-    verify_snapshot(&out);
+    verify_snapshot(&out).await;
+    let latest = store(&out).latest().await.unwrap().unwrap();
+    assert_eq!(latest.manifest.sequence, 1);
+    assert_eq!(latest.manifest.previous.unwrap().sha256, before.sha256);
 }
 
 async fn run_again(sim: &Simulator, key: &Path, out: &Path) -> Option<i32> {
@@ -270,7 +324,7 @@ async fn multi_tenant_without_org_id_names_the_fix() {
     args.extend(["--org-id".to_owned(), second.clone()]);
     let run_with = run(args).await;
     assert_eq!(run_with.code, Some(0), "{}", run_with.stderr);
-    assert_eq!(verify_snapshot(&out).org.id, second);
+    assert_eq!(verify_snapshot(&out).await.org.id, second);
 }
 
 #[tokio::test(flavor = "multi_thread")]

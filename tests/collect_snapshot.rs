@@ -3,8 +3,9 @@
 mod client_support;
 
 use client_support::*;
-use jumpcloud_operator::collect::{CollectOptions, DirSnapshot, KindStatus, NoProgress, collect};
+use jumpcloud_operator::collect::KindStatus;
 use jumpcloud_operator::simulator::OrgSize;
+use jumpcloud_operator::store::{Records, load_evidence};
 
 #[tokio::test]
 async fn requests_equal_the_fewest_possible_and_every_total_is_met() {
@@ -17,10 +18,7 @@ async fn fewest_requests_for(size: OrgSize) {
     let sim = simulator(size.clone()).await;
     let client = client(&sim);
     let dir = tempfile::tempdir().unwrap();
-    let sink = DirSnapshot::create(&dir.path().join("s")).unwrap();
-    let report = collect(&client, sink, &CollectOptions::default(), &NoProgress)
-        .await
-        .unwrap();
+    let report = collect_into(&client, dir.path()).await;
     let server_total = control(&sim).counters().await.unwrap().total;
     assert_eq!(report.total_requests, server_total);
     for kind in &report.kinds {
@@ -42,10 +40,7 @@ async fn unlicensed_directory_insights_is_recorded_not_failed() {
     let sim = simulator(OrgSize::small()).await;
     control(&sim).set_directory_insights(false).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let sink = DirSnapshot::create(&dir.path().join("s")).unwrap();
-    let report = collect(&client(&sim), sink, &CollectOptions::default(), &NoProgress)
-        .await
-        .unwrap();
+    let report = collect_into(&client(&sim), dir.path()).await;
     let events = report
         .manifest
         .kinds
@@ -54,31 +49,73 @@ async fn unlicensed_directory_insights_is_recorded_not_failed() {
         .unwrap();
     assert_eq!(events.status, KindStatus::NotLicensed);
     assert_eq!(events.records, 0);
+    let stored = report.committed.snapshot.kind("directory_insights_events");
+    assert_eq!(stored.unwrap().status, "not-licensed");
+    // Not licensed is not "no events since": the dormant-account control cannot conclude.
+    assert_eq!(report.committed.snapshot.manifest.events_since, None);
+}
+
+#[tokio::test]
+async fn repeated_collections_store_each_event_once_and_chain() {
+    let sim = simulator(OrgSize::small()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let first = collect_into(&client(&sim), dir.path()).await.committed;
+    let second = collect_into(&client(&sim), dir.path()).await.committed;
+    let events = |snapshot: &jumpcloud_operator::store::Snapshot| {
+        snapshot.kind("directory_insights_events").unwrap().clone()
+    };
+    assert!(events(&first.snapshot).records > 0);
+    // Nothing new happened: the second collection adds no segment and no record.
+    assert_eq!(events(&second.snapshot), events(&first.snapshot));
+    assert_eq!(
+        second.snapshot.manifest.events_since,
+        first.snapshot.manifest.events_since
+    );
+    let previous = second.snapshot.manifest.previous.clone().unwrap();
+    assert_eq!(previous.sha256, first.snapshot.sha256);
+    assert_eq!(second.snapshot.manifest.sequence, 1);
+    // The second window started where the stored events end, not 90 days back.
+    let position = first.snapshot.manifest.events.clone().unwrap();
+    let window = &second.snapshot.manifest.collection["events_window"];
+    assert_eq!(
+        window["start"]
+            .as_str()
+            .unwrap()
+            .parse::<jiff::Timestamp>()
+            .unwrap(),
+        position.last_timestamp
+    );
+    // Each event id once in the stored history.
+    let store = store_in(dir.path());
+    let loaded = load_evidence(&store, &second.snapshot, Records::All)
+        .await
+        .unwrap();
+    let ids: Vec<&str> = loaded.kinds["directory_insights_events"]
+        .records
+        .iter()
+        .map(|e| e["id"].as_str().unwrap())
+        .collect();
+    let unique: std::collections::BTreeSet<&str> = ids.iter().copied().collect();
+    assert_eq!(ids.len(), unique.len());
 }
 
 #[tokio::test]
 async fn leaver_bindings_are_read_for_suspended_users_only() {
     let sim = simulator(OrgSize::small()).await;
     let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("s");
-    let sink = DirSnapshot::create(&out).unwrap();
-    collect(&client(&sim), sink, &CollectOptions::default(), &NoProgress)
+    let report = collect_into(&client(&sim), dir.path()).await;
+    let store = store_in(dir.path());
+    let evidence = load_evidence(&store, &report.committed.snapshot, Records::All)
         .await
         .unwrap();
-    let lines = |file: &str| -> Vec<serde_json::Value> {
-        std::fs::read_to_string(out.join(file))
-            .unwrap()
-            .lines()
-            .map(|line| serde_json::from_str(line).unwrap())
-            .collect()
-    };
-    let suspended: std::collections::HashSet<String> = lines("users.ndjson")
+    let lines = |kind: &str| evidence.kinds[kind].records.clone();
+    let suspended: std::collections::HashSet<String> = lines("users")
         .into_iter()
         .filter(|user| user["suspended"] == true || user["state"] == "SUSPENDED")
         .map(|user| user["_id"].as_str().unwrap().to_owned())
         .collect();
     assert!(!suspended.is_empty(), "the simulated org has leavers");
-    let bindings = lines("suspended_user_systems.ndjson");
+    let bindings = lines("suspended_user_systems");
     assert!(
         !bindings.is_empty(),
         "the simulated leavers still have devices"

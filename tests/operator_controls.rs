@@ -5,6 +5,7 @@ mod operator_support;
 
 use jumpcloud_operator::crd::JumpCloudConnection;
 use jumpcloud_operator::region::Region;
+use jumpcloud_operator::store::load_controls;
 use operator_support::*;
 use serde_json::json;
 
@@ -46,10 +47,12 @@ async fn controls_are_evaluated_reported_summarised_and_configurable() {
     assert!(controls.passing > 0, "{controls:?}");
     assert!(controls.evaluated_at.is_some());
 
-    // The results and the report are next to the snapshot.
-    let folder = env.evidence.path().join("compliance/acme");
-    let results: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(folder.join("controls.json")).unwrap()).unwrap();
+    // The results are stored with the snapshot (its manifest references them), and the
+    // auditor report next to it.
+    let store = env.store("compliance", "acme");
+    let snapshot = env.latest_snapshot("compliance", "acme").await.unwrap();
+    let stored = load_controls(&store, &snapshot).await.unwrap().unwrap();
+    let results = serde_json::to_value(&stored).unwrap();
     assert_eq!(results["summary"]["failing"], json!(controls.failing));
     let disk = results["results"]
         .as_array()
@@ -60,14 +63,13 @@ async fn controls_are_evaluated_reported_summarised_and_configurable() {
     assert_eq!(disk["status"], "fail");
     let failing_devices = disk["failing"].as_array().unwrap().len();
     assert!(failing_devices > 0);
-    let html = std::fs::read_to_string(folder.join("report.html")).unwrap();
+    let html = store.read_report(&snapshot.id).await.unwrap().unwrap();
+    let html = String::from_utf8_lossy(&html);
     assert!(html.contains("<html") && html.contains(DISK));
-    let leftovers: Vec<_> = std::fs::read_dir(&folder)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n.starts_with('.'))
-        .collect();
-    assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
+    assert!(
+        html.contains(&snapshot.sha256),
+        "the report names the snapshot digest"
+    );
 
     // A Warning event names the failing control, its title and the count.
     let event = env
@@ -142,9 +144,18 @@ async fn controls_are_evaluated_reported_summarised_and_configurable() {
     assert!(!after.failing_ids.iter().any(|id| id == DISK), "{after:?}");
     assert_eq!(after.failing, controls.failing - 1, "{after:?}");
     assert_eq!(after.not_applicable, controls.not_applicable + 1);
-    let results: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(folder.join("controls.json")).unwrap()).unwrap();
+    let snapshot = env.latest_snapshot("compliance", "acme").await.unwrap();
+    let stored = load_controls(&store, &snapshot).await.unwrap().unwrap();
+    let results = serde_json::to_value(&stored).unwrap();
     assert_eq!(results["settings"]["disabledControls"], json!([DISK]));
+    // The second report shows the chain position and what changed since the first snapshot.
+    assert_eq!(snapshot.manifest.sequence, 1);
+    let html = store.read_report(&snapshot.id).await.unwrap().unwrap();
+    let html = String::from_utf8_lossy(&html);
+    assert!(
+        html.contains("Changes since the previous snapshot"),
+        "{html}"
+    );
     let failing_events = env
         .events("compliance")
         .await

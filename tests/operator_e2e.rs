@@ -34,18 +34,13 @@ async fn happy_path_reaches_ready_with_evidence_and_readable_kubectl_output() {
     let evidence = status.evidence.unwrap();
     assert_eq!(evidence.devices, Some(55));
     assert_eq!(evidence.users, Some(60));
-    assert!(
-        env.evidence
-            .path()
-            .join("compliance/acme/manifest.json")
-            .is_file()
-    );
-    assert!(
-        env.evidence
-            .path()
-            .join("compliance/acme/devices.ndjson")
-            .is_file()
-    );
+    let snapshot = env.latest_snapshot("compliance", "acme").await.unwrap();
+    assert_eq!(snapshot.kind("devices").unwrap().records, 55);
+    let stored = evidence.snapshot.clone().unwrap();
+    assert_eq!(stored.id, snapshot.id.to_string());
+    assert_eq!(stored.digest, format!("sha256:{}", snapshot.sha256));
+    assert_eq!(stored.sequence, snapshot.manifest.sequence);
+    assert!(!stored.signed);
     let fingerprint = status.api_key.unwrap().fingerprint;
     assert_eq!(fingerprint.len(), 12);
 
@@ -563,8 +558,7 @@ async fn a_rate_limit_storm_fails_the_sync_not_the_key_and_recovers() {
     env.connection("a", "storm", spec("jc")).await;
     env.wait_for("a", "storm", DEFAULT_WAIT, "Ready", is_ready)
         .await;
-    let manifest = env.evidence.path().join("a/storm/manifest.json");
-    let good_snapshot = std::fs::read(&manifest).unwrap();
+    let good_snapshot = env.latest_snapshot("a", "storm").await.unwrap().id;
 
     // Every attempt of the client's device listing is rate limited, once through.
     env.control(Region::Us)
@@ -595,7 +589,21 @@ async fn a_rate_limit_storm_fails_the_sync_not_the_key_and_recovers() {
         )
         .await;
     // The failed sync keeps the last good snapshot and its counts.
-    assert_eq!(std::fs::read(&manifest).unwrap(), good_snapshot);
+    let latest = env.latest_snapshot("a", "storm").await.unwrap().id;
+    assert_eq!(latest, good_snapshot);
+    assert_eq!(
+        c.status
+            .as_ref()
+            .unwrap()
+            .evidence
+            .as_ref()
+            .unwrap()
+            .snapshot
+            .as_ref()
+            .unwrap()
+            .id,
+        good_snapshot.to_string()
+    );
     assert_eq!(
         c.status
             .as_ref()

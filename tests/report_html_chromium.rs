@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use jumpcloud_operator::controls::ControlSettings;
-use jumpcloud_operator::report::{build_report, render_html};
+use jumpcloud_operator::report::{Baseline, build_report, render_html};
 use report_support::*;
 use serde_json::json;
 
@@ -69,7 +69,10 @@ fn html_report_renders_in_headless_chromium() {
     org.record("devices", "d-lin")["lastContact"] = json!(days_ago(45));
     let report = build_report(
         &org.build(),
-        Some(&passing_org().build()),
+        Some(&Baseline::evaluate(
+            &passing_org().build(),
+            &ControlSettings::default(),
+        )),
         &ControlSettings::default(),
         now(),
     );

@@ -5,15 +5,13 @@ mod report_support;
 
 use clap::Parser;
 use jumpcloud_operator::cli::Cli;
-use jumpcloud_operator::controls::{
-    ControlSettings, ControlStatus, KindState, evaluate_all, load_snapshot_dir,
-};
+use jumpcloud_operator::controls::{ControlSettings, ControlStatus, KindState, evaluate_all};
 use jumpcloud_operator::report::{
-    build_report, render_csv, render_html, render_json, render_markdown, summary_table,
+    Baseline, build_report, render_csv, render_html, render_json, render_markdown, summary_table,
 };
+use jumpcloud_operator::store::Records;
 use report_support::*;
 use serde_json::json;
-use sha2::{Digest, Sha256};
 
 const HOSTILE: &str =
     "<script>alert('x')</script>\"><img src=x onerror=alert(1)> & | , \"quoted\"\nnext";
@@ -95,7 +93,7 @@ fn same_snapshot_gives_identical_json_and_report_content() {
     let dir = tempfile::tempdir().unwrap();
     write_snapshot(&hostile_org(), dir.path());
     let render = || {
-        let evidence = load_snapshot_dir(dir.path()).unwrap();
+        let evidence = load_latest(dir.path(), Records::ForControls);
         // The evaluation time comes from the snapshot, not the clock.
         let report = build_report(
             &evidence,
@@ -116,17 +114,22 @@ fn same_snapshot_gives_identical_json_and_report_content() {
 }
 
 #[test]
-fn loader_reads_the_collect_layout_and_hashes_the_manifest() {
+fn loader_reads_the_stored_layout_and_names_the_manifest_digest() {
     let dir = tempfile::tempdir().unwrap();
     let mut org = passing_org();
     org.di_not_licensed = true;
-    write_snapshot(&org, dir.path());
-    let evidence = load_snapshot_dir(dir.path()).unwrap();
-    let manifest = std::fs::read(dir.path().join("manifest.json")).unwrap();
+    let snapshot = write_snapshot(&org, dir.path());
+    let evidence = load_latest(dir.path(), Records::All);
     assert_eq!(
         evidence.meta.manifest_sha256.as_deref(),
-        Some(hex::encode(Sha256::digest(&manifest)).as_str())
+        Some(snapshot.sha256.as_str())
     );
+    assert_eq!(evidence.meta.sequence, Some(0));
+    assert_eq!(
+        evidence.meta.snapshot_id.as_deref(),
+        Some(snapshot.id.as_str())
+    );
+    assert_eq!(evidence.meta.connection.as_deref(), Some("test/acme"));
     assert_eq!(evidence.meta.org_name, "Acme Corp");
     assert_eq!(
         evidence.state("directory_insights_events"),
@@ -138,13 +141,13 @@ fn loader_reads_the_collect_layout_and_hashes_the_manifest() {
     assert_eq!(statuses[0].1["systemID"], "d-mac");
     let devices = &evidence.kinds["devices"];
     assert!(devices.sha256.as_ref().is_some_and(|s| s.len() == 64));
-    // Same results from disk as from memory, and from the trimmed load the reports use.
+    // Same results from the store as from memory, and from the trimmed load evaluations use.
     let settings = ControlSettings::default();
     assert_eq!(
         evaluate_all(&evidence, &settings, now()),
         evaluate_all(&org.build(), &settings, now())
     );
-    let trimmed = jumpcloud_operator::report::load_for_controls(dir.path()).unwrap();
+    let trimmed = load_latest(dir.path(), Records::ForControls);
     assert_eq!(
         evaluate_all(&trimmed, &settings, now()),
         evaluate_all(&evidence, &settings, now())
@@ -158,23 +161,8 @@ fn loader_reads_the_collect_layout_and_hashes_the_manifest() {
 }
 
 #[test]
-fn loader_rejects_paths_that_escape_the_snapshot() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("manifest.json"),
-        r#"{"org":{"id":"o","name":"n"},"kinds":[{"kind":"users","file":"../../etc/passwd","status":"complete"}]}"#,
-    )
-    .unwrap();
-    let error = load_snapshot_dir(dir.path()).unwrap_err();
-    assert!(
-        error.to_string().contains("escapes the snapshot directory"),
-        "{error}"
-    );
-}
-
-#[test]
 fn changes_since_previous_snapshot_show_count_deltas_and_status_changes() {
-    let previous = passing_org().build();
+    let previous = Baseline::evaluate(&passing_org().build(), &ControlSettings::default());
     let mut org = passing_org();
     org.kind("devices").pop();
     org.record("devices", "d-mac")["fde"]["active"] = json!(false);
@@ -269,7 +257,7 @@ fn settings_schema_is_camel_case_and_yaml_settings_are_honoured_by_the_cli() {
     let code = cli(vec![
         "--format".as_ref(),
         "json".as_ref(),
-        "--snapshot".as_ref(),
+        "--store".as_ref(),
         snapshot.as_os_str(),
         "--settings".as_ref(),
         settings.as_os_str(),
@@ -298,7 +286,7 @@ fn settings_schema_is_camel_case_and_yaml_settings_are_honoured_by_the_cli() {
     let code = cli(vec![
         "--format".as_ref(),
         "csv".as_ref(),
-        "--snapshot".as_ref(),
+        "--store".as_ref(),
         snapshot.as_os_str(),
         "--out".as_ref(),
         csv_dir.as_os_str(),
@@ -311,14 +299,14 @@ fn settings_schema_is_camel_case_and_yaml_settings_are_honoured_by_the_cli() {
     let code = cli(vec![
         "--format".as_ref(),
         "csv".as_ref(),
-        "--snapshot".as_ref(),
+        "--store".as_ref(),
         snapshot.as_os_str(),
     ]);
     assert_ne!(code, ok);
     let bad = dir.path().join("bad.yaml");
     std::fs::write(&bad, "screenLockMinutes: many\n").unwrap();
     let code = cli(vec![
-        "--snapshot".as_ref(),
+        "--store".as_ref(),
         snapshot.as_os_str(),
         "--settings".as_ref(),
         bad.as_os_str(),

@@ -4,20 +4,25 @@
 mod client_support;
 
 use client_support::*;
-use jumpcloud_operator::collect::{CollectOptions, DirSnapshot, NoProgress, collect};
-use jumpcloud_operator::controls::{
-    ControlSettings, ControlStatus, EvidenceSet, evaluate_all, load_snapshot_dir,
-};
+use jumpcloud_operator::collect::{CollectOptions, NoProgress, collect};
+use jumpcloud_operator::controls::{ControlSettings, ControlStatus, EvidenceSet, evaluate_all};
 use jumpcloud_operator::report::{build_report, render_html, render_json, summary_table};
 use jumpcloud_operator::simulator::{OrgSize, Simulator};
+use jumpcloud_operator::store::{EvidenceStore, Records, StoreSink, load_evidence};
 
+/// Collects the simulator's org into a store in `dir` (30 days of events) and loads it back.
 async fn collected(sim: &Simulator, dir: &std::path::Path) -> EvidenceSet {
-    let out = dir.join("snapshot");
-    let sink = DirSnapshot::create(&out).unwrap();
-    collect(&client(sim), sink, &CollectOptions::default(), &NoProgress)
+    let store = EvidenceStore::open(dir.to_str().unwrap())
+        .unwrap()
+        .connection(&"test/sim".parse().unwrap());
+    let sink = StoreSink::open(store.clone()).await.unwrap();
+    let options = CollectOptions { events_days: 30 };
+    let report = collect(&client(sim), sink, &options, &NoProgress)
         .await
         .unwrap();
-    load_snapshot_dir(&out).unwrap()
+    load_evidence(&store, &report.committed.snapshot, Records::All)
+        .await
+        .unwrap()
 }
 
 #[tokio::test]
@@ -31,7 +36,7 @@ async fn simulator_org_evaluates_end_to_end() {
 
     for result in &results {
         if result.id == "JC-I5-DORMANT-ACCOUNTS" {
-            // The default collection window (30 days) is shorter than the 90-day threshold.
+            // A 30-day collection window is shorter than the 90-day threshold.
             assert_eq!(result.status, ControlStatus::Error, "{result:#?}");
         } else {
             assert_ne!(result.status, ControlStatus::Error, "{result:#?}");
@@ -98,7 +103,13 @@ async fn simulator_org_evaluates_end_to_end() {
     assert!(i5.evaluated > 0);
 
     // Determinism: loading and evaluating the stored snapshot again gives the same bytes.
-    let again = load_snapshot_dir(&dir.path().join("snapshot")).unwrap();
+    let store = EvidenceStore::open(dir.path().to_str().unwrap())
+        .unwrap()
+        .connection(&"test/sim".parse().unwrap());
+    let latest = store.latest().await.unwrap().unwrap();
+    let again = load_evidence(&store, &latest, Records::ForControls)
+        .await
+        .unwrap();
     let a = build_report(
         &evidence,
         None,

@@ -530,7 +530,6 @@ async fn sigterm_finishes_the_sync_in_flight_and_kill_publishes_nothing() {
     let env = Env::without_operator(&[Region::Us], true).await;
     let key = env.read_only_key(Region::Us);
     env.secret("team-a", "jc", &[("api-key", &key)]).await;
-    let target = env.evidence.path().join("team-a/prod");
 
     // kill -9 while the devices listing hangs: no manifest appears.
     env.control(Region::Us)
@@ -543,7 +542,7 @@ async fn sigterm_finishes_the_sync_in_flight_and_kill_publishes_nothing() {
     op.signal("-KILL");
     let _ = op.wait().await;
     assert!(
-        !target.join("manifest.json").exists(),
+        env.latest_snapshot("team-a", "prod").await.is_none(),
         "a sync killed mid-write published a manifest"
     );
     env.control(Region::Us).clear_faults().await.unwrap();
@@ -559,7 +558,7 @@ async fn sigterm_finishes_the_sync_in_flight_and_kill_publishes_nothing() {
     let status = op.wait().await;
     assert!(status.success(), "{status:?}\n{}", tail(&op.log(), 30));
     assert!(
-        target.join("manifest.json").is_file(),
+        env.latest_snapshot("team-a", "prod").await.is_some(),
         "the sync in flight did not finish"
     );
     let c = env.connections("team-a").get("prod").await.unwrap();

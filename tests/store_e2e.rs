@@ -74,6 +74,7 @@ async fn write_snapshot(
         events: None,
         collection: serde_json::json!({"org": {"id": "5f0000000000000000000001"}, "started_at": now.to_string()}),
         sources: serde_json::json!({}),
+        ..SnapshotDraft::default()
     };
     store.commit(draft, signer, now).await
 }
@@ -238,6 +239,7 @@ async fn unchanged_org_365_daily_snapshots_cost_at_most_105_percent_of_one() {
             events: None,
             collection: serde_json::json!({"org": {"id": "5f0000000000000000000001"}, "started_at": day(d).to_string()}),
             sources: serde_json::json!({}),
+            ..SnapshotDraft::default()
         };
         c.commit(draft, None, day(d)).await.unwrap();
     }

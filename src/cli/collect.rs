@@ -9,27 +9,34 @@ use std::time::Duration;
 
 use url::Url;
 
-use crate::collect::{
-    CollectError, CollectOptions, CollectProgress, CollectionReport, DirSnapshot, collect,
-};
+use crate::collect::{CollectError, CollectOptions, CollectProgress, CollectionReport, collect};
+use crate::controls::ControlSettings;
 use crate::jumpcloud::{ApiKey, ClientConfig, JumpCloudClient, JumpCloudError};
 use crate::region::Region;
+use crate::store::{
+    CommittedSnapshot, ConnectionId, EvidenceStore, SigningKey, StoreError, StoreSink,
+};
 
 /// Number of evidence kinds a collection writes (for the progress display).
 const KIND_COUNT: u64 = 26;
 
-/// Collect one evidence snapshot: every evidence kind as NDJSON (records exactly as JumpCloud
-/// returned them) plus manifest.json (counts, totals, SHA-256), written atomically to --out.
+/// Connection of snapshots collected without `--connection`.
+pub const DEFAULT_CONNECTION: &str = "collect/default";
+
+/// Collect one evidence snapshot into the evidence store: every evidence kind as NDJSON
+/// (records exactly as JumpCloud returned them) in content-addressed blobs, the control results,
+/// and a manifest chained to the previous snapshot, committed last.
 ///
-/// Exit codes: 0 success; 2 bad arguments or key file; 3 key rejected or not allowed (401/403,
-/// org selection); 4 incomplete or malformed data from the API (nothing written); 5 JumpCloud
-/// unavailable (rate limits, 5xx, timeouts, network) after retries; 6 the snapshot could not be
-/// written.
+/// Exit codes: 0 success; 2 bad arguments, key file or store; 3 key rejected or not allowed
+/// (401/403, org selection); 4 incomplete or malformed data from the API (nothing committed);
+/// 5 JumpCloud unavailable (rate limits, 5xx, timeouts, network) after retries; 6 the snapshot
+/// could not be stored.
 #[derive(Debug, clap::Args)]
 #[command(
     group(clap::ArgGroup::new("key").required(true).args(["api_key_file", "api_key_env", "simulate"])),
-    after_help = "Examples:\n  jumpcloud-operator collect --simulate --out snapshot\n  \
-                  jumpcloud-operator collect --api-key-file key.txt --region eu --out snapshot"
+    group(clap::ArgGroup::new("target").required(true).args(["store", "out"])),
+    after_help = "Examples:\n  jumpcloud-operator collect --simulate --out evidence\n  \
+                  jumpcloud-operator collect --api-key-file key.txt --region eu --store s3://bucket/jumpcloud --connection compliance/eu-prod"
 )]
 pub struct CollectArgs {
     /// Read the API key from this file (surrounding whitespace, e.g. echo's newline, is ignored).
@@ -66,13 +73,34 @@ pub struct CollectArgs {
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
     concurrency: u16,
 
-    /// Days of Directory Insights events to collect, ending now (JumpCloud keeps at most 90).
-    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=365))]
+    /// Days of Directory Insights events to collect when the store holds none yet for this
+    /// connection (JumpCloud keeps at most 90); later collections continue where the stored
+    /// events end.
+    #[arg(long, default_value_t = crate::collect::EVENTS_RETENTION_DAYS, value_parser = clap::value_parser!(u32).range(1..=90))]
     events_days: u32,
 
-    /// Snapshot directory to create (or replace, if it holds a previous snapshot).
+    /// Evidence store URL: `file:///absolute/dir` or `s3://bucket/prefix` (credentials and
+    /// endpoint from the standard AWS_* environment).
+    #[arg(long, value_name = "URL")]
+    store: Option<String>,
+
+    /// Shorthand for `--store` with a local directory (created if missing).
     #[arg(long, value_name = "DIR")]
-    out: PathBuf,
+    out: Option<PathBuf>,
+
+    /// Connection the snapshot belongs to (`namespace/name`, lowercase): its own history and
+    /// hash chain in the store. One connection holds one organization.
+    #[arg(long, value_name = "NAMESPACE/NAME", default_value = DEFAULT_CONNECTION)]
+    connection: ConnectionId,
+
+    /// Sign the snapshot manifest with this Ed25519 private key (PEM or hex seed).
+    #[arg(long, value_name = "FILE")]
+    signing_key: Option<PathBuf>,
+
+    /// Control settings (the CRD's `spec.controls`) as YAML or JSON, for the control results
+    /// stored with the snapshot. Default: the documented defaults.
+    #[arg(long, value_name = "FILE")]
+    settings: Option<PathBuf>,
 
     /// Write run statistics as JSON to this file (used by `bench`).
     #[arg(long, value_name = "FILE", hide = true)]
@@ -96,12 +124,16 @@ enum CliError {
     Client(#[from] JumpCloudError),
     #[error(transparent)]
     Collect(#[from] CollectError),
+    #[error("evidence store: {0}")]
+    Store(#[from] StoreError),
 }
 
 impl CliError {
     fn exit_code(&self) -> u8 {
         let api = match self {
             CliError::Usage(_) => return 2,
+            CliError::Store(StoreError::InvalidUrl { .. } | StoreError::Key { .. }) => return 2,
+            CliError::Store(_) => return 6,
             CliError::Client(error) => error,
             CliError::Collect(error) => match error.api_error() {
                 Some(error) => error,
@@ -150,30 +182,53 @@ impl CollectArgs {
             Ok(()) => ExitCode::SUCCESS,
             Err(error) => {
                 eprintln!("error: {error}");
-                eprintln!("no snapshot was written");
+                eprintln!("no snapshot was committed; the store's latest snapshot is unchanged");
                 ExitCode::from(error.exit_code())
             }
         }
     }
 
     async fn execute(self) -> Result<(), CliError> {
+        let settings = match &self.settings {
+            Some(path) => super::report::load_settings(path)
+                .map_err(|error| CliError::Usage(error.to_string()))?,
+            None => ControlSettings::default(),
+        };
+        let signer = self
+            .signing_key
+            .as_deref()
+            .map(SigningKey::from_file)
+            .transpose()?;
+        let url = match (&self.store, &self.out) {
+            (Some(url), _) => url.clone(),
+            (None, Some(dir)) => dir.display().to_string(),
+            (None, None) => {
+                return Err(CliError::Usage("give --store URL or --out DIR".to_owned()));
+            }
+        };
+        let store = EvidenceStore::open(&url)?;
+        let connection = store.connection(&self.connection);
+        let sink = StoreSink::open(connection.clone())
+            .await?
+            .signed_by(signer)
+            .evaluating(settings);
+
         let source = self.source().await?;
         let mut config = ClientConfig::new(source.region);
         config.base_url_override = source.base_url.clone();
         config.org_id = self.org_id.clone();
         config.concurrency = usize::from(self.concurrency);
         let client = JumpCloudClient::new(config, source.key)?;
-        let sink = DirSnapshot::create(&self.out)?;
         let progress = Progress::new(client.clone());
         eprintln!(
-            "collecting from {} (region {}, key {}) into {}",
+            "collecting from {} (region {}, key {}) into {url} as {}",
             source
                 .base_url
                 .as_ref()
                 .map_or_else(|| source.region.console_base().to_owned(), Url::to_string),
             source.region,
             client.key_fingerprint(),
-            self.out.display()
+            self.connection,
         );
         let options = CollectOptions {
             events_days: self.events_days,
@@ -184,11 +239,11 @@ impl CollectArgs {
             simulator.shutdown().await;
         }
         let report = result?;
-        print_summary(&report);
-        print_control_summary(&self.out);
+        print_summary(&report, &url);
         if let Some(path) = &self.stats_out {
             write_stats(path, &report)?;
         }
+        publish(&connection, &report.committed, &url).await;
         Ok(())
     }
 
@@ -321,21 +376,31 @@ impl CollectProgress for Progress {
     }
 }
 
-/// Shows what the evidence says right away; the full report is one `report` command away.
-/// A failure here is only a warning: the snapshot itself is already safely written.
-fn print_control_summary(snapshot: &std::path::Path) {
-    let settings = crate::controls::ControlSettings::default();
-    match crate::report::snapshot_summary_table(snapshot, &settings) {
-        Ok(table) => println!(
-            "\ncompliance controls (default thresholds; full report: \
-             jumpcloud-operator report --snapshot {} --format html --out report.html)\n{table}",
-            snapshot.display()
+/// Shows what the evidence says right away and stores the auditor report next to the
+/// snapshot. A failure here is only a warning: the snapshot itself is already committed.
+async fn publish(store: &crate::store::ConnectionStore, committed: &CommittedSnapshot, url: &str) {
+    if let Some(controls) = &committed.controls {
+        println!(
+            "\ncompliance controls ({} settings)\n{}",
+            if controls.settings == ControlSettings::default() {
+                "default"
+            } else {
+                "custom"
+            },
+            crate::report::summary_table(&controls.results)
+        );
+    }
+    match crate::report::publish_report(store, &committed.snapshot).await {
+        Ok(_) => println!(
+            "auditor report stored with the snapshot; write it out with:\n  \
+             jumpcloud-operator report --store {url} --connection {} --format html --out report.html",
+            store.connection()
         ),
-        Err(error) => eprintln!("warning: the compliance controls were not evaluated: {error}"),
+        Err(error) => eprintln!("warning: the auditor report was not stored: {error}"),
     }
 }
 
-fn print_summary(report: &CollectionReport) {
+fn print_summary(report: &CollectionReport<CommittedSnapshot>, url: &str) {
     let width = report
         .kinds
         .iter()
@@ -362,13 +427,25 @@ fn print_summary(report: &CollectionReport) {
         "{:<width$}  {:>9}  {:>8}  {:>8.2}",
         "total", records, report.total_requests, report.seconds
     );
+    let snapshot = &report.committed.snapshot;
     println!(
-        "snapshot of org {} ({}) written to {} ({} requests; fewest possible {})",
+        "snapshot {} of org {} ({}) committed to {url} ({} requests; fewest possible {})",
+        snapshot.id,
         report.manifest.org.name,
         report.manifest.org.id,
-        report.path.display(),
         report.total_requests,
         report.min_requests
+    );
+    println!(
+        "digest sha256:{}, sequence {} of connection {}{}",
+        snapshot.sha256,
+        snapshot.manifest.sequence,
+        snapshot.manifest.connection,
+        if snapshot.manifest.previous.is_some() {
+            ", chained to the previous snapshot"
+        } else {
+            ", the first of its chain"
+        }
     );
 }
 
@@ -385,7 +462,7 @@ pub struct RunStats {
     pub peak_rss_kib: Option<u64>,
 }
 
-fn write_stats(path: &Path, report: &CollectionReport) -> Result<(), CliError> {
+fn write_stats(path: &Path, report: &CollectionReport<CommittedSnapshot>) -> Result<(), CliError> {
     let total_of = |kind: &str| {
         report
             .manifest

@@ -1,8 +1,8 @@
 use std::process::ExitCode;
 
 use super::snapshots::StoreArgs;
+use crate::store::StoreError;
 use crate::store::diff::{KindDiff, SnapshotDiff, diff_snapshots};
-use crate::store::{ConnectionStore, StoreError};
 
 /// Records shown per list in text output (JSON has all).
 const TEXT_LIMIT: usize = 25;
@@ -50,19 +50,8 @@ impl DiffArgs {
         }
     }
 
-    async fn connection(&self) -> Result<ConnectionStore, StoreError> {
-        let mut connections = self.store.connections().await?;
-        match connections.len() {
-            1 => Ok(connections.remove(0)),
-            0 => Err(StoreError::UnknownSnapshot(self.from.clone())),
-            _ => Err(StoreError::InvalidConnection(
-                "the store holds several connections; choose one with --connection".to_owned(),
-            )),
-        }
-    }
-
     async fn diff(&self) -> Result<SnapshotDiff, StoreError> {
-        let connection = self.connection().await?;
+        let connection = self.store.single().await?;
         let from = connection.resolve(&self.from).await?;
         let to = connection.resolve(&self.to).await?;
         diff_snapshots(&connection, &from, &to).await

@@ -58,7 +58,7 @@ impl Cli {
                 Command::Simulate(args) => args.run().await,
                 Command::Crd(args) => args.run().await,
                 Command::Run(args) => (*args).run().await,
-                Command::Report(args) => args.run(),
+                Command::Report(args) => args.run().await,
                 Command::Snapshots(args) => args.run().await,
                 Command::Verify(args) => args.run().await,
                 Command::Diff(args) => args.run().await,

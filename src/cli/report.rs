@@ -5,25 +5,28 @@ use std::process::ExitCode;
 
 use clap::Args;
 
-use crate::controls::{ControlSettings, EvidenceSet, LoadError};
-use crate::report::{Format, build_report, render_csv, render_html, render_json, render_markdown};
+use super::snapshots::StoreArgs;
+use crate::controls::ControlSettings;
+use crate::report::{Format, render_csv, render_html, render_json, render_markdown, stored_report};
+use crate::store::StoreError;
 
-/// Evaluate the compliance controls on a snapshot and write a report for auditors.
+/// Evaluate the compliance controls on a stored snapshot and write a report for auditors:
+/// organization, period, snapshot digest and chain position, every control with its failing
+/// resources, the changes since the previous snapshot, and how to verify the snapshot.
 ///
 /// The controls are evaluated at the snapshot's collection time, so a stored snapshot always
 /// gives the same results, byte for byte.
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:\n  \
-    jumpcloud-operator report --snapshot snapshots/2026-11-29 --format html --out report.html\n  \
-    jumpcloud-operator report --snapshot NEW --previous OLD --format markdown\n  \
-    jumpcloud-operator report --snapshot DIR --format csv --out report-csv/ --settings controls.yaml")]
+    jumpcloud-operator report --store evidence --format html --out report.html\n  \
+    jumpcloud-operator report --store s3://bucket/jc --connection compliance/acme --snapshot 20261129T0326 --format markdown\n  \
+    jumpcloud-operator report --store evidence --format csv --out report-csv/ --settings controls.yaml")]
 pub struct ReportArgs {
-    /// Snapshot directory written by `collect` (manifest.json plus one NDJSON file per kind).
-    #[arg(long, value_name = "DIR")]
-    snapshot: PathBuf,
-    /// An earlier snapshot directory: the report then shows what changed since it.
-    #[arg(long, value_name = "DIR")]
-    previous: Option<PathBuf>,
+    #[command(flatten)]
+    store: StoreArgs,
+    /// Snapshot id, id prefix or manifest digest prefix (see `snapshots`). Default: the latest.
+    #[arg(long, value_name = "ID")]
+    snapshot: Option<String>,
     /// Output format. `csv` writes a directory: summary.csv and one file per control.
     #[arg(long, value_enum, default_value = "html")]
     format: Format,
@@ -31,7 +34,7 @@ pub struct ReportArgs {
     #[arg(long, value_name = "PATH")]
     out: Option<PathBuf>,
     /// Control settings (thresholds and scope, the CRD's `spec.controls`) as YAML or JSON.
-    /// Unset fields take their documented defaults.
+    /// Default: the settings the snapshot's results were stored with.
     #[arg(long, value_name = "FILE")]
     settings: Option<PathBuf>,
 }
@@ -40,7 +43,7 @@ pub struct ReportArgs {
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
     #[error(transparent)]
-    Load(#[from] LoadError),
+    Store(#[from] StoreError),
     #[error("cannot read settings {path}: {source}")]
     SettingsIo {
         path: PathBuf,
@@ -57,11 +60,6 @@ pub enum ReportError {
     Csv(#[from] crate::report::CsvError),
     #[error("--format csv writes several files: give a directory with --out")]
     CsvNeedsOut,
-}
-
-/// Loads a snapshot for reporting. The evidence store will add other sources behind this.
-pub fn load_snapshot(dir: &Path) -> Result<EvidenceSet, ReportError> {
-    Ok(crate::report::load_for_controls(dir)?)
 }
 
 /// Reads `ControlSettings` from YAML or JSON (JSON is tried first for `.json` files).
@@ -84,8 +82,8 @@ pub fn load_settings(path: &Path) -> Result<ControlSettings, ReportError> {
 }
 
 impl ReportArgs {
-    pub fn run(self) -> ExitCode {
-        match self.execute() {
+    pub async fn run(self) -> ExitCode {
+        match self.execute().await {
             Ok(()) => ExitCode::SUCCESS,
             Err(error) => {
                 eprintln!("error: {error}");
@@ -94,19 +92,19 @@ impl ReportArgs {
         }
     }
 
-    fn execute(&self) -> Result<(), ReportError> {
-        let settings = match &self.settings {
-            Some(path) => load_settings(path)?,
-            None => ControlSettings::default(),
+    async fn execute(&self) -> Result<(), ReportError> {
+        let settings = self.settings.as_deref().map(load_settings).transpose()?;
+        if self.format == Format::Csv && self.out.is_none() {
+            return Err(ReportError::CsvNeedsOut);
+        }
+        let connection = self.store.single().await?;
+        let snapshot = match &self.snapshot {
+            Some(query) => connection.resolve(query).await?,
+            None => connection.latest().await?.ok_or_else(|| {
+                StoreError::UnknownSnapshot(format!("latest of {}", connection.connection()))
+            })?,
         };
-        let current = load_snapshot(&self.snapshot)?;
-        let previous = self.previous.as_deref().map(load_snapshot).transpose()?;
-        let report = build_report(
-            &current,
-            previous.as_ref(),
-            &settings,
-            jiff::Timestamp::now(),
-        );
+        let report = stored_report(&connection, &snapshot, settings.as_ref()).await?;
         let write = |path: &Path, contents: &str| {
             std::fs::write(path, contents).map_err(|source| ReportError::Write {
                 path: path.to_path_buf(),

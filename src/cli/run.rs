@@ -14,13 +14,21 @@ use crate::telemetry::{self, Metrics, Readiness, RequestObserver};
 /// Run the operator: watch JumpCloudConnections, verify keys, collect evidence, report status.
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
-    /// Where evidence snapshots are written, one folder per namespace/connection.
+    /// Evidence store: a directory (`/path` or `file:///path`, e.g. a PersistentVolume) or
+    /// `s3://bucket/prefix` (credentials, region and endpoint from the standard AWS_*
+    /// environment). Each connection writes under `<namespace>/<name>/`.
     #[arg(
         long,
-        env = "JUMPCLOUD_OPERATOR_EVIDENCE_DIR",
-        default_value = "/var/lib/jumpcloud-operator/evidence"
+        env = "JUMPCLOUD_OPERATOR_EVIDENCE_STORE",
+        default_value = "/var/lib/jumpcloud-operator/evidence",
+        value_name = "URL"
     )]
-    evidence_dir: PathBuf,
+    evidence_store: String,
+
+    /// Sign every snapshot manifest with this Ed25519 private key (PEM or hex seed), e.g. a
+    /// mounted Secret; `verify --public-key` checks the signatures.
+    #[arg(long, env = "JUMPCLOUD_OPERATOR_SIGNING_KEY_FILE", value_name = "FILE")]
+    signing_key_file: Option<PathBuf>,
 
     /// Only watch these namespaces (comma-separated or repeated); all namespaces when empty.
     #[arg(
@@ -160,10 +168,17 @@ impl RunArgs {
                 return ExitCode::FAILURE;
             }
         };
+        let evidence = match self.evidence_target() {
+            Ok(evidence) => evidence,
+            Err(error) => {
+                eprintln!("error: {error}");
+                return ExitCode::FAILURE;
+            }
+        };
         let mut endpoints = controller::endpoints(self.region_endpoints.clone());
         endpoints.observer = Some(RequestObserver::metrics(metrics.clone()));
         let settings = Settings {
-            evidence_dir: self.evidence_dir.clone(),
+            evidence,
             endpoints,
             watch_namespaces: self.watch_namespaces.clone(),
             label_selector: self.selector.clone(),
@@ -174,7 +189,8 @@ impl RunArgs {
             readiness: Some(readiness.clone()),
         };
         tracing::info!(
-            evidence_dir = %settings.evidence_dir.display(),
+            evidence_store = %settings.evidence.store.url(),
+            signed = settings.evidence.signer.is_some(),
             namespaces = ?settings.watch_namespaces,
             leader_election = self.leader_election,
             "starting"
@@ -193,6 +209,18 @@ impl RunArgs {
             }
         }
         code
+    }
+
+    /// Opens the evidence store and reads the signing key, so a wrong URL or key fails at start.
+    fn evidence_target(&self) -> Result<controller::EvidenceTarget, crate::store::StoreError> {
+        Ok(controller::EvidenceTarget {
+            store: crate::store::EvidenceStore::open(&self.evidence_store)?,
+            signer: self
+                .signing_key_file
+                .as_deref()
+                .map(crate::store::SigningKey::from_file)
+                .transpose()?,
+        })
     }
 
     /// Binds the metrics and health ports (before anything else, so a port conflict fails

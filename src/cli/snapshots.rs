@@ -12,8 +12,9 @@ pub struct StoreArgs {
     #[arg(long, env = "JUMPCLOUD_OPERATOR_STORE", value_name = "URL")]
     pub store: String,
 
-    /// Connection `namespace/name` (for `collect`: `collect/<org id>` unless --connection was
-    /// given). Default: every connection in the store.
+    /// Connection `namespace/name` (the operator writes `<namespace>/<name>` of each
+    /// JumpCloudConnection; `collect` writes `collect/default` unless given --connection).
+    /// Default: every connection in the store.
     #[arg(long, value_name = "NAMESPACE/NAME")]
     pub connection: Option<ConnectionId>,
 }
@@ -31,6 +32,27 @@ impl StoreArgs {
             None => store.connections().await?,
         };
         Ok(ids.iter().map(|id| store.connection(id)).collect())
+    }
+
+    /// The selected connection, or the store's only one.
+    pub async fn single(&self) -> Result<ConnectionStore, StoreError> {
+        let mut connections = self.connections().await?;
+        match connections.len() {
+            1 => Ok(connections.remove(0)),
+            0 => Err(StoreError::ChooseConnection(format!(
+                "{} holds no snapshots yet",
+                self.store
+            ))),
+            _ => Err(StoreError::ChooseConnection(format!(
+                "{} holds several connections ({}); choose one with --connection",
+                self.store,
+                connections
+                    .iter()
+                    .map(|c| c.connection().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))),
+        }
     }
 }
 

@@ -27,15 +27,21 @@ pub const INSIGHTS_TABLES: [&str; 6] = [
 /// Request label of the identity requests.
 pub const IDENTITY_LABEL: &str = "identity";
 
+/// How far back JumpCloud keeps Directory Insights events: an older resume point leaves a gap.
+pub const EVENTS_RETENTION_DAYS: u32 = 90;
+
 #[derive(Debug, Clone)]
 pub struct CollectOptions {
-    /// Directory Insights window in days, ending at the collection start.
+    /// Directory Insights window in days, ending at the collection start, when the sink holds
+    /// no events yet (later collections continue where the stored events end).
     pub events_days: u32,
 }
 
 impl Default for CollectOptions {
     fn default() -> Self {
-        CollectOptions { events_days: 30 }
+        CollectOptions {
+            events_days: EVENTS_RETENTION_DAYS,
+        }
     }
 }
 
@@ -69,9 +75,10 @@ pub struct KindReport {
 }
 
 #[derive(Debug, Clone)]
-pub struct CollectionReport {
+pub struct CollectionReport<C> {
     pub manifest: Manifest,
-    pub path: std::path::PathBuf,
+    /// What the sink committed.
+    pub committed: C,
     pub kinds: Vec<KindReport>,
     /// Identity requests (not part of any kind).
     pub identity_requests: u64,
@@ -93,17 +100,19 @@ type KindFuture<'a> =
 /// error nothing is committed.
 pub async fn collect<S: SnapshotSink>(
     client: &JumpCloudClient,
-    sink: S,
+    mut sink: S,
     options: &CollectOptions,
     progress: &dyn CollectProgress,
-) -> Result<CollectionReport, CollectError> {
+) -> Result<CollectionReport<S::Committed>, CollectError> {
     let clock = Instant::now();
     let started_at = jiff::Timestamp::now();
     let identity = client.identify().await.map_err(CollectError::Identity)?;
-    let events_window = EventsWindow {
-        start: started_at - jiff::SignedDuration::from_hours(24 * i64::from(options.events_days)),
-        end: started_at,
+    let org = ManifestOrg {
+        id: identity.org.id.clone(),
+        name: identity.org.name.clone(),
     };
+    let stored_events_end = sink.begin(&org)?;
+    let events_window = events_window(started_at, options.events_days, stored_events_end);
     let collector = Collector {
         client,
         sink: &sink,
@@ -203,10 +212,7 @@ pub async fn collect<S: SnapshotSink>(
     let manifest = Manifest {
         format: MANIFEST_FORMAT,
         collector_version: env!("CARGO_PKG_VERSION").to_owned(),
-        org: ManifestOrg {
-            id: identity.org.id.clone(),
-            name: identity.org.name.clone(),
-        },
+        org,
         region: client.region(),
         key_fingerprint: client.key_fingerprint(),
         administrator_role: administrator.and_then(|admin| admin.role_name.clone()),
@@ -216,7 +222,7 @@ pub async fn collect<S: SnapshotSink>(
         events_window,
         kinds: entries,
     };
-    let path = sink.commit(&manifest).await?;
+    let committed = sink.commit(&manifest).await?;
     // The identity requests are the fewest possible too: one org page (or more for a large
     // multi-tenant admin) and getSelf.
     let min_identity = min_requests(identity.organizations.len() as u64, 100) + 1;
@@ -225,10 +231,25 @@ pub async fn collect<S: SnapshotSink>(
         min_requests: kinds.iter().map(|k| k.min_requests).sum::<u64>() + min_identity,
         identity_requests,
         manifest,
-        path,
+        committed,
         kinds,
         seconds: clock.elapsed().as_secs_f64(),
     })
+}
+
+/// The Directory Insights window of a collection starting at `now`: from where the stored
+/// events end (bounded by JumpCloud's retention), or `days` back when nothing is stored.
+pub fn events_window(
+    now: jiff::Timestamp,
+    days: u32,
+    stored_events_end: Option<jiff::Timestamp>,
+) -> EventsWindow {
+    let days_back = |days: u32| now - jiff::SignedDuration::from_hours(24 * i64::from(days));
+    let start = match stored_events_end {
+        Some(end) => end.max(days_back(EVENTS_RETENTION_DAYS)).min(now),
+        None => days_back(days),
+    };
+    EventsWindow { start, end: now }
 }
 
 #[derive(Deserialize)]
@@ -658,6 +679,22 @@ mod tests {
 
     fn raw(json: &str) -> &[u8] {
         json.as_bytes()
+    }
+
+    #[test]
+    fn the_events_window_continues_where_the_stored_events_end() {
+        let now: jiff::Timestamp = "2026-11-29T00:00:00Z".parse().unwrap();
+        let days = |d: i64| now - jiff::SignedDuration::from_hours(24 * d);
+        // Nothing stored: the configured number of days.
+        assert_eq!(events_window(now, 30, None).start, days(30));
+        // Stored up to two days ago: continue there, whatever the configured window.
+        assert_eq!(events_window(now, 30, Some(days(2))).start, days(2));
+        assert_eq!(events_window(now, 1, Some(days(2))).start, days(2));
+        // Stored up to long ago: JumpCloud has nothing older than its retention.
+        assert_eq!(events_window(now, 30, Some(days(200))).start, days(90));
+        // A stored position in the future (clock skew) never inverts the window.
+        let window = events_window(now, 30, Some(now + jiff::SignedDuration::from_hours(1)));
+        assert_eq!((window.start, window.end), (now, now));
     }
 
     #[test]

@@ -1,17 +1,17 @@
 //! Evidence collection: turns a [`JumpCloudClient`](crate::jumpcloud::JumpCloudClient) into a
-//! snapshot of NDJSON files (records exactly as the API returned them) plus a manifest.
+//! snapshot: one NDJSON stream per evidence kind (records exactly as the API returned them) plus a
+//! manifest, written through a [`SnapshotSink`].
 
 mod collector;
 mod manifest;
 mod snapshot;
 
 pub use collector::{
-    CollectOptions, CollectProgress, CollectionReport, KindReport, NoProgress, collect,
+    CollectOptions, CollectProgress, CollectionReport, EVENTS_RETENTION_DAYS, KindReport,
+    NoProgress, collect, events_window,
 };
 pub use manifest::{EventsWindow, KindEntry, KindStatus, MANIFEST_FORMAT, Manifest, ManifestOrg};
-pub use snapshot::{DirSnapshot, FileKind, KindSink, MANIFEST_FILE, SnapshotSink, WrittenFile};
-
-use std::path::PathBuf;
+pub use snapshot::{KindSink, SnapshotSink, WrittenFile, one_line};
 
 use crate::jumpcloud::JumpCloudError;
 
@@ -26,16 +26,10 @@ pub enum CollectError {
         #[source]
         source: JumpCloudError,
     },
-    #[error("cannot write {path}: {source}")]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error("cannot store the snapshot: {0}")]
+    Store(#[source] crate::store::StoreError),
     #[error("{0}")]
     Target(String),
-    #[error("cannot serialise the manifest: {0}")]
-    Manifest(#[source] serde_json::Error),
 }
 
 impl CollectError {
@@ -53,9 +47,8 @@ impl CollectError {
             CollectError::Identity(error) | CollectError::Api { source: error, .. } => {
                 error.reason()
             }
-            CollectError::Io { .. } => "WriteFailed",
+            CollectError::Store(_) => "WriteFailed",
             CollectError::Target(_) => "InvalidTarget",
-            CollectError::Manifest(_) => "ManifestFailed",
         }
     }
 }

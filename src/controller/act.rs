@@ -2,19 +2,20 @@
 //! Every function turns client errors into the typed outcomes of [`crate::decide`].
 
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::time::Duration;
 
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use url::Url;
 
-use crate::collect::{self, CollectError, CollectOptions, DirSnapshot, NoProgress};
+use crate::collect::{self, CollectError, CollectOptions, NoProgress};
 use crate::conditions::reason;
-use crate::controls::ControlSettings;
-use crate::crd::{JumpCloudConnectionSpec, OrganizationStatus};
+use crate::crd::{JumpCloudConnectionSpec, OrganizationStatus, SnapshotStatus};
 use crate::decide::controls::ControlsEvaluation;
 use crate::decide::{KeyCheck, KeyIdentity, SyncResult};
 use crate::jumpcloud::{ApiKey, ClientConfig, JumpCloudClient, JumpCloudError, RetryPolicy};
 use crate::region::Region;
+use crate::store::retention::{RetentionPolicy, apply_retention};
+use crate::store::{ConnectionId, EvidenceStore, SigningKey, StoreSink};
 
 /// Budget of a key check or identification, retries included.
 const KEY_CHECK_DEADLINE: Duration = Duration::from_secs(20);
@@ -233,15 +234,24 @@ fn sync_failure(error: &JumpCloudError, kind: Option<&str>) -> SyncOutcome {
     }
 }
 
-/// Collects a snapshot into `target` exactly as `collect` does; the previous snapshot there is
-/// replaced only when the new one is complete.
+/// Where and how the operator stores evidence.
+#[derive(Debug, Clone)]
+pub struct EvidenceTarget {
+    pub store: EvidenceStore,
+    /// Signs every manifest when set.
+    pub signer: Option<SigningKey>,
+}
+
+/// Collects a snapshot into the connection's part of the evidence store exactly as `collect`
+/// does (the latest snapshot changes only when the new one is complete), stores the auditor
+/// report next to it, and applies retention.
 pub async fn sync(
     endpoints: &Endpoints,
     spec: &JumpCloudConnectionSpec,
     key: &ApiKey,
     timeout: Duration,
-    target: &Path,
-    snapshot_name: &str,
+    evidence: &EvidenceTarget,
+    connection: &ConnectionId,
 ) -> SyncOutcome {
     let mut config = endpoints.config(spec.region, spec.org_id.as_deref());
     config.total_deadline = timeout;
@@ -250,9 +260,12 @@ pub async fn sync(
         Ok(client) => client,
         Err(error) => return sync_failure(&error, None),
     };
-    let sink = match DirSnapshot::create(target) {
-        Ok(sink) => sink,
-        Err(error) => return write_failure(&error),
+    let store = evidence.store.connection(connection);
+    let sink = match StoreSink::open(store.clone()).await {
+        Ok(sink) => sink
+            .signed_by(evidence.signer.clone())
+            .evaluating(spec.controls.clone().unwrap_or_default()),
+        Err(error) => return write_failure(&CollectError::Store(error)),
     };
     let options = CollectOptions {
         events_days: spec.events_days(),
@@ -288,14 +301,32 @@ pub async fn sync(
         }
         Ok(Err(error)) => return write_failure(&error),
     };
+    let committed = report.committed;
+    let snapshot = &committed.snapshot;
+    let mut controls = match &committed.controls {
+        Some(stored) => ControlsEvaluation::of(&stored.results, stored.evaluated_at),
+        // The sink above always evaluates; an empty evaluation is the honest fallback.
+        None => ControlsEvaluation::of(&[], snapshot.manifest.created_at),
+    };
+    if let Err(error) = crate::report::publish_report(&store, snapshot).await {
+        controls.report_error = Some(error.to_string());
+    }
+    let policy = RetentionPolicy::days(spec.retention_days());
+    let retention_problem = match apply_retention(&store, &policy, jiff::Timestamp::now()).await {
+        Ok(outcome) if outcome.failures.is_empty() => None,
+        Ok(outcome) => Some(
+            outcome
+                .failures
+                .iter()
+                .map(|(path, error)| format!("{path}: {error}"))
+                .collect::<Vec<_>>()
+                .join("; "),
+        ),
+        Err(error) => Some(error.to_string()),
+    };
     let manifest = report.manifest;
-    let settings = spec.controls.clone().unwrap_or_default();
-    let dir = target.to_path_buf();
-    let controls = tokio::task::spawn_blocking(move || evaluate_controls(&dir, &settings))
-        .await
-        .unwrap_or_else(|error| Err(format!("the evaluation task failed: {error}")))
-        .map(Box::new);
-    let counts = manifest
+    let counts = snapshot
+        .index
         .kinds
         .iter()
         .map(|kind| (kind.kind.clone(), kind.records))
@@ -303,8 +334,15 @@ pub async fn sync(
     SyncOutcome::Synced {
         result: SyncResult::Succeeded {
             counts,
-            snapshot: snapshot_name.to_owned(),
-            controls,
+            snapshot: SnapshotStatus {
+                id: snapshot.id.to_string(),
+                digest: format!("sha256:{}", snapshot.sha256),
+                sequence: snapshot.manifest.sequence,
+                time: Time(snapshot.manifest.created_at),
+                signed: evidence.signer.is_some(),
+            },
+            controls: Box::new(controls),
+            retention_problem,
         },
         identity: Some(KeyIdentity {
             organization: OrganizationStatus {
@@ -319,89 +357,14 @@ pub async fn sync(
     }
 }
 
-fn write_failure(error: &CollectError) -> SyncOutcome {
+pub fn write_failure(error: &CollectError) -> SyncOutcome {
     SyncOutcome::Synced {
         result: SyncResult::Failed {
             reason: reason::EVIDENCE_WRITE_FAILED,
-            message: format!("{error}; check the operator's evidence directory"),
+            message: format!("{error}; check the operator's evidence store"),
             transient: true,
         },
         identity: None,
         retry_after: None,
-    }
-}
-
-/// File name of the control results (JSON) written next to each snapshot.
-pub const CONTROLS_FILE: &str = "controls.json";
-/// File name of the auditor report (self-contained HTML) written next to each snapshot.
-pub const REPORT_FILE: &str = "report.html";
-
-/// Evaluates the controls on the snapshot in `dir` (evaluation time: the snapshot's collection
-/// end, so the same snapshot always gives the same results) and writes [`CONTROLS_FILE`] and
-/// [`REPORT_FILE`] next to it. A write failure is reported in `report_error`; the summary
-/// still counts. Blocking: run it off the async runtime.
-pub fn evaluate_controls(
-    dir: &Path,
-    settings: &ControlSettings,
-) -> Result<ControlsEvaluation, String> {
-    let evidence = crate::report::load_for_controls(dir)
-        .map_err(|error| format!("cannot load the snapshot for the controls: {error}"))?;
-    let report = crate::report::build_report(&evidence, None, settings, jiff::Timestamp::now());
-    let mut evaluation = ControlsEvaluation::of(&report.results, report.evaluated_at);
-    let written = write_atomic(
-        dir,
-        CONTROLS_FILE,
-        crate::report::render_json(&report).as_bytes(),
-    )
-    .and_then(|()| {
-        write_atomic(
-            dir,
-            REPORT_FILE,
-            crate::report::render_html(&report).as_bytes(),
-        )
-    });
-    if let Err(error) = written {
-        evaluation.report_error = Some(error);
-    }
-    Ok(evaluation)
-}
-
-/// Writes `dir/name` atomically: a temporary file in `dir`, synced, then renamed over it.
-fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), String> {
-    use std::io::Write;
-    let path = dir.join(name);
-    let fail = |error: std::io::Error| format!("writing {}: {error}", path.display());
-    let mut temp = tempfile::Builder::new()
-        .prefix(&format!(".{name}."))
-        .tempfile_in(dir)
-        .map_err(fail)?;
-    temp.write_all(bytes).map_err(fail)?;
-    temp.as_file().sync_all().map_err(fail)?;
-    temp.persist(&path).map_err(|error| fail(error.error))?;
-    Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn atomic_write_replaces_the_file_and_leaves_no_temporary() {
-        let dir = tempfile::tempdir().unwrap();
-        write_atomic(dir.path(), "a.json", b"one").unwrap();
-        write_atomic(dir.path(), "a.json", b"two").unwrap();
-        assert_eq!(std::fs::read(dir.path().join("a.json")).unwrap(), b"two");
-        let names: Vec<_> = std::fs::read_dir(dir.path())
-            .unwrap()
-            .map(|e| e.unwrap().file_name())
-            .collect();
-        assert_eq!(names, ["a.json"]);
-    }
-
-    #[test]
-    fn evaluation_of_a_missing_snapshot_is_an_error_not_a_panic() {
-        let dir = tempfile::tempdir().unwrap();
-        let error = evaluate_controls(dir.path(), &ControlSettings::default()).unwrap_err();
-        assert!(error.contains("cannot load the snapshot"), "{error}");
     }
 }

@@ -7,7 +7,6 @@ pub mod backoff;
 pub mod secrets;
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
@@ -24,6 +23,7 @@ use kube::{Api, Client, Resource, ResourceExt};
 
 use crate::crd::{JumpCloudConnection, JumpCloudConnectionStatus, SYNC_REQUESTED_AT_ANNOTATION};
 use crate::decide::{self, EventKind, Inputs, KeyCheck, Plan, SecretRead, Subject, SyncTrigger};
+pub use act::EvidenceTarget;
 use act::{Endpoints, SyncOutcome};
 use backoff::BackoffTracker;
 
@@ -47,8 +47,8 @@ pub enum Error {
 /// How the controller runs.
 #[derive(Debug, Clone)]
 pub struct Settings {
-    /// Root of the evidence; each connection writes into `<dir>/<namespace>/<name>`.
-    pub evidence_dir: PathBuf,
+    /// The evidence store; each connection writes under `<namespace>/<name>/`.
+    pub evidence: act::EvidenceTarget,
     pub endpoints: Endpoints,
     /// Empty: all namespaces.
     pub watch_namespaces: Vec<String>,
@@ -478,18 +478,22 @@ async fn run_sync(
         .intervals()
         .map(|i| i.timeout)
         .unwrap_or(crate::crd::DEFAULT_TIMEOUT);
-    let target = ctx.settings.evidence_dir.join(namespace).join(name);
-    let snapshot = format!("{namespace}/{name}");
     let started = std::time::Instant::now();
-    let outcome = act::sync(
-        &ctx.settings.endpoints,
-        spec,
-        api_key,
-        timeout,
-        &target,
-        &snapshot,
-    )
-    .await;
+    let outcome = match crate::store::ConnectionId::new(namespace, name) {
+        Ok(connection) => {
+            act::sync(
+                &ctx.settings.endpoints,
+                spec,
+                api_key,
+                timeout,
+                &ctx.settings.evidence,
+                &connection,
+            )
+            .await
+        }
+        // Kubernetes names are valid store names; this only guards the store's layout.
+        Err(error) => act::write_failure(&crate::collect::CollectError::Store(error)),
+    };
     if let Some(metrics) = &ctx.settings.metrics {
         record_sync_metrics(metrics, namespace, name, &outcome, started.elapsed());
     }
@@ -526,9 +530,9 @@ fn record_sync_metrics(
         ..
     } = outcome
     {
-        if let Ok(evaluation) = controls {
+        {
             use crate::telemetry::ControlResult;
-            let summary = &evaluation.summary;
+            let summary = &controls.summary;
             metrics.set_control_results(
                 namespace,
                 name,

@@ -1,17 +1,11 @@
 //! The evidence a control reads: records per kind, as the JumpCloud API returned them, plus the
-//! status of each kind and the snapshot's metadata. Loaded from a snapshot directory (one NDJSON
-//! file per kind and a `manifest.json`) by [`load_snapshot_dir`].
-//!
-//! The loader reads only the manifest fields it needs and ignores the rest, so it keeps working
-//! while the manifest grows (signatures, chain links, ...).
+//! status of each kind and the snapshot's metadata. The evidence store builds it from a stored
+//! snapshot (`crate::store::load_evidence`); this module only parses, it does no IO.
 
 use std::collections::BTreeMap;
-use std::io::BufRead;
-use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
 /// Whether a kind's records can be trusted as the complete set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -46,8 +40,9 @@ pub struct KindEvidence {
     pub count: u64,
     /// Whether `records` holds the kind's records (the loader can skip kinds no control reads).
     pub loaded: bool,
-    /// SHA-256 of the kind's file as recorded in the manifest.
+    /// SHA-256 of the kind's NDJSON, when it is one blob.
     pub sha256: Option<String>,
+    /// Where the records are stored (blob paths).
     pub file: Option<String>,
     pub parent_field: Option<String>,
 }
@@ -83,7 +78,16 @@ pub struct SnapshotMeta {
     pub events_window_start: Option<jiff::Timestamp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub events_window_end: Option<jiff::Timestamp>,
-    /// SHA-256 of `manifest.json`, the snapshot's digest.
+    /// `namespace/name` of the connection in the evidence store.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connection: Option<String>,
+    /// The snapshot id in the evidence store.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot_id: Option<String>,
+    /// Position in the connection's hash chain: 0 for the first snapshot.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sequence: Option<u64>,
+    /// SHA-256 of the snapshot manifest, the snapshot's digest.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub manifest_sha256: Option<String>,
     /// Digest of the previous snapshot's manifest, when the manifest records the chain.
@@ -218,32 +222,22 @@ impl EvidenceSet {
     }
 }
 
-/// Errors loading a snapshot directory.
+/// Errors reading evidence records.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
-    #[error("cannot read {path}: {source}")]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("{path} is not a snapshot manifest: {source}")]
-    Manifest {
-        path: PathBuf,
-        source: serde_json::Error,
-    },
-    #[error("{path} line {line}: not a JSON record: {source}")]
+    #[error("{origin} line {line}: not a JSON record: {source}")]
     Record {
-        path: PathBuf,
+        /// Where the records came from (a blob path).
+        origin: String,
         line: usize,
         source: serde_json::Error,
     },
-    #[error("manifest names file `{file}` for kind `{kind}`, which escapes the snapshot directory")]
-    UnsafePath { kind: String, file: String },
 }
 
-// The manifest fields the loader needs; everything else is ignored on purpose.
+// The collector's manifest fields the reports need; everything else is ignored on purpose, so
+// older and newer manifests load alike.
 #[derive(Deserialize)]
-struct ManifestView {
+struct CollectionView {
     #[serde(default)]
     collector_version: Option<String>,
     #[serde(default)]
@@ -256,17 +250,9 @@ struct ManifestView {
     finished_at: Option<jiff::Timestamp>,
     #[serde(default)]
     events_window: Option<WindowView>,
-    #[serde(
-        default,
-        alias = "previous_manifest_sha256",
-        alias = "previousManifestSha256"
-    )]
-    previous: Option<Value>,
-    #[serde(default)]
-    kinds: Vec<KindView>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 struct OrgView {
     #[serde(default)]
     id: String,
@@ -280,109 +266,28 @@ struct WindowView {
     end: jiff::Timestamp,
 }
 
-#[derive(Deserialize)]
-struct KindView {
-    kind: String,
-    file: String,
-    #[serde(default)]
-    records: Option<u64>,
-    #[serde(default)]
-    sha256: Option<String>,
-    #[serde(default)]
-    status: Option<String>,
-    #[serde(default)]
-    parent_field: Option<String>,
-}
-
-/// Loads a snapshot directory written by `collect`: `manifest.json` plus the NDJSON files it
-/// names. Kinds whose status is `not-licensed` load with no records.
-pub fn load_snapshot_dir(dir: &Path) -> Result<EvidenceSet, LoadError> {
-    load_snapshot_dir_kinds(dir, None)
-}
-
-/// Like [`load_snapshot_dir`], but reads the records of the given kinds only (the others keep
-/// their manifest entry and count). Parsed JSON takes about ten times the file size in memory,
-/// so reports load only what the controls read.
-pub fn load_snapshot_dir_kinds(
-    dir: &Path,
-    only: Option<&std::collections::BTreeSet<&str>>,
-) -> Result<EvidenceSet, LoadError> {
-    let manifest_path = dir.join("manifest.json");
-    let bytes = std::fs::read(&manifest_path).map_err(|source| LoadError::Io {
-        path: manifest_path.clone(),
-        source,
-    })?;
-    let manifest: ManifestView =
-        serde_json::from_slice(&bytes).map_err(|source| LoadError::Manifest {
-            path: manifest_path.clone(),
-            source,
-        })?;
-    let org = manifest.org.unwrap_or(OrgView {
-        id: String::new(),
-        name: String::new(),
-    });
-    let previous = manifest.previous.and_then(|value| match value {
-        Value::String(digest) => Some(digest),
-        Value::Object(map) => map
-            .get("sha256")
-            .or_else(|| map.get("digest"))
-            .and_then(Value::as_str)
-            .map(str::to_owned),
-        _ => None,
-    });
-    let meta = SnapshotMeta {
+/// The report metadata held by a collection manifest (organization, region, times, events
+/// window). Unknown or missing fields are left empty.
+pub fn collection_meta(collection: &Value) -> SnapshotMeta {
+    let view: Option<CollectionView> = serde_json::from_value(collection.clone()).ok();
+    let Some(view) = view else {
+        return SnapshotMeta::default();
+    };
+    let org = view.org.unwrap_or_default();
+    SnapshotMeta {
         org_id: org.id,
         org_name: org.name,
-        region: manifest.region.map(|r| match r {
+        region: view.region.map(|r| match r {
             Value::String(s) => s,
             other => other.to_string(),
         }),
-        started_at: manifest.started_at,
-        finished_at: manifest.finished_at,
-        events_window_start: manifest.events_window.as_ref().map(|w| w.start),
-        events_window_end: manifest.events_window.as_ref().map(|w| w.end),
-        manifest_sha256: Some(hex::encode(Sha256::digest(&bytes))),
-        previous_manifest_sha256: previous,
-        collector_version: manifest.collector_version,
-    };
-    let mut kinds = BTreeMap::new();
-    for view in manifest.kinds {
-        let state = match view.status.as_deref() {
-            Some("not-licensed") => KindState::NotLicensed,
-            _ => KindState::Complete,
-        };
-        let file = Path::new(&view.file);
-        if file.is_absolute()
-            || file
-                .components()
-                .any(|c| !matches!(c, std::path::Component::Normal(_)))
-        {
-            return Err(LoadError::UnsafePath {
-                kind: view.kind,
-                file: view.file,
-            });
-        }
-        let loaded = only.is_none_or(|kinds| kinds.contains(view.kind.as_str()));
-        let records = if state == KindState::Complete && loaded {
-            let keep = only.and_then(|_| super::catalog::fields_read(&view.kind));
-            read_ndjson(&dir.join(file), keep)?
-        } else {
-            Vec::new()
-        };
-        kinds.insert(
-            view.kind,
-            KindEvidence {
-                state,
-                count: view.records.unwrap_or(records.len() as u64),
-                loaded,
-                records,
-                sha256: view.sha256,
-                file: Some(view.file),
-                parent_field: view.parent_field,
-            },
-        );
+        started_at: view.started_at,
+        finished_at: view.finished_at,
+        events_window_start: view.events_window.as_ref().map(|w| w.start),
+        events_window_end: view.events_window.as_ref().map(|w| w.end),
+        collector_version: view.collector_version,
+        ..SnapshotMeta::default()
     }
-    Ok(EvidenceSet { meta, kinds })
 }
 
 /// Keeps only the given top-level fields of a record (of the inner `record` of a per-parent
@@ -399,20 +304,26 @@ fn project(value: Value, keep: &[&str]) -> Value {
     Value::Object(map)
 }
 
-fn read_ndjson(path: &Path, keep: Option<&[&str]>) -> Result<Vec<Value>, LoadError> {
-    let io = |source| LoadError::Io {
-        path: path.to_path_buf(),
-        source,
+/// Parses one kind's NDJSON. With `only_fields_read`, records of the largest kinds keep just
+/// the fields a control reads: parsed JSON takes about ten times its text in memory.
+pub fn parse_records(
+    ndjson: &[u8],
+    kind: &str,
+    origin: &str,
+    only_fields_read: bool,
+) -> Result<Vec<Value>, LoadError> {
+    let keep = if only_fields_read {
+        super::catalog::fields_read(kind)
+    } else {
+        None
     };
-    let file = std::fs::File::open(path).map_err(io)?;
     let mut records = Vec::new();
-    for (index, line) in std::io::BufReader::new(file).lines().enumerate() {
-        let line = line.map_err(io)?;
-        if line.trim().is_empty() {
+    for (index, line) in ndjson.split(|b| *b == b'\n').enumerate() {
+        if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        let value = serde_json::from_str(&line).map_err(|source| LoadError::Record {
-            path: path.to_path_buf(),
+        let value = serde_json::from_slice(line).map_err(|source| LoadError::Record {
+            origin: origin.to_owned(),
             line: index + 1,
             source,
         })?;
@@ -422,4 +333,42 @@ fn read_ndjson(path: &Path, keep: Option<&[&str]>) -> Result<Vec<Value>, LoadErr
         });
     }
     Ok(records)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_parse_with_line_numbers_and_projection() {
+        let ndjson = b"{\"id\":\"a\",\"event_type\":\"x\",\"noise\":[1,2]}\n\n{\"id\":\"b\"}\n";
+        let all = parse_records(ndjson, "directory_insights_events", "blob", false).unwrap();
+        assert_eq!(all.len(), 2);
+        assert!(all[0].get("noise").is_some());
+        let trimmed = parse_records(ndjson, "directory_insights_events", "blob", true).unwrap();
+        assert_eq!(
+            trimmed[0],
+            serde_json::json!({"id": "a", "event_type": "x"})
+        );
+        let error = parse_records(b"{}\nnot json\n", "users", "blobs/x", false).unwrap_err();
+        assert!(error.to_string().starts_with("blobs/x line 2:"), "{error}");
+    }
+
+    #[test]
+    fn collection_meta_reads_what_it_knows_and_ignores_the_rest() {
+        let meta = collection_meta(&serde_json::json!({
+            "org": {"id": "o1", "name": "Acme"}, "region": "eu", "future_field": 1,
+            "events_window": {"start": "2026-01-01T00:00:00Z", "end": "2026-01-31T00:00:00Z"},
+        }));
+        assert_eq!(
+            (meta.org_id.as_str(), meta.org_name.as_str()),
+            ("o1", "Acme")
+        );
+        assert_eq!(meta.region.as_deref(), Some("eu"));
+        assert!(meta.events_window_start.is_some() && meta.finished_at.is_none());
+        assert_eq!(
+            collection_meta(&serde_json::json!([1])),
+            SnapshotMeta::default()
+        );
+    }
 }

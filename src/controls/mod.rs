@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 pub use catalog::{CATALOG, ControlDef, evaluate, evaluate_all};
 pub use evidence::{
-    EvidenceSet, KindEvidence, KindState, LoadError, SnapshotMeta, load_snapshot_dir,
+    EvidenceSet, KindEvidence, KindState, LoadError, SnapshotMeta, collection_meta, parse_records,
 };
 pub use settings::{ControlSettings, MfaExclusionHandling};
 

@@ -15,9 +15,7 @@ use crate::crd::ControlsStatus;
 pub const CONTROL_FAILING: &str = "ControlFailing";
 /// Event reason: a failing control passes again.
 pub const CONTROL_RECOVERED: &str = "ControlRecovered";
-/// Event reason: the controls could not be evaluated on a new snapshot.
-pub const CONTROLS_NOT_EVALUATED: &str = "ControlsNotEvaluated";
-/// Event reason: `controls.json` / `report.html` could not be written.
+/// Event reason: the auditor report of a new snapshot could not be stored.
 pub const CONTROL_REPORT_NOT_WRITTEN: &str = "ControlReportNotWritten";
 
 /// Action of the events about the evaluation as a whole.
@@ -46,7 +44,8 @@ pub struct ControlsEvaluation {
     /// The evaluation time: the snapshot's collection end.
     pub evaluated_at: Timestamp,
     pub controls: Vec<ControlBrief>,
-    /// Why `controls.json` / `report.html` could not be written, if so (the summary still holds).
+    /// Why the auditor report could not be stored, if so (the results are stored with the
+    /// snapshot regardless).
     pub report_error: Option<String>,
 }
 
@@ -84,31 +83,17 @@ pub fn controls_status(evaluation: &ControlsEvaluation) -> ControlsStatus {
 }
 
 /// Events for the change from the previous summary (`None`: never evaluated) to a new
-/// evaluation (`Err`: it could not be done, and the previous summary is kept):
+/// evaluation:
 /// - Warning `ControlFailing` for each control that fails now and did not before (on the first
 ///   evaluation, every failing control);
 /// - Normal `ControlRecovered` for each control that failed before and passes now (a control
 ///   that became not applicable or errored is not "recovered");
 /// - nothing for unchanged controls;
-/// - Warning `ControlsNotEvaluated` / `ControlReportNotWritten` when evaluation or the report
-///   files failed.
+/// - Warning `ControlReportNotWritten` when the auditor report could not be stored.
 pub fn control_events(
     previous: Option<&ControlsStatus>,
-    evaluation: Result<&ControlsEvaluation, &str>,
+    evaluation: &ControlsEvaluation,
 ) -> Vec<EventSpec> {
-    let evaluation = match evaluation {
-        Ok(evaluation) => evaluation,
-        Err(message) => {
-            return vec![EventSpec {
-                kind: EventKind::Warning,
-                reason: CONTROLS_NOT_EVALUATED.to_owned(),
-                note: format!(
-                    "The compliance controls could not be evaluated on the new snapshot: {message}. The previous results are kept in status.controls."
-                ),
-                action: Some(EVALUATE_CONTROLS.to_owned()),
-            }];
-        }
-    };
     let was_failing: BTreeSet<&str> = previous
         .map(|p| p.failing_ids.iter().map(String::as_str).collect())
         .unwrap_or_default();
@@ -120,7 +105,7 @@ pub fn control_events(
                 kind: EventKind::Warning,
                 reason: CONTROL_FAILING.to_owned(),
                 note: format!(
-                    "Control {} ({}) fails: {} failing resource{}. See controls.json or report.html next to the snapshot.",
+                    "Control {} ({}) fails: {} failing resource{}. `jumpcloud-operator report` lists them.",
                     control.id,
                     control.title,
                     control.failing,
@@ -142,7 +127,7 @@ pub fn control_events(
             kind: EventKind::Warning,
             reason: CONTROL_REPORT_NOT_WRITTEN.to_owned(),
             note: format!(
-                "The control results are in status.controls, but the report files could not be written: {error}"
+                "The control results are stored with the snapshot and in status.controls, but the auditor report could not be stored: {error}"
             ),
             action: Some(EVALUATE_CONTROLS.to_owned()),
         });
@@ -203,10 +188,10 @@ mod tests {
     fn pass_to_fail_warns_with_id_title_and_count() {
         let events = control_events(
             Some(&previous(&[])),
-            Ok(&evaluation(vec![
+            &evaluation(vec![
                 brief("JC-A", ControlStatus::Fail, 3),
                 brief("JC-B", ControlStatus::Pass, 0),
-            ])),
+            ]),
         );
         assert_eq!(reasons(&events), [(EventKind::Warning, CONTROL_FAILING)]);
         let note = &events[0].note;
@@ -219,7 +204,7 @@ mod tests {
     fn fail_to_pass_recovers() {
         let events = control_events(
             Some(&previous(&["JC-A"])),
-            Ok(&evaluation(vec![brief("JC-A", ControlStatus::Pass, 0)])),
+            &evaluation(vec![brief("JC-A", ControlStatus::Pass, 0)]),
         );
         assert_eq!(reasons(&events), [(EventKind::Normal, CONTROL_RECOVERED)]);
         assert!(events[0].note.contains("JC-A"));
@@ -229,13 +214,13 @@ mod tests {
     fn unchanged_controls_make_no_events() {
         let events = control_events(
             Some(&previous(&["JC-A"])),
-            Ok(&evaluation(vec![
+            &evaluation(vec![
                 // Still failing, even with a different count.
                 brief("JC-A", ControlStatus::Fail, 7),
                 brief("JC-B", ControlStatus::Pass, 0),
                 brief("JC-C", ControlStatus::NotApplicable, 0),
                 brief("JC-D", ControlStatus::Error, 0),
-            ])),
+            ]),
         );
         assert!(events.is_empty(), "{events:?}");
     }
@@ -244,10 +229,10 @@ mod tests {
     fn failing_to_not_applicable_or_error_is_not_a_recovery() {
         let events = control_events(
             Some(&previous(&["JC-A", "JC-B"])),
-            Ok(&evaluation(vec![
+            &evaluation(vec![
                 brief("JC-A", ControlStatus::NotApplicable, 0),
                 brief("JC-B", ControlStatus::Error, 0),
-            ])),
+            ]),
         );
         assert!(events.is_empty(), "{events:?}");
     }
@@ -256,11 +241,11 @@ mod tests {
     fn first_evaluation_warns_for_every_failing_control() {
         let events = control_events(
             None,
-            Ok(&evaluation(vec![
+            &evaluation(vec![
                 brief("JC-A", ControlStatus::Fail, 1),
                 brief("JC-B", ControlStatus::Fail, 2),
                 brief("JC-C", ControlStatus::Pass, 0),
-            ])),
+            ]),
         );
         assert_eq!(
             reasons(&events),
@@ -276,16 +261,10 @@ mod tests {
     }
 
     #[test]
-    fn evaluation_and_report_failures_warn() {
-        let events = control_events(Some(&previous(&["JC-A"])), Err("no manifest"));
-        assert_eq!(
-            reasons(&events),
-            [(EventKind::Warning, CONTROLS_NOT_EVALUATED)]
-        );
-        assert!(events[0].note.contains("no manifest"));
+    fn a_report_that_was_not_stored_warns() {
         let mut written = evaluation(vec![brief("JC-A", ControlStatus::Fail, 1)]);
         written.report_error = Some("disk full".into());
-        let events = control_events(Some(&previous(&["JC-A"])), Ok(&written));
+        let events = control_events(Some(&previous(&["JC-A"])), &written);
         assert_eq!(
             reasons(&events),
             [(EventKind::Warning, CONTROL_REPORT_NOT_WRITTEN)]

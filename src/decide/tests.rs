@@ -138,11 +138,22 @@ fn counts() -> BTreeMap<String, u64> {
     ])
 }
 
+fn snapshot() -> SnapshotStatus {
+    SnapshotStatus {
+        id: "20261129T032605.123456Z-3f9a0c2b71d4e8a5".into(),
+        digest: format!("sha256:3f9a0c2b71d4e8a5{}", "0".repeat(48)),
+        sequence: 3,
+        time: Time(at(0)),
+        signed: false,
+    }
+}
+
 fn success() -> SyncResult {
     SyncResult::Succeeded {
         counts: counts(),
-        snapshot: "team/prod/x".into(),
-        controls: Err("not evaluated in these tests".into()),
+        snapshot: snapshot(),
+        controls: Box::new(controls::ControlsEvaluation::of(&[], at(0))),
+        retention_problem: None,
     }
 }
 
@@ -606,7 +617,7 @@ fn a_sync_records_the_control_summary_and_a_failed_sync_keeps_it() {
     use crate::controls::{ControlStatus, ResultsSummary};
     use controls::{ControlBrief, ControlsEvaluation};
     let mut w = healthy();
-    assert_eq!(w.status.controls, None, "controls not evaluated yet");
+    w.status.controls = None;
     let evaluation = ControlsEvaluation {
         summary: ResultsSummary {
             passing: 1,
@@ -637,8 +648,9 @@ fn a_sync_records_the_control_summary_and_a_failed_sync_keeps_it() {
         &mut status,
         &SyncResult::Succeeded {
             counts: counts(),
-            snapshot: "team/prod/x".into(),
-            controls: Ok(Box::new(evaluation)),
+            snapshot: snapshot(),
+            controls: Box::new(evaluation),
+            retention_problem: None,
         },
         &SyncTrigger::Interval,
         &w.subject(),
@@ -665,17 +677,24 @@ fn a_sync_records_the_control_summary_and_a_failed_sync_keeps_it() {
     assert!(events.is_empty());
     assert_eq!(status.controls, Some(summary.clone()));
 
-    // A success whose evaluation failed keeps the previous summary too, with a warning.
+    // Retention that could not remove everything (a WORM bucket) warns; the sync succeeded.
     let events = apply_sync(
         &mut status,
         &SyncResult::Succeeded {
             counts: counts(),
-            snapshot: "team/prod/x".into(),
-            controls: Err("broken manifest".into()),
+            snapshot: snapshot(),
+            controls: Box::new(controls::ControlsEvaluation::of(&[], at(10))),
+            retention_problem: Some("snapshots/old.json: AccessDenied".into()),
         },
         &SyncTrigger::Interval,
         &w.subject(),
     );
-    assert_eq!(events[0].reason, controls::CONTROLS_NOT_EVALUATED);
-    assert_eq!(status.controls, Some(summary));
+    let retention: Vec<_> = events
+        .iter()
+        .filter(|e| e.reason == RETENTION_INCOMPLETE)
+        .collect();
+    assert_eq!(retention.len(), 1);
+    assert_eq!(retention[0].kind, EventKind::Warning);
+    assert!(retention[0].note.contains("AccessDenied"));
+    assert_eq!(status.evidence.unwrap().snapshot, Some(snapshot()));
 }

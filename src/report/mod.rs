@@ -3,6 +3,7 @@
 //! renders to the same bytes.
 
 mod html;
+mod stored;
 mod text;
 
 use std::collections::BTreeMap;
@@ -15,6 +16,7 @@ use crate::controls::{
 };
 
 pub use html::render_html;
+pub use stored::{publish_report, stored_report};
 pub use text::{CsvError, render_csv, render_markdown, summary_table};
 
 /// Output formats of `report`.
@@ -106,66 +108,48 @@ fn evidence_info(evidence: &EvidenceSet) -> Vec<EvidenceKindInfo> {
         .collect()
 }
 
-/// Evaluates a snapshot (and the previous one, for changes) into a report.
+/// What a report compares the current snapshot with: the previous snapshot's metadata, counts
+/// and control results.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Baseline {
+    pub meta: SnapshotMeta,
+    pub counts: BTreeMap<String, u64>,
+    pub results: Vec<ControlResult>,
+}
+
+impl Baseline {
+    /// Evaluates `evidence` with `settings` (at its own collection time).
+    pub fn evaluate(evidence: &EvidenceSet, settings: &ControlSettings) -> Self {
+        let at = evaluation_time(evidence, jiff::Timestamp::now());
+        Baseline {
+            meta: evidence.meta.clone(),
+            counts: evidence.counts(),
+            results: evaluate_all(evidence, settings, at),
+        }
+    }
+}
+
+/// Evaluates a snapshot into a report; with a baseline, also what changed since it.
 pub fn build_report(
     current: &EvidenceSet,
-    previous: Option<&EvidenceSet>,
+    previous: Option<&Baseline>,
     settings: &ControlSettings,
     now: jiff::Timestamp,
 ) -> Report {
     let evaluated_at = evaluation_time(current, now);
     let results = evaluate_all(current, settings, evaluated_at);
-    let changes = previous.map(|previous| {
-        let before = previous.counts();
-        let after = current.counts();
-        let mut names: Vec<&String> = before.keys().chain(after.keys()).collect();
-        names.sort();
-        names.dedup();
-        let kinds = names
-            .into_iter()
-            .map(|kind| {
-                let p = before.get(kind).copied().unwrap_or(0);
-                let c = after.get(kind).copied().unwrap_or(0);
-                KindDelta {
-                    kind: kind.clone(),
-                    previous: p,
-                    current: c,
-                    delta: c as i64 - p as i64,
-                }
-            })
-            .collect();
-        let previous_results: BTreeMap<String, ControlResult> =
-            evaluate_all(previous, settings, evaluation_time(previous, now))
-                .into_iter()
-                .map(|r| (r.id.clone(), r))
-                .collect();
-        let controls = results
-            .iter()
-            .filter_map(|r| {
-                let p = previous_results.get(&r.id)?;
-                (p.status != r.status || p.failing.len() != r.failing.len()).then(|| StatusChange {
-                    id: r.id.clone(),
-                    previous: p.status,
-                    current: r.status,
-                    previous_failing: p.failing.len() as u64,
-                    current_failing: r.failing.len() as u64,
-                })
-            })
-            .collect();
-        let chained = match (
-            &current.meta.previous_manifest_sha256,
-            &previous.meta.manifest_sha256,
-        ) {
-            (Some(link), Some(digest)) => Some(link == digest),
-            _ => None,
-        };
-        Changes {
-            previous: previous.meta.clone(),
-            chained,
-            kinds,
-            controls,
-        }
-    });
+    report_of(current, results, evaluated_at, previous, settings)
+}
+
+/// A report of results already evaluated on `current` (for instance stored with the snapshot).
+pub fn report_of(
+    current: &EvidenceSet,
+    results: Vec<ControlResult>,
+    evaluated_at: jiff::Timestamp,
+    previous: Option<&Baseline>,
+    settings: &ControlSettings,
+) -> Report {
+    let changes = previous.map(|previous| changes_since(current, &results, previous));
     Report {
         snapshot: current.meta.clone(),
         evaluated_at,
@@ -174,6 +158,58 @@ pub fn build_report(
         results,
         evidence: evidence_info(current),
         changes,
+    }
+}
+
+fn changes_since(current: &EvidenceSet, results: &[ControlResult], previous: &Baseline) -> Changes {
+    let before = &previous.counts;
+    let after = current.counts();
+    let mut names: Vec<&String> = before.keys().chain(after.keys()).collect();
+    names.sort();
+    names.dedup();
+    let kinds = names
+        .into_iter()
+        .map(|kind| {
+            let p = before.get(kind).copied().unwrap_or(0);
+            let c = after.get(kind).copied().unwrap_or(0);
+            KindDelta {
+                kind: kind.clone(),
+                previous: p,
+                current: c,
+                delta: c as i64 - p as i64,
+            }
+        })
+        .collect();
+    let previous_results: BTreeMap<&str, &ControlResult> = previous
+        .results
+        .iter()
+        .map(|r| (r.id.as_str(), r))
+        .collect();
+    let controls = results
+        .iter()
+        .filter_map(|r| {
+            let p = previous_results.get(r.id.as_str())?;
+            (p.status != r.status || p.failing.len() != r.failing.len()).then(|| StatusChange {
+                id: r.id.clone(),
+                previous: p.status,
+                current: r.status,
+                previous_failing: p.failing.len() as u64,
+                current_failing: r.failing.len() as u64,
+            })
+        })
+        .collect();
+    let chained = match (
+        &current.meta.previous_manifest_sha256,
+        &previous.meta.manifest_sha256,
+    ) {
+        (Some(link), Some(digest)) => Some(link == digest),
+        _ => None,
+    };
+    Changes {
+        previous: previous.meta.clone(),
+        chained,
+        kinds,
+        controls,
     }
 }
 
@@ -189,21 +225,27 @@ pub fn render_json(report: &Report) -> String {
 
 /// How an auditor verifies the snapshot offline, as steps.
 pub fn verification_steps(report: &Report) -> Vec<String> {
+    let snapshot = &report.snapshot;
+    let connection = snapshot.connection.as_deref().unwrap_or("NAMESPACE/NAME");
+    let id = snapshot.snapshot_id.as_deref().unwrap_or("ID");
+    let digest = snapshot
+        .manifest_sha256
+        .as_deref()
+        .unwrap_or("(unknown: the snapshot was not loaded from a manifest)");
     let mut steps = vec![
         format!(
-            "Compute the SHA-256 of the snapshot's manifest.json (`sha256sum manifest.json`); it must equal {}.",
-            report
-                .snapshot
-                .manifest_sha256
-                .as_deref()
-                .unwrap_or("(unknown: the snapshot was not loaded from a manifest)")
+            "Run `jumpcloud-operator verify --store URL --connection {connection}` (add `--public-key FILE` for signed snapshots): it re-hashes every blob, checks every manifest and every link of the chain, and exits non-zero on any problem."
         ),
-        "For every evidence kind, compute the SHA-256 of its file and compare it with the digest in manifest.json and in the evidence table of this report.".to_owned(),
-        "Re-run `jumpcloud-operator report --snapshot DIR --format json` with the same settings: the results must be identical byte for byte, because evaluation depends only on the snapshot and the settings.".to_owned(),
+        format!(
+            "Or by hand: the manifest `{connection}/snapshots/{id}.json` must hash to {digest} (`sha256sum`); it names the index blob and the control results blob by digest, the index names each evidence kind's blobs, and every blob under `blobs/sha256/` must hash to its own name."
+        ),
+        format!(
+            "Re-run `jumpcloud-operator report --store URL --connection {connection} --snapshot {id} --format json` with the same settings: the results must be identical byte for byte, because evaluation depends only on the snapshot and the settings."
+        ),
     ];
-    if let Some(previous) = &report.snapshot.previous_manifest_sha256 {
+    if let Some(previous) = &snapshot.previous_manifest_sha256 {
         steps.push(format!(
-            "Check the chain: the previous snapshot's manifest.json must hash to {previous}; `jumpcloud-operator verify` checks every blob, manifest and link of the store."
+            "Check the chain: this manifest names the previous one by its digest {previous}; each earlier manifest names its own predecessor back to the first snapshot (sequence 0)."
         ));
     }
     steps
@@ -217,23 +259,4 @@ pub fn status_label(status: ControlStatus) -> &'static str {
         ControlStatus::NotApplicable => "N/A",
         ControlStatus::Error => "ERROR",
     }
-}
-
-/// Evaluates a snapshot directory with the given settings and returns the summary table, for
-/// `collect` to print at the end.
-pub fn snapshot_summary_table(
-    dir: &std::path::Path,
-    settings: &ControlSettings,
-) -> Result<String, crate::controls::LoadError> {
-    let evidence = load_for_controls(dir)?;
-    let now = evaluation_time(&evidence, jiff::Timestamp::now());
-    Ok(summary_table(&evaluate_all(&evidence, settings, now)))
-}
-
-/// Loads a snapshot directory with the records the controls read (other kinds: counts only).
-pub fn load_for_controls(dir: &std::path::Path) -> Result<EvidenceSet, crate::controls::LoadError> {
-    crate::controls::evidence::load_snapshot_dir_kinds(
-        dir,
-        Some(&crate::controls::catalog::kinds_read()),
-    )
 }

@@ -50,6 +50,9 @@ fn days(n: i64) -> SignedDuration {
     SignedDuration::from_hours(24 * n)
 }
 
+/// Timestamp part of every generated id (2022-01-01T00:00:00Z).
+const ID_EPOCH: Timestamp = Timestamp::constant(1_640_995_200, 0);
+
 /// ObjectId-shaped ids: 8 hex of a timestamp, 10 hex of per-org randomness, 6 hex counter.
 pub(crate) struct IdGen {
     prefix: String,
@@ -410,7 +413,9 @@ pub(crate) fn generate_org(seed: u64, size: &OrgSize, now: Timestamp) -> Org {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let (company, domain) = COMPANIES[pick(&mut rng, COMPANIES.len())];
     let org_created = now - days(4 * 365 + pick(&mut rng, 300) as i64);
-    let mut ids = IdGen::new(&mut rng, org_created);
+    // Ids must not move with the clock: the same seed is the same org on every run, so
+    // repeated collections of it chain in one store.
+    let mut ids = IdGen::new(&mut rng, ID_EPOCH);
     let org_id = ids.next_id();
 
     // --- users -------------------------------------------------------------------------

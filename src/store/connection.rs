@@ -194,9 +194,11 @@ impl Snapshot {
         self.index.kinds.iter().find(|kind| kind.kind == name)
     }
 
-    /// Every blob the snapshot references (its index and evidence).
+    /// Every blob the snapshot references (its index, control results and evidence).
     pub fn blob_digests(&self) -> impl Iterator<Item = &str> {
-        std::iter::once(self.manifest.index.sha256.as_str()).chain(self.index.blob_digests())
+        std::iter::once(self.manifest.index.sha256.as_str())
+            .chain(self.manifest.controls.iter().map(|b| b.sha256.as_str()))
+            .chain(self.index.blob_digests())
     }
 }
 
@@ -225,6 +227,9 @@ pub struct KindDraft {
 pub struct SnapshotDraft {
     pub kinds: Vec<KindDraft>,
     pub events: Option<EventsState>,
+    pub events_since: Option<jiff::Timestamp>,
+    /// Control results, already stored as a blob.
+    pub controls: Option<BlobRef>,
     /// Facts that change every sync (org, region, key fingerprint, times): in the manifest.
     pub collection: serde_json::Value,
     /// Per-kind details of the collection (endpoints, totals): in the shared index.
@@ -237,6 +242,24 @@ pub(crate) fn is_already_exists(error: &object_store::Error) -> bool {
 
 fn count_lines(bytes: &[u8]) -> u64 {
     bytes.iter().filter(|b| **b == b'\n').count() as u64
+}
+
+impl SnapshotIndex {
+    /// The index of a draft's kinds: totals from their blobs, sorted by kind.
+    pub fn of(kinds: Vec<KindDraft>, sources: serde_json::Value) -> Self {
+        let mut kinds: Vec<StoredKind> = kinds
+            .into_iter()
+            .map(|kind| StoredKind {
+                records: kind.blobs.iter().map(|b| b.records).sum(),
+                bytes: kind.blobs.iter().map(|b| b.bytes).sum(),
+                kind: kind.kind,
+                status: kind.status,
+                blobs: kind.blobs,
+            })
+            .collect();
+        kinds.sort_by(|a, b| a.kind.cmp(&b.kind));
+        SnapshotIndex { kinds, sources }
+    }
 }
 
 impl ConnectionStore {
@@ -424,6 +447,30 @@ impl ConnectionStore {
         }
     }
 
+    /// Stores the auditor report of a committed snapshot (replacing an earlier rendering).
+    pub async fn put_report(&self, id: &SnapshotId, html: String) -> Result<()> {
+        let path = self.layout.report(id);
+        self.object
+            .put(&path, PutPayload::from(html.into_bytes()))
+            .await
+            .map(|_| ())
+            .map_err(object_error("write", &path))
+    }
+
+    /// The stored auditor report of a snapshot, if one was written.
+    pub async fn read_report(&self, id: &SnapshotId) -> Result<Option<Bytes>> {
+        let path = self.layout.report(id);
+        match self.object.get(&path).await {
+            Ok(result) => result
+                .bytes()
+                .await
+                .map(Some)
+                .map_err(object_error("read", &path)),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(error) => Err(object_error("read", &path)(error)),
+        }
+    }
+
     pub async fn is_signed(&self, id: &SnapshotId) -> Result<bool> {
         self.blob_exists(&self.layout.signature(id)).await
     }
@@ -478,7 +525,8 @@ impl ConnectionStore {
         let previous = self.latest().await?;
         // Every referenced blob must exist: a manifest never points at nothing.
         let mut checked = BTreeSet::new();
-        for blob in draft.kinds.iter().flat_map(|kind| kind.blobs.iter()) {
+        let evidence = draft.kinds.iter().flat_map(|kind| kind.blobs.iter());
+        for blob in evidence.chain(draft.controls.iter()) {
             if checked.insert(blob.sha256.clone()) {
                 let path = self.layout.blob(&blob.sha256);
                 if !self.blob_exists(&path).await? {
@@ -500,22 +548,7 @@ impl ConnectionStore {
             // Ids must sort in chain order even if the clock went back.
             created_at = previous.manifest.created_at + jiff::SignedDuration::from_micros(1);
         }
-        let mut kinds: Vec<StoredKind> = draft
-            .kinds
-            .into_iter()
-            .map(|kind| StoredKind {
-                records: kind.blobs.iter().map(|b| b.records).sum(),
-                bytes: kind.blobs.iter().map(|b| b.bytes).sum(),
-                kind: kind.kind,
-                status: kind.status,
-                blobs: kind.blobs,
-            })
-            .collect();
-        kinds.sort_by(|a, b| a.kind.cmp(&b.kind));
-        let index = SnapshotIndex {
-            kinds,
-            sources: draft.sources,
-        };
+        let index = SnapshotIndex::of(draft.kinds, draft.sources);
         let mut index_bytes = serde_json::to_vec(&index).map_err(StoreError::Serialise)?;
         index_bytes.push(b'\n');
         let index_blob = self.put_blob(Bytes::from(index_bytes)).await?;
@@ -530,6 +563,8 @@ impl ConnectionStore {
             }),
             index: index_blob,
             events: draft.events,
+            events_since: draft.events_since,
+            controls: draft.controls,
             collection: draft.collection,
         };
         let mut bytes = serde_json::to_vec(&manifest).map_err(StoreError::Serialise)?;

@@ -161,6 +161,10 @@ impl Layout {
     pub fn signature(&self, id: &SnapshotId) -> Path {
         Path::from(format!("{}/snapshots/{id}{SIGNATURE_SUFFIX}", self.base))
     }
+
+    pub fn report(&self, id: &SnapshotId) -> Path {
+        Path::from(format!("{}/reports/{id}.html", self.base))
+    }
 }
 
 #[cfg(test)]

@@ -27,6 +27,13 @@ pub struct SnapshotManifest {
     /// Directory Insights position, where the next collection continues.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub events: Option<EventsState>,
+    /// Since when the stored Directory Insights events are complete (no gap): the start of the
+    /// first collection's window, or of the window after a gap longer than JumpCloud keeps.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub events_since: Option<jiff::Timestamp>,
+    /// The compliance control results evaluated on this snapshot (JSON), when evaluated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub controls: Option<BlobRef>,
     /// The collection's facts that change every sync (org, region, key fingerprint, times).
     pub collection: serde_json::Value,
 }

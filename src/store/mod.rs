@@ -6,6 +6,8 @@
 //! - `snapshots/<id>.json`: a [`SnapshotManifest`], the commit point of one sync, written last
 //!   with a single create-only write; `<id>` is a sortable UTC time and a digest prefix.
 //! - `snapshots/<id>.json.sig`: optional detached Ed25519 signature of the manifest digest.
+//! - `reports/<id>.html`: the auditor report rendered after the commit (derived, not evidence:
+//!   it names the manifest digest, so the manifest cannot reference it).
 //!
 //! Manifests chain by the previous manifest's digest. The newest manifest is the latest
 //! snapshot; nothing is ever overwritten, so a crash can only leave unreferenced blobs behind,
@@ -15,21 +17,25 @@
 mod connection;
 pub mod diff;
 pub mod events;
+mod evidence;
 mod layout;
 mod manifest;
 pub mod retention;
 mod sign;
+mod sink;
 pub mod verify;
 
 pub use connection::{
     BlobWriter, ConnectionStore, EvidenceStore, KindDraft, Snapshot, SnapshotDraft, SnapshotSummary,
 };
+pub use evidence::{Records, StoredControls, load_controls, load_evidence, snapshot_meta};
 pub use layout::{ConnectionId, SnapshotId};
 pub use manifest::{
     BlobRef, MANIFEST_FORMAT, PreviousSnapshot, SnapshotIndex, SnapshotManifest, StoredKind,
     sha256_hex,
 };
 pub use sign::{SignatureFile, SigningKey, VerifyingKey, signed_message};
+pub use sink::{CommittedSnapshot, StoreKind, StoreSink};
 
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -71,6 +77,10 @@ pub enum StoreError {
     Key { path: String, reason: String },
     #[error("cannot serialise: {0}")]
     Serialise(#[source] serde_json::Error),
+    #[error("stored evidence cannot be read back: {0}")]
+    Evidence(String),
+    #[error("{0}")]
+    ChooseConnection(String),
     #[error(
         "another snapshot was committed for this connection meanwhile ({path}); only one writer per connection may run"
     )]

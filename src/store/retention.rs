@@ -93,18 +93,20 @@ pub async fn apply_retention(
     let mut report = RetentionReport::default();
     let ids = store.list_snapshots().await?;
     for id in expired_snapshots(&ids, policy, now) {
-        // Manifest first: once it is gone the snapshot is gone; a left-over signature is inert.
+        // Manifest first: once it is gone the snapshot is gone; a left-over signature or report
+        // is inert.
         let manifest = store.layout.manifest(&id);
         match store.object.delete(&manifest).await {
             Ok(()) => {
                 report.removed_snapshots.push(id.to_string());
-                let signature = store.layout.signature(&id);
-                if let Err(error) = store.object.delete(&signature).await
-                    && !matches!(error, object_store::Error::NotFound { .. })
-                {
-                    report
-                        .failures
-                        .push((signature.to_string(), error.to_string()));
+                for derived in [store.layout.signature(&id), store.layout.report(&id)] {
+                    if let Err(error) = store.object.delete(&derived).await
+                        && !matches!(error, object_store::Error::NotFound { .. })
+                    {
+                        report
+                            .failures
+                            .push((derived.to_string(), error.to_string()));
+                    }
                 }
             }
             Err(error) => report

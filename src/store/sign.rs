@@ -12,6 +12,7 @@ use super::StoreError;
 use super::manifest::{MANIFEST_FORMAT, sha256_hex};
 
 /// A private signing key (from a file the user provides, e.g. a mounted Secret).
+#[derive(Clone)]
 pub struct SigningKey(ed25519_dalek::SigningKey);
 
 /// A public key to check signatures with.

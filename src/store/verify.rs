@@ -410,6 +410,16 @@ async fn check_manifest(
         });
     }
     let mut referenced = vec![manifest.index.sha256.clone()];
+    if let Some(controls) = &manifest.controls {
+        referenced.push(controls.sha256.clone());
+        check_blob(
+            report,
+            store,
+            controls,
+            &format!("the control results of {path}"),
+            blobs,
+        );
+    }
     if !check_blob(
         report,
         store,

@@ -175,8 +175,20 @@ mod tests {
         assert_eq!(
             sync_outcome(&SyncResult::Succeeded {
                 counts: Default::default(),
-                snapshot: String::new(),
-                controls: Err("not evaluated".to_owned()),
+                snapshot: crate::crd::SnapshotStatus {
+                    id: String::new(),
+                    digest: String::new(),
+                    sequence: 0,
+                    time: k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+                        jiff::Timestamp::UNIX_EPOCH
+                    ),
+                    signed: false,
+                },
+                controls: Box::new(crate::decide::controls::ControlsEvaluation::of(
+                    &[],
+                    jiff::Timestamp::UNIX_EPOCH
+                )),
+                retention_problem: None,
             }),
             SyncOutcome::Success
         );

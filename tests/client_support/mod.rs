@@ -64,3 +64,24 @@ pub fn read_only_admin(sim: &Simulator) -> SimAdmin {
         .find(|admin| admin.role_name == "Read Only")
         .expect("the simulator has a Read Only admin")
 }
+
+/// A connection's part of a local evidence store in `dir`.
+pub fn store_in(dir: &std::path::Path) -> jumpcloud_operator::store::ConnectionStore {
+    jumpcloud_operator::store::EvidenceStore::open(dir.to_str().expect("UTF-8 path"))
+        .expect("local store opens")
+        .connection(&"test/acme".parse().expect("valid connection"))
+}
+
+/// Collects into a store in `dir` and returns the committed snapshot.
+pub async fn collect_into(
+    client: &JumpCloudClient,
+    dir: &std::path::Path,
+) -> jumpcloud_operator::collect::CollectionReport<jumpcloud_operator::store::CommittedSnapshot> {
+    use jumpcloud_operator::collect::{CollectOptions, NoProgress, collect};
+    let sink = jumpcloud_operator::store::StoreSink::open(store_in(dir))
+        .await
+        .expect("store readable");
+    collect(client, sink, &CollectOptions::default(), &NoProgress)
+        .await
+        .expect("collection succeeds")
+}

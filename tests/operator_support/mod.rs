@@ -113,6 +113,22 @@ pub async fn simulator(regions: &[Region]) -> Simulator {
 }
 
 impl Env {
+    /// The connection's part of the evidence store the operator writes.
+    pub fn store(&self, namespace: &str, name: &str) -> jumpcloud_operator::store::ConnectionStore {
+        jumpcloud_operator::store::EvidenceStore::open(self.evidence.path().to_str().unwrap())
+            .unwrap()
+            .connection(&jumpcloud_operator::store::ConnectionId::new(namespace, name).unwrap())
+    }
+
+    /// The connection's latest committed snapshot, if any.
+    pub async fn latest_snapshot(
+        &self,
+        namespace: &str,
+        name: &str,
+    ) -> Option<jumpcloud_operator::store::Snapshot> {
+        self.store(namespace, name).latest().await.unwrap()
+    }
+
     /// A test server with the CRD installed, a simulator serving `regions`, and a running
     /// operator.
     pub async fn start(regions: &[Region]) -> Env {
@@ -163,7 +179,7 @@ impl Env {
         let mut command = tokio::process::Command::new(operator_binary());
         command
             .arg("run")
-            .arg("--evidence-dir")
+            .arg("--evidence-store")
             .arg(self.evidence.path())
             .arg("--region-endpoint")
             .arg(self.endpoints_arg())

@@ -345,53 +345,85 @@ pub fn passing_org() -> Org {
     }
 }
 
-/// Writes the org as a snapshot directory in the layout `collect` writes (NDJSON per kind,
-/// per-parent lines `{"<field>": id, "record": raw}`, manifest.json last).
-pub fn write_snapshot(org: &Org, dir: &std::path::Path) {
-    use sha2::{Digest, Sha256};
-    std::fs::create_dir_all(dir).unwrap();
-    let mut kinds = Vec::new();
-    let mut write = |kind: &str, lines: Vec<Value>, parent: Option<&str>, status: &str| {
-        let mut text = String::new();
-        for line in &lines {
-            text.push_str(&serde_json::to_string(line).unwrap());
-            text.push('\n');
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// The connection the helpers write to in a local store at `dir`.
+pub fn store_at(dir: &std::path::Path) -> jumpcloud_operator::store::ConnectionStore {
+    jumpcloud_operator::store::EvidenceStore::open(dir.to_str().unwrap())
+        .unwrap()
+        .connection(&"test/acme".parse().unwrap())
+}
+
+/// Commits the org as a snapshot into a local evidence store at `dir`, in the layout `collect`
+/// writes (one blob per kind, per-parent lines `{"<field>": id, "record": raw}`).
+pub fn write_snapshot(org: &Org, dir: &std::path::Path) -> jumpcloud_operator::store::Snapshot {
+    use jumpcloud_operator::store::{KindDraft, SnapshotDraft};
+    let store = store_at(dir);
+    runtime().block_on(async {
+        let mut kinds = Vec::new();
+        let mut sources = Vec::new();
+        let mut lines: Vec<(String, Vec<Value>, Option<String>, &str)> = Vec::new();
+        for (kind, records) in &org.kinds {
+            if kind == "directory_insights_events" && org.di_not_licensed {
+                lines.push((kind.clone(), vec![], None, "not-licensed"));
+            } else {
+                lines.push((kind.clone(), records.clone(), None, "complete"));
+            }
         }
-        let file = format!("{kind}.ndjson");
-        std::fs::write(dir.join(&file), &text).unwrap();
-        kinds.push(json!({
-            "kind": kind, "file": file, "records": lines.len(), "total_reported": lines.len(),
-            "sha256": hex::encode(Sha256::digest(text.as_bytes())), "bytes": text.len(),
-            "endpoints": [], "status": status, "parent_field": parent,
-        }));
-    };
-    for (kind, records) in &org.kinds {
-        if kind == "directory_insights_events" && org.di_not_licensed {
-            write(kind, vec![], None, "not-licensed");
-        } else {
-            write(kind, records.clone(), None, "complete");
+        for (kind, field, rows) in &org.children {
+            let wrapped = rows
+                .iter()
+                .map(|(parent, record)| json!({field.as_str(): parent, "record": record}))
+                .collect();
+            lines.push((kind.clone(), wrapped, Some(field.clone()), "complete"));
         }
-    }
-    for (kind, field, rows) in &org.children {
-        let lines = rows
-            .iter()
-            .map(|(parent, record)| json!({field.as_str(): parent, "record": record}))
-            .collect();
-        write(kind, lines, Some(field), "complete");
-    }
-    kinds.sort_by(|a, b| a["kind"].as_str().cmp(&b["kind"].as_str()));
-    let manifest = json!({
-        "format": 1, "collector_version": "0.1.0",
-        "org": {"id": "5f0c1a2b3c4d5e6f7a8b9c0d", "name": "Acme Corp"},
-        "region": "us", "key_fingerprint": "ab12cd34",
-        "administrator_role": "Read Only", "administrator_key_expires_at": null,
-        "started_at": now().to_string(), "finished_at": now().to_string(),
-        "events_window": {"start": days_ago(org.events_days), "end": now().to_string()},
-        "kinds": kinds,
-    });
-    std::fs::write(
-        dir.join("manifest.json"),
-        serde_json::to_vec_pretty(&manifest).unwrap(),
-    )
-    .unwrap();
+        for (kind, records, parent, status) in lines {
+            let mut text = String::new();
+            for line in &records {
+                text.push_str(&serde_json::to_string(line).unwrap());
+                text.push('\n');
+            }
+            let blob = store.put_blob(text.into_bytes().into()).await.unwrap();
+            sources.push(json!({"kind": kind, "parent_field": parent, "records": records.len()}));
+            kinds.push(KindDraft {
+                kind,
+                status: status.to_owned(),
+                blobs: vec![blob],
+            });
+        }
+        let collection = json!({
+            "format": 1, "collector_version": "0.1.0",
+            "org": {"id": "5f0c1a2b3c4d5e6f7a8b9c0d", "name": "Acme Corp"},
+            "region": "us", "key_fingerprint": "ab12cd34",
+            "administrator_role": "Read Only", "administrator_key_expires_at": null,
+            "started_at": now().to_string(), "finished_at": now().to_string(),
+            "events_window": {"start": days_ago(org.events_days), "end": now().to_string()},
+        });
+        let draft = SnapshotDraft {
+            kinds,
+            collection,
+            sources: Value::Array(sources),
+            ..SnapshotDraft::default()
+        };
+        store.commit(draft, None, now()).await.unwrap()
+    })
+}
+
+/// Loads the latest snapshot of the store at `dir`.
+pub fn load_latest(
+    dir: &std::path::Path,
+    records: jumpcloud_operator::store::Records,
+) -> EvidenceSet {
+    let store = store_at(dir);
+    runtime().block_on(async {
+        let latest = store.latest().await.unwrap().unwrap();
+        jumpcloud_operator::store::load_evidence(&store, &latest, records)
+            .await
+            .unwrap()
+    })
 }

@@ -1,0 +1,294 @@
+//! The evidence store as the target of a collection: each kind streams into a content-addressed
+//! blob, Directory Insights events are kept only where the stored history ends, and the commit
+//! evaluates the controls (when asked), stores their results and writes the manifest last.
+
+use std::sync::{Arc, Mutex};
+
+use serde_json::Value;
+
+use super::StoreError;
+use super::connection::{BlobWriter, ConnectionStore, KindDraft, Snapshot, SnapshotDraft};
+use super::events::{EVENTS_KIND, EventsFilter, EventsState};
+use super::evidence::{Records, StoredControls, evidence_of};
+use super::manifest::{BlobRef, SnapshotIndex};
+use super::sign::SigningKey;
+use crate::collect::{
+    CollectError, KindSink, KindStatus, Manifest, ManifestOrg, SnapshotSink, WrittenFile, one_line,
+};
+use crate::controls::{ControlSettings, ResultsSummary, collection_meta};
+
+/// Writes one collection into a connection's part of the store.
+pub struct StoreSink {
+    store: ConnectionStore,
+    previous: Option<Snapshot>,
+    signer: Option<SigningKey>,
+    controls: Option<ControlSettings>,
+    /// The events position after this collection, set when the events kind finishes.
+    events_position: Arc<Mutex<Option<EventsState>>>,
+}
+
+/// A committed collection.
+#[derive(Debug, Clone)]
+pub struct CommittedSnapshot {
+    pub snapshot: Snapshot,
+    /// The snapshot it follows in the chain.
+    pub previous: Option<Snapshot>,
+    /// The control results stored with it (when the sink was asked to evaluate).
+    pub controls: Option<StoredControls>,
+}
+
+fn store_error(error: StoreError) -> CollectError {
+    CollectError::Store(error)
+}
+
+impl StoreSink {
+    /// Prepares a collection for `store`, following its latest snapshot.
+    pub async fn open(store: ConnectionStore) -> Result<Self, StoreError> {
+        let previous = store.latest().await?;
+        Ok(StoreSink {
+            store,
+            previous,
+            signer: None,
+            controls: None,
+            events_position: Arc::default(),
+        })
+    }
+
+    /// Signs the manifest with this key.
+    pub fn signed_by(mut self, signer: Option<SigningKey>) -> Self {
+        self.signer = signer;
+        self
+    }
+
+    /// Evaluates the controls with these settings before committing, and stores the results
+    /// with the snapshot (its manifest references them).
+    pub fn evaluating(mut self, settings: ControlSettings) -> Self {
+        self.controls = Some(settings);
+        self
+    }
+
+    pub fn previous(&self) -> Option<&Snapshot> {
+        self.previous.as_ref()
+    }
+
+    /// The stored blobs of each kind: one blob per kind; the events history keeps the previous
+    /// snapshot's segments and appends this collection's new events, if any.
+    fn drafts(&self, manifest: &Manifest) -> Vec<KindDraft> {
+        manifest
+            .kinds
+            .iter()
+            .map(|entry| {
+                let blob = BlobRef {
+                    sha256: entry.sha256.clone(),
+                    bytes: entry.bytes,
+                    records: entry.records,
+                };
+                let blobs = if entry.kind == EVENTS_KIND {
+                    let mut history = self
+                        .previous
+                        .as_ref()
+                        .and_then(|p| p.kind(EVENTS_KIND))
+                        .map(|k| k.blobs.clone())
+                        .unwrap_or_default();
+                    if blob.bytes > 0 {
+                        history.push(blob);
+                    }
+                    history
+                } else {
+                    vec![blob]
+                };
+                KindDraft {
+                    kind: entry.kind.clone(),
+                    status: status_name(entry.status).to_owned(),
+                    blobs,
+                }
+            })
+            .collect()
+    }
+
+    /// Since when the stored events are complete: the history's start while each collection
+    /// continued where the previous one ended, else this collection's window.
+    fn events_since(&self, manifest: &Manifest) -> Option<jiff::Timestamp> {
+        let complete = manifest
+            .kinds
+            .iter()
+            .any(|k| k.kind == EVENTS_KIND && k.status == KindStatus::Complete);
+        if !complete {
+            return None;
+        }
+        let previous = self.previous.as_ref().map(|p| &p.manifest);
+        let continued = previous
+            .and_then(|p| p.events.as_ref())
+            .is_some_and(|position| manifest.events_window.start <= position.resume_from());
+        match previous.and_then(|p| p.events_since) {
+            Some(since) if continued => Some(since),
+            _ => Some(manifest.events_window.start),
+        }
+    }
+
+    async fn evaluate(
+        &self,
+        settings: &ControlSettings,
+        draft: &SnapshotDraft,
+    ) -> Result<(StoredControls, BlobRef), StoreError> {
+        let mut meta = collection_meta(&draft.collection);
+        if let Some(since) = draft.events_since {
+            meta.events_window_start = Some(since);
+        }
+        let index = SnapshotIndex::of(draft.kinds.clone(), draft.sources.clone());
+        let evidence = evidence_of(&self.store, meta, &index, Records::ForControls).await?;
+        let settings = settings.clone();
+        let controls = tokio::task::spawn_blocking(move || {
+            let evaluated_at = evidence
+                .meta
+                .finished_at
+                .unwrap_or_else(jiff::Timestamp::now);
+            let results = crate::controls::evaluate_all(&evidence, &settings, evaluated_at);
+            StoredControls {
+                evaluated_at,
+                summary: ResultsSummary::of(&results),
+                settings,
+                results,
+            }
+        })
+        .await
+        .map_err(|error| StoreError::Evidence(format!("the evaluation task failed: {error}")))?;
+        let mut json = serde_json::to_vec(&controls).map_err(StoreError::Serialise)?;
+        json.push(b'\n');
+        let blob = self.store.put_blob(json.into()).await?;
+        Ok((controls, blob))
+    }
+}
+
+fn status_name(status: KindStatus) -> &'static str {
+    match status {
+        KindStatus::Complete => "complete",
+        KindStatus::NotLicensed => "not-licensed",
+    }
+}
+
+impl SnapshotSink for StoreSink {
+    type Kind = StoreKind;
+    type Committed = CommittedSnapshot;
+
+    fn begin(&mut self, org: &ManifestOrg) -> Result<Option<jiff::Timestamp>, CollectError> {
+        let Some(previous) = &self.previous else {
+            return Ok(None);
+        };
+        let stored_org = collection_meta(&previous.manifest.collection).org_id;
+        if !stored_org.is_empty() && stored_org != org.id {
+            return Err(CollectError::Target(format!(
+                "the evidence store holds snapshots of organization {stored_org} for connection {}, but this key reads organization {}; \
+                 one connection keeps one organization's history: use another connection name for this organization",
+                self.store.connection(),
+                org.id
+            )));
+        }
+        Ok(previous
+            .manifest
+            .events
+            .as_ref()
+            .map(EventsState::resume_from))
+    }
+
+    async fn open_kind(&self, kind: &str) -> Result<StoreKind, CollectError> {
+        let filter = (kind == EVENTS_KIND).then(|| {
+            EventsFilter::new(
+                self.previous
+                    .as_ref()
+                    .and_then(|p| p.manifest.events.clone()),
+            )
+        });
+        Ok(StoreKind {
+            writer: self.store.blob_writer(),
+            store: self.store.clone(),
+            filter,
+            events_position: self.events_position.clone(),
+        })
+    }
+
+    async fn commit(self, manifest: &Manifest) -> Result<CommittedSnapshot, CollectError> {
+        let mut collection = serde_json::to_value(manifest)
+            .map_err(|error| store_error(StoreError::Serialise(error)))?;
+        // Per-kind details go to the index, which an unchanged org shares across snapshots.
+        let sources = match &mut collection {
+            Value::Object(map) => map.remove("kinds").unwrap_or(Value::Null),
+            _ => Value::Null,
+        };
+        let events = match self.events_position.lock() {
+            Ok(position) => position.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+        .or_else(|| {
+            self.previous
+                .as_ref()
+                .and_then(|p| p.manifest.events.clone())
+        });
+        let mut draft = SnapshotDraft {
+            kinds: self.drafts(manifest),
+            events,
+            events_since: self.events_since(manifest),
+            controls: None,
+            collection,
+            sources,
+        };
+        let controls = match &self.controls {
+            Some(settings) => {
+                let (controls, blob) =
+                    self.evaluate(settings, &draft).await.map_err(store_error)?;
+                draft.controls = Some(blob);
+                Some(controls)
+            }
+            None => None,
+        };
+        let snapshot = self
+            .store
+            .commit(draft, self.signer.as_ref(), jiff::Timestamp::now())
+            .await
+            .map_err(store_error)?;
+        Ok(CommittedSnapshot {
+            snapshot,
+            previous: self.previous,
+            controls,
+        })
+    }
+}
+
+/// One kind's blob being written.
+pub struct StoreKind {
+    writer: BlobWriter,
+    store: ConnectionStore,
+    /// For Directory Insights events: drops what the store already holds.
+    filter: Option<EventsFilter>,
+    events_position: Arc<Mutex<Option<EventsState>>>,
+}
+
+impl KindSink for StoreKind {
+    async fn write_record(&mut self, json: &[u8]) -> Result<(), CollectError> {
+        let line = one_line(json);
+        if let Some(filter) = &mut self.filter
+            && !filter.offer(&line)
+        {
+            return Ok(());
+        }
+        self.writer.write(&line).map_err(store_error)?;
+        self.writer.write(b"\n").map_err(store_error)
+    }
+
+    async fn finish(self) -> Result<WrittenFile, CollectError> {
+        if let Some(filter) = &self.filter {
+            let mut position = match self.events_position.lock() {
+                Ok(position) => position,
+                Err(poisoned) => poisoned.into_inner(),
+            };
+            *position = filter.state().cloned();
+        }
+        let blob = self.writer.finish().await.map_err(store_error)?;
+        Ok(WrittenFile {
+            file: self.store.layout.blob(&blob.sha256).to_string(),
+            records: blob.records,
+            sha256: blob.sha256,
+            bytes: blob.bytes,
+        })
+    }
+}
