@@ -313,3 +313,58 @@ fn settings_schema_is_camel_case_and_yaml_settings_are_honoured_by_the_cli() {
     ]);
     assert_ne!(code, ok);
 }
+
+#[test]
+fn stored_reports_compare_with_the_previous_snapshot_in_the_chain() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = write_snapshot(&passing_org(), dir.path());
+    let mut org = passing_org();
+    org.kind("devices").pop();
+    org.record("devices", "d-mac")["fde"]["active"] = json!(false);
+    let second = write_snapshot(&org, dir.path());
+    let store = store_at(dir.path());
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let report = runtime
+        .block_on(jumpcloud_operator::report::stored_report(
+            &store, &second, None,
+        ))
+        .unwrap();
+    let changes = report.changes.as_ref().expect("compared with the first");
+    assert_eq!(changes.chained, Some(true));
+    assert_eq!(
+        changes.previous.manifest_sha256.as_deref(),
+        Some(first.sha256.as_str())
+    );
+    let devices = changes.kinds.iter().find(|k| k.kind == "devices").unwrap();
+    assert_eq!(devices.delta, -1);
+    assert!(
+        changes
+            .controls
+            .iter()
+            .any(|c| c.id == "JC-E1-DISK-ENCRYPTION" && c.current == ControlStatus::Fail)
+    );
+    let position = jumpcloud_operator::report::chain_position(&report.snapshot);
+    assert!(
+        position.starts_with("snapshot #2 of connection test/acme"),
+        "{position}"
+    );
+    assert!(position.contains(&first.sha256), "{position}");
+    let html = render_html(&report);
+    assert!(html.contains(second.id.as_str()) && html.contains("snapshot #2"));
+
+    // Retention removed the first snapshot: still a report, without changes.
+    std::fs::remove_file(
+        dir.path()
+            .join(format!("test/acme/snapshots/{}.json", first.id)),
+    )
+    .unwrap();
+    let report = runtime
+        .block_on(jumpcloud_operator::report::stored_report(
+            &store, &second, None,
+        ))
+        .unwrap();
+    assert!(report.changes.is_none());
+}

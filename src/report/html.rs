@@ -74,13 +74,11 @@ pub fn render_html(report: &Report) -> String {
                         tr { th { "Directory Insights period" } td { (start) " to " (end) } }
                     }
                     tr { th { "Controls evaluated at" } td { (report.evaluated_at) } }
-                    tr { th { "Snapshot digest (SHA-256 of manifest.json)" } td class="digest" { (s.manifest_sha256.as_deref().unwrap_or("unknown")) } }
-                    tr { th { "Chain position" } td class="digest" {
-                        @match &s.previous_manifest_sha256 {
-                            Some(previous) => { "follows snapshot " (previous) }
-                            None => { "no previous snapshot recorded in the manifest" }
-                        }
-                    } }
+                    @if let Some(id) = &s.snapshot_id {
+                        tr { th { "Snapshot" } td class="digest" { (id) } }
+                    }
+                    tr { th { "Snapshot digest (SHA-256 of the manifest)" } td class="digest" { (s.manifest_sha256.as_deref().unwrap_or("unknown")) } }
+                    tr { th { "Chain position" } td class="digest" { (super::chain_position(s)) } }
                     @if let Some(version) = &s.collector_version {
                         tr { th { "Collector version" } td { (version) } }
                     }

@@ -251,6 +251,26 @@ pub fn verification_steps(report: &Report) -> Vec<String> {
     steps
 }
 
+/// Where the snapshot sits in its connection's hash chain, in words.
+pub fn chain_position(meta: &SnapshotMeta) -> String {
+    let connection = meta
+        .connection
+        .as_deref()
+        .map(|c| format!(" of connection {c}"))
+        .unwrap_or_default();
+    let position = match meta.sequence {
+        Some(sequence) => format!("snapshot #{}{connection}", sequence + 1),
+        None => format!("a snapshot{connection}"),
+    };
+    match &meta.previous_manifest_sha256 {
+        Some(previous) => {
+            format!("{position}; follows the snapshot whose manifest digest is {previous}")
+        }
+        None if meta.sequence == Some(0) => format!("{position}; the first of its chain"),
+        None => format!("{position}; no previous snapshot recorded in the manifest"),
+    }
+}
+
 /// Short text for an evaluation status.
 pub fn status_label(status: ControlStatus) -> &'static str {
     match status {

@@ -135,21 +135,19 @@ pub fn render_markdown(report: &Report) -> String {
         );
     }
     line(&mut out, format!("- Evaluated at: {}", report.evaluated_at));
+    if let Some(id) = &s.snapshot_id {
+        line(&mut out, format!("- Snapshot: {}", md(id)));
+    }
     line(
         &mut out,
         format!(
-            "- Snapshot digest (SHA-256 of manifest.json): {}",
+            "- Snapshot digest (SHA-256 of the manifest): {}",
             md(s.manifest_sha256.as_deref().unwrap_or("unknown"))
         ),
     );
     line(
         &mut out,
-        format!(
-            "- Previous snapshot in the chain: {}",
-            md(s.previous_manifest_sha256
-                .as_deref()
-                .unwrap_or("none recorded"))
-        ),
+        format!("- Chain position: {}", md(&super::chain_position(s))),
     );
     let sum = &report.summary;
     line(
