@@ -212,11 +212,15 @@ def test_deployment_runs_the_operator_with_the_documented_flags(chart: helm.Char
         "--log-level=info",
         "--leader-election=true",
         "--leader-election-namespace=$(POD_NAMESPACE)",
+        "--leader-election-lease-duration=15s",
+        "--leader-election-renew-margin=5s",
+        "--leader-election-retry-period=2s",
     ]
     env = env_of(objects)
     assert env["POD_NAME"] == {"fieldRef": {"fieldPath": "metadata.name"}}
     assert env["POD_NAMESPACE"] == {"fieldRef": {"fieldPath": "metadata.namespace"}}
-    assert env["JUMPCLOUD_OPERATOR_EVIDENCE_DIR"] == "/var/lib/jumpcloud-operator/evidence"
+    # A plain path is a local evidence store (the PersistentVolume).
+    assert env["JUMPCLOUD_OPERATOR_EVIDENCE_STORE"] == "/var/lib/jumpcloud-operator/evidence"
     assert "JUMPCLOUD_OPERATOR_WATCH_NAMESPACES" not in env
     ports = {port["name"]: port["containerPort"] for port in main["ports"]}
     assert ports == {"metrics": 8080, "health": 8081}
@@ -346,13 +350,35 @@ def test_s3_storage_takes_credentials_from_a_secret(chart: helm.Chart) -> None:
     assert of_kind(objects, "PersistentVolumeClaim") == []
     env = env_of(objects)
     assert env["JUMPCLOUD_OPERATOR_EVIDENCE_STORE"] == "s3://acme-evidence/prod"
-    assert "JUMPCLOUD_OPERATOR_EVIDENCE_DIR" not in env
     assert env["AWS_REGION"] == "eu-west-1"
     assert env["AWS_ENDPOINT_URL_S3"] == "https://minio.storage.svc:9000"
+    # Names the object_store S3 client reads (runtime_e2e runs the operator with exactly these).
+    assert env["AWS_VIRTUAL_HOSTED_STYLE_REQUEST"] == "false", "forcePathStyle: true"
+    assert "AWS_ALLOW_HTTP" not in env, "HTTPS endpoint"
     assert env["AWS_ACCESS_KEY_ID"] == {"secretKeyRef": {"name": "evidence-s3", "key": "AWS_ACCESS_KEY_ID"}}
     assert env["AWS_SECRET_ACCESS_KEY"] == {"secretKeyRef": {"name": "evidence-s3", "key": "AWS_SECRET_ACCESS_KEY"}}
     # No credential value is ever rendered into the manifests.
     assert all(not isinstance(value, str) or "secret" not in value.lower() for value in env.values())
+
+
+def test_s3_plain_http_path_style_endpoint_is_allowed_explicitly(chart: helm.Chart) -> None:
+    values = {
+        "evidence": {
+            "storage": "s3",
+            "s3": {"bucket": "evidence", "endpoint": "http://minio.storage.svc:9000", "forcePathStyle": True},
+        }
+    }
+    env = env_of(render(chart, values))
+    assert env["AWS_ALLOW_HTTP"] == "true"
+    assert env["AWS_VIRTUAL_HOSTED_STYLE_REQUEST"] == "false"
+
+
+def test_lease_timing_is_configurable_and_validated(chart: helm.Chart) -> None:
+    values = {"leaderElection": {"enabled": True, "leaseDuration": "30s", "renewMargin": "10s", "retryPeriod": "500ms"}}
+    args = container(render(chart, values))["args"]
+    assert "--leader-election-lease-duration=30s" in args
+    assert "--leader-election-renew-margin=10s" in args
+    assert "--leader-election-retry-period=500ms" in args
 
 
 def test_s3_without_a_credentials_secret_uses_the_default_chain(chart: helm.Chart) -> None:
@@ -458,6 +484,7 @@ BAD_VALUES = [
     ({"imag": {"tag": "1"}}, "imag"),
     ({"replicaCount": -1}, "/replicaCount"),
     ({"replicaCount": 2, "leaderElection": {"enabled": False}}, "/replicaCount"),
+    ({"leaderElection": {"enabled": True, "leaseDuration": "15 seconds"}}, "/leaderElection/leaseDuration"),
     ({"watchNamespaces": ["Team_A"]}, "/watchNamespaces/0"),
     ({"watchNamespaces": "team-a"}, "/watchNamespaces"),
     ({"logging": {"format": "yaml"}}, "/logging/format"),
