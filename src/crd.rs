@@ -129,6 +129,13 @@ fn timeout_within_interval_rule() -> kube::core::Rule {
         priority = 1
     ),
     printcolumn(
+        name = "Snapshot",
+        type_ = "string",
+        json_path = ".status.evidence.snapshot.id",
+        description = "The last good snapshot in the evidence store",
+        priority = 1
+    ),
+    printcolumn(
         name = "Message",
         type_ = "string",
         json_path = ".status.conditions[?(@.type==\"Ready\")].message",

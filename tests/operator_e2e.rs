@@ -75,6 +75,15 @@ async fn happy_path_reaches_ready_with_evidence_and_readable_kubectl_output() {
     println!("{describe}");
     assert!(out.status.success());
     assert!(describe.contains("KeyValid") && describe.contains(&fingerprint));
+    // The wide view names the snapshot, which `report --snapshot` and `diff` take.
+    let out = env
+        .kubectl(&["get", "jcc", "-n", "compliance", "-o", "wide"], None)
+        .await;
+    let wide = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        wide.contains("SNAPSHOT") && wide.contains(snapshot.id.as_str()),
+        "{wide}"
+    );
     // Also reachable through the categories.
     let out = env.kubectl(&["get", "compliance", "-A"], None).await;
     assert!(String::from_utf8_lossy(&out.stdout).contains("acme"));
