@@ -10,7 +10,7 @@ use super::StoreError;
 use super::connection::{BlobWriter, ConnectionStore, KindDraft, Snapshot, SnapshotDraft};
 use super::events::{EVENTS_KIND, EventsFilter, EventsState};
 use super::evidence::{Records, StoredControls, evidence_of};
-use super::manifest::{BlobRef, SnapshotIndex};
+use super::manifest::{BlobRef, SnapshotIndex, sha256_hex};
 use super::sign::SigningKey;
 use crate::collect::{
     CollectError, KindSink, KindStatus, Manifest, ManifestOrg, SnapshotSink, WrittenFile, one_line,
@@ -282,6 +282,16 @@ impl KindSink for StoreKind {
                 Err(poisoned) => poisoned.into_inner(),
             };
             *position = filter.state().cloned();
+            // No new event (or not licensed): no new segment, so nothing to store. An empty
+            // blob would be referenced by no snapshot.
+            if self.writer.bytes() == 0 {
+                return Ok(WrittenFile {
+                    file: String::new(),
+                    records: 0,
+                    sha256: sha256_hex(b""),
+                    bytes: 0,
+                });
+            }
         }
         let blob = self.writer.finish().await.map_err(store_error)?;
         Ok(WrittenFile {
