@@ -108,6 +108,11 @@ impl StoreSink {
 
     /// Since when the stored events are complete: the history's start while each collection
     /// continued where the previous one ended, else this collection's window.
+    ///
+    /// The previous collection read every event up to the end of its window, so a window
+    /// starting at or before that end leaves no gap, even when the newest stored event is
+    /// older than JumpCloud's retention (a quiet org). Manifests without a window fall back to
+    /// the newest stored event.
     fn events_since(&self, manifest: &Manifest) -> Option<jiff::Timestamp> {
         let complete = manifest
             .kinds
@@ -117,9 +122,11 @@ impl StoreSink {
             return None;
         }
         let previous = self.previous.as_ref().map(|p| &p.manifest);
-        let continued = previous
-            .and_then(|p| p.events.as_ref())
-            .is_some_and(|position| manifest.events_window.start <= position.resume_from());
+        let covered_until = previous.and_then(|p| {
+            let window_end = collection_meta(&p.collection).events_window_end;
+            window_end.max(p.events.as_ref().map(EventsState::resume_from))
+        });
+        let continued = covered_until.is_some_and(|until| manifest.events_window.start <= until);
         match previous.and_then(|p| p.events_since) {
             Some(since) if continued => Some(since),
             _ => Some(manifest.events_window.start),
