@@ -1,5 +1,7 @@
 //! Evidence store end to end: on disk and on an in-process S3 server (s3s-fs) on 127.0.0.1.
 
+mod s3_support;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -100,44 +102,11 @@ fn dir_bytes(path: &std::path::Path) -> u64 {
     total
 }
 
-/// s3s-fs served in-process on 127.0.0.1:0 with SigV4 checked.
-async fn s3_store(root: &std::path::Path) -> EvidenceStore {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    std::fs::create_dir_all(root.join("evidence")).unwrap();
-    let fs = s3s_fs::FileSystem::new(root).unwrap();
-    let mut builder = s3s::service::S3ServiceBuilder::new(fs);
-    builder.set_auth(s3s::auth::SimpleAuth::from_single(
-        "test-access",
-        "test-secret-key",
-    ));
-    let service = builder.build();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        let http =
-            hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
-        loop {
-            let Ok((socket, _)) = listener.accept().await else {
-                return;
-            };
-            let conn = http
-                .serve_connection(hyper_util::rt::TokioIo::new(socket), service.clone())
-                .into_owned();
-            tokio::spawn(conn);
-        }
-    });
-    EvidenceStore::open_with_options(
-        "s3://evidence/prod",
-        [
-            ("aws_endpoint", format!("http://{addr}")),
-            ("aws_access_key_id", "test-access".to_owned()),
-            ("aws_secret_access_key", "test-secret-key".to_owned()),
-            ("aws_region", "us-east-1".to_owned()),
-            ("aws_allow_http", "true".to_owned()),
-            ("aws_virtual_hosted_style_request", "false".to_owned()),
-        ],
-    )
-    .unwrap()
+/// s3s-fs served in-process on 127.0.0.1:0 with SigV4 checked (the server stops when dropped).
+async fn s3_store(root: &std::path::Path) -> (s3_support::S3Server, EvidenceStore) {
+    let server = s3_support::serve_dir(root).await;
+    let store = server.store("prod");
+    (server, store)
 }
 
 async fn round_trip(store: EvidenceStore) {
@@ -188,7 +157,7 @@ async fn round_trip_on_disk() {
 #[tokio::test(flavor = "multi_thread")]
 async fn round_trip_on_s3_and_conditional_put_is_honoured() {
     let dir = tempfile::tempdir().unwrap();
-    let store = s3_store(dir.path()).await;
+    let (_server, store) = s3_store(dir.path()).await;
     // If-None-Match: a second create of the same path fails with AlreadyExists.
     let object = store.object_store();
     let path = Path::from("probe/once");
