@@ -55,8 +55,12 @@ impl S3Server {
 
     /// The standard AWS environment a child process (the CLI) needs to reach this server.
     pub fn child_env(&self) -> Vec<(&'static str, String)> {
+        // Exactly the names the Helm chart renders for `evidence.storage: s3` with a plain-HTTP,
+        // path-style endpoint (tests/chart checks the chart side), so these runs prove that
+        // configuration works with the binary.
         vec![
-            ("AWS_ENDPOINT_URL", self.endpoint()),
+            ("AWS_ENDPOINT_URL_S3", self.endpoint()),
+            ("AWS_VIRTUAL_HOSTED_STYLE_REQUEST", "false".to_owned()),
             ("AWS_ACCESS_KEY_ID", ACCESS_KEY.to_owned()),
             ("AWS_SECRET_ACCESS_KEY", SECRET_KEY.to_owned()),
             ("AWS_REGION", REGION.to_owned()),
