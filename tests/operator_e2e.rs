@@ -600,29 +600,12 @@ async fn a_rate_limit_storm_fails_the_sync_not_the_key_and_recovers() {
     // The failed sync keeps the last good snapshot and its counts.
     let latest = env.latest_snapshot("a", "storm").await.unwrap().id;
     assert_eq!(latest, good_snapshot);
+    let evidence = c.status.as_ref().unwrap().evidence.as_ref().unwrap();
     assert_eq!(
-        c.status
-            .as_ref()
-            .unwrap()
-            .evidence
-            .as_ref()
-            .unwrap()
-            .snapshot
-            .as_ref()
-            .unwrap()
-            .id,
+        evidence.snapshot.as_ref().unwrap().id,
         good_snapshot.to_string()
     );
-    assert_eq!(
-        c.status
-            .as_ref()
-            .unwrap()
-            .evidence
-            .as_ref()
-            .unwrap()
-            .devices,
-        Some(55)
-    );
+    assert_eq!(evidence.devices, Some(55));
     assert!(
         condition(&c, "Synced")
             .unwrap()

@@ -299,6 +299,19 @@ pub async fn sync(
             }
             return sync_failure(&source, Some(&kind));
         }
+        // The store holds another organization's history for this connection: retrying cannot
+        // help, a person must point the connection at the right key or rename it.
+        Ok(Err(CollectError::Target(message))) => {
+            return SyncOutcome::Synced {
+                result: SyncResult::Failed {
+                    reason: reason::SYNC_FAILED,
+                    message,
+                    transient: false,
+                },
+                identity: None,
+                retry_after: None,
+            };
+        }
         Ok(Err(error)) => return write_failure(&error),
     };
     let committed = report.committed;
