@@ -447,28 +447,108 @@ pub fn kinds_read() -> BTreeSet<&'static str> {
         .collect()
 }
 
-/// For the largest kinds, the only top-level record fields any control reads (the loader for
-/// reports keeps just these); `None`: whole records.
+/// The kinds whose record count grows with the org (one record per user, device, membership,
+/// System Insights row, policy result or event): the loader for evaluations keeps only
+/// [`FIELDS_READ`] of their records, since parsed JSON takes about ten times its text in memory.
+const PROJECTED_KINDS: &[&str] = &[
+    USERS,
+    DEVICES,
+    SI_DISK_ENCRYPTION,
+    SI_BITLOCKER,
+    SI_ALF,
+    SI_SECURITY_CENTER,
+    SI_SECURITY_PRODUCTS,
+    SI_OS_VERSION,
+    POLICY_STATUSES,
+    USER_GROUP_MEMBERS,
+    DEVICE_GROUP_MEMBERS,
+    SUSPENDED_USER_SYSTEMS,
+    SUSPENDED_USER_APPLICATIONS,
+    SUSPENDED_USER_GROUPS,
+    DI_EVENTS,
+];
+
+/// Every top-level record field a control reads, by the first segment of its path (nested
+/// values are kept whole), plus the ids. A test checks every path the catalog reads is covered,
+/// and another that evaluating projected records gives the same results as whole ones.
+const FIELDS_READ: &[&str] = &[
+    "_id",
+    "account_locked",
+    "activated",
+    "active",
+    "allowSshPasswordAuthentication",
+    "allowSshRootLogin",
+    "apiKeyHash",
+    "apiKeySet",
+    "apiKeyUpdatedAt",
+    "attributes",
+    "configFieldID",
+    "configFieldName",
+    "configFields",
+    "created",
+    "disabled",
+    "displayLabel",
+    "displayName",
+    "drive_letter",
+    "effect",
+    "email",
+    "enableMaxHistory",
+    "enableMaxLoginAttempts",
+    "enableMinLength",
+    "enableMultiFactor",
+    "enablePasswordExpirationInDays",
+    "encrypted",
+    "event_type",
+    "fde",
+    "firewall",
+    "global_state",
+    "hostname",
+    "id",
+    "initiated_by",
+    "lastContact",
+    "major",
+    "maxHistory",
+    "maxLoginAttempts",
+    "mdm",
+    "mfa",
+    "mfaEnrollment",
+    "minLength",
+    "monitorOnly",
+    "name",
+    "os",
+    "osFamily",
+    "osVersionDetail",
+    "passwordExpirationInDays",
+    "passwordless_sudo",
+    "policyID",
+    "primarySystemUser",
+    "protection_status",
+    "roleName",
+    "settings",
+    "signatures_up_to_date",
+    "sso",
+    "state",
+    "success",
+    "sudo",
+    "suspended",
+    "systemID",
+    "systemInsights",
+    "system_id",
+    "template",
+    "timestamp",
+    "totpEnrolled",
+    "totp_enabled",
+    "type",
+    "username",
+    "value",
+    "values",
+    "version",
+];
+
+/// For the kinds that grow with the org, the only top-level record fields any control reads
+/// (the loader for evaluations keeps just these); `None`: whole records.
 pub fn fields_read(kind: &str) -> Option<&'static [&'static str]> {
-    match kind {
-        DI_EVENTS => Some(&[
-            "id",
-            "event_type",
-            "success",
-            "timestamp",
-            "initiated_by",
-            "username",
-        ]),
-        POLICY_STATUSES => Some(&[
-            "id",
-            "policyID",
-            "systemID",
-            "system_id",
-            "state",
-            "success",
-        ]),
-        _ => None,
-    }
+    PROJECTED_KINDS.contains(&kind).then_some(FIELDS_READ)
 }
 
 /// Evaluates every control of the catalog, in catalog order.
@@ -1983,4 +2063,67 @@ fn i12_certs(ctx: &Ctx) -> Result<Finding, String> {
         ));
     }
     Ok(f)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The first segment of every literal path the catalog passes to a record reader.
+    fn literal_paths_read(source: &str) -> BTreeSet<String> {
+        let readers = ["at(", "str_at(", "bool_at(", "show(", "time_at(", "f64_at("];
+        let mut fields = BTreeSet::new();
+        for (offset, _) in source.match_indices('(') {
+            let head = &source[..=offset];
+            let is_reader = readers.iter().any(|reader| {
+                head.ends_with(reader)
+                    && !head[..head.len() - reader.len()]
+                        .ends_with(|c: char| c.is_alphanumeric() || c == '_')
+            });
+            if !is_reader {
+                continue;
+            }
+            let args = &source[offset + 1..];
+            let Some(close) = args.find(')') else {
+                continue;
+            };
+            let Some((_, path)) = args[..close].split_once(", \"") else {
+                continue;
+            };
+            let path = path.trim_end_matches('"');
+            fields.insert(path.split('.').next().unwrap_or(path).to_owned());
+        }
+        fields
+    }
+
+    #[test]
+    fn projection_keeps_every_field_the_catalog_reads() {
+        let source = include_str!("catalog.rs");
+        let catalog = source.split("#[cfg(test)]").next().unwrap_or(source);
+        let read = literal_paths_read(catalog);
+        assert!(
+            read.len() > 40 && read.contains("fde") && read.contains("mfaEnrollment"),
+            "the scan of the catalog's source found too few paths: {read:?}"
+        );
+        let missing: Vec<&String> = read
+            .iter()
+            .filter(|field| !FIELDS_READ.contains(&field.as_str()))
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "add these to FIELDS_READ, or evaluations will not see them: {missing:?}"
+        );
+        let mut sorted = FIELDS_READ.to_vec();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!(
+            sorted, FIELDS_READ,
+            "FIELDS_READ must stay sorted (binary search)"
+        );
+        assert!(
+            PROJECTED_KINDS
+                .iter()
+                .all(|kind| kinds_read().contains(kind))
+        );
+    }
 }

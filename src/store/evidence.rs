@@ -74,12 +74,15 @@ pub(crate) async fn evidence_of(
                 _ => format!("kind {}", kind.kind),
             };
             let name = kind.kind.clone();
+            let parent = parent_field(&index.sources, &kind.kind);
             let projected = records == Records::ForControls;
             // Parsing a large kind takes a while: off the async workers.
-            tokio::task::spawn_blocking(move || parse_records(&bytes, &name, &origin, projected))
-                .await
-                .map_err(|error| StoreError::Evidence(error.to_string()))?
-                .map_err(|error| StoreError::Evidence(error.to_string()))?
+            tokio::task::spawn_blocking(move || {
+                parse_records(&bytes, &name, parent.as_deref(), &origin, projected)
+            })
+            .await
+            .map_err(|error| StoreError::Evidence(error.to_string()))?
+            .map_err(|error| StoreError::Evidence(error.to_string()))?
         } else {
             Vec::new()
         };
