@@ -113,24 +113,32 @@ impl BenchArgs {
             simulator.shutdown().await;
         }
 
+        let mib = |kib: Option<u64>| {
+            kib.map_or_else(
+                || "n/a".to_owned(),
+                |kib| format!("{:.1}", kib as f64 / 1024.0),
+            )
+        };
         println!(
-            "{:<26} {:>9} {:>9} {:>9} {:>9} {:>13}",
-            "run", "wall s", "records", "requests", "minimum", "peak RSS MiB"
+            "{:<26} {:>9} {:>9} {:>9} {:>9} {:>15} {:>15}",
+            "run", "wall s", "records", "requests", "minimum", "collection MiB", "+controls MiB"
         );
         for run in &runs {
             println!(
-                "{:<26} {:>9.2} {:>9} {:>9} {:>9} {:>13}",
+                "{:<26} {:>9.2} {:>9} {:>9} {:>9} {:>15} {:>15}",
                 run.name,
                 run.stats.seconds,
                 run.stats.records,
                 run.stats.total_requests,
                 run.stats.min_requests,
-                run.stats.peak_rss_kib.map_or_else(
-                    || "n/a".to_owned(),
-                    |kib| format!("{:.1}", kib as f64 / 1024.0)
-                ),
+                mib(run.stats.collection_peak_rss_kib),
+                mib(run.stats.peak_rss_kib),
             );
         }
+        println!(
+            "memory: peak resident set of the collect process when every kind was stored \
+             (collection), and at exit (after evaluating the controls and committing)"
+        );
         let main = &runs[0].stats;
         if let Some(sequential) = runs.iter().find(|run| run.name.ends_with("sequential")) {
             println!(

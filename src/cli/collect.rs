@@ -241,7 +241,8 @@ impl CollectArgs {
         let report = result?;
         print_summary(&report, &url);
         if let Some(path) = &self.stats_out {
-            write_stats(path, &report)?;
+            let collection_peak = progress.collection_peak_rss_kib.load(Ordering::Relaxed);
+            write_stats(path, &report, collection_peak)?;
         }
         publish(&connection, &report.committed, &url).await;
         Ok(())
@@ -312,6 +313,8 @@ struct Progress {
     bar: Option<indicatif::ProgressBar>,
     kinds_done: AtomicU64,
     records: AtomicU64,
+    /// Peak memory (KiB) when the last kind was stored, before the evaluation and the commit.
+    collection_peak_rss_kib: AtomicU64,
     // Serialises plain lines from concurrent kinds.
     plain: Mutex<()>,
 }
@@ -334,6 +337,7 @@ impl Progress {
             bar,
             kinds_done: AtomicU64::new(0),
             records: AtomicU64::new(0),
+            collection_peak_rss_kib: AtomicU64::new(0),
             plain: Mutex::new(()),
         }
     }
@@ -368,6 +372,10 @@ impl CollectProgress for Progress {
 
     fn kind_finished(&self, kind: &str, records: u64, seconds: f64) {
         let done = self.kinds_done.fetch_add(1, Ordering::Relaxed) + 1;
+        if done == KIND_COUNT {
+            self.collection_peak_rss_kib
+                .store(peak_rss_kib().unwrap_or(0), Ordering::Relaxed);
+        }
         self.update();
         if self.bar.is_none() {
             let _guard = self.plain.lock();
@@ -458,11 +466,18 @@ pub struct RunStats {
     pub records: u64,
     pub users_total: Option<u64>,
     pub devices_total: Option<u64>,
-    /// Peak resident memory of the process (VmHWM), in KiB.
+    /// Peak resident memory of the process (VmHWM), in KiB: the collection, the evaluation of
+    /// the controls and the commit.
     pub peak_rss_kib: Option<u64>,
+    /// Peak resident memory when every kind was stored, before the evaluation, in KiB.
+    pub collection_peak_rss_kib: Option<u64>,
 }
 
-fn write_stats(path: &Path, report: &CollectionReport<CommittedSnapshot>) -> Result<(), CliError> {
+fn write_stats(
+    path: &Path,
+    report: &CollectionReport<CommittedSnapshot>,
+    collection_peak_rss_kib: u64,
+) -> Result<(), CliError> {
     let total_of = |kind: &str| {
         report
             .manifest
@@ -479,6 +494,7 @@ fn write_stats(path: &Path, report: &CollectionReport<CommittedSnapshot>) -> Res
         users_total: total_of("users"),
         devices_total: total_of("devices"),
         peak_rss_kib: peak_rss_kib(),
+        collection_peak_rss_kib: (collection_peak_rss_kib > 0).then_some(collection_peak_rss_kib),
     };
     let json = serde_json::to_vec_pretty(&stats)
         .map_err(|error| CliError::Usage(format!("cannot serialise statistics: {error}")))?;
