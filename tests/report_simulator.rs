@@ -11,18 +11,36 @@ use jumpcloud_operator::simulator::{OrgSize, Simulator};
 use jumpcloud_operator::store::{EvidenceStore, Records, StoreSink, load_evidence};
 
 /// Collects the simulator's org into a store in `dir` (30 days of events) and loads it back.
+/// The results stored with the snapshot, evaluated phase by phase from projected records, must
+/// equal an evaluation of the whole records.
 async fn collected(sim: &Simulator, dir: &std::path::Path) -> EvidenceSet {
     let store = EvidenceStore::open(dir.to_str().unwrap())
         .unwrap()
         .connection(&"test/sim".parse().unwrap());
-    let sink = StoreSink::open(store.clone()).await.unwrap();
+    let settings = ControlSettings {
+        dormant_account_days: Some(20),
+        ..Default::default()
+    };
+    let sink = StoreSink::open(store.clone())
+        .await
+        .unwrap()
+        .evaluating(settings.clone());
     let options = CollectOptions { events_days: 30 };
     let report = collect(&client(sim), sink, &options, &NoProgress)
         .await
         .unwrap();
-    load_evidence(&store, &report.committed.snapshot, Records::All)
+    let evidence = load_evidence(&store, &report.committed.snapshot, Records::All)
         .await
-        .unwrap()
+        .unwrap();
+    let stored = report
+        .committed
+        .controls
+        .expect("evaluated before the commit");
+    assert_eq!(
+        stored.results,
+        evaluate_all(&evidence, &settings, stored.evaluated_at)
+    );
+    evidence
 }
 
 #[tokio::test]

@@ -551,6 +551,57 @@ pub fn fields_read(kind: &str) -> Option<&'static [&'static str]> {
     PROJECTED_KINDS.contains(&kind).then_some(FIELDS_READ)
 }
 
+/// Controls evaluated together, and every kind they read.
+pub struct EvaluationPhase {
+    pub controls: Vec<&'static ControlDef>,
+    pub kinds: BTreeSet<&'static str>,
+}
+
+/// The two largest kinds (a result per policy and device; a record per event): the controls
+/// reading each form a phase of their own, so an evaluation never holds both at once. Every
+/// other control runs in the last phase.
+const PHASE_KINDS: &[&str] = &[POLICY_STATUSES, DI_EVENTS];
+
+/// The catalog split into phases an evaluation can load and drop one after the other.
+pub fn evaluation_phases() -> Vec<EvaluationPhase> {
+    let mut phases: Vec<EvaluationPhase> = (0..=PHASE_KINDS.len())
+        .map(|_| EvaluationPhase {
+            controls: Vec::new(),
+            kinds: BTreeSet::new(),
+        })
+        .collect();
+    for def in CATALOG {
+        let phase = PHASE_KINDS
+            .iter()
+            .position(|kind| def.kinds.contains(kind))
+            .unwrap_or(PHASE_KINDS.len());
+        phases[phase].controls.push(def);
+        phases[phase].kinds.extend(def.kinds.iter().copied());
+    }
+    phases
+}
+
+impl EvaluationPhase {
+    /// Evaluates this phase's controls on evidence that holds (at least) its kinds.
+    pub fn evaluate(
+        &self,
+        evidence: &EvidenceSet,
+        settings: &ControlSettings,
+        now: jiff::Timestamp,
+    ) -> Vec<ControlResult> {
+        let ctx = Ctx::new(evidence, settings, now);
+        self.controls.iter().map(|def| run(def, &ctx)).collect()
+    }
+}
+
+/// Where a control stands in the catalog (results are listed in catalog order).
+pub fn catalog_position(id: &str) -> usize {
+    CATALOG
+        .iter()
+        .position(|def| def.id == id)
+        .unwrap_or(CATALOG.len())
+}
+
 /// Evaluates every control of the catalog, in catalog order.
 pub fn evaluate_all(
     evidence: &EvidenceSet,

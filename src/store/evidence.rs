@@ -7,6 +7,7 @@ use serde_json::Value;
 use super::connection::{ConnectionStore, Snapshot};
 use super::manifest::SnapshotIndex;
 use super::{Result, StoreError};
+use crate::controls::catalog::{catalog_position, evaluation_phases};
 use crate::controls::{
     ControlResult, ControlSettings, EvidenceSet, KindEvidence, KindState, ResultsSummary,
     SnapshotMeta, collection_meta, parse_records,
@@ -45,6 +46,36 @@ pub async fn load_evidence(
     evidence_of(store, snapshot_meta(snapshot), &snapshot.index, records).await
 }
 
+/// Evaluates every control on the evidence an index names, one phase at a time
+/// ([`evaluation_phases`]): each phase loads only the kinds its controls read and drops them
+/// before the next, so the two largest kinds are never in memory together. The results equal
+/// `evaluate_all` on the whole evidence, in catalog order.
+pub(crate) async fn evaluate_in_phases(
+    store: &ConnectionStore,
+    meta: &SnapshotMeta,
+    index: &SnapshotIndex,
+    settings: &ControlSettings,
+    now: jiff::Timestamp,
+) -> Result<Vec<ControlResult>> {
+    let mut results = Vec::new();
+    for phase in evaluation_phases() {
+        let wanted = |kind: &str| phase.kinds.contains(kind);
+        let evidence = load(store, meta.clone(), index, &wanted, true).await?;
+        let settings = settings.clone();
+        let evaluated = tokio::task::spawn_blocking(move || {
+            let results = phase.evaluate(&evidence, &settings, now);
+            // Dropping a phase's records takes a while too: here, off the async workers.
+            drop(evidence);
+            results
+        })
+        .await
+        .map_err(|error| StoreError::Evidence(format!("the evaluation task failed: {error}")))?;
+        results.extend(evaluated);
+    }
+    results.sort_by_key(|result| catalog_position(&result.id));
+    Ok(results)
+}
+
 /// The evidence an index names, with the given metadata (also before the manifest exists).
 pub(crate) async fn evidence_of(
     store: &ConnectionStore,
@@ -53,6 +84,23 @@ pub(crate) async fn evidence_of(
     records: Records,
 ) -> Result<EvidenceSet> {
     let read_by_controls = crate::controls::catalog::kinds_read();
+    let wanted = |kind: &str| match records {
+        Records::All => true,
+        Records::ForControls => read_by_controls.contains(kind),
+        Records::Counts => false,
+    };
+    load(store, meta, index, &wanted, records == Records::ForControls).await
+}
+
+/// Every kind of the index with its count; the records of the `wanted` ones, parsed whole or
+/// only the fields the controls read (`projected`).
+async fn load(
+    store: &ConnectionStore,
+    meta: SnapshotMeta,
+    index: &SnapshotIndex,
+    wanted: &(dyn Fn(&str) -> bool + Sync),
+    projected: bool,
+) -> Result<EvidenceSet> {
     let mut evidence = EvidenceSet {
         meta,
         kinds: Default::default(),
@@ -62,11 +110,7 @@ pub(crate) async fn evidence_of(
             "not-licensed" => KindState::NotLicensed,
             _ => KindState::Complete,
         };
-        let loaded = match records {
-            Records::All => true,
-            Records::ForControls => read_by_controls.contains(kind.kind.as_str()),
-            Records::Counts => false,
-        };
+        let loaded = wanted(&kind.kind);
         let parsed = if state == KindState::Complete && loaded {
             let bytes = store.read_kind(kind).await?;
             let origin = match kind.blobs.as_slice() {
@@ -75,7 +119,6 @@ pub(crate) async fn evidence_of(
             };
             let name = kind.kind.clone();
             let parent = parent_field(&index.sources, &kind.kind);
-            let projected = records == Records::ForControls;
             // Parsing a large kind takes a while: off the async workers.
             tokio::task::spawn_blocking(move || {
                 parse_records(&bytes, &name, parent.as_deref(), &origin, projected)

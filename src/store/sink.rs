@@ -9,13 +9,16 @@ use serde_json::Value;
 use super::StoreError;
 use super::connection::{BlobWriter, ConnectionStore, KindDraft, Snapshot, SnapshotDraft};
 use super::events::{EVENTS_KIND, EventsFilter, EventsState};
-use super::evidence::{Records, StoredControls, evidence_of};
+use super::evidence::{StoredControls, evaluate_in_phases};
 use super::manifest::{BlobRef, SnapshotIndex, sha256_hex};
 use super::sign::SigningKey;
 use crate::collect::{
     CollectError, KindSink, KindStatus, Manifest, ManifestOrg, SnapshotSink, WrittenFile, one_line,
 };
 use crate::controls::{ControlSettings, ResultsSummary, collection_meta};
+
+/// Admits one evaluation of the controls at a time ([`StoreSink::evaluating`]).
+static EVALUATIONS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(1);
 
 /// Writes one collection into a connection's part of the store.
 pub struct StoreSink {
@@ -61,7 +64,8 @@ impl StoreSink {
     }
 
     /// Evaluates the controls with these settings before committing, and stores the results
-    /// with the snapshot (its manifest references them).
+    /// with the snapshot (its manifest references them). Evaluations run one at a time in the
+    /// process: their memory grows with the org, so concurrent syncs must not add up.
     pub fn evaluating(mut self, settings: ControlSettings) -> Self {
         self.controls = Some(settings);
         self
@@ -143,23 +147,19 @@ impl StoreSink {
             meta.events_window_start = Some(since);
         }
         let index = SnapshotIndex::of(draft.kinds.clone(), draft.sources.clone());
-        let evidence = evidence_of(&self.store, meta, &index, Records::ForControls).await?;
-        let settings = settings.clone();
-        let controls = tokio::task::spawn_blocking(move || {
-            let evaluated_at = evidence
-                .meta
-                .finished_at
-                .unwrap_or_else(jiff::Timestamp::now);
-            let results = crate::controls::evaluate_all(&evidence, &settings, evaluated_at);
-            StoredControls {
-                evaluated_at,
-                summary: ResultsSummary::of(&results),
-                settings,
-                results,
-            }
-        })
-        .await
-        .map_err(|error| StoreError::Evidence(format!("the evaluation task failed: {error}")))?;
+        let evaluated_at = meta.finished_at.unwrap_or_else(jiff::Timestamp::now);
+        let _turn = EVALUATIONS
+            .acquire()
+            .await
+            .map_err(|error| StoreError::Evidence(format!("evaluation queue closed: {error}")))?;
+        let results =
+            evaluate_in_phases(&self.store, &meta, &index, settings, evaluated_at).await?;
+        let controls = StoredControls {
+            evaluated_at,
+            summary: ResultsSummary::of(&results),
+            settings: settings.clone(),
+            results,
+        };
         let mut json = serde_json::to_vec(&controls).map_err(StoreError::Serialise)?;
         json.push(b'\n');
         let blob = self.store.put_blob(json.into()).await?;
