@@ -90,6 +90,8 @@ pub(crate) struct WriteOpts {
 #[derive(Clone, Debug, Default)]
 pub(crate) struct DeleteOpts {
     pub propagation: Option<String>,
+    /// The deprecated `orphanDependents` option as sent (only `Some(false)` changes the reply).
+    pub orphan_dependents: Option<bool>,
     pub precondition_rv: Option<String>,
     pub precondition_uid: Option<String>,
     pub dry_run: bool,
