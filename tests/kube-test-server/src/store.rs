@@ -996,11 +996,17 @@ impl State {
             };
             if orphan || live_owner {
                 let mut new = old.clone();
-                new["metadata"]["ownerReferences"] = json!(
-                    refs.into_iter()
-                        .filter(|r| r["uid"] != uid.as_str())
-                        .collect::<Vec<_>>()
-                );
+                let kept: Vec<Value> = refs
+                    .into_iter()
+                    .filter(|r| r["uid"] != uid.as_str())
+                    .collect();
+                // The garbage collector patches the reference away; an empty list is
+                // omitted, as the apiserver never serves `ownerReferences: []`.
+                if kept.is_empty() {
+                    remove_key(&mut new["metadata"], "ownerReferences");
+                } else {
+                    new["metadata"]["ownerReferences"] = json!(kept);
+                }
                 let opts = WriteOpts {
                     manager: "kube-controller-manager".into(),
                     explicit_manager: true,
