@@ -15,6 +15,10 @@ use kube::core::{PartialObjectMeta, Status};
 use kube_test_server::KubeTestServer;
 use serde_json::json;
 
+/// Server-side watch timeout (seconds) for watches a test reads and then drops itself: long
+/// enough that a watch never ends on its own before a loaded machine gets to its events.
+const WATCH_TIMEOUT: u32 = 240;
+
 fn api_err(e: kube::Error) -> Status {
     match e {
         kube::Error::Api(s) => *s,
@@ -29,13 +33,10 @@ async fn setup() -> (KubeTestServer, Api<Widget>) {
     (server, Api::namespaced(client, "default"))
 }
 
+/// Start time is measured by `examples/startup.rs` (see README), not asserted here.
 #[tokio::test]
-async fn starts_fast_and_serves_version() {
-    let t0 = std::time::Instant::now();
+async fn starts_and_serves_version() {
     let server = KubeTestServer::start().await.expect("server starts");
-    let elapsed = t0.elapsed();
-    eprintln!("kube-test-server started in {elapsed:?}");
-    assert!(elapsed < Duration::from_secs(1), "start took {elapsed:?}");
     let v = server
         .client()
         .await
@@ -144,7 +145,7 @@ async fn noop_writes_change_nothing_and_emit_no_event() {
     let rv = server.resource_version();
     let mut events = widgets
         .watch(
-            &WatchParams::default().timeout(2),
+            &WatchParams::default().timeout(WATCH_TIMEOUT),
             &first.metadata.resource_version.clone().expect("rv"),
         )
         .await
@@ -343,7 +344,7 @@ async fn watch_replays_from_resource_version_and_reports_gone() {
         .await
         .expect("delete");
     let events: Vec<_> = widgets
-        .watch(&WatchParams::default().timeout(1), &rv_a)
+        .watch(&WatchParams::default().timeout(WATCH_TIMEOUT), &rv_a)
         .await
         .expect("watch")
         .take(2)
@@ -374,13 +375,15 @@ async fn watch_replays_from_resource_version_and_reports_gone() {
 }
 
 #[tokio::test]
-async fn label_selector_transitions_and_bookmarks() {
+async fn label_selector_transitions() {
     let (_server, widgets) = setup().await;
     let w = widgets
         .create(&PostParams::default(), &widget("a", 1))
         .await
         .expect("a");
-    let wp = WatchParams::default().labels("app=x").timeout(5);
+    let wp = WatchParams::default()
+        .labels("app=x")
+        .timeout(WATCH_TIMEOUT);
     let mut s = widgets
         .watch(&wp, &w.metadata.resource_version.clone().expect("rv"))
         .await
@@ -440,10 +443,16 @@ async fn finalizers_and_owner_garbage_collection() {
         .await
         .expect("dependent");
 
-    widgets
+    // As the apiserver: 200 with the object, now carrying deletionTimestamp.
+    let answered = widgets
         .delete("owner", &DeleteParams::default())
         .await
-        .expect("delete accepted");
+        .expect("delete accepted")
+        .left()
+        .expect("the object, not a Status");
+    assert!(answered.metadata.deletion_timestamp.is_some());
+    let r = server.requests().pop().expect("recorded");
+    assert_eq!((r.verb.as_str(), r.status), ("delete", 200));
     let pending = widgets.get("owner").await.expect("still there");
     assert!(pending.metadata.deletion_timestamp.is_some());
     assert_eq!(pending.metadata.generation, Some(2));
@@ -545,18 +554,19 @@ async fn lists_paginate_filter_and_serve_metadata_only() {
         .await
         .expect("metadata list");
     assert_eq!(list.items[0].metadata.name.as_deref(), Some("creds"));
-    eventually(
-        "request log shows the metadata list",
-        Duration::from_secs(2),
-        || async {
-            server
-                .requests()
-                .iter()
-                .any(|r| r.resource == "secrets" && r.verb == "list")
-                .then_some(())
-        },
-    )
-    .await;
+    // The request log is written before the response is sent: no waiting needed. What the
+    // server answers to this Accept header is checked on the raw bytes in `semantics.rs`.
+    let r = server.requests().pop().expect("recorded");
+    assert_eq!(
+        (r.verb.as_str(), r.resource.as_str(), r.status),
+        ("list", "secrets", 200)
+    );
+    assert!(
+        r.accept
+            .as_deref()
+            .is_some_and(|a| a.contains("as=PartialObjectMetadataList")),
+        "{r:?}"
+    );
 }
 
 #[tokio::test]
@@ -633,11 +643,23 @@ async fn faults_and_request_log() {
     let codes: Vec<u16> = server.requests().iter().map(|r| r.status).collect();
     assert_eq!(codes, [503, 200]);
 
+    // Delays: only a lower bound is asserted (the injected delay is behaviour; how fast the
+    // rest is, is not).
     server.faults().set_delay(Some(Duration::from_millis(300)));
     let t0 = std::time::Instant::now();
     widgets.get("a").await.expect("delayed");
     assert!(t0.elapsed() >= Duration::from_millis(300));
     server.faults().clear();
+    server.faults().delay_next(
+        1,
+        Some("get"),
+        Some("widgets"),
+        None,
+        Duration::from_millis(300),
+    );
+    let t0 = std::time::Instant::now();
+    widgets.get("a").await.expect("delayed once");
+    assert!(t0.elapsed() >= Duration::from_millis(300));
 
     server.clear_requests();
     let body = json!({"apiVersion": "example.test/v1", "kind": "Widget", "status": {"observedGeneration": 1}});
@@ -837,7 +859,10 @@ async fn bounded_history_expires_old_resource_versions() {
     }
     let recent = server.resource_version() - 1;
     match cms
-        .watch(&WatchParams::default().timeout(1), &recent.to_string())
+        .watch(
+            &WatchParams::default().timeout(WATCH_TIMEOUT),
+            &recent.to_string(),
+        )
         .await
         .expect("watch")
         .boxed()
