@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Widget, WidgetStatus, eventually, install_crd, widget};
+use common::{Widget, WidgetStatus, install_crd, widget};
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::api::{
