@@ -48,6 +48,34 @@ async fn starts_and_serves_version() {
 }
 
 #[tokio::test]
+async fn servers_started_together_are_independent() {
+    let servers = futures::future::try_join_all((0..4).map(|_| KubeTestServer::start()))
+        .await
+        .expect("servers start");
+    let ports: std::collections::BTreeSet<_> = servers.iter().map(|s| s.url().port()).collect();
+    assert_eq!(ports.len(), 4, "one port each");
+    for (i, server) in servers.iter().enumerate() {
+        let cms: Api<ConfigMap> = Api::default_namespaced(server.client().await);
+        let mut cm = ConfigMap::default();
+        cm.metadata.name = Some(format!("only-in-{i}"));
+        cms.create(&PostParams::default(), &cm).await.expect("cm");
+    }
+    for (i, server) in servers.into_iter().enumerate() {
+        let cms: Api<ConfigMap> = Api::default_namespaced(server.client().await);
+        let names: Vec<String> = cms
+            .list(&ListParams::default())
+            .await
+            .expect("list")
+            .items
+            .into_iter()
+            .map(|c| c.metadata.name.expect("name"))
+            .collect();
+        assert_eq!(names, [format!("only-in-{i}")]);
+        server.shutdown().await;
+    }
+}
+
+#[tokio::test]
 async fn create_defaults_generation_and_status_subresource() {
     let (_server, widgets) = setup().await;
     let w = widgets

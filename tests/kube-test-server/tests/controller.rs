@@ -185,6 +185,7 @@ async fn controller_with_metadata_secret_watch_sees_every_change() {
 
     // Drop all watches and keep the Secret re-watch failing while the Secret is deleted: the
     // watcher resumes from its resourceVersion and still sees the deletion.
+    let before_drop = server.requests().len();
     server
         .faults()
         .fail_next(2, Some("watch"), Some("secrets"), None, 500);
@@ -202,6 +203,16 @@ async fn controller_with_metadata_secret_watch_sees_every_change() {
         .find(|r| r.resource == "secrets" && r.verb == "watch" && r.status == 200)
         .expect("re-watch");
     assert!(rewatch.query.contains("resourceVersion="), "{rewatch:?}");
+    let relists: Vec<_> = server
+        .requests()
+        .split_off(before_drop)
+        .into_iter()
+        .filter(|r| r.verb == "list")
+        .collect();
+    assert!(
+        relists.is_empty(),
+        "resumed watches must not relist: {relists:?}"
+    );
 
     // 410 Gone, deterministically: keep the Secret watch down (every re-watch fails), create
     // the Secret while it is down, then compact the history at that write. The watcher's
