@@ -40,18 +40,33 @@ impl RecordedRequest {
     }
 }
 
+#[derive(Clone, Copy, Debug)]
+enum Action {
+    Fail(u16),
+    Delay(Duration),
+}
+
 #[derive(Clone, Debug)]
-struct FailRule {
+struct Rule {
     verb: Option<String>,
     resource: Option<String>,
     subresource: Option<String>,
     remaining: usize,
-    status: u16,
+    action: Action,
+}
+
+impl Rule {
+    fn matches(&self, verb: &str, resource: &str, subresource: Option<&str>) -> bool {
+        self.remaining > 0
+            && self.verb.as_deref().is_none_or(|v| v == verb)
+            && self.resource.as_deref().is_none_or(|v| v == resource)
+            && (self.resource.is_none() || self.subresource.as_deref() == subresource)
+    }
 }
 
 #[derive(Debug, Default)]
 pub(crate) struct FaultState {
-    rules: Vec<FailRule>,
+    rules: Vec<Rule>,
     delay: Option<Duration>,
 }
 
@@ -75,12 +90,36 @@ impl Faults {
         subresource: Option<&str>,
         status: u16,
     ) {
-        let rule = FailRule {
+        self.push(times, verb, resource, subresource, Action::Fail(status));
+    }
+
+    /// Delays the next `times` requests matching `verb`, `resource` and `subresource` (as in
+    /// [`Self::fail_next`]) by `delay` before they are handled; other requests are not delayed.
+    pub fn delay_next(
+        &self,
+        times: usize,
+        verb: Option<&str>,
+        resource: Option<&str>,
+        subresource: Option<&str>,
+        delay: Duration,
+    ) {
+        self.push(times, verb, resource, subresource, Action::Delay(delay));
+    }
+
+    fn push(
+        &self,
+        times: usize,
+        verb: Option<&str>,
+        resource: Option<&str>,
+        subresource: Option<&str>,
+        action: Action,
+    ) {
+        let rule = Rule {
             verb: verb.map(String::from),
             resource: resource.map(String::from),
             subresource: subresource.map(String::from),
             remaining: times,
-            status,
+            action,
         };
         lock(&self.state).rules.push(rule);
     }
@@ -90,40 +129,68 @@ impl Faults {
         self.drop_watches.send_modify(|n| *n += 1);
     }
 
-    /// Delays every response by `delay` (`None` to stop).
+    /// Delays every request by `delay` (`None` to stop); see [`Self::delay_next`] to delay
+    /// only some.
     pub fn set_delay(&self, delay: Option<Duration>) {
         lock(&self.state).delay = delay;
     }
 
-    /// Removes all pending failure rules and the delay.
+    /// Removes all pending failure and delay rules and the global delay.
     pub fn clear(&self) {
         let mut s = lock(&self.state);
         s.rules.clear();
         s.delay = None;
     }
 
-    /// The status to fail this request with, if a rule matches (consumes one use of it).
+    /// The status to fail this request with, if a failure rule matches (consumes one use).
     pub(crate) fn check(
         &self,
         verb: &str,
         resource: &str,
         subresource: Option<&str>,
     ) -> Option<u16> {
-        let mut s = lock(&self.state);
-        let rule = s.rules.iter_mut().find(|r| {
-            r.remaining > 0
-                && r.verb.as_deref().is_none_or(|v| v == verb)
-                && r.resource.as_deref().is_none_or(|v| v == resource)
-                && (r.resource.is_none() || r.subresource.as_deref() == subresource)
-        })?;
-        rule.remaining -= 1;
-        let status = rule.status;
-        s.rules.retain(|r| r.remaining > 0);
-        Some(status)
+        self.take(verb, resource, subresource, |a| match a {
+            Action::Fail(code) => Some(code),
+            Action::Delay(_) => None,
+        })
     }
 
-    pub(crate) fn delay(&self) -> Option<Duration> {
-        lock(&self.state).delay
+    /// How long to hold this request: the global delay plus a matching delay rule's (which
+    /// loses one use).
+    pub(crate) fn delay(
+        &self,
+        verb: &str,
+        resource: &str,
+        subresource: Option<&str>,
+    ) -> Option<Duration> {
+        let global = lock(&self.state).delay;
+        let rule = self.take(verb, resource, subresource, |a| match a {
+            Action::Delay(d) => Some(d),
+            Action::Fail(_) => None,
+        });
+        match (global, rule) {
+            (Some(a), Some(b)) => Some(a + b),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Consumes one use of the first rule that matches and whose action `pick` accepts.
+    fn take<T>(
+        &self,
+        verb: &str,
+        resource: &str,
+        subresource: Option<&str>,
+        pick: impl Fn(Action) -> Option<T>,
+    ) -> Option<T> {
+        let mut s = lock(&self.state);
+        let rule = s
+            .rules
+            .iter_mut()
+            .find(|r| r.matches(verb, resource, subresource) && pick(r.action).is_some())?;
+        rule.remaining -= 1;
+        let out = pick(rule.action);
+        s.rules.retain(|r| r.remaining > 0);
+        out
     }
 }
 

@@ -445,11 +445,9 @@ pub(crate) fn record_update(
     entries
 }
 
-/// Server-side apply of `applied` (already restricted to the writable part) onto `live`.
-/// Returns the merged object (managedFields rendered in) or a 409 listing the conflicts.
-#[allow(clippy::too_many_arguments)]
-/// Fields of the `kubectl.kubernetes.io/last-applied-configuration` annotation whose value is
-/// still the live value.
+/// Fields set in the `kubectl.kubernetes.io/last-applied-configuration` annotation whose value
+/// is still the live value: what client-side `kubectl apply` owned, for the upgrade of manager
+/// `kubectl` from client-side to server-side apply.
 fn last_applied_fields(live: &Value, schema: &Schema) -> FieldSet {
     let Some(Ok(last)) =
         live["metadata"]["annotations"]["kubectl.kubernetes.io/last-applied-configuration"]
@@ -465,6 +463,8 @@ fn last_applied_fields(live: &Value, schema: &Schema) -> FieldSet {
         .collect()
 }
 
+/// Server-side apply of `applied` (already restricted to the writable part) onto `live`.
+/// Returns the merged object (managedFields rendered in) or a 409 listing the conflicts.
 pub(crate) fn apply(
     live: &Value,
     applied: &Value,
@@ -632,6 +632,8 @@ pub(crate) fn apply_patch(
             let p: Value = parse_json(body)?;
             strategic_merge(&mut doc, &p, &mut Vec::new());
         }
+        // The only caller, `State::patch`, handles `PatchType::Apply` first (field managers,
+        // creation when absent) and returns before calling this function.
         PatchType::Apply => unreachable!("apply is handled by patch::apply"),
     }
     Ok(doc)

@@ -176,7 +176,10 @@ async fn handle(
         rec.subresource = sub.clone();
         rec.verb = verb(&method, name.is_some(), &query).to_string();
     }
-    if let Some(d) = shared.faults.delay() {
+    if let Some(d) = shared
+        .faults
+        .delay(&rec.verb, &rec.resource, rec.subresource.as_deref())
+    {
         tokio::time::sleep(d).await;
     }
     let response = match shared
@@ -370,9 +373,13 @@ fn object_body(t: &Target, view: View, obj: Value, q: &HashMap<String, String>) 
 fn delete_opts(q: &HashMap<String, String>, body: &Bytes) -> DeleteOpts {
     let b: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
     let s = |v: &Value| v.as_str().map(String::from);
-    let orphan = b["orphanDependents"].as_bool() == Some(true)
-        || q.get("orphanDependents").is_some_and(|o| o == "true");
+    let orphan_dependents = b["orphanDependents"].as_bool().or_else(|| {
+        q.get("orphanDependents")
+            .and_then(|o| o.parse::<bool>().ok())
+    });
+    let orphan = orphan_dependents == Some(true);
     DeleteOpts {
+        orphan_dependents,
         propagation: s(&b["propagationPolicy"])
             .or_else(|| q.get("propagationPolicy").cloned())
             .or(orphan.then(|| "Orphan".to_string())),
@@ -472,12 +479,16 @@ fn resource_request(
             ))
         }
         "delete" => {
-            let obj = st.delete(&t, &delete_opts(q, body))?;
-            let code = if obj["metadata"]["deletionTimestamp"].is_string()
+            let opts = delete_opts(q, body);
+            let obj = st.delete(&t, &opts)?;
+            // As the apiserver: 200 with the object, also when finalizers keep it (it then
+            // carries deletionTimestamp); 202 only when it was not deleted at once and the
+            // client explicitly sent `orphanDependents: false`.
+            let pending = obj["metadata"]["deletionTimestamp"].is_string()
                 && !obj["metadata"]["finalizers"]
                     .as_array()
-                    .is_none_or(Vec::is_empty)
-            {
+                    .is_none_or(Vec::is_empty);
+            let code = if pending && opts.orphan_dependents == Some(false) {
                 202
             } else {
                 200

@@ -90,6 +90,8 @@ pub(crate) struct WriteOpts {
 #[derive(Clone, Debug, Default)]
 pub(crate) struct DeleteOpts {
     pub propagation: Option<String>,
+    /// The deprecated `orphanDependents` option as sent (only `Some(false)` changes the reply).
+    pub orphan_dependents: Option<bool>,
     pub precondition_rv: Option<String>,
     pub precondition_uid: Option<String>,
     pub dry_run: bool,
@@ -994,11 +996,17 @@ impl State {
             };
             if orphan || live_owner {
                 let mut new = old.clone();
-                new["metadata"]["ownerReferences"] = json!(
-                    refs.into_iter()
-                        .filter(|r| r["uid"] != uid.as_str())
-                        .collect::<Vec<_>>()
-                );
+                let kept: Vec<Value> = refs
+                    .into_iter()
+                    .filter(|r| r["uid"] != uid.as_str())
+                    .collect();
+                // The garbage collector patches the reference away; an empty list is
+                // omitted, as the apiserver never serves `ownerReferences: []`.
+                if kept.is_empty() {
+                    remove_key(&mut new["metadata"], "ownerReferences");
+                } else {
+                    new["metadata"]["ownerReferences"] = json!(kept);
+                }
                 let opts = WriteOpts {
                     manager: "kube-controller-manager".into(),
                     explicit_manager: true,

@@ -108,6 +108,9 @@ async fn controller_with_metadata_secret_watch_sees_every_change() {
     let controller = Controller::new(widgets.clone(), watcher::Config::default());
     let store = controller.store();
     let secret_meta: Api<PartialObjectMeta<Secret>> = Api::all(client.clone());
+    // Every Secret the metadata watcher hands to the mapper, as (name, resourceVersion).
+    let mapped: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
+    let mapped_in = mapped.clone();
     let task = tokio::spawn(
         controller
             .watches(
@@ -115,6 +118,10 @@ async fn controller_with_metadata_secret_watch_sees_every_change() {
                 watcher::Config::default(),
                 move |s: PartialObjectMeta<Secret>| {
                     let (ns, name) = (s.namespace(), s.name_any());
+                    mapped_in
+                        .lock()
+                        .expect("lock")
+                        .push((name.clone(), s.resource_version().unwrap_or_default()));
                     store
                         .state()
                         .into_iter()
@@ -178,6 +185,7 @@ async fn controller_with_metadata_secret_watch_sees_every_change() {
 
     // Drop all watches and keep the Secret re-watch failing while the Secret is deleted: the
     // watcher resumes from its resourceVersion and still sees the deletion.
+    let before_drop = server.requests().len();
     server
         .faults()
         .fail_next(2, Some("watch"), Some("secrets"), None, 500);
@@ -195,20 +203,86 @@ async fn controller_with_metadata_secret_watch_sees_every_change() {
         .find(|r| r.resource == "secrets" && r.verb == "watch" && r.status == 200)
         .expect("re-watch");
     assert!(rewatch.query.contains("resourceVersion="), "{rewatch:?}");
+    let relists: Vec<_> = server
+        .requests()
+        .split_off(before_drop)
+        .into_iter()
+        .filter(|r| r.verb == "list")
+        .collect();
+    assert!(
+        relists.is_empty(),
+        "resumed watches must not relist: {relists:?}"
+    );
 
-    // 410 Gone: history compacted while disconnected; the watcher relists and carries on.
-    server.compact_history();
+    // 410 Gone, deterministically: keep the Secret watch down (every re-watch fails), create
+    // the Secret while it is down, then compact the history at that write. The watcher's
+    // resourceVersion is older than the compaction (it cannot have seen the write, not even
+    // in a bookmark), so its next watch gets 410 and it must relist; the new Secret can reach
+    // the mapper only through that list (a watch from the list's version does not replay it).
+    let mark = server.requests().len();
+    let since_mark = || server.requests().split_off(mark);
+    server
+        .faults()
+        .fail_next(usize::MAX, Some("watch"), Some("secrets"), None, 500);
     server.faults().drop_watches();
-    secrets
+    eventually(
+        "a failed Secret re-watch (the watch is down)",
+        Duration::from_secs(20),
+        || async {
+            since_mark()
+                .iter()
+                .any(|r| r.resource == "secrets" && r.verb == "watch" && r.status == 500)
+                .then_some(())
+        },
+    )
+    .await;
+    mapped.lock().expect("lock").clear();
+    let created = secrets
         .create(&PostParams::default(), &s)
         .await
         .expect("secret again");
+    let created_rv = created.resource_version().expect("rv");
+    server.compact_history();
+    assert_eq!(server.resource_version().to_string(), created_rv);
+    server.faults().clear();
+    eventually(
+        "the Secret created while the watch was down reaches the mapper",
+        Duration::from_secs(30),
+        || async {
+            mapped
+                .lock()
+                .expect("lock")
+                .contains(&("creds".to_string(), created_rv.clone()))
+                .then_some(())
+        },
+    )
+    .await;
     wait_reason(&widgets, "w1", "SecretFound").await;
+    // The request log shows the order: a watch from before the compaction (answered with a
+    // 410 ERROR event), then a new list.
+    let log: Vec<_> = since_mark()
+        .into_iter()
+        .filter(|r| r.resource == "secrets" && r.status == 200 && r.verb != "create")
+        .collect();
+    let expired = log
+        .iter()
+        .position(|r| r.verb == "watch")
+        .expect("a successful Secret re-watch");
+    let from: u64 = log[expired]
+        .query
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("resourceVersion="))
+        .expect("re-watch from a resourceVersion")
+        .parse()
+        .expect("numeric resourceVersion");
+    let created_rv: u64 = created_rv.parse().expect("numeric");
     assert!(
-        server
-            .requests()
-            .iter()
-            .any(|r| r.resource == "secrets" && r.verb == "list" && r.status == 200)
+        from < created_rv,
+        "re-watch from {from}, compacted at {created_rv}"
+    );
+    assert!(
+        log[expired..].iter().any(|r| r.verb == "list"),
+        "no relist after the 410: {log:?}"
     );
 
     // What a Role for this controller must allow.
