@@ -26,7 +26,11 @@ GROUP = "jumpcloud-operator.io"
 # Value sets every structural test runs against. Each one must pass the schema and render.
 VALUE_SETS: dict[str, dict[str, Any]] = {
     "default": {},
-    "watch-namespaces": {"watchNamespaces": ["team-a", "team-b"], "connectionSelector": "shard=a"},
+    "watch-namespaces": {
+        "watchNamespaces": ["team-a", "team-b"],
+        "connectionSelector": "shard=a",
+        "secretSelector": "jumpcloud-operator.io/credentials=true",
+    },
     "s3-storage": {
         "evidence": {
             "storage": "s3",
@@ -466,6 +470,8 @@ def test_watch_namespaces_reach_the_operator(chart: helm.Chart) -> None:
     objects = render(chart, VALUE_SETS["watch-namespaces"])
     assert env_of(objects)["JUMPCLOUD_OPERATOR_WATCH_NAMESPACES"] == "team-a,team-b"
     assert "--connection-selector=shard=a" in container(objects)["args"]
+    assert "--secret-selector=jumpcloud-operator.io/credentials=true" in container(objects)["args"]
+    assert not any(arg.startswith("--secret-selector") for arg in container(render(chart, {}))["args"])
     assert "watching namespaces: team-a, team-b" in notes(chart, VALUE_SETS["watch-namespaces"])
 
 
