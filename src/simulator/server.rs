@@ -16,8 +16,8 @@ use serde_json::{Value, json};
 use tokio::sync::watch;
 
 use super::control::{
-    AddOrgRequest, AddOrgResponse, DirectoryInsightsToggle, Fault, FaultKind, GrowRecords,
-    KeyExpiry,
+    AddOrgRequest, AddOrgResponse, DirectoryInsightsToggle, Fault, FaultKind, GetSelfStatus,
+    GrowRecords, KeyExpiry, RequestRecord,
 };
 use super::generate::{Event, Org, Rec};
 use super::state::{Admin, ApiKey, ROLES, RegionState, World, role_id, role_may_read};
@@ -113,6 +113,9 @@ async fn handle(State(state): State<Arc<RegionState>>, request: Request) -> Resp
     if let Some(rest) = path.strip_prefix("/__simulator/") {
         return control(&state, &parts.method, rest.trim_end_matches('/'), &body).into_response();
     }
+    let _in_flight = state.begin_request();
+    let started_ms = state.elapsed_ms();
+    let mut query = parts.uri.query().unwrap_or("").to_string();
     let key = parts
         .headers
         .get("x-api-key")
@@ -122,7 +125,18 @@ async fn handle(State(state): State<Arc<RegionState>>, request: Request) -> Resp
     if !state.response_delay.is_zero() {
         tokio::time::sleep(state.response_delay).await;
     }
+    let log = |status: u16, query: &str| {
+        state.log_request(RequestRecord {
+            method: parts.method.to_string(),
+            path: path.clone(),
+            query: query.to_string(),
+            status,
+            started_ms,
+            finished_ms: state.elapsed_ms(),
+        });
+    };
     let mut malformed = false;
+    let mut no_total = false;
     let mut grow = None;
     let reply = match fault {
         Some(FaultKind::Status {
@@ -149,6 +163,19 @@ async fn handle(State(state): State<Arc<RegionState>>, request: Request) -> Resp
             grow = Some((records, count));
             None
         }
+        Some(FaultKind::Shift { by }) => {
+            query = shifted(&query, by);
+            None
+        }
+        Some(FaultKind::NoTotal) => {
+            no_total = true;
+            None
+        }
+        Some(FaultKind::Reset) => {
+            state.count(&path, key.as_deref(), 0);
+            log(0, &query);
+            return reset_response();
+        }
         None => None,
     };
     let mut reply = match reply {
@@ -157,13 +184,22 @@ async fn handle(State(state): State<Arc<RegionState>>, request: Request) -> Resp
             &state,
             &parts.method,
             &path,
-            parts.uri.query().unwrap_or(""),
+            &query,
             &parts.headers,
             &body,
         ),
     };
     if malformed {
         reply.body.truncate(reply.body.len() / 2);
+    }
+    if no_total {
+        reply.headers.retain(|(name, _)| name != "x-total-count");
+        // `{"totalCount":N,"results":[...]}` becomes `{"results":[...]}`.
+        if reply.body.starts_with(b"{\"totalCount\":")
+            && let Some(comma) = reply.body.iter().position(|b| *b == b',')
+        {
+            reply.body.drain(1..=comma);
+        }
     }
     if let Some((records, count)) = grow {
         let now = state.now();
@@ -178,7 +214,39 @@ async fn handle(State(state): State<Arc<RegionState>>, request: Request) -> Resp
         }
     }
     state.count(&path, key.as_deref(), reply.status.as_u16());
+    log(reply.status.as_u16(), &query);
     reply.into_response()
+}
+
+/// The query with `skip` moved `by` records back (not below 0).
+fn shifted(query: &str, by: u32) -> String {
+    let mut out = url::form_urlencoded::Serializer::new(String::new());
+    for (name, value) in url::form_urlencoded::parse(query.as_bytes()) {
+        if name == "skip" {
+            let skip = value.trim().parse::<u64>().unwrap_or(0);
+            out.append_pair("skip", &skip.saturating_sub(u64::from(by)).to_string());
+        } else {
+            out.append_pair(&name, &value);
+        }
+    }
+    out.finish()
+}
+
+/// A 200 whose body fails after the headers: hyper closes the connection mid-response, which
+/// the client sees as a reset.
+fn reset_response() -> Response {
+    let failing = futures::stream::once(async {
+        Err::<bytes::Bytes, std::io::Error>(std::io::Error::new(
+            std::io::ErrorKind::ConnectionReset,
+            "simulated connection reset",
+        ))
+    });
+    let mut response = Response::new(Body::from_stream(failing));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json; charset=utf-8"),
+    );
+    response
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -255,6 +323,11 @@ fn route(
         return fail(StatusCode::UNAUTHORIZED, "Unauthorized: api key expired");
     }
     let get_self = segments.as_slice() == ["api", "users", "getSelf"];
+    // The route is undocumented: the control API can make it vanish (404) or refuse GET (405).
+    if get_self && let Some(status) = state.get_self_status() {
+        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::NOT_FOUND);
+        return fail(status, status.canonical_reason().unwrap_or("Not Found"));
+    }
     if !role_may_read(&admin.role_name) && !get_self {
         return fail(
             StatusCode::FORBIDDEN,
@@ -940,7 +1013,21 @@ fn control(state: &RegionState, method: &Method, path: &str, body: &[u8]) -> Rep
             state.clear_faults();
             no_content()
         }
-        ("GET", ["counters"]) => ok(json!(*state.counters())),
+        ("GET", ["counters"]) => ok(json!(state.counters_view())),
+        ("GET", ["requests"]) => ok(json!(state.logged_requests())),
+        ("PUT" | "POST", ["get-self"]) => match parse_body::<GetSelfStatus>(body) {
+            Ok(GetSelfStatus { status }) => {
+                if status.is_some_and(|s| !(400..=599).contains(&s)) {
+                    return Reply::error(
+                        StatusCode::BAD_REQUEST,
+                        "get-self needs a 4xx or 5xx status, or null",
+                    );
+                }
+                state.set_get_self_status(status);
+                no_content()
+            }
+            Err(reply) => reply,
+        },
         ("DELETE", ["counters"]) => {
             state.reset_counters();
             no_content()
