@@ -218,17 +218,13 @@ async fn handle(State(state): State<Arc<RegionState>>, request: Request) -> Resp
     reply.into_response()
 }
 
-/// The query with `skip` moved `by` records back (not below 0).
+/// Internal query parameter carrying a `shift` fault to the pager.
+const SHIFT_PARAM: &str = "__simulator_shift";
+
+/// The query with a `shift` fault for the pager added.
 fn shifted(query: &str, by: u32) -> String {
-    let mut out = url::form_urlencoded::Serializer::new(String::new());
-    for (name, value) in url::form_urlencoded::parse(query.as_bytes()) {
-        if name == "skip" {
-            let skip = value.trim().parse::<u64>().unwrap_or(0);
-            out.append_pair("skip", &skip.saturating_sub(u64::from(by)).to_string());
-        } else {
-            out.append_pair(&name, &value);
-        }
-    }
+    let mut out = url::form_urlencoded::Serializer::new(query.to_string());
+    out.append_pair(SHIFT_PARAM, &by.to_string());
     out.finish()
 }
 
@@ -413,6 +409,8 @@ fn is_object_id(s: &str) -> bool {
 struct Paging {
     limit: usize,
     skip: usize,
+    /// A `shift` fault: the page starts this many records early but keeps its length.
+    shift: usize,
     descending: bool,
     filter: Option<String>,
 }
@@ -421,6 +419,7 @@ fn parse_paging(query: &str, max: usize) -> Result<Paging, Reply> {
     let mut paging = Paging {
         limit: 10,
         skip: 0,
+        shift: 0,
         descending: false,
         filter: None,
     };
@@ -467,17 +466,24 @@ fn parse_paging(query: &str, max: usize) -> Result<Paging, Reply> {
                 paging.descending = first == "-_id" || first == "-id";
             }
             "filter" => paging.filter = Some(value.into_owned()),
+            SHIFT_PARAM => paging.shift = value.parse().unwrap_or(0),
             _ => {}
         }
     }
     Ok(paging)
 }
 
-fn page<'a>(items: impl DoubleEndedIterator<Item = &'a str>, p: &Paging) -> Vec<&'a str> {
+fn page<'a>(
+    items: impl DoubleEndedIterator<Item = &'a str> + ExactSizeIterator,
+    p: &Paging,
+) -> Vec<&'a str> {
+    // The page has the length it should have; a shift only moves where it starts.
+    let length = p.limit.min(items.len().saturating_sub(p.skip));
+    let start = p.skip.saturating_sub(p.shift);
     if p.descending {
-        items.rev().skip(p.skip).take(p.limit).collect()
+        items.rev().skip(start).take(length).collect()
     } else {
-        items.skip(p.skip).take(p.limit).collect()
+        items.skip(start).take(length).collect()
     }
 }
 
