@@ -82,7 +82,10 @@ async fn retry_after_is_honoured_on_every_retried_status() {
         assert!(started.elapsed() >= Duration::from_secs(1), "{code}");
         assert_eq!(users_requests(&sim).await, 2, "{code}");
         let gap = gap_before_retry(&sim, "/api/systemusers").await;
-        assert!(gap >= Duration::from_millis(990), "{code}: retried after {gap:?}");
+        assert!(
+            gap >= Duration::from_millis(990),
+            "{code}: retried after {gap:?}"
+        );
     }
 }
 
@@ -261,7 +264,11 @@ async fn connection_resets_are_retried() {
     let client = client(&sim);
     assert_eq!(list_users(&client).await.unwrap(), OrgSize::small().users);
     let counters = control(&sim).counters().await.unwrap();
-    assert_eq!(counters.by_status.get("0"), Some(&2), "two dropped connections");
+    assert_eq!(
+        counters.by_status.get("0"),
+        Some(&2),
+        "two dropped connections"
+    );
     assert_eq!(users_requests(&sim).await, 3);
     assert_eq!(client.request_counts().get("users"), Some(&3));
 
@@ -320,11 +327,7 @@ async fn a_role_that_may_not_read_is_forbidden_naming_the_endpoint_once() {
         .into_iter()
         .find(|admin| admin.role_name == "Command Runner")
         .unwrap();
-    let client = client_with(
-        &sim,
-        fast_config(&sim, Region::Us),
-        runner.api_key.unwrap(),
-    );
+    let client = client_with(&sim, fast_config(&sim, Region::Us), runner.api_key.unwrap());
     let error = list_users(&client).await.unwrap_err();
     let JumpCloudError::Forbidden { endpoint, message } = &error else {
         panic!("{error:?}")
@@ -346,10 +349,21 @@ async fn identity_survives_a_missing_get_self() {
         assert_eq!(Some(identity.org.id), sim.org_id(Region::Us), "{code}");
         assert_eq!(identity.administrator, None, "{code}");
         let counters = control(&sim).counters().await.unwrap();
-        assert_eq!(counters.by_status.get(&code.to_string()), Some(&1), "{code}");
+        assert_eq!(
+            counters.by_status.get(&code.to_string()),
+            Some(&1),
+            "{code}"
+        );
     }
     control(&sim).set_get_self_status(None).await.unwrap();
-    assert!(client(&sim).identify().await.unwrap().administrator.is_some());
+    assert!(
+        client(&sim)
+            .identify()
+            .await
+            .unwrap()
+            .administrator
+            .is_some()
+    );
 }
 
 #[tokio::test]

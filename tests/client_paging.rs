@@ -252,7 +252,10 @@ async fn a_page_that_shifted_repeats_a_record_and_fails_although_the_count_match
     assert_eq!(endpoint, "/api/systemusers");
     assert_eq!(*skip, 100);
     assert!(error.to_string().contains("/api/systemusers"), "{error}");
-    assert!(!error.is_terminal(), "a moving listing may be fine on the next try");
+    assert!(
+        !error.is_terminal(),
+        "a moving listing may be fine on the next try"
+    );
 
     // The same on a v2 array.
     let sim = simulator(OrgSize {
@@ -268,9 +271,12 @@ async fn a_page_that_shifted_repeats_a_record_and_fails_although_the_count_match
         )
         .await
         .unwrap();
-    let error = ids(ListRequest::v2("groups", "/api/v2/usergroups"), &client(&sim))
-        .await
-        .unwrap_err();
+    let error = ids(
+        ListRequest::v2("groups", "/api/v2/usergroups"),
+        &client(&sim),
+    )
+    .await
+    .unwrap_err();
     assert_eq!(error.reason(), "DuplicateRecord", "{error}");
 }
 
@@ -310,7 +316,11 @@ async fn a_listing_without_a_total_is_malformed_not_paged_to_a_short_page() {
         assert_eq!(endpoint, prefix);
         assert!(text.contains(detail), "{text}");
         assert_eq!(
-            control(&sim).counters().await.unwrap().for_path_prefix(prefix),
+            control(&sim)
+                .counters()
+                .await
+                .unwrap()
+                .for_path_prefix(prefix),
             1,
             "no further page is requested without a total"
         );

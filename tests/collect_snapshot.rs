@@ -30,8 +30,14 @@ const SINGLE_LISTINGS: [(&str, u64); 15] = [
     ("system_insights_disk_encryption", SYSTEM_INSIGHTS_PAGE),
     ("system_insights_bitlocker_info", SYSTEM_INSIGHTS_PAGE),
     ("system_insights_alf", SYSTEM_INSIGHTS_PAGE),
-    ("system_insights_windows_security_center", SYSTEM_INSIGHTS_PAGE),
-    ("system_insights_windows_security_products", SYSTEM_INSIGHTS_PAGE),
+    (
+        "system_insights_windows_security_center",
+        SYSTEM_INSIGHTS_PAGE,
+    ),
+    (
+        "system_insights_windows_security_products",
+        SYSTEM_INSIGHTS_PAGE,
+    ),
     ("system_insights_os_version", SYSTEM_INSIGHTS_PAGE),
 ];
 
@@ -60,7 +66,11 @@ async fn fewest_requests_for(size: OrgSize) {
     }
     let policies = report.kinds.iter().find(|k| k.kind == "policies").unwrap();
     let details = report.kinds.iter().find(|k| k.kind == "policy_details");
-    assert_eq!(details.unwrap().requests, policies.records, "one GET per policy");
+    assert_eq!(
+        details.unwrap().requests,
+        policies.records,
+        "one GET per policy"
+    );
     // Every request the client made is accounted to a kind or to identity.
     let per_kind: u64 = report.kinds.iter().map(|kind| kind.requests).sum();
     assert_eq!(per_kind + report.identity_requests, report.total_requests);
@@ -211,6 +221,9 @@ async fn every_list_request_uses_the_largest_page_and_a_stable_sort() {
         "api/v2/usergroups",
         "api/v2/systeminsights/os_version",
     ] {
-        assert!(checked.contains(listing), "{listing} not requested: {checked:?}");
+        assert!(
+            checked.contains(listing),
+            "{listing} not requested: {checked:?}"
+        );
     }
 }

@@ -695,8 +695,8 @@ impl JumpCloudClient {
             }));
         }
         // Honoured on every status that is retried (429, 502, 503, 504), not only 429.
-        let retryable = status == StatusCode::TOO_MANY_REQUESTS
-            || matches!(status.as_u16(), 502..=504);
+        let retryable =
+            status == StatusCode::TOO_MANY_REQUESTS || matches!(status.as_u16(), 502..=504);
         let retry_after = retryable
             .then(|| headers.get(RETRY_AFTER))
             .flatten()

@@ -219,7 +219,10 @@ mod tests {
 
     #[test]
     fn record_ids_are_read_from_v1_and_v2_records() {
-        assert_eq!(record_id(br#"{"_id":"a","x":{"id":"n"}}"#).as_deref(), Some("a"));
+        assert_eq!(
+            record_id(br#"{"_id":"a","x":{"id":"n"}}"#).as_deref(),
+            Some("a")
+        );
         assert_eq!(record_id(br#"{"id":"b","paths":[]}"#).as_deref(), Some("b"));
         assert_eq!(record_id(br#"{"system_id":"s"}"#), None);
         assert_eq!(record_id(br#"{"id":7}"#), None);

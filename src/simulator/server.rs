@@ -180,14 +180,7 @@ async fn handle(State(state): State<Arc<RegionState>>, request: Request) -> Resp
     };
     let mut reply = match reply {
         Some(reply) => reply,
-        None => route(
-            &state,
-            &parts.method,
-            &path,
-            &query,
-            &parts.headers,
-            &body,
-        ),
+        None => route(&state, &parts.method, &path, &query, &parts.headers, &body),
     };
     if malformed {
         reply.body.truncate(reply.body.len() / 2);
