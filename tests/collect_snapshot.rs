@@ -114,6 +114,20 @@ async fn repeated_collections_store_each_event_once_and_chain() {
     assert!(events(&first.snapshot).records > 0);
     // Nothing new happened: the second collection adds no segment and no record.
     assert_eq!(events(&second.snapshot), events(&first.snapshot));
+    // Its entry names no file rather than an empty one.
+    let entry = |snapshot: &jumpcloud_operator::store::Snapshot| {
+        snapshot
+            .index
+            .sources
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|k| k["kind"] == "directory_insights_events")
+            .unwrap()
+            .clone()
+    };
+    assert!(entry(&first.snapshot)["file"].is_string());
+    assert!(entry(&second.snapshot).get("file").is_none(), "{}", entry(&second.snapshot));
     assert_eq!(
         second.snapshot.manifest.events_since,
         first.snapshot.manifest.events_since
