@@ -127,7 +127,11 @@ async fn repeated_collections_store_each_event_once_and_chain() {
             .clone()
     };
     assert!(entry(&first.snapshot)["file"].is_string());
-    assert!(entry(&second.snapshot).get("file").is_none(), "{}", entry(&second.snapshot));
+    assert!(
+        entry(&second.snapshot).get("file").is_none(),
+        "{}",
+        entry(&second.snapshot)
+    );
     assert_eq!(
         second.snapshot.manifest.events_since,
         first.snapshot.manifest.events_since
