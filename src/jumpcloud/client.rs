@@ -582,10 +582,10 @@ impl JumpCloudClient {
     /// total deadline. Each attempt's timeout is cut to the time left before the deadline.
     async fn send_now(&self, spec: &RequestSpec) -> Result<RawResponse, JumpCloudError> {
         let started = Instant::now();
+        let deadline = started + self.inner.total_deadline;
         let mut failed_attempts = 0;
         loop {
-            let left = self.inner.total_deadline.saturating_sub(started.elapsed());
-            let Failure { error, retry_after } = match self.attempt(spec, left).await {
+            let Failure { error, retry_after } = match self.attempt(spec, deadline).await {
                 Ok(response) => return Ok(response),
                 Err(failure) if failure.error.is_retryable() => failure,
                 Err(failure) => return Err(failure.error),
@@ -634,12 +634,14 @@ impl JumpCloudClient {
         }
     }
 
-    /// One HTTP attempt, timing out after `left` at the latest (the time before the deadline).
-    async fn attempt(&self, spec: &RequestSpec, left: Duration) -> Result<RawResponse, Failure> {
+    /// One HTTP attempt, timing out at the deadline at the latest (the wait for a permit
+    /// counts too).
+    async fn attempt(&self, spec: &RequestSpec, deadline: Instant) -> Result<RawResponse, Failure> {
         let endpoint = spec.endpoint.as_str();
         let _permit = self.inner.permits.acquire().await.map_err(|_| {
             JumpCloudError::InvalidConfig("the client's request limiter was closed".to_owned())
         })?;
+        let left = deadline.saturating_duration_since(Instant::now());
         *self
             .lock_requests()
             .entry(spec.label.to_owned())

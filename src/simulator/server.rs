@@ -115,7 +115,9 @@ async fn handle(State(state): State<Arc<RegionState>>, request: Request) -> Resp
     }
     let _in_flight = state.begin_request();
     let started_ms = state.elapsed_ms();
-    let mut query = parts.uri.query().unwrap_or("").to_string();
+    // What the client sent (logged), and what the pager sees (a `shift` fault adds to it).
+    let client_query = parts.uri.query().unwrap_or("").to_string();
+    let mut query = client_query.clone();
     let key = parts
         .headers
         .get("x-api-key")
@@ -125,11 +127,11 @@ async fn handle(State(state): State<Arc<RegionState>>, request: Request) -> Resp
     if !state.response_delay.is_zero() {
         tokio::time::sleep(state.response_delay).await;
     }
-    let log = |status: u16, query: &str| {
+    let log = |status: u16| {
         state.log_request(RequestRecord {
             method: parts.method.to_string(),
             path: path.clone(),
-            query: query.to_string(),
+            query: client_query.clone(),
             status,
             started_ms,
             finished_ms: state.elapsed_ms(),
@@ -173,7 +175,7 @@ async fn handle(State(state): State<Arc<RegionState>>, request: Request) -> Resp
         }
         Some(FaultKind::Reset) => {
             state.count(&path, key.as_deref(), 0);
-            log(0, &query);
+            log(0);
             return reset_response();
         }
         None => None,
@@ -207,7 +209,7 @@ async fn handle(State(state): State<Arc<RegionState>>, request: Request) -> Resp
         }
     }
     state.count(&path, key.as_deref(), reply.status.as_u16());
-    log(reply.status.as_u16(), &query);
+    log(reply.status.as_u16());
     reply.into_response()
 }
 
