@@ -58,15 +58,40 @@ async fn retryable_statuses_are_retried_until_success() {
     }
 }
 
+/// The gap between the failed request and its retry, from the simulator's request log.
+async fn gap_before_retry(sim: &Simulator, path: &str) -> Duration {
+    let log = control(sim).requests().await.unwrap();
+    let attempts: Vec<_> = log.iter().filter(|r| r.path == path).collect();
+    assert_eq!(attempts.len(), 2, "{attempts:?}");
+    Duration::from_millis(attempts[1].started_ms - attempts[0].finished_ms)
+}
+
 #[tokio::test]
-async fn retry_after_is_honoured_and_a_wait_past_the_deadline_gives_up_at_once() {
+async fn retry_after_is_honoured_on_every_retried_status() {
     let sim = simulator(OrgSize::small()).await;
-    control(&sim)
-        .inject(Fault::new(status(429, Some(1))).on_path("/api/systemusers"))
-        .await
-        .unwrap();
-    assert!(list_users(&client(&sim)).await.is_ok());
-    assert_eq!(users_requests(&sim).await, 2);
+    // The test policy never backs off longer than 20 ms: waits of a second happen only if the
+    // Retry-After header was read.
+    for code in [429, 502, 503, 504] {
+        control(&sim).reset().await.unwrap();
+        control(&sim)
+            .inject(Fault::new(status(code, Some(1))).on_path("/api/systemusers"))
+            .await
+            .unwrap();
+        let started = std::time::Instant::now();
+        assert!(list_users(&client(&sim)).await.is_ok(), "{code}");
+        assert!(started.elapsed() >= Duration::from_secs(1), "{code}");
+        assert_eq!(users_requests(&sim).await, 2, "{code}");
+        let gap = gap_before_retry(&sim, "/api/systemusers").await;
+        assert!(
+            gap >= Duration::from_millis(990),
+            "{code}: retried after {gap:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_wait_past_the_deadline_gives_up_at_once() {
+    let sim = simulator(OrgSize::small()).await;
 
     control(&sim).reset().await.unwrap();
     control(&sim)
@@ -204,12 +229,11 @@ async fn timeouts_and_malformed_bodies() {
 
 #[tokio::test]
 async fn refused_connections_fail_fast_as_unreachable() {
-    // Bind then drop a listener: nothing answers on that port.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    // A socket bound but never listening: the port stays reserved for the whole test (no other
+    // test can take it), and connecting to it is refused.
+    let reserved = tokio::net::TcpSocket::new_v4().unwrap();
+    reserved.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let port = reserved.local_addr().unwrap().port();
     let mut config = jumpcloud_operator::jumpcloud::ClientConfig::new(Region::Us);
     config.base_url_override = Some(format!("http://127.0.0.1:{port}/").parse().unwrap());
     config.retry.max_attempts = 8;
@@ -223,6 +247,153 @@ async fn refused_connections_fail_fast_as_unreachable() {
         3,
         "refused connections are retried, but only briefly"
     );
+    drop(reserved);
+}
+
+#[tokio::test]
+async fn connection_resets_are_retried() {
+    let sim = simulator(OrgSize::small()).await;
+    control(&sim)
+        .inject(
+            Fault::new(FaultKind::Reset)
+                .times(2)
+                .on_path("/api/systemusers"),
+        )
+        .await
+        .unwrap();
+    let client = client(&sim);
+    assert_eq!(list_users(&client).await.unwrap(), OrgSize::small().users);
+    let counters = control(&sim).counters().await.unwrap();
+    assert_eq!(
+        counters.by_status.get("0"),
+        Some(&2),
+        "two dropped connections"
+    );
+    assert_eq!(users_requests(&sim).await, 3);
+    assert_eq!(client.request_counts().get("users"), Some(&3));
+
+    // Resets that never stop end in a transport error naming the endpoint.
+    control(&sim).reset().await.unwrap();
+    control(&sim)
+        .inject(
+            Fault::new(FaultKind::Reset)
+                .times(50)
+                .on_path("/api/systemusers"),
+        )
+        .await
+        .unwrap();
+    let error = list_users(&client).await.unwrap_err();
+    assert_eq!(error.reason(), "TransportError", "{error}");
+    assert!(error.to_string().contains("/api/systemusers"), "{error}");
+}
+
+#[tokio::test]
+async fn a_request_that_keeps_timing_out_ends_in_timeout_at_the_deadline() {
+    let sim = simulator(OrgSize::small()).await;
+    control(&sim)
+        .inject(
+            Fault::new(FaultKind::Delay { delay_ms: 5_000 })
+                .times(100)
+                .on_path("/api/systemusers"),
+        )
+        .await
+        .unwrap();
+    let mut config = fast_config(&sim, Region::Us);
+    config.request_timeout = Duration::from_millis(200);
+    config.total_deadline = Duration::from_millis(900);
+    config.retry.max_attempts = 100;
+    let client = client_with(&sim, config, sim.read_only_key(Region::Us));
+    let started = std::time::Instant::now();
+    let error = list_users(&client).await.unwrap_err();
+    let elapsed = started.elapsed();
+    assert_eq!(
+        error,
+        JumpCloudError::Timeout {
+            endpoint: "/api/systemusers".into()
+        }
+    );
+    assert!(!error.is_terminal());
+    let attempts = client.request_counts()["users"];
+    assert!((3..=6).contains(&attempts), "{attempts} attempts");
+    // The deadline bounds the last attempt too: no attempt runs on past it by a full timeout.
+    assert!(elapsed < Duration::from_millis(900 + 150), "{elapsed:?}");
+}
+
+#[tokio::test]
+async fn a_role_that_may_not_read_is_forbidden_naming_the_endpoint_once() {
+    let sim = simulator(OrgSize::small()).await;
+    let runner = sim
+        .admins(Region::Us)
+        .into_iter()
+        .find(|admin| admin.role_name == "Command Runner")
+        .unwrap();
+    let client = client_with(&sim, fast_config(&sim, Region::Us), runner.api_key.unwrap());
+    let error = list_users(&client).await.unwrap_err();
+    let JumpCloudError::Forbidden { endpoint, message } = &error else {
+        panic!("{error:?}")
+    };
+    assert_eq!(endpoint, "/api/systemusers");
+    assert!(message.starts_with("Forbidden"), "{message}");
+    assert!(error.is_terminal());
+    assert!(error.to_string().contains("/api/systemusers"), "{error}");
+    assert_eq!(users_requests(&sim).await, 1, "403 is never retried");
+}
+
+#[tokio::test]
+async fn identity_survives_a_missing_get_self() {
+    let sim = simulator(OrgSize::small()).await;
+    for code in [404, 405] {
+        control(&sim).reset().await.unwrap();
+        control(&sim).set_get_self_status(Some(code)).await.unwrap();
+        let identity = client(&sim).identify().await.unwrap();
+        assert_eq!(Some(identity.org.id), sim.org_id(Region::Us), "{code}");
+        assert_eq!(identity.administrator, None, "{code}");
+        let counters = control(&sim).counters().await.unwrap();
+        assert_eq!(
+            counters.by_status.get(&code.to_string()),
+            Some(&1),
+            "{code}"
+        );
+    }
+    control(&sim).set_get_self_status(None).await.unwrap();
+    assert!(
+        client(&sim)
+            .identify()
+            .await
+            .unwrap()
+            .administrator
+            .is_some()
+    );
+}
+
+#[tokio::test]
+async fn concurrency_never_exceeds_the_limit_and_requests_overlap() {
+    for limit in [2usize, 8] {
+        // Each answer takes 20 ms, so requests that may overlap do.
+        let sim = Simulator::start(SimulatorConfig {
+            org: OrgSize::small(),
+            response_delay: Duration::from_millis(20),
+            ..SimulatorConfig::default()
+        })
+        .await
+        .unwrap();
+        let mut config = fast_config(&sim, Region::Us);
+        config.concurrency = limit;
+        let client = client_with(&sim, config, sim.read_only_key(Region::Us));
+        let dir = tempfile::tempdir().unwrap();
+        let report = collect_into(&client, dir.path()).await;
+        assert!(report.total_requests > 20);
+        let max = control(&sim).counters().await.unwrap().max_in_flight;
+        assert!(max <= limit as u64, "limit {limit}: {max} in flight");
+        assert!(max > 1, "limit {limit}: requests never overlapped");
+        if limit == 8 {
+            assert_eq!(
+                jumpcloud_operator::jumpcloud::ClientConfig::new(Region::Us).concurrency,
+                8,
+                "the default run"
+            );
+        }
+    }
 }
 
 #[tokio::test]

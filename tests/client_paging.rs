@@ -15,7 +15,7 @@ use jumpcloud_operator::simulator::control::{Fault, FaultKind, GrowRecords};
 async fn ids(
     request: ListRequest,
     client: &jumpcloud_operator::jumpcloud::JumpCloudClient,
-) -> Result<(Option<u64>, Vec<String>), JumpCloudError> {
+) -> Result<(u64, Vec<String>), JumpCloudError> {
     let listing = client.open_listing(request).await?;
     let total = listing.total();
     let mut pages = listing.pages();
@@ -41,7 +41,7 @@ async fn v1_users_are_complete_at_page_edges_with_the_fewest_requests() {
         let (total, ids) = ids(ListRequest::v1("users", "/api/systemusers"), &client)
             .await
             .unwrap_or_else(|error| panic!("size {size}: {error}"));
-        assert_eq!(total, Some(size as u64), "size {size}");
+        assert_eq!(total, size as u64, "size {size}");
         assert_eq!(ids.len(), size, "size {size}");
         assert_eq!(
             ids.iter().collect::<HashSet<_>>().len(),
@@ -74,7 +74,8 @@ async fn v2_arrays_use_the_total_count_header() {
         let (total, ids) = ids(ListRequest::v2("groups", "/api/v2/usergroups"), &client)
             .await
             .unwrap_or_else(|error| panic!("size {size}: {error}"));
-        assert_eq!(total, Some(size as u64));
+        assert_eq!(total, size as u64);
+        assert_eq!(ids.len(), size, "size {size}");
         assert_eq!(
             ids.iter().collect::<HashSet<_>>().len(),
             size,
@@ -101,7 +102,6 @@ async fn system_insights_use_pages_of_ten_thousand() {
     let (total, rows) = ids(ListRequest::system_insights("os", "os_version"), &client)
         .await
         .unwrap();
-    let total = total.expect("x-total-count");
     assert!(total > 10_000, "more than one page of rows: {total}");
     assert_eq!(rows.len() as u64, total);
     assert_eq!(client.total_requests(), min_requests(total, 10_000));
@@ -227,4 +227,102 @@ async fn directory_insights_events_page_with_search_after_to_the_end() {
     assert_eq!(ids.len(), 20_000, "no event twice");
     // Two full pages, then one more (empty) page proves the second was the last.
     assert_eq!(client.total_requests(), 3);
+}
+
+#[tokio::test]
+async fn a_page_that_shifted_repeats_a_record_and_fails_although_the_count_matches() {
+    let sim = simulator(org_with_users(250)).await;
+    // Pages at skip 0, 100 and 200: the first is unchanged, the next two start one record
+    // early but keep their length. 100 + 100 + 50 records arrive, as the total says, but user
+    // 99 twice and user 249 never.
+    control(&sim)
+        .inject(
+            Fault::new(FaultKind::Shift { by: 1 })
+                .times(3)
+                .on_path("/api/systemusers"),
+        )
+        .await
+        .unwrap();
+    let error = ids(ListRequest::v1("users", "/api/systemusers"), &client(&sim))
+        .await
+        .unwrap_err();
+    let JumpCloudError::DuplicateRecord { endpoint, skip, .. } = &error else {
+        panic!("{error:?}")
+    };
+    assert_eq!(endpoint, "/api/systemusers");
+    assert_eq!(*skip, 100);
+    assert!(error.to_string().contains("/api/systemusers"), "{error}");
+    assert!(
+        !error.is_terminal(),
+        "a moving listing may be fine on the next try"
+    );
+
+    // The same on a v2 array.
+    let sim = simulator(OrgSize {
+        user_groups: 150,
+        ..OrgSize::small()
+    })
+    .await;
+    control(&sim)
+        .inject(
+            Fault::new(FaultKind::Shift { by: 3 })
+                .times(2)
+                .on_path("/api/v2/usergroups"),
+        )
+        .await
+        .unwrap();
+    let error = ids(
+        ListRequest::v2("groups", "/api/v2/usergroups"),
+        &client(&sim),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(error.reason(), "DuplicateRecord", "{error}");
+}
+
+#[tokio::test]
+async fn a_listing_without_a_total_is_malformed_not_paged_to_a_short_page() {
+    let sim = simulator(OrgSize {
+        user_groups: 150,
+        ..OrgSize::small()
+    })
+    .await;
+    for (request, prefix, detail) in [
+        (
+            ListRequest::v2("groups", "/api/v2/usergroups"),
+            "/api/v2/usergroups",
+            "x-total-count",
+        ),
+        (
+            ListRequest::v1("users", "/api/systemusers"),
+            "/api/systemusers",
+            "totalCount",
+        ),
+    ] {
+        control(&sim).reset().await.unwrap();
+        control(&sim)
+            .inject(Fault::new(FaultKind::NoTotal).on_path(prefix))
+            .await
+            .unwrap();
+        let error = ids(request, &client(&sim)).await.unwrap_err();
+        let JumpCloudError::MalformedResponse {
+            endpoint,
+            detail: text,
+            ..
+        } = &error
+        else {
+            panic!("{error:?}")
+        };
+        assert_eq!(endpoint, prefix);
+        assert!(text.contains(detail), "{text}");
+        assert_eq!(
+            control(&sim)
+                .counters()
+                .await
+                .unwrap()
+                .for_path_prefix(prefix),
+            1,
+            "no further page is requested without a total"
+        );
+    }
 }

@@ -22,13 +22,18 @@ struct Run {
 
 /// Runs the binary off the async workers so the in-process simulator keeps answering.
 async fn run(args: Vec<String>) -> Run {
+    run_with_log(args, None).await
+}
+
+/// As [`run`], with `RUST_LOG` set to `log` (unset when `None`).
+async fn run_with_log(args: Vec<String>, log: Option<&'static str>) -> Run {
     tokio::task::spawn_blocking(move || {
-        let output = assert_cmd::Command::cargo_bin("jumpcloud-operator")
-            .unwrap()
-            .args(&args)
-            .env_remove("RUST_LOG")
-            .output()
-            .unwrap();
+        let mut command = assert_cmd::Command::cargo_bin("jumpcloud-operator").unwrap();
+        command.args(&args).env_remove("RUST_LOG");
+        if let Some(log) = log {
+            command.env("RUST_LOG", log);
+        }
+        let output = command.output().unwrap();
         Run {
             code: output.status.code(),
             stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
@@ -196,8 +201,24 @@ async fn the_key_appears_in_no_output_and_no_file() {
     let dir = tempfile::tempdir().unwrap();
     let key_path = key_file(dir.path(), &key);
     let out = dir.path().join("snapshot");
-    let run = run(args_for(&sim, &key_path, &out)).await;
+    // Every log line of every crate, retries included: none may carry the key.
+    control(&sim)
+        .inject(
+            Fault::new(FaultKind::Status {
+                status: 503,
+                retry_after_secs: None,
+            })
+            .on_path("/api/systems"),
+        )
+        .await
+        .unwrap();
+    let run = run_with_log(args_for(&sim, &key_path, &out), Some("trace")).await;
     assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("retrying /api/systems"),
+        "{}",
+        run.stderr
+    );
     let manifest = verify_snapshot(&out).await;
     let secret = key.expose_secret();
     assert!(!run.stdout.contains(secret));
@@ -356,5 +377,171 @@ async fn bad_key_sources_are_usage_errors() {
         run_env
             .stderr
             .contains("JUMPCLOUD_OPERATOR_TEST_UNSET_VARIABLE")
+    );
+}
+
+/// Runs a collection that must fail with `code`, and checks that it committed nothing: the
+/// store still holds exactly `before` and verifies.
+async fn fails_without_committing(
+    sim: &Simulator,
+    key: &Path,
+    out: &Path,
+    before: &jumpcloud_operator::store::SnapshotId,
+    code: i32,
+) -> String {
+    let run = run(args_for(sim, key, out)).await;
+    assert_eq!(run.code, Some(code), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("latest snapshot is unchanged"),
+        "{}",
+        run.stderr
+    );
+    let snapshots = store(out).list_snapshots().await.unwrap();
+    assert_eq!(
+        snapshots,
+        vec![before.clone()],
+        "the failed run committed nothing"
+    );
+    verify_snapshot(out).await;
+    run.stderr
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn malformed_and_inconsistent_data_exit_4_and_commit_nothing() {
+    // 250 users: three pages, so a total can change between them.
+    let sim = simulator(org_with_users(250)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let key_path = key_file(dir.path(), &sim.read_only_key(Region::Us));
+    let out = dir.path().join("snapshot");
+    assert_eq!(run(args_for(&sim, &key_path, &out)).await.code, Some(0));
+    let before = store(&out).latest().await.unwrap().unwrap().id;
+
+    // Malformed JSON: the endpoint and the byte offset are named.
+    control(&sim)
+        .inject(Fault::new(FaultKind::Malformed).on_path("/api/systems"))
+        .await
+        .unwrap();
+    let stderr = fails_without_committing(&sim, &key_path, &out, &before, 4).await;
+    assert!(
+        stderr.contains("/api/systems: malformed response at byte "),
+        "{stderr}"
+    );
+
+    // The total changes between pages.
+    control(&sim).reset().await.unwrap();
+    control(&sim)
+        .inject(
+            Fault::new(FaultKind::Grow {
+                records: jumpcloud_operator::simulator::control::GrowRecords::Users,
+                count: 1,
+            })
+            .on_path("/api/systemusers"),
+        )
+        .await
+        .unwrap();
+    let stderr = fails_without_committing(&sim, &key_path, &out, &before, 4).await;
+    assert!(stderr.contains("/api/systemusers"), "{stderr}");
+    assert!(stderr.contains("total changed from 250 to 251"), "{stderr}");
+
+    // A page that shifted: the count matches, one user arrives twice.
+    control(&sim).reset().await.unwrap();
+    control(&sim)
+        .inject(
+            Fault::new(FaultKind::Shift { by: 1 })
+                .times(3)
+                .on_path("/api/systemusers"),
+        )
+        .await
+        .unwrap();
+    let stderr = fails_without_committing(&sim, &key_path, &out, &before, 4).await;
+    assert!(stderr.contains("/api/systemusers"), "{stderr}");
+    assert!(stderr.contains("arrived twice"), "{stderr}");
+
+    // A list without its total.
+    control(&sim).reset().await.unwrap();
+    control(&sim)
+        .inject(Fault::new(FaultKind::NoTotal).on_path("/api/v2/usergroups"))
+        .await
+        .unwrap();
+    let stderr = fails_without_committing(&sim, &key_path, &out, &before, 4).await;
+    assert!(stderr.contains("/api/v2/usergroups"), "{stderr}");
+    assert!(stderr.contains("x-total-count"), "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_missing_get_self_still_commits_without_the_admin() {
+    let sim = simulator(OrgSize::small()).await;
+    control(&sim).set_get_self_status(Some(404)).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let key_path = key_file(dir.path(), &sim.read_only_key(Region::Us));
+    let out = dir.path().join("snapshot");
+    let run = run(args_for(&sim, &key_path, &out)).await;
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let manifest = verify_snapshot(&out).await;
+    assert_eq!(manifest.administrator_role, None);
+    assert_eq!(manifest.administrator_key_expires_at, None);
+    let counters = control(&sim).counters().await.unwrap();
+    assert_eq!(counters.by_status.get("404"), Some(&1));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn simulate_refuses_flags_it_would_ignore() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("snapshot").display().to_string();
+    for (flag, value) in [
+        ("--region", "eu"),
+        ("--base-url", "http://127.0.0.1:9/"),
+        ("--org-id", "5f0000000000000000000000"),
+    ] {
+        let run = run(vec![
+            "collect".into(),
+            "--simulate".into(),
+            flag.into(),
+            value.into(),
+            "--out".into(),
+            out.clone(),
+        ])
+        .await;
+        assert_eq!(run.code, Some(2), "{flag}: {}", run.stderr);
+        assert!(run.stderr.contains("cannot be used with"), "{}", run.stderr);
+        assert!(run.stderr.contains(flag), "{}", run.stderr);
+    }
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn retries_are_logged_on_stderr_with_endpoint_status_and_wait() {
+    let sim = simulator(OrgSize::small()).await;
+    control(&sim)
+        .inject(
+            Fault::new(FaultKind::Status {
+                status: 503,
+                retry_after_secs: Some(1),
+            })
+            .on_path("/api/systems"),
+        )
+        .await
+        .unwrap();
+    let key = sim.read_only_key(Region::Us);
+    let dir = tempfile::tempdir().unwrap();
+    let key_path = key_file(dir.path(), &key);
+    let out = dir.path().join("snapshot");
+    let run = run(args_for(&sim, &key_path, &out)).await;
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let line = run
+        .stderr
+        .lines()
+        .find(|line| line.contains("retrying"))
+        .unwrap_or_else(|| panic!("no retry logged: {}", run.stderr));
+    assert!(line.contains("WARN"), "{line}");
+    assert!(line.contains("/api/systems"), "{line}");
+    assert!(line.contains("HTTP 503"), "{line}");
+    assert!(line.contains("waiting 1.0s"), "{line}");
+    assert!(!run.stderr.contains(key.expose_secret()));
+    assert_eq!(
+        run.stderr.matches("retrying").count(),
+        1,
+        "warnings only: {}",
+        run.stderr
     );
 }

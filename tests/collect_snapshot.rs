@@ -7,6 +7,40 @@ use jumpcloud_operator::collect::KindStatus;
 use jumpcloud_operator::simulator::OrgSize;
 use jumpcloud_operator::store::{Records, load_evidence};
 
+/// JumpCloud's documented page maxima (jumpcloud-api.md §3), independent of the client's own
+/// constants: a client that used smaller pages would need more requests than these allow.
+const CONSOLE_PAGE: u64 = 100;
+const SYSTEM_INSIGHTS_PAGE: u64 = 10_000;
+
+fn pages(records: u64, page: u64) -> u64 {
+    records.div_ceil(page).max(1)
+}
+
+/// Kinds served by one listing: their fewest requests follow from the record count alone.
+const SINGLE_LISTINGS: [(&str, u64); 15] = [
+    ("administrators", CONSOLE_PAGE),
+    ("roles", CONSOLE_PAGE),
+    ("users", CONSOLE_PAGE),
+    ("devices", CONSOLE_PAGE),
+    ("policies", CONSOLE_PAGE),
+    ("applications", CONSOLE_PAGE),
+    ("user_groups", CONSOLE_PAGE),
+    ("device_groups", CONSOLE_PAGE),
+    ("authn_policies", CONSOLE_PAGE),
+    ("system_insights_disk_encryption", SYSTEM_INSIGHTS_PAGE),
+    ("system_insights_bitlocker_info", SYSTEM_INSIGHTS_PAGE),
+    ("system_insights_alf", SYSTEM_INSIGHTS_PAGE),
+    (
+        "system_insights_windows_security_center",
+        SYSTEM_INSIGHTS_PAGE,
+    ),
+    (
+        "system_insights_windows_security_products",
+        SYSTEM_INSIGHTS_PAGE,
+    ),
+    ("system_insights_os_version", SYSTEM_INSIGHTS_PAGE),
+];
+
 #[tokio::test]
 async fn requests_equal_the_fewest_possible_and_every_total_is_met() {
     for size in [OrgSize::small(), OrgSize::medium()] {
@@ -24,6 +58,19 @@ async fn fewest_requests_for(size: OrgSize) {
     for kind in &report.kinds {
         assert_eq!(kind.requests, kind.min_requests, "{}", kind.kind);
     }
+    // The client's own minimum is derived from its own page size; check it against the API's
+    // documented maxima too.
+    for (name, page) in SINGLE_LISTINGS {
+        let kind = report.kinds.iter().find(|k| k.kind == name).unwrap();
+        assert_eq!(kind.requests, pages(kind.records, page), "{name}");
+    }
+    let policies = report.kinds.iter().find(|k| k.kind == "policies").unwrap();
+    let details = report.kinds.iter().find(|k| k.kind == "policy_details");
+    assert_eq!(
+        details.unwrap().requests,
+        policies.records,
+        "one GET per policy"
+    );
     // Every request the client made is accounted to a kind or to identity.
     let per_kind: u64 = report.kinds.iter().map(|kind| kind.requests).sum();
     assert_eq!(per_kind + report.identity_requests, report.total_requests);
@@ -67,6 +114,24 @@ async fn repeated_collections_store_each_event_once_and_chain() {
     assert!(events(&first.snapshot).records > 0);
     // Nothing new happened: the second collection adds no segment and no record.
     assert_eq!(events(&second.snapshot), events(&first.snapshot));
+    // Its entry names no file rather than an empty one.
+    let entry = |snapshot: &jumpcloud_operator::store::Snapshot| {
+        snapshot
+            .index
+            .sources
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|k| k["kind"] == "directory_insights_events")
+            .unwrap()
+            .clone()
+    };
+    assert!(entry(&first.snapshot)["file"].is_string());
+    assert!(
+        entry(&second.snapshot).get("file").is_none(),
+        "{}",
+        entry(&second.snapshot)
+    );
     assert_eq!(
         second.snapshot.manifest.events_since,
         first.snapshot.manifest.events_since
@@ -124,5 +189,61 @@ async fn leaver_bindings_are_read_for_suspended_users_only() {
         let user = binding["user_id"].as_str().unwrap();
         assert!(suspended.contains(user), "{user} is not suspended");
         assert!(binding["record"].is_object());
+    }
+}
+
+/// Every list request asks for the largest page the API documents and for a stable sort by a
+/// unique field wherever the route has a `sort` parameter (the simulator logs each query).
+#[tokio::test]
+async fn every_list_request_uses_the_largest_page_and_a_stable_sort() {
+    let sim = simulator(OrgSize::small()).await;
+    let dir = tempfile::tempdir().unwrap();
+    collect_into(&client(&sim), dir.path()).await;
+    let log = control(&sim).requests().await.unwrap();
+    let mut checked = std::collections::BTreeSet::new();
+    for request in log.iter().filter(|r| r.method == "GET") {
+        let segments: Vec<&str> = request.path.trim_matches('/').split('/').collect();
+        let (limit, sort) = match segments.as_slice() {
+            ["api", "organizations", _] | ["api", "users", "getSelf"] => continue,
+            ["api", "v2", "policies", _] => continue,
+            // Undocumented parameters: no sort is risked there.
+            ["api", "v2", "roles"] => (CONSOLE_PAGE, None),
+            ["api", "v2", "systeminsights", _] => (SYSTEM_INSIGHTS_PAGE, Some("system_id")),
+            ["api", "v2", _, _, "membership" | "policystatuses"] => (CONSOLE_PAGE, Some("id")),
+            // Graph traversal routes have no sort parameter.
+            ["api", "v2", "users" | "applications", _, _] => (CONSOLE_PAGE, None),
+            ["api", "v2", ..] => (CONSOLE_PAGE, Some("id")),
+            ["api", _] => (CONSOLE_PAGE, Some("_id")),
+            other => panic!("unexpected request {other:?}"),
+        };
+        assert_eq!(
+            request.param("limit"),
+            Some(limit.to_string()),
+            "{} {}",
+            request.path,
+            request.query
+        );
+        assert_eq!(
+            request.param("sort").as_deref(),
+            sort,
+            "{} {}",
+            request.path,
+            request.query
+        );
+        checked.insert(segments[..segments.len().min(4)].join("/"));
+    }
+    for listing in [
+        "api/systemusers",
+        "api/systems",
+        "api/applications",
+        "api/users",
+        "api/organizations",
+        "api/v2/usergroups",
+        "api/v2/systeminsights/os_version",
+    ] {
+        assert!(
+            checked.contains(listing),
+            "{listing} not requested: {checked:?}"
+        );
     }
 }

@@ -1196,3 +1196,102 @@ async fn response_delay_applies_to_the_api_but_not_to_the_control_api() {
     assert_eq!(org["events"], OrgSize::small().events);
     assert!(sim.control(Region::Eu).is_none() && sim.base_url(Region::Eu).is_none());
 }
+
+#[tokio::test]
+async fn shift_no_total_reset_and_get_self_controls_and_the_request_log() {
+    let sim = start(OrgSize::small()).await;
+    let api = Api::new(&sim, Region::Us);
+    let control = api.control();
+    let ids = |page: &Value| -> Vec<String> {
+        page["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|user| user["_id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+
+    // Sorting: `_id` ascending is the stable order; `-_id` reverses it.
+    let (_, _, ascending) = api.json("api/systemusers?limit=100&sort=_id").await;
+    let (_, _, descending) = api.json("api/systemusers?limit=100&sort=-_id").await;
+    let mut reversed = ids(&descending);
+    reversed.reverse();
+    assert_eq!(ids(&ascending), reversed);
+    let mut sorted = ids(&ascending);
+    sorted.sort();
+    assert_eq!(ids(&ascending), sorted);
+
+    // shift: the page starts earlier but keeps its length and total.
+    control
+        .inject(Fault::new(FaultKind::Shift { by: 2 }).on_path("/api/systemusers"))
+        .await
+        .unwrap();
+    let (_, _, shifted) = api.json("api/systemusers?limit=10&skip=10&sort=_id").await;
+    assert_eq!(ids(&shifted), ids(&ascending)[8..18]);
+    assert_eq!(shifted["totalCount"], ascending["totalCount"]);
+    let (_, _, last) = {
+        control
+            .inject(Fault::new(FaultKind::Shift { by: 2 }).on_path("/api/systemusers"))
+            .await
+            .unwrap();
+        api.json("api/systemusers?limit=100&skip=55&sort=_id").await
+    };
+    assert_eq!(
+        ids(&last),
+        ids(&ascending)[53..58],
+        "the last page keeps its length"
+    );
+
+    // no_total: no header on v2, no totalCount in a v1 envelope.
+    control
+        .inject(Fault::new(FaultKind::NoTotal).times(2))
+        .await
+        .unwrap();
+    let (status, headers, groups) = api.json("api/v2/usergroups?limit=5").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(headers.get("x-total-count").is_none());
+    assert_eq!(groups.as_array().unwrap().len(), 5);
+    let (_, _, users) = api.json("api/systemusers?limit=5").await;
+    assert!(users.get("totalCount").is_none(), "{users}");
+    assert_eq!(users["results"].as_array().unwrap().len(), 5);
+
+    // reset: the headers arrive, then the connection drops mid-body.
+    control
+        .inject(Fault::new(FaultKind::Reset).on_path("/api/systems"))
+        .await
+        .unwrap();
+    let response = api.get("api/systems?limit=5").send().await;
+    let failed = match response {
+        Ok(response) => response.bytes().await.is_err(),
+        Err(_) => true,
+    };
+    assert!(failed, "the body must not arrive");
+    assert_eq!(api.json("api/systems?limit=5").await.0, StatusCode::OK);
+
+    // get-self: 404 or 405 as if the undocumented route did not exist, then back.
+    for code in [404u16, 405] {
+        control.set_get_self_status(Some(code)).await.unwrap();
+        let (status, _, body) = api.json("api/users/getSelf").await;
+        assert_eq!(status.as_u16(), code);
+        assert!(body["message"].is_string(), "{body}");
+    }
+    control.set_get_self_status(None).await.unwrap();
+    assert_eq!(api.json("api/users/getSelf").await.0, StatusCode::OK);
+
+    // The request log holds each API request with its query and status, in order.
+    let log = control.requests().await.unwrap();
+    let first = &log[0];
+    assert_eq!(first.path, "/api/systemusers");
+    assert_eq!(first.param("sort").as_deref(), Some("_id"));
+    assert_eq!(first.param("limit").as_deref(), Some("100"));
+    assert!(first.finished_ms >= first.started_ms);
+    assert!(
+        log.iter()
+            .any(|r| r.path == "/api/systems" && r.status == 0)
+    );
+    let counters = control.counters().await.unwrap();
+    assert_eq!(counters.total, log.len() as u64);
+    assert!(counters.max_in_flight >= 1);
+    control.reset().await.unwrap();
+    assert!(control.requests().await.unwrap().is_empty());
+}

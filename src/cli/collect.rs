@@ -28,9 +28,12 @@ pub const DEFAULT_CONNECTION: &str = "collect/default";
 /// and a manifest chained to the previous snapshot, committed last.
 ///
 /// Exit codes: 0 success; 2 bad arguments, key file or store; 3 key rejected or not allowed
-/// (401/403, org selection); 4 incomplete or malformed data from the API (nothing committed);
-/// 5 JumpCloud unavailable (rate limits, 5xx, timeouts, network) after retries; 6 the snapshot
-/// could not be stored.
+/// (401/403, org selection); 4 incomplete, inconsistent or malformed data from the API, or a
+/// request the API refused as invalid (400, 402 outside Directory Insights, 404); nothing is
+/// committed; 5 JumpCloud unavailable (rate limits, 5xx, timeouts, network) after retries; 6
+/// the snapshot could not be stored.
+///
+/// Retries and their waits are logged on stderr as warnings (`RUST_LOG` changes the level).
 #[derive(Debug, clap::Args)]
 #[command(
     group(clap::ArgGroup::new("key").required(true).args(["api_key_file", "api_key_env", "simulate"])),
@@ -48,8 +51,9 @@ pub struct CollectArgs {
     api_key_env: Option<String>,
 
     /// Collect from a built-in simulated JumpCloud org (no account needed), using its Read Only
-    /// administrator's key.
-    #[arg(long)]
+    /// administrator's key. The simulator serves region us on its own address, so --region,
+    /// --base-url and --org-id cannot be combined with it.
+    #[arg(long, conflicts_with_all = ["region", "base_url", "org_id"])]
     simulate: bool,
 
     /// Size of the simulated org (with --simulate).
@@ -154,6 +158,7 @@ impl CliError {
             | JumpCloudError::NoOrganization => 3,
             JumpCloudError::TruncatedCollection { .. }
             | JumpCloudError::TotalChanged { .. }
+            | JumpCloudError::DuplicateRecord { .. }
             | JumpCloudError::MalformedResponse { .. }
             | JumpCloudError::BadRequest { .. }
             | JumpCloudError::NotFound { .. }
@@ -178,6 +183,7 @@ struct Source {
 
 impl CollectArgs {
     pub async fn run(self) -> ExitCode {
+        init_logging();
         match self.execute().await {
             Ok(()) => ExitCode::SUCCESS,
             Err(error) => {
@@ -278,6 +284,19 @@ impl CollectArgs {
             simulator: None,
         })
     }
+}
+
+/// Warnings (retries with their waits, named by endpoint and status) on stderr; `RUST_LOG`
+/// overrides the level. Nothing logged carries the key: the client logs paths and statuses.
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    // A subscriber set earlier (tests calling `run` twice in one process) stays in place.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
 }
 
 async fn simulated_source(size: SimulatedSize) -> Result<Source, CliError> {

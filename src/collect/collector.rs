@@ -402,19 +402,23 @@ impl<'a, S: SnapshotSink> Collector<'a, S> {
         let total = listing.total();
         let limit = listing.limit();
         let mut pages = listing.pages();
-        let mut fetched_pages = 0;
         while let Some(page) = pages.next().await {
             let page = page.map_err(Self::api(kind))?;
-            fetched_pages += 1;
             for record in page.records() {
                 inspect(record);
                 writer.write(record).await?;
             }
             self.progress.records_written(kind, page.len() as u64);
         }
-        let minimum = total.map_or(fetched_pages, |total| min_requests(total, limit));
+        let minimum = min_requests(total, limit);
         writer
-            .finish(total, vec![endpoint], KindStatus::Complete, None, minimum)
+            .finish(
+                Some(total),
+                vec![endpoint],
+                KindStatus::Complete,
+                None,
+                minimum,
+            )
             .await
     }
 
@@ -446,16 +450,13 @@ impl<'a, S: SnapshotSink> Collector<'a, S> {
             })
             .buffered(concurrency)
             .try_flatten();
-        let mut total_reported = Some(0u64);
+        let mut total_reported = 0u64;
         let mut minimum = 0;
         while let Some(item) = pages.next().await {
             let (parent, total, limit, page) = item.map_err(Self::api(kind))?;
             if page.skip == 0 {
-                total_reported = total_reported.zip(total).map(|(sum, total)| sum + total);
-                minimum += total.map_or(0, |total| min_requests(total, limit));
-            }
-            if total.is_none() {
-                minimum += 1;
+                total_reported += total;
+                minimum += min_requests(total, limit);
             }
             for record in page.records() {
                 writer.write_wrapped(parent_field, &parent, record).await?;
@@ -464,7 +465,7 @@ impl<'a, S: SnapshotSink> Collector<'a, S> {
         }
         writer
             .finish(
-                total_reported,
+                Some(total_reported),
                 vec![template.to_owned()],
                 KindStatus::Complete,
                 Some(parent_field),

@@ -49,10 +49,14 @@ pub enum KindStatus {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KindEntry {
     pub kind: String,
+    /// The file (or blob) holding the records; empty, and left out of the JSON, when the kind
+    /// wrote nothing new (Directory Insights with no new events).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub file: String,
     pub records: u64,
-    /// Sum of the totals the API reported for this kind's listings; `null` when an endpoint
-    /// reports none (single objects, routes without a total).
+    /// Sum of the totals the API reported for this kind's listings (a listing without a total
+    /// fails the collection); `null` for single objects, and for Directory Insights events when
+    /// `POST /events/count` is not available.
     pub total_reported: Option<u64>,
     pub sha256: String,
     pub bytes: u64,

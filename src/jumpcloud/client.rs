@@ -1,6 +1,6 @@
 //! The HTTP client: auth headers, retries, pagination, request accounting.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -18,7 +18,7 @@ use super::paging::{
     self, ListShape, MAX_EVENTS_PAGE, MAX_INSIGHTS_PAGE, MAX_PAGE, check_page, remaining_skips,
 };
 use super::retry::{RetryDecision, RetryPolicy, decide_retry, parse_retry_after};
-use super::routes::takes_org_header;
+use super::routes::{stable_sort, takes_org_header};
 use super::{ApiKey, JumpCloudError};
 use crate::region::Region;
 
@@ -80,6 +80,7 @@ struct Inner {
     org_id: Option<String>,
     concurrency: usize,
     permits: Semaphore,
+    request_timeout: Duration,
     total_deadline: Duration,
     retry: RetryPolicy,
     requests: Mutex<BTreeMap<String, u64>>,
@@ -109,28 +110,38 @@ pub struct ListRequest {
     pub query: Vec<(String, String)>,
 }
 
+/// The `sort` query of a list route: a unique field where the route has a `sort` parameter
+/// ([`stable_sort`] says which and why), nothing where it has none.
+fn sort_query(path: &str) -> Vec<(String, String)> {
+    stable_sort(path)
+        .map(|field| vec![("sort".to_owned(), field.to_owned())])
+        .unwrap_or_default()
+}
+
 impl ListRequest {
     /// A v1 list (`{totalCount, results}`), 100 per page, sorted by the unique `_id` so pages
     /// neither overlap nor leave gaps.
     pub fn v1(label: &str, path: impl Into<String>) -> Self {
+        let path = path.into();
         ListRequest {
             label: label.to_owned(),
-            path: path.into(),
+            query: sort_query(&path),
+            path,
             shape: ListShape::Envelope,
             limit: MAX_PAGE,
-            query: vec![("sort".to_owned(), "_id".to_owned())],
         }
     }
 
-    /// A v2 list (bare array, `x-total-count`), 100 per page. No `sort`: whether v2 accepts
-    /// `sort=_id` is unconfirmed (v2 objects use `id`); the default order is used.
+    /// A v2 list (bare array, `x-total-count`), 100 per page, sorted by the unique `id` where
+    /// the route takes `sort` (graph traversal routes take none; see [`stable_sort`]).
     pub fn v2(label: &str, path: impl Into<String>) -> Self {
+        let path = path.into();
         ListRequest {
             label: label.to_owned(),
-            path: path.into(),
+            query: sort_query(&path),
+            path,
             shape: ListShape::Array,
             limit: MAX_PAGE,
-            query: Vec::new(),
         }
     }
 
@@ -142,7 +153,7 @@ impl ListRequest {
         }
     }
 
-    /// A System Insights table, 10,000 rows per page.
+    /// A System Insights table, 10,000 rows per page, sorted by `system_id`.
     pub fn system_insights(label: &str, table: &str) -> Self {
         ListRequest {
             limit: MAX_INSIGHTS_PAGE,
@@ -178,13 +189,13 @@ impl Page {
     }
 }
 
-/// A listing whose first page has been fetched: the total is known (when the API reports one)
-/// before the rest is requested.
+/// A listing whose first page has been fetched: the total is known before the rest is
+/// requested.
 pub struct Listing {
     client: JumpCloudClient,
     request: Arc<ListRequest>,
     first: Page,
-    total: Option<u64>,
+    total: u64,
 }
 
 /// A Directory Insights query window.
@@ -198,6 +209,21 @@ pub struct EventQuery {
 struct RawResponse {
     headers: HeaderMap,
     body: Bytes,
+}
+
+/// A failed attempt: the error, and the server's `Retry-After` when it sent one.
+struct Failure {
+    error: JumpCloudError,
+    retry_after: Option<Duration>,
+}
+
+impl From<JumpCloudError> for Failure {
+    fn from(error: JumpCloudError) -> Self {
+        Failure {
+            error,
+            retry_after: None,
+        }
+    }
 }
 
 struct RequestSpec {
@@ -258,6 +284,7 @@ impl JumpCloudClient {
                 org_id: config.org_id,
                 concurrency: config.concurrency,
                 permits: Semaphore::new(config.concurrency),
+                request_timeout: config.request_timeout,
                 total_deadline: config.total_deadline,
                 retry: config.retry,
                 requests: Mutex::new(BTreeMap::new()),
@@ -350,16 +377,29 @@ impl JumpCloudClient {
         Ok(())
     }
 
-    /// Fetches the first page of a listing.
+    /// Fetches the first page of a listing. A first page without a total (no `totalCount` in a
+    /// v1 envelope, no `x-total-count` header on a v2 array) is a malformed response: without
+    /// the total, completeness cannot be proved, and paging "until a short page" is exactly the
+    /// silent truncation this client exists to prevent.
     pub async fn open_listing(&self, request: ListRequest) -> Result<Listing, JumpCloudError> {
         let parsed = self.fetch_page(&request, 0).await?;
-        if let Some(total) = parsed.total {
-            check_page(&request.path, total, request.limit, 0, None, parsed.len())?;
-        }
+        let Some(total) = parsed.total else {
+            return Err(JumpCloudError::MalformedResponse {
+                endpoint: request.path.clone(),
+                offset: 0,
+                detail: match request.shape {
+                    ListShape::Envelope => "the list has no totalCount",
+                    ListShape::Array => "the list came without an x-total-count header",
+                }
+                .to_owned()
+                    + ", so its completeness cannot be checked",
+            });
+        };
+        check_page(&request.path, total, request.limit, 0, None, parsed.len())?;
         Ok(Listing {
             client: self.clone(),
             request: Arc::new(request),
-            total: parsed.total,
+            total,
             first: Page::new(0, parsed.body, parsed.spans),
         })
     }
@@ -539,15 +579,16 @@ impl JumpCloudClient {
     }
 
     /// Attempts with backoff until success, a non-retryable error, the attempt limit or the
-    /// total deadline.
+    /// total deadline. Each attempt's timeout is cut to the time left before the deadline.
     async fn send_now(&self, spec: &RequestSpec) -> Result<RawResponse, JumpCloudError> {
         let started = Instant::now();
+        let deadline = started + self.inner.total_deadline;
         let mut failed_attempts = 0;
         loop {
-            let error = match self.attempt(spec).await {
+            let Failure { error, retry_after } = match self.attempt(spec, deadline).await {
                 Ok(response) => return Ok(response),
-                Err(error) if error.is_retryable() => error,
-                Err(error) => return Err(error),
+                Err(failure) if failure.error.is_retryable() => failure,
+                Err(failure) => return Err(failure.error),
             };
             failed_attempts += 1;
             if matches!(error, JumpCloudError::Unreachable { .. })
@@ -555,10 +596,6 @@ impl JumpCloudClient {
             {
                 return Err(error);
             }
-            let retry_after = match &error {
-                JumpCloudError::RateLimited { retry_after, .. } => *retry_after,
-                _ => None,
-            };
             let remaining = self.inner.total_deadline.saturating_sub(started.elapsed());
             let jitter: f64 = rand::random();
             match decide_retry(
@@ -569,12 +606,26 @@ impl JumpCloudClient {
                 remaining,
             ) {
                 RetryDecision::Wait(wait) => {
-                    tracing::debug!(
+                    // A warning, so `collect` shows long waits (the path and status only: the
+                    // key is never part of an endpoint or a status).
+                    tracing::warn!(
                         endpoint = spec.endpoint.as_str(),
+                        status = error.http_status(),
                         reason = error.reason(),
                         attempt = failed_attempts,
                         wait_ms = wait.as_millis() as u64,
-                        "retrying"
+                        retry_after = retry_after.is_some(),
+                        "retrying {} after {}: waiting {:.1}s{}",
+                        spec.endpoint,
+                        error
+                            .http_status()
+                            .map_or_else(|| error.reason().to_owned(), |s| format!("HTTP {s}")),
+                        wait.as_secs_f64(),
+                        if retry_after.is_some() {
+                            " (as its Retry-After asks)"
+                        } else {
+                            ""
+                        }
                     );
                     tokio::time::sleep(wait).await;
                 }
@@ -583,11 +634,14 @@ impl JumpCloudClient {
         }
     }
 
-    async fn attempt(&self, spec: &RequestSpec) -> Result<RawResponse, JumpCloudError> {
+    /// One HTTP attempt, timing out at the deadline at the latest (the wait for a permit
+    /// counts too).
+    async fn attempt(&self, spec: &RequestSpec, deadline: Instant) -> Result<RawResponse, Failure> {
         let endpoint = spec.endpoint.as_str();
         let _permit = self.inner.permits.acquire().await.map_err(|_| {
             JumpCloudError::InvalidConfig("the client's request limiter was closed".to_owned())
         })?;
+        let left = deadline.saturating_duration_since(Instant::now());
         *self
             .lock_requests()
             .entry(spec.label.to_owned())
@@ -603,6 +657,9 @@ impl JumpCloudClient {
             .request(spec.method.clone(), spec.url.clone())
             .header("x-api-key", key)
             .header(ACCEPT, "application/json");
+        if left < self.inner.request_timeout {
+            request = request.timeout(left.max(Duration::from_millis(1)));
+        }
         if spec.org_header
             && let Some(org_id) = &self.inner.org_id
         {
@@ -631,26 +688,32 @@ impl JumpCloudClient {
             return Ok(RawResponse { headers, body });
         }
         if status.is_redirection() {
-            return Err(JumpCloudError::BadRequest {
+            return Err(Failure::from(JumpCloudError::BadRequest {
                 endpoint: endpoint.to_owned(),
                 status: status.as_u16(),
                 message: "unexpected redirect (not followed: it would carry the key elsewhere); \
                           check the region or base URL"
                     .to_owned(),
-            });
+            }));
         }
-        let retry_after = (status == StatusCode::TOO_MANY_REQUESTS)
+        // Honoured on every status that is retried (429, 502, 503, 504), not only 429.
+        let retryable =
+            status == StatusCode::TOO_MANY_REQUESTS || matches!(status.as_u16(), 502..=504);
+        let retry_after = retryable
             .then(|| headers.get(RETRY_AFTER))
             .flatten()
             .and_then(|value| value.to_str().ok())
             .and_then(|value| parse_retry_after(value, jiff::Timestamp::now()));
-        Err(classify_status(
-            endpoint,
-            status.as_u16(),
+        Err(Failure {
+            error: classify_status(
+                endpoint,
+                status.as_u16(),
+                retry_after,
+                &body,
+                self.inner.key.expose(),
+            ),
             retry_after,
-            &body,
-            self.inner.key.expose(),
-        ))
+        })
     }
 
     fn transport_error(&self, endpoint: &str, error: &reqwest::Error) -> JumpCloudError {
@@ -678,8 +741,8 @@ impl JumpCloudClient {
 }
 
 impl Listing {
-    /// The total the API reported on the first page, when it reports one.
-    pub fn total(&self) -> Option<u64> {
+    /// The total the API reported on the first page.
+    pub fn total(&self) -> u64 {
         self.total
     }
 
@@ -691,12 +754,12 @@ impl Listing {
         &self.request.path
     }
 
-    /// All pages in order, the first one included. With a known total the remaining pages are
-    /// fetched concurrently (bounded by the client) and every page is checked: its length must
-    /// be exactly what the total implies and the total must not change, otherwise the stream
-    /// ends with [`JumpCloudError::TruncatedCollection`] or [`JumpCloudError::TotalChanged`].
-    /// Without a total (a v2 route that sends no `x-total-count`), pages are fetched one after
-    /// the other until a short page.
+    /// All pages in order, the first one included. The remaining pages are fetched
+    /// concurrently (bounded by the client) and every page is checked: its length must be
+    /// exactly what the total implies and the total must not change, otherwise the stream ends
+    /// with [`JumpCloudError::TruncatedCollection`] or [`JumpCloudError::TotalChanged`]. A
+    /// record id (`_id` or `id`) seen twice ends it with [`JumpCloudError::DuplicateRecord`]:
+    /// with the count still right, a repeated record means another one is missing.
     pub fn pages(self) -> BoxStream<'static, Result<Page, JumpCloudError>> {
         let Listing {
             client,
@@ -705,50 +768,45 @@ impl Listing {
             total,
         } = self;
         let limit = request.limit;
-        match total {
-            Some(total) => {
-                let concurrency = client.inner.concurrency;
-                let rest = stream::iter(remaining_skips(total, limit))
-                    .map(move |skip| {
-                        let client = client.clone();
-                        let request = request.clone();
-                        async move {
-                            let parsed = client.fetch_page(&request, skip).await?;
-                            check_page(
-                                &request.path,
-                                total,
-                                limit,
-                                skip,
-                                parsed.total,
-                                parsed.len(),
-                            )?;
-                            Ok(Page::new(skip, parsed.body, parsed.spans))
-                        }
-                    })
-                    .buffered(concurrency);
-                stream::once(async move { Ok(first) }).chain(rest).boxed()
-            }
-            None => {
-                let next = (first.len() as u64 >= limit).then_some(limit);
-                let rest = stream::try_unfold(next, move |next| {
-                    let client = client.clone();
-                    let request = request.clone();
-                    async move {
-                        let Some(skip) = next else {
-                            return Ok(None);
-                        };
-                        let parsed = client.fetch_page(&request, skip).await?;
-                        let received = parsed.len() as u64;
-                        let following = (received >= limit).then_some(skip + received);
-                        Ok(Some((
-                            Page::new(skip, parsed.body, parsed.spans),
-                            following,
-                        )))
+        let concurrency = client.inner.concurrency;
+        let endpoint = request.path.clone();
+        let rest = stream::iter(remaining_skips(total, limit))
+            .map(move |skip| {
+                let client = client.clone();
+                let request = request.clone();
+                async move {
+                    let parsed = client.fetch_page(&request, skip).await?;
+                    check_page(
+                        &request.path,
+                        total,
+                        limit,
+                        skip,
+                        parsed.total,
+                        parsed.len(),
+                    )?;
+                    Ok(Page::new(skip, parsed.body, parsed.spans))
+                }
+            })
+            .buffered(concurrency);
+        let mut seen: HashSet<Box<str>> = HashSet::new();
+        stream::once(async move { Ok(first) })
+            .chain(rest)
+            .map(move |page: Result<Page, JumpCloudError>| {
+                let page = page?;
+                for record in page.records() {
+                    if let Some(id) = paging::record_id(record)
+                        && !seen.insert(id.clone().into_boxed_str())
+                    {
+                        return Err(JumpCloudError::DuplicateRecord {
+                            endpoint: endpoint.clone(),
+                            id: sanitize(&id, ""),
+                            skip: page.skip,
+                        });
                     }
-                });
-                stream::once(async move { Ok(first) }).chain(rest).boxed()
-            }
-        }
+                }
+                Ok(page)
+            })
+            .boxed()
     }
 }
 

@@ -77,6 +77,16 @@ pub enum JumpCloudError {
         now: u64,
     },
     #[error(
+        "{endpoint}: the record {id:?} arrived twice while paging (page at offset {skip}); the \
+         order moved underneath the collection, so a record is missing although the count \
+         matches: the snapshot is not complete, so none was written (retry later)"
+    )]
+    DuplicateRecord {
+        endpoint: String,
+        id: String,
+        skip: u64,
+    },
+    #[error(
         "the key reaches {count} organizations (multi-tenant administrator); choose one with \
          --org-id"
     )]
@@ -113,10 +123,26 @@ impl JumpCloudError {
             JumpCloudError::MalformedResponse { .. } => "MalformedResponse",
             JumpCloudError::TruncatedCollection { .. } => "TruncatedCollection",
             JumpCloudError::TotalChanged { .. } => "TotalChanged",
+            JumpCloudError::DuplicateRecord { .. } => "DuplicateRecord",
             JumpCloudError::OrgIdRequired { .. } => "OrgIdRequired",
             JumpCloudError::OrgNotAccessible { .. } => "OrgNotAccessible",
             JumpCloudError::NoOrganization => "NoOrganization",
             JumpCloudError::InvalidConfig(_) => "InvalidConfig",
+        }
+    }
+
+    /// The HTTP status behind the error, when there was one.
+    pub fn http_status(&self) -> Option<u16> {
+        match self {
+            JumpCloudError::Unauthorized { .. } => Some(401),
+            JumpCloudError::Forbidden { .. } => Some(403),
+            JumpCloudError::NotLicensed { .. } => Some(402),
+            JumpCloudError::RateLimited { .. } => Some(429),
+            JumpCloudError::NotFound { .. } => Some(404),
+            JumpCloudError::Server { status, .. } | JumpCloudError::BadRequest { status, .. } => {
+                Some(*status)
+            }
+            _ => None,
         }
     }
 

@@ -1,4 +1,5 @@
-//! Which console routes take the `x-org-id` header. Pure.
+//! Per-route rules: which console routes take the `x-org-id` header, and which stable sort a
+//! listing sends. Pure.
 
 /// Route prefixes that must never carry `x-org-id`: organization, administrator, provider and
 /// integration routes. A multi-tenant key sending it there gets 403 "organization selection not
@@ -21,9 +22,65 @@ pub fn takes_org_header(path: &str) -> bool {
     })
 }
 
+/// The stable sort a list route is asked for (the `sort` query value), or `None` where the API
+/// has no `sort` parameter. Paging with `skip` over an unsorted listing can repeat one record
+/// and drop another when the data changes between pages; sorting by a unique field prevents it
+/// (JumpCloud "Best Practices: JumpCloud API").
+///
+/// - v1 lists (`/api/systemusers`, `/api/systems`, `/api/applications`, `/api/users`,
+///   `/api/organizations`): `_id`, the unique v1 key.
+/// - v2 lists, group `/membership` and `/policystatuses`: `id`, the unique v2 key (v2 `sort`
+///   takes a comma-separated field list; v2 objects carry `id`, not `_id`).
+/// - System Insights tables: `system_id`. Rows carry no unique id, so this orders the devices;
+///   the few rows of one device keep the server's order.
+/// - `/api/v2/roles`: its query parameters are not documented (jumpcloud-api.md §6.2), so no
+///   `sort` is risked on it; it is one page in practice (the built-in roles plus custom ones).
+/// - v2 graph traversal routes (`/api/v2/users/{id}/systems`, `/applications/{id}/users`, ...)
+///   take only `filter`, `limit` and `skip`: no sort exists, so none is sent. Their pages are
+///   still checked against `x-total-count` and for repeated ids.
+pub fn stable_sort(path: &str) -> Option<&'static str> {
+    let path = path.split('?').next().unwrap_or(path);
+    if let Some(rest) = path.strip_prefix("/api/v2/") {
+        let segments: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
+        return match segments.as_slice() {
+            ["systeminsights", _table] => Some("system_id"),
+            ["roles"] => None,
+            [_] | [_, _] => Some("id"),
+            [_, _, "membership" | "policystatuses"] => Some("id"),
+            _ => None,
+        };
+    }
+    path.starts_with("/api/").then_some("_id")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_listing_with_a_sort_parameter_sorts_by_a_unique_field() {
+        for (path, sort) in [
+            ("/api/systemusers", Some("_id")),
+            ("/api/systems", Some("_id")),
+            ("/api/applications", Some("_id")),
+            ("/api/users", Some("_id")),
+            ("/api/organizations", Some("_id")),
+            ("/api/v2/usergroups", Some("id")),
+            ("/api/v2/policies", Some("id")),
+            ("/api/v2/authn/policies", Some("id")),
+            ("/api/v2/roles", None),
+            ("/api/v2/usergroups/g1/membership", Some("id")),
+            ("/api/v2/systemgroups/g1/membership", Some("id")),
+            ("/api/v2/policies/p1/policystatuses", Some("id")),
+            ("/api/v2/systeminsights/os_version", Some("system_id")),
+            ("/api/v2/users/u1/systems", None),
+            ("/api/v2/users/u1/memberof", None),
+            ("/api/v2/applications/a1/users", None),
+            ("/api/v2/applications/a1/usergroups", None),
+        ] {
+            assert_eq!(stable_sort(path), sort, "{path}");
+        }
+    }
 
     #[test]
     fn org_and_admin_routes_never_take_the_header() {

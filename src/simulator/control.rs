@@ -30,8 +30,44 @@ pub struct Counters {
     pub by_path: BTreeMap<String, u64>,
     /// Per key fingerprint ([`key_fingerprint`]); `none` for requests without a key.
     pub by_key: BTreeMap<String, u64>,
-    /// Per response status code.
+    /// Per response status code; `0` counts connections dropped by a `reset` fault.
     pub by_status: BTreeMap<String, u64>,
+    /// Most API requests in progress at the same time since the last reset.
+    #[serde(default)]
+    pub max_in_flight: u64,
+}
+
+/// One API request as the simulator saw it (`GET /__simulator/requests`, oldest first; the
+/// last 10,000 are kept).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestRecord {
+    pub method: String,
+    pub path: String,
+    /// The raw query string (`limit=100&skip=0&sort=_id`), empty when there was none.
+    pub query: String,
+    /// Response status; `0` when a `reset` fault dropped the connection.
+    pub status: u16,
+    /// When the request arrived and when its answer was ready, in milliseconds since the
+    /// simulator started.
+    pub started_ms: u64,
+    pub finished_ms: u64,
+}
+
+impl RequestRecord {
+    /// The value of a query parameter, when present.
+    pub fn param(&self, name: &str) -> Option<String> {
+        url::form_urlencoded::parse(self.query.as_bytes())
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.into_owned())
+    }
+}
+
+/// Body of `PUT /__simulator/get-self`: make the undocumented `/api/users/getSelf` answer this
+/// status (e.g. 404 or 405) as if the route did not exist; `null` serves it again.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct GetSelfStatus {
+    #[serde(default)]
+    pub status: Option<u16>,
 }
 
 impl Counters {
@@ -103,6 +139,17 @@ pub enum FaultKind {
     Delay { delay_ms: u64 },
     /// Answer normally but cut the body in half (invalid JSON, correct status and headers).
     Malformed,
+    /// Answer the page that starts `by` records earlier than asked (`skip - by`) with the
+    /// total unchanged: the last `by` records of the previous page arrive again and the last
+    /// `by` of this page never do, as when records are inserted in front of an unsorted
+    /// listing between two pages. The count still matches the total.
+    Shift { by: u32 },
+    /// Drop the connection: status line and headers are sent, then the body fails and the
+    /// connection closes (a reset mid-response, as a crashing proxy causes).
+    Reset,
+    /// Answer normally but without the total (no `x-total-count` header, no `totalCount` in
+    /// a v1 envelope).
+    NoTotal,
     /// Answer normally, then add `count` records of `records` to the org: the totals of the
     /// next page differ from this one.
     Grow {
@@ -332,12 +379,30 @@ impl SimulatorControl {
             .map(drop)
     }
 
+    /// The API requests seen so far, oldest first (the last 10,000).
+    pub async fn requests(&self) -> Result<Vec<RequestRecord>, ControlError> {
+        self.call_json::<(), _>(reqwest::Method::GET, "requests", None)
+            .await
+    }
+
+    /// Makes `/api/users/getSelf` answer `status` (e.g. 404 or 405) as if the undocumented
+    /// route did not exist; `None` serves it again.
+    pub async fn set_get_self_status(&self, status: Option<u16>) -> Result<(), ControlError> {
+        self.call(
+            reqwest::Method::PUT,
+            "get-self",
+            Some(&GetSelfStatus { status }),
+        )
+        .await
+        .map(drop)
+    }
+
     pub async fn counters(&self) -> Result<Counters, ControlError> {
         self.call_json::<(), _>(reqwest::Method::GET, "counters", None)
             .await
     }
 
-    /// Clears faults and counters (the org, admins and keys stay as they are).
+    /// Clears faults, counters and the request log (the org, admins and keys stay as they are).
     pub async fn reset(&self) -> Result<(), ControlError> {
         self.call::<()>(reqwest::Method::POST, "reset", None)
             .await

@@ -16,8 +16,8 @@ use serde_json::{Value, json};
 use tokio::sync::watch;
 
 use super::control::{
-    AddOrgRequest, AddOrgResponse, DirectoryInsightsToggle, Fault, FaultKind, GrowRecords,
-    KeyExpiry,
+    AddOrgRequest, AddOrgResponse, DirectoryInsightsToggle, Fault, FaultKind, GetSelfStatus,
+    GrowRecords, KeyExpiry, RequestRecord,
 };
 use super::generate::{Event, Org, Rec};
 use super::state::{Admin, ApiKey, ROLES, RegionState, World, role_id, role_may_read};
@@ -113,6 +113,11 @@ async fn handle(State(state): State<Arc<RegionState>>, request: Request) -> Resp
     if let Some(rest) = path.strip_prefix("/__simulator/") {
         return control(&state, &parts.method, rest.trim_end_matches('/'), &body).into_response();
     }
+    let _in_flight = state.begin_request();
+    let started_ms = state.elapsed_ms();
+    // What the client sent (logged), and what the pager sees (a `shift` fault adds to it).
+    let client_query = parts.uri.query().unwrap_or("").to_string();
+    let mut query = client_query.clone();
     let key = parts
         .headers
         .get("x-api-key")
@@ -122,7 +127,18 @@ async fn handle(State(state): State<Arc<RegionState>>, request: Request) -> Resp
     if !state.response_delay.is_zero() {
         tokio::time::sleep(state.response_delay).await;
     }
+    let log = |status: u16| {
+        state.log_request(RequestRecord {
+            method: parts.method.to_string(),
+            path: path.clone(),
+            query: client_query.clone(),
+            status,
+            started_ms,
+            finished_ms: state.elapsed_ms(),
+        });
+    };
     let mut malformed = false;
+    let mut no_total = false;
     let mut grow = None;
     let reply = match fault {
         Some(FaultKind::Status {
@@ -149,21 +165,36 @@ async fn handle(State(state): State<Arc<RegionState>>, request: Request) -> Resp
             grow = Some((records, count));
             None
         }
+        Some(FaultKind::Shift { by }) => {
+            query = shifted(&query, by);
+            None
+        }
+        Some(FaultKind::NoTotal) => {
+            no_total = true;
+            None
+        }
+        Some(FaultKind::Reset) => {
+            state.count(&path, key.as_deref(), 0);
+            log(0);
+            return reset_response();
+        }
         None => None,
     };
     let mut reply = match reply {
         Some(reply) => reply,
-        None => route(
-            &state,
-            &parts.method,
-            &path,
-            parts.uri.query().unwrap_or(""),
-            &parts.headers,
-            &body,
-        ),
+        None => route(&state, &parts.method, &path, &query, &parts.headers, &body),
     };
     if malformed {
         reply.body.truncate(reply.body.len() / 2);
+    }
+    if no_total {
+        reply.headers.retain(|(name, _)| name != "x-total-count");
+        // `{"totalCount":N,"results":[...]}` becomes `{"results":[...]}`.
+        if reply.body.starts_with(b"{\"totalCount\":")
+            && let Some(comma) = reply.body.iter().position(|b| *b == b',')
+        {
+            reply.body.drain(1..=comma);
+        }
     }
     if let Some((records, count)) = grow {
         let now = state.now();
@@ -178,7 +209,35 @@ async fn handle(State(state): State<Arc<RegionState>>, request: Request) -> Resp
         }
     }
     state.count(&path, key.as_deref(), reply.status.as_u16());
+    log(reply.status.as_u16());
     reply.into_response()
+}
+
+/// Internal query parameter carrying a `shift` fault to the pager.
+const SHIFT_PARAM: &str = "__simulator_shift";
+
+/// The query with a `shift` fault for the pager added.
+fn shifted(query: &str, by: u32) -> String {
+    let mut out = url::form_urlencoded::Serializer::new(query.to_string());
+    out.append_pair(SHIFT_PARAM, &by.to_string());
+    out.finish()
+}
+
+/// A 200 whose body fails after the headers: hyper closes the connection mid-response, which
+/// the client sees as a reset.
+fn reset_response() -> Response {
+    let failing = futures::stream::once(async {
+        Err::<bytes::Bytes, std::io::Error>(std::io::Error::new(
+            std::io::ErrorKind::ConnectionReset,
+            "simulated connection reset",
+        ))
+    });
+    let mut response = Response::new(Body::from_stream(failing));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json; charset=utf-8"),
+    );
+    response
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -255,6 +314,11 @@ fn route(
         return fail(StatusCode::UNAUTHORIZED, "Unauthorized: api key expired");
     }
     let get_self = segments.as_slice() == ["api", "users", "getSelf"];
+    // The route is undocumented: the control API can make it vanish (404) or refuse GET (405).
+    if get_self && let Some(status) = state.get_self_status() {
+        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::NOT_FOUND);
+        return fail(status, status.canonical_reason().unwrap_or("Not Found"));
+    }
     if !role_may_read(&admin.role_name) && !get_self {
         return fail(
             StatusCode::FORBIDDEN,
@@ -340,6 +404,8 @@ fn is_object_id(s: &str) -> bool {
 struct Paging {
     limit: usize,
     skip: usize,
+    /// A `shift` fault: the page starts this many records early but keeps its length.
+    shift: usize,
     descending: bool,
     filter: Option<String>,
 }
@@ -348,6 +414,7 @@ fn parse_paging(query: &str, max: usize) -> Result<Paging, Reply> {
     let mut paging = Paging {
         limit: 10,
         skip: 0,
+        shift: 0,
         descending: false,
         filter: None,
     };
@@ -394,17 +461,24 @@ fn parse_paging(query: &str, max: usize) -> Result<Paging, Reply> {
                 paging.descending = first == "-_id" || first == "-id";
             }
             "filter" => paging.filter = Some(value.into_owned()),
+            SHIFT_PARAM => paging.shift = value.parse().unwrap_or(0),
             _ => {}
         }
     }
     Ok(paging)
 }
 
-fn page<'a>(items: impl DoubleEndedIterator<Item = &'a str>, p: &Paging) -> Vec<&'a str> {
+fn page<'a>(
+    items: impl DoubleEndedIterator<Item = &'a str> + ExactSizeIterator,
+    p: &Paging,
+) -> Vec<&'a str> {
+    // The page has the length it should have; a shift only moves where it starts.
+    let length = p.limit.min(items.len().saturating_sub(p.skip));
+    let start = p.skip.saturating_sub(p.shift);
     if p.descending {
-        items.rev().skip(p.skip).take(p.limit).collect()
+        items.rev().skip(start).take(length).collect()
     } else {
-        items.skip(p.skip).take(p.limit).collect()
+        items.skip(start).take(length).collect()
     }
 }
 
@@ -940,7 +1014,21 @@ fn control(state: &RegionState, method: &Method, path: &str, body: &[u8]) -> Rep
             state.clear_faults();
             no_content()
         }
-        ("GET", ["counters"]) => ok(json!(*state.counters())),
+        ("GET", ["counters"]) => ok(json!(state.counters_view())),
+        ("GET", ["requests"]) => ok(json!(state.logged_requests())),
+        ("PUT" | "POST", ["get-self"]) => match parse_body::<GetSelfStatus>(body) {
+            Ok(GetSelfStatus { status }) => {
+                if status.is_some_and(|s| !(400..=599).contains(&s)) {
+                    return Reply::error(
+                        StatusCode::BAD_REQUEST,
+                        "get-self needs a 4xx or 5xx status, or null",
+                    );
+                }
+                state.set_get_self_status(status);
+                no_content()
+            }
+            Err(reply) => reply,
+        },
         ("DELETE", ["counters"]) => {
             state.reset_counters();
             no_content()

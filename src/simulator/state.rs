@@ -1,7 +1,8 @@
 //! Live state of one region: its organizations, console administrators and their keys, pending
 //! faults and request counters. Everything the control API can change lives here.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant};
 
@@ -10,7 +11,10 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde_json::{Value, json};
 
-use super::control::{AdminView, Counters, Fault, FaultKind};
+use super::control::{AdminView, Counters, Fault, FaultKind, RequestRecord};
+
+/// Requests kept in the request log.
+const MAX_LOGGED_REQUESTS: usize = 10_000;
 use super::generate::{Org, fmt_ts, generate_org};
 use super::{OrgSize, key_fingerprint};
 use crate::region::Region;
@@ -144,6 +148,20 @@ pub(crate) struct RegionState {
     faults: Mutex<Vec<Fault>>,
     counters: Mutex<Counters>,
     request_ids: Mutex<u64>,
+    requests: Mutex<VecDeque<RequestRecord>>,
+    in_flight: AtomicU64,
+    max_in_flight: AtomicU64,
+    /// Status `/api/users/getSelf` answers instead of the administrator (control API).
+    get_self_status: Mutex<Option<u16>>,
+}
+
+/// Marks one API request in progress until dropped.
+pub(crate) struct InFlight<'a>(&'a RegionState);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 fn days(n: i64) -> SignedDuration {
@@ -253,6 +271,10 @@ impl RegionState {
             faults: Mutex::new(Vec::new()),
             counters: Mutex::new(Counters::default()),
             request_ids: Mutex::new(0),
+            requests: Mutex::new(VecDeque::new()),
+            in_flight: AtomicU64::new(0),
+            max_in_flight: AtomicU64::new(0),
+            get_self_status: Mutex::new(None),
         }
     }
 
@@ -277,6 +299,52 @@ impl RegionState {
 
     pub(crate) fn counters(&self) -> MutexGuard<'_, Counters> {
         self.counters.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The counters with the in-flight maximum filled in.
+    pub(crate) fn counters_view(&self) -> Counters {
+        let mut counters = self.counters().clone();
+        counters.max_in_flight = self.max_in_flight.load(Ordering::SeqCst);
+        counters
+    }
+
+    /// Milliseconds since the simulator started.
+    pub(crate) fn elapsed_ms(&self) -> u64 {
+        u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// Counts one API request in progress (and the maximum) until the guard is dropped.
+    pub(crate) fn begin_request(&self) -> InFlight<'_> {
+        let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        self.max_in_flight.fetch_max(now, Ordering::SeqCst);
+        InFlight(self)
+    }
+
+    pub(crate) fn log_request(&self, record: RequestRecord) {
+        let mut log = self.requests.lock().unwrap_or_else(PoisonError::into_inner);
+        if log.len() >= MAX_LOGGED_REQUESTS {
+            log.pop_front();
+        }
+        log.push_back(record);
+    }
+
+    pub(crate) fn logged_requests(&self) -> Vec<RequestRecord> {
+        let log = self.requests.lock().unwrap_or_else(PoisonError::into_inner);
+        log.iter().cloned().collect()
+    }
+
+    pub(crate) fn get_self_status(&self) -> Option<u16> {
+        *self
+            .get_self_status
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn set_get_self_status(&self, status: Option<u16>) {
+        *self
+            .get_self_status
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = status;
     }
 
     pub(crate) fn next_request_id(&self) -> u64 {
@@ -326,8 +394,15 @@ impl RegionState {
         *c.by_status.entry(status.to_string()).or_default() += 1;
     }
 
+    /// Clears the counters, the in-flight maximum and the request log.
     pub(crate) fn reset_counters(&self) {
         *self.counters() = Counters::default();
+        self.max_in_flight
+            .store(self.in_flight.load(Ordering::SeqCst), Ordering::SeqCst);
+        self.requests
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
     }
 
     /// Adds another organization to this region and gives the named admins (all when empty)
