@@ -64,6 +64,9 @@ pub struct Inputs<'a> {
     pub secret: &'a SecretRead,
     /// Set by the per-connection backoff after a transient failure.
     pub retry_not_before: Option<Timestamp>,
+    /// How long a rejected key rests before its re-check: [`REJECTED_KEY_RETRY`] (tests
+    /// shorten it).
+    pub rejected_key_retry: Duration,
     pub now: Timestamp,
 }
 
@@ -219,7 +222,7 @@ pub fn decide(inputs: &Inputs<'_>) -> Plan {
             .as_ref()
             .and_then(|key| time(&key.last_rejected_time))
             .unwrap_or(Timestamp::UNIX_EPOCH);
-        let until = add(last_rejected, REJECTED_KEY_RETRY);
+        let until = add(last_rejected, inputs.rejected_key_retry);
         return if now < until {
             Plan::Blocked { until }
         } else {

@@ -35,6 +35,11 @@ pub const FIELD_MANAGER: &str = "jumpcloud-operator";
 /// Requeue of connections waiting for a human (Secret or spec change arrive through watches).
 const STALLED_REQUEUE: Duration = Duration::from_secs(30 * 60);
 
+/// TEST HOOK, not a supported setting: seconds a rejected key rests before its re-check
+/// (default [`decide::REJECTED_KEY_RETRY`], one hour), so end-to-end tests can pass the
+/// re-check moment.
+pub const REJECTED_KEY_RETRY_ENV: &str = "JUMPCLOUD_OPERATOR_TEST_REJECTED_KEY_RETRY_SECONDS";
+
 /// Controller errors (the Kubernetes side; JumpCloud outcomes are statuses, not errors).
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -84,6 +89,7 @@ pub struct Context {
     /// The last rejection of each connection's key, also when its status write failed: the
     /// dead key is not tried again on the Kubernetes-error backoff.
     rejections: Mutex<HashMap<String, decide::Rejection>>,
+    rejected_key_retry: Duration,
 }
 
 /// A status this process wrote.
@@ -144,6 +150,11 @@ impl Context {
             written: Mutex::new(HashMap::new()),
             shared_warned: Mutex::new(HashMap::new()),
             rejections: Mutex::new(HashMap::new()),
+            rejected_key_retry: std::env::var(REJECTED_KEY_RETRY_ENV)
+                .ok()
+                .and_then(|seconds| seconds.parse().ok())
+                .map(Duration::from_secs)
+                .unwrap_or(decide::REJECTED_KEY_RETRY),
         }
     }
 
@@ -281,6 +292,7 @@ pub async fn reconcile(
         sync_requested_at: request.as_deref(),
         secret: &secret_read,
         retry_not_before,
+        rejected_key_retry: ctx.rejected_key_retry,
         now,
     };
     let plan = decide::decide(&inputs);

@@ -57,6 +57,7 @@ impl World {
             sync_requested_at: self.request.as_deref(),
             secret: &self.secret,
             retry_not_before: self.retry_not_before,
+            rejected_key_retry: REJECTED_KEY_RETRY,
             now: self.now,
         }
     }
