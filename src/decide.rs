@@ -1207,6 +1207,22 @@ pub fn requeue_after(now: Timestamp, until: Timestamp, unit: f64) -> Duration {
     (remaining + extra).max(Duration::from_secs(1))
 }
 
+/// Records in status which other connections use the same key (`peers`, sorted), so the
+/// warning outlives the KeyShared event.
+pub fn set_shared_with(
+    status: &mut JumpCloudConnectionStatus,
+    fingerprint: &str,
+    peers: &[String],
+) {
+    if let Some(key) = status
+        .api_key
+        .as_mut()
+        .filter(|key| key.fingerprint == fingerprint)
+    {
+        key.shared_with = peers.to_vec();
+    }
+}
+
 /// Connections (as `namespace/name`) other than `me` whose last seen key has `fingerprint`.
 pub fn shared_key_peers<'a>(
     me: &str,

@@ -184,6 +184,15 @@ async fn revoked_key_stalls_stops_calls_and_recovers_within_seconds_of_the_secre
     env.wait_for("team", "prod", DEFAULT_WAIT, "Ready", is_ready)
         .await;
 
+    // The status write of the detection fails once (HTTP 500): the operator must not try the
+    // dead key again on the Kubernetes-error backoff; it keeps the rejection in memory.
+    env.kube.faults().fail_next(
+        1,
+        Some("patch"),
+        Some("jumpcloudconnections"),
+        Some("status"),
+        500,
+    );
     // A new key for the same administrator silently revokes the old one.
     let new_key = env
         .control(Region::Us)
@@ -228,6 +237,15 @@ async fn revoked_key_stalls_stops_calls_and_recovers_within_seconds_of_the_secre
             .unwrap_or(0)
     };
     assert_eq!(rejected().await, 1, "requests with the revoked key");
+    assert!(
+        env.kube
+            .requests()
+            .iter()
+            .any(|r| r.resource == "jumpcloudconnections"
+                && r.subresource.as_deref() == Some("status")
+                && r.status == 500),
+        "the injected status-write failure was not hit"
+    );
 
     // Calls with the dead key stop, even when a sync is requested.
     let calls_at_detection = env.requests_with_key(&old_key).await;
@@ -696,6 +714,34 @@ async fn suspend_sync_requests_shared_keys_and_restart_without_a_sync_storm() {
     )
     .await;
     assert!(env.requests_with_key(&own_key).await > calls_suspended);
+    // The shared key is also in both statuses (a/one's at its next reconcile, within its
+    // keyCheckInterval), so it does not vanish with the events.
+    for (ns, name, peer) in [("b", "two", "a/one"), ("a", "one", "b/two")] {
+        env.wait_for(
+            ns,
+            name,
+            Duration::from_secs(60),
+            "apiKey.sharedWith",
+            |c| {
+                c.status
+                    .as_ref()
+                    .and_then(|s| s.api_key.as_ref())
+                    .is_some_and(|k| k.shared_with == [peer])
+            },
+        )
+        .await;
+    }
+    let paused = env.connections("s").get("paused").await.unwrap();
+    assert!(
+        paused
+            .status
+            .unwrap()
+            .api_key
+            .unwrap()
+            .shared_with
+            .is_empty(),
+        "s/paused has a key of its own"
+    );
     let syncs_before = env.requests_on(Region::Us, "/api/systems").await;
 
     // A sync request forces exactly one sync.

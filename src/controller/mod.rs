@@ -424,6 +424,9 @@ pub async fn reconcile(
         metrics.set_key_state(&namespace, &name, state);
     }
 
+    if let Some(fp) = &fingerprint {
+        decide::set_shared_with(&mut status, fp, &shared_key_peers(&ctx, &key, fp));
+    }
     // Remembered before writing, so a failed write cannot lose a rejection.
     {
         let mut rejections = lock(&ctx.rejections);
@@ -649,6 +652,27 @@ fn record_sync_metrics(
     }
 }
 
+/// Every connection's last seen key fingerprint, with this one's as just read (the watch cache
+/// may not show it yet).
+fn all_fingerprints(ctx: &Context, key: &str, fingerprint: &str) -> Vec<(String, Option<String>)> {
+    ctx.fingerprints()
+        .into_iter()
+        .filter(|(k, _)| k != key)
+        .chain([(key.to_owned(), Some(fingerprint.to_owned()))])
+        .collect()
+}
+
+/// The other connections using this key.
+fn shared_key_peers(ctx: &Context, key: &str, fingerprint: &str) -> Vec<String> {
+    decide::shared_key_peers(
+        key,
+        fingerprint,
+        all_fingerprints(ctx, key, fingerprint)
+            .iter()
+            .map(|(k, fp)| (k.clone(), fp.as_deref())),
+    )
+}
+
 /// Warns once per change when other connections use the same key: generating a new key for
 /// that administrator revokes it for all of them. Every connection sharing it is warned, the
 /// ones already running too (not only the one that just joined).
@@ -658,13 +682,7 @@ async fn warn_shared_key(
     key: &str,
     fingerprint: &str,
 ) {
-    // This connection's key as just read: the store may not show it yet.
-    let all: Vec<(String, Option<String>)> = ctx
-        .fingerprints()
-        .into_iter()
-        .filter(|(k, _)| k != key)
-        .chain([(key.to_owned(), Some(fingerprint.to_owned()))])
-        .collect();
+    let all = all_fingerprints(ctx, key, fingerprint);
     let peers_of = |who: &str| {
         decide::shared_key_peers(
             who,
