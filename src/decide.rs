@@ -223,7 +223,11 @@ pub fn decide(inputs: &Inputs<'_>) -> Plan {
             .and_then(|key| time(&key.last_rejected_time))
             .unwrap_or(Timestamp::UNIX_EPOCH);
         let until = add(last_rejected, inputs.rejected_key_retry);
+        // A re-check that could not tell (rate limit, outage) set a backoff: honour it too.
+        let backoff = inputs.retry_not_before.filter(|at| now < *at);
         return if now < until {
+            Plan::Blocked { until }
+        } else if let Some(until) = backoff {
             Plan::Blocked { until }
         } else {
             Plan::Recheck(recheck_request(key_condition.map(|c| c.reason.as_str())))

@@ -356,6 +356,11 @@ pub async fn reconcile(
             decide::apply_key_check(&mut status, fp, secret_version.as_deref(), &check, &subject);
             match check {
                 KeyCheck::Accepted { .. } => succeeded = true,
+                // The re-check of a rejected key used this period's one request: the next
+                // comes a full period later, not on the short transient backoff.
+                KeyCheck::Inconclusive { .. } if matches!(plan, Plan::Recheck(_)) => {
+                    transient = Some(Some(ctx.rejected_key_retry))
+                }
                 KeyCheck::Inconclusive { .. } => transient = Some(retry_after),
                 _ => {}
             }
@@ -383,6 +388,13 @@ pub async fn reconcile(
                         },
                     );
                     replaced.push(produced);
+                    // Reconciling has been True since now, whatever its reason after the sync.
+                    if let Some(reconciling) = crate::conditions::find(
+                        &in_progress.conditions,
+                        crate::conditions::RECONCILING,
+                    ) {
+                        crate::conditions::put(&mut status.conditions, reconciling.clone());
+                    }
                     last_written = in_progress;
                 }
                 // The sync matters more; the final write says everything again.

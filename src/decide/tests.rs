@@ -24,6 +24,7 @@ fn present(fp: &str, version: &str) -> SecretRead {
     }
 }
 
+#[derive(Clone)]
 struct World {
     spec: JumpCloudConnectionSpec,
     status: JumpCloudConnectionStatus,
@@ -791,6 +792,15 @@ fn never_accepted_keys_probe_other_regions_once_then_recheck_with_one_request() 
             ..
         }
     ));
+
+    // A re-check that could not tell (JumpCloud unavailable) waits for its backoff.
+    let mut unsure = w.clone();
+    unsure.secret = present(FP, "1");
+    unsure.generation = 1;
+    unsure.now = at(7200);
+    assert_eq!(unsure.plan(), Plan::Recheck(KeyRequest::Cheap));
+    unsure.retry_not_before = Some(at(10800));
+    assert_eq!(unsure.plan(), Plan::Blocked { until: at(10800) });
 
     // KeyRejected: the same one request an hour, the reason kept.
     let mut w = World::new();
