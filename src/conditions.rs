@@ -56,6 +56,8 @@ pub mod reason {
     // Ready / Reconciling
     pub const PROGRESSING: &str = "Progressing";
     pub const PROGRESSING_WITH_RETRY: &str = "ProgressingWithRetry";
+    /// Reconciling=True while an evidence sync runs.
+    pub const SYNCING: &str = "Syncing";
     pub const SUSPENDED: &str = "Suspended";
     pub const INVALID_SPEC: &str = "InvalidSpec";
 }
@@ -159,6 +161,13 @@ pub fn set(
         Some(slot) => *slot = condition,
         None => conditions.push(condition),
     }
+    conditions.sort_by_key(|c| order(&c.type_));
+}
+
+/// Puts back a condition exactly as it was recorded (times and generation included).
+pub fn put(conditions: &mut Vec<Condition>, condition: Condition) {
+    remove(conditions, &condition.type_);
+    conditions.push(condition);
     conditions.sort_by_key(|c| order(&c.type_));
 }
 

@@ -460,6 +460,10 @@ pub struct ApiKeyStatus {
     /// When JumpCloud last rejected this key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_rejected_time: Option<Time>,
+    /// Other connections (namespace/name) whose Secret holds this same key. Generating a new
+    /// key for its administrator revokes it for all of them: give each its own key.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub shared_with: Vec<String>,
 }
 
 #[derive(KubeSchema, Deserialize, Serialize, Clone, Debug, PartialEq, Eq, Default)]

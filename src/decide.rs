@@ -17,6 +17,7 @@ use crate::crd::{
 };
 use crate::region::Region;
 
+pub mod classify;
 pub mod controls;
 
 /// After JumpCloud rejected a key, at most one request per this period with that same key
@@ -63,6 +64,9 @@ pub struct Inputs<'a> {
     pub secret: &'a SecretRead,
     /// Set by the per-connection backoff after a transient failure.
     pub retry_not_before: Option<Timestamp>,
+    /// How long a rejected key rests before its re-check: [`REJECTED_KEY_RETRY`] (tests
+    /// shorten it).
+    pub rejected_key_retry: Duration,
     pub now: Timestamp,
 }
 
@@ -97,16 +101,54 @@ pub enum Plan {
         until: Timestamp,
     },
     /// A key or configuration not verified yet: identify it (organization, administrator), then
-    /// sync when `then_sync` is given.
+    /// sync when `then_sync` is given. `probe_regions`: when the configured region rejects the
+    /// key, ask the other regions' hosts whether it belongs there (only on the first rejection
+    /// of a key that was never accepted, for this spec).
     Identify {
         then_sync: Option<SyncTrigger>,
+        probe_regions: bool,
     },
     /// One cheap request to check the key is still accepted.
     CheckKey,
+    /// The hourly re-check of a rejected key: the same question that got the rejection, asked
+    /// of the configured region only (no region probe), so an unchanged answer changes nothing.
+    Recheck(KeyRequest),
     Sync {
         trigger: SyncTrigger,
     },
 }
+
+/// The request behind a key check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyRequest {
+    /// `GET /api/organizations?limit=1` on the configured region: exactly one request. It
+    /// never carries `x-org-id`, so it cannot see an organization selection problem.
+    Cheap,
+    /// The identification's organization listing and selection (one request unless the key
+    /// reaches more than a page of organizations), for OrgIdRequired and OrgNotAccessible.
+    Organizations,
+}
+
+impl Plan {
+    /// A stable name for logs (the `plan` field of the `reconciled` line).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Plan::Suspended => "Suspended",
+            Plan::InvalidSpec(_) => "InvalidSpec",
+            Plan::SecretProblem => "SecretProblem",
+            Plan::Blocked { .. } => "Blocked",
+            Plan::Wait { .. } => "Wait",
+            Plan::Identify { .. } => "Identify",
+            Plan::CheckKey => "CheckKey",
+            Plan::Recheck(_) => "Recheck",
+            Plan::Sync { .. } => "Sync",
+        }
+    }
+}
+
+/// Key checks are due this fraction of `keyCheckInterval` early, so the requeue jitter (at most
+/// +10% of the wait, see [`requeue_after`]) never pushes a check past one interval.
+const KEY_CHECK_EARLY: f64 = 0.1;
 
 fn add(at: Timestamp, duration: Duration) -> Timestamp {
     // Durations here are bounded by the schema (at most days); saturate rather than fail.
@@ -180,19 +222,27 @@ pub fn decide(inputs: &Inputs<'_>) -> Plan {
             .as_ref()
             .and_then(|key| time(&key.last_rejected_time))
             .unwrap_or(Timestamp::UNIX_EPOCH);
-        let until = add(last_rejected, REJECTED_KEY_RETRY);
+        let until = add(last_rejected, inputs.rejected_key_retry);
+        // A re-check that could not tell (rate limit, outage) set a backoff: honour it too.
+        let backoff = inputs.retry_not_before.filter(|at| now < *at);
         return if now < until {
             Plan::Blocked { until }
+        } else if let Some(until) = backoff {
+            Plan::Blocked { until }
         } else {
-            Plan::CheckKey
+            Plan::Recheck(recheck_request(key_condition.map(|c| c.reason.as_str())))
         };
     }
 
     let backing_off = inputs.retry_not_before.is_some_and(|at| now < at);
     let sync = sync_due(inputs, &intervals, backing_off);
     let key_accepted = key_condition.is_some_and(|c| c.status == "True");
+    let probe_regions = first_rejection_possible(status, fingerprint, inputs.generation);
     if user_changed_something {
-        return Plan::Identify { then_sync: sync };
+        return Plan::Identify {
+            then_sync: sync,
+            probe_regions,
+        };
     }
     if !key_accepted {
         return if backing_off {
@@ -200,7 +250,10 @@ pub fn decide(inputs: &Inputs<'_>) -> Plan {
                 until: inputs.retry_not_before.unwrap_or(now),
             }
         } else {
-            Plan::Identify { then_sync: sync }
+            Plan::Identify {
+                then_sync: sync,
+                probe_regions,
+            }
         };
     }
     if let Some(trigger) = sync {
@@ -221,6 +274,52 @@ pub fn decide(inputs: &Inputs<'_>) -> Plan {
     Plan::Wait {
         until: next_wake(inputs, &intervals),
     }
+}
+
+/// The re-check of a rejected key asks what got it rejected: the organization selection for
+/// the multi-tenant reasons (the cheap request cannot see it), the cheap request otherwise.
+fn recheck_request(reason: Option<&str>) -> KeyRequest {
+    match reason {
+        Some(reason::ORG_ID_REQUIRED | reason::ORG_NOT_ACCESSIBLE) => KeyRequest::Organizations,
+        _ => KeyRequest::Cheap,
+    }
+}
+
+/// Whether a rejection of `fingerprint` now would be its first for this spec: the key was
+/// never accepted and no rejection of it is recorded at this generation. Only then are the
+/// other regions probed, so the key is not sent to more hosts every hour.
+fn first_rejection_possible(
+    status: &JumpCloudConnectionStatus,
+    fingerprint: &str,
+    generation: Option<i64>,
+) -> bool {
+    let Some(key) = status
+        .api_key
+        .as_ref()
+        .filter(|key| key.fingerprint == fingerprint)
+    else {
+        return true;
+    };
+    if key.last_accepted_time.is_some() {
+        return false;
+    }
+    !rejected_at_generation(status, fingerprint, generation)
+}
+
+/// Whether KeyValid records a rejection of `fingerprint` made at `generation`.
+fn rejected_at_generation(
+    status: &JumpCloudConnectionStatus,
+    fingerprint: &str,
+    generation: Option<i64>,
+) -> bool {
+    let same_key = status
+        .api_key
+        .as_ref()
+        .is_some_and(|key| key.fingerprint == fingerprint && key.last_rejected_time.is_some());
+    same_key
+        && conditions::find(&status.conditions, KEY_VALID).is_some_and(|c| {
+            c.status == "False" && is_rejection(&c.reason) && c.observed_generation == generation
+        })
 }
 
 fn sync_due(inputs: &Inputs<'_>, intervals: &Intervals, backing_off: bool) -> Option<SyncTrigger> {
@@ -262,9 +361,11 @@ fn sync_due(inputs: &Inputs<'_>, intervals: &Intervals, backing_off: bool) -> Op
     }
 }
 
+/// When the next key check is due: a tenth of `keyCheckInterval` early (see
+/// [`KEY_CHECK_EARLY`]), so with the requeue jitter it happens within one interval.
 fn next_key_check(status: &JumpCloudConnectionStatus, intervals: &Intervals) -> Timestamp {
     match time(&status.last_key_check_time) {
-        Some(last) => add(last, intervals.key_check),
+        Some(last) => add(last, intervals.key_check.mul_f64(1.0 - KEY_CHECK_EARLY)),
         None => Timestamp::UNIX_EPOCH,
     }
 }
@@ -523,8 +624,17 @@ pub fn apply_key_check(
             set_key_accepted(status, subject);
         }
         KeyCheck::Rejected { accepted_by } => {
+            // A re-check that asked only the configured region and was rejected again keeps
+            // the WrongRegion verdict of the first rejection: the answer did not change.
+            let keep_wrong_region = accepted_by.is_none()
+                && rejected_at_generation(status, fingerprint, subject.generation)
+                && conditions::find(&status.conditions, KEY_VALID)
+                    .is_some_and(|c| c.reason == reason::WRONG_REGION);
             let key = key_status(status, fingerprint);
             key.last_rejected_time = Some(Time(now));
+            if keep_wrong_region {
+                return;
+            }
             let expired_at = time(&key.expires_at).filter(|at| *at <= now);
             let administrator = key
                 .administrator
@@ -871,9 +981,109 @@ pub fn finish(
     conditions::set_abnormal(&mut status.conditions, STALLED, stalled, generation, now);
 }
 
+/// The status to show while a sync runs: what [`finish`] says before the sync (Ready Unknown
+/// on a first sync, unchanged otherwise), with Reconciling=True `Syncing`.
+pub fn syncing(
+    status: &mut JumpCloudConnectionStatus,
+    plan: &Plan,
+    trigger: &SyncTrigger,
+    retry_not_before: Option<Timestamp>,
+    subject: &Subject<'_>,
+) {
+    finish(status, plan, retry_not_before, subject);
+    let why = match trigger {
+        SyncTrigger::First => "the first sync".to_owned(),
+        SyncTrigger::Interval => "spec.interval has passed".to_owned(),
+        SyncTrigger::Requested(request) => {
+            format!("requested by the sync-requested-at annotation ({request})")
+        }
+        SyncTrigger::Retry => "retrying after a failure".to_owned(),
+    };
+    conditions::set_abnormal(
+        &mut status.conditions,
+        RECONCILING,
+        Some((
+            reason::SYNCING,
+            format!("Evidence sync in progress ({why})."),
+        )),
+        subject.generation,
+        subject.now,
+    );
+}
+
+/// A rejection as this process computed it, kept in memory next to the status: when writing
+/// the status fails, the next reconcile still knows the key is dead and does not try it again
+/// on the Kubernetes-error backoff.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rejection {
+    pub fingerprint: String,
+    pub secret_version: Option<String>,
+    pub generation: Option<i64>,
+    pub api_key: ApiKeyStatus,
+    pub key_valid: Condition,
+    pub last_key_check_time: Option<Time>,
+}
+
+/// The rejection `status` records, if KeyValid says JumpCloud refused the key.
+pub fn rejection_of(status: &JumpCloudConnectionStatus) -> Option<Rejection> {
+    let key_valid = conditions::find(&status.conditions, KEY_VALID)
+        .filter(|c| c.status == "False" && is_rejection(&c.reason))?;
+    let api_key = status
+        .api_key
+        .as_ref()
+        .filter(|key| key.last_rejected_time.is_some())?;
+    Some(Rejection {
+        fingerprint: api_key.fingerprint.clone(),
+        secret_version: status.observed_secret_version.clone(),
+        generation: key_valid.observed_generation,
+        api_key: api_key.clone(),
+        key_valid: key_valid.clone(),
+        last_key_check_time: status.last_key_check_time.clone(),
+    })
+}
+
+/// Puts a remembered rejection back into a status that lacks it (its write failed, or the
+/// cache lags), as long as it is about the same key, Secret version and generation. Returns
+/// whether anything was restored.
+pub fn restore_rejection(
+    status: &mut JumpCloudConnectionStatus,
+    rejection: &Rejection,
+    secret: &SecretRead,
+    generation: Option<i64>,
+) -> bool {
+    let SecretRead::Present {
+        fingerprint,
+        version,
+    } = secret
+    else {
+        return false;
+    };
+    if *fingerprint != rejection.fingerprint
+        || *version != rejection.secret_version
+        || generation != rejection.generation
+    {
+        return false;
+    }
+    let recorded = status
+        .api_key
+        .as_ref()
+        .filter(|key| key.fingerprint == rejection.fingerprint)
+        .and_then(|key| time(&key.last_rejected_time));
+    let remembered = time(&rejection.api_key.last_rejected_time);
+    if recorded.is_some() && recorded >= remembered {
+        return false;
+    }
+    status.api_key = Some(rejection.api_key.clone());
+    status.observed_secret_version = rejection.secret_version.clone();
+    status.observed_generation = rejection.generation;
+    status.last_key_check_time = rejection.last_key_check_time.clone();
+    conditions::put(&mut status.conditions, rejection.key_valid.clone());
+    true
+}
+
 /// Maps a reason read back from a condition to the fixed set (conditions hold `String`s).
 fn static_reason(reason: &str) -> &'static str {
-    const KNOWN: [&str; 27] = [
+    const KNOWN: [&str; 28] = [
         reason::ACCEPTED,
         reason::EXPIRES_SOON,
         reason::SECRET_NOT_FOUND,
@@ -900,6 +1110,7 @@ fn static_reason(reason: &str) -> &'static str {
         reason::EVIDENCE_WRITE_FAILED,
         reason::PROGRESSING,
         reason::PROGRESSING_WITH_RETRY,
+        reason::SYNCING,
         reason::SUSPENDED,
     ];
     KNOWN
@@ -998,6 +1209,22 @@ pub fn requeue_after(now: Timestamp, until: Timestamp, unit: f64) -> Duration {
         .unwrap_or(Duration::ZERO);
     let extra = remaining.mul_f64(0.1 * unit.clamp(0.0, 1.0));
     (remaining + extra).max(Duration::from_secs(1))
+}
+
+/// Records in status which other connections use the same key (`peers`, sorted), so the
+/// warning outlives the KeyShared event.
+pub fn set_shared_with(
+    status: &mut JumpCloudConnectionStatus,
+    fingerprint: &str,
+    peers: &[String],
+) {
+    if let Some(key) = status
+        .api_key
+        .as_mut()
+        .filter(|key| key.fingerprint == fingerprint)
+    {
+        key.shared_with = peers.to_vec();
+    }
 }
 
 /// Connections (as `namespace/name`) other than `me` whose last seen key has `fingerprint`.

@@ -5,14 +5,22 @@ mod operator_support;
 use std::time::{Duration, Instant};
 
 use jumpcloud_operator::region::Region;
+use kube::ResourceExt;
 use operator_support::*;
 use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn happy_path_reaches_ready_with_evidence_and_readable_kubectl_output() {
+    use jumpcloud_operator::simulator::control::{Fault, FaultKind};
     let env = Env::start(&[Region::Us]).await;
     let key = env.read_only_key(Region::Us);
     env.secret("compliance", "jc", &[("api-key", &key)]).await;
+    // The first sync is slow (the device listing answers after 3 s): meanwhile the status says
+    // a sync is running, and Ready is there (Unknown).
+    env.control(Region::Us)
+        .inject(Fault::new(FaultKind::Delay { delay_ms: 3000 }).on_path("/api/systems"))
+        .await
+        .unwrap();
     env.connection(
         "compliance",
         "acme",
@@ -22,6 +30,26 @@ async fn happy_path_reaches_ready_with_evidence_and_readable_kubectl_output() {
         }),
     )
     .await;
+    let c = env
+        .wait_for(
+            "compliance",
+            "acme",
+            DEFAULT_WAIT,
+            "Reconciling=True (Syncing) while the first sync runs",
+            |c| {
+                condition(c, "Reconciling")
+                    .is_some_and(|r| r.status == "True" && r.reason == "Syncing")
+            },
+        )
+        .await;
+    let ready = condition(&c, "Ready").expect("Ready is present during the sync");
+    assert_eq!(ready.status, "Unknown");
+    assert!(
+        condition(&c, "Reconciling")
+            .unwrap()
+            .message
+            .contains("sync in progress")
+    );
     let c = env
         .wait_for("compliance", "acme", DEFAULT_WAIT, "Ready", is_ready)
         .await;
@@ -156,6 +184,15 @@ async fn revoked_key_stalls_stops_calls_and_recovers_within_seconds_of_the_secre
     env.wait_for("team", "prod", DEFAULT_WAIT, "Ready", is_ready)
         .await;
 
+    // The status write of the detection fails once (HTTP 500): the operator must not try the
+    // dead key again on the Kubernetes-error backoff; it keeps the rejection in memory.
+    env.kube.faults().fail_next(
+        1,
+        Some("patch"),
+        Some("jumpcloudconnections"),
+        Some("status"),
+        500,
+    );
     // A new key for the same administrator silently revokes the old one.
     let new_key = env
         .control(Region::Us)
@@ -187,10 +224,33 @@ async fn revoked_key_stalls_stops_calls_and_recovers_within_seconds_of_the_secre
         .wait_event("team", "prod", "KeyRevoked", DEFAULT_WAIT)
         .await;
     assert_eq!(event.type_.as_deref(), Some("Warning"));
+    // Every request with the old key after its revocation is answered 401, and nothing else in
+    // this test is: exactly one request with the dead key led to KeyRevoked.
+    let rejected = || async {
+        env.control(Region::Us)
+            .counters()
+            .await
+            .unwrap()
+            .by_status
+            .get("401")
+            .copied()
+            .unwrap_or(0)
+    };
+    assert_eq!(rejected().await, 1, "requests with the revoked key");
+    assert!(
+        env.kube
+            .requests()
+            .iter()
+            .any(|r| r.resource == "jumpcloudconnections"
+                && r.subresource.as_deref() == Some("status")
+                && r.status == 500),
+        "the injected status-write failure was not hit"
+    );
 
     // Calls with the dead key stop, even when a sync is requested.
     let calls_at_detection = env.requests_with_key(&old_key).await;
-    let blocked_before = env.operator().log().matches("Blocked {").count();
+    let blocked = "\"plan\":\"Blocked\"";
+    let blocked_before = env.operator().log().matches(blocked).count();
     env.patch_connection(
         "team",
         "prod",
@@ -198,8 +258,10 @@ async fn revoked_key_stalls_stops_calls_and_recovers_within_seconds_of_the_secre
     )
     .await;
     env.operator()
-        .wait_for_log_count("Blocked {", blocked_before + 1, DEFAULT_WAIT)
+        .wait_for_log_count(blocked, blocked_before + 1, DEFAULT_WAIT)
         .await;
+    assert_eq!(env.requests_with_key(&old_key).await, calls_at_detection);
+    assert_eq!(rejected().await, 1, "requests with the revoked key");
 
     // The user puts the new key in the Secret: Ready again within seconds.
     let started = Instant::now();
@@ -392,6 +454,107 @@ async fn wrong_region_and_multi_tenant_keys_say_which_setting_to_change() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rejected_keys_are_rechecked_with_the_same_question_and_nothing_flaps() {
+    // The hourly re-check comes after 3 s here (a test hook of the operator).
+    let env = Env::without_operator(&[Region::Us, Region::Eu], true)
+        .await
+        .with_operator_env(
+            &[],
+            &[("JUMPCLOUD_OPERATOR_TEST_REJECTED_KEY_RETRY_SECONDS", "3")],
+        )
+        .await;
+    // A multi-tenant key without orgId, and an EU key configured for the US region.
+    let admin = env.admin(Region::Us, "Read Only");
+    env.control(Region::Us)
+        .add_org(std::slice::from_ref(&admin.id))
+        .await
+        .expect("second org");
+    let msp_key = env.read_only_key(Region::Us);
+    let eu_key = env.read_only_key(Region::Eu);
+    env.secret("msp", "jc", &[("api-key", &msp_key)]).await;
+    env.connection("msp", "customer", spec("jc")).await;
+    env.secret("eu", "jc", &[("api-key", &eu_key)]).await;
+    env.connection("eu", "acme", spec("jc")).await;
+    let mut first = Vec::new();
+    for (ns, name, reason) in [
+        ("msp", "customer", "OrgIdRequired"),
+        ("eu", "acme", "WrongRegion"),
+    ] {
+        let c = env
+            .wait_condition(ns, name, "KeyValid", "False", reason, DEFAULT_WAIT)
+            .await;
+        first.push(c);
+    }
+    let eu_host_calls = || async {
+        env.control(Region::Eu)
+            .counters()
+            .await
+            .unwrap()
+            .for_key(&secrecy::SecretString::from(eu_key.clone()))
+    };
+    // The first rejection asked the EU host once (the region probe).
+    let probes = eu_host_calls().await;
+    assert_eq!(probes, 1);
+
+    // Past two re-checks of each (lastRejectedTime moves on each one).
+    for c in &first {
+        let (ns, name) = (c.metadata.namespace.clone().unwrap(), c.name_any());
+        let rejected_at = |c: &jumpcloud_operator::crd::JumpCloudConnection| {
+            c.status
+                .as_ref()
+                .and_then(|s| s.api_key.as_ref())
+                .and_then(|k| k.last_rejected_time.clone())
+        };
+        let initial = rejected_at(c).expect("lastRejectedTime");
+        let once = env
+            .wait_for(&ns, &name, DEFAULT_WAIT, "a re-check", |now| {
+                rejected_at(now).is_some_and(|t| t != initial)
+            })
+            .await;
+        let once = rejected_at(&once).unwrap();
+        let after = env
+            .wait_for(&ns, &name, DEFAULT_WAIT, "a second re-check", |now| {
+                rejected_at(now).is_some_and(|t| t != once)
+            })
+            .await;
+        // Nothing flapped: KeyValid, Ready and Stalled are exactly as after the first rejection
+        // (a flip and back would have moved lastTransitionTime), and no Normal event.
+        for type_ in ["KeyValid", "Ready", "Stalled"] {
+            let (was, is) = (
+                condition(c, type_).unwrap(),
+                condition(&after, type_).unwrap(),
+            );
+            assert_eq!(
+                (
+                    &was.status,
+                    &was.reason,
+                    &was.message,
+                    &was.last_transition_time
+                ),
+                (
+                    &is.status,
+                    &is.reason,
+                    &is.message,
+                    &is.last_transition_time
+                ),
+                "{ns}/{name} {type_}"
+            );
+        }
+        let normal: Vec<_> = env
+            .events(&ns)
+            .await
+            .into_iter()
+            .filter(|e| e.type_.as_deref() == Some("Normal"))
+            .map(|e| e.reason)
+            .collect();
+        assert!(normal.is_empty(), "{ns}/{name}: {normal:?}");
+    }
+    // The re-checks asked the configured (US) host only: no more probes of the EU host.
+    assert_eq!(eu_host_calls().await, probes);
+    env.assert_no_key_leak().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn expiring_expired_and_privileged_keys() {
     let env = Env::start(&[Region::Us]).await;
     let control = env.control(Region::Us);
@@ -413,9 +576,10 @@ async fn expiring_expired_and_privileged_keys() {
     env.wait_event("a", "soon", "ExpiresSoon", DEFAULT_WAIT)
         .await;
 
-    // A Manager key that expires in a few seconds: privileged, then expired.
+    // A Manager key that expires soon: privileged, then expired. It must outlive the
+    // identification, which reads the expiry (on a loaded machine that can take seconds).
     let manager = env.admin(Region::Us, "Manager");
-    let expiry = jiff::Timestamp::now() + jiff::SignedDuration::from_secs(8);
+    let expiry = jiff::Timestamp::now() + jiff::SignedDuration::from_secs(20);
     control
         .set_key_expiry(&manager.id, Some(expiry))
         .await
@@ -449,7 +613,7 @@ async fn expiring_expired_and_privileged_keys() {
             "KeyValid",
             "False",
             "KeyExpired",
-            DEFAULT_WAIT,
+            Duration::from_secs(60),
         )
         .await;
     assert_eq!(condition(&c, "Stalled").unwrap().reason, "KeyExpired");
@@ -489,37 +653,96 @@ async fn suspend_sync_requests_shared_keys_and_restart_without_a_sync_storm() {
     let after_first_sync = env.requests_on(Region::Us, "/api/systems").await;
     assert!(after_first_sync > 0);
 
-    // A second connection with the same key: both are warned.
+    // A second connection with the same key: both are warned, each naming the other.
     env.secret("b", "jc", &[("api-key", &key)]).await;
     env.connection("b", "two", spec("jc")).await;
     env.wait_for("b", "two", DEFAULT_WAIT, "Ready", is_ready)
         .await;
     let event = env.wait_event("b", "two", "KeyShared", DEFAULT_WAIT).await;
+    assert_eq!(event.type_.as_deref(), Some("Warning"));
     assert!(event.note.unwrap().contains("a/one"));
-    let syncs_before = env.requests_on(Region::Us, "/api/systems").await;
+    let event = env.wait_event("a", "one", "KeyShared", DEFAULT_WAIT).await;
+    assert_eq!(event.type_.as_deref(), Some("Warning"));
+    assert!(event.note.unwrap().contains("b/two"));
 
-    // Suspend: no calls at all.
-    let calls = env.requests_with_key(&key).await;
-    env.patch_connection("a", "one", json!({"spec": {"suspend": true}}))
+    // Suspend a connection with a key of its own: not one request with that key.
+    let manager = env.admin(Region::Us, "Manager");
+    let own_key =
+        secrecy::ExposeSecret::expose_secret(manager.api_key.as_ref().unwrap()).to_owned();
+    env.secret("s", "jc", &[("api-key", &own_key)]).await;
+    env.connection("s", "paused", spec("jc")).await;
+    env.wait_for("s", "paused", DEFAULT_WAIT, "Ready", is_ready)
         .await;
-    env.wait_condition("a", "one", "Ready", "False", "Suspended", DEFAULT_WAIT)
+    env.patch_connection("s", "paused", json!({"spec": {"suspend": true}}))
         .await;
-    let calls_suspended = env.requests_with_key(&key).await;
+    env.wait_condition("s", "paused", "Ready", "False", "Suspended", DEFAULT_WAIT)
+        .await;
+    // No reconcile of a connection runs concurrently with another of it: once Suspended is
+    // written, nothing of it is in flight.
+    let calls_suspended = env.requests_with_key(&own_key).await;
+    let suspended = "\"plan\":\"Suspended\"";
+    let seen = env.operator().log().matches(suspended).count();
     env.patch_connection(
-        "a",
-        "one",
+        "s",
+        "paused",
         json!({"metadata": {"annotations": {"jumpcloud-operator.io/sync-requested-at": "while-suspended"}}}),
     )
     .await;
     env.operator()
-        .wait_for_log_count("Suspended", 2, DEFAULT_WAIT)
+        .wait_for_log_count(suspended, seen + 1, DEFAULT_WAIT)
         .await;
-    // Calls between Suspended and now can only be from connection b's checks.
-    assert!(calls_suspended >= calls);
-    env.patch_connection("a", "one", json!({"spec": {"suspend": false}}))
+    assert_eq!(
+        env.requests_with_key(&own_key).await,
+        calls_suspended,
+        "a suspended connection called JumpCloud"
+    );
+    // Resuming resumes: the request made while suspended is handled with a sync.
+    env.patch_connection("s", "paused", json!({"spec": {"suspend": false}}))
         .await;
-    env.wait_for("a", "one", DEFAULT_WAIT, "Ready after resume", is_ready)
+    env.wait_for(
+        "s",
+        "paused",
+        DEFAULT_WAIT,
+        "request handled after resume",
+        |c| {
+            is_ready(c)
+                && c.status
+                    .as_ref()
+                    .and_then(|s| s.last_handled_sync_request.as_deref())
+                    == Some("while-suspended")
+        },
+    )
+    .await;
+    assert!(env.requests_with_key(&own_key).await > calls_suspended);
+    // The shared key is also in both statuses (a/one's at its next reconcile, within its
+    // keyCheckInterval), so it does not vanish with the events.
+    for (ns, name, peer) in [("b", "two", "a/one"), ("a", "one", "b/two")] {
+        env.wait_for(
+            ns,
+            name,
+            Duration::from_secs(60),
+            "apiKey.sharedWith",
+            |c| {
+                c.status
+                    .as_ref()
+                    .and_then(|s| s.api_key.as_ref())
+                    .is_some_and(|k| k.shared_with == [peer])
+            },
+        )
         .await;
+    }
+    let paused = env.connections("s").get("paused").await.unwrap();
+    assert!(
+        paused
+            .status
+            .unwrap()
+            .api_key
+            .unwrap()
+            .shared_with
+            .is_empty(),
+        "s/paused has a key of its own"
+    );
+    let syncs_before = env.requests_on(Region::Us, "/api/systems").await;
 
     // A sync request forces exactly one sync.
     env.patch_connection(

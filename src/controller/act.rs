@@ -8,8 +8,8 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use url::Url;
 
 use crate::collect::{self, CollectError, CollectOptions, NoProgress};
-use crate::conditions::reason;
 use crate::crd::{JumpCloudConnectionSpec, OrganizationStatus, SnapshotStatus};
+use crate::decide::classify::{self, CollectFailure, inconclusive, retry_after};
 use crate::decide::controls::ControlsEvaluation;
 use crate::decide::{KeyCheck, KeyIdentity, SyncResult};
 use crate::jumpcloud::{ApiKey, ClientConfig, JumpCloudClient, JumpCloudError, RetryPolicy};
@@ -59,45 +59,6 @@ impl Endpoints {
             max_attempts: 3,
         };
         JumpCloudClient::new(config, key.clone())
-    }
-}
-
-/// A transient failure's wait hint, from `Retry-After`.
-pub fn retry_after(error: &JumpCloudError) -> Option<Duration> {
-    match error {
-        JumpCloudError::RateLimited { retry_after, .. } => *retry_after,
-        _ => None,
-    }
-}
-
-fn inconclusive(error: &JumpCloudError) -> KeyCheck {
-    let reason = match error {
-        JumpCloudError::RateLimited { .. } => reason::RATE_LIMITED,
-        JumpCloudError::Server { .. } | JumpCloudError::Transport { .. } => {
-            reason::JUMPCLOUD_UNAVAILABLE
-        }
-        JumpCloudError::Timeout { .. } => reason::TIMEOUT,
-        _ => reason::SYNC_FAILED,
-    };
-    KeyCheck::Inconclusive {
-        reason,
-        message: error.to_string(),
-    }
-}
-
-/// Classifies an error of an identity or key-check request. `Rejected` carries no region yet.
-fn classify_key_error(error: &JumpCloudError) -> KeyCheck {
-    match error {
-        JumpCloudError::Unauthorized { .. }
-        | JumpCloudError::Forbidden { .. }
-        | JumpCloudError::NoOrganization => KeyCheck::Rejected { accepted_by: None },
-        JumpCloudError::OrgIdRequired { count } => KeyCheck::OrgIdRequired {
-            organizations: *count,
-        },
-        JumpCloudError::OrgNotAccessible { org_id } => KeyCheck::OrgNotAccessible {
-            org_id: org_id.clone(),
-        },
-        other => inconclusive(other),
     }
 }
 
@@ -167,7 +128,7 @@ pub async fn identify(
         }
         Err(error) => {
             let check =
-                finish_rejection(classify_key_error(&error), probe, endpoints, spec, key).await;
+                finish_rejection(classify::key_error(&error), probe, endpoints, spec, key).await;
             (check, retry_after(&error))
         }
     }
@@ -188,7 +149,7 @@ pub async fn check_key(
         Ok(()) => (KeyCheck::Accepted { identity: None }, None),
         Err(error) => {
             let check =
-                finish_rejection(classify_key_error(&error), probe, endpoints, spec, key).await;
+                finish_rejection(classify::key_error(&error), probe, endpoints, spec, key).await;
             (check, retry_after(&error))
         }
     }
@@ -206,29 +167,9 @@ pub enum SyncOutcome {
     KeyProblem(KeyCheck),
 }
 
-fn sync_failure(error: &JumpCloudError, kind: Option<&str>) -> SyncOutcome {
-    let (reason, transient) = match error {
-        JumpCloudError::RateLimited { .. } => (reason::RATE_LIMITED, true),
-        JumpCloudError::Server { .. } | JumpCloudError::Transport { .. } => {
-            (reason::JUMPCLOUD_UNAVAILABLE, true)
-        }
-        JumpCloudError::Timeout { .. } => (reason::TIMEOUT, true),
-        JumpCloudError::TruncatedCollection { .. } | JumpCloudError::TotalChanged { .. } => {
-            (reason::TRUNCATED_COLLECTION, true)
-        }
-        JumpCloudError::Forbidden { .. } => (reason::FORBIDDEN_ENDPOINT, false),
-        other => (reason::SYNC_FAILED, !other.is_terminal()),
-    };
-    let message = match kind {
-        Some(kind) => format!("collecting {kind}: {error}"),
-        None => error.to_string(),
-    };
+fn sync_failure(error: &JumpCloudError) -> SyncOutcome {
     SyncOutcome::Synced {
-        result: SyncResult::Failed {
-            reason,
-            message,
-            transient,
-        },
+        result: classify::sync_error(error, None),
         identity: None,
         retry_after: retry_after(error),
     }
@@ -258,7 +199,7 @@ pub async fn sync(
     config.request_timeout = config.request_timeout.min(timeout);
     let client = match JumpCloudClient::new(config, key.clone()) {
         Ok(client) => client,
-        Err(error) => return sync_failure(&error, None),
+        Err(error) => return sync_failure(&error),
     };
     let store = evidence.store.connection(connection);
     let sink = match StoreSink::open(store.clone()).await {
@@ -274,45 +215,25 @@ pub async fn sync(
     let report = match tokio::time::timeout(timeout, run).await {
         Err(_) => {
             return SyncOutcome::Synced {
-                result: SyncResult::Failed {
-                    reason: reason::TIMEOUT,
-                    message: format!(
-                        "the sync did not finish within spec.timeout ({}s)",
-                        timeout.as_secs()
-                    ),
-                    transient: true,
-                },
+                result: classify::sync_timed_out(timeout),
                 identity: None,
                 retry_after: None,
             };
         }
         Ok(Ok(report)) => report,
-        Ok(Err(CollectError::Identity(error))) => {
-            return match classify_key_error(&error) {
-                KeyCheck::Inconclusive { .. } => sync_failure(&error, None),
-                check => SyncOutcome::KeyProblem(check),
-            };
-        }
-        Ok(Err(CollectError::Api { kind, source })) => {
-            if matches!(source, JumpCloudError::Unauthorized { .. }) {
-                return SyncOutcome::KeyProblem(KeyCheck::Rejected { accepted_by: None });
-            }
-            return sync_failure(&source, Some(&kind));
-        }
-        // The store holds another organization's history for this connection: retrying cannot
-        // help, a person must point the connection at the right key or rename it.
-        Ok(Err(CollectError::Target(message))) => {
-            return SyncOutcome::Synced {
-                result: SyncResult::Failed {
-                    reason: reason::SYNC_FAILED,
-                    message,
-                    transient: false,
+        Ok(Err(error)) => {
+            return match classify::collect_error(&error) {
+                CollectFailure::Key(check) => SyncOutcome::KeyProblem(check),
+                CollectFailure::Sync {
+                    result,
+                    retry_after,
+                } => SyncOutcome::Synced {
+                    result,
+                    identity: None,
+                    retry_after,
                 },
-                identity: None,
-                retry_after: None,
             };
         }
-        Ok(Err(error)) => return write_failure(&error),
     };
     let committed = report.committed;
     let snapshot = &committed.snapshot;
@@ -372,11 +293,7 @@ pub async fn sync(
 
 pub fn write_failure(error: &CollectError) -> SyncOutcome {
     SyncOutcome::Synced {
-        result: SyncResult::Failed {
-            reason: reason::EVIDENCE_WRITE_FAILED,
-            message: format!("{error}; check the operator's evidence store"),
-            transient: true,
-        },
+        result: classify::write_failure(error),
         identity: None,
         retry_after: None,
     }

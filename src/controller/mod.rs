@@ -22,7 +22,9 @@ use kube::runtime::{Controller, watcher};
 use kube::{Api, Client, Resource, ResourceExt};
 
 use crate::crd::{JumpCloudConnection, JumpCloudConnectionStatus, SYNC_REQUESTED_AT_ANNOTATION};
-use crate::decide::{self, EventKind, Inputs, KeyCheck, Plan, SecretRead, Subject, SyncTrigger};
+use crate::decide::{
+    self, EventKind, Inputs, KeyCheck, KeyRequest, Plan, SecretRead, Subject, SyncTrigger,
+};
 pub use act::EvidenceTarget;
 use act::{Endpoints, SyncOutcome};
 use backoff::BackoffTracker;
@@ -32,6 +34,11 @@ pub const FIELD_MANAGER: &str = "jumpcloud-operator";
 
 /// Requeue of connections waiting for a human (Secret or spec change arrive through watches).
 const STALLED_REQUEUE: Duration = Duration::from_secs(30 * 60);
+
+/// TEST HOOK, not a supported setting: seconds a rejected key rests before its re-check
+/// (default [`decide::REJECTED_KEY_RETRY`], one hour), so end-to-end tests can pass the
+/// re-check moment.
+pub const REJECTED_KEY_RETRY_ENV: &str = "JUMPCLOUD_OPERATOR_TEST_REJECTED_KEY_RETRY_SECONDS";
 
 /// Controller errors (the Kubernetes side; JumpCloud outcomes are statuses, not errors).
 #[derive(Debug, thiserror::Error)]
@@ -79,12 +86,17 @@ pub struct Context {
     written: Mutex<HashMap<String, Written>>,
     /// Peers a shared-key warning was last published for, per connection.
     shared_warned: Mutex<HashMap<String, Vec<String>>>,
+    /// The last rejection of each connection's key, also when its status write failed: the
+    /// dead key is not tried again on the Kubernetes-error backoff.
+    rejections: Mutex<HashMap<String, decide::Rejection>>,
+    rejected_key_retry: Duration,
 }
 
 /// A status this process wrote.
 struct Written {
-    /// resourceVersion the write replaced, and the one it produced.
-    replaced: Option<String>,
+    /// resourceVersions the write replaced (the reconcile's cached one, and the one of the
+    /// in-progress status written before a sync), and the one it produced.
+    replaced: Vec<Option<String>>,
     produced: Option<String>,
     status: JumpCloudConnectionStatus,
 }
@@ -93,7 +105,7 @@ impl Written {
     /// Whether a cached object at `cached` predates this write. resourceVersions are opaque,
     /// but when both are integers (etcd revisions) an older one is recognised too.
     fn is_newer_than(&self, cached: Option<&str>) -> bool {
-        if cached == self.replaced.as_deref() {
+        if self.replaced.iter().any(|r| r.as_deref() == cached) {
             return true;
         }
         match (
@@ -137,6 +149,12 @@ impl Context {
             stores: RwLock::new(Vec::new()),
             written: Mutex::new(HashMap::new()),
             shared_warned: Mutex::new(HashMap::new()),
+            rejections: Mutex::new(HashMap::new()),
+            rejected_key_retry: std::env::var(REJECTED_KEY_RETRY_ENV)
+                .ok()
+                .and_then(|seconds| seconds.parse().ok())
+                .map(Duration::from_secs)
+                .unwrap_or(decide::REJECTED_KEY_RETRY),
         }
     }
 
@@ -144,6 +162,7 @@ impl Context {
     fn forget(&self, key: &str) {
         lock(&self.written).remove(key);
         lock(&self.shared_warned).remove(key);
+        lock(&self.rejections).remove(key);
         self.backoff.reset(key);
     }
 
@@ -163,6 +182,17 @@ impl Context {
                 (key, fingerprint)
             })
             .collect()
+    }
+
+    /// A connection from the watch caches, by `namespace/name`.
+    fn cached(&self, key: &str) -> Option<JumpCloudConnection> {
+        let (namespace, name) = key.split_once('/')?;
+        let reference = kube::runtime::reflector::ObjectRef::new(name).within(namespace);
+        let stores = self.stores.read().unwrap_or_else(|p| p.into_inner());
+        stores
+            .iter()
+            .find_map(|store| store.get(&reference))
+            .map(|c| (*c).clone())
     }
 
     async fn publish(
@@ -201,7 +231,7 @@ fn action_name(plan: &Plan) -> &'static str {
         Plan::SecretProblem => "ReadSecret",
         Plan::Blocked { .. } | Plan::Wait { .. } => "Wait",
         Plan::Identify { .. } => "IdentifyKey",
-        Plan::CheckKey => "CheckKey",
+        Plan::CheckKey | Plan::Recheck(_) => "CheckKey",
         Plan::Sync { .. } => "Sync",
     }
 }
@@ -227,13 +257,26 @@ pub async fn reconcile(
     };
 
     let cached_version = connection.resource_version();
-    let current_status = {
+    let mut current_status = {
         let written = lock(&ctx.written);
         match written.get(&key) {
             Some(write) if write.is_newer_than(cached_version.as_deref()) => write.status.clone(),
             _ => connection.status.clone().unwrap_or_default(),
         }
     };
+    // What the Kubernetes API holds as far as this process knows: writes and events compare
+    // against it.
+    let stored_status = current_status.clone();
+    if let Some(rejection) = lock(&ctx.rejections).get(&key)
+        && decide::restore_rejection(
+            &mut current_status,
+            rejection,
+            &secret_read,
+            connection.metadata.generation,
+        )
+    {
+        tracing::info!("the key's last rejection is not in the status yet; restored it");
+    }
     let request = connection
         .annotations()
         .get(SYNC_REQUESTED_AT_ANNOTATION)
@@ -249,6 +292,7 @@ pub async fn reconcile(
         sync_requested_at: request.as_deref(),
         secret: &secret_read,
         retry_not_before,
+        rejected_key_retry: ctx.rejected_key_retry,
         now,
     };
     let plan = decide::decide(&inputs);
@@ -271,12 +315,6 @@ pub async fn reconcile(
         SecretRead::Present { version, .. } => version.clone(),
         _ => None,
     };
-    let never_accepted = |status: &JumpCloudConnectionStatus, fp: &str| {
-        status
-            .api_key
-            .as_ref()
-            .is_none_or(|k| k.fingerprint != fp || k.last_accepted_time.is_none())
-    };
     let mut transient: Option<Option<Duration>> = None;
     let mut succeeded = false;
     let mut control_events = Vec::new();
@@ -285,10 +323,16 @@ pub async fn reconcile(
         (Plan::SecretProblem, _, _) => {
             decide::apply_secret_problem(&mut status, &secret_read, &subject)
         }
-        (Plan::Identify { then_sync }, Some(api_key), Some(fp)) => {
-            let probe = never_accepted(&status, fp);
+        (
+            Plan::Identify {
+                then_sync,
+                probe_regions,
+            },
+            Some(api_key),
+            Some(fp),
+        ) => {
             let (check, retry_after) =
-                act::identify(&ctx.settings.endpoints, spec, api_key, probe).await;
+                act::identify(&ctx.settings.endpoints, spec, api_key, *probe_regions).await;
             decide::apply_key_check(&mut status, fp, secret_version.as_deref(), &check, &subject);
             match check {
                 KeyCheck::Accepted { .. } => {
@@ -299,13 +343,24 @@ pub async fn reconcile(
                 _ => {}
             }
         }
-        (Plan::CheckKey, Some(api_key), Some(fp)) => {
-            let probe = never_accepted(&status, fp);
-            let (check, retry_after) =
-                act::check_key(&ctx.settings.endpoints, spec, api_key, probe).await;
+        (Plan::CheckKey | Plan::Recheck(_), Some(api_key), Some(fp)) => {
+            // Never a region probe here: the key was accepted before, or this is the hourly
+            // re-check of a rejection, which asks the configured region only.
+            let endpoints = &ctx.settings.endpoints;
+            let (check, retry_after) = match &plan {
+                Plan::Recheck(KeyRequest::Organizations) => {
+                    act::identify(endpoints, spec, api_key, false).await
+                }
+                _ => act::check_key(endpoints, spec, api_key, false).await,
+            };
             decide::apply_key_check(&mut status, fp, secret_version.as_deref(), &check, &subject);
             match check {
                 KeyCheck::Accepted { .. } => succeeded = true,
+                // The re-check of a rejected key used this period's one request: the next
+                // comes a full period later, not on the short transient backoff.
+                KeyCheck::Inconclusive { .. } if matches!(plan, Plan::Recheck(_)) => {
+                    transient = Some(Some(ctx.rejected_key_retry))
+                }
                 KeyCheck::Inconclusive { .. } => transient = Some(retry_after),
                 _ => {}
             }
@@ -314,7 +369,38 @@ pub async fn reconcile(
         _ => {}
     }
     // A sync follows either a due interval or a successful identification of a new key.
+    let api: Api<JumpCloudConnection> = Api::namespaced(ctx.client.clone(), &namespace);
+    let mut last_written = stored_status.clone();
+    let mut replaced = vec![cached_version.clone()];
     if let (Some(trigger), Some(api_key), Some(fp)) = (sync_trigger, &api_key, &fingerprint) {
+        // A sync can take minutes: show it (Reconciling=True, Ready present) before it runs.
+        let mut in_progress = status.clone();
+        decide::syncing(&mut in_progress, &plan, trigger, retry_not_before, &subject);
+        if in_progress != last_written {
+            match write_status(&api, &name, &in_progress).await {
+                Ok(produced) => {
+                    lock(&ctx.written).insert(
+                        key.clone(),
+                        Written {
+                            replaced: replaced.clone(),
+                            produced: produced.clone(),
+                            status: in_progress.clone(),
+                        },
+                    );
+                    replaced.push(produced);
+                    // Reconciling has been True since now, whatever its reason after the sync.
+                    if let Some(reconciling) = crate::conditions::find(
+                        &in_progress.conditions,
+                        crate::conditions::RECONCILING,
+                    ) {
+                        crate::conditions::put(&mut status.conditions, reconciling.clone());
+                    }
+                    last_written = in_progress;
+                }
+                // The sync matters more; the final write says everything again.
+                Err(error) => tracing::warn!(%error, "cannot write the in-progress status"),
+            }
+        }
         let outcome = run_sync(&ctx, &namespace, &name, spec, api_key).await;
         // lastSyncTime is when the attempt ended.
         let subject = Subject {
@@ -350,31 +436,31 @@ pub async fn reconcile(
         metrics.set_key_state(&namespace, &name, state);
     }
 
+    if let Some(fp) = &fingerprint {
+        decide::set_shared_with(&mut status, fp, &shared_key_peers(&ctx, &key, fp));
+    }
+    // Remembered before writing, so a failed write cannot lose a rejection.
+    {
+        let mut rejections = lock(&ctx.rejections);
+        match decide::rejection_of(&status) {
+            Some(rejection) => rejections.insert(key.clone(), rejection),
+            None => rejections.remove(&key),
+        };
+    }
+
     // Report: status only when changed, events on transitions.
-    if status != current_status {
-        let api: Api<JumpCloudConnection> = Api::namespaced(ctx.client.clone(), &namespace);
-        let patch = serde_json::json!({
-            "apiVersion": JumpCloudConnection::api_version(&()),
-            "kind": JumpCloudConnection::kind(&()),
-            "status": status,
-        });
-        let patched = api
-            .patch_status(
-                &name,
-                &PatchParams::apply(FIELD_MANAGER).force(),
-                &Patch::Apply(&patch),
-            )
-            .await?;
+    if status != last_written {
+        let produced = write_status(&api, &name, &status).await?;
         lock(&ctx.written).insert(
             key.clone(),
             Written {
-                replaced: cached_version,
-                produced: patched.resource_version(),
+                replaced,
+                produced,
                 status: status.clone(),
             },
         );
     }
-    for event in decide::events(&current_status.conditions, &status.conditions)
+    for event in decide::events(&stored_status.conditions, &status.conditions)
         .into_iter()
         .chain(control_events)
     {
@@ -408,12 +494,35 @@ pub async fn reconcile(
     };
     tracing::info!(
         action = action_name(&plan),
+        plan = plan.name(),
         ready = crate::conditions::find(&status.conditions, crate::conditions::READY)
             .map(|c| c.reason.as_str())
             .unwrap_or(""),
         "reconciled"
     );
     Ok(action)
+}
+
+/// Server-side apply of the status subresource (apiVersion, kind and status only); returns the
+/// resourceVersion it produced.
+async fn write_status(
+    api: &Api<JumpCloudConnection>,
+    name: &str,
+    status: &JumpCloudConnectionStatus,
+) -> Result<Option<String>, Error> {
+    let patch = serde_json::json!({
+        "apiVersion": JumpCloudConnection::api_version(&()),
+        "kind": JumpCloudConnection::kind(&()),
+        "status": status,
+    });
+    let patched = api
+        .patch_status(
+            name,
+            &PatchParams::apply(FIELD_MANAGER).force(),
+            &Patch::Apply(&patch),
+        )
+        .await?;
+    Ok(patched.resource_version())
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -555,44 +664,76 @@ fn record_sync_metrics(
     }
 }
 
+/// Every connection's last seen key fingerprint, with this one's as just read (the watch cache
+/// may not show it yet).
+fn all_fingerprints(ctx: &Context, key: &str, fingerprint: &str) -> Vec<(String, Option<String>)> {
+    ctx.fingerprints()
+        .into_iter()
+        .filter(|(k, _)| k != key)
+        .chain([(key.to_owned(), Some(fingerprint.to_owned()))])
+        .collect()
+}
+
+/// The other connections using this key.
+fn shared_key_peers(ctx: &Context, key: &str, fingerprint: &str) -> Vec<String> {
+    decide::shared_key_peers(
+        key,
+        fingerprint,
+        all_fingerprints(ctx, key, fingerprint)
+            .iter()
+            .map(|(k, fp)| (k.clone(), fp.as_deref())),
+    )
+}
+
 /// Warns once per change when other connections use the same key: generating a new key for
-/// that administrator revokes it for all of them.
+/// that administrator revokes it for all of them. Every connection sharing it is warned, the
+/// ones already running too (not only the one that just joined).
 async fn warn_shared_key(
     ctx: &Context,
     connection: &JumpCloudConnection,
     key: &str,
     fingerprint: &str,
 ) {
-    let all = ctx.fingerprints();
-    let peers = decide::shared_key_peers(
-        key,
-        fingerprint,
-        all.iter().map(|(k, fp)| (k.clone(), fp.as_deref())),
-    );
-    let changed = {
-        let mut warned = lock(&ctx.shared_warned);
-        let previous = warned.get(key).cloned().unwrap_or_default();
-        if previous == peers {
-            false
-        } else {
-            warned.insert(key.to_owned(), peers.clone());
-            !peers.is_empty()
-        }
+    let all = all_fingerprints(ctx, key, fingerprint);
+    let peers_of = |who: &str| {
+        decide::shared_key_peers(
+            who,
+            fingerprint,
+            all.iter().map(|(k, fp)| (k.clone(), fp.as_deref())),
+        )
     };
-    if changed {
+    let peers = peers_of(key);
+    let mut to_warn = vec![(key.to_owned(), peers.clone())];
+    to_warn.extend(peers.iter().map(|peer| (peer.clone(), peers_of(peer))));
+    for (who, peers) in to_warn {
+        let changed = {
+            let mut warned = lock(&ctx.shared_warned);
+            let previous = warned.get(&who).cloned().unwrap_or_default();
+            if previous == peers {
+                false
+            } else {
+                warned.insert(who.clone(), peers.clone());
+                !peers.is_empty()
+            }
+        };
+        if !changed {
+            continue;
+        }
+        let object = if who == key {
+            Some(connection.clone())
+        } else {
+            ctx.cached(&who)
+        };
+        let Some(object) = object else {
+            continue;
+        };
         let note = format!(
             "The key (fingerprint {fingerprint}) is also used by {}. Generating a new key for its administrator revokes it for all of them; give each connection its own administrator's key.",
             peers.join(", ")
         );
-        tracing::warn!(peers = %peers.join(","), "API key shared between connections");
-        ctx.publish(
-            connection,
-            EventKind::Warning,
-            "KeyShared",
-            &note,
-            "CheckKey",
-        )
-        .await;
+        tracing::warn!(connection = %who, peers = %peers.join(","), "API key shared between connections");
+        ctx.publish(&object, EventKind::Warning, "KeyShared", &note, "CheckKey")
+            .await;
     }
 }
 

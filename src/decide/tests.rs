@@ -24,6 +24,7 @@ fn present(fp: &str, version: &str) -> SecretRead {
     }
 }
 
+#[derive(Clone)]
 struct World {
     spec: JumpCloudConnectionSpec,
     status: JumpCloudConnectionStatus,
@@ -57,6 +58,7 @@ impl World {
             sync_requested_at: self.request.as_deref(),
             secret: &self.secret,
             retry_not_before: self.retry_not_before,
+            rejected_key_retry: REJECTED_KEY_RETRY,
             now: self.now,
         }
     }
@@ -191,7 +193,8 @@ fn a_new_key_is_identified_and_synced_first() {
     assert_eq!(
         w.plan(),
         Plan::Identify {
-            then_sync: Some(SyncTrigger::First)
+            then_sync: Some(SyncTrigger::First),
+            probe_regions: true,
         }
     );
 }
@@ -239,11 +242,13 @@ fn healthy_connection_waits_then_checks_the_key_then_syncs_on_interval() {
     assert_eq!(w.reason(READY), Some(reason::SUCCEEDED));
     assert!(w.cond(RECONCILING).is_none() && w.cond(STALLED).is_none());
     // Status writes re-trigger reconcile: nothing is due, so no call (no hot loop).
-    assert_eq!(w.plan(), Plan::Wait { until: at(300) });
-    w.now = at(300);
+    // The key check is due a tenth of keyCheckInterval (5m) early, so the requeue jitter never
+    // pushes it past one interval.
+    assert_eq!(w.plan(), Plan::Wait { until: at(270) });
+    w.now = at(270);
     assert_eq!(w.plan(), Plan::CheckKey);
     w.check(KeyCheck::Accepted { identity: None });
-    assert_eq!(w.plan(), Plan::Wait { until: at(600) });
+    assert_eq!(w.plan(), Plan::Wait { until: at(540) });
     // The sync interval is timed from the last successful sync (restarts cause no storm).
     w.now = at(6 * 3600);
     assert_eq!(
@@ -293,7 +298,7 @@ fn revoked_key_is_named_blocked_for_an_hour_and_unblocked_by_a_secret_change() {
     w.request = Some("now".into());
     assert_eq!(w.plan(), Plan::Blocked { until: at(3900) });
     w.now = at(3900);
-    assert_eq!(w.plan(), Plan::CheckKey);
+    assert_eq!(w.plan(), Plan::Recheck(KeyRequest::Cheap));
 
     // A Secret update with a new key is acted on at once.
     w.now = at(400);
@@ -390,7 +395,10 @@ fn multi_tenant_problems_are_fixed_by_a_spec_change() {
     w.check(KeyCheck::OrgIdRequired { organizations: 2 });
     assert_eq!(w.reason(KEY_VALID), Some(reason::ORG_ID_REQUIRED));
     assert!(w.cond(KEY_VALID).unwrap().message.contains("spec.orgId"));
-    w.finish(&Plan::Identify { then_sync: None });
+    w.finish(&Plan::Identify {
+        then_sync: None,
+        probe_regions: true,
+    });
     assert!(matches!(w.plan(), Plan::Blocked { .. }));
     w.generation = 2;
     assert!(matches!(w.plan(), Plan::Identify { .. }));
@@ -697,4 +705,225 @@ fn a_sync_records_the_control_summary_and_a_failed_sync_keeps_it() {
     assert_eq!(retention[0].kind, EventKind::Warning);
     assert!(retention[0].note.contains("AccessDenied"));
     assert_eq!(status.evidence.unwrap().snapshot, Some(snapshot()));
+}
+
+#[test]
+fn multi_tenant_rechecks_ask_the_organizations_again_and_nothing_flaps_while_unchanged() {
+    for check in [
+        KeyCheck::OrgIdRequired { organizations: 2 },
+        KeyCheck::OrgNotAccessible {
+            org_id: "5f0c1b2a3d4e5f6a7b8c9d0e".into(),
+        },
+    ] {
+        let mut w = World::new();
+        let plan = w.plan();
+        w.check(check.clone());
+        w.finish(&plan);
+        let before = w.status.clone();
+        assert!(matches!(w.plan(), Plan::Blocked { until } if until == at(3600)));
+        // An hour later: the identification's organization step again, not the cheap request,
+        // which sends no x-org-id and so would be accepted (the hourly flap).
+        w.now = at(3600);
+        let plan = w.plan();
+        assert_eq!(plan, Plan::Recheck(KeyRequest::Organizations));
+        w.check(check);
+        w.finish(&plan);
+        assert!(events(&before.conditions, &w.status.conditions).is_empty());
+        for type_ in [KEY_VALID, READY, STALLED] {
+            assert_eq!(
+                conditions::find(&before.conditions, type_),
+                w.cond(type_),
+                "{type_} changed"
+            );
+        }
+        assert!(matches!(w.plan(), Plan::Blocked { until } if until == at(7200)));
+    }
+}
+
+#[test]
+fn never_accepted_keys_probe_other_regions_once_then_recheck_with_one_request() {
+    let mut w = World::new();
+    assert!(matches!(
+        w.plan(),
+        Plan::Identify {
+            probe_regions: true,
+            ..
+        }
+    ));
+    // The first rejection probed the other regions: the EU host accepts the key.
+    w.check(KeyCheck::Rejected {
+        accepted_by: Some(Region::Eu),
+    });
+    let plan = w.plan();
+    w.finish(&plan);
+    let before = w.status.clone();
+    assert_eq!(w.reason(KEY_VALID), Some(reason::WRONG_REGION));
+    // The hourly re-check is one cheap request to the configured region, no probe.
+    w.now = at(3600);
+    let plan = w.plan();
+    assert_eq!(plan, Plan::Recheck(KeyRequest::Cheap));
+    // Rejected again (no region asked): the WrongRegion verdict and its message stay.
+    w.check(KeyCheck::Rejected { accepted_by: None });
+    w.finish(&plan);
+    assert_eq!(
+        conditions::find(&before.conditions, KEY_VALID),
+        w.cond(KEY_VALID)
+    );
+    assert!(events(&before.conditions, &w.status.conditions).is_empty());
+    assert_eq!(
+        w.status.api_key.as_ref().unwrap().last_rejected_time,
+        Some(Time(at(3600)))
+    );
+    // The same key in a re-applied Secret is not probed again either...
+    w.secret = present(FP, "2");
+    assert!(matches!(
+        w.plan(),
+        Plan::Identify {
+            probe_regions: false,
+            ..
+        }
+    ));
+    // ...but a spec change (e.g. spec.region) asks again.
+    w.generation = 2;
+    assert!(matches!(
+        w.plan(),
+        Plan::Identify {
+            probe_regions: true,
+            ..
+        }
+    ));
+
+    // A re-check that could not tell (JumpCloud unavailable) waits for its backoff.
+    let mut unsure = w.clone();
+    unsure.secret = present(FP, "1");
+    unsure.generation = 1;
+    unsure.now = at(7200);
+    assert_eq!(unsure.plan(), Plan::Recheck(KeyRequest::Cheap));
+    unsure.retry_not_before = Some(at(10800));
+    assert_eq!(unsure.plan(), Plan::Blocked { until: at(10800) });
+
+    // KeyRejected: the same one request an hour, the reason kept.
+    let mut w = World::new();
+    w.check(KeyCheck::Rejected { accepted_by: None });
+    w.finish(&Plan::CheckKey);
+    w.now = at(3600);
+    assert_eq!(w.plan(), Plan::Recheck(KeyRequest::Cheap));
+    w.check(KeyCheck::Rejected { accepted_by: None });
+    assert_eq!(w.reason(KEY_VALID), Some(reason::KEY_REJECTED));
+    // An accepted key is never probed.
+    let w = healthy();
+    assert!(!first_rejection_possible(&w.status, FP, Some(1)));
+}
+
+#[test]
+fn key_checks_happen_within_one_interval_whatever_the_jitter() {
+    for (interval, seconds) in [("30s", 30), ("5m", 300), ("1h", 3600), ("24h", 86400)] {
+        for unit in [0.0, 0.25, 0.5, 0.999_999] {
+            let mut w = healthy();
+            w.spec.key_check_interval = interval.into();
+            w.spec.interval = "168h".into();
+            w.check(KeyCheck::Accepted { identity: None });
+            let checked = w.now;
+            let Plan::Wait { until } = w.plan() else {
+                panic!("nothing due right after a check");
+            };
+            let delay = requeue_after(w.now, until, unit);
+            assert!(
+                delay <= Duration::from_secs(seconds),
+                "{interval} unit {unit}: {delay:?}"
+            );
+            w.now = checked + SignedDuration::try_from(delay).unwrap();
+            assert_eq!(w.plan(), Plan::CheckKey, "{interval} unit {unit}");
+        }
+    }
+}
+
+#[test]
+fn a_rejection_kept_in_memory_survives_a_failed_status_write() {
+    let stale = healthy();
+    let mut w = healthy();
+    w.now = at(300);
+    w.check(KeyCheck::Rejected { accepted_by: None });
+    let plan = w.plan();
+    w.finish(&plan);
+    let memory = rejection_of(&w.status).expect("a rejection");
+    assert!(rejection_of(&stale.status).is_none());
+
+    // The write failed: the next reconcile sees the old status (key accepted, check due).
+    let mut r = healthy();
+    r.now = at(310);
+    assert_eq!(r.plan(), Plan::CheckKey);
+    let mut status = r.status.clone();
+    assert!(restore_rejection(
+        &mut status,
+        &memory,
+        &r.secret,
+        Some(r.generation)
+    ));
+    r.status = status;
+    assert_eq!(r.plan(), Plan::Blocked { until: at(3900) });
+    assert_eq!(r.reason(KEY_VALID), Some(reason::KEY_REVOKED));
+    // Written since: nothing to restore.
+    let mut written = w.status.clone();
+    assert!(!restore_rejection(
+        &mut written,
+        &memory,
+        &w.secret,
+        Some(w.generation)
+    ));
+    assert_eq!(written, w.status);
+    // The user changed the Secret or the spec: the memory does not apply.
+    let mut status = stale.status.clone();
+    assert!(!restore_rejection(
+        &mut status,
+        &memory,
+        &present(FP, "2"),
+        Some(1)
+    ));
+    assert!(!restore_rejection(
+        &mut status,
+        &memory,
+        &stale.secret,
+        Some(2)
+    ));
+}
+
+#[test]
+fn a_sync_in_progress_shows_reconciling_and_a_ready_condition() {
+    // First sync: Ready Unknown.
+    let mut w = World::new();
+    let plan = w.plan();
+    w.check(identity(READ_ONLY_ROLE, None));
+    let mut status = w.status.clone();
+    syncing(&mut status, &plan, &SyncTrigger::First, None, &w.subject());
+    let ready = conditions::find(&status.conditions, READY).unwrap();
+    assert_eq!(ready.status, "Unknown");
+    let reconciling = conditions::find(&status.conditions, RECONCILING).unwrap();
+    assert_eq!(
+        (reconciling.status.as_str(), reconciling.reason.as_str()),
+        ("True", reason::SYNCING)
+    );
+    assert!(reconciling.message.contains("sync in progress"));
+
+    // Later syncs: Ready unchanged.
+    let mut w = healthy();
+    w.now = at(6 * 3600);
+    let plan = w.plan();
+    let mut status = w.status.clone();
+    syncing(
+        &mut status,
+        &plan,
+        &SyncTrigger::Interval,
+        None,
+        &w.subject(),
+    );
+    assert_eq!(conditions::find(&status.conditions, READY), w.cond(READY));
+    assert_eq!(
+        conditions::find(&status.conditions, RECONCILING).map(|c| c.reason.as_str()),
+        Some(reason::SYNCING)
+    );
+    // Done: Reconciling is removed again.
+    w.sync(success(), SyncTrigger::Interval);
+    w.finish(&plan);
+    assert!(w.cond(RECONCILING).is_none());
 }

@@ -38,9 +38,37 @@ pub struct Env {
 pub struct Operator {
     child: tokio::process::Child,
     log: Arc<Mutex<String>>,
+    /// The tasks copying stdout and stderr into `log`; they end at EOF.
+    readers: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl Operator {
+    /// Starts `command` and copies its stdout and stderr into the log.
+    pub fn spawn(mut command: tokio::process::Command) -> Operator {
+        let mut child = command.spawn().expect("operator starts");
+        let log = Arc::new(Mutex::new(String::new()));
+        let mut readers = Vec::new();
+        for stream in [
+            Box::new(child.stdout.take().unwrap()) as Box<dyn tokio::io::AsyncRead + Unpin + Send>,
+            Box::new(child.stderr.take().unwrap()),
+        ] {
+            let log = log.clone();
+            readers.push(tokio::spawn(async move {
+                let mut lines = BufReader::new(stream).lines();
+                while let Ok(Some(line)) = lines.next_line().await {
+                    let mut log = log.lock().unwrap();
+                    log.push_str(&line);
+                    log.push('\n');
+                }
+            }));
+        }
+        Operator {
+            child,
+            log,
+            readers,
+        }
+    }
+
     pub fn log(&self) -> String {
         self.log.lock().unwrap().clone()
     }
@@ -87,9 +115,15 @@ impl Operator {
             .await
             .expect("operator exits within 30 s of SIGTERM")
             .expect("operator exit status");
-        // Let the log readers drain.
-        let log = self.log.clone();
-        let text = log.lock().unwrap().clone();
+        // The log readers end at EOF of the exited process's pipes: join them so the log (and
+        // the key-leak scan) has every line it wrote.
+        for reader in std::mem::take(&mut self.readers) {
+            tokio::time::timeout(Duration::from_secs(30), reader)
+                .await
+                .expect("log readers reach EOF within 30 s of exit")
+                .expect("log reader task");
+        }
+        let text = self.log.lock().unwrap().clone();
         (status, text)
     }
 }
@@ -175,6 +209,14 @@ impl Env {
             .join(",")
     }
 
+    /// A running operator with extra environment (e.g. test hooks).
+    pub async fn with_operator_env(mut self, extra: &[&str], env: &[(&str, &str)]) -> Env {
+        let mut command = self.operator_command(extra);
+        command.envs(env.iter().copied());
+        self.operator = Some(Operator::spawn(command));
+        self
+    }
+
     pub fn operator_command(&self, extra: &[&str]) -> tokio::process::Command {
         let mut command = tokio::process::Command::new(operator_binary());
         command
@@ -199,26 +241,7 @@ impl Env {
     }
 
     pub fn spawn_operator(&self, extra: &[&str]) -> Operator {
-        let mut child = self
-            .operator_command(extra)
-            .spawn()
-            .expect("operator starts");
-        let log = Arc::new(Mutex::new(String::new()));
-        for stream in [
-            Box::new(child.stdout.take().unwrap()) as Box<dyn tokio::io::AsyncRead + Unpin + Send>,
-            Box::new(child.stderr.take().unwrap()),
-        ] {
-            let log = log.clone();
-            tokio::spawn(async move {
-                let mut lines = BufReader::new(stream).lines();
-                while let Ok(Some(line)) = lines.next_line().await {
-                    let mut log = log.lock().unwrap();
-                    log.push_str(&line);
-                    log.push('\n');
-                }
-            });
-        }
-        Operator { child, log }
+        Operator::spawn(self.operator_command(extra))
     }
 
     pub fn operator(&self) -> &Operator {
