@@ -59,9 +59,9 @@ pub fn sync_error(error: &JumpCloudError, kind: Option<&str>) -> SyncResult {
         | JumpCloudError::Transport { .. }
         | JumpCloudError::Unreachable { .. } => (reason::JUMPCLOUD_UNAVAILABLE, true),
         JumpCloudError::Timeout { .. } => (reason::TIMEOUT, true),
-        JumpCloudError::TruncatedCollection { .. } | JumpCloudError::TotalChanged { .. } => {
-            (reason::TRUNCATED_COLLECTION, true)
-        }
+        JumpCloudError::TruncatedCollection { .. }
+        | JumpCloudError::TotalChanged { .. }
+        | JumpCloudError::DuplicateRecord { .. } => (reason::TRUNCATED_COLLECTION, true),
         JumpCloudError::Forbidden { .. } => (reason::FORBIDDEN_ENDPOINT, false),
         other => (reason::SYNC_FAILED, !other.is_terminal()),
     };
@@ -213,6 +213,15 @@ mod tests {
                     endpoint: endpoint(),
                     first: 55,
                     now: 56,
+                },
+                reason::TRUNCATED_COLLECTION,
+                true,
+            ),
+            (
+                JumpCloudError::DuplicateRecord {
+                    endpoint: endpoint(),
+                    id: "5f0c".into(),
+                    skip: 100,
                 },
                 reason::TRUNCATED_COLLECTION,
                 true,
