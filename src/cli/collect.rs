@@ -479,7 +479,10 @@ fn print_summary(report: &CollectionReport<CommittedSnapshot>, url: &str) {
 /// Statistics a `bench` child run hands back to its parent.
 #[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub struct RunStats {
+    /// The whole run: collection, evaluation of the controls and commit.
     pub seconds: f64,
+    /// The collection alone: from the first request to the last record stored.
+    pub collection_seconds: f64,
     pub total_requests: u64,
     pub min_requests: u64,
     pub records: u64,
@@ -507,6 +510,11 @@ fn write_stats(
     };
     let stats = RunStats {
         seconds: report.seconds,
+        collection_seconds: report
+            .manifest
+            .finished_at
+            .duration_since(report.manifest.started_at)
+            .as_secs_f64(),
         total_requests: report.total_requests,
         min_requests: report.min_requests,
         records: report.kinds.iter().map(|kind| kind.records).sum(),
