@@ -11,7 +11,7 @@ use serde::Deserialize;
 use super::manifest::{EventsWindow, KindEntry, KindStatus, Manifest, ManifestOrg};
 use super::snapshot::{KindSink, SnapshotSink};
 use super::{CollectError, MANIFEST_FORMAT};
-use crate::jumpcloud::paging::min_requests;
+use crate::jumpcloud::paging::{min_requests, record_id};
 use crate::jumpcloud::{EventQuery, JumpCloudClient, JumpCloudError, ListRequest};
 
 /// System Insights tables collected, each its own kind `system_insights_<table>`.
@@ -250,19 +250,6 @@ pub fn events_window(
         None => days_back(days),
     };
     EventsWindow { start, end: now }
-}
-
-#[derive(Deserialize)]
-struct IdProbe {
-    #[serde(rename = "_id", default)]
-    underscore_id: Option<String>,
-    #[serde(default)]
-    id: Option<String>,
-}
-
-fn record_id(record: &[u8]) -> Option<String> {
-    let probe: IdProbe = serde_json::from_slice(record).ok()?;
-    probe.underscore_id.or(probe.id)
 }
 
 #[derive(Deserialize)]
