@@ -62,6 +62,15 @@ pub struct RunArgs {
     #[arg(long = "region-endpoint", env = "JUMPCLOUD_OPERATOR_REGION_ENDPOINTS", value_delimiter = ',', value_parser = controller::parse_endpoint)]
     region_endpoints: Vec<(Region, url::Url)>,
 
+    /// FOR TESTS ONLY: seconds a rejected key rests before its re-check (default one hour), so
+    /// end-to-end tests can pass the re-check moment.
+    #[arg(
+        long,
+        hide = true,
+        env = "JUMPCLOUD_OPERATOR_TEST_REJECTED_KEY_RETRY_SECONDS"
+    )]
+    test_rejected_key_retry_seconds: Option<u64>,
+
     /// Log format: json (default, for log collectors) or text (for people).
     #[arg(long, env = "JUMPCLOUD_OPERATOR_LOG_FORMAT", default_value = "json", value_parser = ["json", "text"])]
     log_format: String,
@@ -187,6 +196,9 @@ impl RunArgs {
             instance: self.instance.clone(),
             metrics: Some(metrics),
             readiness: Some(readiness.clone()),
+            rejected_key_retry: self
+                .test_rejected_key_retry_seconds
+                .map_or(crate::decide::REJECTED_KEY_RETRY, Duration::from_secs),
         };
         tracing::info!(
             evidence_store = %settings.evidence.store.url(),

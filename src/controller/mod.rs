@@ -35,11 +35,6 @@ pub const FIELD_MANAGER: &str = "jumpcloud-operator";
 /// Requeue of connections waiting for a human (Secret or spec change arrive through watches).
 const STALLED_REQUEUE: Duration = Duration::from_secs(30 * 60);
 
-/// TEST HOOK, not a supported setting: seconds a rejected key rests before its re-check
-/// (default [`decide::REJECTED_KEY_RETRY`], one hour), so end-to-end tests can pass the
-/// re-check moment.
-pub const REJECTED_KEY_RETRY_ENV: &str = "JUMPCLOUD_OPERATOR_TEST_REJECTED_KEY_RETRY_SECONDS";
-
 /// Controller errors (the Kubernetes side; JumpCloud outcomes are statuses, not errors).
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -71,6 +66,9 @@ pub struct Settings {
     pub metrics: Option<Arc<crate::telemetry::Metrics>>,
     /// Set ready once every connection store has its initial list.
     pub readiness: Option<crate::telemetry::Readiness>,
+    /// How long a rejected key rests before its re-check ([`decide::REJECTED_KEY_RETRY`]
+    /// outside tests).
+    pub rejected_key_retry: Duration,
 }
 
 /// Shared state of all reconciles.
@@ -89,7 +87,6 @@ pub struct Context {
     /// The last rejection of each connection's key, also when its status write failed: the
     /// dead key is not tried again on the Kubernetes-error backoff.
     rejections: Mutex<HashMap<String, decide::Rejection>>,
-    rejected_key_retry: Duration,
 }
 
 /// A status this process wrote.
@@ -150,11 +147,6 @@ impl Context {
             written: Mutex::new(HashMap::new()),
             shared_warned: Mutex::new(HashMap::new()),
             rejections: Mutex::new(HashMap::new()),
-            rejected_key_retry: std::env::var(REJECTED_KEY_RETRY_ENV)
-                .ok()
-                .and_then(|seconds| seconds.parse().ok())
-                .map(Duration::from_secs)
-                .unwrap_or(decide::REJECTED_KEY_RETRY),
         }
     }
 
@@ -292,7 +284,7 @@ pub async fn reconcile(
         sync_requested_at: request.as_deref(),
         secret: &secret_read,
         retry_not_before,
-        rejected_key_retry: ctx.rejected_key_retry,
+        rejected_key_retry: ctx.settings.rejected_key_retry,
         now,
     };
     let plan = decide::decide(&inputs);
@@ -359,7 +351,7 @@ pub async fn reconcile(
                 // The re-check of a rejected key used this period's one request: the next
                 // comes a full period later, not on the short transient backoff.
                 KeyCheck::Inconclusive { .. } if matches!(plan, Plan::Recheck(_)) => {
-                    transient = Some(Some(ctx.rejected_key_retry))
+                    transient = Some(Some(ctx.settings.rejected_key_retry))
                 }
                 KeyCheck::Inconclusive { .. } => transient = Some(retry_after),
                 _ => {}
