@@ -9,7 +9,7 @@ fn main() -> std::process::ExitCode {
 /// Evaluating the controls of a large org parses hundreds of MB of records on blocking threads
 /// and frees them phase by phase; with glibc's default of one arena per thread (up to 8 per
 /// core) the freed memory stays behind in other threads' arenas and the peak nearly doubles
-/// (org L: 520 MiB by default, 307-382 MiB with two arenas; BENCHMARKS.md). `MALLOC_ARENA_MAX` in
+/// (org L: 520 MiB by default, 300-400 MiB with two arenas; BENCHMARKS.md). `MALLOC_ARENA_MAX` in
 /// the environment still wins.
 fn limit_malloc_arenas() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
