@@ -194,6 +194,42 @@ async fn collect_simulate_writes_a_verifiable_snapshot() {
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
 }
 
+/// The statistics `bench` reads from its `collect` children: the collection apart from the
+/// evaluation and commit that follow it.
+#[tokio::test(flavor = "multi_thread")]
+async fn bench_statistics_split_the_collection_from_the_whole_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let stats_path = dir.path().join("stats.json");
+    let run = run(vec![
+        "collect".into(),
+        "--simulate".into(),
+        "--out".into(),
+        dir.path().join("snapshot").display().to_string(),
+        "--stats-out".into(),
+        stats_path.display().to_string(),
+    ])
+    .await;
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let stats: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&stats_path).unwrap()).unwrap();
+    let number = |field: &str| {
+        stats[field]
+            .as_f64()
+            .unwrap_or_else(|| panic!("{field}: {stats}"))
+    };
+    assert!(number("collection_seconds") > 0.0);
+    assert!(number("collection_seconds") <= number("seconds"), "{stats}");
+    assert_eq!(number("total_requests"), number("min_requests"), "{stats}");
+    assert_eq!(number("users_total"), OrgSize::small().users as f64);
+    if cfg!(target_os = "linux") {
+        let collection = number("collection_peak_rss_kib");
+        assert!(
+            collection > 0.0 && collection <= number("peak_rss_kib"),
+            "{stats}"
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn the_key_appears_in_no_output_and_no_file() {
     let sim = simulator(OrgSize::small()).await;

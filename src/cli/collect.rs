@@ -391,15 +391,16 @@ impl CollectProgress for Progress {
 
     fn kind_finished(&self, kind: &str, records: u64, seconds: f64) {
         let done = self.kinds_done.fetch_add(1, Ordering::Relaxed) + 1;
-        if done == KIND_COUNT {
-            self.collection_peak_rss_kib
-                .store(peak_rss_kib().unwrap_or(0), Ordering::Relaxed);
-        }
         self.update();
         if self.bar.is_none() {
             let _guard = self.plain.lock();
             eprintln!("[{done}/{KIND_COUNT}] {kind}: {records} records in {seconds:.2}s");
         }
+    }
+
+    fn collected(&self) {
+        self.collection_peak_rss_kib
+            .store(peak_rss_kib().unwrap_or(0), Ordering::Relaxed);
     }
 }
 

@@ -50,6 +50,8 @@ pub trait CollectProgress: Send + Sync {
     fn kind_started(&self, kind: &str);
     fn records_written(&self, kind: &str, records: u64);
     fn kind_finished(&self, kind: &str, records: u64, seconds: f64);
+    /// Every kind is stored; the commit (and the sink's evaluation of the controls) follows.
+    fn collected(&self) {}
 }
 
 /// Progress that goes nowhere.
@@ -222,6 +224,7 @@ pub async fn collect<S: SnapshotSink>(
         events_window,
         kinds: entries,
     };
+    progress.collected();
     let committed = sink.commit(&manifest).await?;
     // The identity requests are the fewest possible too: one org page (or more for a large
     // multi-tenant admin) and getSelf.
