@@ -61,6 +61,17 @@ async fn write_snapshot(
     now: jiff::Timestamp,
     signer: Option<&SigningKey>,
 ) -> jumpcloud_operator::store::Result<jumpcloud_operator::store::Snapshot> {
+    write_retaining(store, data, now, signer, None).await
+}
+
+/// [`write_snapshot`], deciding retention with the commit when given a policy.
+async fn write_retaining(
+    store: &ConnectionStore,
+    data: &[(String, Vec<u8>)],
+    now: jiff::Timestamp,
+    signer: Option<&SigningKey>,
+    retention: Option<RetentionPolicy>,
+) -> jumpcloud_operator::store::Result<jumpcloud_operator::store::Snapshot> {
     let mut kinds = Vec::new();
     for (kind, bytes) in data {
         let mut writer = store.blob_writer();
@@ -76,6 +87,7 @@ async fn write_snapshot(
         events: None,
         collection: serde_json::json!({"org": {"id": "5f0000000000000000000001"}, "started_at": now.to_string()}),
         sources: serde_json::json!({}),
+        retention,
         ..SnapshotDraft::default()
     };
     store.commit(draft, signer, now).await
@@ -223,26 +235,52 @@ async fn unchanged_org_365_daily_snapshots_cost_at_most_105_percent_of_one() {
 async fn retention_removes_expired_snapshots_and_their_blobs_but_keeps_the_newest() {
     let (_dir, store) = disk_store();
     let c = store.connection(&connection());
-    for d in 0..30 {
-        write_snapshot(&c, &org(d as u64, 5, 5), day(d), None)
-            .await
-            .unwrap();
-    }
     let policy = RetentionPolicy {
         grace: jiff::SignedDuration::ZERO,
         ..RetentionPolicy::days(10)
     };
+    for d in 0..29 {
+        write_snapshot(&c, &org(d as u64, 5, 5), day(d), None)
+            .await
+            .unwrap();
+    }
+    // Without a decision recorded by a commit, retention removes nothing.
+    let report = apply_retention(&c, &policy, day(29)).await.unwrap();
+    assert_eq!(report.removed_snapshots.len(), 0);
+    // The commit of day 29 retires days 0..=18 (older than 10 days) in its manifest.
+    let head = write_retaining(&c, &org(29, 5, 5), day(29), None, Some(policy.clone()))
+        .await
+        .unwrap();
+    let record = head
+        .manifest
+        .retention
+        .as_ref()
+        .expect("a retention record");
+    assert_eq!(record.kept_from, 19);
+    assert_eq!(record.retired.len(), 19);
     let report = apply_retention(&c, &policy, day(29)).await.unwrap();
     assert_eq!(report.removed_snapshots.len(), 19);
     assert_eq!(report.kept_snapshots, 11);
     // each expired snapshot had its own users, devices and index blobs
     assert_eq!(report.removed_blobs, 19 * 3);
     assert!(report.failures.is_empty());
-    assert!(verify_connection(&c, None).await.unwrap().ok());
-    // Years later: only the newest is left, still verifiable.
+    let verified = verify_connection(&c, None).await.unwrap();
+    assert!(verified.ok(), "{:?}", verified.problems);
+    assert!(
+        verified
+            .notes
+            .iter()
+            .any(|n| n.contains("sequence 0..=18 removed (retention)")),
+        "{:?}",
+        verified.notes
+    );
+    // Years later: the next commit retires everything but its predecessor.
+    write_retaining(&c, &org(30, 5, 5), day(2000), None, Some(policy.clone()))
+        .await
+        .unwrap();
     let report = apply_retention(&c, &policy, day(2000)).await.unwrap();
-    assert_eq!(report.kept_snapshots, 1);
-    assert_eq!(c.latest().await.unwrap().unwrap().manifest.sequence, 29);
+    assert_eq!(report.kept_snapshots, 2);
+    assert_eq!(c.latest().await.unwrap().unwrap().manifest.sequence, 30);
     let report = verify_connection(&c, None).await.unwrap();
     assert!(report.ok(), "{:?}", report.problems);
 }
@@ -399,11 +437,21 @@ async fn an_io_error_at_any_write_leaves_the_previous_snapshot_latest_and_verifi
 async fn worm_bucket_deletion_failures_are_reported_not_fatal() {
     let (_dir, store) = disk_store();
     let c = store.connection(&connection());
-    for d in 0..5 {
+    for d in 0..4 {
         write_snapshot(&c, &org(d as u64, 3, 3), day(d), None)
             .await
             .unwrap();
     }
+    // Retires sequences 0..=2 (never 3, the predecessor).
+    write_retaining(
+        &c,
+        &org(4, 3, 3),
+        day(100),
+        None,
+        Some(RetentionPolicy::days(1)),
+    )
+    .await
+    .unwrap();
     let worm = Arc::new(Faulty {
         inner: store.object_store(),
         fail_write: 0,
@@ -414,7 +462,7 @@ async fn worm_bucket_deletion_failures_are_reported_not_fatal() {
     let report = apply_retention(&wrapped, &RetentionPolicy::days(1), day(100))
         .await
         .unwrap();
-    assert_eq!(report.failures.len(), 4, "{:?}", report.failures);
+    assert_eq!(report.failures.len(), 3, "{:?}", report.failures);
     assert!(report.failures[0].1.contains("AccessDenied"));
     assert_eq!(c.list_snapshots().await.unwrap().len(), 5);
 }
@@ -449,6 +497,11 @@ async fn three_signed_snapshots() -> Tampered {
         ids,
         key,
     }
+}
+
+/// The manifest of a sequence, relative to the connection's directory.
+fn manifest_name(sequence: u64) -> String {
+    format!("snapshots/{sequence:020}.json")
 }
 
 async fn problems(t: &Tampered) -> Vec<(ProblemKind, String)> {
@@ -512,7 +565,7 @@ async fn tampering_is_detected_and_named() {
 
     // an edited manifest
     let t = three_signed_snapshots().await;
-    let manifest = t.root.join(format!("snapshots/{}.json", t.ids[1]));
+    let manifest = t.root.join(manifest_name(1));
     let text = std::fs::read_to_string(&manifest)
         .unwrap()
         .replace("\"sequence\":1", "\"sequence\":7");
@@ -521,25 +574,24 @@ async fn tampering_is_detected_and_named() {
     assert!(
         found
             .iter()
-            .any(|(k, p)| *k == ProblemKind::ManifestDigestMismatch
-                && p.ends_with(&format!("{}.json", t.ids[1]))),
+            .any(|(k, p)| *k == ProblemKind::ManifestMisplaced && p.ends_with(&manifest_name(1))),
+        "{found:?}"
+    );
+    // The signature is named by the digest: the edited manifest has none.
+    assert!(
+        found
+            .iter()
+            .any(|(k, _)| *k == ProblemKind::SignatureMissing),
         "{found:?}"
     );
     assert!(
         found
             .iter()
-            .any(|(k, _)| *k == ProblemKind::SignatureInvalid),
-        "{found:?}"
-    );
-    assert!(
-        found
-            .iter()
-            .any(|(k, p)| *k == ProblemKind::ChainBroken
-                && p.ends_with(&format!("{}.json", t.ids[2]))),
+            .any(|(k, p)| *k == ProblemKind::ChainBroken && p.ends_with(&manifest_name(2))),
         "{found:?}"
     );
 
-    // a reordered chain: a well-formed snapshot slipped in between the first and the second
+    // a replaced link: a well-formed snapshot put in place of the second
     let t = three_signed_snapshots().await;
     let c = t.store.connection(&connection());
     let first = c.resolve(&t.ids[0]).await.unwrap();
@@ -554,7 +606,7 @@ async fn tampering_is_detected_and_named() {
     bytes.push(b'\n');
     let digest = jumpcloud_operator::store::sha256_hex(&bytes);
     let id = jumpcloud_operator::store::SnapshotId::new(forged.created_at, &digest);
-    std::fs::write(t.root.join(format!("snapshots/{id}.json")), &bytes).unwrap();
+    std::fs::write(t.root.join(manifest_name(1)), &bytes).unwrap();
     std::fs::write(
         t.root.join(format!("snapshots/{id}.json.sig")),
         serde_json::to_vec(&t.key.sign(&digest)).unwrap(),
@@ -564,8 +616,7 @@ async fn tampering_is_detected_and_named() {
     assert!(
         found
             .iter()
-            .any(|(k, p)| *k == ProblemKind::ChainBroken
-                && p.ends_with(&format!("{}.json", t.ids[1]))),
+            .any(|(k, p)| *k == ProblemKind::ChainBroken && p.ends_with(&manifest_name(2))),
         "{found:?}"
     );
 

@@ -259,12 +259,15 @@ impl CollectArgs {
             return simulated_source(self.simulate_size).await;
         }
         let raw = match (&self.api_key_file, &self.api_key_env) {
-            (Some(path), _) => std::fs::read_to_string(path).map_err(|error| {
-                CliError::Usage(format!(
-                    "cannot read the API key file {}: {error}",
-                    path.display()
-                ))
-            })?,
+            (Some(path), _) => {
+                crate::store::warn_if_exposed(path, "API key");
+                std::fs::read_to_string(path).map_err(|error| {
+                    CliError::Usage(format!(
+                        "cannot read the API key file {}: {error}",
+                        path.display()
+                    ))
+                })?
+            }
             (None, Some(var)) => std::env::var(var).map_err(|_| {
                 CliError::Usage(format!(
                     "the environment variable {var} (from --api-key-env) is not set or not UTF-8"
@@ -286,11 +289,15 @@ impl CollectArgs {
     }
 }
 
-/// Warnings (retries with their waits, named by endpoint and status) on stderr; `RUST_LOG`
+/// Warnings (retries with their waits, named by endpoint and status) and the commit on stderr; `RUST_LOG`
 /// overrides the level. Nothing logged carries the key: the client logs paths and statuses.
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+        // Warnings, and the commit line (connection, sequence, id, digest): an anchor for
+        // `verify --expect-head`.
+        .unwrap_or_else(|_| {
+            tracing_subscriber::EnvFilter::new("warn,jumpcloud_operator::store=info")
+        });
     // A subscriber set earlier (tests calling `run` twice in one process) stays in place.
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)

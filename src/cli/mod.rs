@@ -51,7 +51,7 @@ impl Cli {
                 return ExitCode::FAILURE;
             }
         };
-        runtime.block_on(async {
+        let code = runtime.block_on(async {
             match self.command {
                 Command::Collect(args) => (*args).run().await,
                 Command::Bench(args) => args.run().await,
@@ -63,6 +63,8 @@ impl Cli {
                 Command::Verify(args) => args.run().await,
                 Command::Diff(args) => args.run().await,
             }
-        })
+        });
+        crate::store::spool::remove_own();
+        code
     }
 }

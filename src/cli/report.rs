@@ -104,6 +104,9 @@ impl ReportArgs {
                 StoreError::UnknownSnapshot(format!("latest of {}", connection.connection()))
             })?,
         };
+        // Refuse before rendering: a report of evidence that is not all there, or not as
+        // committed, would look as authoritative as a good one.
+        connection.check_blobs(&snapshot).await?;
         let report = stored_report(&connection, &snapshot, settings.as_ref()).await?;
         let write = |path: &Path, contents: &str| {
             std::fs::write(path, contents).map_err(|source| ReportError::Write {

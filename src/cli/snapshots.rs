@@ -21,7 +21,7 @@ pub struct StoreArgs {
 
 impl StoreArgs {
     pub fn open(&self) -> Result<EvidenceStore, StoreError> {
-        EvidenceStore::open(&self.store)
+        EvidenceStore::open_existing(&self.store)
     }
 
     /// The selected connection, or every connection in the store.

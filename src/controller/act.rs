@@ -205,7 +205,8 @@ pub async fn sync(
     let sink = match StoreSink::open(store.clone()).await {
         Ok(sink) => sink
             .signed_by(evidence.signer.clone())
-            .evaluating(spec.controls.clone().unwrap_or_default()),
+            .evaluating(spec.controls.clone().unwrap_or_default())
+            .retaining(RetentionPolicy::days(spec.retention_days())),
         Err(error) => return write_failure(&CollectError::Store(error)),
     };
     let options = CollectOptions {

@@ -625,12 +625,17 @@ fn record_sync_metrics(
     };
     metrics.record_sync(result, elapsed);
     if let SyncOutcome::Synced {
-        result: decide::SyncResult::Succeeded {
-            counts, controls, ..
-        },
+        result:
+            decide::SyncResult::Succeeded {
+                counts,
+                controls,
+                snapshot,
+                ..
+            },
         ..
     } = outcome
     {
+        metrics.set_evidence_head(namespace, name, snapshot.sequence);
         {
             use crate::telemetry::ControlResult;
             let summary = &controls.summary;

@@ -13,13 +13,14 @@ use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload,
 use sha2::{Digest, Sha256};
 
 use super::events::EventsState;
-use super::layout::{ConnectionId, Layout, MANIFEST_SUFFIX, SnapshotId, to_micros};
+use super::layout::{ConnectionId, Layout, ManifestName, SnapshotId, to_micros};
 use super::manifest::{
     BlobRef, MANIFEST_FORMAT, PreviousSnapshot, SnapshotIndex, SnapshotManifest, StoredKind,
     sha256_hex,
 };
+use super::retention::{self, RetentionPolicy};
 use super::sign::{SignatureFile, SigningKey};
-use super::{Result, StoreError};
+use super::{Result, StoreError, private, spool};
 
 /// Blobs up to this size are uploaded with one create-only PUT from memory; larger ones are
 /// spooled to a temporary file while written and uploaded in parts.
@@ -61,6 +62,21 @@ impl EvidenceStore {
         url: &str,
         options: impl IntoIterator<Item = (impl AsRef<str>, impl Into<String>)>,
     ) -> Result<Self> {
+        Self::open_as(url, options, true)
+    }
+
+    /// Opens a store to read it (`verify`, `report`, `snapshots`, `diff`): a local directory
+    /// must exist, so a mistyped path is an error rather than an empty store created there.
+    pub fn open_existing(url: &str) -> Result<Self> {
+        Self::open_as(url, std::iter::empty::<(String, String)>(), false)
+    }
+
+    fn open_as(
+        url: &str,
+        options: impl IntoIterator<Item = (impl AsRef<str>, impl Into<String>)>,
+        create: bool,
+    ) -> Result<Self> {
+        spool::sweep_once();
         let invalid = |reason: &str| StoreError::InvalidUrl {
             url: url.to_owned(),
             reason: reason.to_owned(),
@@ -100,6 +116,12 @@ impl EvidenceStore {
         } else {
             std::path::PathBuf::from(url)
         };
+        if !create && !dir.is_dir() {
+            return Err(StoreError::NoStore {
+                url: url.to_owned(),
+            });
+        }
+        private::restrict_umask();
         std::fs::create_dir_all(&dir).map_err(|source| StoreError::Local {
             path: dir.display().to_string(),
             source,
@@ -234,6 +256,18 @@ pub struct SnapshotDraft {
     pub collection: serde_json::Value,
     /// Per-kind details of the collection (endpoints, totals): in the shared index.
     pub sources: serde_json::Value,
+    /// Retention to decide with this commit: the manifest records the snapshots it retires,
+    /// [`retention::apply_retention`] deletes them after the commit.
+    pub retention: Option<RetentionPolicy>,
+}
+
+/// A manifest as stored, checked against its name, without the index it references.
+#[derive(Debug, Clone)]
+pub(crate) struct StoredManifest {
+    pub name: ManifestName,
+    pub id: SnapshotId,
+    pub sha256: String,
+    pub manifest: SnapshotManifest,
 }
 
 pub(crate) fn is_already_exists(error: &object_store::Error) -> bool {
@@ -332,6 +366,39 @@ impl ConnectionStore {
         Ok(bytes)
     }
 
+    /// Checks that every blob the snapshot references is there and matches its digest,
+    /// streaming (memory stays bounded): a report is never rendered from incomplete evidence.
+    pub async fn check_blobs(&self, snapshot: &Snapshot) -> Result<()> {
+        let digests: BTreeSet<&str> = snapshot.blob_digests().collect();
+        for digest in digests {
+            let path = self.layout.blob(digest);
+            let mut stream = match self.object.get(&path).await {
+                Ok(result) => result.into_stream(),
+                Err(object_store::Error::NotFound { .. }) => {
+                    return Err(StoreError::MissingBlob {
+                        path: path.to_string(),
+                        snapshot: snapshot.id.to_string(),
+                    });
+                }
+                Err(error) => return Err(object_error("read", &path)(error)),
+            };
+            let mut hasher = Sha256::new();
+            while let Some(chunk) = stream
+                .try_next()
+                .await
+                .map_err(object_error("read", &path))?
+            {
+                hasher.update(&chunk);
+            }
+            if hex::encode(hasher.finalize()) != digest {
+                return Err(StoreError::CorruptBlob {
+                    path: path.to_string(),
+                });
+            }
+        }
+        Ok(())
+    }
+
     /// The NDJSON of one kind (its blobs concatenated), each blob checked against its digest.
     pub async fn read_kind(&self, kind: &StoredKind) -> Result<Vec<u8>> {
         let mut all = Vec::with_capacity(kind.bytes as usize);
@@ -341,8 +408,9 @@ impl ConnectionStore {
         Ok(all)
     }
 
-    /// Snapshot ids, oldest first.
-    pub async fn list_snapshots(&self) -> Result<Vec<SnapshotId>> {
+    /// Manifest file names in chain order: those of earlier versions (`<id>.json`) by time,
+    /// then those named by their sequence.
+    pub(crate) async fn manifest_names(&self) -> Result<Vec<ManifestName>> {
         let dir = self.layout.snapshots_dir();
         let objects: Vec<_> = self
             .object
@@ -350,19 +418,18 @@ impl ConnectionStore {
             .try_collect()
             .await
             .map_err(object_error("list", &dir))?;
-        let mut ids: Vec<SnapshotId> = objects
+        let mut names: Vec<ManifestName> = objects
             .iter()
             .filter_map(|meta| meta.location.filename())
-            .filter_map(|name| name.strip_suffix(MANIFEST_SUFFIX))
-            .filter_map(SnapshotId::parse)
+            .filter_map(ManifestName::parse)
             .collect();
-        ids.sort();
-        Ok(ids)
+        names.sort();
+        Ok(names)
     }
 
     /// Raw manifest bytes.
-    pub(crate) async fn manifest_bytes(&self, id: &SnapshotId) -> Result<Bytes> {
-        let path = self.layout.manifest(id);
+    pub(crate) async fn manifest_bytes(&self, name: &ManifestName) -> Result<Bytes> {
+        let path = self.layout.manifest(name);
         self.object
             .get(&path)
             .await
@@ -372,28 +439,75 @@ impl ConnectionStore {
             .map_err(object_error("read", &path))
     }
 
-    pub async fn load(&self, id: &SnapshotId) -> Result<Snapshot> {
-        let bytes = self.manifest_bytes(id).await?;
-        let path = self.layout.manifest(id).to_string();
+    /// One manifest, checked against its name: a legacy name carries the digest prefix, a
+    /// sequence name the sequence.
+    pub(crate) async fn read_manifest(&self, name: &ManifestName) -> Result<StoredManifest> {
+        let bytes = self.manifest_bytes(name).await?;
+        let path = self.layout.manifest(name).to_string();
+        let bad = |reason: String| StoreError::BadManifest {
+            path: path.clone(),
+            reason,
+        };
         let manifest: SnapshotManifest =
-            serde_json::from_slice(&bytes).map_err(|error| StoreError::BadManifest {
-                path: path.clone(),
-                reason: error.to_string(),
-            })?;
+            serde_json::from_slice(&bytes).map_err(|error| bad(error.to_string()))?;
         let sha256 = sha256_hex(&bytes);
-        if !sha256.starts_with(id.digest_prefix()) {
-            return Err(StoreError::BadManifest {
-                path,
-                reason: "content does not match the digest in its name".to_owned(),
-            });
-        }
-        let index = self.read_index(&manifest.index).await?;
-        Ok(Snapshot {
-            id: id.clone(),
+        let id = match name {
+            ManifestName::Legacy(id) if !sha256.starts_with(id.digest_prefix()) => {
+                return Err(bad(
+                    "content does not match the digest in its name".to_owned()
+                ));
+            }
+            ManifestName::Legacy(id) => id.clone(),
+            ManifestName::Sequence(sequence) if *sequence != manifest.sequence => {
+                return Err(bad(format!(
+                    "holds sequence {}, its name says {sequence}",
+                    manifest.sequence
+                )));
+            }
+            ManifestName::Sequence(_) => SnapshotId::new(manifest.created_at, &sha256),
+        };
+        Ok(StoredManifest {
+            name: name.clone(),
+            id,
             sha256,
             manifest,
+        })
+    }
+
+    /// Every manifest, in chain order (a few read at a time).
+    pub(crate) async fn manifests(&self) -> Result<Vec<StoredManifest>> {
+        let names = self.manifest_names().await?;
+        let reads = names.into_iter().map(|name| {
+            let store = self.clone();
+            async move { store.read_manifest(&name).await }
+        });
+        futures::stream::iter(reads)
+            .buffered(16)
+            .try_collect()
+            .await
+    }
+
+    pub(crate) async fn with_index(&self, stored: StoredManifest) -> Result<Snapshot> {
+        let index = self.read_index(&stored.manifest.index).await?;
+        Ok(Snapshot {
+            id: stored.id,
+            sha256: stored.sha256,
+            manifest: stored.manifest,
             index,
         })
+    }
+
+    /// Snapshot ids in chain order, oldest first.
+    pub async fn list_snapshots(&self) -> Result<Vec<SnapshotId>> {
+        Ok(self.manifests().await?.into_iter().map(|m| m.id).collect())
+    }
+
+    pub async fn load(&self, id: &SnapshotId) -> Result<Snapshot> {
+        let found = self.manifests().await?.into_iter().find(|m| &m.id == id);
+        match found {
+            Some(stored) => self.with_index(stored).await,
+            None => Err(StoreError::UnknownSnapshot(id.to_string())),
+        }
     }
 
     pub(crate) async fn read_index(&self, blob: &BlobRef) -> Result<SnapshotIndex> {
@@ -404,45 +518,39 @@ impl ConnectionStore {
         })
     }
 
-    /// The newest snapshot: the last good sync.
+    /// The head of the chain: the last good sync. Reads one manifest, whatever the history.
     pub async fn latest(&self) -> Result<Option<Snapshot>> {
-        match self.list_snapshots().await?.last() {
-            Some(id) => self.load(id).await.map(Some),
+        match self.manifest_names().await?.last() {
+            Some(name) => {
+                let stored = self.read_manifest(name).await?;
+                self.with_index(stored).await.map(Some)
+            }
             None => Ok(None),
         }
     }
 
     /// Finds a snapshot by id, id prefix, or manifest digest prefix (with or without `sha256:`).
     pub async fn resolve(&self, query: &str) -> Result<Snapshot> {
-        let ids = self.list_snapshots().await?;
-        if let Some(id) = ids.iter().find(|id| id.as_str() == query) {
-            return self.load(id).await;
+        let manifests = self.manifests().await?;
+        if let Some(exact) = manifests.iter().find(|m| m.id.as_str() == query) {
+            return self.with_index(exact.clone()).await;
         }
         let digest = query.strip_prefix("sha256:").unwrap_or(query);
-        let by_id: Vec<&SnapshotId> = ids
+        let by_id: Vec<&StoredManifest> = manifests
             .iter()
-            .filter(|id| id.as_str().starts_with(query))
+            .filter(|m| m.id.as_str().starts_with(query))
             .collect();
-        let candidates: Vec<&SnapshotId> = if by_id.is_empty() && digest.len() >= 4 {
-            ids.iter()
-                .filter(|id| {
-                    let prefix = id.digest_prefix();
-                    prefix.starts_with(digest) || digest.starts_with(prefix)
-                })
+        let mut found: Vec<&StoredManifest> = if by_id.is_empty() && digest.len() >= 4 {
+            manifests
+                .iter()
+                .filter(|m| m.sha256.starts_with(digest))
                 .collect()
         } else {
             by_id
         };
-        let mut found = Vec::new();
-        for id in candidates {
-            let snapshot = self.load(id).await?;
-            if snapshot.id.as_str().starts_with(query) || snapshot.sha256.starts_with(digest) {
-                found.push(snapshot);
-            }
-        }
         match found.len() {
             0 => Err(StoreError::UnknownSnapshot(query.to_owned())),
-            1 => Ok(found.remove(0)),
+            1 => self.with_index(found.remove(0).clone()).await,
             _ => Err(StoreError::AmbiguousSnapshot(query.to_owned())),
         }
     }
@@ -495,11 +603,12 @@ impl ConnectionStore {
     /// Summaries of every snapshot, oldest first.
     pub async fn summaries(&self) -> Result<Vec<SnapshotSummary>> {
         let mut out = Vec::new();
-        for id in self.list_snapshots().await? {
-            let snapshot = self.load(&id).await?;
+        for stored in self.manifests().await? {
+            let signed = self.is_signed(&stored.id).await?;
+            let snapshot = self.with_index(stored).await?;
             out.push(SnapshotSummary {
-                signed: self.is_signed(&id).await?,
-                id: id.to_string(),
+                signed,
+                id: snapshot.id.to_string(),
                 created_at: snapshot.manifest.created_at,
                 sha256: snapshot.sha256,
                 sequence: snapshot.manifest.sequence,
@@ -514,15 +623,33 @@ impl ConnectionStore {
         Ok(out)
     }
 
-    /// Commits a snapshot whose blobs are stored: writes the (optional) signature, then the
-    /// manifest with one create-only write. Until that write nothing of the sync is visible.
+    /// Commits a snapshot after the current head of the chain (see [`commit_after`]).
+    ///
+    /// [`commit_after`]: Self::commit_after
     pub async fn commit(
         &self,
         draft: SnapshotDraft,
         signer: Option<&SigningKey>,
         now: jiff::Timestamp,
     ) -> Result<Snapshot> {
-        let previous = self.latest().await?;
+        let head = self.latest().await?;
+        self.commit_after(head.as_ref(), draft, signer, now).await
+    }
+
+    /// Commits a snapshot whose blobs are stored as the successor of `previous` (the head the
+    /// draft was built on): writes the (optional) signature, then the manifest with one
+    /// create-only write at the name of its sequence. That write is the compare-and-swap of
+    /// the chain head: when another writer committed that sequence first, nothing is committed
+    /// and the error is [`StoreError::Conflict`]; the chain never forks. Until that write
+    /// nothing of the sync is visible; the signature is named by the manifest's digest, so one
+    /// left by a crashed writer blocks no one.
+    pub async fn commit_after(
+        &self,
+        previous: Option<&Snapshot>,
+        draft: SnapshotDraft,
+        signer: Option<&SigningKey>,
+        now: jiff::Timestamp,
+    ) -> Result<Snapshot> {
         // Every referenced blob must exist: a manifest never points at nothing.
         let mut checked = BTreeSet::new();
         let evidence = draft.kinds.iter().flat_map(|kind| kind.blobs.iter());
@@ -542,12 +669,20 @@ impl ConnectionStore {
             }
         }
         let mut created_at = to_micros(now);
-        if let Some(previous) = &previous
+        if let Some(previous) = previous
             && created_at <= previous.manifest.created_at
         {
             // Ids must sort in chain order even if the clock went back.
             created_at = previous.manifest.created_at + jiff::SignedDuration::from_micros(1);
         }
+        let sequence = previous.map_or(0, |p| p.manifest.sequence + 1);
+        let retention = match &draft.retention {
+            Some(policy) => {
+                let chain = self.manifests().await?;
+                retention::record(&chain, previous, policy, now)
+            }
+            None => None,
+        };
         let index = SnapshotIndex::of(draft.kinds, draft.sources);
         let mut index_bytes = serde_json::to_vec(&index).map_err(StoreError::Serialise)?;
         index_bytes.push(b'\n');
@@ -555,9 +690,9 @@ impl ConnectionStore {
         let manifest = SnapshotManifest {
             format: MANIFEST_FORMAT.to_owned(),
             connection: self.connection.to_string(),
-            sequence: previous.as_ref().map_or(0, |p| p.manifest.sequence + 1),
+            sequence,
             created_at,
-            previous: previous.as_ref().map(|p| PreviousSnapshot {
+            previous: previous.map(|p| PreviousSnapshot {
                 id: p.id.to_string(),
                 sha256: p.sha256.clone(),
             }),
@@ -566,6 +701,7 @@ impl ConnectionStore {
             events_since: draft.events_since,
             controls: draft.controls,
             collection: draft.collection,
+            retention,
         };
         let mut bytes = serde_json::to_vec(&manifest).map_err(StoreError::Serialise)?;
         bytes.push(b'\n');
@@ -579,12 +715,19 @@ impl ConnectionStore {
             let signature = signer.sign(&sha256);
             let json = serde_json::to_vec_pretty(&signature).map_err(StoreError::Serialise)?;
             let path = self.layout.signature(&id);
-            self.object
+            match self
+                .object
                 .put_opts(&path, PutPayload::from(json), create.clone())
                 .await
-                .map_err(object_error("write", &path))?;
+            {
+                // The same manifest bytes signed before by a run that died before its commit:
+                // the same content, so the same signature of the same key is already there.
+                Ok(_) => {}
+                Err(error) if is_already_exists(&error) => {}
+                Err(error) => return Err(object_error("write", &path)(error)),
+            }
         }
-        let path = self.layout.manifest(&id);
+        let path = self.layout.manifest(&ManifestName::Sequence(sequence));
         match self
             .object
             .put_opts(&path, PutPayload::from(bytes), create)
@@ -593,11 +736,21 @@ impl ConnectionStore {
             Ok(_) => {}
             Err(error) if is_already_exists(&error) => {
                 return Err(StoreError::Conflict {
+                    connection: self.connection.to_string(),
+                    sequence,
                     path: path.to_string(),
                 });
             }
             Err(error) => return Err(object_error("write", &path)(error)),
         }
+        // One of the anchors an auditor keeps outside the store (`verify --expect-head`).
+        tracing::info!(
+            connection = %self.connection,
+            sequence,
+            snapshot = %id,
+            digest = %format!("sha256:{sha256}"),
+            "evidence snapshot committed"
+        );
         Ok(Snapshot {
             id,
             sha256,
@@ -628,7 +781,8 @@ impl BlobWriter {
         }
         self.memory.extend_from_slice(data);
         if self.memory.len() > IN_MEMORY_BLOB {
-            let file = tempfile::NamedTempFile::new().map_err(local_error)?;
+            let dir = spool::own_dir().map_err(local_error)?;
+            let file = tempfile::NamedTempFile::new_in(&dir).map_err(local_error)?;
             let mut spool = std::io::BufWriter::with_capacity(256 * 1024, file);
             spool.write_all(&self.memory).map_err(local_error)?;
             self.memory = Vec::new();
@@ -689,7 +843,7 @@ impl BlobWriter {
 
 fn local_error(source: std::io::Error) -> StoreError {
     StoreError::Local {
-        path: std::env::temp_dir().display().to_string(),
+        path: spool::describe(),
         source,
     }
 }

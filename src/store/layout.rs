@@ -131,6 +131,46 @@ pub struct Layout {
 pub const MANIFEST_SUFFIX: &str = ".json";
 pub const SIGNATURE_SUFFIX: &str = ".json.sig";
 
+/// Digits of the sequence number in a manifest's file name: names sort in chain order.
+const SEQUENCE_DIGITS: usize = 20;
+
+/// What a manifest's file name says.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum ManifestName {
+    /// `<id>.json`, written by versions before the chain head was compare-and-swapped. Sorts
+    /// first: those versions' manifests all precede the first one named by its sequence.
+    Legacy(SnapshotId),
+    /// `<20-digit sequence>.json`: two writers of the same sequence meet at the same name,
+    /// and the create-only write lets exactly one of them commit.
+    Sequence(u64),
+}
+
+impl ManifestName {
+    /// Parses the file name of a manifest (not a signature or anything else).
+    pub fn parse(file_name: &str) -> Option<Self> {
+        let stem = file_name.strip_suffix(MANIFEST_SUFFIX)?;
+        if stem.len() == SEQUENCE_DIGITS && stem.bytes().all(|b| b.is_ascii_digit()) {
+            return stem.parse().ok().map(ManifestName::Sequence);
+        }
+        SnapshotId::parse(stem).map(ManifestName::Legacy)
+    }
+}
+
+impl fmt::Display for ManifestName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ManifestName::Legacy(id) => write!(f, "{id}{MANIFEST_SUFFIX}"),
+            ManifestName::Sequence(sequence) => {
+                write!(
+                    f,
+                    "{sequence:0width$}{MANIFEST_SUFFIX}",
+                    width = SEQUENCE_DIGITS
+                )
+            }
+        }
+    }
+}
+
 impl Layout {
     pub fn new(root: &str, connection: &ConnectionId) -> Self {
         let root = root.trim_matches('/');
@@ -154,8 +194,8 @@ impl Layout {
         Path::from(format!("{}/snapshots", self.base))
     }
 
-    pub fn manifest(&self, id: &SnapshotId) -> Path {
-        Path::from(format!("{}/snapshots/{id}{MANIFEST_SUFFIX}", self.base))
+    pub fn manifest(&self, name: &ManifestName) -> Path {
+        Path::from(format!("{}/snapshots/{name}", self.base))
     }
 
     pub fn signature(&self, id: &SnapshotId) -> Path {
@@ -184,6 +224,20 @@ mod tests {
         assert!(a < b);
         assert_eq!(SnapshotId::parse("20261129T032605Z-3f9a"), None);
         assert_eq!(SnapshotId::parse("nonsense"), None);
+    }
+
+    #[test]
+    fn manifest_names_are_a_sequence_or_a_legacy_id() {
+        let name = ManifestName::Sequence(42);
+        assert_eq!(name.to_string(), "00000000000000000042.json");
+        assert_eq!(ManifestName::parse(&name.to_string()), Some(name));
+        let legacy = "20261129T032605.123456Z-3f9a0c2b71d4e8a5.json";
+        let parsed = ManifestName::parse(legacy).unwrap();
+        assert_eq!(parsed.to_string(), legacy);
+        assert!(parsed < ManifestName::Sequence(0));
+        assert_eq!(ManifestName::parse("00000000000000000042.json.sig"), None);
+        assert_eq!(ManifestName::parse("42.json"), None);
+        assert_eq!(ManifestName::parse("x.json"), None);
     }
 
     #[test]

@@ -36,6 +36,29 @@ pub struct SnapshotManifest {
     pub controls: Option<BlobRef>,
     /// The collection's facts that change every sync (org, region, key fingerprint, times).
     pub collection: serde_json::Value,
+    /// What retention removes from the chain as of this commit. Part of the manifest, so
+    /// chained and signed with it: a snapshot missing without such a record is tampering.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retention: Option<RetentionRecord>,
+}
+
+/// The record of a retention decision, made before the commit; the snapshots it names are
+/// deleted after the commit (a crash in between leaves them present, which is still valid).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RetentionRecord {
+    /// Every snapshot of the chain below this sequence is retired (by this commit or an
+    /// earlier one): their absence is accounted for.
+    pub kept_from: u64,
+    /// The snapshots still present at the decision that this commit retires.
+    pub retired: Vec<RetiredSnapshot>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RetiredSnapshot {
+    pub sequence: u64,
+    pub id: String,
+    /// SHA-256 of the retired manifest's bytes.
+    pub sha256: String,
 }
 
 /// The content of a snapshot: evidence kinds and where each came from.

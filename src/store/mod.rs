@@ -3,16 +3,24 @@
 //!
 //! Layout under the store URL, per connection (`<namespace>/<name>/`):
 //! - `blobs/sha256/<hex>`: evidence files (NDJSON), content-addressed, written once.
-//! - `snapshots/<id>.json`: a [`SnapshotManifest`], the commit point of one sync, written last
-//!   with a single create-only write; `<id>` is a sortable UTC time and a digest prefix.
-//! - `snapshots/<id>.json.sig`: optional detached Ed25519 signature of the manifest digest.
+//! - `snapshots/<sequence>.json` (20 digits): a [`SnapshotManifest`], the commit point of one
+//!   sync, written last with a single create-only write at the name of its sequence number:
+//!   the compare-and-swap of the chain head (two writers of one sequence meet at one name and
+//!   exactly one commits). The snapshot's id, `<time>-<digest prefix>`, is derived from the
+//!   manifest's content and stays the user-facing name. Earlier versions named manifests
+//!   `snapshots/<id>.json`; those are still read, verified and appended to.
+//! - `snapshots/<id>.json.sig`: optional detached Ed25519 signature of the manifest digest,
+//!   written before the manifest; named by the digest, so one left by a crash blocks no one.
 //! - `reports/<id>.html`: the auditor report rendered after the commit (derived, not evidence:
 //!   it names the manifest digest, so the manifest cannot reference it).
 //!
-//! Manifests chain by the previous manifest's digest. The newest manifest is the latest
-//! snapshot; nothing is ever overwritten, so a crash can only leave unreferenced blobs behind,
-//! which [`retention`] collects. One writer per connection at a time (the operator runs one
-//! sync per connection; retention runs after the sync in the same task).
+//! Manifests chain by the previous manifest's digest. The manifest of the highest sequence is
+//! the latest snapshot; nothing is ever overwritten, so a crash can only leave unreferenced
+//! blobs and signatures behind, which [`retention`] collects. Concurrent writers of one
+//! connection cannot fork the chain: the loser gets [`StoreError::Conflict`]. Retention is
+//! decided with a commit and recorded in its manifest, then applied after it.
+//!
+//! Local stores are private: directories 0700 and files 0600 (see [`private`]).
 
 mod connection;
 pub mod diff;
@@ -20,9 +28,11 @@ pub mod events;
 mod evidence;
 mod layout;
 mod manifest;
+mod private;
 pub mod retention;
 mod sign;
 mod sink;
+pub mod spool;
 pub mod verify;
 
 pub use connection::{
@@ -31,9 +41,10 @@ pub use connection::{
 pub use evidence::{Records, StoredControls, load_controls, load_evidence, snapshot_meta};
 pub use layout::{ConnectionId, SnapshotId};
 pub use manifest::{
-    BlobRef, MANIFEST_FORMAT, PreviousSnapshot, SnapshotIndex, SnapshotManifest, StoredKind,
-    sha256_hex,
+    BlobRef, MANIFEST_FORMAT, PreviousSnapshot, RetentionRecord, RetiredSnapshot, SnapshotIndex,
+    SnapshotManifest, StoredKind, sha256_hex,
 };
+pub use private::warn_if_exposed;
 pub use sign::{SignatureFile, SigningKey, VerifyingKey, signed_message};
 pub use sink::{CommittedSnapshot, StoreKind, StoreSink};
 
@@ -46,6 +57,8 @@ pub enum StoreError {
         "invalid connection `{0}`: expected `namespace/name` of lowercase letters, digits, `-` and `.`"
     )]
     InvalidConnection(String),
+    #[error("no evidence store at {url}: the directory does not exist (check --store)")]
+    NoStore { url: String },
     #[error("cannot open the store at {url}: {source}")]
     Open {
         url: String,
@@ -71,8 +84,14 @@ pub enum StoreError {
     UnknownSnapshot(String),
     #[error("`{0}` matches several snapshots; give more characters")]
     AmbiguousSnapshot(String),
-    #[error("blob {path} does not match its digest")]
+    #[error(
+        "blob {path} does not match its digest: the evidence was altered or damaged; `verify` lists every problem"
+    )]
     CorruptBlob { path: String },
+    #[error(
+        "blob {path} of snapshot {snapshot} is missing: the snapshot is incomplete; `verify` lists every problem"
+    )]
+    MissingBlob { path: String, snapshot: String },
     #[error("key file {path}: {reason}")]
     Key { path: String, reason: String },
     #[error("cannot serialise: {0}")]
@@ -82,9 +101,15 @@ pub enum StoreError {
     #[error("{0}")]
     ChooseConnection(String),
     #[error(
-        "another snapshot was committed for this connection meanwhile ({path}); only one writer per connection may run"
+        "another writer committed sequence {sequence} of connection {connection} first ({path}); \
+         this run committed nothing and the chain is intact: run it again to chain after that \
+         snapshot (one writer per connection at a time avoids the wasted collection)"
     )]
-    Conflict { path: String },
+    Conflict {
+        connection: String,
+        sequence: u64,
+        path: String,
+    },
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

@@ -1,5 +1,13 @@
-//! Retention per connection: snapshots older than the retention period are removed, then blobs
-//! that no remaining snapshot references. The newest snapshot is never removed. Deletion
+//! Retention per connection, in two steps so that every removal is on the record:
+//!
+//! 1. a commit given a policy decides ([`decide`]) which snapshots are older than the
+//!    retention period and records them in its manifest ([`RetentionRecord`]: chained, and
+//!    signed when signing is on); never the new snapshot's predecessor;
+//! 2. after the commit, [`apply_retention`] deletes the snapshots the chain's records retire,
+//!    then blobs that no remaining snapshot references. A crash in between leaves retired
+//!    snapshots present, which `verify` accepts; the next run deletes them.
+//!
+//! A snapshot missing from the chain without such a record is a `verify` problem. Deletion
 //! failures (object-lock / WORM buckets answer 403) are reported, never fatal.
 
 use std::collections::BTreeSet;
@@ -10,8 +18,9 @@ use object_store::path::Path;
 use serde::Serialize;
 
 use super::Result;
-use super::connection::{ConnectionStore, list_all};
-use super::layout::{MANIFEST_SUFFIX, SIGNATURE_SUFFIX, SnapshotId};
+use super::connection::{ConnectionStore, Snapshot, StoredManifest, list_all};
+use super::layout::{MANIFEST_SUFFIX, SIGNATURE_SUFFIX};
+use super::manifest::{RetentionRecord, RetiredSnapshot};
 
 /// 12-month audit period plus margin.
 pub const DEFAULT_RETENTION_DAYS: u32 = 400;
@@ -39,19 +48,80 @@ impl Default for RetentionPolicy {
     }
 }
 
-/// Snapshots to remove: older than the period, never the newest. Pure.
-pub fn expired_snapshots(
-    ids: &[SnapshotId],
+/// One snapshot of the chain as retention sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainLink {
+    pub sequence: u64,
+    pub created_at: jiff::Timestamp,
+    pub id: String,
+    pub sha256: String,
+    /// `kept_from` of the snapshot's own retention record, if it has one.
+    pub kept_from: Option<u64>,
+}
+
+impl From<&StoredManifest> for ChainLink {
+    fn from(stored: &StoredManifest) -> Self {
+        ChainLink {
+            sequence: stored.manifest.sequence,
+            created_at: stored.manifest.created_at,
+            id: stored.id.to_string(),
+            sha256: stored.sha256.clone(),
+            kept_from: stored.manifest.retention.as_ref().map(|r| r.kept_from),
+        }
+    }
+}
+
+/// What earlier commits retired: every sequence below this. Pure.
+pub fn retired_below(chain: &[ChainLink]) -> u64 {
+    chain
+        .iter()
+        .filter_map(|link| link.kept_from)
+        .max()
+        .unwrap_or(0)
+}
+
+/// The retention record of a commit after `previous_sequence` (`None`: the chain's first):
+/// snapshots older than the period are retired, and what earlier commits retired stays
+/// retired; never the predecessor of the new snapshot, so its link stays checkable. Times
+/// grow along the chain, so the retired snapshots are always its oldest. Pure.
+pub fn decide(
+    chain: &[ChainLink],
+    previous_sequence: Option<u64>,
     policy: &RetentionPolicy,
     now: jiff::Timestamp,
-) -> Vec<SnapshotId> {
+) -> Option<RetentionRecord> {
+    let previous_sequence = previous_sequence?;
     let cutoff = now - policy.max_age;
-    let newest = ids.iter().max();
-    ids.iter()
-        .filter(|id| Some(*id) != newest)
-        .filter(|id| id.time().is_some_and(|time| time < cutoff))
-        .cloned()
-        .collect()
+    let expired = chain
+        .iter()
+        .filter(|link| link.sequence < previous_sequence && link.created_at < cutoff)
+        .map(|link| link.sequence + 1)
+        .max()
+        .unwrap_or(0);
+    let kept_from = retired_below(chain).max(expired).min(previous_sequence);
+    (kept_from > 0).then(|| RetentionRecord {
+        kept_from,
+        retired: chain
+            .iter()
+            .filter(|link| link.sequence < kept_from)
+            .map(|link| RetiredSnapshot {
+                sequence: link.sequence,
+                id: link.id.clone(),
+                sha256: link.sha256.clone(),
+            })
+            .collect(),
+    })
+}
+
+/// [`decide`] over the stored chain, for [`ConnectionStore::commit_after`].
+pub(crate) fn record(
+    chain: &[StoredManifest],
+    previous: Option<&Snapshot>,
+    policy: &RetentionPolicy,
+    now: jiff::Timestamp,
+) -> Option<RetentionRecord> {
+    let links: Vec<ChainLink> = chain.iter().map(ChainLink::from).collect();
+    decide(&links, previous.map(|p| p.manifest.sequence), policy, now)
 }
 
 /// Blobs to remove: referenced by no remaining snapshot and older than the grace period. Pure.
@@ -84,22 +154,33 @@ fn modified(meta: &object_store::ObjectMeta) -> jiff::Timestamp {
         .unwrap_or(jiff::Timestamp::UNIX_EPOCH)
 }
 
-/// Applies the policy to one connection.
+/// Deletes what the chain's retention records retire, then unreferenced blobs and left-over
+/// signatures older than the grace period.
 pub async fn apply_retention(
     store: &ConnectionStore,
     policy: &RetentionPolicy,
-    now: jiff::Timestamp,
+    _now: jiff::Timestamp,
 ) -> Result<RetentionReport> {
     let mut report = RetentionReport::default();
-    let ids = store.list_snapshots().await?;
-    for id in expired_snapshots(&ids, policy, now) {
+    let chain = store.manifests().await?;
+    let links: Vec<ChainLink> = chain.iter().map(ChainLink::from).collect();
+    let kept_from = retired_below(&links);
+    let mut remaining = Vec::new();
+    for stored in chain {
+        if stored.manifest.sequence >= kept_from {
+            remaining.push(stored);
+            continue;
+        }
         // Manifest first: once it is gone the snapshot is gone; a left-over signature or report
         // is inert.
-        let manifest = store.layout.manifest(&id);
+        let manifest = store.layout.manifest(&stored.name);
         match store.object.delete(&manifest).await {
             Ok(()) => {
-                report.removed_snapshots.push(id.to_string());
-                for derived in [store.layout.signature(&id), store.layout.report(&id)] {
+                report.removed_snapshots.push(stored.id.to_string());
+                for derived in [
+                    store.layout.signature(&stored.id),
+                    store.layout.report(&stored.id),
+                ] {
                     if let Err(error) = store.object.delete(&derived).await
                         && !matches!(error, object_store::Error::NotFound { .. })
                     {
@@ -109,24 +190,29 @@ pub async fn apply_retention(
                     }
                 }
             }
-            Err(error) => report
-                .failures
-                .push((manifest.to_string(), error.to_string())),
+            Err(error) => {
+                report
+                    .failures
+                    .push((manifest.to_string(), error.to_string()));
+                // Still there, so what it references must stay.
+                remaining.push(stored);
+            }
         }
     }
 
-    // What the remaining snapshots reference. An unreadable manifest could reference anything:
+    // What the remaining snapshots reference. An unreadable index could reference anything:
     // then no blob is removed.
-    let remaining = store.list_snapshots().await?;
     report.kept_snapshots = remaining.len();
     let mut referenced = BTreeSet::new();
-    for id in &remaining {
-        match store.load(id).await {
+    let live: BTreeSet<String> = remaining.iter().map(|m| m.id.to_string()).collect();
+    for stored in remaining {
+        let path = store.layout.manifest(&stored.name).to_string();
+        match store.with_index(stored).await {
             Ok(snapshot) => referenced.extend(snapshot.blob_digests().map(str::to_owned)),
             Err(error) => {
                 report.failures.push((
-                    store.layout.manifest(id).to_string(),
-                    format!("unreadable, so no blob was removed: {error}"),
+                    path,
+                    format!("index unreadable, so no blob was removed: {error}"),
                 ));
                 return Ok(report);
             }
@@ -174,7 +260,6 @@ pub async fn apply_retention(
 
     // Signatures left by interrupted syncs.
     let cutoff = wall - policy.grace;
-    let live: BTreeSet<&str> = remaining.iter().map(SnapshotId::as_str).collect();
     for meta in list_all(&store.object, &store.layout.snapshots_dir()).await? {
         let Some(name) = meta.location.filename() else {
             continue;
@@ -197,21 +282,58 @@ pub async fn apply_retention(
 mod tests {
     use super::*;
 
-    fn id(day: i64) -> SnapshotId {
-        let time = jiff::Timestamp::from_second(1_767_225_600 + day * 86_400).unwrap();
-        SnapshotId::new(time, &"a".repeat(64))
+    fn link(sequence: u64) -> ChainLink {
+        let time = jiff::Timestamp::from_second(1_767_225_600 + sequence as i64 * 86_400).unwrap();
+        ChainLink {
+            sequence,
+            created_at: time,
+            id: format!("id-{sequence}"),
+            sha256: format!("{sequence:064}"),
+            kept_from: None,
+        }
+    }
+
+    fn retired(record: &Option<RetentionRecord>) -> (u64, Vec<u64>) {
+        let record = record.as_ref().expect("a record");
+        let sequences = record.retired.iter().map(|r| r.sequence).collect();
+        (record.kept_from, sequences)
     }
 
     #[test]
-    fn expires_old_snapshots_but_never_the_newest() {
-        let ids: Vec<SnapshotId> = (0..10).map(id).collect();
+    fn retires_old_snapshots_but_never_the_predecessor() {
+        let chain: Vec<ChainLink> = (0..10).map(link).collect();
         let policy = RetentionPolicy::days(3);
-        let now = id(9).time().unwrap();
-        assert_eq!(expired_snapshots(&ids, &policy, now), ids[..6].to_vec());
-        // Long after the last sync: everything expired, the newest stays.
+        // The commit of day 10 after sequence 9: days 0..=6 are more than 3 days old.
+        let now = link(10).created_at;
+        let record = decide(&chain, Some(9), &policy, now);
+        assert_eq!(retired(&record), (7, (0..7).collect()));
+        // Long after the last sync: everything expired, the predecessor stays.
         let later = now + jiff::SignedDuration::from_hours(24 * 1000);
-        assert_eq!(expired_snapshots(&ids, &policy, later), ids[..9].to_vec());
-        assert!(expired_snapshots(&[], &policy, later).is_empty());
+        assert_eq!(
+            retired(&decide(&chain, Some(9), &policy, later)),
+            (9, (0..9).collect())
+        );
+        // Nothing to retire: no record; the first commit retires nothing.
+        assert_eq!(
+            decide(&chain, Some(9), &RetentionPolicy::days(400), now),
+            None
+        );
+        assert_eq!(decide(&[], None, &policy, later), None);
+    }
+
+    #[test]
+    fn earlier_records_stay_in_force() {
+        // Sequences 0..5 were retired by sequence 5's record and are gone; nothing new expired.
+        let mut chain: Vec<ChainLink> = (5..8).map(link).collect();
+        chain[0].kept_from = Some(5);
+        let record = decide(
+            &chain,
+            Some(7),
+            &RetentionPolicy::days(400),
+            link(8).created_at,
+        );
+        assert_eq!(retired(&record), (5, vec![]));
+        assert_eq!(retired_below(&chain), 5);
     }
 
     #[test]

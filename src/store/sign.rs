@@ -61,6 +61,7 @@ fn raw_32(bytes: &[u8]) -> Option<[u8; 32]> {
 impl SigningKey {
     /// Reads a PKCS#8 PEM private key, a raw 32-byte seed, or the seed as 64 hex characters.
     pub fn from_file(path: &Path) -> Result<Self, StoreError> {
+        super::private::warn_if_exposed(path, "signing key");
         let bytes = std::fs::read(path).map_err(|error| key_error(path, error.to_string()))?;
         Self::from_bytes(&bytes).map_err(|reason| key_error(path, reason))
     }

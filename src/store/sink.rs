@@ -11,6 +11,7 @@ use super::connection::{BlobWriter, ConnectionStore, KindDraft, Snapshot, Snapsh
 use super::events::{EVENTS_KIND, EventsFilter, EventsState};
 use super::evidence::{StoredControls, evaluate_in_phases};
 use super::manifest::{BlobRef, SnapshotIndex, sha256_hex};
+use super::retention::RetentionPolicy;
 use super::sign::SigningKey;
 use crate::collect::{
     CollectError, KindSink, KindStatus, Manifest, ManifestOrg, SnapshotSink, WrittenFile, one_line,
@@ -26,6 +27,7 @@ pub struct StoreSink {
     previous: Option<Snapshot>,
     signer: Option<SigningKey>,
     controls: Option<ControlSettings>,
+    retention: Option<RetentionPolicy>,
     /// The events position after this collection, set when the events kind finishes.
     events_position: Arc<Mutex<Option<EventsState>>>,
 }
@@ -53,6 +55,7 @@ impl StoreSink {
             previous,
             signer: None,
             controls: None,
+            retention: None,
             events_position: Arc::default(),
         })
     }
@@ -68,6 +71,13 @@ impl StoreSink {
     /// process: their memory grows with the org, so concurrent syncs must not add up.
     pub fn evaluating(mut self, settings: ControlSettings) -> Self {
         self.controls = Some(settings);
+        self
+    }
+
+    /// Decides retention with the commit: the manifest records what it retires
+    /// ([`apply_retention`](super::retention::apply_retention) deletes it afterwards).
+    pub fn retaining(mut self, policy: RetentionPolicy) -> Self {
+        self.retention = Some(policy);
         self
     }
 
@@ -238,6 +248,7 @@ impl SnapshotSink for StoreSink {
             controls: None,
             collection,
             sources,
+            retention: self.retention.clone(),
         };
         let controls = match &self.controls {
             Some(settings) => {
@@ -248,9 +259,16 @@ impl SnapshotSink for StoreSink {
             }
             None => None,
         };
+        // After the head this collection was built on (its events continue from there): if
+        // another writer moved the head meanwhile, this commit is refused, never forked.
         let snapshot = self
             .store
-            .commit(draft, self.signer.as_ref(), jiff::Timestamp::now())
+            .commit_after(
+                self.previous.as_ref(),
+                draft,
+                self.signer.as_ref(),
+                jiff::Timestamp::now(),
+            )
             .await
             .map_err(store_error)?;
         Ok(CommittedSnapshot {

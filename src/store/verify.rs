@@ -1,5 +1,7 @@
 //! Offline verification: every blob re-hashed, every manifest checked against its name, the
-//! hash chain followed, signatures checked with a public key. Every problem names its path.
+//! hash chain followed (no fork, no hole that a retention record does not account for),
+//! signatures checked with a public key, the head compared with an anchor kept outside the
+//! store. Every problem names its path.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -11,8 +13,8 @@ use sha2::{Digest, Sha256};
 
 use super::Result;
 use super::connection::{ConnectionStore, list_all, object_error};
-use super::layout::{MANIFEST_SUFFIX, SIGNATURE_SUFFIX, SnapshotId};
-use super::manifest::{BlobRef, MANIFEST_FORMAT, SnapshotManifest, sha256_hex};
+use super::layout::{ManifestName, SIGNATURE_SUFFIX, SnapshotId};
+use super::manifest::{BlobRef, MANIFEST_FORMAT, RetentionRecord, SnapshotManifest, sha256_hex};
 use super::sign::{SignatureFile, VerifyingKey};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -30,8 +32,12 @@ pub enum ProblemKind {
     ManifestDigestMismatch,
     /// A manifest's connection or time disagrees with where it is stored.
     ManifestMisplaced,
-    /// A manifest does not point at the snapshot before it.
+    /// A manifest does not point at the snapshot before it, or two claim one sequence.
     ChainBroken,
+    /// Snapshots of the chain are gone and no retention record accounts for them.
+    SnapshotMissing,
+    /// The head of the chain is not the one the anchor kept outside the store names.
+    HeadMismatch,
     /// A public key was given and a manifest has no signature.
     SignatureMissing,
     /// A signature does not verify with the given public key.
@@ -48,6 +54,8 @@ impl fmt::Display for ProblemKind {
             ProblemKind::ManifestDigestMismatch => "manifest altered",
             ProblemKind::ManifestMisplaced => "manifest misplaced",
             ProblemKind::ChainBroken => "chain broken",
+            ProblemKind::SnapshotMissing => "snapshot missing",
+            ProblemKind::HeadMismatch => "head mismatch",
             ProblemKind::SignatureMissing => "signature missing",
             ProblemKind::SignatureInvalid => "signature invalid",
         };
@@ -72,7 +80,13 @@ impl fmt::Display for Problem {
 pub struct VerifyReport {
     pub connection: String,
     pub snapshots: usize,
+    /// Snapshots with a signature file (checked only when a public key was given).
     pub signed: usize,
+    /// Signatures that verified with the given public key.
+    pub valid_signatures: usize,
+    /// The newest snapshot of the chain (highest sequence), compared with an anchor by
+    /// [`check_head`].
+    pub head: Option<Head>,
     pub blobs: usize,
     pub blob_bytes: u64,
     pub problems: Vec<Problem>,
@@ -86,48 +100,209 @@ impl VerifyReport {
     }
 }
 
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Head {
+    pub sequence: u64,
+    pub id: String,
+    /// `sha256:<hex>` of the head manifest, as the operator's status and commit log show it.
+    pub digest: String,
+}
+
+/// What an auditor kept outside the store: the connection's `status.evidence.snapshot.digest`,
+/// the commit log line or the head-sequence metric.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HeadAnchor {
+    /// The head manifest's SHA-256 (hex): the head must be exactly this snapshot.
+    pub digest: Option<String>,
+    /// The head must be at least this far along the chain.
+    pub min_sequence: Option<u64>,
+}
+
+/// Compares the verified head with the anchor; a mismatch is a [`ProblemKind::HeadMismatch`].
+/// Pure.
+pub fn check_head(report: &mut VerifyReport, anchor: &HeadAnchor) {
+    let path = format!("{}/snapshots", report.connection);
+    let head = report.head.clone();
+    let mut mismatch = |detail: String| {
+        report.problems.push(Problem {
+            kind: ProblemKind::HeadMismatch,
+            path: path.clone(),
+            detail,
+        })
+    };
+    let shown = |head: &Head| format!("sequence {} ({}, {})", head.sequence, head.id, head.digest);
+    if let Some(digest) = &anchor.digest {
+        match &head {
+            Some(head) if head.digest == format!("sha256:{digest}") => {}
+            Some(head) => mismatch(format!(
+                "the head is {}, the anchor says sha256:{digest}: snapshots after it were removed, or it was replaced",
+                shown(head)
+            )),
+            None => mismatch(format!(
+                "no snapshot at all, the anchor says sha256:{digest}"
+            )),
+        }
+    }
+    if let Some(minimum) = anchor.min_sequence {
+        match &head {
+            Some(head) if head.sequence >= minimum => {}
+            Some(head) => mismatch(format!(
+                "the head is {}, the anchor says the chain reached sequence {minimum}: later snapshots were removed",
+                shown(head)
+            )),
+            None => mismatch(format!(
+                "no snapshot at all, the anchor says the chain reached sequence {minimum}"
+            )),
+        }
+    }
+}
+
 /// What one manifest file turned out to be.
 #[derive(Debug, Clone)]
 pub struct ManifestCheck {
-    pub id: SnapshotId,
+    /// The snapshot id (from a legacy name, or from the content); `None` when unreadable.
+    pub id: Option<SnapshotId>,
     pub path: String,
     /// Digest of the bytes as stored.
     pub sha256: String,
     pub manifest: Option<SnapshotManifest>,
 }
 
-/// Checks the chain of readable manifests, oldest first. Pure.
+impl ManifestCheck {
+    fn sequence(&self) -> Option<u64> {
+        self.manifest.as_ref().map(|m| m.sequence)
+    }
+
+    fn shown(&self) -> String {
+        self.id
+            .as_ref()
+            .map_or_else(|| self.path.clone(), SnapshotId::to_string)
+    }
+}
+
+/// `a` alone or `a..=b`.
+fn range(from: u64, to: u64) -> String {
+    if from == to {
+        from.to_string()
+    } else {
+        format!("{from}..={to}")
+    }
+}
+
+/// Checks the chain of manifests, in chain order: each points at the one before it, the
+/// sequence has no hole and no double, and whatever is missing is retired by a retention
+/// record of a present manifest. Pure.
 pub fn check_chain(manifests: &[ManifestCheck]) -> (Vec<Problem>, Vec<String>) {
     let mut problems = Vec::new();
     let mut notes = Vec::new();
+    let retirements: Vec<(u64, &ManifestCheck, &RetentionRecord)> = manifests
+        .iter()
+        .filter_map(|check| {
+            let manifest = check.manifest.as_ref()?;
+            Some((manifest.sequence, check, manifest.retention.as_ref()?))
+        })
+        .collect();
+    let kept_from = retirements
+        .iter()
+        .map(|(_, _, record)| record.kept_from)
+        .max()
+        .unwrap_or(0);
+    // Who retired a sequence: the earliest present record naming it, else the one with the
+    // highest `kept_from` (its record covers everything below).
+    let retired_by = |sequence: u64| -> String {
+        retirements
+            .iter()
+            .find(|(_, _, record)| record.retired.iter().any(|r| r.sequence == sequence))
+            .or_else(|| retirements.iter().max_by_key(|(_, _, r)| r.kept_from))
+            .map_or_else(String::new, |(by, check, _)| {
+                format!("sequence {by} ({})", check.shown())
+            })
+    };
+    let missing = |from: u64,
+                   to: u64,
+                   at: &ManifestCheck,
+                   problems: &mut Vec<Problem>,
+                   notes: &mut Vec<String>| {
+        if to < kept_from {
+            notes.push(format!(
+                "sequence {} removed (retention), recorded by {}",
+                range(from, to),
+                retired_by(to)
+            ));
+        } else {
+            problems.push(Problem {
+                kind: ProblemKind::SnapshotMissing,
+                path: at.path.clone(),
+                detail: format!(
+                    "sequence {} before it is missing and no retention record accounts for it",
+                    range(from, to)
+                ),
+            });
+        }
+    };
     let mut before: Option<&ManifestCheck> = None;
     for check in manifests {
         let Some(manifest) = &check.manifest else {
             before = Some(check);
             continue;
         };
-        match (before, &manifest.previous) {
-            (None, None) if manifest.sequence == 0 => {}
-            (None, None) => problems.push(Problem {
+        if manifest.sequence < kept_from {
+            notes.push(format!(
+                "sequence {} ({}) is retired by {}; its deletion is pending",
+                manifest.sequence,
+                check.shown(),
+                retired_by(manifest.sequence)
+            ));
+        }
+        let expected_sequence = match before {
+            None => 0,
+            Some(before) => before
+                .sequence()
+                .map_or(manifest.sequence, |sequence| sequence + 1),
+        };
+        if manifest.sequence < expected_sequence {
+            problems.push(Problem {
                 kind: ProblemKind::ChainBroken,
                 path: check.path.clone(),
                 detail: format!(
-                    "sequence {} has no previous snapshot; earlier snapshots are unaccounted for",
+                    "a second snapshot at sequence {} (the chain forked: two writers committed after the same snapshot)",
                     manifest.sequence
                 ),
+            });
+            continue;
+        }
+        if manifest.sequence > expected_sequence {
+            missing(
+                expected_sequence,
+                manifest.sequence - 1,
+                check,
+                &mut problems,
+                &mut notes,
+            );
+            if manifest.previous.is_none() {
+                problems.push(Problem {
+                    kind: ProblemKind::ChainBroken,
+                    path: check.path.clone(),
+                    detail: format!("sequence {} has no previous snapshot", manifest.sequence),
+                });
+            }
+            before = Some(check);
+            continue;
+        }
+        match (before, &manifest.previous) {
+            (None, None) => {}
+            (None, Some(previous)) => problems.push(Problem {
+                kind: ProblemKind::ChainBroken,
+                path: check.path.clone(),
+                detail: format!("sequence 0 claims a previous snapshot {}", previous.id),
             }),
-            (None, Some(previous)) => notes.push(format!(
-                "chain starts at sequence {} ({}); its predecessor {} was removed (retention)",
-                manifest.sequence, check.id, previous.id
-            )),
             (Some(expected), previous) => {
-                let expected_sequence = expected
-                    .manifest
-                    .as_ref()
-                    .map(|m| m.sequence + 1)
-                    .unwrap_or(manifest.sequence);
                 let points_right = previous.as_ref().is_some_and(|previous| {
-                    previous.id == expected.id.as_str() && previous.sha256 == expected.sha256
+                    expected
+                        .id
+                        .as_ref()
+                        .is_none_or(|id| previous.id == id.as_str())
+                        && previous.sha256 == expected.sha256
                 });
                 if !points_right {
                     let found = previous.as_ref().map_or("nothing".to_owned(), |p| {
@@ -138,18 +313,8 @@ pub fn check_chain(manifests: &[ManifestCheck]) -> (Vec<Problem>, Vec<String>) {
                         path: check.path.clone(),
                         detail: format!(
                             "previous snapshot is {found}, expected {} (sha256 {})",
-                            expected.id,
+                            expected.shown(),
                             &expected.sha256[..16]
-                        ),
-                    });
-                } else if manifest.sequence != expected_sequence {
-                    problems.push(Problem {
-                        kind: ProblemKind::ChainBroken,
-                        path: check.path.clone(),
-                        detail: format!(
-                            "sequence {} follows {}, expected {expected_sequence}",
-                            manifest.sequence,
-                            expected_sequence.saturating_sub(1)
                         ),
                     });
                 }
@@ -231,42 +396,29 @@ pub async fn verify_connection(
 
     // Manifests and signatures.
     let snapshot_objects = list_all(&store.object, &store.layout.snapshots_dir()).await?;
-    let mut ids = Vec::new();
+    let mut names = Vec::new();
     let mut signatures = BTreeSet::new();
     for meta in &snapshot_objects {
         let name = meta.location.filename().unwrap_or_default();
         if let Some(id) = name.strip_suffix(SIGNATURE_SUFFIX) {
             signatures.insert(id.to_owned());
-        } else if let Some(id) = name
-            .strip_suffix(MANIFEST_SUFFIX)
-            .and_then(SnapshotId::parse)
-        {
-            ids.push(id);
+        } else if let Some(manifest) = ManifestName::parse(name) {
+            names.push(manifest);
         } else {
             report
                 .notes
                 .push(format!("unexpected file {}", meta.location));
         }
     }
-    ids.sort();
-    report.snapshots = ids.len();
+    names.sort();
+    report.snapshots = names.len();
 
     let mut checks = Vec::new();
     let mut referenced: BTreeSet<String> = BTreeSet::new();
-    for id in &ids {
-        let path = store.layout.manifest(id).to_string();
-        let bytes = store.manifest_bytes(id).await?;
+    for name in &names {
+        let path = store.layout.manifest(name).to_string();
+        let bytes = store.manifest_bytes(name).await?;
         let sha256 = sha256_hex(&bytes);
-        if !sha256.starts_with(id.digest_prefix()) {
-            report.problems.push(Problem {
-                kind: ProblemKind::ManifestDigestMismatch,
-                path: path.clone(),
-                detail: format!(
-                    "content hashes to {sha256}, its name says {}",
-                    id.digest_prefix()
-                ),
-            });
-        }
         let manifest = match serde_json::from_slice::<SnapshotManifest>(&bytes) {
             Ok(manifest) if manifest.format == MANIFEST_FORMAT => Some(manifest),
             Ok(manifest) => {
@@ -286,40 +438,57 @@ pub async fn verify_connection(
                 None
             }
         };
-        let mut index_digests = Vec::new();
-        if let Some(manifest) = &manifest {
-            index_digests = check_manifest(&mut report, store, id, &path, manifest, &blobs).await;
-        }
-        // Signatures.
-        let signed = signatures.remove(id.as_str());
-        if signed {
-            report.signed += 1;
-        }
-        if let Some(key) = public_key {
-            let sig_path = store.layout.signature(id).to_string();
-            if !signed {
-                report.problems.push(Problem {
-                    kind: ProblemKind::SignatureMissing,
-                    path: sig_path,
-                    detail: format!("no signature for {path}"),
-                });
-            } else {
-                let problem = match store.read_signature(id).await {
-                    Ok(Some(file)) => check_signature(key, &file, &sha256).err(),
-                    Ok(None) => Some("disappeared while verifying".to_owned()),
-                    Err(error) => Some(error.to_string()),
-                };
-                if let Some(detail) = problem {
+        let id = match name {
+            ManifestName::Legacy(id) => {
+                if !sha256.starts_with(id.digest_prefix()) {
                     report.problems.push(Problem {
-                        kind: ProblemKind::SignatureInvalid,
-                        path: sig_path,
-                        detail,
+                        kind: ProblemKind::ManifestDigestMismatch,
+                        path: path.clone(),
+                        detail: format!(
+                            "content hashes to {sha256}, its name says {}",
+                            id.digest_prefix()
+                        ),
                     });
                 }
+                Some(id.clone())
             }
+            ManifestName::Sequence(sequence) => {
+                if let Some(manifest) = &manifest
+                    && manifest.sequence != *sequence
+                {
+                    report.problems.push(Problem {
+                        kind: ProblemKind::ManifestMisplaced,
+                        path: path.clone(),
+                        detail: format!(
+                            "holds sequence {}, its name says {sequence}",
+                            manifest.sequence
+                        ),
+                    });
+                }
+                manifest
+                    .as_ref()
+                    .map(|m| SnapshotId::new(m.created_at, &sha256))
+            }
+        };
+        let mut index_digests = Vec::new();
+        if let (Some(manifest), Some(id)) = (&manifest, &id) {
+            index_digests = check_manifest(&mut report, store, id, &path, manifest, &blobs).await;
+        }
+        // Signatures: named by the id, so by the manifest's digest.
+        if let Some(id) = &id {
+            check_signatures(
+                &mut report,
+                store,
+                public_key,
+                &mut signatures,
+                id,
+                &path,
+                &sha256,
+            )
+            .await;
         }
         checks.push(ManifestCheck {
-            id: id.clone(),
+            id,
             path,
             sha256,
             manifest,
@@ -331,6 +500,15 @@ pub async fn verify_connection(
             "signature without manifest (an interrupted sync): {orphan}{SIGNATURE_SUFFIX}"
         ));
     }
+    report.head = checks
+        .iter()
+        .filter_map(|check| Some((check, check.manifest.as_ref()?, check.id.as_ref()?)))
+        .max_by_key(|(_, manifest, _)| manifest.sequence)
+        .map(|(check, manifest, id)| Head {
+            sequence: manifest.sequence,
+            id: id.to_string(),
+            digest: format!("sha256:{}", check.sha256),
+        });
     let (problems, notes) = check_chain(&checks);
     report.problems.extend(problems);
     report.notes.extend(notes);
@@ -341,6 +519,47 @@ pub async fn verify_connection(
         ));
     }
     Ok(report)
+}
+
+/// Counts the manifest's signature and, with a key, checks it.
+async fn check_signatures(
+    report: &mut VerifyReport,
+    store: &ConnectionStore,
+    public_key: Option<&VerifyingKey>,
+    signatures: &mut BTreeSet<String>,
+    id: &SnapshotId,
+    path: &str,
+    sha256: &str,
+) {
+    let signed = signatures.remove(id.as_str());
+    if signed {
+        report.signed += 1;
+    }
+    let Some(key) = public_key else {
+        return;
+    };
+    let sig_path = store.layout.signature(id).to_string();
+    if !signed {
+        report.problems.push(Problem {
+            kind: ProblemKind::SignatureMissing,
+            path: sig_path,
+            detail: format!("no signature for {path}"),
+        });
+        return;
+    }
+    let problem = match store.read_signature(id).await {
+        Ok(Some(file)) => check_signature(key, &file, sha256).err(),
+        Ok(None) => Some("disappeared while verifying".to_owned()),
+        Err(error) => Some(error.to_string()),
+    };
+    match problem {
+        None => report.valid_signatures += 1,
+        Some(detail) => report.problems.push(Problem {
+            kind: ProblemKind::SignatureInvalid,
+            path: sig_path,
+            detail,
+        }),
+    }
 }
 
 fn check_signature(key: &VerifyingKey, file: &SignatureFile, sha256: &str) -> Result<(), String> {

@@ -176,6 +176,12 @@ struct EvidenceLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct HeadLabels {
+    namespace: String,
+    connection: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ControlLabels {
     namespace: String,
     connection: String,
@@ -225,6 +231,7 @@ pub struct Metrics {
     key_state: Family<KeyStateLabels, Gauge>,
     evidence_records: Family<EvidenceLabels, Gauge>,
     control_results: Family<ControlLabels, Gauge>,
+    evidence_head: Family<HeadLabels, Gauge>,
     /// Evidence kinds set per connection, so `forget_connection` can remove exactly those series.
     evidence_kinds: Mutex<BTreeMap<ConnectionLabel, BTreeSet<&'static str>>>,
     /// Connections with per-connection series, as given (namespace, name).
@@ -281,8 +288,15 @@ impl Metrics {
             "Compliance controls per result in each connection's last evaluation",
             control_results.clone(),
         );
+        let evidence_head = Family::<HeadLabels, Gauge>::default();
+        registry.register(
+            "evidence_head_sequence",
+            "Sequence of the newest committed snapshot of each connection's hash chain (an anchor for `verify --expect-sequence`)",
+            evidence_head.clone(),
+        );
         Self {
             registry,
+            evidence_head,
             sync_duration,
             syncs,
             requests,
@@ -349,6 +363,18 @@ impl Metrics {
             .entry(label)
             .or_default()
             .insert(kind);
+    }
+
+    /// Sets the sequence of the connection's newest committed snapshot.
+    pub fn set_evidence_head(&self, namespace: &str, connection: &str, sequence: u64) {
+        self.remember(namespace, connection);
+        let label = ConnectionLabel::new(namespace, connection);
+        self.evidence_head
+            .get_or_create(&HeadLabels {
+                namespace: label.namespace,
+                connection: label.connection,
+            })
+            .set(saturating_i64(sequence));
     }
 
     /// Sets how many controls ended with each result; results not given are set to 0.
@@ -420,6 +446,10 @@ impl Metrics {
                 result: result.as_str(),
             });
         }
+        self.evidence_head.remove(&HeadLabels {
+            namespace: label.namespace.clone(),
+            connection: label.connection.clone(),
+        });
         let kinds = self
             .evidence_kinds
             .lock()
@@ -465,6 +495,7 @@ mod tests {
         metrics.set_key_state("team-a", "prod", KeyState::Accepted);
         metrics.set_evidence("team-a", "prod", "devices", 120);
         metrics.set_control_results("team-a", "prod", &[(ControlResult::Pass, 14)]);
+        metrics.set_evidence_head("team-a", "prod", 41);
         let text = exposition(&metrics);
         for expected in [
             "# TYPE jumpcloud_operator_sync_duration_seconds histogram",
@@ -478,6 +509,7 @@ mod tests {
             "jumpcloud_operator_evidence_records{namespace=\"team-a\",connection=\"prod\",kind=\"devices\"} 120",
             "jumpcloud_operator_control_results{namespace=\"team-a\",connection=\"prod\",result=\"pass\"} 14",
             "jumpcloud_operator_control_results{namespace=\"team-a\",connection=\"prod\",result=\"fail\"} 0",
+            "jumpcloud_operator_evidence_head_sequence{namespace=\"team-a\",connection=\"prod\"} 41",
         ] {
             assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
         }
@@ -517,6 +549,7 @@ mod tests {
             metrics.set_evidence("team-a", name, "devices", 3);
             metrics.set_evidence("team-a", name, "users", 5);
             metrics.set_control_results("team-a", name, &[(ControlResult::Fail, 2)]);
+            metrics.set_evidence_head("team-a", name, 7);
         }
         metrics.record_sync(SyncOutcome::Success, Duration::from_secs(1));
         metrics.forget_connection("team-a", "prod");
