@@ -232,6 +232,31 @@ async fn assert_verify_passes(target: Target<'_>, keys: &Keys, label: &str) {
     );
 }
 
+/// A first run killed before its commit leaves no snapshot: `verify` accepts nothing as
+/// evidence (exit 1, "no snapshot"), while what the dead run left is no problem.
+async fn assert_verify_finds_nothing(target: Target<'_>, keys: &Keys, label: &str) {
+    let mut args: Vec<String> = vec!["verify".into()];
+    args.extend(target.store_args());
+    args.extend(["--public-key".into(), keys.public_key.display().to_string()]);
+    let output = run_to_end(target.command(args)).await;
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "{label}: {}",
+        describe(&output)
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("no snapshot of any connection") || stderr.contains("no connections"),
+        "{label}: {}",
+        describe(&output)
+    );
+    let report = verify_connection(&target.connection(), Some(&keys.verifying))
+        .await
+        .expect("store readable");
+    assert!(report.ok(), "{label}: {:?}", report.problems);
+}
+
 /// Every kind of `snapshot` is there and readable: each blob matches its digest (checked as
 /// read), each record parses, the counts agree, the control results load and the signature
 /// verifies.
@@ -651,7 +676,11 @@ async fn kill_on_s3_at_each(
         // is read, and written next, through a plain one over the same directory.
         let server = s3_support::serve_dir(root).await;
         let target = Target::S3(&server);
-        assert_verify_passes(target, keys, &label).await;
+        if previous.is_none() && !committed {
+            assert_verify_finds_nothing(target, keys, &label).await;
+        } else {
+            assert_verify_passes(target, keys, &label).await;
+        }
         let latest =
             assert_crash_left_consistent_store(target, previous, committed, keys, &label).await;
         if committed {

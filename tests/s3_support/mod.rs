@@ -117,3 +117,44 @@ where
 pub async fn serve_dir(root: &Path) -> S3Server {
     serve(s3_service(root)).await
 }
+
+/// s3s-fs with create-only PUTs (`If-None-Match: *`) made atomic, as S3 makes them. s3s-fs
+/// checks that the object is absent and then writes it, so two creates racing for one key can
+/// both succeed there (the later one replacing the earlier); serialising the conditional PUTs
+/// gives the compare-and-swap real S3 (and MinIO) provide, so races against the store's commit
+/// can be tested.
+#[derive(Clone)]
+pub struct AtomicCreates {
+    inner: S3Service,
+    creates: std::sync::Arc<tokio::sync::Mutex<()>>,
+}
+
+impl hyper::service::Service<http::Request<hyper::body::Incoming>> for AtomicCreates {
+    type Response = s3s::HttpResponse;
+    type Error = s3s::HttpError;
+    type Future = futures::future::BoxFuture<'static, Result<s3s::HttpResponse, s3s::HttpError>>;
+
+    fn call(&self, request: http::Request<hyper::body::Incoming>) -> Self::Future {
+        let conditional = request.method() == http::Method::PUT
+            && request.headers().contains_key(http::header::IF_NONE_MATCH);
+        let inner = self.inner.clone();
+        let creates = self.creates.clone();
+        Box::pin(async move {
+            let _one_at_a_time = if conditional {
+                Some(creates.lock().await)
+            } else {
+                None
+            };
+            hyper::service::Service::call(&inner, request).await
+        })
+    }
+}
+
+/// An s3s-fs server over `root` whose create-only PUTs are atomic ([`AtomicCreates`]).
+pub async fn serve_dir_atomic(root: &Path) -> S3Server {
+    serve(AtomicCreates {
+        inner: s3_service(root),
+        creates: Default::default(),
+    })
+    .await
+}
