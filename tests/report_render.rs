@@ -356,10 +356,10 @@ fn stored_reports_compare_with_the_previous_snapshot_in_the_chain() {
     assert!(html.contains(second.id.as_str()) && html.contains("snapshot #2"));
 
     // Retention removed the first snapshot: still a report, without changes.
-    std::fs::remove_file(
-        dir.path()
-            .join(format!("test/acme/snapshots/{}.json", first.id)),
-    )
+    std::fs::remove_file(dir.path().join(format!(
+        "test/acme/snapshots/{:020}.json",
+        first.manifest.sequence
+    )))
     .unwrap();
     let report = runtime
         .block_on(jumpcloud_operator::report::stored_report(

@@ -100,8 +100,11 @@ fn list_verify_and_diff_from_the_command_line() {
         "mfa.configured"
     );
 
-    // Tamper with the first manifest: verify fails and names it.
-    let manifest = dir.path().join(format!("team/acme/snapshots/{a}.json"));
+    // Tamper with the first manifest: verify fails and names it (its successor's link, and its
+    // signature, which is named by the digest it had).
+    let manifest = dir
+        .path()
+        .join("team/acme/snapshots/00000000000000000000.json");
     let edited = std::fs::read_to_string(&manifest)
         .unwrap()
         .replace("\"sequence\":0", "\"sequence\":0 ");
@@ -114,7 +117,9 @@ fn list_verify_and_diff_from_the_command_line() {
         .code(1);
     let text = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
     assert!(
-        text.contains(&format!("manifest altered: team/acme/snapshots/{a}.json")),
+        text.contains("chain broken: team/acme/snapshots/00000000000000000001.json")
+            && text.contains("signature missing")
+            && text.contains(&format!("{a}.json.sig")),
         "{text}"
     );
 }

@@ -944,8 +944,8 @@ async fn an_unchanged_org_shares_every_blob_and_adds_only_a_manifest() {
     assert_eq!(
         new_snapshot_files,
         [format!(
-            "{CONNECTION}/snapshots/{}.json",
-            third.snapshot().id
+            "{CONNECTION}/snapshots/{:020}.json",
+            third.snapshot().manifest.sequence
         )]
     );
     assert_eq!(

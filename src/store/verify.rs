@@ -682,3 +682,157 @@ async fn check_manifest(
     }
     referenced
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::manifest::{PreviousSnapshot, RetiredSnapshot};
+
+    /// A chain of manifests `sequences`, each pointing at the sequence before it.
+    fn chain(sequences: &[u64]) -> Vec<ManifestCheck> {
+        sequences
+            .iter()
+            .map(|&sequence| {
+                let time = jiff::Timestamp::from_second(1_767_225_600 + sequence as i64).unwrap();
+                let sha256 = format!("{sequence:064}");
+                let previous = sequence.checked_sub(1).map(|before| PreviousSnapshot {
+                    id: SnapshotId::new(
+                        jiff::Timestamp::from_second(1_767_225_600 + before as i64).unwrap(),
+                        &format!("{before:064}"),
+                    )
+                    .to_string(),
+                    sha256: format!("{before:064}"),
+                });
+                ManifestCheck {
+                    id: Some(SnapshotId::new(time, &sha256)),
+                    path: format!("c/snapshots/{sequence:020}.json"),
+                    manifest: Some(SnapshotManifest {
+                        format: MANIFEST_FORMAT.to_owned(),
+                        connection: "c".to_owned(),
+                        sequence,
+                        created_at: time,
+                        previous,
+                        index: BlobRef {
+                            sha256: String::new(),
+                            bytes: 0,
+                            records: 0,
+                        },
+                        events: None,
+                        events_since: None,
+                        controls: None,
+                        collection: serde_json::Value::Null,
+                        retention: None,
+                    }),
+                    sha256,
+                }
+            })
+            .collect()
+    }
+
+    fn retire_below(check: &mut ManifestCheck, kept_from: u64) {
+        let retired = (0..kept_from)
+            .map(|sequence| RetiredSnapshot {
+                sequence,
+                id: format!("id-{sequence}"),
+                sha256: format!("{sequence:064}"),
+            })
+            .collect();
+        if let Some(manifest) = check.manifest.as_mut() {
+            manifest.retention = Some(RetentionRecord { kept_from, retired });
+        }
+    }
+
+    fn problem_kinds(checks: &[ManifestCheck]) -> Vec<ProblemKind> {
+        check_chain(checks).0.iter().map(|p| p.kind).collect()
+    }
+
+    #[test]
+    fn a_whole_chain_passes_and_holes_without_a_record_do_not() {
+        assert!(problem_kinds(&chain(&[0, 1, 2, 3])).is_empty());
+        assert_eq!(
+            problem_kinds(&chain(&[2, 3])),
+            [ProblemKind::SnapshotMissing]
+        );
+        assert_eq!(
+            problem_kinds(&chain(&[0, 2, 3])),
+            [ProblemKind::SnapshotMissing]
+        );
+        let (problems, _) = check_chain(&chain(&[0, 1, 3]));
+        assert!(
+            problems[0].detail.contains("sequence 2 before it"),
+            "{problems:?}"
+        );
+    }
+
+    #[test]
+    fn holes_a_retention_record_covers_are_notes() {
+        let mut checks = chain(&[2, 3, 4]);
+        retire_below(&mut checks[2], 2);
+        let (problems, notes) = check_chain(&checks);
+        assert!(problems.is_empty(), "{problems:?}");
+        assert!(notes[0].starts_with("sequence 0..=1 removed (retention), recorded by sequence 4"));
+        // The record covers what it says, not more: a hole at or above `kept_from` stays.
+        let mut checks = chain(&[3, 4]);
+        retire_below(&mut checks[1], 2);
+        assert_eq!(problem_kinds(&checks), [ProblemKind::SnapshotMissing]);
+        // Retired but still present (a crash before the deletion): accepted, noted.
+        let mut checks = chain(&[0, 1, 2]);
+        retire_below(&mut checks[2], 1);
+        let (problems, notes) = check_chain(&checks);
+        assert!(problems.is_empty(), "{problems:?}");
+        assert!(notes[0].contains("deletion is pending"), "{notes:?}");
+    }
+
+    #[test]
+    fn a_fork_and_a_wrong_link_are_broken_chains() {
+        let mut checks = chain(&[0, 1, 2]);
+        let mut fork = checks[1].clone();
+        fork.sha256 = "f".repeat(64);
+        fork.path = "c/snapshots/fork.json".to_owned();
+        checks.insert(2, fork);
+        let (problems, _) = check_chain(&checks);
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(
+            problems[0]
+                .detail
+                .contains("a second snapshot at sequence 1")
+        );
+        let mut checks = chain(&[0, 1, 2]);
+        if let Some(manifest) = checks[2].manifest.as_mut() {
+            manifest.previous = None;
+        }
+        assert_eq!(problem_kinds(&checks), [ProblemKind::ChainBroken]);
+    }
+
+    #[test]
+    fn the_head_is_checked_against_the_anchor() {
+        let head = |sequence: u64, digest: &str| VerifyReport {
+            connection: "c".to_owned(),
+            head: Some(Head {
+                sequence,
+                id: "id".to_owned(),
+                digest: format!("sha256:{digest}"),
+            }),
+            ..VerifyReport::default()
+        };
+        let anchor = HeadAnchor {
+            digest: Some("ab".repeat(32)),
+            min_sequence: Some(5),
+        };
+        let mut report = head(5, &"ab".repeat(32));
+        check_head(&mut report, &anchor);
+        assert!(report.ok(), "{:?}", report.problems);
+        let mut report = head(6, &"cd".repeat(32));
+        check_head(&mut report, &anchor);
+        assert_eq!(report.problems.len(), 1, "{:?}", report.problems);
+        let mut report = head(4, &"cd".repeat(32));
+        check_head(&mut report, &anchor);
+        assert_eq!(report.problems.len(), 2, "{:?}", report.problems);
+        let mut empty = VerifyReport::default();
+        check_head(&mut empty, &anchor);
+        assert_eq!(empty.problems.len(), 2);
+        let mut unanchored = VerifyReport::default();
+        check_head(&mut unanchored, &HeadAnchor::default());
+        assert!(unanchored.ok());
+    }
+}
