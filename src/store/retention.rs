@@ -10,7 +10,7 @@
 //! A snapshot missing from the chain without such a record is a `verify` problem. Deletion
 //! failures (object-lock / WORM buckets answer 403) are reported, never fatal.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use futures::StreamExt;
 use object_store::ObjectStoreExt;
@@ -83,7 +83,10 @@ pub fn retired_below(chain: &[ChainLink]) -> u64 {
 /// The retention record of a commit after `previous_sequence` (`None`: the chain's first):
 /// snapshots older than the period are retired, and what earlier commits retired stays
 /// retired; never the predecessor of the new snapshot, so its link stays checkable. Times
-/// grow along the chain, so the retired snapshots are always its oldest. Pure.
+/// grow along the chain, so the retired snapshots are always its oldest. The retired range
+/// grows only over snapshots that are present: a snapshot gone without a record (a hole) stops
+/// it, so retention never covers a removal it did not make, and `verify` keeps reporting it.
+/// Pure.
 pub fn decide(
     chain: &[ChainLink],
     previous_sequence: Option<u64>,
@@ -92,13 +95,16 @@ pub fn decide(
 ) -> Option<RetentionRecord> {
     let previous_sequence = previous_sequence?;
     let cutoff = now - policy.max_age;
-    let expired = chain
+    let created: BTreeMap<u64, jiff::Timestamp> = chain
         .iter()
-        .filter(|link| link.sequence < previous_sequence && link.created_at < cutoff)
-        .map(|link| link.sequence + 1)
-        .max()
-        .unwrap_or(0);
-    let kept_from = retired_below(chain).max(expired).min(previous_sequence);
+        .map(|link| (link.sequence, link.created_at))
+        .collect();
+    let mut kept_from = retired_below(chain);
+    while kept_from < previous_sequence
+        && created.get(&kept_from).is_some_and(|time| *time < cutoff)
+    {
+        kept_from += 1;
+    }
     (kept_from > 0).then(|| RetentionRecord {
         kept_from,
         retired: chain
@@ -319,6 +325,21 @@ mod tests {
             None
         );
         assert_eq!(decide(&[], None, &policy, later), None);
+    }
+
+    #[test]
+    fn a_hole_stops_retention_so_it_never_covers_a_removal() {
+        // Sequence 2 is gone without a record: retention retires 0 and 1, not past the hole.
+        let chain: Vec<ChainLink> = (0..10).filter(|s| *s != 2).map(link).collect();
+        let later = link(9).created_at + jiff::SignedDuration::from_hours(24 * 1000);
+        let record = decide(&chain, Some(9), &RetentionPolicy::days(3), later);
+        assert_eq!(retired(&record), (2, vec![0, 1]));
+        // A hole at the start: nothing is retired.
+        let chain: Vec<ChainLink> = (1..10).map(link).collect();
+        assert_eq!(
+            decide(&chain, Some(9), &RetentionPolicy::days(3), later),
+            None
+        );
     }
 
     #[test]
