@@ -289,8 +289,9 @@ impl CollectArgs {
     }
 }
 
-/// Warnings (retries with their waits, named by endpoint and status) and the commit on stderr; `RUST_LOG`
-/// overrides the level. Nothing logged carries the key: the client logs paths and statuses.
+/// Warnings (retries with their waits, named by endpoint and status) and the commit on stderr;
+/// `RUST_LOG` overrides the level. Nothing logged carries the key: the client logs paths and
+/// statuses.
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         // Warnings, and the commit line (connection, sequence, id, digest): an anchor for

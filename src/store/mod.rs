@@ -20,7 +20,8 @@
 //! connection cannot fork the chain: the loser gets [`StoreError::Conflict`]. Retention is
 //! decided with a commit and recorded in its manifest, then applied after it.
 //!
-//! Local stores are private: directories 0700 and files 0600 (see [`private`]).
+//! Local stores are private: directories 0700 and files 0600 (see `private.rs`); large blobs
+//! spool in a per-process folder swept after crashes ([`spool`]).
 
 mod connection;
 pub mod diff;
