@@ -31,6 +31,9 @@ pub mod reason {
     pub const EXPIRES_SOON: &str = "ExpiresSoon";
     pub const SECRET_NOT_FOUND: &str = "SecretNotFound";
     pub const SECRET_KEY_MISSING: &str = "SecretKeyMissing";
+    /// The Kubernetes API did not answer the Secret's read (5xx, 403, timeout): nothing is
+    /// known about the key now.
+    pub const SECRET_UNREADABLE: &str = "SecretUnreadable";
     pub const KEY_EMPTY: &str = "KeyEmpty";
     pub const KEY_MALFORMED: &str = "KeyMalformed";
     pub const KEY_REJECTED: &str = "KeyRejected";

@@ -49,6 +49,12 @@ pub enum SecretRead {
         /// The Secret's resourceVersion.
         version: Option<String>,
     },
+    /// The Kubernetes API did not answer the read (an error other than 404): whether the
+    /// Secret exists, and which key it holds, is unknown. `error` describes the failure and
+    /// holds no Secret data.
+    Unreadable {
+        error: String,
+    },
 }
 
 /// Everything [`decide`] looks at.
@@ -92,6 +98,9 @@ pub enum Plan {
     InvalidSpec(String),
     /// The Secret or the key in it is unusable: no call to JumpCloud.
     SecretProblem,
+    /// The Secret could not be read (the error): no call to JumpCloud, nothing claimed about
+    /// the key, and a retry on the backoff.
+    SecretUnreadable(String),
     /// The key was rejected and neither the Secret nor the spec changed: no call until `until`.
     Blocked {
         until: Timestamp,
@@ -136,6 +145,7 @@ impl Plan {
             Plan::Suspended => "Suspended",
             Plan::InvalidSpec(_) => "InvalidSpec",
             Plan::SecretProblem => "SecretProblem",
+            Plan::SecretUnreadable(_) => "SecretUnreadable",
             Plan::Blocked { .. } => "Blocked",
             Plan::Wait { .. } => "Wait",
             Plan::Identify { .. } => "Identify",
@@ -197,6 +207,9 @@ pub fn decide(inputs: &Inputs<'_>) -> Plan {
         Ok(intervals) => intervals,
         Err(error) => return Plan::InvalidSpec(error.to_string()),
     };
+    if let SecretRead::Unreadable { error } = inputs.secret {
+        return Plan::SecretUnreadable(error.clone());
+    }
     let SecretRead::Present {
         fingerprint,
         version,
@@ -536,13 +549,45 @@ pub fn apply_secret_problem(
                 subject.secret_text()
             ),
         ),
-        SecretRead::Present { .. } => return,
+        SecretRead::Present { .. } | SecretRead::Unreadable { .. } => return,
     };
     subject.set(
         status,
         Desired::new(KEY_VALID, Status::False, reason, message),
     );
     conditions::remove(&mut status.conditions, LEAST_PRIVILEGE);
+}
+
+/// Records that the Secret could not be read: KeyValid no longer claims anything about the key
+/// (Unknown), except a JumpCloud rejection, which stays: it is a fact about that key whatever
+/// the Secret holds now, and it keeps the dead key from being tried again when the Secret can
+/// be read once more.
+pub fn apply_secret_unreadable(
+    status: &mut JumpCloudConnectionStatus,
+    error: &str,
+    subject: &Subject<'_>,
+) {
+    let rejected = conditions::find(&status.conditions, KEY_VALID)
+        .is_some_and(|c| c.status == "False" && is_rejection(&c.reason));
+    if rejected {
+        return;
+    }
+    subject.set(
+        status,
+        Desired::new(
+            KEY_VALID,
+            Status::Unknown,
+            reason::SECRET_UNREADABLE,
+            secret_unreadable_message(error, subject),
+        ),
+    );
+}
+
+fn secret_unreadable_message(error: &str, subject: &Subject<'_>) -> String {
+    format!(
+        "{} cannot be read from the Kubernetes API ({error}), so the key is not known to be valid now. The operator retries with backoff; if this persists, check the API server and that the operator may get this Secret.",
+        subject.secret_text()
+    )
 }
 
 fn key_status<'s>(
@@ -913,6 +958,19 @@ pub fn finish(
             None,
             None,
         ),
+        (Plan::SecretUnreadable(error), _, _) => {
+            let message = secret_unreadable_message(error, subject);
+            (
+                Desired::new(
+                    READY,
+                    Status::Unknown,
+                    reason::SECRET_UNREADABLE,
+                    message.clone(),
+                ),
+                Some((reason::SECRET_UNREADABLE, message)),
+                None,
+            )
+        }
         (Plan::InvalidSpec(problem), _, _) => {
             let message = format!("The spec cannot be used: {problem}. Correct the spec.");
             (
@@ -1083,11 +1141,12 @@ pub fn restore_rejection(
 
 /// Maps a reason read back from a condition to the fixed set (conditions hold `String`s).
 fn static_reason(reason: &str) -> &'static str {
-    const KNOWN: [&str; 28] = [
+    const KNOWN: [&str; 29] = [
         reason::ACCEPTED,
         reason::EXPIRES_SOON,
         reason::SECRET_NOT_FOUND,
         reason::SECRET_KEY_MISSING,
+        reason::SECRET_UNREADABLE,
         reason::KEY_EMPTY,
         reason::KEY_MALFORMED,
         reason::KEY_REJECTED,
@@ -1154,7 +1213,8 @@ pub fn events(old: &[Condition], new: &[Condition]) -> Vec<EventSpec> {
             continue;
         }
         let warning = after.status == "False"
-            || (after.status == "True" && after.reason == reason::EXPIRES_SOON);
+            || (after.status == "True" && after.reason == reason::EXPIRES_SOON)
+            || after.reason == reason::SECRET_UNREADABLE;
         let recovered = after.status == "True"
             && before.is_none_or(|b| b.status != "True" || b.reason == reason::EXPIRES_SOON);
         let kind = if warning {

@@ -220,7 +220,7 @@ fn action_name(plan: &Plan) -> &'static str {
     match plan {
         Plan::Suspended => "Suspend",
         Plan::InvalidSpec(_) => "ValidateSpec",
-        Plan::SecretProblem => "ReadSecret",
+        Plan::SecretProblem | Plan::SecretUnreadable(_) => "ReadSecret",
         Plan::Blocked { .. } | Plan::Wait { .. } => "Wait",
         Plan::Identify { .. } => "IdentifyKey",
         Plan::CheckKey | Plan::Recheck(_) => "CheckKey",
@@ -244,8 +244,8 @@ pub async fn reconcile(
     // Gather: the one Secret, read now and dropped at the end of this block.
     let (secret_read, api_key) = {
         let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &namespace);
-        let secret = secrets.get_opt(&spec.api_key_secret_ref.name).await?;
-        secrets::read_key(secret.as_ref(), &spec.api_key_secret_ref.key)
+        let secret_ref = &spec.api_key_secret_ref;
+        secrets::read(&secrets, &secret_ref.name, &secret_ref.key).await
     };
 
     let cached_version = connection.resource_version();
@@ -314,6 +314,10 @@ pub async fn reconcile(
     match (&plan, &api_key, &fingerprint) {
         (Plan::SecretProblem, _, _) => {
             decide::apply_secret_problem(&mut status, &secret_read, &subject)
+        }
+        (Plan::SecretUnreadable(error), _, _) => {
+            decide::apply_secret_unreadable(&mut status, error, &subject);
+            transient = Some(None);
         }
         (
             Plan::Identify {
@@ -478,6 +482,11 @@ pub async fn reconcile(
     let action = match after {
         Plan::Suspended | Plan::InvalidSpec(_) => Action::await_change(),
         Plan::SecretProblem => Action::requeue(STALLED_REQUEUE),
+        Plan::SecretUnreadable(_) => Action::requeue(decide::requeue_after(
+            now,
+            retry_not_before.unwrap_or(now),
+            rand::random(),
+        )),
         Plan::Blocked { until } | Plan::Wait { until } => {
             Action::requeue(decide::requeue_after(now, until, rand::random()))
         }
@@ -764,7 +773,8 @@ pub async fn check_crd(client: &Client, namespace: Option<&str>) -> Result<(), S
     };
     match api.list(&kube::api::ListParams::default().limit(1)).await {
         Ok(_) => Ok(()),
-        Err(kube::Error::Api(status)) if status.is_not_found() => Err(StartError::CrdMissing),
+        // The code, not the reason text (which `is_not_found` compares).
+        Err(kube::Error::Api(status)) if status.code == 404 => Err(StartError::CrdMissing),
         Err(error) => Err(StartError::Kube(error)),
     }
 }

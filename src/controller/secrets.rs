@@ -2,8 +2,8 @@
 //! reading the key out of the one Secret a reconcile needs. Secret data is never cached.
 
 use k8s_openapi::api::core::v1::Secret;
-use kube::ResourceExt;
 use kube::runtime::reflector::{ObjectRef, Store};
+use kube::{Api, ResourceExt};
 
 use crate::crd::JumpCloudConnection;
 use crate::decide::SecretRead;
@@ -30,6 +30,43 @@ pub fn references(
 ) -> bool {
     connection.namespace().as_deref() == namespace
         && connection.spec.api_key_secret_ref.name == secret_name
+}
+
+/// Reads the Secret `name` and the key under `key` in it. A missing Secret is recognised by
+/// the HTTP code 404, not by the Status reason (kube's `get_opt` compares only the reason,
+/// which API servers and proxies may word differently); any other failure is
+/// [`SecretRead::Unreadable`], so the status never claims more than is known.
+pub async fn read(api: &Api<Secret>, name: &str, key: &str) -> (SecretRead, Option<ApiKey>) {
+    match api.get(name).await {
+        Ok(secret) => read_key(Some(&secret), key),
+        Err(kube::Error::Api(status)) if status.code == 404 => read_key(None, key),
+        Err(error) => {
+            let error = describe_read_error(&error);
+            tracing::warn!(secret = name, %error, "cannot read the Secret");
+            (SecretRead::Unreadable { error }, None)
+        }
+    }
+}
+
+/// What the status says about a failed Secret read. A parse error's text can quote the
+/// response, which holds the Secret's data: only its kind is named.
+fn describe_read_error(error: &kube::Error) -> String {
+    match error {
+        kube::Error::Api(status) => {
+            let reason = if status.reason.is_empty() {
+                String::new()
+            } else {
+                format!(" {}", status.reason)
+            };
+            format!(
+                "HTTP {}{reason}: {}",
+                status.code,
+                status.message.chars().take(300).collect::<String>()
+            )
+        }
+        kube::Error::SerdeError(_) => "the answer is not a readable Secret".to_owned(),
+        other => other.to_string(),
+    }
 }
 
 /// Reads the key under `key` from a fetched Secret (or its absence). Returns what the status may
@@ -138,5 +175,17 @@ mod tests {
             SecretRead::Malformed
         );
         assert_eq!(read_key(None, "api-key").0, SecretRead::NotFound);
+    }
+
+    #[test]
+    fn a_failed_read_is_described_without_the_answer_of_a_parse_error() {
+        let status = kube::core::Status::failure("etcd is down", "InternalError").with_code(500);
+        assert_eq!(
+            describe_read_error(&kube::Error::Api(Box::new(status))),
+            "HTTP 500 InternalError: etcd is down"
+        );
+        let parse = serde_json::from_str::<u64>("\"jca_secret\"").unwrap_err();
+        let text = describe_read_error(&kube::Error::SerdeError(parse));
+        assert!(!text.contains("jca_secret"), "{text}");
     }
 }

@@ -236,6 +236,73 @@ fn secret_problems_stall_without_calls_and_list_key_names_only() {
     }
 }
 
+/// A Secret the Kubernetes API did not answer for (500, 403, timeout) in `w`, reconciled.
+fn reconcile_unreadable(w: &mut World) -> Plan {
+    w.secret = SecretRead::Unreadable {
+        error: "HTTP 500 InternalError: etcd is down".into(),
+    };
+    let plan = w.plan();
+    if let Plan::SecretUnreadable(error) = &plan {
+        let mut status = w.status.clone();
+        apply_secret_unreadable(&mut status, error, &w.subject());
+        w.status = status;
+    }
+    w.finish(&plan);
+    plan
+}
+
+#[test]
+fn an_unreadable_secret_claims_nothing_about_the_key_and_retries() {
+    let mut w = healthy();
+    assert_eq!(w.reason(READY), Some(reason::SUCCEEDED));
+    let plan = reconcile_unreadable(&mut w);
+    assert_eq!(
+        plan,
+        Plan::SecretUnreadable("HTTP 500 InternalError: etcd is down".into())
+    );
+    for type_ in [KEY_VALID, READY] {
+        let c = w.cond(type_).unwrap();
+        assert_eq!(
+            (c.status.as_str(), c.reason.as_str()),
+            ("Unknown", reason::SECRET_UNREADABLE),
+            "{type_}"
+        );
+        assert!(c.message.contains("Secret team/jc"), "{}", c.message);
+        assert!(c.message.contains("etcd is down"), "{}", c.message);
+    }
+    // Retrying on its own is progress, not a stall for a human.
+    assert_eq!(w.reason(RECONCILING), Some(reason::SECRET_UNREADABLE));
+    assert!(w.cond(STALLED).is_none());
+    // The last sync is history and stays.
+    assert_eq!(w.reason(SYNCED), Some(reason::SUCCEEDED));
+    let before = healthy();
+    let events = events(&before.status.conditions, &w.status.conditions);
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(
+        (events[0].kind, events[0].reason.as_str()),
+        (EventKind::Warning, reason::SECRET_UNREADABLE)
+    );
+
+    // Readable again: the key is identified again before anything claims it is valid.
+    w.secret = present(FP, "1");
+    assert!(matches!(w.plan(), Plan::Identify { .. }), "{:?}", w.plan());
+}
+
+#[test]
+fn an_unreadable_secret_keeps_a_rejection_so_the_dead_key_is_not_tried_again() {
+    let mut w = healthy();
+    w.now = at(600);
+    w.check(KeyCheck::Rejected { accepted_by: None });
+    w.finish(&Plan::CheckKey);
+    assert_eq!(w.reason(KEY_VALID), Some(reason::KEY_REVOKED));
+    w.now = at(700);
+    reconcile_unreadable(&mut w);
+    assert_eq!(w.reason(KEY_VALID), Some(reason::KEY_REVOKED));
+    assert_eq!(w.reason(READY), Some(reason::SECRET_UNREADABLE));
+    w.secret = present(FP, "1");
+    assert!(matches!(w.plan(), Plan::Blocked { .. }), "{:?}", w.plan());
+}
+
 #[test]
 fn healthy_connection_waits_then_checks_the_key_then_syncs_on_interval() {
     let mut w = healthy();
