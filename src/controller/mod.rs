@@ -4,6 +4,7 @@
 
 pub mod act;
 pub mod backoff;
+mod classify;
 pub mod secrets;
 
 use std::collections::{BTreeMap, HashMap};

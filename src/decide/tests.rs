@@ -1,5 +1,12 @@
+use std::collections::BTreeMap;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+
+use super::plan::first_rejection_possible;
 use super::*;
-use crate::crd::JumpCloudConnectionSpec;
+use crate::conditions::{KEY_VALID, LEAST_PRIVILEGE, READY, RECONCILING, STALLED, SYNCED};
+use crate::crd::{OrganizationStatus, SnapshotStatus};
+use crate::region::Region;
 
 const FP: &str = "aaaaaaaaaaaa";
 const OTHER_FP: &str = "bbbbbbbbbbbb";
@@ -154,7 +161,7 @@ fn success() -> SyncResult {
     SyncResult::Succeeded {
         counts: counts(),
         snapshot: snapshot(),
-        controls: Box::new(controls::ControlsEvaluation::of(&[], at(0))),
+        controls: Box::new(control_status::ControlsEvaluation::of(&[], at(0))),
         retention_problem: None,
     }
 }
@@ -690,7 +697,7 @@ fn a_failure_in_the_same_second_as_the_last_success_is_still_retried() {
 #[test]
 fn a_sync_records_the_control_summary_and_a_failed_sync_keeps_it() {
     use crate::controls::{ControlStatus, ResultsSummary};
-    use controls::{ControlBrief, ControlsEvaluation};
+    use control_status::{ControlBrief, ControlsEvaluation};
     let mut w = healthy();
     w.status.controls = None;
     let evaluation = ControlsEvaluation {
@@ -731,7 +738,7 @@ fn a_sync_records_the_control_summary_and_a_failed_sync_keeps_it() {
         &w.subject(),
     );
     assert_eq!(events.len(), 1);
-    assert_eq!(events[0].reason, controls::CONTROL_FAILING);
+    assert_eq!(events[0].reason, control_status::CONTROL_FAILING);
     let summary = status.controls.clone().unwrap();
     assert_eq!(summary.failing, 1);
     assert_eq!(summary.failing_ids, ["JC-E1-DISK-ENCRYPTION"]);
@@ -758,7 +765,7 @@ fn a_sync_records_the_control_summary_and_a_failed_sync_keeps_it() {
         &SyncResult::Succeeded {
             counts: counts(),
             snapshot: snapshot(),
-            controls: Box::new(controls::ControlsEvaluation::of(&[], at(10))),
+            controls: Box::new(control_status::ControlsEvaluation::of(&[], at(10))),
             retention_problem: Some("snapshots/old.json: AccessDenied".into()),
         },
         &SyncTrigger::Interval,

@@ -184,7 +184,7 @@ mod tests {
                     ),
                     signed: false,
                 },
-                controls: Box::new(crate::decide::controls::ControlsEvaluation::of(
+                controls: Box::new(crate::decide::control_status::ControlsEvaluation::of(
                     &[],
                     jiff::Timestamp::UNIX_EPOCH
                 )),

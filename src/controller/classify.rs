@@ -3,9 +3,9 @@
 
 use std::time::Duration;
 
-use super::{KeyCheck, SyncResult};
 use crate::collect::CollectError;
 use crate::conditions::reason;
+use crate::decide::{KeyCheck, SyncResult};
 use crate::jumpcloud::JumpCloudError;
 
 /// A transient failure's wait hint, from `Retry-After`.
