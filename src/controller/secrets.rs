@@ -36,14 +36,14 @@ pub fn references(
 /// the HTTP code 404, not by the Status reason (kube's `get_opt` compares only the reason,
 /// which API servers and proxies may word differently); any other failure is
 /// [`SecretRead::Unreadable`], so the status never claims more than is known.
-pub async fn read(api: &Api<Secret>, name: &str, key: &str) -> (SecretRead, Option<ApiKey>) {
+pub async fn read(api: &Api<Secret>, name: &str, key: &str) -> SecretRead {
     match api.get(name).await {
         Ok(secret) => read_key(Some(&secret), key),
         Err(kube::Error::Api(status)) if status.code == 404 => read_key(None, key),
         Err(error) => {
             let error = describe_read_error(&error);
             tracing::warn!(secret = name, %error, "cannot read the Secret");
-            (SecretRead::Unreadable { error }, None)
+            SecretRead::Unreadable { error }
         }
     }
 }
@@ -69,11 +69,11 @@ fn describe_read_error(error: &kube::Error) -> String {
     }
 }
 
-/// Reads the key under `key` from a fetched Secret (or its absence). Returns what the status may
-/// say about it, and the key itself when usable.
-pub fn read_key(secret: Option<&Secret>, key: &str) -> (SecretRead, Option<ApiKey>) {
+/// Reads the key under `key` from a fetched Secret (or its absence): what the status may say
+/// about it, with the key itself when usable.
+pub fn read_key(secret: Option<&Secret>, key: &str) -> SecretRead {
     let Some(secret) = secret else {
-        return (SecretRead::NotFound, None);
+        return SecretRead::NotFound;
     };
     let version = secret.resource_version();
     let data = secret.data.as_ref();
@@ -81,21 +81,19 @@ pub fn read_key(secret: Option<&Secret>, key: &str) -> (SecretRead, Option<ApiKe
         let available = data
             .map(|data| data.keys().cloned().collect())
             .unwrap_or_default();
-        return (SecretRead::KeyMissing { available }, None);
+        return SecretRead::KeyMissing { available };
     };
     let Ok(text) = std::str::from_utf8(&bytes.0) else {
-        return (SecretRead::Malformed, None);
+        return SecretRead::Malformed;
     };
     match ApiKey::new(text) {
-        Ok(api_key) => (
-            SecretRead::Present {
-                fingerprint: api_key.fingerprint(),
-                version,
-            },
-            Some(api_key),
-        ),
-        Err(ApiKeyError::Empty) => (SecretRead::Empty, None),
-        Err(ApiKeyError::InnerWhitespace) => (SecretRead::Malformed, None),
+        Ok(api_key) => SecretRead::Present {
+            fingerprint: api_key.fingerprint(),
+            key: api_key,
+            version,
+        },
+        Err(ApiKeyError::Empty) => SecretRead::Empty,
+        Err(ApiKeyError::InnerWhitespace) => SecretRead::Malformed,
     }
 }
 
@@ -149,17 +147,17 @@ mod tests {
 
     #[test]
     fn reading_the_key_trims_and_classifies() {
-        let (read, key) = read_key(Some(&secret(&[("api-key", "jca_abc\n")])), "api-key");
-        let trimmed = ApiKey::new("jca_abc").unwrap().fingerprint();
+        let read = read_key(Some(&secret(&[("api-key", "jca_abc\n")])), "api-key");
+        let trimmed = ApiKey::new("jca_abc").unwrap();
         assert_eq!(
             read,
             SecretRead::Present {
-                fingerprint: trimmed,
+                fingerprint: trimmed.fingerprint(),
+                key: trimmed,
                 version: None
             }
         );
-        assert!(key.is_some());
-        let (read, _) = read_key(Some(&secret(&[("token", "x"), ("user", "y")])), "api-key");
+        let read = read_key(Some(&secret(&[("token", "x"), ("user", "y")])), "api-key");
         assert_eq!(
             read,
             SecretRead::KeyMissing {
@@ -167,14 +165,14 @@ mod tests {
             }
         );
         assert_eq!(
-            read_key(Some(&secret(&[("api-key", " \n")])), "api-key").0,
+            read_key(Some(&secret(&[("api-key", " \n")])), "api-key"),
             SecretRead::Empty
         );
         assert_eq!(
-            read_key(Some(&secret(&[("api-key", "a b")])), "api-key").0,
+            read_key(Some(&secret(&[("api-key", "a b")])), "api-key"),
             SecretRead::Malformed
         );
-        assert_eq!(read_key(None, "api-key").0, SecretRead::NotFound);
+        assert_eq!(read_key(None, "api-key"), SecretRead::NotFound);
     }
 
     #[test]

@@ -9,13 +9,16 @@ use super::timing::{next_key_check, next_wake};
 use super::{add, is_rejection, is_transient_sync_reason, time};
 use crate::conditions::{self, KEY_VALID, SYNCED, reason};
 use crate::crd::{Intervals, JumpCloudConnectionSpec, JumpCloudConnectionStatus};
+use crate::jumpcloud::ApiKey;
 
 /// After JumpCloud rejected a key, at most one request per this period with that same key
 /// until the Secret changes: hammering the API with a dead key looks like credential stuffing.
 pub const REJECTED_KEY_RETRY: Duration = Duration::from_secs(60 * 60);
 
-/// What reconcile found in the referenced Secret. Holds no key material, only its fingerprint.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What reconcile found in the referenced Secret. The key itself travels only in `Present`, for
+/// the shell's JumpCloud calls: the decisions look at its fingerprint, and its `Debug` shows
+/// nothing else.
+#[derive(Debug, Clone)]
 pub enum SecretRead {
     NotFound,
     /// The Secret exists but has no entry under the configured key; `available` lists the keys
@@ -27,6 +30,7 @@ pub enum SecretRead {
     /// Whitespace or control characters inside the key (surrounding whitespace is trimmed).
     Malformed,
     Present {
+        key: ApiKey,
         fingerprint: String,
         /// The Secret's resourceVersion.
         version: Option<String>,
@@ -38,6 +42,33 @@ pub enum SecretRead {
         error: String,
     },
 }
+
+/// Equal when everything but the key is: the fingerprint stands for the key.
+impl PartialEq for SecretRead {
+    fn eq(&self, other: &Self) -> bool {
+        use SecretRead::*;
+        match (self, other) {
+            (NotFound, NotFound) | (Empty, Empty) | (Malformed, Malformed) => true,
+            (KeyMissing { available: a }, KeyMissing { available: b }) => a == b,
+            (
+                Present {
+                    fingerprint: fa,
+                    version: va,
+                    ..
+                },
+                Present {
+                    fingerprint: fb,
+                    version: vb,
+                    ..
+                },
+            ) => fa == fb && va == vb,
+            (Unreadable { error: a }, Unreadable { error: b }) => a == b,
+            _ => false,
+        }
+    }
+}
+
+impl Eq for SecretRead {}
 
 /// Everything [`decide`] looks at.
 #[derive(Debug, Clone)]
@@ -153,6 +184,7 @@ pub fn decide(inputs: &Inputs<'_>) -> Plan {
     let SecretRead::Present {
         fingerprint,
         version,
+        ..
     } = inputs.secret
     else {
         return Plan::SecretProblem;

@@ -51,6 +51,7 @@ pub fn restore_rejection(
     let SecretRead::Present {
         fingerprint,
         version,
+        ..
     } = secret
     else {
         return false;

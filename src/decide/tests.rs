@@ -26,6 +26,7 @@ fn at(second: i64) -> Timestamp {
 
 fn present(fp: &str, version: &str) -> SecretRead {
     SecretRead::Present {
+        key: crate::jumpcloud::ApiKey::new("jca_test").unwrap(),
         fingerprint: fp.to_owned(),
         version: Some(version.to_owned()),
     }

@@ -5,7 +5,11 @@
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use super::{KeyState, Metrics, StatusClass, SyncOutcome};
+use std::time::Duration;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+
+use super::{ControlResult, KeyState, Metrics, StatusClass, SyncOutcome};
 use crate::conditions::reason;
 use crate::decide::SyncResult;
 
@@ -117,6 +121,52 @@ pub fn key_state(reason: Option<&str>) -> KeyState {
         Some(reason::ORG_NOT_ACCESSIBLE) => KeyState::OrgNotAccessible,
         _ => KeyState::Unknown,
     }
+}
+
+/// Records a finished sync: its outcome and duration, and after a success the connection's
+/// control results and evidence counts. `result` is `None` when JumpCloud rejected the key
+/// before anything was collected.
+pub fn record_sync(
+    metrics: &Metrics,
+    namespace: &str,
+    name: &str,
+    result: Option<&SyncResult>,
+    elapsed: Duration,
+) {
+    let outcome = match result {
+        Some(result) => sync_outcome(result),
+        None => SyncOutcome::KeyRejected,
+    };
+    metrics.record_sync(outcome, elapsed);
+    if let Some(SyncResult::Succeeded {
+        counts, controls, ..
+    }) = result
+    {
+        let summary = &controls.summary;
+        metrics.set_control_results(
+            namespace,
+            name,
+            &[
+                (ControlResult::Pass, summary.passing),
+                (ControlResult::Fail, summary.failing),
+                (ControlResult::NotApplicable, summary.not_applicable),
+                (ControlResult::Error, summary.error),
+            ],
+        );
+        for (kind, count) in counts {
+            metrics.set_evidence(namespace, name, endpoint_group(kind), *count);
+        }
+    }
+}
+
+/// Records the key state the status's KeyValid condition shows.
+pub fn record_key_state(metrics: &Metrics, namespace: &str, name: &str, conditions: &[Condition]) {
+    let key_valid = crate::conditions::find(conditions, crate::conditions::KEY_VALID);
+    metrics.set_key_state(
+        namespace,
+        name,
+        key_state(key_valid.map(|c| c.reason.as_str())),
+    );
 }
 
 /// The `syncs_total` result of a sync.

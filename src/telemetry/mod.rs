@@ -85,7 +85,8 @@ mod metrics;
 mod server;
 
 pub use hooks::{
-    OTHER_GROUP, RequestObserver, endpoint_group, key_state, store_ready, sync_outcome,
+    OTHER_GROUP, RequestObserver, endpoint_group, key_state, record_key_state, record_sync,
+    store_ready, sync_outcome,
 };
 
 pub use metrics::{ControlResult, INVALID_NAME_LABEL, KeyState, Metrics, StatusClass, SyncOutcome};
