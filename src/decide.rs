@@ -13,7 +13,7 @@ use std::time::Duration;
 use jiff::{SignedDuration, Timestamp};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
-use crate::conditions::{self, Desired, reason};
+use crate::conditions::{self, Desired, Reason};
 use crate::crd::{JumpCloudConnectionSpec, JumpCloudConnectionStatus};
 
 pub mod control_status;
@@ -53,26 +53,30 @@ pub(crate) fn time(t: &Option<Time>) -> Option<Timestamp> {
 /// KeyValid reasons that mean JumpCloud (not the Secret) refused the key or configuration.
 pub(crate) fn is_rejection(reason: &str) -> bool {
     matches!(
-        reason,
-        reason::KEY_REJECTED
-            | reason::KEY_REVOKED
-            | reason::KEY_EXPIRED
-            | reason::WRONG_REGION
-            | reason::ORG_ID_REQUIRED
-            | reason::ORG_NOT_ACCESSIBLE
+        Reason::parse(reason),
+        Some(
+            Reason::KeyRejected
+                | Reason::KeyRevoked
+                | Reason::KeyExpired
+                | Reason::WrongRegion
+                | Reason::OrgIdRequired
+                | Reason::OrgNotAccessible
+        )
     )
 }
 
 /// Synced reasons worth retrying soon.
 pub fn is_transient_sync_reason(reason: &str) -> bool {
     matches!(
-        reason,
-        reason::RATE_LIMITED
-            | reason::JUMPCLOUD_UNAVAILABLE
-            | reason::TIMEOUT
-            | reason::TRUNCATED_COLLECTION
-            | reason::EVIDENCE_WRITE_FAILED
-            | reason::SYNC_FAILED
+        Reason::parse(reason),
+        Some(
+            Reason::RateLimited
+                | Reason::JumpCloudUnavailable
+                | Reason::Timeout
+                | Reason::TruncatedCollection
+                | Reason::EvidenceWriteFailed
+                | Reason::SyncFailed
+        )
     )
 }
 

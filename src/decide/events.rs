@@ -2,7 +2,7 @@
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 
-use crate::conditions::{self, KEY_VALID, LEAST_PRIVILEGE, SYNCED, reason};
+use crate::conditions::{self, KEY_VALID, LEAST_PRIVILEGE, Reason, SYNCED};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EventKind {
@@ -36,10 +36,10 @@ pub fn events(old: &[Condition], new: &[Condition]) -> Vec<EventSpec> {
             continue;
         }
         let warning = after.status == "False"
-            || (after.status == "True" && after.reason == reason::EXPIRES_SOON)
-            || after.reason == reason::SECRET_UNREADABLE;
+            || (after.status == "True" && after.reason == Reason::ExpiresSoon)
+            || after.reason == Reason::SecretUnreadable;
         let recovered = after.status == "True"
-            && before.is_none_or(|b| b.status != "True" || b.reason == reason::EXPIRES_SOON);
+            && before.is_none_or(|b| b.status != "True" || b.reason == Reason::ExpiresSoon);
         let kind = if warning {
             EventKind::Warning
         } else if recovered {

@@ -8,7 +8,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
 use super::plan::{SecretRead, rejected_at_generation};
 use super::{Subject, add, format_time, is_rejection, time};
-use crate::conditions::{self, Desired, KEY_VALID, LEAST_PRIVILEGE, Status, reason};
+use crate::conditions::{self, Desired, KEY_VALID, LEAST_PRIVILEGE, Reason, Status};
 use crate::crd::{ApiKeyStatus, JumpCloudConnectionStatus, OrganizationStatus};
 use crate::region::Region;
 
@@ -44,7 +44,7 @@ pub enum KeyCheck {
     },
     /// Could not tell (rate limit, outage, timeout): the key state is left as it was.
     Inconclusive {
-        reason: &'static str,
+        reason: Reason,
         message: String,
     },
 }
@@ -59,7 +59,7 @@ pub fn apply_secret_problem(
     let ns = subject.namespace;
     let (reason, message) = match secret {
         SecretRead::NotFound => (
-            reason::SECRET_NOT_FOUND,
+            Reason::SecretNotFound,
             format!(
                 "Secret {:?} was not found in namespace {ns}. Create it with the JumpCloud API key under the key {:?}, e.g. kubectl create secret generic {} -n {ns} --from-file={}=<file holding the key>.",
                 secret_ref.name, secret_ref.key, secret_ref.name, secret_ref.key
@@ -72,7 +72,7 @@ pub fn apply_secret_problem(
                 format!("the keys {}", available.join(", "))
             };
             (
-                reason::SECRET_KEY_MISSING,
+                Reason::SecretKeyMissing,
                 format!(
                     "Secret {ns}/{} has no key {:?}; it has {keys}. Set spec.apiKeySecretRef.key to the key that holds the API key, or add {:?} to the Secret.",
                     secret_ref.name, secret_ref.key, secret_ref.key
@@ -80,14 +80,14 @@ pub fn apply_secret_problem(
             )
         }
         SecretRead::Empty => (
-            reason::KEY_EMPTY,
+            Reason::KeyEmpty,
             format!(
                 "{} is empty. Put the JumpCloud API key in it.",
                 subject.secret_text()
             ),
         ),
         SecretRead::Malformed => (
-            reason::KEY_MALFORMED,
+            Reason::KeyMalformed,
             format!(
                 "{} holds whitespace or control characters inside the key (surrounding whitespace is trimmed). Put the API key in it exactly as JumpCloud shows it.",
                 subject.secret_text()
@@ -121,7 +121,7 @@ pub fn apply_secret_unreadable(
         Desired::new(
             KEY_VALID,
             Status::Unknown,
-            reason::SECRET_UNREADABLE,
+            Reason::SecretUnreadable,
             secret_unreadable_message(error, subject),
         ),
     );
@@ -188,7 +188,7 @@ pub fn apply_key_check(
                 Desired::new(
                     KEY_VALID,
                     Status::False,
-                    reason::ORG_ID_REQUIRED,
+                    Reason::OrgIdRequired,
                     format!(
                         "The key belongs to a multi-tenant administrator who reaches {organizations} organizations. Set spec.orgId to the id of the organization to collect evidence from."
                     ),
@@ -202,7 +202,7 @@ pub fn apply_key_check(
                 Desired::new(
                     KEY_VALID,
                     Status::False,
-                    reason::ORG_NOT_ACCESSIBLE,
+                    Reason::OrgNotAccessible,
                     format!(
                         "The key cannot reach organization {org_id} (spec.orgId). Correct spec.orgId, or use the key of an administrator of that organization."
                     ),
@@ -239,13 +239,13 @@ fn least_privilege(identity: &KeyIdentity, subject: &Subject<'_>) -> Desired {
         Some(READ_ONLY_ROLE) => Desired::new(
             LEAST_PRIVILEGE,
             Status::True,
-            reason::READ_ONLY,
+            Reason::ReadOnly,
             "The key's administrator has the Read Only role, which is all evidence collection needs.",
         ),
         Some(role) => Desired::new(
             LEAST_PRIVILEGE,
             Status::False,
-            reason::PRIVILEGED_ROLE,
+            Reason::PrivilegedRole,
             format!(
                 "The key belongs to {} with the role {role:?}, which can change the organization. Create an administrator with the Read Only role, generate its API key and put it in {}.",
                 identity
@@ -258,7 +258,7 @@ fn least_privilege(identity: &KeyIdentity, subject: &Subject<'_>) -> Desired {
         None => Desired::new(
             LEAST_PRIVILEGE,
             Status::Unknown,
-            reason::ROLE_UNKNOWN,
+            Reason::RoleUnknown,
             "JumpCloud did not say which role the key's administrator has; check in the console that it is Read Only.",
         ),
     }
@@ -279,7 +279,7 @@ fn apply_rejected(
     let keep_wrong_region = accepted_by.is_none()
         && rejected_at_generation(status, fingerprint, subject.generation)
         && conditions::find(&status.conditions, KEY_VALID)
-            .is_some_and(|c| c.reason == reason::WRONG_REGION);
+            .is_some_and(|c| c.reason == Reason::WrongRegion);
     let key = key_status(status, fingerprint);
     key.last_rejected_time = Some(Time(now));
     if keep_wrong_region {
@@ -312,11 +312,11 @@ fn rejection_verdict(
     previously_accepted: Option<Timestamp>,
     administrator: &str,
     subject: &Subject<'_>,
-) -> (&'static str, String) {
+) -> (Reason, String) {
     let region = subject.spec.region;
     if let Some(other) = accepted_by.filter(|r| *r != region) {
         (
-            reason::WRONG_REGION,
+            Reason::WrongRegion,
             format!(
                 "The {region} region's host rejected the key, but the {other} region ({}) accepts it. Set spec.region to {other}.",
                 other.console_base()
@@ -324,7 +324,7 @@ fn rejection_verdict(
         )
     } else if let Some(expired_at) = expired_at {
         (
-            reason::KEY_EXPIRED,
+            Reason::KeyExpired,
             format!(
                 "The key (fingerprint {fingerprint}) expired at {}. Generate a new API key for {administrator} in the JumpCloud console and put it in {}.",
                 format_time(expired_at),
@@ -333,7 +333,7 @@ fn rejection_verdict(
         )
     } else if let Some(accepted) = previously_accepted {
         (
-            reason::KEY_REVOKED,
+            Reason::KeyRevoked,
             format!(
                 "JumpCloud now rejects the key (fingerprint {fingerprint}) that it accepted at {}. A new API key was probably generated for {administrator}, which revokes the previous one. Put the new key in {}; the operator retries at once when the Secret changes, otherwise at most once an hour.",
                 format_time(accepted),
@@ -342,7 +342,7 @@ fn rejection_verdict(
         )
     } else {
         (
-            reason::KEY_REJECTED,
+            Reason::KeyRejected,
             format!(
                 "JumpCloud ({region} region) rejects the key (fingerprint {fingerprint}), which this connection has never seen accepted. Check that {} holds the current API key of an administrator of the organization and that spec.region is right; the operator retries at once when the Secret changes, otherwise at most once an hour.",
                 subject.secret_text()
@@ -369,7 +369,7 @@ fn apply_inconclusive(
             Desired::new(
                 KEY_VALID,
                 Status::Unknown,
-                reason::NOT_CHECKED,
+                Reason::NotChecked,
                 "The key has not been checked yet because JumpCloud could not be reached; retrying.",
             ),
         );
@@ -401,7 +401,7 @@ pub(super) fn set_key_accepted(status: &mut JumpCloudConnectionStatus, subject: 
         Some(at) if add(subject.now, warning) >= at => Desired::new(
             KEY_VALID,
             Status::True,
-            reason::EXPIRES_SOON,
+            Reason::ExpiresSoon,
             format!(
                 "JumpCloud accepts the key (fingerprint {}){who}, but it expires at {}. Generate a new API key before then and put it in {}.",
                 key.fingerprint,
@@ -412,7 +412,7 @@ pub(super) fn set_key_accepted(status: &mut JumpCloudConnectionStatus, subject: 
         _ => Desired::new(
             KEY_VALID,
             Status::True,
-            reason::ACCEPTED,
+            Reason::Accepted,
             format!(
                 "JumpCloud accepts the key (fingerprint {}){who}{org}.",
                 key.fingerprint

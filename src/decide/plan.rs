@@ -7,7 +7,7 @@ use jiff::Timestamp;
 
 use super::timing::{next_key_check, next_wake};
 use super::{add, is_rejection, is_transient_sync_reason, time};
-use crate::conditions::{self, KEY_VALID, SYNCED, reason};
+use crate::conditions::{self, KEY_VALID, Reason, SYNCED};
 use crate::crd::{Intervals, JumpCloudConnectionSpec, JumpCloudConnectionStatus};
 use crate::jumpcloud::ApiKey;
 
@@ -264,8 +264,8 @@ pub fn decide(inputs: &Inputs<'_>) -> Plan {
 /// The re-check of a rejected key asks what got it rejected: the organization selection for
 /// the multi-tenant reasons (the cheap request cannot see it), the cheap request otherwise.
 fn recheck_request(reason: Option<&str>) -> KeyRequest {
-    match reason {
-        Some(reason::ORG_ID_REQUIRED | reason::ORG_NOT_ACCESSIBLE) => KeyRequest::Organizations,
+    match reason.and_then(Reason::parse) {
+        Some(Reason::OrgIdRequired | Reason::OrgNotAccessible) => KeyRequest::Organizations,
         _ => KeyRequest::Cheap,
     }
 }

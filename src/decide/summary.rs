@@ -9,7 +9,7 @@ use super::plan::{Plan, SyncTrigger};
 use super::timing::next_sync_time;
 use super::{Subject, is_transient_sync_reason};
 use crate::conditions::{
-    self, Desired, KEY_VALID, READY, RECONCILING, STALLED, SYNCED, Status, reason,
+    self, Desired, KEY_VALID, READY, RECONCILING, Reason, STALLED, SYNCED, Status,
 };
 use crate::crd::JumpCloudConnectionStatus;
 
@@ -40,7 +40,7 @@ pub fn finish(
 }
 
 /// An abnormal-true condition's reason and message, when it holds.
-type Abnormal = Option<(&'static str, String)>;
+type Abnormal = Option<(Reason, String)>;
 
 /// The fields that follow from the rest: observedGeneration, the display name, KeyValid's
 /// Accepted/ExpiresSoon as time passes, and nextSyncTime.
@@ -86,7 +86,7 @@ fn kstatus_summary(
             Desired::new(
                 READY,
                 Status::False,
-                reason::SUSPENDED,
+                Reason::Suspended,
                 "Suspended: no calls to JumpCloud. Set spec.suspend to false to resume.",
             ),
             None,
@@ -98,19 +98,19 @@ fn kstatus_summary(
                 Desired::new(
                     READY,
                     Status::Unknown,
-                    reason::SECRET_UNREADABLE,
+                    Reason::SecretUnreadable,
                     message.clone(),
                 ),
-                Some((reason::SECRET_UNREADABLE, message)),
+                Some((Reason::SecretUnreadable, message)),
                 None,
             )
         }
         (Plan::InvalidSpec(problem), _, _) => {
             let message = format!("The spec cannot be used: {problem}. Correct the spec.");
             (
-                Desired::new(READY, Status::False, reason::INVALID_SPEC, message.clone()),
+                Desired::new(READY, Status::False, Reason::InvalidSpec, message.clone()),
                 None,
-                Some((reason::INVALID_SPEC, message)),
+                Some((Reason::InvalidSpec, message)),
             )
         }
         (_, Some(key), _) if key.status == "False" => {
@@ -125,7 +125,7 @@ fn kstatus_summary(
             Desired::new(
                 READY,
                 Status::True,
-                reason::SUCCEEDED,
+                Reason::Succeeded,
                 format!("{} {}", key.message, synced.message),
             ),
             None,
@@ -136,7 +136,7 @@ fn kstatus_summary(
             if is_transient_sync_reason(&synced.reason) {
                 (
                     Desired::new(READY, Status::False, reason, synced.message.clone()),
-                    Some((reason::PROGRESSING_WITH_RETRY, synced.message.clone())),
+                    Some((Reason::ProgressingWithRetry, synced.message.clone())),
                     None,
                 )
             } else {
@@ -155,8 +155,8 @@ fn kstatus_summary(
                 _ => "The key has not been checked yet.",
             };
             (
-                Desired::new(READY, Status::Unknown, reason::PROGRESSING, message),
-                Some((reason::PROGRESSING, message.to_owned())),
+                Desired::new(READY, Status::Unknown, Reason::Progressing, message),
+                Some((Reason::Progressing, message.to_owned())),
                 None,
             )
         }
@@ -185,7 +185,7 @@ pub fn syncing(
         &mut status.conditions,
         RECONCILING,
         Some((
-            reason::SYNCING,
+            Reason::Syncing,
             format!("Evidence sync in progress ({why})."),
         )),
         subject.generation,
@@ -193,41 +193,8 @@ pub fn syncing(
     );
 }
 
-/// Maps a reason read back from a condition to the fixed set (conditions hold `String`s).
-fn static_reason(reason: &str) -> &'static str {
-    const KNOWN: [&str; 29] = [
-        reason::ACCEPTED,
-        reason::EXPIRES_SOON,
-        reason::SECRET_NOT_FOUND,
-        reason::SECRET_KEY_MISSING,
-        reason::SECRET_UNREADABLE,
-        reason::KEY_EMPTY,
-        reason::KEY_MALFORMED,
-        reason::KEY_REJECTED,
-        reason::KEY_REVOKED,
-        reason::KEY_EXPIRED,
-        reason::WRONG_REGION,
-        reason::ORG_ID_REQUIRED,
-        reason::ORG_NOT_ACCESSIBLE,
-        reason::NOT_CHECKED,
-        reason::READ_ONLY,
-        reason::PRIVILEGED_ROLE,
-        reason::ROLE_UNKNOWN,
-        reason::SUCCEEDED,
-        reason::RATE_LIMITED,
-        reason::JUMPCLOUD_UNAVAILABLE,
-        reason::TRUNCATED_COLLECTION,
-        reason::FORBIDDEN_ENDPOINT,
-        reason::TIMEOUT,
-        reason::SYNC_FAILED,
-        reason::EVIDENCE_WRITE_FAILED,
-        reason::PROGRESSING,
-        reason::PROGRESSING_WITH_RETRY,
-        reason::SYNCING,
-        reason::SUSPENDED,
-    ];
-    KNOWN
-        .into_iter()
-        .find(|known| *known == reason)
-        .unwrap_or(reason::SYNC_FAILED)
+/// A reason read back from a condition (conditions hold `String`s); one this version does not
+/// write counts as a failed sync.
+fn static_reason(reason: &str) -> Reason {
+    Reason::parse(reason).unwrap_or(Reason::SyncFailed)
 }

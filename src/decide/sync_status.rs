@@ -9,7 +9,7 @@ use super::control_status::{self, ControlsEvaluation};
 use super::events::{EventKind, EventSpec};
 use super::plan::SyncTrigger;
 use super::{Subject, format_time, time};
-use crate::conditions::{Desired, SYNCED, Status, reason};
+use crate::conditions::{Desired, Reason, SYNCED, Status};
 use crate::crd::{EvidenceStatus, JumpCloudConnectionStatus, SnapshotStatus};
 
 /// Event reason: retention could not remove some expired evidence.
@@ -31,7 +31,7 @@ pub enum SyncResult {
         retention_problem: Option<String>,
     },
     Failed {
-        reason: &'static str,
+        reason: Reason,
         message: String,
         transient: bool,
     },
@@ -85,7 +85,7 @@ pub fn apply_sync(
                 Desired::new(
                     SYNCED,
                     Status::True,
-                    reason::SUCCEEDED,
+                    Reason::Succeeded,
                     format!(
                         "Collected {total} records ({} devices, {} users) at {} into snapshot {} ({}).",
                         devices.unwrap_or(0),
@@ -119,7 +119,7 @@ pub fn apply_sync(
                 Desired::new(
                     SYNCED,
                     Status::False,
-                    reason,
+                    *reason,
                     format!("Evidence sync failed: {message}.{kept}{next}"),
                 ),
             );

@@ -121,8 +121,8 @@ impl World {
         conditions::find(&self.status.conditions, type_)
     }
 
-    fn reason(&self, type_: &str) -> Option<&str> {
-        self.cond(type_).map(|c| c.reason.as_str())
+    fn reason(&self, type_: &str) -> Option<Reason> {
+        self.cond(type_).and_then(|c| Reason::parse(&c.reason))
     }
 }
 
@@ -188,7 +188,7 @@ fn suspend_makes_no_calls_and_says_how_to_resume() {
     let ready = w.cond(READY).unwrap();
     assert_eq!(
         (ready.status.as_str(), ready.reason.as_str()),
-        ("False", reason::SUSPENDED)
+        ("False", Reason::Suspended.as_str())
     );
     assert!(ready.message.contains("spec.suspend"));
     assert!(w.cond(STALLED).is_none() && w.cond(RECONCILING).is_none());
@@ -220,16 +220,16 @@ fn secret_problems_stall_without_calls_and_list_key_names_only() {
     w.status = status;
     w.finish(&plan);
     let key = w.cond(KEY_VALID).unwrap();
-    assert_eq!(key.reason, reason::SECRET_KEY_MISSING);
+    assert_eq!(key.reason, Reason::SecretKeyMissing);
     assert!(key.message.contains("apikey, token"), "{}", key.message);
     assert!(key.message.contains("spec.apiKeySecretRef.key"));
-    assert_eq!(w.reason(READY), Some(reason::SECRET_KEY_MISSING));
-    assert_eq!(w.reason(STALLED), Some(reason::SECRET_KEY_MISSING));
+    assert_eq!(w.reason(READY), Some(Reason::SecretKeyMissing));
+    assert_eq!(w.reason(STALLED), Some(Reason::SecretKeyMissing));
 
     for (secret, expected) in [
-        (SecretRead::NotFound, reason::SECRET_NOT_FOUND),
-        (SecretRead::Empty, reason::KEY_EMPTY),
-        (SecretRead::Malformed, reason::KEY_MALFORMED),
+        (SecretRead::NotFound, Reason::SecretNotFound),
+        (SecretRead::Empty, Reason::KeyEmpty),
+        (SecretRead::Malformed, Reason::KeyMalformed),
     ] {
         let mut w = World::new();
         w.secret = secret;
@@ -262,7 +262,7 @@ fn reconcile_unreadable(w: &mut World) -> Plan {
 #[test]
 fn an_unreadable_secret_claims_nothing_about_the_key_and_retries() {
     let mut w = healthy();
-    assert_eq!(w.reason(READY), Some(reason::SUCCEEDED));
+    assert_eq!(w.reason(READY), Some(Reason::Succeeded));
     let plan = reconcile_unreadable(&mut w);
     assert_eq!(
         plan,
@@ -272,23 +272,23 @@ fn an_unreadable_secret_claims_nothing_about_the_key_and_retries() {
         let c = w.cond(type_).unwrap();
         assert_eq!(
             (c.status.as_str(), c.reason.as_str()),
-            ("Unknown", reason::SECRET_UNREADABLE),
+            ("Unknown", Reason::SecretUnreadable.as_str()),
             "{type_}"
         );
         assert!(c.message.contains("Secret team/jc"), "{}", c.message);
         assert!(c.message.contains("etcd is down"), "{}", c.message);
     }
     // Retrying on its own is progress, not a stall for a human.
-    assert_eq!(w.reason(RECONCILING), Some(reason::SECRET_UNREADABLE));
+    assert_eq!(w.reason(RECONCILING), Some(Reason::SecretUnreadable));
     assert!(w.cond(STALLED).is_none());
     // The last sync is history and stays.
-    assert_eq!(w.reason(SYNCED), Some(reason::SUCCEEDED));
+    assert_eq!(w.reason(SYNCED), Some(Reason::Succeeded));
     let before = healthy();
     let events = events(&before.status.conditions, &w.status.conditions);
     assert_eq!(events.len(), 1, "{events:?}");
     assert_eq!(
         (events[0].kind, events[0].reason.as_str()),
-        (EventKind::Warning, reason::SECRET_UNREADABLE)
+        (EventKind::Warning, Reason::SecretUnreadable.as_str())
     );
 
     // Readable again: the key is identified again before anything claims it is valid.
@@ -302,11 +302,11 @@ fn an_unreadable_secret_keeps_a_rejection_so_the_dead_key_is_not_tried_again() {
     w.now = at(600);
     w.check(KeyCheck::Rejected { accepted_by: None });
     w.finish(&Plan::CheckKey);
-    assert_eq!(w.reason(KEY_VALID), Some(reason::KEY_REVOKED));
+    assert_eq!(w.reason(KEY_VALID), Some(Reason::KeyRevoked));
     w.now = at(700);
     reconcile_unreadable(&mut w);
-    assert_eq!(w.reason(KEY_VALID), Some(reason::KEY_REVOKED));
-    assert_eq!(w.reason(READY), Some(reason::SECRET_UNREADABLE));
+    assert_eq!(w.reason(KEY_VALID), Some(Reason::KeyRevoked));
+    assert_eq!(w.reason(READY), Some(Reason::SecretUnreadable));
     w.secret = present(FP, "1");
     assert!(matches!(w.plan(), Plan::Blocked { .. }), "{:?}", w.plan());
 }
@@ -314,7 +314,7 @@ fn an_unreadable_secret_keeps_a_rejection_so_the_dead_key_is_not_tried_again() {
 #[test]
 fn healthy_connection_waits_then_checks_the_key_then_syncs_on_interval() {
     let mut w = healthy();
-    assert_eq!(w.reason(READY), Some(reason::SUCCEEDED));
+    assert_eq!(w.reason(READY), Some(Reason::Succeeded));
     assert!(w.cond(RECONCILING).is_none() && w.cond(STALLED).is_none());
     // Status writes re-trigger reconcile: nothing is due, so no call (no hot loop).
     // The key check is due a tenth of keyCheckInterval (5m) early, so the requeue jitter never
@@ -357,15 +357,15 @@ fn revoked_key_is_named_blocked_for_an_hour_and_unblocked_by_a_secret_change() {
     let plan = w.plan();
     w.finish(&plan);
     let key = w.cond(KEY_VALID).unwrap();
-    assert_eq!(key.reason, reason::KEY_REVOKED);
+    assert_eq!(key.reason, Reason::KeyRevoked);
     assert!(
         key.message
             .contains("new API key was probably generated for ro@acme.test")
     );
     assert!(key.message.contains("Secret team/jc"));
-    assert_eq!(w.reason(READY), Some(reason::KEY_REVOKED));
+    assert_eq!(w.reason(READY), Some(Reason::KeyRevoked));
     assert_eq!(w.cond(READY).unwrap().status, "False");
-    assert_eq!(w.reason(STALLED), Some(reason::KEY_REVOKED));
+    assert_eq!(w.reason(STALLED), Some(Reason::KeyRevoked));
 
     // No request with the dead key for an hour, whatever else is due.
     assert_eq!(plan, Plan::Blocked { until: at(3900) });
@@ -382,8 +382,8 @@ fn revoked_key_is_named_blocked_for_an_hour_and_unblocked_by_a_secret_change() {
     w.check(identity(READ_ONLY_ROLE, None));
     let plan = w.plan();
     w.finish(&plan);
-    assert_eq!(w.reason(KEY_VALID), Some(reason::ACCEPTED));
-    assert_eq!(w.reason(READY), Some(reason::SUCCEEDED));
+    assert_eq!(w.reason(KEY_VALID), Some(Reason::Accepted));
+    assert_eq!(w.reason(READY), Some(Reason::Succeeded));
     assert!(w.cond(STALLED).is_none());
 }
 
@@ -391,14 +391,14 @@ fn revoked_key_is_named_blocked_for_an_hour_and_unblocked_by_a_secret_change() {
 fn a_key_never_accepted_is_rejected_not_revoked_and_wrong_region_is_named() {
     let mut w = World::new();
     w.check(KeyCheck::Rejected { accepted_by: None });
-    assert_eq!(w.reason(KEY_VALID), Some(reason::KEY_REJECTED));
+    assert_eq!(w.reason(KEY_VALID), Some(Reason::KeyRejected));
 
     let mut w = World::new();
     w.check(KeyCheck::Rejected {
         accepted_by: Some(Region::Eu),
     });
     let key = w.cond(KEY_VALID).unwrap();
-    assert_eq!(key.reason, reason::WRONG_REGION);
+    assert_eq!(key.reason, Reason::WrongRegion);
     assert!(
         key.message.contains("Set spec.region to eu"),
         "{}",
@@ -416,18 +416,18 @@ fn expired_and_expiring_keys() {
     let key = w.cond(KEY_VALID).unwrap();
     assert_eq!(
         (key.status.as_str(), key.reason.as_str()),
-        ("True", reason::EXPIRES_SOON)
+        ("True", Reason::ExpiresSoon.as_str())
     );
 
     let mut w = World::new();
     w.check(identity(READ_ONLY_ROLE, Some(at(30 * 24 * 3600))));
     w.sync(success(), SyncTrigger::First);
     w.finish(&Plan::CheckKey);
-    assert_eq!(w.reason(KEY_VALID), Some(reason::ACCEPTED));
+    assert_eq!(w.reason(KEY_VALID), Some(Reason::Accepted));
     // Time passes into the window: finish() flips the reason without a request.
     w.now = at(20 * 24 * 3600);
     w.finish(&Plan::CheckKey);
-    assert_eq!(w.reason(KEY_VALID), Some(reason::EXPIRES_SOON));
+    assert_eq!(w.reason(KEY_VALID), Some(Reason::ExpiresSoon));
     // The key is checked as soon as it expires, not at the next interval.
     w.status.last_key_check_time = Some(Time(at(30 * 24 * 3600 - 10)));
     w.status.last_successful_sync_time = Some(Time(at(30 * 24 * 3600 - 60)));
@@ -436,7 +436,7 @@ fn expired_and_expiring_keys() {
     assert_eq!(w.plan(), Plan::CheckKey);
     // After expiry JumpCloud rejects it: KeyExpired rather than KeyRevoked.
     w.check(KeyCheck::Rejected { accepted_by: None });
-    assert_eq!(w.reason(KEY_VALID), Some(reason::KEY_EXPIRED));
+    assert_eq!(w.reason(KEY_VALID), Some(Reason::KeyExpired));
 }
 
 #[test]
@@ -446,7 +446,7 @@ fn least_privilege_names_a_broader_role() {
     let lp = w.cond(LEAST_PRIVILEGE).unwrap();
     assert_eq!(
         (lp.status.as_str(), lp.reason.as_str()),
-        ("False", reason::PRIVILEGED_ROLE)
+        ("False", Reason::PrivilegedRole.as_str())
     );
     assert!(lp.message.contains("\"Administrator\""));
     let mut w = World::new();
@@ -468,7 +468,7 @@ fn least_privilege_names_a_broader_role() {
 fn multi_tenant_problems_are_fixed_by_a_spec_change() {
     let mut w = World::new();
     w.check(KeyCheck::OrgIdRequired { organizations: 2 });
-    assert_eq!(w.reason(KEY_VALID), Some(reason::ORG_ID_REQUIRED));
+    assert_eq!(w.reason(KEY_VALID), Some(Reason::OrgIdRequired));
     assert!(w.cond(KEY_VALID).unwrap().message.contains("spec.orgId"));
     w.finish(&Plan::Identify {
         then_sync: None,
@@ -485,7 +485,7 @@ fn transient_sync_failure_keeps_counts_retries_with_backoff_and_recovers() {
     w.now = at(6 * 3600);
     w.sync(
         SyncResult::Failed {
-            reason: reason::RATE_LIMITED,
+            reason: Reason::RateLimited,
             message: "/api/systems: rate limited (HTTP 429)".into(),
             transient: true,
         },
@@ -494,15 +494,15 @@ fn transient_sync_failure_keeps_counts_retries_with_backoff_and_recovers() {
     w.retry_not_before = Some(at(6 * 3600 + 10));
     let plan = w.plan();
     w.finish(&plan);
-    assert_eq!(w.reason(KEY_VALID), Some(reason::ACCEPTED));
-    assert_eq!(w.reason(SYNCED), Some(reason::RATE_LIMITED));
+    assert_eq!(w.reason(KEY_VALID), Some(Reason::Accepted));
+    assert_eq!(w.reason(SYNCED), Some(Reason::RateLimited));
     assert!(
         w.cond(SYNCED)
             .unwrap()
             .message
             .contains("last good snapshot")
     );
-    assert_eq!(w.reason(RECONCILING), Some(reason::PROGRESSING_WITH_RETRY));
+    assert_eq!(w.reason(RECONCILING), Some(Reason::ProgressingWithRetry));
     assert!(w.cond(STALLED).is_none());
     assert_eq!(w.status.evidence.as_ref().unwrap().devices, Some(55));
     assert!(matches!(plan, Plan::Wait { until } if until == at(6 * 3600 + 10)));
@@ -518,7 +518,7 @@ fn transient_sync_failure_keeps_counts_retries_with_backoff_and_recovers() {
     w.finish(&Plan::Sync {
         trigger: SyncTrigger::Retry,
     });
-    assert_eq!(w.reason(READY), Some(reason::SUCCEEDED));
+    assert_eq!(w.reason(READY), Some(Reason::Succeeded));
     assert!(w.cond(RECONCILING).is_none());
 }
 
@@ -555,7 +555,7 @@ fn every_false_condition_says_what_to_do() {
     let mut w = healthy();
     w.sync(
         SyncResult::Failed {
-            reason: reason::FORBIDDEN_ENDPOINT,
+            reason: Reason::ForbiddenEndpoint,
             message: "forbidden".into(),
             transient: false,
         },
@@ -605,7 +605,7 @@ fn events_on_transitions_only() {
     let revoked = events(&before, &w.status.conditions);
     assert_eq!(revoked.len(), 1);
     assert_eq!(revoked[0].kind, EventKind::Warning);
-    assert_eq!(revoked[0].reason, reason::KEY_REVOKED);
+    assert_eq!(revoked[0].reason, Reason::KeyRevoked);
 
     let before = w.status.conditions.clone();
     w.now = at(5000);
@@ -621,7 +621,7 @@ fn events_on_transitions_only() {
     assert_eq!(recovered.len(), 1);
     assert_eq!(
         (recovered[0].kind, recovered[0].reason.as_str()),
-        (EventKind::Normal, reason::ACCEPTED)
+        (EventKind::Normal, Reason::Accepted.as_str())
     );
 }
 
@@ -677,7 +677,7 @@ fn a_failure_in_the_same_second_as_the_last_success_is_still_retried() {
     // The requested sync starts and fails within the second of the previous success.
     w.sync(
         SyncResult::Failed {
-            reason: reason::RATE_LIMITED,
+            reason: Reason::RateLimited,
             message: "429".into(),
             transient: true,
         },
@@ -750,7 +750,7 @@ fn a_sync_records_the_control_summary_and_a_failed_sync_keeps_it() {
     let events = apply_sync(
         &mut status,
         &SyncResult::Failed {
-            reason: reason::RATE_LIMITED,
+            reason: Reason::RateLimited,
             message: "rate limited".into(),
             transient: true,
         },
@@ -832,7 +832,7 @@ fn never_accepted_keys_probe_other_regions_once_then_recheck_with_one_request() 
     let plan = w.plan();
     w.finish(&plan);
     let before = w.status.clone();
-    assert_eq!(w.reason(KEY_VALID), Some(reason::WRONG_REGION));
+    assert_eq!(w.reason(KEY_VALID), Some(Reason::WrongRegion));
     // The hourly re-check is one cheap request to the configured region, no probe.
     w.now = at(3600);
     let plan = w.plan();
@@ -884,7 +884,7 @@ fn never_accepted_keys_probe_other_regions_once_then_recheck_with_one_request() 
     w.now = at(3600);
     assert_eq!(w.plan(), Plan::Recheck(KeyRequest::Cheap));
     w.check(KeyCheck::Rejected { accepted_by: None });
-    assert_eq!(w.reason(KEY_VALID), Some(reason::KEY_REJECTED));
+    assert_eq!(w.reason(KEY_VALID), Some(Reason::KeyRejected));
     // An accepted key is never probed.
     let w = healthy();
     assert!(!first_rejection_possible(&w.status, FP, Some(1)));
@@ -937,7 +937,7 @@ fn a_rejection_kept_in_memory_survives_a_failed_status_write() {
     ));
     r.status = status;
     assert_eq!(r.plan(), Plan::Blocked { until: at(3900) });
-    assert_eq!(r.reason(KEY_VALID), Some(reason::KEY_REVOKED));
+    assert_eq!(r.reason(KEY_VALID), Some(Reason::KeyRevoked));
     // Written since: nothing to restore.
     let mut written = w.status.clone();
     assert!(!restore_rejection(
@@ -976,7 +976,7 @@ fn a_sync_in_progress_shows_reconciling_and_a_ready_condition() {
     let reconciling = conditions::find(&status.conditions, RECONCILING).unwrap();
     assert_eq!(
         (reconciling.status.as_str(), reconciling.reason.as_str()),
-        ("True", reason::SYNCING)
+        ("True", Reason::Syncing.as_str())
     );
     assert!(reconciling.message.contains("sync in progress"));
 
@@ -995,7 +995,7 @@ fn a_sync_in_progress_shows_reconciling_and_a_ready_condition() {
     assert_eq!(conditions::find(&status.conditions, READY), w.cond(READY));
     assert_eq!(
         conditions::find(&status.conditions, RECONCILING).map(|c| c.reason.as_str()),
-        Some(reason::SYNCING)
+        Some(Reason::Syncing.as_str())
     );
     // Done: Reconciling is removed again.
     w.sync(success(), SyncTrigger::Interval);

@@ -10,7 +10,7 @@ use std::time::Duration;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 
 use super::{ControlResult, KeyState, Metrics, StatusClass, SyncOutcome};
-use crate::conditions::reason;
+use crate::conditions::Reason;
 use crate::decide::SyncResult;
 
 /// At most this many distinct endpoint groups get their own label value; the rest are `other`.
@@ -107,18 +107,18 @@ where
 
 /// The key state of a `KeyValid` condition reason (`None`: no condition yet).
 pub fn key_state(reason: Option<&str>) -> KeyState {
-    match reason {
-        Some(reason::ACCEPTED) => KeyState::Accepted,
-        Some(reason::EXPIRES_SOON) => KeyState::ExpiresSoon,
-        Some(reason::SECRET_NOT_FOUND) => KeyState::SecretNotFound,
-        Some(reason::SECRET_KEY_MISSING) => KeyState::SecretKeyMissing,
-        Some(reason::KEY_EMPTY) | Some(reason::KEY_MALFORMED) => KeyState::KeyEmpty,
-        Some(reason::KEY_REJECTED) => KeyState::KeyRejected,
-        Some(reason::KEY_REVOKED) => KeyState::KeyRevoked,
-        Some(reason::KEY_EXPIRED) => KeyState::KeyExpired,
-        Some(reason::WRONG_REGION) => KeyState::WrongRegion,
-        Some(reason::ORG_ID_REQUIRED) => KeyState::OrgIdRequired,
-        Some(reason::ORG_NOT_ACCESSIBLE) => KeyState::OrgNotAccessible,
+    match reason.and_then(Reason::parse) {
+        Some(Reason::Accepted) => KeyState::Accepted,
+        Some(Reason::ExpiresSoon) => KeyState::ExpiresSoon,
+        Some(Reason::SecretNotFound) => KeyState::SecretNotFound,
+        Some(Reason::SecretKeyMissing) => KeyState::SecretKeyMissing,
+        Some(Reason::KeyEmpty) | Some(Reason::KeyMalformed) => KeyState::KeyEmpty,
+        Some(Reason::KeyRejected) => KeyState::KeyRejected,
+        Some(Reason::KeyRevoked) => KeyState::KeyRevoked,
+        Some(Reason::KeyExpired) => KeyState::KeyExpired,
+        Some(Reason::WrongRegion) => KeyState::WrongRegion,
+        Some(Reason::OrgIdRequired) => KeyState::OrgIdRequired,
+        Some(Reason::OrgNotAccessible) => KeyState::OrgNotAccessible,
         _ => KeyState::Unknown,
     }
 }
@@ -174,10 +174,10 @@ pub fn sync_outcome(result: &SyncResult) -> SyncOutcome {
     match result {
         SyncResult::Succeeded { .. } => SyncOutcome::Success,
         SyncResult::Failed { reason, .. } => match *reason {
-            reason::RATE_LIMITED => SyncOutcome::RateLimited,
-            reason::JUMPCLOUD_UNAVAILABLE => SyncOutcome::Unavailable,
-            reason::TIMEOUT => SyncOutcome::Timeout,
-            reason::TRUNCATED_COLLECTION | reason::FORBIDDEN_ENDPOINT => SyncOutcome::Partial,
+            Reason::RateLimited => SyncOutcome::RateLimited,
+            Reason::JumpCloudUnavailable => SyncOutcome::Unavailable,
+            Reason::Timeout => SyncOutcome::Timeout,
+            Reason::TruncatedCollection | Reason::ForbiddenEndpoint => SyncOutcome::Partial,
             _ => SyncOutcome::Error,
         },
     }
@@ -201,10 +201,19 @@ mod tests {
 
     #[test]
     fn reasons_map_to_key_states() {
-        assert_eq!(key_state(Some(reason::KEY_REVOKED)), KeyState::KeyRevoked);
-        assert_eq!(key_state(Some(reason::ACCEPTED)), KeyState::Accepted);
+        assert_eq!(
+            key_state(Some(Reason::KeyRevoked.as_str())),
+            KeyState::KeyRevoked
+        );
+        assert_eq!(
+            key_state(Some(Reason::Accepted.as_str())),
+            KeyState::Accepted
+        );
         assert_eq!(key_state(None), KeyState::Unknown);
-        assert_eq!(key_state(Some(reason::NOT_CHECKED)), KeyState::Unknown);
+        assert_eq!(
+            key_state(Some(Reason::NotChecked.as_str())),
+            KeyState::Unknown
+        );
     }
 
     #[test]
@@ -215,11 +224,11 @@ mod tests {
             transient: true,
         };
         assert_eq!(
-            sync_outcome(&failed(reason::RATE_LIMITED)),
+            sync_outcome(&failed(Reason::RateLimited)),
             SyncOutcome::RateLimited
         );
         assert_eq!(
-            sync_outcome(&failed(reason::SYNC_FAILED)),
+            sync_outcome(&failed(Reason::SyncFailed)),
             SyncOutcome::Error
         );
         assert_eq!(
