@@ -14,6 +14,7 @@ pub mod controller;
 pub mod controls;
 pub mod crd;
 pub mod decide;
+pub mod defaults;
 pub mod jumpcloud;
 pub mod leader;
 pub mod region;

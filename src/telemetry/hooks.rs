@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 
-use super::{ControlResult, KeyState, Metrics, StatusClass, SyncOutcome};
+use super::{ControlResultLabel, KeyState, Metrics, StatusClass, SyncOutcome};
 use crate::conditions::Reason;
 use crate::decide::SyncResult;
 
@@ -147,10 +147,10 @@ pub fn record_sync(
             namespace,
             name,
             &[
-                (ControlResult::Pass, summary.passing),
-                (ControlResult::Fail, summary.failing),
-                (ControlResult::NotApplicable, summary.not_applicable),
-                (ControlResult::Error, summary.error),
+                (ControlResultLabel::Pass, summary.passing),
+                (ControlResultLabel::Fail, summary.failing),
+                (ControlResultLabel::NotApplicable, summary.not_applicable),
+                (ControlResultLabel::Error, summary.error),
             ],
         );
         for (kind, count) in counts {
