@@ -88,6 +88,15 @@ impl Context {
         }
     }
 
+    /// Adds a watch cache of connections (one per watched namespace): shared-key peers are
+    /// looked up in them.
+    pub fn add_store(&self, store: Store<JumpCloudConnection>) {
+        self.stores
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(store);
+    }
+
     /// Drops what is remembered about a deleted connection.
     pub(super) fn forget(&self, key: &str) {
         lock(&self.written).remove(key);

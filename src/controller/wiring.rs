@@ -89,10 +89,7 @@ pub async fn run(
         let controller = Controller::new(connections, config)
             .with_config(ControllerConfig::default().concurrency(concurrency));
         let store = controller.store();
-        ctx.stores
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(store.clone());
+        ctx.add_store(store.clone());
         let mut stop = stop_rx.clone();
         let metrics = all_metrics.clone();
         let controller = controller
