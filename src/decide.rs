@@ -4,7 +4,7 @@
 //!
 //! Layout: [`plan`] (the inputs and the decision), [`key_status`] and [`sync_status`] (what a
 //! key check or a sync writes into the status), [`summary`] (Ready, Reconciling, Stalled and the
-//! fields that follow from the rest), [`rejection`] (the in-memory rejection), [`events`],
+//! fields that follow from the rest), [`rejection`] (the in-memory rejection), [`events`](mod@events),
 //! [`timing`] (when things are due, backoff, requeue), [`shared_keys`], [`control_status`] (the
 //! controls' part of the status and their events). This file holds what they share.
 

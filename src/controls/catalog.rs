@@ -1,6 +1,5 @@
 //! The control catalog (peers-and-checks.md §2, E1-E10 and I1-I12): each control's id, text,
-//! framework references, the kinds it reads and its evaluation ([`endpoint`](super::endpoint),
-//! [`identity`](super::identity)).
+//! framework references, the kinds it reads and its evaluation (`endpoint`, `identity`).
 //!
 //! Every evaluation is a pure function of (evidence, settings, now). `now` is normally the
 //! snapshot's collection time, so a stored snapshot always evaluates the same way.
