@@ -24,42 +24,151 @@ pub const ALL_TYPES: [&str; 6] = [
     STALLED,
 ];
 
-/// Reasons, PascalCase, a fixed set shared by conditions, events and logs.
-pub mod reason {
+/// Reasons, PascalCase, a fixed set shared by conditions, events and logs; each is written as
+/// its name ([`Reason::as_str`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Reason {
     // KeyValid
-    pub const ACCEPTED: &str = "Accepted";
-    pub const EXPIRES_SOON: &str = "ExpiresSoon";
-    pub const SECRET_NOT_FOUND: &str = "SecretNotFound";
-    pub const SECRET_KEY_MISSING: &str = "SecretKeyMissing";
-    pub const KEY_EMPTY: &str = "KeyEmpty";
-    pub const KEY_MALFORMED: &str = "KeyMalformed";
-    pub const KEY_REJECTED: &str = "KeyRejected";
-    pub const KEY_REVOKED: &str = "KeyRevoked";
-    pub const KEY_EXPIRED: &str = "KeyExpired";
-    pub const WRONG_REGION: &str = "WrongRegion";
-    pub const ORG_ID_REQUIRED: &str = "OrgIdRequired";
-    pub const ORG_NOT_ACCESSIBLE: &str = "OrgNotAccessible";
-    pub const NOT_CHECKED: &str = "NotChecked";
+    Accepted,
+    ExpiresSoon,
+    SecretNotFound,
+    SecretKeyMissing,
+    /// The Kubernetes API did not answer the Secret's read (5xx, 403, timeout): nothing is
+    /// known about the key now.
+    SecretUnreadable,
+    KeyEmpty,
+    KeyMalformed,
+    KeyRejected,
+    KeyRevoked,
+    KeyExpired,
+    WrongRegion,
+    OrgIdRequired,
+    OrgNotAccessible,
+    NotChecked,
     // LeastPrivilege
-    pub const READ_ONLY: &str = "ReadOnly";
-    pub const PRIVILEGED_ROLE: &str = "PrivilegedRole";
-    pub const ROLE_UNKNOWN: &str = "RoleUnknown";
+    ReadOnly,
+    PrivilegedRole,
+    RoleUnknown,
     // Synced
-    pub const SUCCEEDED: &str = "Succeeded";
-    pub const RATE_LIMITED: &str = "RateLimited";
-    pub const JUMPCLOUD_UNAVAILABLE: &str = "JumpCloudUnavailable";
-    pub const TRUNCATED_COLLECTION: &str = "TruncatedCollection";
-    pub const FORBIDDEN_ENDPOINT: &str = "ForbiddenEndpoint";
-    pub const TIMEOUT: &str = "Timeout";
-    pub const SYNC_FAILED: &str = "SyncFailed";
-    pub const EVIDENCE_WRITE_FAILED: &str = "EvidenceWriteFailed";
+    Succeeded,
+    RateLimited,
+    JumpCloudUnavailable,
+    TruncatedCollection,
+    ForbiddenEndpoint,
+    Timeout,
+    SyncFailed,
+    EvidenceWriteFailed,
     // Ready / Reconciling
-    pub const PROGRESSING: &str = "Progressing";
-    pub const PROGRESSING_WITH_RETRY: &str = "ProgressingWithRetry";
+    Progressing,
+    ProgressingWithRetry,
     /// Reconciling=True while an evidence sync runs.
-    pub const SYNCING: &str = "Syncing";
-    pub const SUSPENDED: &str = "Suspended";
-    pub const INVALID_SPEC: &str = "InvalidSpec";
+    Syncing,
+    Suspended,
+    InvalidSpec,
+}
+
+impl Reason {
+    /// Every reason.
+    pub const ALL: [Reason; 30] = [
+        Reason::Accepted,
+        Reason::ExpiresSoon,
+        Reason::SecretNotFound,
+        Reason::SecretKeyMissing,
+        Reason::SecretUnreadable,
+        Reason::KeyEmpty,
+        Reason::KeyMalformed,
+        Reason::KeyRejected,
+        Reason::KeyRevoked,
+        Reason::KeyExpired,
+        Reason::WrongRegion,
+        Reason::OrgIdRequired,
+        Reason::OrgNotAccessible,
+        Reason::NotChecked,
+        Reason::ReadOnly,
+        Reason::PrivilegedRole,
+        Reason::RoleUnknown,
+        Reason::Succeeded,
+        Reason::RateLimited,
+        Reason::JumpCloudUnavailable,
+        Reason::TruncatedCollection,
+        Reason::ForbiddenEndpoint,
+        Reason::Timeout,
+        Reason::SyncFailed,
+        Reason::EvidenceWriteFailed,
+        Reason::Progressing,
+        Reason::ProgressingWithRetry,
+        Reason::Syncing,
+        Reason::Suspended,
+        Reason::InvalidSpec,
+    ];
+
+    /// The reason as conditions, events and logs write it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::Accepted => "Accepted",
+            Reason::ExpiresSoon => "ExpiresSoon",
+            Reason::SecretNotFound => "SecretNotFound",
+            Reason::SecretKeyMissing => "SecretKeyMissing",
+            Reason::SecretUnreadable => "SecretUnreadable",
+            Reason::KeyEmpty => "KeyEmpty",
+            Reason::KeyMalformed => "KeyMalformed",
+            Reason::KeyRejected => "KeyRejected",
+            Reason::KeyRevoked => "KeyRevoked",
+            Reason::KeyExpired => "KeyExpired",
+            Reason::WrongRegion => "WrongRegion",
+            Reason::OrgIdRequired => "OrgIdRequired",
+            Reason::OrgNotAccessible => "OrgNotAccessible",
+            Reason::NotChecked => "NotChecked",
+            Reason::ReadOnly => "ReadOnly",
+            Reason::PrivilegedRole => "PrivilegedRole",
+            Reason::RoleUnknown => "RoleUnknown",
+            Reason::Succeeded => "Succeeded",
+            Reason::RateLimited => "RateLimited",
+            Reason::JumpCloudUnavailable => "JumpCloudUnavailable",
+            Reason::TruncatedCollection => "TruncatedCollection",
+            Reason::ForbiddenEndpoint => "ForbiddenEndpoint",
+            Reason::Timeout => "Timeout",
+            Reason::SyncFailed => "SyncFailed",
+            Reason::EvidenceWriteFailed => "EvidenceWriteFailed",
+            Reason::Progressing => "Progressing",
+            Reason::ProgressingWithRetry => "ProgressingWithRetry",
+            Reason::Syncing => "Syncing",
+            Reason::Suspended => "Suspended",
+            Reason::InvalidSpec => "InvalidSpec",
+        }
+    }
+
+    /// The reason a condition holds (conditions hold `String`s); `None` for one this version
+    /// does not write.
+    pub fn parse(text: &str) -> Option<Reason> {
+        Reason::ALL
+            .into_iter()
+            .find(|reason| reason.as_str() == text)
+    }
+}
+
+impl std::fmt::Display for Reason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl PartialEq<Reason> for str {
+    fn eq(&self, reason: &Reason) -> bool {
+        self == reason.as_str()
+    }
+}
+
+impl PartialEq<Reason> for &str {
+    fn eq(&self, reason: &Reason) -> bool {
+        *self == reason.as_str()
+    }
+}
+
+impl PartialEq<Reason> for String {
+    fn eq(&self, reason: &Reason) -> bool {
+        self == reason.as_str()
+    }
 }
 
 /// Status of a condition.
@@ -93,7 +202,7 @@ impl Status {
 pub struct Desired {
     pub type_: &'static str,
     pub status: Status,
-    pub reason: &'static str,
+    pub reason: Reason,
     pub message: String,
 }
 
@@ -101,7 +210,7 @@ impl Desired {
     pub fn new(
         type_: &'static str,
         status: Status,
-        reason: &'static str,
+        reason: Reason,
         message: impl Into<String>,
     ) -> Self {
         Desired {
@@ -152,7 +261,7 @@ pub fn set(
     let condition = Condition {
         type_: desired.type_.to_owned(),
         status: desired.status.as_str().to_owned(),
-        reason: desired.reason.to_owned(),
+        reason: desired.reason.as_str().to_owned(),
         message: clamp_message(&desired.message),
         observed_generation: generation,
         last_transition_time: transition_time,
@@ -180,7 +289,7 @@ pub fn remove(conditions: &mut Vec<Condition>, type_: &str) {
 pub fn set_abnormal(
     conditions: &mut Vec<Condition>,
     type_: &'static str,
-    desired: Option<(&'static str, String)>,
+    desired: Option<(Reason, String)>,
     generation: Option<i64>,
     now: Timestamp,
 ) {
@@ -212,28 +321,38 @@ mod tests {
     }
 
     #[test]
+    fn reasons_are_written_as_their_pascal_case_names_and_read_back() {
+        for reason in Reason::ALL {
+            assert_eq!(reason.as_str(), format!("{reason:?}"));
+            assert_eq!(Reason::parse(reason.as_str()), Some(reason));
+        }
+        assert_eq!(Reason::parse("Unheard"), None);
+        assert_eq!(Reason::KeyRevoked.as_str(), "KeyRevoked");
+    }
+
+    #[test]
     fn transition_time_changes_only_when_status_flips() {
         let mut conditions = Vec::new();
         set(
             &mut conditions,
-            Desired::new(KEY_VALID, Status::True, reason::ACCEPTED, "ok"),
+            Desired::new(KEY_VALID, Status::True, Reason::Accepted, "ok"),
             Some(1),
             at(100),
         );
         set(
             &mut conditions,
-            Desired::new(KEY_VALID, Status::True, reason::EXPIRES_SOON, "soon"),
+            Desired::new(KEY_VALID, Status::True, Reason::ExpiresSoon, "soon"),
             Some(2),
             at(200),
         );
         let c = find(&conditions, KEY_VALID).unwrap();
         assert_eq!(c.last_transition_time, Time(at(100)));
-        assert_eq!(c.reason, reason::EXPIRES_SOON);
+        assert_eq!(c.reason, Reason::ExpiresSoon);
         assert_eq!(c.observed_generation, Some(2));
 
         set(
             &mut conditions,
-            Desired::new(KEY_VALID, Status::False, reason::KEY_REVOKED, "revoked"),
+            Desired::new(KEY_VALID, Status::False, Reason::KeyRevoked, "revoked"),
             Some(2),
             at(300),
         );
@@ -249,7 +368,7 @@ mod tests {
         set_abnormal(
             &mut conditions,
             STALLED,
-            Some((reason::KEY_REVOKED, "update the Secret".into())),
+            Some((Reason::KeyRevoked, "update the Secret".into())),
             Some(1),
             at(1),
         );
@@ -264,7 +383,7 @@ mod tests {
         for type_ in [SYNCED, STALLED, READY, KEY_VALID] {
             set(
                 &mut conditions,
-                Desired::new(type_, Status::True, reason::SUCCEEDED, "x".repeat(5000)),
+                Desired::new(type_, Status::True, Reason::Succeeded, "x".repeat(5000)),
                 None,
                 at(1),
             );

@@ -15,8 +15,6 @@ use serde::{Deserialize, Serialize};
 use crate::controls::ControlSettings;
 use crate::region::Region;
 
-/// API group of every resource this operator serves.
-pub const GROUP: &str = "jumpcloud-operator.io";
 /// Setting this annotation to a new value (any string, usually a timestamp) forces one sync.
 pub const SYNC_REQUESTED_AT_ANNOTATION: &str = "jumpcloud-operator.io/sync-requested-at";
 /// Key of the API key inside the Secret when `apiKeySecretRef.key` is not given.
@@ -338,7 +336,7 @@ impl JumpCloudConnectionSpec {
         self.evidence
             .as_ref()
             .and_then(|evidence| evidence.events_days)
-            .unwrap_or(crate::collect::EVENTS_RETENTION_DAYS)
+            .unwrap_or(crate::defaults::EVENTS_DAYS)
     }
 
     /// Days snapshots are kept.
@@ -346,7 +344,7 @@ impl JumpCloudConnectionSpec {
         self.evidence
             .as_ref()
             .and_then(|evidence| evidence.retention_days)
-            .unwrap_or(crate::store::retention::DEFAULT_RETENTION_DAYS)
+            .unwrap_or(crate::defaults::RETENTION_DAYS)
     }
 }
 

@@ -1,11 +1,19 @@
 //! jumpcloud-operator: collects, verifies and evaluates JumpCloud compliance evidence,
-//! as a one-shot CLI (`collect`) and as a Kubernetes operator (`run`).
+//! as a one-shot CLI (`collect`, `report`, `verify`, ...) and as a Kubernetes operator (`run`).
 //!
-//! Layout follows gather (IO) -> decide (pure) -> act (IO) -> report:
-//! - [`jumpcloud`]: the HTTP client for the JumpCloud API (IO).
-//! - [`simulator`]: a faithful JumpCloud API simulator, reachable only through HTTP.
-//! - [`collect`]: turns a client into an evidence snapshot on disk.
-//! - [`cli`]: the command-line interface.
+//! The shape is gather (IO) -> decide (pure) -> act (IO) -> report:
+//!
+//! | layer | modules |
+//! | --- | --- |
+//! | gather | [`jumpcloud`] (the JumpCloud HTTP client), [`collect`] (every evidence kind into a snapshot), the Secret and connection reads in [`controller`] |
+//! | decide (pure) | [`decide`] (the operator's plan and status), [`conditions`] (kstatus conditions and their reasons), [`controls`] (the control catalog evaluated over a snapshot) |
+//! | act | [`controller`] (the reconcile shell: JumpCloud calls, the sync, status and events), [`store`] (the evidence store: blobs, manifests, chain, signatures, retention) |
+//! | report | [`report`] (auditor reports), [`cli`] (one module per subcommand), [`telemetry`] (metrics and health) |
+//!
+//! Shared contracts: [`crd`] (the `JumpCloudConnection` resource), [`region`] (regions and
+//! hosts), [`defaults`] (defaults the CRD shares with the collector and the store), [`leader`]
+//! (leader election with a Lease). [`simulator`] is a faithful JumpCloud API simulator for
+//! tests, `simulate` and `collect --simulate`, reachable only through HTTP.
 
 pub mod cli;
 pub mod collect;
@@ -14,6 +22,7 @@ pub mod controller;
 pub mod controls;
 pub mod crd;
 pub mod decide;
+pub mod defaults;
 pub mod jumpcloud;
 pub mod leader;
 pub mod region;

@@ -382,6 +382,87 @@ async fn secret_problems_are_named_and_clear_when_the_secret_is_fixed() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_secret_read_error_is_judged_by_its_code_and_never_leaves_ready_true() {
+    let env = Env::start(&[Region::Us]).await;
+    let key = env.read_only_key(Region::Us);
+    env.secret("team", "jc", &[("api-key", &key)]).await;
+    env.connection("team", "prod", spec("jc")).await;
+    env.wait_for("team", "prod", DEFAULT_WAIT, "Ready", is_ready)
+        .await;
+
+    // A Secret that is gone, from an API server that words the 404's reason differently: the
+    // code says NotFound.
+    let faults = env.kube.faults();
+    faults.fail_next_with_reason(usize::MAX, Some("get"), Some("secrets"), None, 404, "Gone");
+    env.delete_secret("team", "jc").await;
+    let c = env
+        .wait_condition(
+            "team",
+            "prod",
+            "KeyValid",
+            "False",
+            "SecretNotFound",
+            DEFAULT_WAIT,
+        )
+        .await;
+    assert_eq!(condition(&c, "Ready").unwrap().status, "False");
+    faults.clear();
+    env.secret("team", "jc", &[("api-key", &key)]).await;
+    env.wait_for("team", "prod", DEFAULT_WAIT, "Ready again", is_ready)
+        .await;
+
+    // The API server fails the read (500): nothing is known about the key, so nothing claims
+    // it is valid; the operator retries on its own (Reconciling, not Stalled).
+    faults.fail_next(usize::MAX, Some("get"), Some("secrets"), None, 500);
+    env.patch_connection(
+        "team",
+        "prod",
+        json!({"metadata": {"labels": {"touched": "yes"}}}),
+    )
+    .await;
+    let c = env
+        .wait_condition(
+            "team",
+            "prod",
+            "KeyValid",
+            "Unknown",
+            "SecretUnreadable",
+            DEFAULT_WAIT,
+        )
+        .await;
+    let ready = condition(&c, "Ready").unwrap();
+    assert_eq!(
+        (ready.status.as_str(), ready.reason.as_str()),
+        ("Unknown", "SecretUnreadable")
+    );
+    assert!(
+        ready.message.contains("Secret team/jc"),
+        "{}",
+        ready.message
+    );
+    assert!(ready.message.contains("HTTP 500"), "{}", ready.message);
+    assert_eq!(
+        condition(&c, "Reconciling").unwrap().reason,
+        "SecretUnreadable"
+    );
+    assert!(condition(&c, "Stalled").is_none());
+    env.wait_event("team", "prod", "SecretUnreadable", DEFAULT_WAIT)
+        .await;
+
+    // Readable again: identified again, then Ready, on the backoff's retry.
+    faults.clear();
+    env.wait_for(
+        "team",
+        "prod",
+        Duration::from_secs(60),
+        "Ready after the read works again",
+        is_ready,
+    )
+    .await;
+    env.assert_no_key_leak().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_region_and_multi_tenant_keys_say_which_setting_to_change() {
     let env = Env::start(&[Region::Us, Region::Eu]).await;
 

@@ -59,7 +59,7 @@ pub struct RunArgs {
 
     /// FOR TESTS AND PRIVATE ENDPOINTS ONLY: REGION=URL replaces a region's JumpCloud hosts
     /// (comma-separated or repeated). When any is set, regions without one are never contacted.
-    #[arg(long = "region-endpoint", env = "JUMPCLOUD_OPERATOR_REGION_ENDPOINTS", value_delimiter = ',', value_parser = controller::parse_endpoint)]
+    #[arg(long = "region-endpoint", env = "JUMPCLOUD_OPERATOR_REGION_ENDPOINTS", value_delimiter = ',', value_parser = parse_endpoint)]
     region_endpoints: Vec<(Region, url::Url)>,
 
     /// FOR TESTS ONLY: seconds a rejected key rests before its re-check (default one hour), so
@@ -126,6 +126,24 @@ pub struct RunArgs {
 }
 
 /// Parses `500ms`, `2s`, `1m` (a bare number is seconds).
+/// Parses `region=url` pairs (flag values or a comma-separated env var).
+fn parse_endpoint(text: &str) -> Result<(Region, url::Url), String> {
+    let (region, url) = text
+        .split_once('=')
+        .ok_or_else(|| format!("{text:?} is not REGION=URL (e.g. eu=http://127.0.0.1:8080)"))?;
+    let region = region.parse().map_err(|e| format!("{e}"))?;
+    let url = url::Url::parse(url.trim()).map_err(|e| format!("{url:?} is not a URL: {e}"))?;
+    Ok((region, url))
+}
+
+/// Collects endpoint overrides into a map.
+fn endpoints(pairs: Vec<(Region, url::Url)>) -> controller::Endpoints {
+    controller::Endpoints {
+        overrides: pairs.into_iter().collect(),
+        observer: None,
+    }
+}
+
 fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
     let split = text
@@ -184,7 +202,7 @@ impl RunArgs {
                 return ExitCode::FAILURE;
             }
         };
-        let mut endpoints = controller::endpoints(self.region_endpoints.clone());
+        let mut endpoints = endpoints(self.region_endpoints.clone());
         endpoints.observer = Some(RequestObserver::metrics(metrics.clone()));
         let settings = Settings {
             evidence,

@@ -7,10 +7,10 @@ use std::time::Duration;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use url::Url;
 
+use super::classify::{self, CollectFailure, inconclusive, retry_after};
 use crate::collect::{self, CollectError, CollectOptions, NoProgress};
 use crate::crd::{JumpCloudConnectionSpec, OrganizationStatus, SnapshotStatus};
-use crate::decide::classify::{self, CollectFailure, inconclusive, retry_after};
-use crate::decide::controls::ControlsEvaluation;
+use crate::decide::control_status::ControlsEvaluation;
 use crate::decide::{KeyCheck, KeyIdentity, SyncResult};
 use crate::jumpcloud::{ApiKey, ClientConfig, JumpCloudClient, JumpCloudError, RetryPolicy};
 use crate::region::Region;

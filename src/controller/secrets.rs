@@ -2,8 +2,8 @@
 //! reading the key out of the one Secret a reconcile needs. Secret data is never cached.
 
 use k8s_openapi::api::core::v1::Secret;
-use kube::ResourceExt;
 use kube::runtime::reflector::{ObjectRef, Store};
+use kube::{Api, ResourceExt};
 
 use crate::crd::JumpCloudConnection;
 use crate::decide::SecretRead;
@@ -32,11 +32,48 @@ pub fn references(
         && connection.spec.api_key_secret_ref.name == secret_name
 }
 
-/// Reads the key under `key` from a fetched Secret (or its absence). Returns what the status may
-/// say about it, and the key itself when usable.
-pub fn read_key(secret: Option<&Secret>, key: &str) -> (SecretRead, Option<ApiKey>) {
+/// Reads the Secret `name` and the key under `key` in it. A missing Secret is recognised by
+/// the HTTP code 404, not by the Status reason (kube's `get_opt` compares only the reason,
+/// which API servers and proxies may word differently); any other failure is
+/// [`SecretRead::Unreadable`], so the status never claims more than is known.
+pub async fn read(api: &Api<Secret>, name: &str, key: &str) -> SecretRead {
+    match api.get(name).await {
+        Ok(secret) => read_key(Some(&secret), key),
+        Err(kube::Error::Api(status)) if status.code == 404 => read_key(None, key),
+        Err(error) => {
+            let error = describe_read_error(&error);
+            tracing::warn!(secret = name, %error, "cannot read the Secret");
+            SecretRead::Unreadable { error }
+        }
+    }
+}
+
+/// What the status says about a failed Secret read. A parse error's text can quote the
+/// response, which holds the Secret's data: only its kind is named.
+fn describe_read_error(error: &kube::Error) -> String {
+    match error {
+        kube::Error::Api(status) => {
+            let reason = if status.reason.is_empty() {
+                String::new()
+            } else {
+                format!(" {}", status.reason)
+            };
+            format!(
+                "HTTP {}{reason}: {}",
+                status.code,
+                status.message.chars().take(300).collect::<String>()
+            )
+        }
+        kube::Error::SerdeError(_) => "the answer is not a readable Secret".to_owned(),
+        other => other.to_string(),
+    }
+}
+
+/// Reads the key under `key` from a fetched Secret (or its absence): what the status may say
+/// about it, with the key itself when usable.
+pub fn read_key(secret: Option<&Secret>, key: &str) -> SecretRead {
     let Some(secret) = secret else {
-        return (SecretRead::NotFound, None);
+        return SecretRead::NotFound;
     };
     let version = secret.resource_version();
     let data = secret.data.as_ref();
@@ -44,21 +81,19 @@ pub fn read_key(secret: Option<&Secret>, key: &str) -> (SecretRead, Option<ApiKe
         let available = data
             .map(|data| data.keys().cloned().collect())
             .unwrap_or_default();
-        return (SecretRead::KeyMissing { available }, None);
+        return SecretRead::KeyMissing { available };
     };
     let Ok(text) = std::str::from_utf8(&bytes.0) else {
-        return (SecretRead::Malformed, None);
+        return SecretRead::Malformed;
     };
     match ApiKey::new(text) {
-        Ok(api_key) => (
-            SecretRead::Present {
-                fingerprint: api_key.fingerprint(),
-                version,
-            },
-            Some(api_key),
-        ),
-        Err(ApiKeyError::Empty) => (SecretRead::Empty, None),
-        Err(ApiKeyError::InnerWhitespace) => (SecretRead::Malformed, None),
+        Ok(api_key) => SecretRead::Present {
+            fingerprint: api_key.fingerprint(),
+            key: api_key,
+            version,
+        },
+        Err(ApiKeyError::Empty) => SecretRead::Empty,
+        Err(ApiKeyError::InnerWhitespace) => SecretRead::Malformed,
     }
 }
 
@@ -112,17 +147,17 @@ mod tests {
 
     #[test]
     fn reading_the_key_trims_and_classifies() {
-        let (read, key) = read_key(Some(&secret(&[("api-key", "jca_abc\n")])), "api-key");
-        let trimmed = ApiKey::new("jca_abc").unwrap().fingerprint();
+        let read = read_key(Some(&secret(&[("api-key", "jca_abc\n")])), "api-key");
+        let trimmed = ApiKey::new("jca_abc").unwrap();
         assert_eq!(
             read,
             SecretRead::Present {
-                fingerprint: trimmed,
+                fingerprint: trimmed.fingerprint(),
+                key: trimmed,
                 version: None
             }
         );
-        assert!(key.is_some());
-        let (read, _) = read_key(Some(&secret(&[("token", "x"), ("user", "y")])), "api-key");
+        let read = read_key(Some(&secret(&[("token", "x"), ("user", "y")])), "api-key");
         assert_eq!(
             read,
             SecretRead::KeyMissing {
@@ -130,13 +165,25 @@ mod tests {
             }
         );
         assert_eq!(
-            read_key(Some(&secret(&[("api-key", " \n")])), "api-key").0,
+            read_key(Some(&secret(&[("api-key", " \n")])), "api-key"),
             SecretRead::Empty
         );
         assert_eq!(
-            read_key(Some(&secret(&[("api-key", "a b")])), "api-key").0,
+            read_key(Some(&secret(&[("api-key", "a b")])), "api-key"),
             SecretRead::Malformed
         );
-        assert_eq!(read_key(None, "api-key").0, SecretRead::NotFound);
+        assert_eq!(read_key(None, "api-key"), SecretRead::NotFound);
+    }
+
+    #[test]
+    fn a_failed_read_is_described_without_the_answer_of_a_parse_error() {
+        let status = kube::core::Status::failure("etcd is down", "InternalError").with_code(500);
+        assert_eq!(
+            describe_read_error(&kube::Error::Api(Box::new(status))),
+            "HTTP 500 InternalError: etcd is down"
+        );
+        let parse = serde_json::from_str::<u64>("\"jca_secret\"").unwrap_err();
+        let text = describe_read_error(&kube::Error::SerdeError(parse));
+        assert!(!text.contains("jca_secret"), "{text}");
     }
 }

@@ -293,7 +293,7 @@ pub fn collection_meta(collection: &Value) -> SnapshotMeta {
 /// Which fields of a record to keep while parsing it.
 #[derive(Clone, Copy)]
 struct Projection<'a> {
-    /// Sorted (the catalog's tests check it).
+    /// Sorted (binary search; the projection's tests check it).
     keep: &'static [&'static str],
     /// The parent id field of a per-parent line (`{"<parent>": id, "record": {...}}`).
     parent_field: Option<&'a str>,
@@ -377,23 +377,19 @@ impl<'de> serde::de::Visitor<'de> for Projection<'_> {
     }
 }
 
-/// Parses one kind's NDJSON. With `only_fields_read`, records of the kinds that grow with the
-/// org keep just the fields a control reads: parsed JSON takes about ten times its text in memory.
-pub fn parse_records(
+/// Parses one kind's NDJSON. With `keep`, records keep just those top-level fields (and the
+/// `parent_field` of a child line): parsed JSON takes about ten times its text in memory.
+pub fn parse_records_keeping(
     ndjson: &[u8],
-    kind: &str,
+    keep: Option<&'static [&'static str]>,
     parent_field: Option<&str>,
     origin: &str,
-    only_fields_read: bool,
 ) -> Result<Vec<Value>, LoadError> {
-    let projection = only_fields_read
-        .then(|| super::catalog::fields_read(kind))
-        .flatten()
-        .map(|keep| Projection {
-            keep,
-            parent_field,
-            line: true,
-        });
+    let projection = keep.map(|keep| Projection {
+        keep,
+        parent_field,
+        line: true,
+    });
     let mut records = Vec::new();
     for (index, line) in ndjson.split(|b| *b == b'\n').enumerate() {
         if line.iter().all(u8::is_ascii_whitespace) {
@@ -421,6 +417,7 @@ pub fn parse_records(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::controls::parse_records;
 
     #[test]
     fn records_parse_with_line_numbers_and_projection() {

@@ -1,13 +1,24 @@
 //! Compliance controls: a catalog of checks over one evidence snapshot, evaluated as a pure
 //! function of the evidence, the settings and the evaluation time.
 //!
-//! Layout: [`evidence`] (what is read), [`settings`] (thresholds and scope, `spec.controls`),
-//! [`catalog`] (the controls and their evaluation). Results sort everything they list, so the
-//! same input always gives byte-identical JSON.
+//! Layout: [`evidence`] (what is read), [`projection`] (which fields of it the controls need),
+//! [`settings`] (thresholds and scope, `spec.controls`), [`catalog`] (the table of controls),
+//! `context` (scope and accessors shared by the controls), `endpoint` and `identity` (the
+//! controls' evaluations), `run` (running all, one, or a phase of them into results). Results
+//! sort everything they list, so the same input always gives byte-identical JSON.
+//!
+//! A new control: its evaluation in `endpoint` or `identity`, its row in [`catalog::CATALOG`],
+//! any new field it reads in `projection`'s list (a test checks), and the README's table.
 
 pub mod catalog;
+mod context;
+mod endpoint;
 pub mod evidence;
+mod identity;
 mod json;
+mod kinds;
+pub mod projection;
+mod run;
 pub mod settings;
 
 use std::collections::BTreeMap;
@@ -16,8 +27,9 @@ use serde::{Deserialize, Serialize};
 
 pub use catalog::{CATALOG, ControlDef, evaluate, evaluate_all};
 pub use evidence::{
-    EvidenceSet, KindEvidence, KindState, LoadError, SnapshotMeta, collection_meta, parse_records,
+    EvidenceSet, KindEvidence, KindState, LoadError, SnapshotMeta, collection_meta,
 };
+pub use projection::parse_records;
 pub use settings::{ControlSettings, MfaExclusionHandling};
 
 /// Label put next to every framework reference: our mapping, not an official one.

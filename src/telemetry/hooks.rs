@@ -5,8 +5,12 @@
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use super::{KeyState, Metrics, StatusClass, SyncOutcome};
-use crate::conditions::reason;
+use std::time::Duration;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+
+use super::{ControlResultLabel, KeyState, Metrics, StatusClass, SyncOutcome};
+use crate::conditions::Reason;
 use crate::decide::SyncResult;
 
 /// At most this many distinct endpoint groups get their own label value; the rest are `other`.
@@ -103,20 +107,70 @@ where
 
 /// The key state of a `KeyValid` condition reason (`None`: no condition yet).
 pub fn key_state(reason: Option<&str>) -> KeyState {
-    match reason {
-        Some(reason::ACCEPTED) => KeyState::Accepted,
-        Some(reason::EXPIRES_SOON) => KeyState::ExpiresSoon,
-        Some(reason::SECRET_NOT_FOUND) => KeyState::SecretNotFound,
-        Some(reason::SECRET_KEY_MISSING) => KeyState::SecretKeyMissing,
-        Some(reason::KEY_EMPTY) | Some(reason::KEY_MALFORMED) => KeyState::KeyEmpty,
-        Some(reason::KEY_REJECTED) => KeyState::KeyRejected,
-        Some(reason::KEY_REVOKED) => KeyState::KeyRevoked,
-        Some(reason::KEY_EXPIRED) => KeyState::KeyExpired,
-        Some(reason::WRONG_REGION) => KeyState::WrongRegion,
-        Some(reason::ORG_ID_REQUIRED) => KeyState::OrgIdRequired,
-        Some(reason::ORG_NOT_ACCESSIBLE) => KeyState::OrgNotAccessible,
+    match reason.and_then(Reason::parse) {
+        Some(Reason::Accepted) => KeyState::Accepted,
+        Some(Reason::ExpiresSoon) => KeyState::ExpiresSoon,
+        Some(Reason::SecretNotFound) => KeyState::SecretNotFound,
+        Some(Reason::SecretKeyMissing) => KeyState::SecretKeyMissing,
+        Some(Reason::KeyEmpty) | Some(Reason::KeyMalformed) => KeyState::KeyEmpty,
+        Some(Reason::KeyRejected) => KeyState::KeyRejected,
+        Some(Reason::KeyRevoked) => KeyState::KeyRevoked,
+        Some(Reason::KeyExpired) => KeyState::KeyExpired,
+        Some(Reason::WrongRegion) => KeyState::WrongRegion,
+        Some(Reason::OrgIdRequired) => KeyState::OrgIdRequired,
+        Some(Reason::OrgNotAccessible) => KeyState::OrgNotAccessible,
         _ => KeyState::Unknown,
     }
+}
+
+/// Records a finished sync: its outcome and duration, and after a success the connection's
+/// control results and evidence counts. `result` is `None` when JumpCloud rejected the key
+/// before anything was collected.
+pub fn record_sync(
+    metrics: &Metrics,
+    namespace: &str,
+    name: &str,
+    result: Option<&SyncResult>,
+    elapsed: Duration,
+) {
+    let outcome = match result {
+        Some(result) => sync_outcome(result),
+        None => SyncOutcome::KeyRejected,
+    };
+    metrics.record_sync(outcome, elapsed);
+    if let Some(SyncResult::Succeeded {
+        counts,
+        controls,
+        snapshot,
+        ..
+    }) = result
+    {
+        metrics.set_evidence_head(namespace, name, snapshot.sequence);
+        let summary = &controls.summary;
+        metrics.set_control_results(
+            namespace,
+            name,
+            &[
+                (ControlResultLabel::Pass, summary.passing),
+                (ControlResultLabel::Fail, summary.failing),
+                (ControlResultLabel::NotApplicable, summary.not_applicable),
+                (ControlResultLabel::Error, summary.error),
+            ],
+        );
+        for (kind, count) in counts {
+            metrics.set_evidence(namespace, name, endpoint_group(kind), *count);
+        }
+    }
+}
+
+/// Records the key state the status's KeyValid condition shows.
+pub fn record_key_state(metrics: &Metrics, namespace: &str, name: &str, conditions: &[Condition]) {
+    let key_valid = crate::conditions::find(conditions, crate::conditions::KEY_VALID);
+    metrics.set_key_state(
+        namespace,
+        name,
+        key_state(key_valid.map(|c| c.reason.as_str())),
+    );
 }
 
 /// The `syncs_total` result of a sync.
@@ -124,10 +178,10 @@ pub fn sync_outcome(result: &SyncResult) -> SyncOutcome {
     match result {
         SyncResult::Succeeded { .. } => SyncOutcome::Success,
         SyncResult::Failed { reason, .. } => match *reason {
-            reason::RATE_LIMITED => SyncOutcome::RateLimited,
-            reason::JUMPCLOUD_UNAVAILABLE => SyncOutcome::Unavailable,
-            reason::TIMEOUT => SyncOutcome::Timeout,
-            reason::TRUNCATED_COLLECTION | reason::FORBIDDEN_ENDPOINT => SyncOutcome::Partial,
+            Reason::RateLimited => SyncOutcome::RateLimited,
+            Reason::JumpCloudUnavailable => SyncOutcome::Unavailable,
+            Reason::Timeout => SyncOutcome::Timeout,
+            Reason::TruncatedCollection | Reason::ForbiddenEndpoint => SyncOutcome::Partial,
             _ => SyncOutcome::Error,
         },
     }
@@ -151,10 +205,19 @@ mod tests {
 
     #[test]
     fn reasons_map_to_key_states() {
-        assert_eq!(key_state(Some(reason::KEY_REVOKED)), KeyState::KeyRevoked);
-        assert_eq!(key_state(Some(reason::ACCEPTED)), KeyState::Accepted);
+        assert_eq!(
+            key_state(Some(Reason::KeyRevoked.as_str())),
+            KeyState::KeyRevoked
+        );
+        assert_eq!(
+            key_state(Some(Reason::Accepted.as_str())),
+            KeyState::Accepted
+        );
         assert_eq!(key_state(None), KeyState::Unknown);
-        assert_eq!(key_state(Some(reason::NOT_CHECKED)), KeyState::Unknown);
+        assert_eq!(
+            key_state(Some(Reason::NotChecked.as_str())),
+            KeyState::Unknown
+        );
     }
 
     #[test]
@@ -165,11 +228,11 @@ mod tests {
             transient: true,
         };
         assert_eq!(
-            sync_outcome(&failed(reason::RATE_LIMITED)),
+            sync_outcome(&failed(Reason::RateLimited)),
             SyncOutcome::RateLimited
         );
         assert_eq!(
-            sync_outcome(&failed(reason::SYNC_FAILED)),
+            sync_outcome(&failed(Reason::SyncFailed)),
             SyncOutcome::Error
         );
         assert_eq!(
@@ -184,7 +247,7 @@ mod tests {
                     ),
                     signed: false,
                 },
-                controls: Box::new(crate::decide::controls::ControlsEvaluation::of(
+                controls: Box::new(crate::decide::control_status::ControlsEvaluation::of(
                     &[],
                     jiff::Timestamp::UNIX_EPOCH
                 )),

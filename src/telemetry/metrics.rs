@@ -81,31 +81,31 @@ impl KeyState {
 
 /// Result of one compliance control (label `result` of `control_results`).
 #[derive(Clone, Copy, Debug, Hash, PartialEq, Eq, PartialOrd, Ord)]
-pub enum ControlResult {
+pub enum ControlResultLabel {
     Pass,
     Fail,
     NotApplicable,
     Error,
 }
 
-impl ControlResult {
+impl ControlResultLabel {
     /// The label value.
     pub fn as_str(self) -> &'static str {
         match self {
-            ControlResult::Pass => "pass",
-            ControlResult::Fail => "fail",
-            ControlResult::NotApplicable => "not-applicable",
-            ControlResult::Error => "error",
+            ControlResultLabel::Pass => "pass",
+            ControlResultLabel::Fail => "fail",
+            ControlResultLabel::NotApplicable => "not-applicable",
+            ControlResultLabel::Error => "error",
         }
     }
 }
 
-impl ControlResult {
-    pub const ALL: [ControlResult; 4] = [
-        ControlResult::Pass,
-        ControlResult::Fail,
-        ControlResult::NotApplicable,
-        ControlResult::Error,
+impl ControlResultLabel {
+    pub const ALL: [ControlResultLabel; 4] = [
+        ControlResultLabel::Pass,
+        ControlResultLabel::Fail,
+        ControlResultLabel::NotApplicable,
+        ControlResultLabel::Error,
     ];
 }
 
@@ -382,11 +382,11 @@ impl Metrics {
         &self,
         namespace: &str,
         connection: &str,
-        counts: &[(ControlResult, u64)],
+        counts: &[(ControlResultLabel, u64)],
     ) {
         self.remember(namespace, connection);
         let label = ConnectionLabel::new(namespace, connection);
-        for result in ControlResult::ALL {
+        for result in ControlResultLabel::ALL {
             let count: u64 = counts
                 .iter()
                 .filter(|(given, _)| *given == result)
@@ -439,7 +439,7 @@ impl Metrics {
                 state,
             });
         }
-        for result in ControlResult::ALL {
+        for result in ControlResultLabel::ALL {
             self.control_results.remove(&ControlLabels {
                 namespace: label.namespace.clone(),
                 connection: label.connection.clone(),
@@ -494,7 +494,7 @@ mod tests {
         metrics.record_request("systemusers", StatusClass::from_status(200));
         metrics.set_key_state("team-a", "prod", KeyState::Accepted);
         metrics.set_evidence("team-a", "prod", "devices", 120);
-        metrics.set_control_results("team-a", "prod", &[(ControlResult::Pass, 14)]);
+        metrics.set_control_results("team-a", "prod", &[(ControlResultLabel::Pass, 14)]);
         metrics.set_evidence_head("team-a", "prod", 41);
         let text = exposition(&metrics);
         for expected in [
@@ -548,7 +548,7 @@ mod tests {
             metrics.set_key_state("team-a", name, KeyState::Accepted);
             metrics.set_evidence("team-a", name, "devices", 3);
             metrics.set_evidence("team-a", name, "users", 5);
-            metrics.set_control_results("team-a", name, &[(ControlResult::Fail, 2)]);
+            metrics.set_control_results("team-a", name, &[(ControlResultLabel::Fail, 2)]);
             metrics.set_evidence_head("team-a", name, 7);
         }
         metrics.record_sync(SyncOutcome::Success, Duration::from_secs(1));
@@ -571,7 +571,7 @@ mod tests {
         let metrics = Metrics::new();
         metrics.set_key_state(key, key, KeyState::KeyRevoked);
         metrics.set_evidence("team-a", key, "devices", 1);
-        metrics.set_control_results(key, "prod", &[(ControlResult::Pass, 1)]);
+        metrics.set_control_results(key, "prod", &[(ControlResultLabel::Pass, 1)]);
         metrics.forget_connection("ns", "Name With Spaces");
         let text = exposition(&metrics);
         assert!(!text.contains(key), "{text}");

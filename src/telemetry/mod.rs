@@ -8,7 +8,7 @@
 //! use std::time::Duration;
 //!
 //! use jumpcloud_operator::telemetry::{
-//!     serve_health, serve_metrics, ControlResult, KeyState, Metrics, Readiness, StatusClass,
+//!     serve_health, serve_metrics, ControlResultLabel, KeyState, Metrics, Readiness, StatusClass,
 //!     SyncOutcome,
 //! };
 //!
@@ -36,7 +36,7 @@
 //! metrics.record_sync(SyncOutcome::Success, Duration::from_secs(3));
 //! metrics.set_key_state("team-a", "prod", KeyState::Accepted);
 //! metrics.set_evidence("team-a", "prod", "devices", 120);
-//! metrics.set_control_results("team-a", "prod", &[(ControlResult::Pass, 14), (ControlResult::Fail, 1)]);
+//! metrics.set_control_results("team-a", "prod", &[(ControlResultLabel::Pass, 14), (ControlResultLabel::Fail, 1)]);
 //! // When the connection is deleted:
 //! metrics.forget_connection("team-a", "prod");
 //! // On SIGTERM: stop taking traffic, then stop both servers.
@@ -64,7 +64,7 @@
 //! | `jumpcloud_requests_total` | counter | `endpoint_group` (a `&'static str`), `status_class` (`1xx`..`5xx`, `transport`) |
 //! | `key_state` | gauge 0/1 | `namespace`, `connection`, `state` ([`KeyState`]: the `KeyValid` reasons) |
 //! | `evidence_records` | gauge | `namespace`, `connection`, `kind` (a `&'static str` evidence kind) |
-//! | `control_results` | gauge | `namespace`, `connection`, `result` ([`ControlResult`]) |
+//! | `control_results` | gauge | `namespace`, `connection`, `result` ([`ControlResultLabel`]) |
 //!
 //! # Label hygiene (the API key can never become a label)
 //!
@@ -85,10 +85,13 @@ mod metrics;
 mod server;
 
 pub use hooks::{
-    OTHER_GROUP, RequestObserver, endpoint_group, key_state, store_ready, sync_outcome,
+    OTHER_GROUP, RequestObserver, endpoint_group, key_state, record_key_state, record_sync,
+    store_ready, sync_outcome,
 };
 
-pub use metrics::{ControlResult, INVALID_NAME_LABEL, KeyState, Metrics, StatusClass, SyncOutcome};
+pub use metrics::{
+    ControlResultLabel, INVALID_NAME_LABEL, KeyState, Metrics, StatusClass, SyncOutcome,
+};
 pub use server::{
     Readiness, TelemetryError, health_router, metrics_router, serve_health, serve_health_on,
     serve_metrics, serve_metrics_on,

@@ -75,31 +75,24 @@ impl Operator {
 
     /// Waits until the log contains `needle`.
     pub async fn wait_for_log(&self, needle: &str, deadline: Duration) {
-        let start = Instant::now();
-        loop {
-            if self.log().contains(needle) {
-                return;
-            }
-            assert!(
-                start.elapsed() < deadline,
-                "operator log never contained {needle:?}:\n{}",
-                self.log()
-            );
-            tokio::task::yield_now().await;
-            tokio::time::sleep(Duration::from_millis(50)).await; // polling interval, not a synchronisation
+        let found = eventually(deadline, || async {
+            self.log().contains(needle).then_some(())
+        });
+        if found.await.is_none() {
+            panic!("operator log never contained {needle:?}:\n{}", self.log());
         }
     }
 
     /// Waits until `needle` occurs at least `count` times in the log.
     pub async fn wait_for_log_count(&self, needle: &str, count: usize, deadline: Duration) {
-        let start = Instant::now();
-        while self.log().matches(needle).count() < count {
-            assert!(
-                start.elapsed() < deadline,
+        let found = eventually(deadline, || async {
+            (self.log().matches(needle).count() >= count).then_some(())
+        });
+        if found.await.is_none() {
+            panic!(
                 "operator log never had {count} x {needle:?}:\n{}",
                 tail(&self.log(), 40)
             );
-            tokio::time::sleep(Duration::from_millis(50)).await; // polling interval
         }
     }
 
@@ -458,8 +451,7 @@ impl Env {
         count: usize,
         deadline: Duration,
     ) -> Vec<Event> {
-        let start = Instant::now();
-        loop {
+        let found = eventually(deadline, || async {
             let found: Vec<Event> = self
                 .events(ns)
                 .await
@@ -469,19 +461,19 @@ impl Env {
                         && e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name)
                 })
                 .collect();
-            if found.len() >= count {
-                return found;
-            }
-            assert!(
-                start.elapsed() < deadline,
+            (found.len() >= count).then_some(found)
+        })
+        .await;
+        match found {
+            Some(found) => found,
+            None => panic!(
                 "no {reason} event for {ns}/{name}; events: {:?}",
                 self.events(ns)
                     .await
                     .iter()
                     .map(|e| (e.reason.clone(), e.note.clone()))
                     .collect::<Vec<_>>()
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await; // polling interval
+            ),
         }
     }
 
@@ -574,6 +566,25 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
         }
     }
     out
+}
+
+/// Polls `check` until it gives a value, or `None` once `deadline` has passed: the one waiting
+/// loop of these tests (the pause between polls is a polling interval, not a synchronisation).
+pub async fn eventually<T, F, Fut>(deadline: Duration, mut check: F) -> Option<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let start = Instant::now();
+    loop {
+        if let Some(value) = check().await {
+            return Some(value);
+        }
+        if start.elapsed() >= deadline {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 pub fn tail(text: &str, lines: usize) -> String {

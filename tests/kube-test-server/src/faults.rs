@@ -40,9 +40,10 @@ impl RecordedRequest {
     }
 }
 
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 enum Action {
-    Fail(u16),
+    /// The HTTP code, and the `Status` reason when not the usual one for that code.
+    Fail(u16, Option<String>),
     Delay(Duration),
 }
 
@@ -90,7 +91,29 @@ impl Faults {
         subresource: Option<&str>,
         status: u16,
     ) {
-        self.push(times, verb, resource, subresource, Action::Fail(status));
+        self.push(
+            times,
+            verb,
+            resource,
+            subresource,
+            Action::Fail(status, None),
+        );
+    }
+
+    /// As [`Self::fail_next`], with `reason` as the `Status` reason instead of the usual one
+    /// for `status`: an API server (or a proxy in front of it) that words it differently, so a
+    /// client that looks at the reason rather than the code is caught.
+    pub fn fail_next_with_reason(
+        &self,
+        times: usize,
+        verb: Option<&str>,
+        resource: Option<&str>,
+        subresource: Option<&str>,
+        status: u16,
+        reason: &str,
+    ) {
+        let action = Action::Fail(status, Some(reason.to_owned()));
+        self.push(times, verb, resource, subresource, action);
     }
 
     /// Delays the next `times` requests matching `verb`, `resource` and `subresource` (as in
@@ -142,15 +165,16 @@ impl Faults {
         s.delay = None;
     }
 
-    /// The status to fail this request with, if a failure rule matches (consumes one use).
+    /// The status (and reason, when overridden) to fail this request with, if a failure rule
+    /// matches (consumes one use).
     pub(crate) fn check(
         &self,
         verb: &str,
         resource: &str,
         subresource: Option<&str>,
-    ) -> Option<u16> {
+    ) -> Option<(u16, Option<String>)> {
         self.take(verb, resource, subresource, |a| match a {
-            Action::Fail(code) => Some(code),
+            Action::Fail(code, reason) => Some((*code, reason.clone())),
             Action::Delay(_) => None,
         })
     }
@@ -165,8 +189,8 @@ impl Faults {
     ) -> Option<Duration> {
         let global = lock(&self.state).delay;
         let rule = self.take(verb, resource, subresource, |a| match a {
-            Action::Delay(d) => Some(d),
-            Action::Fail(_) => None,
+            Action::Delay(d) => Some(*d),
+            Action::Fail(..) => None,
         });
         match (global, rule) {
             (Some(a), Some(b)) => Some(a + b),
@@ -180,15 +204,15 @@ impl Faults {
         verb: &str,
         resource: &str,
         subresource: Option<&str>,
-        pick: impl Fn(Action) -> Option<T>,
+        pick: impl Fn(&Action) -> Option<T>,
     ) -> Option<T> {
         let mut s = lock(&self.state);
         let rule = s
             .rules
             .iter_mut()
-            .find(|r| r.matches(verb, resource, subresource) && pick(r.action).is_some())?;
+            .find(|r| r.matches(verb, resource, subresource) && pick(&r.action).is_some())?;
         rule.remaining -= 1;
-        let out = pick(rule.action);
+        let out = pick(&rule.action);
         s.rules.retain(|r| r.remaining > 0);
         out
     }

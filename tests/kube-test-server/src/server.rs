@@ -186,7 +186,7 @@ async fn handle(
         .faults
         .check(&rec.verb, &rec.resource, rec.subresource.as_deref())
     {
-        Some(code) => error_response(&ApiError::injected(code)),
+        Some((code, reason)) => error_response(&ApiError::injected(code, reason)),
         None => dispatch(&shared, route, &rec.verb, &query, &headers, &body)
             .unwrap_or_else(|e| error_response(&e)),
     };

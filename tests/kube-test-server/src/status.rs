@@ -14,7 +14,7 @@ pub(crate) struct Cause {
 #[derive(Clone, Debug)]
 pub(crate) struct ApiError {
     pub code: u16,
-    pub reason: &'static str,
+    pub reason: std::borrow::Cow<'static, str>,
     pub message: String,
     pub details: Option<Value>,
     pub retry_after: Option<u64>,
@@ -24,7 +24,7 @@ impl ApiError {
     pub fn new(code: u16, reason: &'static str, message: impl Into<String>) -> Self {
         Self {
             code,
-            reason,
+            reason: reason.into(),
             message: message.into(),
             details: None,
             retry_after: None,
@@ -103,8 +103,9 @@ impl ApiError {
         }
         e
     }
-    /// An error for an injected fault with status `code`.
-    pub fn injected(code: u16) -> Self {
+    /// An error for an injected fault with status `code`, and `custom_reason` when given instead of
+    /// the usual one for the code.
+    pub fn injected(code: u16, custom_reason: Option<String>) -> Self {
         let reason = match code {
             400 => "BadRequest",
             401 => "Unauthorized",
@@ -120,6 +121,9 @@ impl ApiError {
             _ => "InternalError",
         };
         let mut e = Self::new(code, reason, format!("injected fault: {reason}"));
+        if let Some(custom) = custom_reason {
+            e.reason = custom.into();
+        }
         if code == 429 || code == 503 {
             e.retry_after = Some(1);
         }

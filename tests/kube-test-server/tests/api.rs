@@ -662,6 +662,17 @@ async fn faults_and_request_log() {
     let e = api_err(widgets.get("a").await.expect_err("injected"));
     assert_eq!((e.code, e.reason.as_str()), (500, "InternalError"));
     widgets.get("a").await.expect("only one failure");
+    // A differently worded reason keeps the code: kube's `get_opt` (which compares the reason)
+    // does not see a 404 here.
+    server
+        .faults()
+        .fail_next_with_reason(1, Some("get"), Some("widgets"), None, 404, "Gone Away");
+    let e = api_err(widgets.get("a").await.expect_err("injected"));
+    assert_eq!((e.code, e.reason.as_str()), (404, "Gone Away"));
+    server
+        .faults()
+        .fail_next_with_reason(1, Some("get"), Some("widgets"), None, 404, "Gone Away");
+    assert!(widgets.get_opt("a").await.is_err());
     // kube's default client retries 429/503/504 by itself: one 503 is invisible to callers.
     server.clear_requests();
     server

@@ -3,9 +3,9 @@
 
 use std::time::Duration;
 
-use super::{KeyCheck, SyncResult};
 use crate::collect::CollectError;
-use crate::conditions::reason;
+use crate::conditions::Reason;
+use crate::decide::{KeyCheck, SyncResult};
 use crate::jumpcloud::JumpCloudError;
 
 /// A transient failure's wait hint, from `Retry-After`.
@@ -20,12 +20,12 @@ pub fn retry_after(error: &JumpCloudError) -> Option<Duration> {
 /// left as it was.
 pub fn inconclusive(error: &JumpCloudError) -> KeyCheck {
     let reason = match error {
-        JumpCloudError::RateLimited { .. } => reason::RATE_LIMITED,
+        JumpCloudError::RateLimited { .. } => Reason::RateLimited,
         JumpCloudError::Server { .. }
         | JumpCloudError::Transport { .. }
-        | JumpCloudError::Unreachable { .. } => reason::JUMPCLOUD_UNAVAILABLE,
-        JumpCloudError::Timeout { .. } => reason::TIMEOUT,
-        _ => reason::SYNC_FAILED,
+        | JumpCloudError::Unreachable { .. } => Reason::JumpCloudUnavailable,
+        JumpCloudError::Timeout { .. } => Reason::Timeout,
+        _ => Reason::SyncFailed,
     };
     KeyCheck::Inconclusive {
         reason,
@@ -54,16 +54,16 @@ pub fn key_error(error: &JumpCloudError) -> KeyCheck {
 /// kind being collected, when known (the error itself names the endpoint).
 pub fn sync_error(error: &JumpCloudError, kind: Option<&str>) -> SyncResult {
     let (reason, transient) = match error {
-        JumpCloudError::RateLimited { .. } => (reason::RATE_LIMITED, true),
+        JumpCloudError::RateLimited { .. } => (Reason::RateLimited, true),
         JumpCloudError::Server { .. }
         | JumpCloudError::Transport { .. }
-        | JumpCloudError::Unreachable { .. } => (reason::JUMPCLOUD_UNAVAILABLE, true),
-        JumpCloudError::Timeout { .. } => (reason::TIMEOUT, true),
+        | JumpCloudError::Unreachable { .. } => (Reason::JumpCloudUnavailable, true),
+        JumpCloudError::Timeout { .. } => (Reason::Timeout, true),
         JumpCloudError::TruncatedCollection { .. }
         | JumpCloudError::TotalChanged { .. }
-        | JumpCloudError::DuplicateRecord { .. } => (reason::TRUNCATED_COLLECTION, true),
-        JumpCloudError::Forbidden { .. } => (reason::FORBIDDEN_ENDPOINT, false),
-        other => (reason::SYNC_FAILED, !other.is_terminal()),
+        | JumpCloudError::DuplicateRecord { .. } => (Reason::TruncatedCollection, true),
+        JumpCloudError::Forbidden { .. } => (Reason::ForbiddenEndpoint, false),
+        other => (Reason::SyncFailed, !other.is_terminal()),
     };
     let message = match kind {
         Some(kind) => format!("collecting {kind}: {error}"),
@@ -79,7 +79,7 @@ pub fn sync_error(error: &JumpCloudError, kind: Option<&str>) -> SyncResult {
 /// The whole sync did not finish within `spec.timeout`.
 pub fn sync_timed_out(timeout: Duration) -> SyncResult {
     SyncResult::Failed {
-        reason: reason::TIMEOUT,
+        reason: Reason::Timeout,
         message: format!(
             "the sync did not finish within spec.timeout ({}s)",
             timeout.as_secs()
@@ -91,7 +91,7 @@ pub fn sync_timed_out(timeout: Duration) -> SyncResult {
 /// Writing evidence failed (the store, not JumpCloud).
 pub fn write_failure(error: &CollectError) -> SyncResult {
     SyncResult::Failed {
-        reason: reason::EVIDENCE_WRITE_FAILED,
+        reason: Reason::EvidenceWriteFailed,
         message: format!("{error}; check the operator's evidence store"),
         transient: true,
     }
@@ -127,7 +127,7 @@ pub fn collect_error(error: &CollectError) -> CollectFailure {
         // help, a person must point the connection at the right key or rename it.
         CollectError::Target(message) => sync(
             SyncResult::Failed {
-                reason: reason::SYNC_FAILED,
+                reason: Reason::SyncFailed,
                 message: message.clone(),
                 transient: false,
             },
@@ -141,13 +141,13 @@ pub fn collect_error(error: &CollectError) -> CollectFailure {
 mod tests {
     use super::*;
 
-    fn failed(result: &SyncResult) -> (&'static str, &str, bool) {
+    fn failed(result: &SyncResult) -> (Reason, &str, bool) {
         match result {
             SyncResult::Failed {
                 reason,
                 message,
                 transient,
-            } => (reason, message.as_str(), *transient),
+            } => (*reason, message.as_str(), *transient),
             SyncResult::Succeeded { .. } => panic!("not a failure"),
         }
     }
@@ -158,13 +158,13 @@ mod tests {
 
     #[test]
     fn every_sync_failure_gets_its_reason_and_retry_policy() {
-        let cases: Vec<(JumpCloudError, &str, bool)> = vec![
+        let cases: Vec<(JumpCloudError, Reason, bool)> = vec![
             (
                 JumpCloudError::RateLimited {
                     endpoint: endpoint(),
                     retry_after: Some(Duration::from_secs(7)),
                 },
-                reason::RATE_LIMITED,
+                Reason::RateLimited,
                 true,
             ),
             (
@@ -173,7 +173,7 @@ mod tests {
                     status: 503,
                     message: "down".into(),
                 },
-                reason::JUMPCLOUD_UNAVAILABLE,
+                Reason::JumpCloudUnavailable,
                 true,
             ),
             (
@@ -181,7 +181,7 @@ mod tests {
                     endpoint: endpoint(),
                     detail: "reset".into(),
                 },
-                reason::JUMPCLOUD_UNAVAILABLE,
+                Reason::JumpCloudUnavailable,
                 true,
             ),
             (
@@ -189,14 +189,14 @@ mod tests {
                     endpoint: endpoint(),
                     detail: "dns error".into(),
                 },
-                reason::JUMPCLOUD_UNAVAILABLE,
+                Reason::JumpCloudUnavailable,
                 true,
             ),
             (
                 JumpCloudError::Timeout {
                     endpoint: endpoint(),
                 },
-                reason::TIMEOUT,
+                Reason::Timeout,
                 true,
             ),
             (
@@ -205,7 +205,7 @@ mod tests {
                     expected: 55,
                     received: 50,
                 },
-                reason::TRUNCATED_COLLECTION,
+                Reason::TruncatedCollection,
                 true,
             ),
             (
@@ -214,7 +214,7 @@ mod tests {
                     first: 55,
                     now: 56,
                 },
-                reason::TRUNCATED_COLLECTION,
+                Reason::TruncatedCollection,
                 true,
             ),
             (
@@ -223,7 +223,7 @@ mod tests {
                     id: "5f0c".into(),
                     skip: 100,
                 },
-                reason::TRUNCATED_COLLECTION,
+                Reason::TruncatedCollection,
                 true,
             ),
             (
@@ -231,7 +231,7 @@ mod tests {
                     endpoint: endpoint(),
                     message: "no".into(),
                 },
-                reason::FORBIDDEN_ENDPOINT,
+                Reason::ForbiddenEndpoint,
                 false,
             ),
             (
@@ -239,7 +239,7 @@ mod tests {
                     endpoint: endpoint(),
                     message: "off".into(),
                 },
-                reason::SYNC_FAILED,
+                Reason::SyncFailed,
                 false,
             ),
             (
@@ -248,7 +248,7 @@ mod tests {
                     offset: 3,
                     detail: "eof".into(),
                 },
-                reason::SYNC_FAILED,
+                Reason::SyncFailed,
                 true,
             ),
         ];
@@ -262,7 +262,7 @@ mod tests {
         }
         let timed_out = sync_timed_out(Duration::from_secs(900));
         let (reason, message, transient) = failed(&timed_out);
-        assert_eq!((reason, transient), (reason::TIMEOUT, true));
+        assert_eq!((reason, transient), (Reason::Timeout, true));
         assert!(message.contains("spec.timeout (900s)"));
     }
 
@@ -275,13 +275,13 @@ mod tests {
         assert!(matches!(
             key_error(&error),
             KeyCheck::Inconclusive {
-                reason: reason::JUMPCLOUD_UNAVAILABLE,
+                reason: Reason::JumpCloudUnavailable,
                 ..
             }
         ));
         match collect_error(&CollectError::Identity(error)) {
             CollectFailure::Sync { result, .. } => {
-                assert_eq!(failed(&result).0, reason::JUMPCLOUD_UNAVAILABLE)
+                assert_eq!(failed(&result).0, Reason::JumpCloudUnavailable)
             }
             other => panic!("{other:?}"),
         }
@@ -328,7 +328,7 @@ mod tests {
         }
         match collect_error(&CollectError::Target("another org".into())) {
             CollectFailure::Sync { result, .. } => {
-                assert_eq!(failed(&result), (reason::SYNC_FAILED, "another org", false))
+                assert_eq!(failed(&result), (Reason::SyncFailed, "another org", false))
             }
             other => panic!("{other:?}"),
         }

@@ -1,0 +1,195 @@
+//! Which record fields the controls read: the loader for evaluations keeps only these of the
+//! kinds that grow with the org.
+
+use super::kinds::*;
+
+/// The kinds whose record count grows with the org (one record per user, device, membership,
+/// System Insights row, policy result or event): the loader for evaluations keeps only
+/// [`FIELDS_READ`] of their records, since parsed JSON takes about ten times its text in memory.
+const PROJECTED_KINDS: &[&str] = &[
+    USERS,
+    DEVICES,
+    SI_DISK_ENCRYPTION,
+    SI_BITLOCKER,
+    SI_ALF,
+    SI_SECURITY_CENTER,
+    SI_SECURITY_PRODUCTS,
+    SI_OS_VERSION,
+    POLICY_STATUSES,
+    USER_GROUP_MEMBERS,
+    DEVICE_GROUP_MEMBERS,
+    SUSPENDED_USER_SYSTEMS,
+    SUSPENDED_USER_APPLICATIONS,
+    SUSPENDED_USER_GROUPS,
+    DI_EVENTS,
+];
+
+/// Every top-level record field a control reads, by the first segment of its path (nested
+/// values are kept whole), plus the ids. A test checks every path the catalog reads is covered,
+/// and another that evaluating projected records gives the same results as whole ones.
+const FIELDS_READ: &[&str] = &[
+    "_id",
+    "account_locked",
+    "activated",
+    "active",
+    "allowSshPasswordAuthentication",
+    "allowSshRootLogin",
+    "apiKeyHash",
+    "apiKeySet",
+    "apiKeyUpdatedAt",
+    "attributes",
+    "configFieldID",
+    "configFieldName",
+    "configFields",
+    "created",
+    "disabled",
+    "displayLabel",
+    "displayName",
+    "drive_letter",
+    "effect",
+    "email",
+    "enableMaxHistory",
+    "enableMaxLoginAttempts",
+    "enableMinLength",
+    "enableMultiFactor",
+    "enablePasswordExpirationInDays",
+    "encrypted",
+    "event_type",
+    "fde",
+    "firewall",
+    "global_state",
+    "hostname",
+    "id",
+    "initiated_by",
+    "lastContact",
+    "major",
+    "maxHistory",
+    "maxLoginAttempts",
+    "mdm",
+    "mfa",
+    "mfaEnrollment",
+    "minLength",
+    "monitorOnly",
+    "name",
+    "os",
+    "osFamily",
+    "osVersionDetail",
+    "passwordExpirationInDays",
+    "passwordless_sudo",
+    "policyID",
+    "primarySystemUser",
+    "protection_status",
+    "roleName",
+    "settings",
+    "signatures_up_to_date",
+    "sso",
+    "state",
+    "success",
+    "sudo",
+    "suspended",
+    "systemID",
+    "systemInsights",
+    "system_id",
+    "template",
+    "timestamp",
+    "totpEnrolled",
+    "totp_enabled",
+    "type",
+    "username",
+    "value",
+    "values",
+    "version",
+];
+
+/// For the kinds that grow with the org, the only top-level record fields any control reads
+/// (the loader for evaluations keeps just these); `None`: whole records.
+pub fn fields_read(kind: &str) -> Option<&'static [&'static str]> {
+    PROJECTED_KINDS.contains(&kind).then_some(FIELDS_READ)
+}
+
+/// Parses one kind's NDJSON; with `only_fields_read`, records of the kinds that grow with the
+/// org keep just [`fields_read`] (see [`super::evidence::parse_records_keeping`]).
+pub fn parse_records(
+    ndjson: &[u8],
+    kind: &str,
+    parent_field: Option<&str>,
+    origin: &str,
+    only_fields_read: bool,
+) -> Result<Vec<serde_json::Value>, super::evidence::LoadError> {
+    let keep = only_fields_read.then(|| fields_read(kind)).flatten();
+    super::evidence::parse_records_keeping(ndjson, keep, parent_field, origin)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::controls::catalog::kinds_read;
+    use std::collections::BTreeSet;
+
+    /// The first segment of every literal path the catalog passes to a record reader.
+    fn literal_paths_read(source: &str) -> BTreeSet<String> {
+        let readers = ["at(", "str_at(", "bool_at(", "show(", "time_at(", "f64_at("];
+        let mut fields = BTreeSet::new();
+        for (offset, _) in source.match_indices('(') {
+            let head = &source[..=offset];
+            let is_reader = readers.iter().any(|reader| {
+                head.ends_with(reader)
+                    && !head[..head.len() - reader.len()]
+                        .ends_with(|c: char| c.is_alphanumeric() || c == '_')
+            });
+            if !is_reader {
+                continue;
+            }
+            let args = &source[offset + 1..];
+            let Some(close) = args.find(')') else {
+                continue;
+            };
+            let Some((_, path)) = args[..close].split_once(", \"") else {
+                continue;
+            };
+            let path = path.trim_end_matches('"');
+            fields.insert(path.split('.').next().unwrap_or(path).to_owned());
+        }
+        fields
+    }
+
+    #[test]
+    fn projection_keeps_every_field_the_catalog_reads() {
+        // Every file whose code reads records.
+        let sources = [
+            include_str!("context.rs"),
+            include_str!("endpoint.rs"),
+            include_str!("identity.rs"),
+        ];
+        let read: BTreeSet<String> = sources
+            .iter()
+            .flat_map(|source| {
+                literal_paths_read(source.split("#[cfg(test)]").next().unwrap_or(source))
+            })
+            .collect();
+        assert!(
+            read.len() > 40 && read.contains("fde") && read.contains("mfaEnrollment"),
+            "the scan of the catalog's source found too few paths: {read:?}"
+        );
+        let missing: Vec<&String> = read
+            .iter()
+            .filter(|field| !FIELDS_READ.contains(&field.as_str()))
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "add these to FIELDS_READ, or evaluations will not see them: {missing:?}"
+        );
+        let mut sorted = FIELDS_READ.to_vec();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!(
+            sorted, FIELDS_READ,
+            "FIELDS_READ must stay sorted (binary search)"
+        );
+        assert!(
+            PROJECTED_KINDS
+                .iter()
+                .all(|kind| kinds_read().contains(kind))
+        );
+    }
+}
