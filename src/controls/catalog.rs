@@ -1992,9 +1992,10 @@ fn i10_audit_logging(ctx: &Ctx) -> Result<Finding, String> {
                 "Directory Insights is not licensed for this organization (HTTP 402)".to_owned(),
             );
         }
-        KindState::Missing => {
+        KindState::Missing | KindState::Unavailable => {
             return Err(format!(
-                "evidence kind `{DI_EVENTS}` is missing from the snapshot"
+                "evidence kind `{DI_EVENTS}` is {} in the snapshot",
+                ctx.ev.state(DI_EVENTS).as_str()
             ));
         }
         KindState::Complete => {}
