@@ -826,7 +826,10 @@ impl JumpCloudClient {
         let headers = response.headers().clone();
         if status.is_success() {
             let body = self.read_capped(endpoint, &mut response).await?;
-            if carries(&body, &self.inner.key_forms) {
+            let in_headers = headers
+                .values()
+                .any(|value| carries(value.as_bytes(), &self.inner.key_forms));
+            if in_headers || carries(&body, &self.inner.key_forms) {
                 return Err(Failure::from(JumpCloudError::KeyEchoed {
                     endpoint: endpoint.to_owned(),
                 }));
