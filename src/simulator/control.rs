@@ -218,6 +218,8 @@ pub enum GrowRecords {
     #[default]
     Users,
     Systems,
+    /// Directory Insights events happening now (a live org's new events).
+    Events,
 }
 
 /// Body of `POST /__simulator/orgs` (make admins multi-tenant).

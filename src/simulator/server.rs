@@ -234,6 +234,7 @@ async fn handle(State(state): State<Arc<RegionState>>, request: Request) -> Resp
                 match records {
                     GrowRecords::Users => org.add_user(now),
                     GrowRecords::Systems => org.add_system(now),
+                    GrowRecords::Events => org.add_event(now),
                 }
             }
         }
