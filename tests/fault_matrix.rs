@@ -309,7 +309,11 @@ async fn check_row(row: Row) {
                 stderr.contains("latest snapshot is unchanged"),
                 "{name}\n{stderr}"
             );
-            assert_eq!(snapshots, [before.id.clone()], "{name}: nothing committed");
+            assert_eq!(
+                snapshots,
+                std::slice::from_ref(&before.id),
+                "{name}: nothing committed"
+            );
         }
         Outcome::Tolerated(kind, status) => {
             assert_eq!(faulted.code, Some(0), "{name}\n{}", faulted.text());
