@@ -371,7 +371,7 @@ async fn check_row(row: Row) {
     for (origin, bytes) in outputs(&out, &report_dir, &runs).await {
         for form in &forms {
             assert!(
-                memchr::memmem::find(&bytes, form.as_bytes()).is_none(),
+                !bytes.windows(form.len()).any(|w| w == form.as_bytes()),
                 "{name}: the key ({form}) is in {origin}"
             );
         }

@@ -13,7 +13,7 @@ use serde_json::value::RawValue;
 use tokio::sync::Semaphore;
 use url::Url;
 
-use super::encodings::{carries, key_encodings};
+use super::encodings::KeyMatcher;
 use super::error::{RetryLimit, classify_status, sanitize};
 use super::paging::{
     self, ListShape, MAX_EVENTS_PAGE, MAX_INSIGHTS_PAGE, MAX_PAGE, PageLimits, check_page,
@@ -115,8 +115,8 @@ struct Inner {
     observer: Option<crate::telemetry::RequestObserver>,
     max_page_bytes: u64,
     max_record_bytes: u64,
-    /// The key's encodings a response must not carry ([`key_encodings`]).
-    key_forms: Vec<String>,
+    /// Finds the key's encodings a response must not carry.
+    key_matcher: KeyMatcher,
 }
 
 impl std::fmt::Debug for JumpCloudClient {
@@ -309,6 +309,7 @@ impl JumpCloudClient {
                 config.region.insights_base().to_owned(),
             ),
         };
+        let key_matcher = KeyMatcher::new(key.expose());
         let http = reqwest::Client::builder()
             .timeout(config.request_timeout)
             .connect_timeout(config.request_timeout.min(Duration::from_secs(30)))
@@ -333,7 +334,7 @@ impl JumpCloudClient {
                 observer: config.observer,
                 max_page_bytes: config.max_page_bytes,
                 max_record_bytes: config.max_record_bytes,
-                key_forms: key_encodings(key.expose()),
+                key_matcher,
                 key,
             }),
         })
@@ -826,10 +827,11 @@ impl JumpCloudClient {
         let headers = response.headers().clone();
         if status.is_success() {
             let body = self.read_capped(endpoint, &mut response).await?;
+            let matcher = &self.inner.key_matcher;
             let in_headers = headers
                 .values()
-                .any(|value| carries(value.as_bytes(), &self.inner.key_forms));
-            if in_headers || carries(&body, &self.inner.key_forms) {
+                .any(|value| matcher.carries(value.as_bytes()));
+            if in_headers || matcher.carries(&body) {
                 return Err(Failure::from(JumpCloudError::KeyEchoed {
                     endpoint: endpoint.to_owned(),
                 }));

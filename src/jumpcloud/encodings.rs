@@ -63,11 +63,26 @@ pub fn redact(text: &str, secret: &str) -> String {
     text
 }
 
-/// Whether `body` carries `secret` in any of its encodings.
-pub fn carries(body: &[u8], forms: &[String]) -> bool {
-    forms
-        .iter()
-        .any(|form| memchr::memmem::find(body, form.as_bytes()).is_some())
+/// Finds any encoding of one secret in a response (every success body is scanned, up to the
+/// page cap). One `memmem` pass per encoding: its vectorised search is faster, even for eight
+/// patterns, than a multi-pattern automaton, and stays fast in debug builds.
+#[derive(Debug, Clone)]
+pub struct KeyMatcher(Vec<memchr::memmem::Finder<'static>>);
+
+impl KeyMatcher {
+    pub fn new(secret: &str) -> Self {
+        KeyMatcher(
+            key_encodings(secret)
+                .iter()
+                .map(|form| memchr::memmem::Finder::new(form.as_bytes()).into_owned())
+                .collect(),
+        )
+    }
+
+    /// Whether `bytes` carry the secret in any of its encodings.
+    pub fn carries(&self, bytes: &[u8]) -> bool {
+        self.0.iter().any(|finder| finder.find(bytes).is_some())
+    }
 }
 
 #[cfg(test)]
@@ -99,6 +114,7 @@ mod tests {
     fn every_encoding_of_the_key_is_redacted() {
         let key = "jca_Secret0123456789/+?";
         let forms = key_encodings(key);
+        let matcher = KeyMatcher::new(key);
         assert!(forms.contains(&"amNhX1NlY3JldDAxMjM0NTY3ODkvKz8".to_owned()));
         assert!(forms.contains(&"amNhX1NlY3JldDAxMjM0NTY3ODkvKz8".replace('/', "_")));
         assert!(forms.contains(&hex::encode(key)));
@@ -107,9 +123,10 @@ mod tests {
             let text = format!("got {form}= here");
             let clean = redact(&text, key);
             assert_eq!(clean, "got <redacted>= here", "{form}");
-            assert!(carries(text.as_bytes(), &forms));
+            assert!(matcher.carries(text.as_bytes()));
         }
-        assert!(!carries(b"nothing here", &forms));
+        assert!(!matcher.carries(b"nothing here"));
+        assert!(!KeyMatcher::new("").carries(b"anything"));
         assert!(key_encodings("").is_empty());
         assert_eq!(redact("abc", ""), "abc");
     }
