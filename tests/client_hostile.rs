@@ -331,3 +331,33 @@ async fn directory_insights_paging_in_a_circle_ends_with_an_error() {
     );
     assert_eq!(client.total_requests(), 1);
 }
+
+#[tokio::test]
+async fn directory_insights_pages_are_bounded_by_the_count() {
+    let sim = simulator(OrgSize::small()).await;
+    // One event per page, each claimed full and with a fresh cursor: neither a repeated cursor
+    // nor too many events would ever stop it.
+    control(&sim)
+        .inject(
+            Fault::new(FaultKind::EndlessPages)
+                .times(1_000)
+                .on_path("/insights/directory/v1/events"),
+        )
+        .await
+        .unwrap();
+    let client = client(&sim);
+    let error = drain_events(&client, Some(1_500)).await.unwrap_err();
+    let JumpCloudError::MalformedResponse {
+        endpoint, detail, ..
+    } = &error
+    else {
+        panic!("{error:?}")
+    };
+    assert_eq!(endpoint, "/events");
+    assert!(
+        detail
+            .contains("did not end after 2 pages (2 events), although /events/count reported 1500"),
+        "{detail}"
+    );
+    assert_eq!(client.total_requests(), 2, "1,500 events fit in 2 pages");
+}

@@ -191,6 +191,9 @@ pub enum FaultKind {
     /// Directory Insights: answer a full page (`limit` events, the window's events repeated)
     /// with the same `X-Search_after` cursor every time, so paging never ends.
     RepeatCursor,
+    /// Directory Insights: answer one event claimed to be a full page (`X-Result-Count` =
+    /// `X-Limit`) with a new cursor every time, so paging never ends and never repeats.
+    EndlessPages,
     /// Answer normally, then add `count` records of `records` to the org: the totals of the
     /// next page differ from this one.
     Grow {

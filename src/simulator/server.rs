@@ -193,7 +193,11 @@ async fn handle(State(state): State<Arc<RegionState>>, request: Request) -> Resp
             None
         }
         Some(FaultKind::RepeatCursor) => {
-            query = with_param(&query, REPEAT_CURSOR_PARAM, "1");
+            query = with_param(&query, REPEAT_CURSOR_PARAM, "repeat");
+            None
+        }
+        Some(FaultKind::EndlessPages) => {
+            query = with_param(&query, REPEAT_CURSOR_PARAM, "endless");
             None
         }
         Some(FaultKind::Reset) => {
@@ -248,7 +252,8 @@ async fn handle(State(state): State<Arc<RegionState>>, request: Request) -> Resp
 const SHIFT_PARAM: &str = "__simulator_shift";
 /// Internal query parameter carrying an `oversized` fault to the pager: the page's length.
 const OVERSIZE_PARAM: &str = "__simulator_oversize";
-/// Internal query parameter carrying a `repeat_cursor` fault to Directory Insights.
+/// Internal query parameter carrying a `repeat_cursor` (`repeat`) or `endless_pages`
+/// (`endless`) fault to Directory Insights.
 const REPEAT_CURSOR_PARAM: &str = "__simulator_repeat_cursor";
 
 /// The query with a `shift` fault for the pager added.
@@ -478,8 +483,10 @@ fn route(
     }
     if insights {
         let count_only = segments.last() == Some(&"count");
-        let repeat_cursor = query.contains(REPEAT_CURSOR_PARAM);
-        return events(state, &orgs, body, now, count_only, repeat_cursor);
+        let paging_fault = url::form_urlencoded::parse(query.as_bytes())
+            .find(|(name, _)| name == REPEAT_CURSOR_PARAM)
+            .map(|(_, value)| value.into_owned());
+        return events(state, &orgs, body, now, count_only, paging_fault.as_deref());
     }
     org_route(orgs[0], &segments, query)
 }
@@ -834,7 +841,7 @@ fn events(
     body: &[u8],
     now: Timestamp,
     count_only: bool,
-    repeat_cursor: bool,
+    paging_fault: Option<&str>,
 ) -> Reply {
     let bad = |message: &str| Reply::di_error(StatusCode::BAD_REQUEST, message);
     if orgs.iter().any(|o| !o.directory_insights) {
@@ -954,21 +961,31 @@ fn events(
         }
         selected.truncate(limit);
     }
-    if repeat_cursor {
-        // A full page every time (the window's events repeated) with one fixed cursor.
+    if let Some(fault) = paging_fault {
+        // `repeat`: a full page every time (the window's events repeated) with one fixed
+        // cursor. `endless`: one event claimed to be a full page, with a new cursor each time.
         let window: Vec<&Event> = orgs
             .iter()
             .flat_map(|org| org.events.iter())
             .filter(|e| e.ts_ms >= start_ms && e.ts_ms < end_ms)
             .collect();
-        let raw: Vec<&str> = window.iter().cycle().take(limit).map(|e| &*e.raw).collect();
+        let (length, cursor) = match fault {
+            "endless" => (1, format!("[{},\"endless\"]", state.next_request_id())),
+            _ => (limit, "[0,\"repeat\"]".to_owned()),
+        };
+        let raw: Vec<&str> = window
+            .iter()
+            .cycle()
+            .take(length)
+            .map(|e| &*e.raw)
+            .collect();
         let mut out = Vec::new();
         join_array(&raw, &mut out);
         return Reply::json(StatusCode::OK, out)
-            .header("x-result-count", raw.len().to_string())
+            .header("x-result-count", limit.to_string())
             .header("x-limit", limit.to_string())
             .header("x-sort", "ASC")
-            .header("x-search_after", "[0,\"repeat\"]");
+            .header("x-search_after", cursor);
     }
     let raw: Vec<&str> = selected.iter().map(|e| &*e.raw).collect();
     let mut out = Vec::new();
