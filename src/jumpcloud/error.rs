@@ -442,6 +442,16 @@ mod tests {
         assert!(message.contains("<redacted>"));
         let long = "x".repeat(5000);
         assert!(error_message(long.as_bytes(), "k").chars().count() <= MAX_MESSAGE_CHARS + 1);
+        // Every encoding a server might echo: base64, base64url, URL-encoded, hex.
+        let key = "jca_SECRET123";
+        for form in super::super::encodings::key_encodings(key) {
+            let body = format!(r#"{{"message":"bad key {form} sent"}}"#);
+            let error = classify_status("/api/x", 400, None, body.as_bytes(), key);
+            for text in [error.to_string(), format!("{error:?}")] {
+                assert!(!text.contains(&form), "{text}");
+                assert!(text.contains("bad key <redacted> sent"), "{text}");
+            }
+        }
     }
 
     #[test]
