@@ -106,7 +106,7 @@ pub enum JumpCloudError {
     #[error(
         "{endpoint}: the page at offset {skip} holds more than the {limit} records asked for; \
          the server ignores the page size, so the listing cannot be trusted (rejected while \
-         reading, nothing was kept)"
+         parsing, nothing was kept)"
     )]
     TooManyRecords {
         endpoint: String,
