@@ -458,7 +458,7 @@ impl<'a, S: SnapshotSink> Collector<'a, S> {
         const KIND: &str = "administrators";
         const PATH: &str = "/api/users";
         let request = ListRequest::v1(KIND, PATH);
-        let listing = match self.client.open_listing(request.clone()).await {
+        let listing = match self.client.open_listing(request).await {
             Ok(listing) => listing,
             Err(error @ JumpCloudError::NotFound { .. })
             | Err(error @ JumpCloudError::BadRequest { status: 405, .. }) => {

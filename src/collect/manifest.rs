@@ -59,8 +59,8 @@ pub struct KindEntry {
     pub file: String,
     pub records: u64,
     /// Sum of the totals the API reported for this kind's listings (a listing without a total
-    /// fails the collection); `null` for single objects, and for Directory Insights events when
-    /// `POST /events/count` is not available.
+    /// fails the collection); `null` for single objects, for unavailable kinds, and for
+    /// Directory Insights events when `POST /events/count` is not available.
     pub total_reported: Option<u64>,
     pub sha256: String,
     pub bytes: u64,
