@@ -300,10 +300,22 @@ fn echo_key(reply: &mut Reply, into: EchoInto, key: &str) {
 /// Adds `field` (`"name":value`) as the first member of the page's first record, or of the
 /// object when the body is one object.
 fn insert_into_first_record(body: &mut Vec<u8>, field: &str) {
-    let at = match body.windows(2).position(|w| w == b"[{") {
-        Some(i) => i + 2,
-        None if body.starts_with(b"{") => 1,
-        None => return,
+    let find = |needle: &[u8]| {
+        body.windows(needle.len())
+            .position(|w| w == needle)
+            .map(|i| i + needle.len())
+    };
+    let at = if body.starts_with(b"[{") {
+        Some(2)
+    } else if body.starts_with(b"{\"totalCount\":") {
+        find(b"\"results\":[{")
+    } else if body.starts_with(b"{") {
+        Some(1)
+    } else {
+        None
+    };
+    let Some(at) = at else {
+        return;
     };
     let separator = if body.get(at) == Some(&b'}') { "" } else { "," };
     let insert = format!("{field}{separator}");
