@@ -361,3 +361,27 @@ async fn directory_insights_pages_are_bounded_by_the_count() {
     );
     assert_eq!(client.total_requests(), 2, "1,500 events fit in 2 pages");
 }
+
+#[tokio::test]
+async fn a_directory_insights_page_overlapping_the_previous_one_fails() {
+    let sim = simulator(OrgSize {
+        events: 20_500,
+        ..OrgSize::small()
+    })
+    .await;
+    // Every page starts 3 events before its cursor: 3 events arrive twice, and with the total
+    // padded by the overlap the count alone could not tell.
+    control(&sim)
+        .inject(
+            Fault::new(FaultKind::Shift { by: 3 })
+                .times(3)
+                .on_path("/insights/directory/v1/events"),
+        )
+        .await
+        .unwrap();
+    let error = drain_events(&client(&sim), None).await.unwrap_err();
+    let JumpCloudError::DuplicateRecord { endpoint, skip, .. } = &error else {
+        panic!("{error:?}")
+    };
+    assert_eq!((endpoint.as_str(), *skip), ("/events", 10_000));
+}

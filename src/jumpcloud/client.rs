@@ -247,6 +247,9 @@ struct EventsPaging {
     search_after: serde_json::Value,
     /// Every cursor seen, as text: one seen twice means paging in a circle.
     cursors: HashSet<String>,
+    /// Every event id received: one seen twice means a page overlapped the previous one (and,
+    /// with the count still right, that another event is missing).
+    seen: SeenIds,
 }
 
 struct RawResponse {
@@ -565,6 +568,7 @@ impl JumpCloudClient {
             pages: 0,
             search_after: serde_json::Value::Null,
             cursors: HashSet::new(),
+            seen: SeenIds::default(),
         });
         stream::try_unfold(start, move |state| {
             let client = client.clone();
@@ -613,6 +617,17 @@ impl JumpCloudClient {
                 let count = header_number("x-result-count").unwrap_or(spans.len() as u64);
                 let limit = header_number("x-limit").unwrap_or(MAX_EVENTS_PAGE);
                 let page = Page::new(state.skip, body, spans);
+                for record in page.records() {
+                    if let Some(id) = paging::record_id(record)
+                        && !state.seen.insert(&id)
+                    {
+                        return Err(JumpCloudError::DuplicateRecord {
+                            endpoint: ENDPOINT.to_owned(),
+                            id: sanitize(&id, client.inner.key.expose()),
+                            skip: state.skip,
+                        });
+                    }
+                }
                 state.skip += page.len() as u64;
                 state.pages += 1;
                 if let Some(expected) = expected

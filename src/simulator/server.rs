@@ -495,10 +495,18 @@ fn route(
     }
     if insights {
         let count_only = segments.last() == Some(&"count");
-        let paging_fault = url::form_urlencoded::parse(query.as_bytes())
-            .find(|(name, _)| name == REPEAT_CURSOR_PARAM)
-            .map(|(_, value)| value.into_owned());
-        return events(state, &orgs, body, now, count_only, paging_fault.as_deref());
+        let param = |wanted: &str| {
+            url::form_urlencoded::parse(query.as_bytes())
+                .find(|(name, _)| name == wanted)
+                .map(|(_, value)| value.into_owned())
+        };
+        let paging = EventsFaults {
+            paging: param(REPEAT_CURSOR_PARAM),
+            shift: param(SHIFT_PARAM)
+                .and_then(|by| by.parse().ok())
+                .unwrap_or(0),
+        };
+        return events(state, &orgs, body, now, count_only, &paging);
     }
     org_route(orgs[0], &segments, query)
 }
@@ -845,6 +853,14 @@ struct EventQuery {
     fields: Option<Vec<String>>,
 }
 
+/// Faults that change how `POST /events` pages.
+struct EventsFaults {
+    /// `repeat` (`repeat_cursor`) or `endless` (`endless_pages`).
+    paging: Option<String>,
+    /// A `shift` fault: the page starts this many events before the cursor.
+    shift: usize,
+}
+
 /// `POST /events` pages through the window; `POST /events/count` (`count_only`) answers
 /// `{"count": N}` for the same service and time window, as JumpCloud does.
 fn events(
@@ -853,7 +869,7 @@ fn events(
     body: &[u8],
     now: Timestamp,
     count_only: bool,
-    paging_fault: Option<&str>,
+    faults: &EventsFaults,
 ) -> Reply {
     let bad = |message: &str| Reply::di_error(StatusCode::BAD_REQUEST, message);
     if orgs.iter().any(|o| !o.directory_insights) {
@@ -963,6 +979,8 @@ fn events(
                 }
                 None => 0,
             };
+            // A `shift` fault: the page starts that many events before the cursor.
+            let lower = lower.saturating_sub(faults.shift);
             selected.extend(window[lower..].iter().filter(|e| wanted(e)).take(limit));
         }
     }
@@ -973,7 +991,7 @@ fn events(
         }
         selected.truncate(limit);
     }
-    if let Some(fault) = paging_fault {
+    if let Some(fault) = faults.paging.as_deref() {
         // `repeat`: a full page every time (the window's events repeated) with one fixed
         // cursor. `endless`: one event claimed to be a full page, with a new cursor each time.
         let window: Vec<&Event> = orgs
@@ -981,16 +999,25 @@ fn events(
             .flat_map(|org| org.events.iter())
             .filter(|e| e.ts_ms >= start_ms && e.ts_ms < end_ms)
             .collect();
+        let request = state.next_request_id();
         let (length, cursor) = match fault {
-            "endless" => (1, format!("[{},\"endless\"]", state.next_request_id())),
+            "endless" => (1, format!("[{request},\"endless\"]")),
             _ => (limit, "[0,\"repeat\"]".to_owned()),
         };
-        let raw: Vec<&str> = window
+        // Each event served gets an id of its own, so the pages differ only in their cursor
+        // (a client's repeat check on event ids does not see them first).
+        let raw: Vec<String> = window
             .iter()
             .cycle()
             .take(length)
-            .map(|e| &*e.raw)
+            .enumerate()
+            .map(|(i, event)| {
+                let mut value: Value = serde_json::from_str(&event.raw).unwrap_or_default();
+                value["id"] = json!(format!("{request:08x}{i:016x}"));
+                value.to_string()
+            })
             .collect();
+        let raw: Vec<&str> = raw.iter().map(String::as_str).collect();
         let mut out = Vec::new();
         join_array(&raw, &mut out);
         return Reply::json(StatusCode::OK, out)
