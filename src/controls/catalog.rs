@@ -1992,11 +1992,13 @@ fn i10_audit_logging(ctx: &Ctx) -> Result<Finding, String> {
                 "Directory Insights is not licensed for this organization (HTTP 402)".to_owned(),
             );
         }
-        KindState::Missing | KindState::Unavailable => {
+        KindState::Missing => {
             return Err(format!(
-                "evidence kind `{DI_EVENTS}` is {} in the snapshot",
-                ctx.ev.state(DI_EVENTS).as_str()
+                "evidence kind `{DI_EVENTS}` is missing from the snapshot"
             ));
+        }
+        KindState::Unavailable => {
+            return Err(format!("evidence kind `{DI_EVENTS}` is unavailable"));
         }
         KindState::Complete => {}
     }
