@@ -5,7 +5,9 @@ mod client_support;
 use std::time::Duration;
 
 use client_support::*;
-use jumpcloud_operator::jumpcloud::{ApiKey, JumpCloudClient, JumpCloudError, ListRequest};
+use jumpcloud_operator::jumpcloud::{
+    ApiKey, JumpCloudClient, JumpCloudError, ListRequest, RetryLimit,
+};
 use jumpcloud_operator::region::Region;
 use jumpcloud_operator::simulator::control::{Fault, FaultKind};
 use jumpcloud_operator::simulator::{OrgSize, Simulator, SimulatorConfig};
@@ -106,13 +108,39 @@ async fn a_wait_past_the_deadline_gives_up_at_once() {
     config.total_deadline = Duration::from_secs(60);
     let client = client_with(&sim, config, sim.read_only_key(Region::Us));
     let error = list_users(&client).await.unwrap_err();
+    let JumpCloudError::RetriesExhausted {
+        attempts: 1,
+        limit:
+            RetryLimit::Deadline {
+                deadline,
+                next_wait,
+                ..
+            },
+        ..
+    } = &error
+    else {
+        panic!("{error:?}")
+    };
     assert_eq!(
-        error,
-        JumpCloudError::RateLimited {
+        (*deadline, *next_wait),
+        (Duration::from_secs(60), Duration::from_secs(600))
+    );
+    assert_eq!(
+        error.last_attempt(),
+        &JumpCloudError::RateLimited {
             endpoint: "/api/systemusers".into(),
             retry_after: Some(Duration::from_secs(600))
         }
     );
+    // The message says which limit ended it, with the numbers.
+    let text = error.to_string();
+    assert!(
+        text.contains(
+            "gave up after 1 attempt: the next wait (600.0s) would pass the request deadline (60.0s"
+        ),
+        "{text}"
+    );
+    assert_eq!(error.reason(), "RateLimited");
     assert_eq!(
         users_requests(&sim).await,
         1,
@@ -139,6 +167,51 @@ async fn retries_stop_after_the_attempt_limit() {
         5,
         "max_attempts of the test policy"
     );
+    let text = error.to_string();
+    assert!(
+        text.contains("HTTP 503")
+            && text.contains("gave up after 5 attempts: the attempt cap of 5 was reached"),
+        "{text}"
+    );
+    assert!(!text.contains("deadline"), "{text}");
+}
+
+#[tokio::test]
+async fn a_single_http_500_is_retried_and_a_lasting_one_meets_its_cap() {
+    let sim = simulator(OrgSize::small()).await;
+    control(&sim)
+        .inject(Fault::new(status(500, None)).on_path("/api/systemusers"))
+        .await
+        .unwrap();
+    let users = list_users(&client(&sim)).await.unwrap();
+    assert_eq!(users, 60, "one 500, then the listing");
+
+    control(&sim).reset().await.unwrap();
+    control(&sim)
+        .inject(
+            Fault::new(status(500, None))
+                .times(50)
+                .on_path("/api/systemusers"),
+        )
+        .await
+        .unwrap();
+    let mut config = fast_config(&sim, Region::Us);
+    config.retry.max_attempts = 20;
+    let client = client_with(&sim, config, sim.read_only_key(Region::Us));
+    let error = list_users(&client).await.unwrap_err();
+    assert_eq!(
+        users_requests(&sim).await,
+        4,
+        "HTTP 500 has a cap of 4 attempts"
+    );
+    assert_eq!(error.reason(), "ServerError");
+    assert_eq!(error.http_status(), Some(500));
+    let text = error.to_string();
+    assert!(
+        text.contains("/api/systemusers: server error (HTTP 500")
+            && text.contains("gave up after 4 attempts: the attempt cap of 4 was reached"),
+        "{text}"
+    );
 }
 
 #[tokio::test]
@@ -150,7 +223,7 @@ async fn terminal_statuses_are_never_retried() {
         (402, "NotLicensed"),
         (403, "Forbidden"),
         (404, "NotFound"),
-        (500, "ServerError"),
+        (501, "ServerError"),
     ] {
         control(&sim).reset().await.unwrap();
         control(&sim)
@@ -307,10 +380,20 @@ async fn a_request_that_keeps_timing_out_ends_in_timeout_at_the_deadline() {
     let error = list_users(&client).await.unwrap_err();
     let elapsed = started.elapsed();
     assert_eq!(
-        error,
-        JumpCloudError::Timeout {
+        error.last_attempt(),
+        &JumpCloudError::Timeout {
             endpoint: "/api/systemusers".into()
         }
+    );
+    assert!(
+        matches!(
+            &error,
+            JumpCloudError::RetriesExhausted {
+                limit: RetryLimit::Deadline { .. },
+                ..
+            }
+        ),
+        "{error:?}"
     );
     assert!(!error.is_terminal());
     let attempts = client.request_counts()["users"];
@@ -470,7 +553,7 @@ async fn directory_insights_off_is_not_licensed() {
         end_time: now,
     };
     use futures::StreamExt;
-    let first = client.events("events", query).next().await.unwrap();
+    let first = client.events("events", query, None).next().await.unwrap();
     assert_eq!(first.unwrap_err().reason(), "NotLicensed");
 }
 

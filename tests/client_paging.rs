@@ -213,7 +213,7 @@ async fn directory_insights_events_page_with_search_after_to_the_end() {
         start_time: now - jiff::SignedDuration::from_hours(24 * 90),
         end_time: now + jiff::SignedDuration::from_hours(24),
     };
-    let mut pages = client.events("events", query);
+    let mut pages = client.events("events", query, None);
     let mut ids = HashSet::new();
     let mut received = 0;
     while let Some(page) = pages.next().await {

@@ -320,16 +320,24 @@ async fn a_failed_collection_keeps_the_previous_snapshot() {
 
     control(&sim)
         .inject(
+            // One 500 is retried; a lasting one meets its attempt cap of 4.
             Fault::new(FaultKind::Status {
                 status: 500,
                 retry_after_secs: None,
             })
+            .times(100)
             .on_path("/api/systems"),
         )
         .await
         .unwrap();
     let run = run(args_for(&sim, &key_path, &out)).await;
     assert_eq!(run.code, Some(5), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("gave up after 4 attempts: the attempt cap of 4 was reached"),
+        "{}",
+        run.stderr
+    );
     assert!(run.stderr.contains("collecting devices"), "{}", run.stderr);
     assert!(run.stderr.contains("/api/systems"), "{}", run.stderr);
     assert!(

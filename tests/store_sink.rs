@@ -231,6 +231,7 @@ fn entry(
         endpoints: vec![format!("/api/{kind}")],
         status,
         parent_field: None,
+        reason: None,
     }
 }
 
@@ -648,7 +649,12 @@ async fn unlicensed_directory_insights_keeps_the_history_and_the_position() {
         licensed.snapshot().kind(EVENTS).unwrap().blobs
     );
     assert_eq!(events.records, 5);
-    assert_eq!(snapshot.manifest.events_since, None);
+    // The stored history keeps its start (issue #11: it used to reset, and the dormant
+    // check then reported "0 days" of events).
+    assert_eq!(
+        snapshot.manifest.events_since,
+        licensed.snapshot().manifest.events_since
+    );
     assert_eq!(
         snapshot.manifest.events,
         licensed.snapshot().manifest.events
@@ -663,8 +669,8 @@ async fn unlicensed_directory_insights_keeps_the_history_and_the_position() {
     );
     assert_verifies(dir.path()).await;
 
-    // Licensed again: collection continues at the carried position; the coverage restarts at
-    // that window (nothing vouches for the unlicensed period).
+    // Licensed again: collection continues at the carried position, which is within
+    // JumpCloud's retention, so the coverage continues from the stored history's start.
     let relicensed = collect(
         sink(dir.path()).await,
         &Org::acme(),
@@ -681,7 +687,7 @@ async fn unlicensed_directory_insights_keeps_the_history_and_the_position() {
     assert_eq!(snapshot.kind(EVENTS).unwrap().status, "complete");
     assert_eq!(
         snapshot.manifest.events_since,
-        Some(relicensed.manifest.events_window.start)
+        licensed.snapshot().manifest.events_since
     );
     assert_eq!(
         stored_event_ids(dir.path(), snapshot).await,

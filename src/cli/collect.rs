@@ -83,6 +83,15 @@ pub struct CollectArgs {
     #[arg(long, default_value_t = crate::collect::EVENTS_RETENTION_DAYS, value_parser = clap::value_parser!(u32).range(1..=90))]
     events_days: u32,
 
+    /// Largest response body accepted, in bytes: a larger page (or object) fails the collection
+    /// while it is being read, so a broken or hostile server cannot exhaust memory.
+    #[arg(long, value_name = "BYTES", default_value_t = crate::jumpcloud::DEFAULT_MAX_PAGE_BYTES, value_parser = clap::value_parser!(u64).range(1024..))]
+    max_page_bytes: u64,
+
+    /// Largest single record accepted, in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = crate::jumpcloud::DEFAULT_MAX_RECORD_BYTES, value_parser = clap::value_parser!(u64).range(1024..))]
+    max_record_bytes: u64,
+
     /// Evidence store URL: `file:///absolute/dir` or `s3://bucket/prefix` (credentials and
     /// endpoint from the standard AWS_* environment).
     #[arg(long, value_name = "URL")]
@@ -149,7 +158,7 @@ impl CliError {
                 }
             },
         };
-        match api {
+        match api.last_attempt() {
             JumpCloudError::InvalidConfig(_) => 2,
             JumpCloudError::Unauthorized { .. }
             | JumpCloudError::Forbidden { .. }
@@ -160,6 +169,9 @@ impl CliError {
             | JumpCloudError::TotalChanged { .. }
             | JumpCloudError::DuplicateRecord { .. }
             | JumpCloudError::MalformedResponse { .. }
+            | JumpCloudError::ResponseTooLarge { .. }
+            | JumpCloudError::TooManyRecords { .. }
+            | JumpCloudError::KeyEchoed { .. }
             | JumpCloudError::BadRequest { .. }
             | JumpCloudError::NotFound { .. }
             | JumpCloudError::NotLicensed { .. } => 4,
@@ -168,6 +180,8 @@ impl CliError {
             | JumpCloudError::Timeout { .. }
             | JumpCloudError::Transport { .. }
             | JumpCloudError::Unreachable { .. } => 5,
+            // `last_attempt` never answers the wrapper itself.
+            JumpCloudError::RetriesExhausted { .. } => 5,
         }
     }
 }
@@ -224,6 +238,8 @@ impl CollectArgs {
         config.base_url_override = source.base_url.clone();
         config.org_id = self.org_id.clone();
         config.concurrency = usize::from(self.concurrency);
+        config.max_page_bytes = self.max_page_bytes;
+        config.max_record_bytes = self.max_record_bytes;
         let client = JumpCloudClient::new(config, source.key)?;
         let progress = Progress::new(client.clone());
         eprintln!(
@@ -452,6 +468,7 @@ fn print_summary(report: &CollectionReport<CommittedSnapshot>, url: &str) {
         let status = match kind.status {
             crate::collect::KindStatus::Complete => "complete",
             crate::collect::KindStatus::NotLicensed => "not-licensed",
+            crate::collect::KindStatus::Unavailable => "unavailable",
         };
         println!(
             "{:<width$}  {:>9}  {:>8}  {:>8.2}  {status}",

@@ -24,6 +24,9 @@ pub const INSIGHTS_TABLES: [&str; 6] = [
     "os_version",
 ];
 
+/// The Directory Insights events kind.
+const DI_KIND: &str = "directory_insights_events";
+
 /// Request label of the identity requests.
 pub const IDENTITY_LABEL: &str = "identity";
 
@@ -128,13 +131,7 @@ pub async fn collect<S: SnapshotSink>(
                 .await
                 .map(|k| vec![k])
         }),
-        Box::pin(async {
-            let request = ListRequest::v1("administrators", "/api/users");
-            collector
-                .listing("administrators", request, |_| {})
-                .await
-                .map(|k| vec![k])
-        }),
+        Box::pin(async { collector.administrators().await.map(|k| vec![k]) }),
         Box::pin(async {
             let request = ListRequest::v2_envelope("roles", "/api/v2/roles");
             collector
@@ -210,6 +207,17 @@ pub async fn collect<S: SnapshotSink>(
     let mut entries: Vec<KindEntry> = outcomes.into_iter().map(|outcome| outcome.entry).collect();
     entries.sort_by(|a, b| a.kind.cmp(&b.kind));
 
+    // A collection that got no events (not licensed) covered no window: an empty one at the
+    // stored events' end, so that no later collection counts this one's time as covered.
+    let events_complete = entries
+        .iter()
+        .any(|k| k.kind == DI_KIND && k.status == KindStatus::Complete);
+    let events_window = if events_complete {
+        events_window
+    } else {
+        let at = stored_events_end.map_or(events_window.start, |end| end.min(events_window.end));
+        EventsWindow { start: at, end: at }
+    };
     let administrator = identity.administrator.as_ref();
     let manifest = Manifest {
         format: MANIFEST_FORMAT,
@@ -311,6 +319,26 @@ impl<K: KindSink + Send> KindWriter<'_, K> {
         parent_field: Option<&str>,
         min_requests: u64,
     ) -> Result<KindOutcome, CollectError> {
+        self.finish_with_reason(
+            total_reported,
+            endpoints,
+            status,
+            parent_field,
+            min_requests,
+            None,
+        )
+        .await
+    }
+
+    async fn finish_with_reason(
+        self,
+        total_reported: Option<u64>,
+        endpoints: Vec<String>,
+        status: KindStatus,
+        parent_field: Option<&str>,
+        min_requests: u64,
+        reason: Option<String>,
+    ) -> Result<KindOutcome, CollectError> {
         let written = self.sink.finish().await?;
         let seconds = self.started.elapsed().as_secs_f64();
         self.progress
@@ -326,6 +354,7 @@ impl<K: KindSink + Send> KindWriter<'_, K> {
                 endpoints,
                 status,
                 parent_field: parent_field.map(str::to_owned),
+                reason,
             },
             min_requests,
             seconds,
@@ -380,15 +409,25 @@ impl<'a, S: SnapshotSink> Collector<'a, S> {
         &self,
         kind: &str,
         request: ListRequest,
-        mut inspect: impl FnMut(&[u8]) + Send,
+        inspect: impl FnMut(&[u8]) + Send,
     ) -> Result<KindOutcome, CollectError> {
-        let mut writer = self.open(kind).await?;
-        let endpoint = request.path.clone();
         let listing = self
             .client
             .open_listing(request)
             .await
             .map_err(Self::api(kind))?;
+        self.opened_listing(kind, listing, inspect).await
+    }
+
+    /// Streams a listing whose first page is in.
+    async fn opened_listing(
+        &self,
+        kind: &str,
+        listing: crate::jumpcloud::Listing,
+        mut inspect: impl FnMut(&[u8]) + Send,
+    ) -> Result<KindOutcome, CollectError> {
+        let mut writer = self.open(kind).await?;
+        let endpoint = listing.endpoint().to_owned();
         let total = listing.total();
         let limit = listing.limit();
         let mut pages = listing.pages();
@@ -410,6 +449,37 @@ impl<'a, S: SnapshotSink> Collector<'a, S> {
                 minimum,
             )
             .await
+    }
+
+    /// The console administrators (`/api/users`). The route is undocumented, like `getSelf`:
+    /// when it answers 404 or 405 the kind is recorded as unavailable with that answer, and
+    /// the snapshot goes on without it (the controls that need it say so).
+    async fn administrators(&self) -> Result<KindOutcome, CollectError> {
+        const KIND: &str = "administrators";
+        const PATH: &str = "/api/users";
+        let request = ListRequest::v1(KIND, PATH);
+        let listing = match self.client.open_listing(request).await {
+            Ok(listing) => listing,
+            Err(error @ JumpCloudError::NotFound { .. })
+            | Err(error @ JumpCloudError::BadRequest { status: 405, .. }) => {
+                let writer = self.open(KIND).await?;
+                return writer
+                    .finish_with_reason(
+                        None,
+                        vec![PATH.to_owned()],
+                        KindStatus::Unavailable,
+                        None,
+                        1,
+                        Some(format!(
+                            "the undocumented route answered HTTP {}: {error}",
+                            error.http_status().unwrap_or(404)
+                        )),
+                    )
+                    .await;
+            }
+            Err(error) => return Err(Self::api(KIND)(error)),
+        };
+        self.opened_listing(KIND, listing, |_| {}).await
     }
 
     /// One listing per parent, all into one kind, each record wrapped with its parent id.
@@ -609,7 +679,7 @@ impl<'a, S: SnapshotSink> Collector<'a, S> {
 
     /// Directory Insights events of the window. HTTP 402 (not licensed) is recorded as such.
     async fn events(&self, query: EventQuery) -> Result<KindOutcome, CollectError> {
-        const KIND: &str = "directory_insights_events";
+        const KIND: &str = DI_KIND;
         let endpoints = vec!["/insights/directory/v1/events".to_owned()];
         let mut writer = self.open(KIND).await?;
         let not_licensed = |writer: KindWriter<'a, S::Kind>, requests| {
@@ -626,7 +696,7 @@ impl<'a, S: SnapshotSink> Collector<'a, S> {
             Err(JumpCloudError::NotLicensed { .. }) => return not_licensed(writer, 1).await,
             Err(error) => return Err(Self::api(KIND)(error)),
         };
-        let mut pages = self.client.events(KIND, query);
+        let mut pages = self.client.events(KIND, query, expected);
         let mut received = 0u64;
         let mut fetched_pages = 0;
         while let Some(page) = pages.next().await {

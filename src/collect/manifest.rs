@@ -44,6 +44,10 @@ pub enum KindStatus {
     Complete,
     /// The feature is not licensed for the org (HTTP 402); the file is empty. Not a failure.
     NotLicensed,
+    /// The route is not available (an undocumented route answered 404 or 405); the file is
+    /// empty and `reason` says why. Not a failure of the collection; the controls that need
+    /// the kind report an error naming it.
+    Unavailable,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -55,8 +59,8 @@ pub struct KindEntry {
     pub file: String,
     pub records: u64,
     /// Sum of the totals the API reported for this kind's listings (a listing without a total
-    /// fails the collection); `null` for single objects, and for Directory Insights events when
-    /// `POST /events/count` is not available.
+    /// fails the collection); `null` for single objects, for unavailable kinds, and for
+    /// Directory Insights events when `POST /events/count` is not available.
     pub total_reported: Option<u64>,
     pub sha256: String,
     pub bytes: u64,
@@ -66,4 +70,7 @@ pub struct KindEntry {
     /// For kinds read per parent object: each line is `{"<parent_field>": id, "record": <raw>}`
     /// with the raw record untouched. `null`: each line is the raw record itself.
     pub parent_field: Option<String>,
+    /// Why the kind is not complete (status `unavailable`), e.g. the API's answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }

@@ -10,7 +10,7 @@ use crate::jumpcloud::JumpCloudError;
 
 /// A transient failure's wait hint, from `Retry-After`.
 pub fn retry_after(error: &JumpCloudError) -> Option<Duration> {
-    match error {
+    match error.last_attempt() {
         JumpCloudError::RateLimited { retry_after, .. } => *retry_after,
         _ => None,
     }
@@ -19,7 +19,7 @@ pub fn retry_after(error: &JumpCloudError) -> Option<Duration> {
 /// A failure that says nothing about the key (rate limit, outage, timeout): the key state is
 /// left as it was.
 pub fn inconclusive(error: &JumpCloudError) -> KeyCheck {
-    let reason = match error {
+    let reason = match error.last_attempt() {
         JumpCloudError::RateLimited { .. } => Reason::RateLimited,
         JumpCloudError::Server { .. }
         | JumpCloudError::Transport { .. }
@@ -53,7 +53,7 @@ pub fn key_error(error: &JumpCloudError) -> KeyCheck {
 /// The `Synced` outcome of a sync that failed with a client error; `kind` names the evidence
 /// kind being collected, when known (the error itself names the endpoint).
 pub fn sync_error(error: &JumpCloudError, kind: Option<&str>) -> SyncResult {
-    let (reason, transient) = match error {
+    let (reason, transient) = match error.last_attempt() {
         JumpCloudError::RateLimited { .. } => (Reason::RateLimited, true),
         JumpCloudError::Server { .. }
         | JumpCloudError::Transport { .. }

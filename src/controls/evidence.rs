@@ -17,6 +17,9 @@ pub enum KindState {
     NotLicensed,
     /// The snapshot does not hold this kind at all.
     Missing,
+    /// The API could not provide the kind (e.g. an undocumented route answered 404), or the
+    /// stored status is not one this version knows: no records to trust.
+    Unavailable,
 }
 
 impl KindState {
@@ -25,6 +28,7 @@ impl KindState {
             KindState::Complete => "complete",
             KindState::NotLicensed => "not-licensed",
             KindState::Missing => "missing",
+            KindState::Unavailable => "unavailable",
         }
     }
 }
@@ -45,6 +49,8 @@ pub struct KindEvidence {
     /// Where the records are stored (blob paths).
     pub file: Option<String>,
     pub parent_field: Option<String>,
+    /// Why the kind is not complete, when the collection said (status `unavailable`).
+    pub reason: Option<String>,
 }
 
 impl KindEvidence {
@@ -58,6 +64,7 @@ impl KindEvidence {
             sha256: None,
             file: None,
             parent_field: None,
+            reason: None,
         }
     }
 }
@@ -109,6 +116,8 @@ pub struct EvidenceSet {
 pub struct Unavailable {
     pub kind: String,
     pub state: KindState,
+    /// The collection's reason, when it gave one.
+    pub reason: Option<String>,
 }
 
 impl std::fmt::Display for Unavailable {
@@ -118,6 +127,12 @@ impl std::fmt::Display for Unavailable {
                 f,
                 "evidence kind `{}` is not licensed for this organization (HTTP 402)",
                 self.kind
+            ),
+            KindState::Unavailable => write!(
+                f,
+                "evidence kind `{}` was not available from the API when collected ({})",
+                self.kind,
+                self.reason.as_deref().unwrap_or("no reason recorded")
             ),
             _ => write!(
                 f,
@@ -179,6 +194,7 @@ impl EvidenceSet {
             other => Err(Unavailable {
                 kind: kind.to_owned(),
                 state: other.map_or(KindState::Missing, |k| k.state),
+                reason: other.and_then(|k| k.reason.clone()),
             }),
         }
     }

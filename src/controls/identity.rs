@@ -505,6 +505,9 @@ pub(super) fn i10_audit_logging(ctx: &Ctx) -> Result<Finding, String> {
                 "evidence kind `{DI_EVENTS}` is missing from the snapshot"
             ));
         }
+        KindState::Unavailable => {
+            return Err(format!("evidence kind `{DI_EVENTS}` is unavailable"));
+        }
         KindState::Complete => {}
     }
     let mut f = Finding {

@@ -13,9 +13,11 @@ use serde_json::value::RawValue;
 use tokio::sync::Semaphore;
 use url::Url;
 
-use super::error::{byte_offset, classify_status, sanitize};
+use super::encodings::KeyMatcher;
+use super::error::{RetryLimit, classify_status, sanitize};
 use super::paging::{
-    self, ListShape, MAX_EVENTS_PAGE, MAX_INSIGHTS_PAGE, MAX_PAGE, check_page, remaining_skips,
+    self, ListShape, MAX_EVENTS_PAGE, MAX_INSIGHTS_PAGE, MAX_PAGE, PageLimits, check_page,
+    malformed, remaining_skips,
 };
 use super::retry::{RetryDecision, RetryPolicy, decide_retry, parse_retry_after};
 use super::routes::{stable_sort, takes_org_header};
@@ -48,7 +50,31 @@ pub struct ClientConfig {
     pub retry: RetryPolicy,
     /// Called after every HTTP attempt with the request label and status (metrics).
     pub observer: Option<crate::telemetry::RequestObserver>,
+    /// Largest response body read (a page, or one object); a larger one fails the request
+    /// while it is being read.
+    pub max_page_bytes: u64,
+    /// Largest single record of a page.
+    pub max_record_bytes: u64,
 }
+
+/// Default [`ClientConfig::max_page_bytes`]: a full System Insights or Directory Insights page
+/// (10,000 rows or events) is 5 to 20 MB; 64 MiB leaves room without letting a hostile server
+/// take gigabytes.
+pub const DEFAULT_MAX_PAGE_BYTES: u64 = 64 * 1024 * 1024;
+/// Default [`ClientConfig::max_record_bytes`]: JumpCloud objects are kilobytes; an application
+/// with its certificates and metadata stays far below 4 MiB.
+pub const DEFAULT_MAX_RECORD_BYTES: u64 = 4 * 1024 * 1024;
+
+/// Most bytes of an error body read for its message (the message keeps 200 characters).
+const MAX_ERROR_BODY_BYTES: usize = 64 * 1024;
+
+/// Attempts of a request answered HTTP 500: one transient 500 is retried, a lasting one (a
+/// server bug that every retry meets) gives up sooner than the policy's cap.
+const MAX_SERVER_ERROR_ATTEMPTS: u32 = 4;
+
+/// Most Directory Insights pages of one query when `/events/count` gave no total (with a
+/// total, the count bounds the pages): 10,000 pages of 10,000 events.
+const MAX_EVENT_PAGES: u64 = 10_000;
 
 impl ClientConfig {
     pub fn new(region: Region) -> Self {
@@ -61,6 +87,8 @@ impl ClientConfig {
             total_deadline: Duration::from_secs(300),
             retry: RetryPolicy::default(),
             observer: None,
+            max_page_bytes: DEFAULT_MAX_PAGE_BYTES,
+            max_record_bytes: DEFAULT_MAX_RECORD_BYTES,
         }
     }
 }
@@ -85,6 +113,10 @@ struct Inner {
     retry: RetryPolicy,
     requests: Mutex<BTreeMap<String, u64>>,
     observer: Option<crate::telemetry::RequestObserver>,
+    max_page_bytes: u64,
+    max_record_bytes: u64,
+    /// Finds the key's encodings a response must not carry.
+    key_matcher: KeyMatcher,
 }
 
 impl std::fmt::Debug for JumpCloudClient {
@@ -206,6 +238,20 @@ pub struct EventQuery {
     pub end_time: jiff::Timestamp,
 }
 
+/// Where a Directory Insights query's paging stands.
+struct EventsPaging {
+    /// Events received so far.
+    skip: u64,
+    pages: u64,
+    /// The cursor of the next page (`null` for the first).
+    search_after: serde_json::Value,
+    /// Every cursor seen, as text: one seen twice means paging in a circle.
+    cursors: HashSet<String>,
+    /// Every event id received: one seen twice means a page overlapped the previous one (and,
+    /// with the count still right, that another event is missing).
+    seen: SeenIds,
+}
+
 struct RawResponse {
     headers: HeaderMap,
     body: Bytes,
@@ -266,6 +312,7 @@ impl JumpCloudClient {
                 config.region.insights_base().to_owned(),
             ),
         };
+        let key_matcher = KeyMatcher::new(key.expose());
         let http = reqwest::Client::builder()
             .timeout(config.request_timeout)
             .connect_timeout(config.request_timeout.min(Duration::from_secs(30)))
@@ -277,7 +324,6 @@ impl JumpCloudClient {
         Ok(JumpCloudClient {
             inner: Arc::new(Inner {
                 http,
-                key,
                 region: config.region,
                 console_base,
                 insights_base,
@@ -289,6 +335,10 @@ impl JumpCloudClient {
                 retry: config.retry,
                 requests: Mutex::new(BTreeMap::new()),
                 observer: config.observer,
+                max_page_bytes: config.max_page_bytes,
+                max_record_bytes: config.max_record_bytes,
+                key_matcher,
+                key,
             }),
         })
     }
@@ -345,6 +395,14 @@ impl JumpCloudClient {
         query: &[(String, String)],
     ) -> Result<T, JumpCloudError> {
         let response = self.get(label, path, query).await?;
+        if response.body.len() as u64 > self.inner.max_record_bytes {
+            return Err(JumpCloudError::ResponseTooLarge {
+                endpoint: path.to_owned(),
+                what: "one record",
+                limit_bytes: self.inner.max_record_bytes,
+                option: "--max-record-bytes",
+            });
+        }
         parse_json(path, &response.body)
     }
 
@@ -446,7 +504,22 @@ impl JumpCloudClient {
                     })?,
             ),
         };
-        paging::parse_page(&request.path, request.shape, response.body, header_total)
+        let limits = self.page_limits(request.limit, skip);
+        paging::parse_page(
+            &request.path,
+            request.shape,
+            response.body,
+            header_total,
+            limits,
+        )
+    }
+
+    fn page_limits(&self, max_records: u64, skip: u64) -> PageLimits {
+        PageLimits {
+            max_records,
+            max_record_bytes: self.inner.max_record_bytes,
+            skip,
+        }
     }
 
     /// Counts Directory Insights events in the window (`POST /events/count`). `None` when the
@@ -476,25 +549,51 @@ impl JumpCloudClient {
     }
 
     /// Streams Directory Insights events of the window, oldest first, paging with
-    /// `search_after` until a page is shorter than the limit.
+    /// `search_after` until a page is shorter than the limit. `expected` is the window's
+    /// `/events/count`, when known. A server that pages forever is stopped: a cursor that
+    /// repeats an earlier one, more events than `expected`, or more pages than `expected`
+    /// allows (or [`MAX_EVENT_PAGES`] without a count) end the stream with an error.
     pub fn events(
         &self,
         label: &str,
         query: EventQuery,
+        expected: Option<u64>,
     ) -> BoxStream<'static, Result<Page, JumpCloudError>> {
         let client = self.clone();
         let label = label.to_owned();
         let query = Arc::new(query);
-        // State: None = done; Some(cursor) = fetch with this search_after (null on the first page).
-        let start: Option<(u64, serde_json::Value)> = Some((0, serde_json::Value::Null));
+        let max_pages = expected.map_or(MAX_EVENT_PAGES, |count| count / MAX_EVENTS_PAGE + 2);
+        let start = Some(EventsPaging {
+            skip: 0,
+            pages: 0,
+            search_after: serde_json::Value::Null,
+            cursors: HashSet::new(),
+            seen: SeenIds::default(),
+        });
         stream::try_unfold(start, move |state| {
             let client = client.clone();
             let label = label.clone();
             let query = query.clone();
             async move {
-                let Some((skip, search_after)) = state else {
+                let Some(mut state) = state else {
                     return Ok(None);
                 };
+                const ENDPOINT: &str = "/events";
+                if state.pages >= max_pages {
+                    return Err(JumpCloudError::MalformedResponse {
+                        endpoint: ENDPOINT.to_owned(),
+                        offset: 0,
+                        detail: format!(
+                            "paging did not end after {} pages ({} events){}; the server keeps \
+                             sending full pages",
+                            state.pages,
+                            state.skip,
+                            expected.map_or_else(String::new, |count| format!(
+                                ", although /events/count reported {count}"
+                            ))
+                        ),
+                    });
+                }
                 let mut body = serde_json::json!({
                     "service": query.service,
                     "start_time": query.start_time.to_string(),
@@ -502,11 +601,12 @@ impl JumpCloudClient {
                     "limit": MAX_EVENTS_PAGE,
                     "sort": "ASC",
                 });
-                if !search_after.is_null() {
-                    body["search_after"] = search_after;
+                if !state.search_after.is_null() {
+                    body["search_after"] = state.search_after.clone();
                 }
-                let response = client.post_insights(&label, "/events", &body).await?;
-                let (body, spans) = paging::parse_array("/events", response.body)?;
+                let response = client.post_insights(&label, ENDPOINT, &body).await?;
+                let limits = client.page_limits(MAX_EVENTS_PAGE, state.skip);
+                let (body, spans) = paging::parse_array(ENDPOINT, response.body, limits)?;
                 let header_number = |name: &str| {
                     response
                         .headers
@@ -516,24 +616,57 @@ impl JumpCloudClient {
                 };
                 let count = header_number("x-result-count").unwrap_or(spans.len() as u64);
                 let limit = header_number("x-limit").unwrap_or(MAX_EVENTS_PAGE);
-                let next = if count < limit || spans.is_empty() {
-                    None
-                } else {
-                    let cursor = response
-                        .headers
-                        .get("x-search_after")
-                        .and_then(|value| value.to_str().ok())
-                        .and_then(|text| serde_json::from_str::<serde_json::Value>(text).ok())
-                        .filter(serde_json::Value::is_array)
-                        .ok_or_else(|| JumpCloudError::MalformedResponse {
-                            endpoint: "/events".to_owned(),
-                            offset: 0,
-                            detail: "a full page came without a JSON X-Search_after header"
-                                .to_owned(),
-                        })?;
-                    Some((skip + spans.len() as u64, cursor))
-                };
-                Ok(Some((Page::new(skip, body, spans), next)))
+                let page = Page::new(state.skip, body, spans);
+                for record in page.records() {
+                    if let Some(id) = paging::record_id(record)
+                        && !state.seen.insert(&id)
+                    {
+                        return Err(JumpCloudError::DuplicateRecord {
+                            endpoint: ENDPOINT.to_owned(),
+                            id: sanitize(&id, client.inner.key.expose()),
+                            skip: state.skip,
+                        });
+                    }
+                }
+                state.skip += page.len() as u64;
+                state.pages += 1;
+                if let Some(expected) = expected
+                    && state.skip > expected
+                {
+                    return Err(JumpCloudError::TruncatedCollection {
+                        endpoint: ENDPOINT.to_owned(),
+                        expected,
+                        received: state.skip,
+                    });
+                }
+                if count < limit || page.is_empty() {
+                    return Ok(Some((page, None)));
+                }
+                let cursor = response
+                    .headers
+                    .get("x-search_after")
+                    .and_then(|value| value.to_str().ok())
+                    .and_then(|text| serde_json::from_str::<serde_json::Value>(text).ok())
+                    .filter(serde_json::Value::is_array)
+                    .ok_or_else(|| JumpCloudError::MalformedResponse {
+                        endpoint: ENDPOINT.to_owned(),
+                        offset: 0,
+                        detail: "a full page came without a JSON X-Search_after header".to_owned(),
+                    })?;
+                // The cursor is server text: compared, never shown.
+                if !state.cursors.insert(cursor.to_string()) {
+                    return Err(JumpCloudError::MalformedResponse {
+                        endpoint: ENDPOINT.to_owned(),
+                        offset: 0,
+                        detail: format!(
+                            "the X-Search_after cursor of page {} repeats an earlier page's, so \
+                             paging would never end",
+                            state.pages
+                        ),
+                    });
+                }
+                state.search_after = cursor;
+                Ok(Some((page, Some(state))))
             }
         })
         .boxed()
@@ -591,12 +724,26 @@ impl JumpCloudClient {
                 Err(failure) => return Err(failure.error),
             };
             failed_attempts += 1;
-            if matches!(error, JumpCloudError::Unreachable { .. })
-                && failed_attempts >= MAX_CONNECT_ATTEMPTS
-            {
-                return Err(error);
+            let gave_up = |limit| JumpCloudError::RetriesExhausted {
+                attempts: failed_attempts,
+                limit,
+                last: Box::new(error.clone()),
+            };
+            // Classes with a cap of their own: a refused connection (a wrong host should fail in
+            // about a second) and HTTP 500 (a lasting one is a server bug).
+            let class_cap = match &error {
+                JumpCloudError::Unreachable { .. } => Some(MAX_CONNECT_ATTEMPTS),
+                JumpCloudError::Server { status: 500, .. } => Some(MAX_SERVER_ERROR_ATTEMPTS),
+                _ => None,
             }
-            let remaining = self.inner.total_deadline.saturating_sub(started.elapsed());
+            .filter(|cap| *cap < self.inner.retry.max_attempts);
+            if let Some(max) = class_cap
+                && failed_attempts >= max
+            {
+                return Err(gave_up(RetryLimit::AttemptCap { max }));
+            }
+            let used = started.elapsed();
+            let remaining = self.inner.total_deadline.saturating_sub(used);
             let jitter: f64 = rand::random();
             match decide_retry(
                 &self.inner.retry,
@@ -629,7 +776,20 @@ impl JumpCloudClient {
                     );
                     tokio::time::sleep(wait).await;
                 }
-                RetryDecision::GiveUp => return Err(error),
+                RetryDecision::GiveUp { next_wait: None } => {
+                    return Err(gave_up(RetryLimit::AttemptCap {
+                        max: self.inner.retry.max_attempts,
+                    }));
+                }
+                RetryDecision::GiveUp {
+                    next_wait: Some(next_wait),
+                } => {
+                    return Err(gave_up(RetryLimit::Deadline {
+                        deadline: self.inner.total_deadline,
+                        used,
+                        next_wait,
+                    }));
+                }
             }
         }
     }
@@ -677,16 +837,23 @@ impl JumpCloudClient {
                 response.as_ref().ok().map(|r| r.status().as_u16()),
             );
         }
-        let response = response.map_err(|error| self.transport_error(endpoint, &error))?;
+        let mut response = response.map_err(|error| self.transport_error(endpoint, &error))?;
         let status = response.status();
         let headers = response.headers().clone();
-        let body = response
-            .bytes()
-            .await
-            .map_err(|error| self.transport_error(endpoint, &error))?;
         if status.is_success() {
+            let body = self.read_capped(endpoint, &mut response).await?;
+            let matcher = &self.inner.key_matcher;
+            let in_headers = headers
+                .values()
+                .any(|value| matcher.carries(value.as_bytes()));
+            if in_headers || matcher.carries(&body) {
+                return Err(Failure::from(JumpCloudError::KeyEchoed {
+                    endpoint: endpoint.to_owned(),
+                }));
+            }
             return Ok(RawResponse { headers, body });
         }
+        let body = self.read_error_body(endpoint, &mut response).await?;
         if status.is_redirection() {
             return Err(Failure::from(JumpCloudError::BadRequest {
                 endpoint: endpoint.to_owned(),
@@ -696,9 +863,9 @@ impl JumpCloudClient {
                     .to_owned(),
             }));
         }
-        // Honoured on every status that is retried (429, 502, 503, 504), not only 429.
+        // Honoured on every status that is retried (429, 500, 502, 503, 504), not only 429.
         let retryable =
-            status == StatusCode::TOO_MANY_REQUESTS || matches!(status.as_u16(), 502..=504);
+            status == StatusCode::TOO_MANY_REQUESTS || matches!(status.as_u16(), 500 | 502..=504);
         let retry_after = retryable
             .then(|| headers.get(RETRY_AFTER))
             .flatten()
@@ -714,6 +881,59 @@ impl JumpCloudClient {
             ),
             retry_after,
         })
+    }
+
+    /// Reads a success body, failing as soon as it passes [`ClientConfig::max_page_bytes`]
+    /// (announced by `Content-Length` or counted while reading), so a hostile server cannot
+    /// make the process hold more than that.
+    async fn read_capped(
+        &self,
+        endpoint: &str,
+        response: &mut reqwest::Response,
+    ) -> Result<Bytes, Failure> {
+        let cap = self.inner.max_page_bytes;
+        let too_large = || {
+            Failure::from(JumpCloudError::ResponseTooLarge {
+                endpoint: endpoint.to_owned(),
+                what: "a page",
+                limit_bytes: cap,
+                option: "--max-page-bytes",
+            })
+        };
+        if response.content_length().is_some_and(|length| length > cap) {
+            return Err(too_large());
+        }
+        let mut body = bytes::BytesMut::new();
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|error| self.transport_error(endpoint, &error))?
+        {
+            if (body.len() + chunk.len()) as u64 > cap {
+                return Err(too_large());
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body.freeze())
+    }
+
+    /// Reads the start of an error body, enough for its message; the rest is not read.
+    async fn read_error_body(
+        &self,
+        endpoint: &str,
+        response: &mut reqwest::Response,
+    ) -> Result<Bytes, Failure> {
+        let mut body = bytes::BytesMut::new();
+        while body.len() < MAX_ERROR_BODY_BYTES
+            && let Some(chunk) = response
+                .chunk()
+                .await
+                .map_err(|error| self.transport_error(endpoint, &error))?
+        {
+            body.extend_from_slice(&chunk);
+        }
+        body.truncate(MAX_ERROR_BODY_BYTES);
+        Ok(body.freeze())
     }
 
     fn transport_error(&self, endpoint: &str, error: &reqwest::Error) -> JumpCloudError {
@@ -770,12 +990,16 @@ impl Listing {
         let limit = request.limit;
         let concurrency = client.inner.concurrency;
         let endpoint = request.path.clone();
+        let key = client.inner.key.clone();
         let rest = stream::iter(remaining_skips(total, limit))
             .map(move |skip| {
                 let client = client.clone();
                 let request = request.clone();
                 async move {
                     let parsed = client.fetch_page(&request, skip).await?;
+                    if parsed.total.is_none() {
+                        return Err(missing_total(&request, skip));
+                    }
                     check_page(
                         &request.path,
                         total,
@@ -794,12 +1018,19 @@ impl Listing {
             .map(move |page: Result<Page, JumpCloudError>| {
                 let page = page?;
                 for record in page.records() {
-                    if let Some(id) = paging::record_id(record)
-                        && !seen.insert(&id)
-                    {
+                    let repeated = match paging::record_id(record) {
+                        Some(id) => (!seen.insert(&id)).then_some(id),
+                        None => {
+                            let fingerprint = paging::record_fingerprint(record);
+                            (!seen.rows.insert(fingerprint)).then(|| {
+                                format!("(no id) whole-row fingerprint {fingerprint:032x}")
+                            })
+                        }
+                    };
+                    if let Some(id) = repeated {
                         return Err(JumpCloudError::DuplicateRecord {
                             endpoint: endpoint.clone(),
-                            id: sanitize(&id, ""),
+                            id: sanitize(&id, key.expose()),
                             skip: page.skip,
                         });
                     }
@@ -810,13 +1041,15 @@ impl Listing {
     }
 }
 
-/// The record ids a listing has delivered, for the duplicate check. It lives as long as the
+/// The records a listing has delivered, for the duplicate check. It lives as long as the
 /// listing, so it is kept small: JumpCloud ids are 24 lower-case hex digits (12-byte
-/// ObjectIds), kept as numbers (about a third of the memory of the text); any other id as text.
+/// ObjectIds), kept as numbers (about a third of the memory of the text); any other id as text;
+/// records without an id (System Insights rows) as a 128-bit fingerprint of the whole row.
 #[derive(Default)]
 struct SeenIds {
     object_ids: HashSet<u128>,
     others: HashSet<Box<str>>,
+    rows: HashSet<u128>,
 }
 
 impl SeenIds {
@@ -830,6 +1063,23 @@ impl SeenIds {
             Ok(number) if is_object_id => self.object_ids.insert(number),
             _ => self.others.insert(id.into()),
         }
+    }
+}
+
+/// A page after the first came without its total: the first page's total cannot be confirmed,
+/// so the listing is not known to be consistent.
+fn missing_total(request: &ListRequest, skip: u64) -> JumpCloudError {
+    JumpCloudError::MalformedResponse {
+        endpoint: request.path.clone(),
+        offset: 0,
+        detail: format!(
+            "the page at offset {skip} came without {}, so the listing cannot be checked \
+             against the first page's total",
+            match request.shape {
+                ListShape::Envelope => "a totalCount",
+                ListShape::Array => "an x-total-count header",
+            }
+        ),
     }
 }
 
@@ -853,12 +1103,10 @@ impl<T> std::future::Future for AbortOnDrop<T> {
     }
 }
 
+/// Parses a body as `T`; the error names the endpoint, the offset and what was expected, never
+/// the value found ([`malformed`]).
 fn parse_json<T: DeserializeOwned>(endpoint: &str, body: &[u8]) -> Result<T, JumpCloudError> {
-    serde_json::from_slice(body).map_err(|error| JumpCloudError::MalformedResponse {
-        endpoint: endpoint.to_owned(),
-        offset: byte_offset(body, error.line(), error.column()),
-        detail: error.to_string(),
-    })
+    serde_json::from_slice(body).map_err(|error| malformed(endpoint, body, &error))
 }
 
 #[cfg(test)]

@@ -25,7 +25,7 @@ pub enum JumpCloudError {
         "{endpoint}: not licensed (HTTP 402: {message}); the feature is not enabled for the org"
     )]
     NotLicensed { endpoint: String, message: String },
-    #[error("{endpoint}: rate limited (HTTP 429){}; retries used up the deadline", retry_after_text(.retry_after))]
+    #[error("{endpoint}: rate limited (HTTP 429){}", retry_after_text(.retry_after))]
     RateLimited {
         endpoint: String,
         retry_after: Option<Duration>,
@@ -91,12 +91,85 @@ pub enum JumpCloudError {
          --org-id"
     )]
     OrgIdRequired { count: usize },
+    #[error(
+        "{endpoint}: the response is larger than the {limit_bytes}-byte limit for {what}; a \
+         listing page or record this large is not JumpCloud's (raise {option} if it truly is)"
+    )]
+    ResponseTooLarge {
+        endpoint: String,
+        /// `a page` or `one record`.
+        what: &'static str,
+        limit_bytes: u64,
+        /// The setting that raises the limit.
+        option: &'static str,
+    },
+    #[error(
+        "{endpoint}: the page at offset {skip} holds more than the {limit} records asked for; \
+         the server ignores the page size, so the listing cannot be trusted (rejected while \
+         parsing, nothing was kept)"
+    )]
+    TooManyRecords {
+        endpoint: String,
+        limit: u64,
+        skip: u64,
+    },
+    #[error(
+        "{endpoint}: the response carries the API key (raw or encoded); a server that echoes \
+         the key is broken or hostile, so nothing it sent was kept: check --region and \
+         --base-url"
+    )]
+    KeyEchoed { endpoint: String },
+    #[error("{last}; gave up after {attempts} attempt{}: {limit}", plural(*.attempts))]
+    RetriesExhausted {
+        attempts: u32,
+        limit: RetryLimit,
+        /// The last attempt's error.
+        last: Box<JumpCloudError>,
+    },
     #[error("the key cannot reach organization {org_id}; check --org-id")]
     OrgNotAccessible { org_id: String },
     #[error("the key reaches no organization")]
     NoOrganization,
     #[error("invalid client configuration: {0}")]
     InvalidConfig(String),
+}
+
+/// Which bound ended the retries of one request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RetryLimit {
+    /// The retry policy's attempt cap (`max_attempts`, or the cap of its error class).
+    AttemptCap { max: u32 },
+    /// The next wait would have passed the request's total deadline.
+    Deadline {
+        deadline: Duration,
+        used: Duration,
+        next_wait: Duration,
+    },
+}
+
+impl std::fmt::Display for RetryLimit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RetryLimit::AttemptCap { max } => {
+                write!(f, "the attempt cap of {max} was reached")
+            }
+            RetryLimit::Deadline {
+                deadline,
+                used,
+                next_wait,
+            } => write!(
+                f,
+                "the next wait ({:.1}s) would pass the request deadline ({:.1}s, {:.1}s used)",
+                next_wait.as_secs_f64(),
+                deadline.as_secs_f64(),
+                used.as_secs_f64()
+            ),
+        }
+    }
+}
+
+fn plural(count: u32) -> &'static str {
+    if count == 1 { "" } else { "s" }
 }
 
 fn retry_after_text(retry_after: &Option<Duration>) -> String {
@@ -107,9 +180,22 @@ fn retry_after_text(retry_after: &Option<Duration>) -> String {
 }
 
 impl JumpCloudError {
+    /// The error of the last attempt: a request that gave up after retries is classified by
+    /// what its last attempt got.
+    pub fn last_attempt(&self) -> &JumpCloudError {
+        match self {
+            JumpCloudError::RetriesExhausted { last, .. } => last.last_attempt(),
+            other => other,
+        }
+    }
+
     /// A stable PascalCase name, usable as a Kubernetes condition reason or a metric label.
     pub fn reason(&self) -> &'static str {
         match self {
+            JumpCloudError::RetriesExhausted { last, .. } => last.reason(),
+            JumpCloudError::ResponseTooLarge { .. } => "ResponseTooLarge",
+            JumpCloudError::TooManyRecords { .. } => "TooManyRecords",
+            JumpCloudError::KeyEchoed { .. } => "KeyEchoed",
             JumpCloudError::Unauthorized { .. } => "Unauthorized",
             JumpCloudError::Forbidden { .. } => "Forbidden",
             JumpCloudError::NotLicensed { .. } => "NotLicensed",
@@ -134,6 +220,7 @@ impl JumpCloudError {
     /// The HTTP status behind the error, when there was one.
     pub fn http_status(&self) -> Option<u16> {
         match self {
+            JumpCloudError::RetriesExhausted { last, .. } => last.http_status(),
             JumpCloudError::Unauthorized { .. } => Some(401),
             JumpCloudError::Forbidden { .. } => Some(403),
             JumpCloudError::NotLicensed { .. } => Some(402),
@@ -151,7 +238,7 @@ impl JumpCloudError {
     /// key hammering the API is how IPs get blocked.
     pub fn is_terminal(&self) -> bool {
         matches!(
-            self,
+            self.last_attempt(),
             JumpCloudError::Unauthorized { .. }
                 | JumpCloudError::Forbidden { .. }
                 | JumpCloudError::NotLicensed { .. }
@@ -171,7 +258,9 @@ impl JumpCloudError {
             | JumpCloudError::Timeout { .. }
             | JumpCloudError::Transport { .. }
             | JumpCloudError::Unreachable { .. } => true,
-            JumpCloudError::Server { status, .. } => matches!(status, 502..=504),
+            // 500 too: one transient 500 is common; a lasting one meets the attempt cap of its
+            // class. 501 (not implemented) and 505+ never change on retry.
+            JumpCloudError::Server { status, .. } => matches!(status, 500 | 502..=504),
             _ => false,
         }
     }
@@ -214,13 +303,10 @@ pub(crate) fn error_message(body: &[u8], secret: &str) -> String {
     sanitize(&message, secret)
 }
 
-/// Removes the secret and control characters and bounds the length.
+/// Removes the secret (in every encoding [`key_encodings`](super::encodings::key_encodings)
+/// lists) and control characters, and bounds the length.
 pub(crate) fn sanitize(text: &str, secret: &str) -> String {
-    let text = if secret.is_empty() {
-        text.to_owned()
-    } else {
-        text.replace(secret, "<redacted>")
-    };
+    let text = super::encodings::redact(text, secret);
     let mut clean: String = text
         .chars()
         .map(|c| if c.is_control() { ' ' } else { c })
@@ -230,6 +316,49 @@ pub(crate) fn sanitize(text: &str, secret: &str) -> String {
         clean.push('…');
     }
     clean
+}
+
+/// What went wrong in a JSON parse, without the offending value: serde_json's data errors quote
+/// it (`invalid type: string "jca_…", expected u64`), and a server may put anything there,
+/// the key included. Syntax and end-of-input messages are fixed texts; of a data error only
+/// its class and the expectation (which comes from this crate's own types) are kept.
+pub(crate) fn parse_error_detail(error: &serde_json::Error) -> String {
+    use serde_json::error::Category;
+    let full = error.to_string();
+    // serde_json appends " at line L column C"; the offset is reported separately.
+    let message = match full.rfind(" at line ") {
+        Some(at) => &full[..at],
+        None => full.as_str(),
+    };
+    match error.classify() {
+        Category::Syntax | Category::Eof => format!("invalid JSON: {message}"),
+        Category::Io => "the body could not be read".to_owned(),
+        Category::Data => {
+            let expected = message
+                .rfind(", expected ")
+                .map(|at| &message[at..])
+                .filter(|tail| !tail.contains(['"', '\'']))
+                .unwrap_or("");
+            let class = [
+                "invalid type",
+                "invalid value",
+                "invalid length",
+                "unknown field",
+                "unknown variant",
+            ]
+            .into_iter()
+            .find(|class| message.starts_with(class));
+            let own_field = ["missing field `", "duplicate field `"]
+                .iter()
+                .any(|prefix| message.starts_with(prefix));
+            match class {
+                // Field names in these come from this crate's types, never from the server.
+                None if own_field => message.to_owned(),
+                Some(class) => format!("{class} (value not shown){expected}"),
+                None => format!("unexpected data (value not shown){expected}"),
+            }
+        }
+    }
 }
 
 /// Converts serde_json's 1-based line and column into a byte offset into `body`.
@@ -313,6 +442,16 @@ mod tests {
         assert!(message.contains("<redacted>"));
         let long = "x".repeat(5000);
         assert!(error_message(long.as_bytes(), "k").chars().count() <= MAX_MESSAGE_CHARS + 1);
+        // Every encoding a server might echo: base64, base64url, URL-encoded, hex.
+        let key = "jca_SECRET123";
+        for form in super::super::encodings::key_encodings(key) {
+            let body = format!(r#"{{"message":"bad key {form} sent"}}"#);
+            let error = classify_status("/api/x", 400, None, body.as_bytes(), key);
+            for text in [error.to_string(), format!("{error:?}")] {
+                assert!(!text.contains(&form), "{text}");
+                assert!(text.contains("bad key <redacted> sent"), "{text}");
+            }
+        }
     }
 
     #[test]
@@ -331,7 +470,7 @@ mod tests {
     #[test]
     fn retry_and_terminal_classes() {
         let error = |status| classify_status("/api/x", status, None, b"{}", "k");
-        for status in [429, 502, 503, 504] {
+        for status in [429, 500, 502, 503, 504] {
             assert!(error(status).is_retryable(), "{status}");
             assert!(!error(status).is_terminal(), "{status}");
         }
@@ -339,7 +478,7 @@ mod tests {
             assert!(!error(status).is_retryable(), "{status}");
             assert!(error(status).is_terminal(), "{status}");
         }
-        assert!(!error(500).is_retryable());
+        assert!(!error(501).is_retryable());
         assert!(
             JumpCloudError::Timeout {
                 endpoint: "e".into()

@@ -2,6 +2,7 @@
 //! totals, retries with backoff, typed errors and identity.
 
 mod client;
+mod encodings;
 mod error;
 mod identity;
 mod key;
@@ -9,8 +10,12 @@ pub mod paging;
 pub mod retry;
 pub mod routes;
 
-pub use client::{ClientConfig, EventQuery, JumpCloudClient, ListRequest, Listing, Page};
-pub use error::JumpCloudError;
+pub use client::{
+    ClientConfig, DEFAULT_MAX_PAGE_BYTES, DEFAULT_MAX_RECORD_BYTES, EventQuery, JumpCloudClient,
+    ListRequest, Listing, Page,
+};
+pub use encodings::key_encodings;
+pub use error::{JumpCloudError, RetryLimit};
 pub use identity::{Administrator, Identity, Org, select_org};
 pub use key::{ApiKey, ApiKeyError};
 pub use paging::ListShape;

@@ -4,10 +4,12 @@
 //! reported, or the collection fails naming the endpoint. Silent truncation (stopping at the
 //! first empty or short page) is the bug class that hurts JumpCloud integrations most.
 
+use std::cell::Cell;
 use std::ops::Range;
 
 use bytes::Bytes;
 use serde::Deserialize;
+use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
 use super::JumpCloudError;
@@ -47,12 +49,98 @@ impl ParsedPage {
     }
 }
 
-#[derive(Deserialize)]
-struct Envelope<'a> {
-    #[serde(rename = "totalCount", default)]
-    total_count: Option<u64>,
-    #[serde(borrow)]
-    results: Vec<&'a RawValue>,
+/// Bounds on one page, checked while it is parsed: a hostile or broken server that ignores
+/// `limit` is stopped at the first record too many, not after a million have been indexed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageLimits {
+    /// Records the page may hold (the `limit` asked for).
+    pub max_records: u64,
+    /// Bytes one record may take.
+    pub max_record_bytes: u64,
+    /// Offset of the page, for the error text.
+    pub skip: u64,
+}
+
+/// Which bound a page broke while it was parsed.
+#[derive(Debug, Clone, Copy)]
+enum Overflow {
+    Records,
+    RecordBytes,
+}
+
+/// The records of a JSON array, bounded by [`PageLimits`].
+struct Records<'a> {
+    limits: PageLimits,
+    overflow: &'a Cell<Option<Overflow>>,
+}
+
+impl<'de> DeserializeSeed<'de> for Records<'_> {
+    type Value = Vec<&'de RawValue>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Records<'_> {
+    type Value = Vec<&'de RawValue>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("an array of records")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut records = Vec::new();
+        while let Some(record) = seq.next_element::<&'de RawValue>()? {
+            let overflow = if records.len() as u64 >= self.limits.max_records {
+                Some(Overflow::Records)
+            } else if record.get().len() as u64 > self.limits.max_record_bytes {
+                Some(Overflow::RecordBytes)
+            } else {
+                None
+            };
+            if let Some(overflow) = overflow {
+                self.overflow.set(Some(overflow));
+                return Err(serde::de::Error::custom("page bound exceeded"));
+            }
+            records.push(record);
+        }
+        Ok(records)
+    }
+}
+
+/// A v1 envelope `{"totalCount": N, "results": [...]}`; other members are skipped.
+struct EnvelopeVisitor<'a> {
+    records: Records<'a>,
+}
+
+impl<'de> Visitor<'de> for EnvelopeVisitor<'_> {
+    type Value = (Option<u64>, Vec<&'de RawValue>);
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("an object with totalCount and results")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut total = None;
+        let mut results = None;
+        let mut seed = Some(self.records);
+        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            match key.as_ref() {
+                "totalCount" if total.is_none() => total = Some(map.next_value::<Option<u64>>()?),
+                "results" => match seed.take() {
+                    Some(seed) => results = Some(map.next_value_seed(seed)?),
+                    None => return Err(serde::de::Error::duplicate_field("results")),
+                },
+                "totalCount" => return Err(serde::de::Error::duplicate_field("totalCount")),
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        let results = results.ok_or_else(|| serde::de::Error::missing_field("results"))?;
+        Ok((total.flatten(), results))
+    }
 }
 
 /// Where a borrowed record lies in the body it was parsed from.
@@ -61,25 +149,57 @@ fn span_of(body: &[u8], record: &RawValue) -> Range<usize> {
     start..start + record.get().len()
 }
 
+/// Parses a page body: a bare array, or a v1 envelope with its `totalCount`.
+fn parse_bounded(
+    endpoint: &str,
+    body: &[u8],
+    shape: ListShape,
+    limits: PageLimits,
+) -> Result<(Option<u64>, Vec<Range<usize>>), JumpCloudError> {
+    let overflow = Cell::new(None);
+    let records = Records {
+        limits,
+        overflow: &overflow,
+    };
+    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    let parsed = match shape {
+        ListShape::Array => records.deserialize(&mut deserializer).map(|r| (None, r)),
+        ListShape::Envelope => deserializer.deserialize_map(EnvelopeVisitor { records }),
+    }
+    .and_then(|parsed| deserializer.end().map(|()| parsed));
+    let (total, records) = parsed.map_err(|error| match overflow.get() {
+        Some(Overflow::Records) => JumpCloudError::TooManyRecords {
+            endpoint: endpoint.to_owned(),
+            limit: limits.max_records,
+            skip: limits.skip,
+        },
+        Some(Overflow::RecordBytes) => JumpCloudError::ResponseTooLarge {
+            endpoint: endpoint.to_owned(),
+            what: "one record",
+            limit_bytes: limits.max_record_bytes,
+            option: "--max-record-bytes",
+        },
+        None => malformed(endpoint, body, &error),
+    })?;
+    let spans = records.iter().map(|record| span_of(body, record)).collect();
+    Ok((total, spans))
+}
+
 /// Parses a bare JSON array of records.
 pub fn parse_array(
     endpoint: &str,
     body: Bytes,
+    limits: PageLimits,
 ) -> Result<(Bytes, Vec<Range<usize>>), JumpCloudError> {
-    let records: Vec<&RawValue> =
-        serde_json::from_slice(&body).map_err(|error| malformed(endpoint, &body, &error))?;
-    let spans = records
-        .iter()
-        .map(|record| span_of(&body, record))
-        .collect();
+    let (_, spans) = parse_bounded(endpoint, &body, ListShape::Array, limits)?;
     Ok((body, spans))
 }
 
-fn malformed(endpoint: &str, body: &[u8], error: &serde_json::Error) -> JumpCloudError {
+pub(crate) fn malformed(endpoint: &str, body: &[u8], error: &serde_json::Error) -> JumpCloudError {
     JumpCloudError::MalformedResponse {
         endpoint: endpoint.to_owned(),
         offset: super::error::byte_offset(body, error.line(), error.column()),
-        detail: error.to_string(),
+        detail: super::error::parse_error_detail(error),
     }
 }
 
@@ -89,28 +209,14 @@ pub fn parse_page(
     shape: ListShape,
     body: Bytes,
     header_total: Option<u64>,
+    limits: PageLimits,
 ) -> Result<ParsedPage, JumpCloudError> {
-    match shape {
-        ListShape::Envelope => {
-            let envelope: Envelope<'_> = serde_json::from_slice(&body)
-                .map_err(|error| malformed(endpoint, &body, &error))?;
-            let spans = envelope
-                .results
-                .iter()
-                .map(|record| span_of(&body, record))
-                .collect();
-            let total = envelope.total_count.or(header_total);
-            Ok(ParsedPage { body, spans, total })
-        }
-        ListShape::Array => {
-            let (body, spans) = parse_array(endpoint, body)?;
-            Ok(ParsedPage {
-                body,
-                spans,
-                total: header_total,
-            })
-        }
-    }
+    let (envelope_total, spans) = parse_bounded(endpoint, &body, shape, limits)?;
+    Ok(ParsedPage {
+        body,
+        spans,
+        total: envelope_total.or(header_total),
+    })
 }
 
 /// Offsets of the pages after the first, for a known total.
@@ -158,6 +264,16 @@ pub fn check_page(
     Ok(())
 }
 
+/// A compact fingerprint of a record's whole text (the first 128 bits of its SHA-256), for the
+/// repeat check of records that carry no id (System Insights rows).
+pub fn record_fingerprint(record: &[u8]) -> u128 {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(record);
+    let mut first = [0u8; 16];
+    first.copy_from_slice(&digest[..16]);
+    u128::from_be_bytes(first)
+}
+
 #[derive(Deserialize)]
 struct IdProbe {
     #[serde(rename = "_id", default)]
@@ -176,6 +292,12 @@ pub fn record_id(record: &[u8]) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const LIMITS: PageLimits = PageLimits {
+        max_records: 100,
+        max_record_bytes: 1024,
+        skip: 0,
+    };
 
     #[test]
     fn plans_pages_for_edge_sizes() {
@@ -202,6 +324,7 @@ mod tests {
             ListShape::Envelope,
             Bytes::from_static(body),
             None,
+            LIMITS,
         )
         .unwrap();
         assert_eq!(page.total, Some(2));
@@ -211,7 +334,14 @@ mod tests {
         );
         assert_eq!(&page.body[page.spans[1].clone()], br#"{"_id":"b"}"#);
         let array = Bytes::from_static(b"[ {\"id\":1} ]");
-        let page = parse_page("/api/v2/usergroups", ListShape::Array, array, Some(7)).unwrap();
+        let page = parse_page(
+            "/api/v2/usergroups",
+            ListShape::Array,
+            array,
+            Some(7),
+            LIMITS,
+        )
+        .unwrap();
         assert_eq!(page.total, Some(7));
         assert_eq!(page.len(), 1);
         assert_eq!(&page.body[page.spans[0].clone()], b"{\"id\":1}");
@@ -236,6 +366,7 @@ mod tests {
             ListShape::Envelope,
             Bytes::from_static(body),
             None,
+            LIMITS,
         )
         .unwrap_err();
         let JumpCloudError::MalformedResponse {
@@ -251,9 +382,102 @@ mod tests {
             ListShape::Array,
             Bytes::from_static(br#"{"a":1}"#),
             None,
+            LIMITS,
         )
         .unwrap_err();
         assert_eq!(error.reason(), "MalformedResponse");
+    }
+
+    #[test]
+    fn a_page_over_its_limit_or_with_a_huge_record_is_stopped_while_parsing() {
+        let limits = PageLimits {
+            max_records: 2,
+            max_record_bytes: 16,
+            skip: 200,
+        };
+        let parse = |shape, body: &'static [u8]| {
+            parse_page("/e", shape, Bytes::from_static(body), Some(3), limits)
+        };
+        assert_eq!(parse(ListShape::Array, b"[{},{}]").unwrap().len(), 2);
+        // The third record is refused although the array is not even complete: the parser
+        // never gets to the end of a page that is too long.
+        for (shape, body) in [
+            (ListShape::Array, &b"[{},{},{},"[..]),
+            (
+                ListShape::Envelope,
+                &br#"{"totalCount":3,"results":[1,2,3]}"#[..],
+            ),
+        ] {
+            assert_eq!(
+                parse(shape, body).unwrap_err(),
+                JumpCloudError::TooManyRecords {
+                    endpoint: "/e".into(),
+                    limit: 2,
+                    skip: 200
+                }
+            );
+        }
+        let huge = parse(ListShape::Array, br#"[{"a":"0123456789abcdef"}]"#).unwrap_err();
+        assert_eq!(huge.reason(), "ResponseTooLarge");
+        assert!(huge.to_string().contains("--max-record-bytes"), "{huge}");
+        let twice = parse(ListShape::Envelope, br#"{"results":[],"results":[]}"#).unwrap_err();
+        assert_eq!(twice.reason(), "MalformedResponse");
+        let none = parse(ListShape::Envelope, br#"{"totalCount":1}"#).unwrap_err();
+        assert!(
+            none.to_string().contains("missing field `results`"),
+            "{none}"
+        );
+    }
+
+    #[test]
+    fn parse_errors_name_the_expectation_never_the_value() {
+        let secret = "jca_EchoedKey0123456789";
+        for body in [
+            format!(r#"{{"totalCount":"{secret}","results":[]}}"#),
+            format!(r#"{{"totalCount":[{{"{secret}":1}}],"results":[]}}"#),
+            format!(r#"{{"totalCount":-1,"results":{{"{secret}":2}}}}"#),
+        ] {
+            let error = parse_page(
+                "/api/systemusers",
+                ListShape::Envelope,
+                Bytes::from(body.clone()),
+                None,
+                LIMITS,
+            )
+            .unwrap_err();
+            for text in [error.to_string(), format!("{error:?}")] {
+                assert!(!text.contains("EchoedKey"), "{text}");
+                assert!(text.contains("/api/systemusers"), "{text}");
+                assert!(text.contains("value not shown"), "{text}");
+            }
+        }
+        let error = parse_page(
+            "/e",
+            ListShape::Envelope,
+            Bytes::from(format!(r#"{{"totalCount":"{secret}","results":[]}}"#)),
+            None,
+            LIMITS,
+        )
+        .unwrap_err();
+        let JumpCloudError::MalformedResponse { offset, detail, .. } = &error else {
+            panic!("{error:?}")
+        };
+        // serde_json reports where the value ended: inside it, not at the start of the body.
+        assert!((14..=14 + secret.len() + 2).contains(offset), "{offset}");
+        assert!(detail.ends_with("expected u64"), "{detail}");
+    }
+
+    #[test]
+    fn fingerprints_tell_rows_apart_by_their_whole_text() {
+        let a = record_fingerprint(br#"{"system_id":"s1","name":"macOS"}"#);
+        assert_eq!(
+            a,
+            record_fingerprint(br#"{"system_id":"s1","name":"macOS"}"#)
+        );
+        assert_ne!(
+            a,
+            record_fingerprint(br#"{"system_id":"s1","name":"macOS "}"#)
+        );
     }
 
     #[test]

@@ -29,8 +29,9 @@ impl Default for RetryPolicy {
 pub enum RetryDecision {
     /// Wait this long, then try again.
     Wait(Duration),
-    /// Stop and return the last error.
-    GiveUp,
+    /// Stop and return the last error: the attempt cap was reached (`next_wait: None`), or the
+    /// next wait would pass the deadline.
+    GiveUp { next_wait: Option<Duration> },
 }
 
 /// Decides whether and when to retry after `failed_attempts` failures (1 after the first).
@@ -48,14 +49,16 @@ pub fn decide_retry(
     remaining: Duration,
 ) -> RetryDecision {
     if failed_attempts >= policy.max_attempts {
-        return RetryDecision::GiveUp;
+        return RetryDecision::GiveUp { next_wait: None };
     }
     let wait = match retry_after {
         Some(wait) => wait,
         None => exponential_with_jitter(policy, failed_attempts, jitter),
     };
     if wait > remaining {
-        RetryDecision::GiveUp
+        RetryDecision::GiveUp {
+            next_wait: Some(wait),
+        }
     } else {
         RetryDecision::Wait(wait)
     }
@@ -157,7 +160,7 @@ mod tests {
     fn gives_up_after_max_attempts_or_past_the_deadline() {
         assert_eq!(
             decide_retry(&policy(), 5, None, 0.5, LONG),
-            RetryDecision::GiveUp
+            RetryDecision::GiveUp { next_wait: None }
         );
         assert_eq!(
             decide_retry(
@@ -167,11 +170,15 @@ mod tests {
                 0.5,
                 Duration::from_secs(9)
             ),
-            RetryDecision::GiveUp
+            RetryDecision::GiveUp {
+                next_wait: Some(Duration::from_secs(10))
+            }
         );
         assert_eq!(
             decide_retry(&policy(), 1, None, 1.0, Duration::from_millis(99)),
-            RetryDecision::GiveUp
+            RetryDecision::GiveUp {
+                next_wait: Some(Duration::from_millis(100))
+            }
         );
     }
 

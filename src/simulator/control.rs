@@ -51,6 +51,10 @@ pub struct RequestRecord {
     /// simulator started.
     pub started_ms: u64,
     pub finished_ms: u64,
+    /// The request body of a Directory Insights request (its window and cursor), empty for
+    /// console requests.
+    #[serde(default)]
+    pub body: String,
 }
 
 impl RequestRecord {
@@ -68,6 +72,24 @@ impl RequestRecord {
 pub struct GetSelfStatus {
     #[serde(default)]
     pub status: Option<u16>,
+}
+
+/// Body of `PUT /__simulator/route-status`: make one exact API path (e.g. the undocumented
+/// `/api/users`) answer `status` as if the route did not exist; `null` serves it again.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct RouteStatus {
+    pub path: String,
+    #[serde(default)]
+    pub status: Option<u16>,
+}
+
+/// Body of `PUT /__simulator/insights-rows`: give a System Insights table of the region's first
+/// org exactly `rows` rows (existing rows repeated with new `system_id`s, so every row stays
+/// distinct and the table stays in `system_id` order), e.g. more than 10,000 for two pages.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct InsightsRows {
+    pub table: String,
+    pub rows: usize,
 }
 
 impl Counters {
@@ -150,6 +172,28 @@ pub enum FaultKind {
     /// Answer normally but without the total (no `x-total-count` header, no `totalCount` in
     /// a v1 envelope).
     NoTotal,
+    /// As `no_total`, but only on a page after the first (`skip` > 0): requests for a first
+    /// page pass untouched and do not use the fault up.
+    NoTotalLater,
+    /// Answer normally with the presented API key echoed into the body: into the total
+    /// (`totalCount`, `x-total-count`, or `count` of `/events/count`), a numeric field, or
+    /// into a string field `echo` of the first record (or of the object).
+    EchoKey {
+        #[serde(default)]
+        into: EchoInto,
+    },
+    /// Answer a list page holding `records` records whatever `limit` asked for (the page's
+    /// records repeated), as a server that ignores the page size does.
+    Oversized { records: u32 },
+    /// Answer normally with a string field `blob` of `bytes` bytes added to the first record
+    /// (or to the object).
+    HugeRecord { bytes: u64 },
+    /// Directory Insights: answer a full page (`limit` events, the window's events repeated)
+    /// with the same `X-Search_after` cursor every time, so paging never ends.
+    RepeatCursor,
+    /// Directory Insights: answer one event claimed to be a full page (`X-Result-Count` =
+    /// `X-Limit`) with a new cursor every time, so paging never ends and never repeats.
+    EndlessPages,
     /// Answer normally, then add `count` records of `records` to the org: the totals of the
     /// next page differ from this one.
     Grow {
@@ -160,12 +204,25 @@ pub enum FaultKind {
     },
 }
 
+/// Where an `echo_key` fault puts the key.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EchoInto {
+    /// The total, a numeric field.
+    #[default]
+    Total,
+    /// A string field of the first record.
+    Record,
+}
+
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum GrowRecords {
     #[default]
     Users,
     Systems,
+    /// Directory Insights events happening now (a live org's new events).
+    Events,
 }
 
 /// Body of `POST /__simulator/orgs` (make admins multi-tenant).
@@ -392,6 +449,39 @@ impl SimulatorControl {
             reqwest::Method::PUT,
             "get-self",
             Some(&GetSelfStatus { status }),
+        )
+        .await
+        .map(drop)
+    }
+
+    /// Makes the exact API path `path` answer `status` (e.g. 404 for `/api/users`); `None`
+    /// serves it again.
+    pub async fn set_route_status(
+        &self,
+        path: &str,
+        status: Option<u16>,
+    ) -> Result<(), ControlError> {
+        self.call(
+            reqwest::Method::PUT,
+            "route-status",
+            Some(&RouteStatus {
+                path: path.to_owned(),
+                status,
+            }),
+        )
+        .await
+        .map(drop)
+    }
+
+    /// Gives the System Insights `table` of the first org exactly `rows` rows.
+    pub async fn set_insights_rows(&self, table: &str, rows: usize) -> Result<(), ControlError> {
+        self.call(
+            reqwest::Method::PUT,
+            "insights-rows",
+            Some(&InsightsRows {
+                table: table.to_owned(),
+                rows,
+            }),
         )
         .await
         .map(drop)

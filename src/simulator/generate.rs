@@ -1200,6 +1200,25 @@ impl Org {
     }
 
     /// Adds a freshly enrolled device (used by the "change totals between pages" fault).
+    /// A Directory Insights event happening `now` (a copy of the newest one with a new id),
+    /// as events keep arriving on a live org.
+    pub(crate) fn add_event(&mut self, now: Timestamp) {
+        let Some(newest) = self.events.last() else {
+            return;
+        };
+        let mut raw: Value = serde_json::from_str(&newest.raw).unwrap_or_default();
+        let id = self.ids.next_id();
+        raw["id"] = Value::String(id.clone());
+        raw["timestamp"] = Value::String(fmt_ts(now));
+        let event = Event {
+            ts_ms: now.as_millisecond().max(newest.ts_ms),
+            id,
+            service: newest.service,
+            raw: to_rec(&raw),
+        };
+        self.events.push(event);
+    }
+
     pub(crate) fn add_system(&mut self, now: Timestamp) {
         self.grown += 1;
         let host = format!("new-device-{:04}", self.grown);

@@ -16,8 +16,8 @@ use serde_json::{Value, json};
 use tokio::sync::watch;
 
 use super::control::{
-    AddOrgRequest, AddOrgResponse, DirectoryInsightsToggle, Fault, FaultKind, GetSelfStatus,
-    GrowRecords, KeyExpiry, RequestRecord,
+    AddOrgRequest, AddOrgResponse, DirectoryInsightsToggle, EchoInto, Fault, FaultKind,
+    GetSelfStatus, GrowRecords, InsightsRows, KeyExpiry, RequestRecord, RouteStatus,
 };
 use super::generate::{Event, Org, Rec};
 use super::state::{Admin, ApiKey, ROLES, RegionState, World, role_id, role_may_read};
@@ -123,7 +123,7 @@ async fn handle(State(state): State<Arc<RegionState>>, request: Request) -> Resp
         .get("x-api-key")
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    let fault = state.take_fault(&path);
+    let fault = state.take_fault(&path, &query);
     if !state.response_delay.is_zero() {
         tokio::time::sleep(state.response_delay).await;
     }
@@ -135,11 +135,18 @@ async fn handle(State(state): State<Arc<RegionState>>, request: Request) -> Resp
             status,
             started_ms,
             finished_ms: state.elapsed_ms(),
+            body: if parts.method == Method::POST {
+                String::from_utf8_lossy(&body).into_owned()
+            } else {
+                String::new()
+            },
         });
     };
     let mut malformed = false;
     let mut no_total = false;
     let mut grow = None;
+    let mut echo = None;
+    let mut huge = None;
     let reply = match fault {
         Some(FaultKind::Status {
             status,
@@ -169,8 +176,28 @@ async fn handle(State(state): State<Arc<RegionState>>, request: Request) -> Resp
             query = shifted(&query, by);
             None
         }
-        Some(FaultKind::NoTotal) => {
+        Some(FaultKind::NoTotal | FaultKind::NoTotalLater) => {
             no_total = true;
+            None
+        }
+        Some(FaultKind::EchoKey { into }) => {
+            echo = Some(into);
+            None
+        }
+        Some(FaultKind::Oversized { records }) => {
+            query = with_param(&query, OVERSIZE_PARAM, &records.to_string());
+            None
+        }
+        Some(FaultKind::HugeRecord { bytes }) => {
+            huge = Some(bytes);
+            None
+        }
+        Some(FaultKind::RepeatCursor) => {
+            query = with_param(&query, REPEAT_CURSOR_PARAM, "repeat");
+            None
+        }
+        Some(FaultKind::EndlessPages) => {
+            query = with_param(&query, REPEAT_CURSOR_PARAM, "endless");
             None
         }
         Some(FaultKind::Reset) => {
@@ -196,6 +223,13 @@ async fn handle(State(state): State<Arc<RegionState>>, request: Request) -> Resp
             reply.body.drain(1..=comma);
         }
     }
+    if let Some(into) = echo {
+        echo_key(&mut reply, into, key.as_deref().unwrap_or(""));
+    }
+    if let Some(bytes) = huge {
+        let blob = format!("\"blob\":\"{}\"", "x".repeat(bytes as usize));
+        insert_into_first_record(&mut reply.body, &blob);
+    }
     if let Some((records, count)) = grow {
         let now = state.now();
         let mut world = state.world_mut();
@@ -204,6 +238,7 @@ async fn handle(State(state): State<Arc<RegionState>>, request: Request) -> Resp
                 match records {
                     GrowRecords::Users => org.add_user(now),
                     GrowRecords::Systems => org.add_system(now),
+                    GrowRecords::Events => org.add_event(now),
                 }
             }
         }
@@ -215,12 +250,76 @@ async fn handle(State(state): State<Arc<RegionState>>, request: Request) -> Resp
 
 /// Internal query parameter carrying a `shift` fault to the pager.
 const SHIFT_PARAM: &str = "__simulator_shift";
+/// Internal query parameter carrying an `oversized` fault to the pager: the page's length.
+const OVERSIZE_PARAM: &str = "__simulator_oversize";
+/// Internal query parameter carrying a `repeat_cursor` (`repeat`) or `endless_pages`
+/// (`endless`) fault to Directory Insights.
+const REPEAT_CURSOR_PARAM: &str = "__simulator_repeat_cursor";
 
 /// The query with a `shift` fault for the pager added.
 fn shifted(query: &str, by: u32) -> String {
+    with_param(query, SHIFT_PARAM, &by.to_string())
+}
+
+fn with_param(query: &str, name: &str, value: &str) -> String {
     let mut out = url::form_urlencoded::Serializer::new(query.to_string());
-    out.append_pair(SHIFT_PARAM, &by.to_string());
+    out.append_pair(name, value);
     out.finish()
+}
+
+/// An `echo_key` fault: the key goes into the total (a number) or into a string field of the
+/// first record.
+fn echo_key(reply: &mut Reply, into: EchoInto, key: &str) {
+    let quoted = serde_json::to_string(key).unwrap_or_default();
+    match into {
+        EchoInto::Record => {
+            insert_into_first_record(&mut reply.body, &format!("\"echo\":{quoted}"))
+        }
+        EchoInto::Total => {
+            for prefix in [&b"{\"totalCount\":"[..], &b"{\"count\":"[..]] {
+                if reply.body.starts_with(prefix)
+                    && let Some(end) = reply.body[prefix.len()..]
+                        .iter()
+                        .position(|b| matches!(b, b',' | b'}'))
+                {
+                    reply
+                        .body
+                        .splice(prefix.len()..prefix.len() + end, quoted.bytes());
+                    return;
+                }
+            }
+            for (name, value) in &mut reply.headers {
+                if name == "x-total-count" {
+                    *value = key.to_owned();
+                }
+            }
+        }
+    }
+}
+
+/// Adds `field` (`"name":value`) as the first member of the page's first record, or of the
+/// object when the body is one object.
+fn insert_into_first_record(body: &mut Vec<u8>, field: &str) {
+    let find = |needle: &[u8]| {
+        body.windows(needle.len())
+            .position(|w| w == needle)
+            .map(|i| i + needle.len())
+    };
+    let at = if body.starts_with(b"[{") {
+        Some(2)
+    } else if body.starts_with(b"{\"totalCount\":") {
+        find(b"\"results\":[{")
+    } else if body.starts_with(b"{") {
+        Some(1)
+    } else {
+        None
+    };
+    let Some(at) = at else {
+        return;
+    };
+    let separator = if body.get(at) == Some(&b'}') { "" } else { "," };
+    let insert = format!("{field}{separator}");
+    body.splice(at..at, insert.bytes());
 }
 
 /// A 200 whose body fails after the headers: hyper closes the connection mid-response, which
@@ -319,6 +418,10 @@ fn route(
         let status = StatusCode::from_u16(status).unwrap_or(StatusCode::NOT_FOUND);
         return fail(status, status.canonical_reason().unwrap_or("Not Found"));
     }
+    if let Some(status) = state.route_status(path) {
+        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::NOT_FOUND);
+        return fail(status, status.canonical_reason().unwrap_or("Not Found"));
+    }
     if !role_may_read(&admin.role_name) && !get_self {
         return fail(
             StatusCode::FORBIDDEN,
@@ -392,7 +495,18 @@ fn route(
     }
     if insights {
         let count_only = segments.last() == Some(&"count");
-        return events(state, &orgs, body, now, count_only);
+        let param = |wanted: &str| {
+            url::form_urlencoded::parse(query.as_bytes())
+                .find(|(name, _)| name == wanted)
+                .map(|(_, value)| value.into_owned())
+        };
+        let paging = EventsFaults {
+            paging: param(REPEAT_CURSOR_PARAM),
+            shift: param(SHIFT_PARAM)
+                .and_then(|by| by.parse().ok())
+                .unwrap_or(0),
+        };
+        return events(state, &orgs, body, now, count_only, &paging);
     }
     org_route(orgs[0], &segments, query)
 }
@@ -406,6 +520,8 @@ struct Paging {
     skip: usize,
     /// A `shift` fault: the page starts this many records early but keeps its length.
     shift: usize,
+    /// An `oversized` fault: the page holds this many records, whatever the limit.
+    oversize: Option<usize>,
     descending: bool,
     filter: Option<String>,
 }
@@ -415,6 +531,7 @@ fn parse_paging(query: &str, max: usize) -> Result<Paging, Reply> {
         limit: 10,
         skip: 0,
         shift: 0,
+        oversize: None,
         descending: false,
         filter: None,
     };
@@ -462,6 +579,7 @@ fn parse_paging(query: &str, max: usize) -> Result<Paging, Reply> {
             }
             "filter" => paging.filter = Some(value.into_owned()),
             SHIFT_PARAM => paging.shift = value.parse().unwrap_or(0),
+            OVERSIZE_PARAM => paging.oversize = value.parse().ok(),
             _ => {}
         }
     }
@@ -475,6 +593,16 @@ fn page<'a>(
     // The page has the length it should have; a shift only moves where it starts.
     let length = p.limit.min(items.len().saturating_sub(p.skip));
     let start = p.skip.saturating_sub(p.shift);
+    if let Some(records) = p.oversize {
+        let all: Vec<&str> = items.collect();
+        return all
+            .iter()
+            .cycle()
+            .skip(start)
+            .take(records)
+            .copied()
+            .collect();
+    }
     if p.descending {
         items.rev().skip(start).take(length).collect()
     } else {
@@ -725,6 +853,14 @@ struct EventQuery {
     fields: Option<Vec<String>>,
 }
 
+/// Faults that change how `POST /events` pages.
+struct EventsFaults {
+    /// `repeat` (`repeat_cursor`) or `endless` (`endless_pages`).
+    paging: Option<String>,
+    /// A `shift` fault: the page starts this many events before the cursor.
+    shift: usize,
+}
+
 /// `POST /events` pages through the window; `POST /events/count` (`count_only`) answers
 /// `{"count": N}` for the same service and time window, as JumpCloud does.
 fn events(
@@ -733,6 +869,7 @@ fn events(
     body: &[u8],
     now: Timestamp,
     count_only: bool,
+    faults: &EventsFaults,
 ) -> Reply {
     let bad = |message: &str| Reply::di_error(StatusCode::BAD_REQUEST, message);
     if orgs.iter().any(|o| !o.directory_insights) {
@@ -842,6 +979,8 @@ fn events(
                 }
                 None => 0,
             };
+            // A `shift` fault: the page starts that many events before the cursor.
+            let lower = lower.saturating_sub(faults.shift);
             selected.extend(window[lower..].iter().filter(|e| wanted(e)).take(limit));
         }
     }
@@ -851,6 +990,41 @@ fn events(
             selected.reverse();
         }
         selected.truncate(limit);
+    }
+    if let Some(fault) = faults.paging.as_deref() {
+        // `repeat`: a full page every time (the window's events repeated) with one fixed
+        // cursor. `endless`: one event claimed to be a full page, with a new cursor each time.
+        let window: Vec<&Event> = orgs
+            .iter()
+            .flat_map(|org| org.events.iter())
+            .filter(|e| e.ts_ms >= start_ms && e.ts_ms < end_ms)
+            .collect();
+        let request = state.next_request_id();
+        let (length, cursor) = match fault {
+            "endless" => (1, format!("[{request},\"endless\"]")),
+            _ => (limit, "[0,\"repeat\"]".to_owned()),
+        };
+        // Each event served gets an id of its own, so the pages differ only in their cursor
+        // (a client's repeat check on event ids does not see them first).
+        let raw: Vec<String> = window
+            .iter()
+            .cycle()
+            .take(length)
+            .enumerate()
+            .map(|(i, event)| {
+                let mut value: Value = serde_json::from_str(&event.raw).unwrap_or_default();
+                value["id"] = json!(format!("{request:08x}{i:016x}"));
+                value.to_string()
+            })
+            .collect();
+        let raw: Vec<&str> = raw.iter().map(String::as_str).collect();
+        let mut out = Vec::new();
+        join_array(&raw, &mut out);
+        return Reply::json(StatusCode::OK, out)
+            .header("x-result-count", limit.to_string())
+            .header("x-limit", limit.to_string())
+            .header("x-sort", "ASC")
+            .header("x-search_after", cursor);
     }
     let raw: Vec<&str> = selected.iter().map(|e| &*e.raw).collect();
     let mut out = Vec::new();
@@ -1028,6 +1202,26 @@ fn control(state: &RegionState, method: &Method, path: &str, body: &[u8]) -> Rep
                 no_content()
             }
             Err(reply) => reply,
+        },
+        ("PUT" | "POST", ["route-status"]) => match parse_body::<RouteStatus>(body) {
+            Ok(RouteStatus { path, status }) => {
+                if status.is_some_and(|s| !(400..=599).contains(&s)) || !path.starts_with('/') {
+                    return Reply::error(
+                        StatusCode::BAD_REQUEST,
+                        "route-status needs a path starting with / and a 4xx or 5xx status, or null",
+                    );
+                }
+                state.set_route_status(&path, status);
+                no_content()
+            }
+            Err(reply) => reply,
+        },
+        ("PUT" | "POST", ["insights-rows"]) => match serde_json::from_slice::<InsightsRows>(body) {
+            Ok(InsightsRows { table, rows }) => match state.set_insights_rows(&table, rows) {
+                Ok(()) => no_content(),
+                Err(message) => Reply::error(StatusCode::BAD_REQUEST, &message),
+            },
+            Err(e) => Reply::error(StatusCode::BAD_REQUEST, &format!("invalid body: {e}")),
         },
         ("DELETE", ["counters"]) => {
             state.reset_counters();

@@ -153,6 +153,8 @@ pub(crate) struct RegionState {
     max_in_flight: AtomicU64,
     /// Status `/api/users/getSelf` answers instead of the administrator (control API).
     get_self_status: Mutex<Option<u16>>,
+    /// Exact API paths that answer a status instead (control API `route-status`).
+    route_status: Mutex<BTreeMap<String, u16>>,
 }
 
 /// Marks one API request in progress until dropped.
@@ -275,6 +277,7 @@ impl RegionState {
             in_flight: AtomicU64::new(0),
             max_in_flight: AtomicU64::new(0),
             get_self_status: Mutex::new(None),
+            route_status: Mutex::new(BTreeMap::new()),
         }
     }
 
@@ -347,6 +350,54 @@ impl RegionState {
             .unwrap_or_else(PoisonError::into_inner) = status;
     }
 
+    pub(crate) fn route_status(&self, path: &str) -> Option<u16> {
+        self.route_status
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(path)
+            .copied()
+    }
+
+    pub(crate) fn set_route_status(&self, path: &str, status: Option<u16>) {
+        let mut routes = self
+            .route_status
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        match status {
+            Some(status) => routes.insert(path.to_owned(), status),
+            None => routes.remove(path),
+        };
+    }
+
+    /// Gives a System Insights table of the first org exactly `rows` rows: existing rows are
+    /// repeated with new `system_id`s (sorting after every real one) so each row stays distinct
+    /// and the table stays in `system_id` order.
+    pub(crate) fn set_insights_rows(&self, table: &str, rows: usize) -> Result<(), String> {
+        let mut world = self.world_mut();
+        let org = world.orgs.first_mut().ok_or("the region has no org")?;
+        let list = org
+            .insights
+            .get_mut(table)
+            .ok_or_else(|| format!("no System Insights table {table:?}"))?;
+        if list.is_empty() && rows > 0 {
+            return Err(format!("table {table:?} has no row to repeat"));
+        }
+        let originals = list.len();
+        list.truncate(rows);
+        for copy in originals..rows {
+            let template = &list[copy % originals];
+            let mut row: Value = serde_json::from_str(&template.raw)
+                .map_err(|e| format!("row of {table:?} is not JSON: {e}"))?;
+            let system_id = format!("ffff{copy:020x}");
+            row["system_id"] = Value::String(system_id.clone());
+            list.push(super::generate::InsightRow {
+                system_id,
+                raw: row.to_string().into_boxed_str(),
+            });
+        }
+        Ok(())
+    }
+
     pub(crate) fn next_request_id(&self) -> u64 {
         let mut id = self
             .request_ids
@@ -368,11 +419,16 @@ impl RegionState {
         self.faults().clear();
     }
 
-    /// Takes one use of the first pending fault whose path prefix matches.
-    pub(crate) fn take_fault(&self, path: &str) -> Option<FaultKind> {
+    /// Takes one use of the first pending fault whose path prefix matches (and, for a fault
+    /// meant for later pages, whose query asks for one).
+    pub(crate) fn take_fault(&self, path: &str, query: &str) -> Option<FaultKind> {
+        let later_page = url::form_urlencoded::parse(query.as_bytes())
+            .any(|(name, value)| name == "skip" && value.parse::<u64>().is_ok_and(|s| s > 0));
         let mut faults = self.faults();
         let index = faults.iter().position(|f| {
-            f.times > 0 && f.path_prefix.as_deref().is_none_or(|p| path.starts_with(p))
+            f.times > 0
+                && f.path_prefix.as_deref().is_none_or(|p| path.starts_with(p))
+                && (later_page || f.kind != FaultKind::NoTotalLater)
         })?;
         let fault = &mut faults[index];
         fault.times -= 1;

@@ -106,9 +106,12 @@ async fn load(
         kinds: Default::default(),
     };
     for kind in &index.kinds {
+        // Fail closed: only `complete` is complete; a status this version does not know has no
+        // records to trust.
         let state = match kind.status.as_str() {
+            "complete" => KindState::Complete,
             "not-licensed" => KindState::NotLicensed,
-            _ => KindState::Complete,
+            _ => KindState::Unavailable,
         };
         let loaded = wanted(&kind.kind);
         let parsed = if state == KindState::Complete && loaded {
@@ -152,6 +155,7 @@ async fn load(
                 sha256,
                 file,
                 parent_field: parent_field(&index.sources, &kind.kind),
+                reason: source_field(&index.sources, &kind.kind, "reason"),
             },
         );
     }
@@ -176,11 +180,16 @@ pub fn snapshot_meta(snapshot: &Snapshot) -> SnapshotMeta {
 
 /// The field naming the parent object of a per-parent kind, from the collection's kind list.
 fn parent_field(sources: &Value, kind: &str) -> Option<String> {
+    source_field(sources, kind, "parent_field")
+}
+
+/// A text field of a kind's entry in the collection's kind list.
+fn source_field(sources: &Value, kind: &str, field: &str) -> Option<String> {
     sources
         .as_array()?
         .iter()
         .find(|entry| entry.get("kind").and_then(Value::as_str) == Some(kind))?
-        .get("parent_field")?
+        .get(field)?
         .as_str()
         .map(str::to_owned)
 }

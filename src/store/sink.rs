@@ -127,15 +127,20 @@ impl StoreSink {
     /// starting at or before that end leaves no gap, even when the newest stored event is
     /// older than JumpCloud's retention (a quiet org). Manifests without a window fall back to
     /// the newest stored event.
+    ///
+    /// A collection that got no events (Directory Insights not licensed this time) keeps the
+    /// stored history and its start: the history is carried over unchanged, and the
+    /// collection's own window is empty (see `collect`), so the next one continues from the
+    /// stored events, not from this collection's time.
     fn events_since(&self, manifest: &Manifest) -> Option<jiff::Timestamp> {
         let complete = manifest
             .kinds
             .iter()
             .any(|k| k.kind == EVENTS_KIND && k.status == KindStatus::Complete);
-        if !complete {
-            return None;
-        }
         let previous = self.previous.as_ref().map(|p| &p.manifest);
+        if !complete {
+            return previous.and_then(|p| p.events_since);
+        }
         let covered_until = previous.and_then(|p| {
             let window_end = collection_meta(&p.collection).events_window_end;
             window_end.max(p.events.as_ref().map(EventsState::resume_from))
@@ -181,6 +186,7 @@ fn status_name(status: KindStatus) -> &'static str {
     match status {
         KindStatus::Complete => "complete",
         KindStatus::NotLicensed => "not-licensed",
+        KindStatus::Unavailable => "unavailable",
     }
 }
 
