@@ -80,7 +80,7 @@ pub struct CollectArgs {
     /// Days of Directory Insights events to collect when the store holds none yet for this
     /// connection (JumpCloud keeps at most 90); later collections continue where the stored
     /// events end.
-    #[arg(long, default_value_t = crate::collect::EVENTS_RETENTION_DAYS, value_parser = clap::value_parser!(u32).range(1..=90))]
+    #[arg(long, default_value_t = crate::defaults::EVENTS_DAYS, value_parser = clap::value_parser!(u32).range(1..=90))]
     events_days: u32,
 
     /// Largest response body accepted, in bytes: a larger page (or object) fails the collection

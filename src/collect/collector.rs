@@ -32,6 +32,8 @@ pub const IDENTITY_LABEL: &str = "identity";
 
 /// How far back JumpCloud keeps Directory Insights events: an older resume point leaves a gap.
 pub const EVENTS_RETENTION_DAYS: u32 = 90;
+// The default first window must fit in what JumpCloud keeps.
+const _: () = assert!(crate::defaults::EVENTS_DAYS <= EVENTS_RETENTION_DAYS);
 
 #[derive(Debug, Clone)]
 pub struct CollectOptions {
@@ -43,7 +45,7 @@ pub struct CollectOptions {
 impl Default for CollectOptions {
     fn default() -> Self {
         CollectOptions {
-            events_days: EVENTS_RETENTION_DAYS,
+            events_days: crate::defaults::EVENTS_DAYS,
         }
     }
 }

@@ -22,9 +22,6 @@ use super::connection::{ConnectionStore, Snapshot, StoredManifest, list_all};
 use super::layout::{MANIFEST_SUFFIX, SIGNATURE_SUFFIX};
 use super::manifest::{RetentionRecord, RetiredSnapshot};
 
-/// 12-month audit period plus margin.
-pub const DEFAULT_RETENTION_DAYS: u32 = 400;
-
 #[derive(Debug, Clone)]
 pub struct RetentionPolicy {
     pub max_age: jiff::SignedDuration,
@@ -44,7 +41,7 @@ impl RetentionPolicy {
 
 impl Default for RetentionPolicy {
     fn default() -> Self {
-        Self::days(DEFAULT_RETENTION_DAYS)
+        Self::days(crate::defaults::RETENTION_DAYS)
     }
 }
 
