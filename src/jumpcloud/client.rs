@@ -1,11 +1,11 @@
 //! The HTTP client: auth headers, retries, pagination, request accounting.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use futures::stream::{self, BoxStream, StreamExt};
+use futures::stream::StreamExt;
 use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap, HeaderValue, RETRY_AFTER};
 use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
@@ -16,13 +16,17 @@ use url::Url;
 use super::encodings::KeyMatcher;
 use super::error::{RetryLimit, classify_status, sanitize};
 use super::paging::{
-    self, ListShape, MAX_EVENTS_PAGE, MAX_INSIGHTS_PAGE, MAX_PAGE, PageLimits, check_page,
-    malformed, remaining_skips,
+    self, ListShape, MAX_INSIGHTS_PAGE, MAX_PAGE, PageLimits, check_page, malformed,
 };
 use super::retry::{RetryDecision, RetryPolicy, decide_retry, parse_retry_after};
 use super::routes::{stable_sort, takes_org_header};
 use super::{ApiKey, JumpCloudError};
 use crate::region::Region;
+
+mod insights;
+mod listing;
+
+pub use insights::EventQuery;
 
 const DI_PATH: &str = "/insights/directory/v1";
 
@@ -228,28 +232,6 @@ pub struct Listing {
     request: Arc<ListRequest>,
     first: Page,
     total: u64,
-}
-
-/// A Directory Insights query window.
-#[derive(Debug, Clone)]
-pub struct EventQuery {
-    pub service: Vec<String>,
-    pub start_time: jiff::Timestamp,
-    pub end_time: jiff::Timestamp,
-}
-
-/// Where a Directory Insights query's paging stands.
-struct EventsPaging {
-    /// Events received so far.
-    skip: u64,
-    pages: u64,
-    /// The cursor of the next page (`null` for the first).
-    search_after: serde_json::Value,
-    /// Every cursor seen, as text: one seen twice means paging in a circle.
-    cursors: HashSet<String>,
-    /// Every event id received: one seen twice means a page overlapped the previous one (and,
-    /// with the count still right, that another event is missing).
-    seen: SeenIds,
 }
 
 struct RawResponse {
@@ -522,180 +504,6 @@ impl JumpCloudClient {
         }
     }
 
-    /// Counts Directory Insights events in the window (`POST /events/count`). `None` when the
-    /// route is not available.
-    pub async fn count_events(
-        &self,
-        label: &str,
-        query: &EventQuery,
-    ) -> Result<Option<u64>, JumpCloudError> {
-        #[derive(serde::Deserialize)]
-        struct Count {
-            count: u64,
-        }
-        let body = serde_json::json!({
-            "service": query.service,
-            "start_time": query.start_time.to_string(),
-            "end_time": query.end_time.to_string(),
-        });
-        match self.post_insights(label, "/events/count", &body).await {
-            Ok(response) => {
-                let count: Count = parse_json("/events/count", &response.body)?;
-                Ok(Some(count.count))
-            }
-            Err(JumpCloudError::NotFound { .. }) => Ok(None),
-            Err(error) => Err(error),
-        }
-    }
-
-    /// Streams Directory Insights events of the window, oldest first, paging with
-    /// `search_after` until a page is shorter than the limit. `expected` is the window's
-    /// `/events/count`, when known. A server that pages forever is stopped: a cursor that
-    /// repeats an earlier one, more events than `expected`, or more pages than `expected`
-    /// allows (or [`MAX_EVENT_PAGES`] without a count) end the stream with an error.
-    pub fn events(
-        &self,
-        label: &str,
-        query: EventQuery,
-        expected: Option<u64>,
-    ) -> BoxStream<'static, Result<Page, JumpCloudError>> {
-        let client = self.clone();
-        let label = label.to_owned();
-        let query = Arc::new(query);
-        let max_pages = expected.map_or(MAX_EVENT_PAGES, |count| count / MAX_EVENTS_PAGE + 2);
-        let start = Some(EventsPaging {
-            skip: 0,
-            pages: 0,
-            search_after: serde_json::Value::Null,
-            cursors: HashSet::new(),
-            seen: SeenIds::default(),
-        });
-        stream::try_unfold(start, move |state| {
-            let client = client.clone();
-            let label = label.clone();
-            let query = query.clone();
-            async move {
-                let Some(mut state) = state else {
-                    return Ok(None);
-                };
-                const ENDPOINT: &str = "/events";
-                if state.pages >= max_pages {
-                    return Err(JumpCloudError::MalformedResponse {
-                        endpoint: ENDPOINT.to_owned(),
-                        offset: 0,
-                        detail: format!(
-                            "paging did not end after {} pages ({} events){}; the server keeps \
-                             sending full pages",
-                            state.pages,
-                            state.skip,
-                            expected.map_or_else(String::new, |count| format!(
-                                ", although /events/count reported {count}"
-                            ))
-                        ),
-                    });
-                }
-                let mut body = serde_json::json!({
-                    "service": query.service,
-                    "start_time": query.start_time.to_string(),
-                    "end_time": query.end_time.to_string(),
-                    "limit": MAX_EVENTS_PAGE,
-                    "sort": "ASC",
-                });
-                if !state.search_after.is_null() {
-                    body["search_after"] = state.search_after.clone();
-                }
-                let response = client.post_insights(&label, ENDPOINT, &body).await?;
-                let limits = client.page_limits(MAX_EVENTS_PAGE, state.skip);
-                let (body, spans) = paging::parse_array(ENDPOINT, response.body, limits)?;
-                let header_number = |name: &str| {
-                    response
-                        .headers
-                        .get(name)
-                        .and_then(|value| value.to_str().ok())
-                        .and_then(|text| text.trim().parse::<u64>().ok())
-                };
-                let count = header_number("x-result-count").unwrap_or(spans.len() as u64);
-                let limit = header_number("x-limit").unwrap_or(MAX_EVENTS_PAGE);
-                let page = Page::new(state.skip, body, spans);
-                for record in page.records() {
-                    if let Some(id) = paging::record_id(record)
-                        && !state.seen.insert(&id)
-                    {
-                        return Err(JumpCloudError::DuplicateRecord {
-                            endpoint: ENDPOINT.to_owned(),
-                            id: sanitize(&id, client.inner.key.expose()),
-                            skip: state.skip,
-                        });
-                    }
-                }
-                state.skip += page.len() as u64;
-                state.pages += 1;
-                if let Some(expected) = expected
-                    && state.skip > expected
-                {
-                    return Err(JumpCloudError::TruncatedCollection {
-                        endpoint: ENDPOINT.to_owned(),
-                        expected,
-                        received: state.skip,
-                    });
-                }
-                if count < limit || page.is_empty() {
-                    return Ok(Some((page, None)));
-                }
-                let cursor = response
-                    .headers
-                    .get("x-search_after")
-                    .and_then(|value| value.to_str().ok())
-                    .and_then(|text| serde_json::from_str::<serde_json::Value>(text).ok())
-                    .filter(serde_json::Value::is_array)
-                    .ok_or_else(|| JumpCloudError::MalformedResponse {
-                        endpoint: ENDPOINT.to_owned(),
-                        offset: 0,
-                        detail: "a full page came without a JSON X-Search_after header".to_owned(),
-                    })?;
-                // The cursor is server text: compared, never shown.
-                if !state.cursors.insert(cursor.to_string()) {
-                    return Err(JumpCloudError::MalformedResponse {
-                        endpoint: ENDPOINT.to_owned(),
-                        offset: 0,
-                        detail: format!(
-                            "the X-Search_after cursor of page {} repeats an earlier page's, so \
-                             paging would never end",
-                            state.pages
-                        ),
-                    });
-                }
-                state.search_after = cursor;
-                Ok(Some((page, Some(state))))
-            }
-        })
-        .boxed()
-    }
-
-    async fn post_insights(
-        &self,
-        label: &str,
-        route: &str,
-        body: &serde_json::Value,
-    ) -> Result<RawResponse, JumpCloudError> {
-        let url =
-            Url::parse(&format!("{}{}", self.inner.insights_base, route)).map_err(|error| {
-                JumpCloudError::InvalidConfig(format!("bad URL for {route}: {error}"))
-            })?;
-        let json_body = serde_json::to_vec(body)
-            .map_err(|error| JumpCloudError::InvalidConfig(error.to_string()))?;
-        let spec = RequestSpec {
-            label: label.to_owned(),
-            endpoint: route.to_owned(),
-            method: Method::POST,
-            url,
-            // Directory Insights accepts x-org-id on every route.
-            org_header: true,
-            json_body: Some(json_body),
-        };
-        self.send(spec).await
-    }
-
     /// One logical request, run as its own task. Callers hold requests in `buffered` and
     /// flattened streams that are not always polled; if a request holding one of the client's
     /// permits sat there unpolled while the stream's consumer waited for a permit, the whole
@@ -960,129 +768,6 @@ impl JumpCloudClient {
     }
 }
 
-impl Listing {
-    /// The total the API reported on the first page.
-    pub fn total(&self) -> u64 {
-        self.total
-    }
-
-    pub fn limit(&self) -> u64 {
-        self.request.limit
-    }
-
-    pub fn endpoint(&self) -> &str {
-        &self.request.path
-    }
-
-    /// All pages in order, the first one included. The remaining pages are fetched
-    /// concurrently (bounded by the client) and every page is checked: its length must be
-    /// exactly what the total implies and the total must not change, otherwise the stream ends
-    /// with [`JumpCloudError::TruncatedCollection`] or [`JumpCloudError::TotalChanged`]. A
-    /// record id (`_id` or `id`) seen twice ends it with [`JumpCloudError::DuplicateRecord`]:
-    /// with the count still right, a repeated record means another one is missing.
-    pub fn pages(self) -> BoxStream<'static, Result<Page, JumpCloudError>> {
-        let Listing {
-            client,
-            request,
-            first,
-            total,
-        } = self;
-        let limit = request.limit;
-        let concurrency = client.inner.concurrency;
-        let endpoint = request.path.clone();
-        let key = client.inner.key.clone();
-        let rest = stream::iter(remaining_skips(total, limit))
-            .map(move |skip| {
-                let client = client.clone();
-                let request = request.clone();
-                async move {
-                    let parsed = client.fetch_page(&request, skip).await?;
-                    if parsed.total.is_none() {
-                        return Err(missing_total(&request, skip));
-                    }
-                    check_page(
-                        &request.path,
-                        total,
-                        limit,
-                        skip,
-                        parsed.total,
-                        parsed.len(),
-                    )?;
-                    Ok(Page::new(skip, parsed.body, parsed.spans))
-                }
-            })
-            .buffered(concurrency);
-        let mut seen = SeenIds::default();
-        stream::once(async move { Ok(first) })
-            .chain(rest)
-            .map(move |page: Result<Page, JumpCloudError>| {
-                let page = page?;
-                for record in page.records() {
-                    let repeated = match paging::record_id(record) {
-                        Some(id) => (!seen.insert(&id)).then_some(id),
-                        None => {
-                            let fingerprint = paging::record_fingerprint(record);
-                            (!seen.rows.insert(fingerprint)).then(|| {
-                                format!("(no id) whole-row fingerprint {fingerprint:032x}")
-                            })
-                        }
-                    };
-                    if let Some(id) = repeated {
-                        return Err(JumpCloudError::DuplicateRecord {
-                            endpoint: endpoint.clone(),
-                            id: sanitize(&id, key.expose()),
-                            skip: page.skip,
-                        });
-                    }
-                }
-                Ok(page)
-            })
-            .boxed()
-    }
-}
-
-/// The records a listing has delivered, for the duplicate check. It lives as long as the
-/// listing, so it is kept small: JumpCloud ids are 24 lower-case hex digits (12-byte
-/// ObjectIds), kept as numbers (about a third of the memory of the text); any other id as text;
-/// records without an id (System Insights rows) as a 128-bit fingerprint of the whole row.
-#[derive(Default)]
-struct SeenIds {
-    object_ids: HashSet<u128>,
-    others: HashSet<Box<str>>,
-    rows: HashSet<u128>,
-}
-
-impl SeenIds {
-    /// Whether `id` is new.
-    fn insert(&mut self, id: &str) -> bool {
-        let is_object_id = id.len() == 24
-            && id
-                .bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
-        match u128::from_str_radix(id, 16) {
-            Ok(number) if is_object_id => self.object_ids.insert(number),
-            _ => self.others.insert(id.into()),
-        }
-    }
-}
-
-/// A page after the first came without its total: the first page's total cannot be confirmed,
-/// so the listing is not known to be consistent.
-fn missing_total(request: &ListRequest, skip: u64) -> JumpCloudError {
-    JumpCloudError::MalformedResponse {
-        endpoint: request.path.clone(),
-        offset: 0,
-        detail: format!(
-            "the page at offset {skip} came without {}, so the listing cannot be checked \
-             against the first page's total",
-            match request.shape {
-                ListShape::Envelope => "a totalCount",
-                ListShape::Array => "an x-total-count header",
-            }
-        ),
-    }
-}
-
 /// A spawned task that is aborted when its handle is dropped.
 struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
 
@@ -1107,26 +792,4 @@ impl<T> std::future::Future for AbortOnDrop<T> {
 /// the value found ([`malformed`]).
 fn parse_json<T: DeserializeOwned>(endpoint: &str, body: &[u8]) -> Result<T, JumpCloudError> {
     serde_json::from_slice(body).map_err(|error| malformed(endpoint, body, &error))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::SeenIds;
-
-    #[test]
-    fn seen_ids_tell_every_distinct_id_apart() {
-        let mut seen = SeenIds::default();
-        let object_id = "5f0c1b2a3d4e5f6a7b8c9d0e";
-        assert!(seen.insert(object_id));
-        assert!(!seen.insert(object_id));
-        // Text that parses to the same number is another id.
-        assert!(seen.insert("5F0C1B2A3D4E5F6A7B8C9D0E"));
-        assert!(seen.insert("+f0c1b2a3d4e5f6a7b8c9d0e"));
-        assert!(seen.insert("0f0c1b2a3d4e5f6a7b8c9d0e"));
-        assert!(seen.insert("+0f0c1b2a3d4e5f6a7b8c9d0"));
-        assert!(seen.insert("user-1"));
-        assert!(!seen.insert("user-1"));
-        assert!(!seen.insert("+f0c1b2a3d4e5f6a7b8c9d0e"));
-        assert_eq!((seen.object_ids.len(), seen.others.len()), (2, 4));
-    }
 }

@@ -23,6 +23,7 @@
 //! Local stores are private: directories 0700 and files 0600 (see `private.rs`); large blobs
 //! spool in a per-process folder swept after crashes ([`spool`]).
 
+mod blob_writer;
 mod connection;
 pub mod diff;
 pub mod events;
@@ -36,8 +37,9 @@ mod sink;
 pub mod spool;
 pub mod verify;
 
+pub use blob_writer::BlobWriter;
 pub use connection::{
-    BlobWriter, ConnectionStore, EvidenceStore, KindDraft, Snapshot, SnapshotDraft, SnapshotSummary,
+    ConnectionStore, EvidenceStore, KindDraft, Snapshot, SnapshotDraft, SnapshotSummary,
 };
 pub use evidence::{Records, StoredControls, load_controls, load_evidence, snapshot_meta};
 pub use layout::{ConnectionId, SnapshotId};

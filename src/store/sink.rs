@@ -7,7 +7,8 @@ use std::sync::{Arc, Mutex};
 use serde_json::Value;
 
 use super::StoreError;
-use super::connection::{BlobWriter, ConnectionStore, KindDraft, Snapshot, SnapshotDraft};
+use super::blob_writer::BlobWriter;
+use super::connection::{ConnectionStore, KindDraft, Snapshot, SnapshotDraft};
 use super::events::{EVENTS_KIND, EventsFilter, EventsState};
 use super::evidence::{StoredControls, evaluate_in_phases};
 use super::manifest::{BlobRef, SnapshotIndex, sha256_hex};

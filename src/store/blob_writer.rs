@@ -1,0 +1,116 @@
+//! Streaming one blob into the store with bounded memory: hashed and counted as written, kept
+//! in memory while small, spooled to this process's private spool folder beyond that.
+
+use std::io::Write;
+
+use bytes::Bytes;
+use object_store::{ObjectStoreExt, WriteMultipart};
+use sha2::{Digest, Sha256};
+
+use super::connection::{ConnectionStore, count_lines, object_error};
+use super::manifest::BlobRef;
+use super::{Result, StoreError, spool};
+
+/// Blobs up to this size are uploaded with one create-only PUT from memory; larger ones are
+/// spooled to a temporary file while written and uploaded in parts.
+const IN_MEMORY_BLOB: usize = 8 * 1024 * 1024;
+const PART_SIZE: usize = 8 * 1024 * 1024;
+
+/// Streams one blob: hashed and counted as written, in memory while small, spooled to a
+/// temporary file beyond that, stored (once) by [`finish`](BlobWriter::finish).
+pub struct BlobWriter {
+    store: ConnectionStore,
+    memory: Vec<u8>,
+    spool: Option<std::io::BufWriter<tempfile::NamedTempFile>>,
+    hasher: Sha256,
+    bytes: u64,
+    records: u64,
+}
+
+impl BlobWriter {
+    pub(super) fn new(store: ConnectionStore) -> Self {
+        BlobWriter {
+            store,
+            memory: Vec::new(),
+            spool: None,
+            hasher: Sha256::new(),
+            bytes: 0,
+            records: 0,
+        }
+    }
+
+    pub fn write(&mut self, data: &[u8]) -> Result<()> {
+        self.hasher.update(data);
+        self.bytes += data.len() as u64;
+        self.records += count_lines(data);
+        if let Some(spool) = &mut self.spool {
+            return spool.write_all(data).map_err(local_error);
+        }
+        self.memory.extend_from_slice(data);
+        if self.memory.len() > IN_MEMORY_BLOB {
+            let dir = spool::own_dir().map_err(local_error)?;
+            let file = tempfile::NamedTempFile::new_in(&dir).map_err(local_error)?;
+            let mut spool = std::io::BufWriter::with_capacity(256 * 1024, file);
+            spool.write_all(&self.memory).map_err(local_error)?;
+            self.memory = Vec::new();
+            self.spool = Some(spool);
+        }
+        Ok(())
+    }
+
+    pub fn bytes(&self) -> u64 {
+        self.bytes
+    }
+
+    pub async fn finish(self) -> Result<BlobRef> {
+        let Some(spool) = self.spool else {
+            return self.store.put_blob(Bytes::from(self.memory)).await;
+        };
+        let blob = BlobRef {
+            sha256: hex::encode(self.hasher.finalize()),
+            bytes: self.bytes,
+            records: self.records,
+        };
+        let path = self.store.layout.blob(&blob.sha256);
+        if self.store.blob_exists(&path).await? {
+            return Ok(blob);
+        }
+        let file = spool
+            .into_inner()
+            .map_err(|error| local_error(error.into_error()))?;
+        let mut reader = tokio::fs::File::from_std(file.reopen().map_err(local_error)?);
+        let upload = self
+            .store
+            .object
+            .put_multipart(&path)
+            .await
+            .map_err(object_error("write", &path))?;
+        let mut writer = WriteMultipart::new_with_chunk_size(upload, PART_SIZE);
+        let mut buffer = vec![0u8; 1024 * 1024];
+        loop {
+            use tokio::io::AsyncReadExt;
+            let read = reader.read(&mut buffer).await.map_err(local_error)?;
+            if read == 0 {
+                break;
+            }
+            writer
+                .wait_for_capacity(4)
+                .await
+                .map_err(object_error("write", &path))?;
+            writer.write(&buffer[..read]);
+        }
+        writer
+            .finish()
+            .await
+            .map_err(object_error("write", &path))?;
+        drop(file);
+        Ok(blob)
+    }
+}
+
+fn local_error(source: std::io::Error) -> StoreError {
+    StoreError::Local {
+        path: spool::describe(),
+        source,
+    }
+}
