@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 
 use jiff::Timestamp;
 use jumpcloud_operator::collect::{
-    CollectError, EVENTS_RETENTION_DAYS, EventsWindow, KindEntry, KindSink, KindStatus,
-    MANIFEST_FORMAT, Manifest, ManifestOrg, SnapshotSink, events_window,
+    COLLECTION_FORMAT, CollectError, EVENTS_RETENTION_DAYS, EventsWindow, KindEntry, KindSink,
+    KindStatus, Manifest, ManifestOrg, SnapshotSink, events_window,
 };
 use jumpcloud_operator::controls::{ControlSettings, ControlStatus, evaluate_all};
 use jumpcloud_operator::region::Region;
@@ -273,7 +273,7 @@ async fn collect(
     kinds.push(events_entry);
     kinds.sort_by(|a, b| a.kind.cmp(&b.kind));
     let manifest = Manifest {
-        format: MANIFEST_FORMAT,
+        format: COLLECTION_FORMAT,
         collector_version: "0.0.0-test".to_owned(),
         org: manifest_org,
         region: Region::Us,

@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use super::manifest::{EventsWindow, KindEntry, KindStatus, Manifest, ManifestOrg};
 use super::snapshot::{KindSink, SnapshotSink};
-use super::{CollectError, MANIFEST_FORMAT};
+use super::{COLLECTION_FORMAT, CollectError};
 use crate::jumpcloud::paging::{min_requests, record_id};
 use crate::jumpcloud::{EventQuery, JumpCloudClient, JumpCloudError, ListRequest};
 
@@ -222,7 +222,7 @@ pub async fn collect<S: SnapshotSink>(
     };
     let administrator = identity.administrator.as_ref();
     let manifest = Manifest {
-        format: MANIFEST_FORMAT,
+        format: COLLECTION_FORMAT,
         collector_version: env!("CARGO_PKG_VERSION").to_owned(),
         org,
         region: client.region(),

@@ -10,7 +10,7 @@ pub use collector::{
     CollectOptions, CollectProgress, CollectionReport, EVENTS_RETENTION_DAYS, KindReport,
     NoProgress, collect, events_window,
 };
-pub use manifest::{EventsWindow, KindEntry, KindStatus, MANIFEST_FORMAT, Manifest, ManifestOrg};
+pub use manifest::{COLLECTION_FORMAT, EventsWindow, KindEntry, KindStatus, Manifest, ManifestOrg};
 pub use snapshot::{KindSink, SnapshotSink, WrittenFile, one_line};
 
 use crate::jumpcloud::JumpCloudError;

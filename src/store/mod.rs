@@ -42,7 +42,7 @@ pub use connection::{
 pub use evidence::{Records, StoredControls, load_controls, load_evidence, snapshot_meta};
 pub use layout::{ConnectionId, SnapshotId};
 pub use manifest::{
-    BlobRef, MANIFEST_FORMAT, PreviousSnapshot, RetentionRecord, RetiredSnapshot, SnapshotIndex,
+    BlobRef, PreviousSnapshot, RetentionRecord, RetiredSnapshot, SNAPSHOT_FORMAT, SnapshotIndex,
     SnapshotManifest, StoredKind, sha256_hex,
 };
 pub use private::warn_if_exposed;
