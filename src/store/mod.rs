@@ -47,7 +47,7 @@ pub use manifest::{
 };
 pub use private::warn_if_exposed;
 pub use sign::{SignatureFile, SigningKey, VerifyingKey, signed_message};
-pub use sink::{CommittedSnapshot, StoreKind, StoreSink};
+pub use sink::{CommittedSnapshot, StagedSnapshot, StoreKind, StoreSink};
 
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]
