@@ -5,10 +5,16 @@
 //!
 //! | layer | modules |
 //! | --- | --- |
-//! | gather | [`jumpcloud`] (the JumpCloud HTTP client), [`collect`] (every evidence kind into a snapshot), the Secret and connection reads in [`controller`] |
+//! | gather | [`jumpcloud`] (the JumpCloud HTTP client), [`collect`] (every evidence kind into a snapshot sink, then the step before the commit that evaluates the controls), the Secret and connection reads in [`controller`] |
 //! | decide (pure) | [`decide`] (the operator's plan and status), [`conditions`] (kstatus conditions and their reasons), [`controls`] (the control catalog evaluated over a snapshot) |
-//! | act | [`controller`] (the reconcile shell: JumpCloud calls, the sync, status and events), [`store`] (the evidence store: blobs, manifests, chain, signatures, retention) |
+//! | act | [`controller`] (the reconcile shell: JumpCloud calls, the sync, status and events), [`store`] (the evidence store: blobs, manifests, chain, signatures, retention; the collection's sink) |
 //! | report | [`report`] (auditor reports), [`cli`] (one module per subcommand), [`telemetry`] (metrics and health) |
+//!
+//! Dependencies point one way. [`collect`] names no store: it writes through its own
+//! `SnapshotSink` traits, which [`store`] implements, and its errors box the sink's. The
+//! collection evaluates the controls itself, between the last kind written and the commit
+//! (`collect::EvaluateControls`, one evaluation at a time in the process); the store only
+//! stores the results and reads its blobs back as evidence. [`controls`] know neither.
 //!
 //! Shared contracts: [`crd`] (the `JumpCloudConnection` resource), [`region`] (regions and
 //! hosts), [`defaults`] (defaults the CRD shares with the collector and the store), [`leader`]

@@ -5,7 +5,9 @@
 mod client_support;
 
 use client_support::*;
-use jumpcloud_operator::collect::{CollectOptions, KindStatus, NoProgress, collect};
+use jumpcloud_operator::collect::{
+    CollectOptions, EvaluateControls, KindStatus, NoProgress, collect_with,
+};
 use jumpcloud_operator::controls::{ControlResult, ControlSettings, ControlStatus};
 use jumpcloud_operator::simulator::OrgSize;
 use jumpcloud_operator::simulator::control::{Fault, FaultKind};
@@ -18,11 +20,16 @@ async fn collect_evaluated(
     jumpcloud_operator::collect::CollectionReport<CommittedSnapshot>,
     jumpcloud_operator::collect::CollectError,
 > {
-    let sink = StoreSink::open(store_in(dir))
-        .await
-        .unwrap()
-        .evaluating(ControlSettings::default());
-    collect(client, sink, &CollectOptions::default(), &NoProgress).await
+    let sink = StoreSink::open(store_in(dir)).await.unwrap();
+    let evaluate = EvaluateControls::new(ControlSettings::default());
+    collect_with(
+        client,
+        sink,
+        &evaluate,
+        &CollectOptions::default(),
+        &NoProgress,
+    )
+    .await
 }
 
 fn results(committed: &CommittedSnapshot) -> &[ControlResult] {

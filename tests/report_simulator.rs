@@ -4,7 +4,7 @@
 mod client_support;
 
 use client_support::*;
-use jumpcloud_operator::collect::{CollectOptions, NoProgress, collect};
+use jumpcloud_operator::collect::{CollectOptions, EvaluateControls, NoProgress, collect_with};
 use jumpcloud_operator::controls::{ControlSettings, ControlStatus, EvidenceSet, evaluate_all};
 use jumpcloud_operator::report::{build_report, render_html, render_json, summary_table};
 use jumpcloud_operator::simulator::{OrgSize, Simulator};
@@ -21,12 +21,10 @@ async fn collected(sim: &Simulator, dir: &std::path::Path) -> EvidenceSet {
         dormant_account_days: Some(20),
         ..Default::default()
     };
-    let sink = StoreSink::open(store.clone())
-        .await
-        .unwrap()
-        .evaluating(settings.clone());
+    let sink = StoreSink::open(store.clone()).await.unwrap();
+    let evaluate = EvaluateControls::new(settings.clone());
     let options = CollectOptions { events_days: 30 };
-    let report = collect(&client(sim), sink, &options, &NoProgress)
+    let report = collect_with(&client(sim), sink, &evaluate, &options, &NoProgress)
         .await
         .unwrap();
     let evidence = load_evidence(&store, &report.committed.snapshot, Records::All)

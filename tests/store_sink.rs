@@ -8,15 +8,16 @@ use std::path::{Path, PathBuf};
 
 use jiff::Timestamp;
 use jumpcloud_operator::collect::{
-    CollectError, EVENTS_RETENTION_DAYS, EventsWindow, KindEntry, KindSink, KindStatus,
-    MANIFEST_FORMAT, Manifest, ManifestOrg, SnapshotSink, events_window,
+    BeforeCommit, COLLECTION_FORMAT, CollectError, CommitAsCollected, EVENTS_RETENTION_DAYS,
+    EvaluateControls, EventsWindow, KindEntry, KindSink, KindStatus, Manifest, ManifestOrg,
+    SnapshotSink, events_window,
 };
 use jumpcloud_operator::controls::{ControlSettings, ControlStatus, evaluate_all};
 use jumpcloud_operator::region::Region;
 use jumpcloud_operator::store::verify::{ProblemKind, verify_connection};
 use jumpcloud_operator::store::{
-    CommittedSnapshot, ConnectionStore, EvidenceStore, Records, SigningKey, Snapshot, StoreSink,
-    load_controls, load_evidence, snapshot_meta,
+    CommittedSnapshot, ConnectionStore, EvidenceStore, Records, SigningKey, Snapshot,
+    StagedSnapshot, StoreSink, load_controls, load_evidence, snapshot_meta,
 };
 use serde_json::json;
 
@@ -238,7 +239,35 @@ fn entry(
 /// Drives `sink` the way the collector does: begin, each kind streamed, the manifest committed
 /// last. `events` picks the Directory Insights answer from the window the collection asks for.
 async fn collect(
+    sink: StoreSink,
+    org: &Org,
+    started_at: &str,
+    events: impl FnOnce(&EventsWindow) -> Events,
+) -> Result<Collected, CollectError> {
+    collect_with(sink, &CommitAsCollected, org, started_at, events).await
+}
+
+/// [`collect`], evaluating the controls with `settings` before the commit as the collector does.
+async fn collect_evaluated(
+    sink: StoreSink,
+    settings: ControlSettings,
+    org: &Org,
+    started_at: &str,
+    events: impl FnOnce(&EventsWindow) -> Events,
+) -> Result<Collected, CollectError> {
+    collect_with(
+        sink,
+        &EvaluateControls::new(settings),
+        org,
+        started_at,
+        events,
+    )
+    .await
+}
+
+async fn collect_with(
     mut sink: StoreSink,
+    before_commit: &impl BeforeCommit<StagedSnapshot>,
     org: &Org,
     started_at: &str,
     events: impl FnOnce(&EventsWindow) -> Events,
@@ -273,7 +302,7 @@ async fn collect(
     kinds.push(events_entry);
     kinds.sort_by(|a, b| a.kind.cmp(&b.kind));
     let manifest = Manifest {
-        format: MANIFEST_FORMAT,
+        format: COLLECTION_FORMAT,
         collector_version: "0.0.0-test".to_owned(),
         org: manifest_org,
         region: Region::Us,
@@ -285,7 +314,9 @@ async fn collect(
         events_window: window,
         kinds,
     };
-    let committed = sink.commit(&manifest).await?;
+    let mut staged = sink.stage(&manifest)?;
+    before_commit.before_commit(&mut staged).await?;
+    let committed = sink.commit(staged).await?;
     Ok(Collected {
         resumed_from,
         manifest,
@@ -594,8 +625,9 @@ async fn a_quiet_org_collected_within_the_retention_has_no_gap() {
         dormant_account_days: Some(120),
         ..ControlSettings::default()
     };
-    let evaluated = collect(
-        sink(dir.path()).await.evaluating(settings),
+    let evaluated = collect_evaluated(
+        sink(dir.path()).await,
+        settings,
         &Org::acme(),
         "2027-02-12T12:00:00Z",
         returned_until(quiet),
@@ -755,8 +787,9 @@ async fn evaluated_controls_are_stored_with_the_snapshot_and_verified() {
     .unwrap();
     let settings = ControlSettings::default();
     // Evaluated over a history of two segments.
-    let collected = collect(
-        sink(dir.path()).await.evaluating(settings.clone()),
+    let collected = collect_evaluated(
+        sink(dir.path()).await,
+        settings.clone(),
         &Org::acme(),
         "2026-11-02T12:00:00Z",
         returned,

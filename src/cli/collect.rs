@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use url::Url;
 
-use crate::collect::{CollectError, CollectOptions, CollectProgress, CollectionReport, collect};
+use crate::collect::{
+    CollectError, CollectOptions, CollectProgress, CollectionReport, EvaluateControls, collect_with,
+};
 use crate::controls::ControlSettings;
 use crate::jumpcloud::{ApiKey, ClientConfig, JumpCloudClient, JumpCloudError};
 use crate::region::Region;
@@ -228,10 +230,7 @@ impl CollectArgs {
         };
         let store = EvidenceStore::open(&url)?;
         let connection = store.connection(&self.connection);
-        let sink = StoreSink::open(connection.clone())
-            .await?
-            .signed_by(signer)
-            .evaluating(settings);
+        let sink = StoreSink::open(connection.clone()).await?.signed_by(signer);
 
         let source = self.source().await?;
         let mut config = ClientConfig::new(source.region);
@@ -255,7 +254,8 @@ impl CollectArgs {
         let options = CollectOptions {
             events_days: self.events_days,
         };
-        let result = collect(&client, sink, &options, &progress).await;
+        let evaluate = EvaluateControls::new(settings);
+        let result = collect_with(&client, sink, &evaluate, &options, &progress).await;
         progress.clear();
         if let Some(simulator) = source.simulator {
             simulator.shutdown().await;

@@ -9,8 +9,8 @@ use futures::stream::{self, StreamExt, TryStreamExt};
 use serde::Deserialize;
 
 use super::manifest::{EventsWindow, KindEntry, KindStatus, Manifest, ManifestOrg};
-use super::snapshot::{KindSink, SnapshotSink};
-use super::{CollectError, MANIFEST_FORMAT};
+use super::snapshot::{BeforeCommit, CommitAsCollected, KindSink, SnapshotSink};
+use super::{COLLECTION_FORMAT, CollectError};
 use crate::jumpcloud::paging::{min_requests, record_id};
 use crate::jumpcloud::{EventQuery, JumpCloudClient, JumpCloudError, ListRequest};
 
@@ -55,7 +55,8 @@ pub trait CollectProgress: Send + Sync {
     fn kind_started(&self, kind: &str);
     fn records_written(&self, kind: &str, records: u64);
     fn kind_finished(&self, kind: &str, records: u64, seconds: f64);
-    /// Every kind is stored; the commit (and the sink's evaluation of the controls) follows.
+    /// Every kind is stored; the step before the commit (evaluating the controls) and the
+    /// commit follow.
     fn collected(&self) {}
 }
 
@@ -107,7 +108,19 @@ type KindFuture<'a> =
 /// error nothing is committed.
 pub async fn collect<S: SnapshotSink>(
     client: &JumpCloudClient,
+    sink: S,
+    options: &CollectOptions,
+    progress: &dyn CollectProgress,
+) -> Result<CollectionReport<S::Committed>, CollectError> {
+    collect_with(client, sink, &CommitAsCollected, options, progress).await
+}
+
+/// [`collect`] with `before_commit` run on the staged snapshot between the last kind written
+/// and the commit (evaluating the controls: [`super::EvaluateControls`]).
+pub async fn collect_with<S: SnapshotSink, B: BeforeCommit<S::Staged>>(
+    client: &JumpCloudClient,
     mut sink: S,
+    before_commit: &B,
     options: &CollectOptions,
     progress: &dyn CollectProgress,
 ) -> Result<CollectionReport<S::Committed>, CollectError> {
@@ -222,7 +235,7 @@ pub async fn collect<S: SnapshotSink>(
     };
     let administrator = identity.administrator.as_ref();
     let manifest = Manifest {
-        format: MANIFEST_FORMAT,
+        format: COLLECTION_FORMAT,
         collector_version: env!("CARGO_PKG_VERSION").to_owned(),
         org,
         region: client.region(),
@@ -235,7 +248,9 @@ pub async fn collect<S: SnapshotSink>(
         kinds: entries,
     };
     progress.collected();
-    let committed = sink.commit(&manifest).await?;
+    let mut staged = sink.stage(&manifest)?;
+    before_commit.before_commit(&mut staged).await?;
+    let committed = sink.commit(staged).await?;
     // The identity requests are the fewest possible too: one org page (or more for a large
     // multi-tenant admin) and getSelf.
     let min_identity = min_requests(identity.organizations.len() as u64, 100) + 1;

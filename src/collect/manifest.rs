@@ -4,8 +4,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::region::Region;
 
-/// Version of the manifest layout.
-pub const MANIFEST_FORMAT: u32 = 1;
+/// Version of the collection manifest's layout ([`Manifest::format`], a number). Not the stored
+/// snapshot manifest's format name, `store::SNAPSHOT_FORMAT`.
+pub const COLLECTION_FORMAT: u32 = 1;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Manifest {

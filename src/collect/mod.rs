@@ -1,17 +1,22 @@
 //! Evidence collection: turns a [`JumpCloudClient`](crate::jumpcloud::JumpCloudClient) into a
 //! snapshot: one NDJSON stream per evidence kind (records exactly as the API returned them) plus a
-//! manifest, written through a [`SnapshotSink`].
+//! manifest, written through a [`SnapshotSink`], with a [`BeforeCommit`] step (evaluating the
+//! controls, [`EvaluateControls`]) between the last kind written and the commit.
 
 mod collector;
+mod evaluation;
 mod manifest;
 mod snapshot;
 
 pub use collector::{
     CollectOptions, CollectProgress, CollectionReport, EVENTS_RETENTION_DAYS, KindReport,
-    NoProgress, collect, events_window,
+    NoProgress, collect, collect_with, events_window,
 };
-pub use manifest::{EventsWindow, KindEntry, KindStatus, MANIFEST_FORMAT, Manifest, ManifestOrg};
-pub use snapshot::{KindSink, SnapshotSink, WrittenFile, one_line};
+pub use evaluation::{Evaluable, EvaluateControls};
+pub use manifest::{COLLECTION_FORMAT, EventsWindow, KindEntry, KindStatus, Manifest, ManifestOrg};
+pub use snapshot::{
+    BeforeCommit, CommitAsCollected, KindSink, SnapshotSink, WrittenFile, one_line,
+};
 
 use crate::jumpcloud::JumpCloudError;
 
@@ -26,13 +31,20 @@ pub enum CollectError {
         #[source]
         source: JumpCloudError,
     },
+    /// The sink could not write or commit the snapshot; its own error (the evidence store's)
+    /// says where and why. Boxed: collection drives any [`SnapshotSink`] and names none.
     #[error("cannot store the snapshot: {0}")]
-    Store(#[source] crate::store::StoreError),
+    Store(#[source] Box<dyn std::error::Error + Send + Sync>),
     #[error("{0}")]
     Target(String),
 }
 
 impl CollectError {
+    /// A failure of the sink.
+    pub fn store(error: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        CollectError::Store(error.into())
+    }
+
     /// The client error underneath, if the failure came from the API.
     pub fn api_error(&self) -> Option<&JumpCloudError> {
         match self {

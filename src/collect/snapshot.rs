@@ -1,6 +1,7 @@
 //! Where a collection is written. The collector only talks to [`SnapshotSink`] and
-//! [`KindSink`]; the evidence store ([`crate::store::StoreSink`]) implements them, so collection
-//! knows nothing of blobs, manifests or object storage.
+//! [`KindSink`] (the evidence store implements them), so collection knows nothing of blobs,
+//! manifests or object storage; a [`BeforeCommit`] step (evaluating the controls) runs between
+//! the last kind written and the commit.
 
 use std::future::Future;
 
@@ -20,6 +21,9 @@ pub struct WrittenFile {
 /// written so far: a failed collection publishes nothing.
 pub trait SnapshotSink: Sync {
     type Kind: KindSink + Send;
+    /// Everything written, described by the manifest, not yet published: what a
+    /// [`BeforeCommit`] step reads and adds to.
+    type Staged: Send;
     /// What a commit produces (the stored snapshot).
     type Committed: Send;
 
@@ -34,11 +38,33 @@ pub trait SnapshotSink: Sync {
         kind: &str,
     ) -> impl Future<Output = Result<Self::Kind, CollectError>> + Send;
 
-    /// Writes the manifest last and publishes the snapshot atomically.
+    /// Describes what was written with the manifest; publishes nothing.
+    fn stage(&self, manifest: &Manifest) -> Result<Self::Staged, CollectError>;
+
+    /// Writes the manifest last and publishes the staged snapshot atomically.
     fn commit(
         self,
-        manifest: &Manifest,
+        staged: Self::Staged,
     ) -> impl Future<Output = Result<Self::Committed, CollectError>> + Send;
+}
+
+/// A step of the collection after every kind is written and before the commit, on the staged
+/// snapshot (`T`, a sink's [`SnapshotSink::Staged`]): it reads it and may add to what the commit
+/// publishes. A failure fails the collection, which then publishes nothing.
+pub trait BeforeCommit<T>: Sync {
+    fn before_commit(
+        &self,
+        staged: &mut T,
+    ) -> impl Future<Output = Result<(), CollectError>> + Send;
+}
+
+/// No step: the snapshot is committed as collected.
+pub struct CommitAsCollected;
+
+impl<T: Send> BeforeCommit<T> for CommitAsCollected {
+    async fn before_commit(&self, _: &mut T) -> Result<(), CollectError> {
+        Ok(())
+    }
 }
 
 /// The record stream of one kind.

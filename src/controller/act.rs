@@ -8,7 +8,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use url::Url;
 
 use super::classify::{self, CollectFailure, inconclusive, retry_after};
-use crate::collect::{self, CollectError, CollectOptions, NoProgress};
+use crate::collect::{self, CollectError, CollectOptions, EvaluateControls, NoProgress};
 use crate::crd::{JumpCloudConnectionSpec, OrganizationStatus, SnapshotStatus};
 use crate::decide::control_status::ControlsEvaluation;
 use crate::decide::{KeyCheck, KeyIdentity, SyncResult};
@@ -205,14 +205,14 @@ pub async fn sync(
     let sink = match StoreSink::open(store.clone()).await {
         Ok(sink) => sink
             .signed_by(evidence.signer.clone())
-            .evaluating(spec.controls.clone().unwrap_or_default())
             .retaining(RetentionPolicy::days(spec.retention_days())),
-        Err(error) => return write_failure(&CollectError::Store(error)),
+        Err(error) => return write_failure(&CollectError::store(error)),
     };
     let options = CollectOptions {
         events_days: spec.events_days(),
     };
-    let run = collect::collect(&client, sink, &options, &NoProgress);
+    let evaluate = EvaluateControls::new(spec.controls.clone().unwrap_or_default());
+    let run = collect::collect_with(&client, sink, &evaluate, &options, &NoProgress);
     let report = match tokio::time::timeout(timeout, run).await {
         Err(_) => {
             return SyncOutcome::Synced {
@@ -240,7 +240,7 @@ pub async fn sync(
     let snapshot = &committed.snapshot;
     let mut controls = match &committed.controls {
         Some(stored) => ControlsEvaluation::of(&stored.results, stored.evaluated_at),
-        // The sink above always evaluates; an empty evaluation is the honest fallback.
+        // The collection above always evaluates; an empty evaluation is the honest fallback.
         None => ControlsEvaluation::of(&[], snapshot.manifest.created_at),
     };
     if let Err(error) = crate::report::publish_report(&store, snapshot).await {

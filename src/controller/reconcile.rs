@@ -542,7 +542,7 @@ async fn run_sync(
             .await
         }
         // Kubernetes names are valid store names; this only guards the store's layout.
-        Err(error) => act::write_failure(&crate::collect::CollectError::Store(error)),
+        Err(error) => act::write_failure(&crate::collect::CollectError::store(error)),
     };
     if let Some(metrics) = &ctx.settings.metrics {
         let result = match &outcome {

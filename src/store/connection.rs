@@ -15,7 +15,7 @@ use super::blob_writer::BlobWriter;
 use super::events::EventsState;
 use super::layout::{ConnectionId, Layout, ManifestName, SnapshotId, to_micros};
 use super::manifest::{
-    BlobRef, MANIFEST_FORMAT, PreviousSnapshot, SnapshotIndex, SnapshotManifest, StoredKind,
+    BlobRef, PreviousSnapshot, SNAPSHOT_FORMAT, SnapshotIndex, SnapshotManifest, StoredKind,
     sha256_hex,
 };
 use super::retention::{self, RetentionPolicy};
@@ -676,7 +676,7 @@ impl ConnectionStore {
         index_bytes.push(b'\n');
         let index_blob = self.put_blob(Bytes::from(index_bytes)).await?;
         let manifest = SnapshotManifest {
-            format: MANIFEST_FORMAT.to_owned(),
+            format: SNAPSHOT_FORMAT.to_owned(),
             connection: self.connection.to_string(),
             sequence,
             created_at,

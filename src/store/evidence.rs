@@ -1,13 +1,14 @@
 //! A stored snapshot read back as the evidence the controls evaluate, and its stored control
 //! results.
 
+use std::collections::BTreeSet;
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::connection::{ConnectionStore, Snapshot};
 use super::manifest::SnapshotIndex;
 use super::{Result, StoreError};
-use crate::controls::catalog::{catalog_position, evaluation_phases};
 use crate::controls::{
     ControlResult, ControlSettings, EvidenceSet, KindEvidence, KindState, ResultsSummary,
     SnapshotMeta, collection_meta, parse_records,
@@ -46,34 +47,16 @@ pub async fn load_evidence(
     evidence_of(store, snapshot_meta(snapshot), &snapshot.index, records).await
 }
 
-/// Evaluates every control on the evidence an index names, one phase at a time
-/// ([`evaluation_phases`]): each phase loads only the kinds its controls read and drops them
-/// before the next, so the two largest kinds are never in memory together. The results equal
-/// `evaluate_all` on the whole evidence, in catalog order.
-pub(crate) async fn evaluate_in_phases(
+/// The evidence an index names, with the given metadata, the records of `kinds` loaded with
+/// only the fields the controls read: one phase of an evaluation before the commit.
+pub(crate) async fn load_kinds(
     store: &ConnectionStore,
-    meta: &SnapshotMeta,
+    meta: SnapshotMeta,
     index: &SnapshotIndex,
-    settings: &ControlSettings,
-    now: jiff::Timestamp,
-) -> Result<Vec<ControlResult>> {
-    let mut results = Vec::new();
-    for phase in evaluation_phases() {
-        let wanted = |kind: &str| phase.kinds.contains(kind);
-        let evidence = load(store, meta.clone(), index, &wanted, true).await?;
-        let settings = settings.clone();
-        let evaluated = tokio::task::spawn_blocking(move || {
-            let results = phase.evaluate(&evidence, &settings, now);
-            // Dropping a phase's records takes a while too: here, off the async workers.
-            drop(evidence);
-            results
-        })
-        .await
-        .map_err(|error| StoreError::Evidence(format!("the evaluation task failed: {error}")))?;
-        results.extend(evaluated);
-    }
-    results.sort_by_key(|result| catalog_position(&result.id));
-    Ok(results)
+    kinds: &BTreeSet<&'static str>,
+) -> Result<EvidenceSet> {
+    let wanted = |kind: &str| kinds.contains(kind);
+    load(store, meta, index, &wanted, true).await
 }
 
 /// The evidence an index names, with the given metadata (also before the manifest exists).

@@ -6,8 +6,9 @@ use sha2::{Digest, Sha256};
 
 use super::events::EventsState;
 
-/// Identifies the manifest layout; verification refuses others.
-pub const MANIFEST_FORMAT: &str = "jumpcloud-operator.io/snapshot/v1";
+/// Identifies the snapshot manifest's layout ([`SnapshotManifest::format`]); verification refuses
+/// others. The collection manifest inside it has its own version, `collect::COLLECTION_FORMAT`.
+pub const SNAPSHOT_FORMAT: &str = "jumpcloud-operator.io/snapshot/v1";
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SnapshotManifest {

@@ -44,12 +44,12 @@ pub use connection::{
 pub use evidence::{Records, StoredControls, load_controls, load_evidence, snapshot_meta};
 pub use layout::{ConnectionId, SnapshotId};
 pub use manifest::{
-    BlobRef, MANIFEST_FORMAT, PreviousSnapshot, RetentionRecord, RetiredSnapshot, SnapshotIndex,
+    BlobRef, PreviousSnapshot, RetentionRecord, RetiredSnapshot, SNAPSHOT_FORMAT, SnapshotIndex,
     SnapshotManifest, StoredKind, sha256_hex,
 };
 pub use private::warn_if_exposed;
 pub use sign::{SignatureFile, SigningKey, VerifyingKey, signed_message};
-pub use sink::{CommittedSnapshot, StoreKind, StoreSink};
+pub use sink::{CommittedSnapshot, StagedSnapshot, StoreKind, StoreSink};
 
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]

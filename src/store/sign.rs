@@ -9,7 +9,7 @@ use ed25519_dalek::pkcs8::{DecodePrivateKey, DecodePublicKey};
 use serde::{Deserialize, Serialize};
 
 use super::StoreError;
-use super::manifest::{MANIFEST_FORMAT, sha256_hex};
+use super::manifest::{SNAPSHOT_FORMAT, sha256_hex};
 
 /// A private signing key (from a file the user provides, e.g. a mounted Secret).
 #[derive(Clone)]
@@ -38,7 +38,7 @@ pub struct SignatureFile {
 }
 
 pub fn signed_message(manifest_sha256: &str) -> String {
-    format!("{MANIFEST_FORMAT} sha256:{manifest_sha256}")
+    format!("{SNAPSHOT_FORMAT} sha256:{manifest_sha256}")
 }
 
 fn key_error(path: &Path, reason: impl Into<String>) -> StoreError {

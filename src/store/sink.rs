@@ -1,7 +1,9 @@
 //! The evidence store as the target of a collection: each kind streams into a content-addressed
 //! blob, Directory Insights events are kept only where the stored history ends, and the commit
-//! evaluates the controls (when asked), stores their results and writes the manifest last.
+//! stores the control results the collection's step before it evaluated on the staged snapshot
+//! (when it did) and writes the manifest last.
 
+use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
@@ -10,24 +12,23 @@ use super::StoreError;
 use super::blob_writer::BlobWriter;
 use super::connection::{ConnectionStore, KindDraft, Snapshot, SnapshotDraft};
 use super::events::{EVENTS_KIND, EventsFilter, EventsState};
-use super::evidence::{StoredControls, evaluate_in_phases};
+use super::evidence::{StoredControls, load_kinds};
 use super::manifest::{BlobRef, SnapshotIndex, sha256_hex};
 use super::retention::RetentionPolicy;
 use super::sign::SigningKey;
 use crate::collect::{
-    CollectError, KindSink, KindStatus, Manifest, ManifestOrg, SnapshotSink, WrittenFile, one_line,
+    CollectError, Evaluable, KindSink, KindStatus, Manifest, ManifestOrg, SnapshotSink,
+    WrittenFile, one_line,
 };
-use crate::controls::{ControlSettings, ResultsSummary, collection_meta};
-
-/// Admits one evaluation of the controls at a time ([`StoreSink::evaluating`]).
-static EVALUATIONS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(1);
+use crate::controls::{
+    ControlResult, ControlSettings, EvidenceSet, ResultsSummary, SnapshotMeta, collection_meta,
+};
 
 /// Writes one collection into a connection's part of the store.
 pub struct StoreSink {
     store: ConnectionStore,
     previous: Option<Snapshot>,
     signer: Option<SigningKey>,
-    controls: Option<ControlSettings>,
     retention: Option<RetentionPolicy>,
     /// The events position after this collection, set when the events kind finishes.
     events_position: Arc<Mutex<Option<EventsState>>>,
@@ -39,12 +40,55 @@ pub struct CommittedSnapshot {
     pub snapshot: Snapshot,
     /// The snapshot it follows in the chain.
     pub previous: Option<Snapshot>,
-    /// The control results stored with it (when the sink was asked to evaluate).
+    /// The control results stored with it (when the collection evaluated them).
     pub controls: Option<StoredControls>,
 }
 
+/// A collection written into the store and described, not yet committed: the controls can be
+/// evaluated on it ([`Evaluable`]), reading its blobs back.
+pub struct StagedSnapshot {
+    store: ConnectionStore,
+    draft: SnapshotDraft,
+    index: SnapshotIndex,
+    controls: Option<StoredControls>,
+}
+
+impl Evaluable for StagedSnapshot {
+    fn meta(&self) -> SnapshotMeta {
+        let mut meta = collection_meta(&self.draft.collection);
+        if let Some(since) = self.draft.events_since {
+            meta.events_window_start = Some(since);
+        }
+        meta
+    }
+
+    async fn load_kinds(
+        &self,
+        meta: SnapshotMeta,
+        kinds: &BTreeSet<&'static str>,
+    ) -> Result<EvidenceSet, CollectError> {
+        load_kinds(&self.store, meta, &self.index, kinds)
+            .await
+            .map_err(store_error)
+    }
+
+    fn add_results(
+        &mut self,
+        settings: ControlSettings,
+        evaluated_at: jiff::Timestamp,
+        results: Vec<ControlResult>,
+    ) {
+        self.controls = Some(StoredControls {
+            evaluated_at,
+            summary: ResultsSummary::of(&results),
+            settings,
+            results,
+        });
+    }
+}
+
 fn store_error(error: StoreError) -> CollectError {
-    CollectError::Store(error)
+    CollectError::store(error)
 }
 
 impl StoreSink {
@@ -55,7 +99,6 @@ impl StoreSink {
             store,
             previous,
             signer: None,
-            controls: None,
             retention: None,
             events_position: Arc::default(),
         })
@@ -64,14 +107,6 @@ impl StoreSink {
     /// Signs the manifest with this key.
     pub fn signed_by(mut self, signer: Option<SigningKey>) -> Self {
         self.signer = signer;
-        self
-    }
-
-    /// Evaluates the controls with these settings before committing, and stores the results
-    /// with the snapshot (its manifest references them). Evaluations run one at a time in the
-    /// process: their memory grows with the org, so concurrent syncs must not add up.
-    pub fn evaluating(mut self, settings: ControlSettings) -> Self {
-        self.controls = Some(settings);
         self
     }
 
@@ -152,35 +187,6 @@ impl StoreSink {
             _ => Some(manifest.events_window.start),
         }
     }
-
-    async fn evaluate(
-        &self,
-        settings: &ControlSettings,
-        draft: &SnapshotDraft,
-    ) -> Result<(StoredControls, BlobRef), StoreError> {
-        let mut meta = collection_meta(&draft.collection);
-        if let Some(since) = draft.events_since {
-            meta.events_window_start = Some(since);
-        }
-        let index = SnapshotIndex::of(draft.kinds.clone(), draft.sources.clone());
-        let evaluated_at = meta.finished_at.unwrap_or_else(jiff::Timestamp::now);
-        let _turn = EVALUATIONS
-            .acquire()
-            .await
-            .map_err(|error| StoreError::Evidence(format!("evaluation queue closed: {error}")))?;
-        let results =
-            evaluate_in_phases(&self.store, &meta, &index, settings, evaluated_at).await?;
-        let controls = StoredControls {
-            evaluated_at,
-            summary: ResultsSummary::of(&results),
-            settings: settings.clone(),
-            results,
-        };
-        let mut json = serde_json::to_vec(&controls).map_err(StoreError::Serialise)?;
-        json.push(b'\n');
-        let blob = self.store.put_blob(json.into()).await?;
-        Ok((controls, blob))
-    }
 }
 
 fn status_name(status: KindStatus) -> &'static str {
@@ -193,6 +199,7 @@ fn status_name(status: KindStatus) -> &'static str {
 
 impl SnapshotSink for StoreSink {
     type Kind = StoreKind;
+    type Staged = StagedSnapshot;
     type Committed = CommittedSnapshot;
 
     fn begin(&mut self, org: &ManifestOrg) -> Result<Option<jiff::Timestamp>, CollectError> {
@@ -231,7 +238,7 @@ impl SnapshotSink for StoreSink {
         })
     }
 
-    async fn commit(self, manifest: &Manifest) -> Result<CommittedSnapshot, CollectError> {
+    fn stage(&self, manifest: &Manifest) -> Result<StagedSnapshot, CollectError> {
         let mut collection = serde_json::to_value(manifest)
             .map_err(|error| store_error(StoreError::Serialise(error)))?;
         // Per-kind details go to the index, which an unchanged org shares across snapshots.
@@ -248,7 +255,7 @@ impl SnapshotSink for StoreSink {
                 .as_ref()
                 .and_then(|p| p.manifest.events.clone())
         });
-        let mut draft = SnapshotDraft {
+        let draft = SnapshotDraft {
             kinds: self.drafts(manifest),
             events,
             events_since: self.events_since(manifest),
@@ -257,15 +264,31 @@ impl SnapshotSink for StoreSink {
             sources,
             retention: self.retention.clone(),
         };
-        let controls = match &self.controls {
-            Some(settings) => {
-                let (controls, blob) =
-                    self.evaluate(settings, &draft).await.map_err(store_error)?;
-                draft.controls = Some(blob);
-                Some(controls)
-            }
-            None => None,
-        };
+        Ok(StagedSnapshot {
+            store: self.store.clone(),
+            index: SnapshotIndex::of(draft.kinds.clone(), draft.sources.clone()),
+            draft,
+            controls: None,
+        })
+    }
+
+    async fn commit(self, staged: StagedSnapshot) -> Result<CommittedSnapshot, CollectError> {
+        let StagedSnapshot {
+            mut draft,
+            controls,
+            ..
+        } = staged;
+        if let Some(controls) = &controls {
+            let mut json = serde_json::to_vec(controls)
+                .map_err(|error| store_error(StoreError::Serialise(error)))?;
+            json.push(b'\n');
+            let blob = self
+                .store
+                .put_blob(json.into())
+                .await
+                .map_err(store_error)?;
+            draft.controls = Some(blob);
+        }
         // After the head this collection was built on (its events continue from there): if
         // another writer moved the head meanwhile, this commit is refused, never forked.
         let snapshot = self

@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 use super::Result;
 use super::connection::{ConnectionStore, list_all, object_error};
 use super::layout::{ManifestName, SIGNATURE_SUFFIX, SnapshotId};
-use super::manifest::{BlobRef, MANIFEST_FORMAT, RetentionRecord, SnapshotManifest, sha256_hex};
+use super::manifest::{BlobRef, RetentionRecord, SNAPSHOT_FORMAT, SnapshotManifest, sha256_hex};
 use super::sign::{SignatureFile, VerifyingKey};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -420,7 +420,7 @@ pub async fn verify_connection(
         let bytes = store.manifest_bytes(name).await?;
         let sha256 = sha256_hex(&bytes);
         let manifest = match serde_json::from_slice::<SnapshotManifest>(&bytes) {
-            Ok(manifest) if manifest.format == MANIFEST_FORMAT => Some(manifest),
+            Ok(manifest) if manifest.format == SNAPSHOT_FORMAT => Some(manifest),
             Ok(manifest) => {
                 report.problems.push(Problem {
                     kind: ProblemKind::ManifestInvalid,
@@ -707,7 +707,7 @@ mod tests {
                     id: Some(SnapshotId::new(time, &sha256)),
                     path: format!("c/snapshots/{sequence:020}.json"),
                     manifest: Some(SnapshotManifest {
-                        format: MANIFEST_FORMAT.to_owned(),
+                        format: SNAPSHOT_FORMAT.to_owned(),
                         connection: "c".to_owned(),
                         sequence,
                         created_at: time,

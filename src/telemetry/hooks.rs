@@ -1,5 +1,5 @@
 //! Glue between the operator's own types and [`Metrics`]: condition reasons to [`KeyState`],
-//! sync results to [`SyncOutcome`], request labels to bounded `&'static str` groups, and the
+//! sync results to [`SyncResultLabel`], request labels to bounded `&'static str` groups, and the
 //! request observer the JumpCloud client calls after every HTTP attempt.
 
 use std::collections::BTreeSet;
@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 
-use super::{ControlResultLabel, KeyState, Metrics, StatusClass, SyncOutcome};
+use super::{ControlResultLabel, KeyState, Metrics, StatusClass, SyncResultLabel};
 use crate::conditions::Reason;
 use crate::decide::SyncResult;
 
@@ -134,8 +134,8 @@ pub fn record_sync(
     elapsed: Duration,
 ) {
     let outcome = match result {
-        Some(result) => sync_outcome(result),
-        None => SyncOutcome::KeyRejected,
+        Some(result) => sync_result_label(result),
+        None => SyncResultLabel::KeyRejected,
     };
     metrics.record_sync(outcome, elapsed);
     if let Some(SyncResult::Succeeded {
@@ -174,15 +174,15 @@ pub fn record_key_state(metrics: &Metrics, namespace: &str, name: &str, conditio
 }
 
 /// The `syncs_total` result of a sync.
-pub fn sync_outcome(result: &SyncResult) -> SyncOutcome {
+pub fn sync_result_label(result: &SyncResult) -> SyncResultLabel {
     match result {
-        SyncResult::Succeeded { .. } => SyncOutcome::Success,
+        SyncResult::Succeeded { .. } => SyncResultLabel::Success,
         SyncResult::Failed { reason, .. } => match *reason {
-            Reason::RateLimited => SyncOutcome::RateLimited,
-            Reason::JumpCloudUnavailable => SyncOutcome::Unavailable,
-            Reason::Timeout => SyncOutcome::Timeout,
-            Reason::TruncatedCollection | Reason::ForbiddenEndpoint => SyncOutcome::Partial,
-            _ => SyncOutcome::Error,
+            Reason::RateLimited => SyncResultLabel::RateLimited,
+            Reason::JumpCloudUnavailable => SyncResultLabel::Unavailable,
+            Reason::Timeout => SyncResultLabel::Timeout,
+            Reason::TruncatedCollection | Reason::ForbiddenEndpoint => SyncResultLabel::Partial,
+            _ => SyncResultLabel::Error,
         },
     }
 }
@@ -228,15 +228,15 @@ mod tests {
             transient: true,
         };
         assert_eq!(
-            sync_outcome(&failed(Reason::RateLimited)),
-            SyncOutcome::RateLimited
+            sync_result_label(&failed(Reason::RateLimited)),
+            SyncResultLabel::RateLimited
         );
         assert_eq!(
-            sync_outcome(&failed(Reason::SyncFailed)),
-            SyncOutcome::Error
+            sync_result_label(&failed(Reason::SyncFailed)),
+            SyncResultLabel::Error
         );
         assert_eq!(
-            sync_outcome(&SyncResult::Succeeded {
+            sync_result_label(&SyncResult::Succeeded {
                 counts: Default::default(),
                 snapshot: crate::crd::SnapshotStatus {
                     id: String::new(),
@@ -253,7 +253,7 @@ mod tests {
                 )),
                 retention_problem: None,
             }),
-            SyncOutcome::Success
+            SyncResultLabel::Success
         );
     }
 }

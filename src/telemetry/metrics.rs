@@ -15,9 +15,10 @@ use prometheus_client::registry::{Registry, Unit};
 /// Kubernetes object name. Keeps arbitrary text (and so anything key-like) out of `/metrics`.
 pub const INVALID_NAME_LABEL: &str = "_invalid";
 
-/// Outcome of one evidence sync (label `result` of `syncs_total`).
+/// The `result` label of `syncs_total`: how one evidence sync ended, in the few values the
+/// metric allows (the controller's own `SyncOutcome` is what a sync produced).
 #[derive(Clone, Copy, Debug, Hash, PartialEq, Eq, PartialOrd, Ord)]
-pub enum SyncOutcome {
+pub enum SyncResultLabel {
     Success,
     /// Collected, but at least one endpoint was truncated or forbidden.
     Partial,
@@ -29,17 +30,17 @@ pub enum SyncOutcome {
     Error,
 }
 
-impl SyncOutcome {
+impl SyncResultLabel {
     /// The label value.
     pub fn as_str(self) -> &'static str {
         match self {
-            SyncOutcome::Success => "success",
-            SyncOutcome::Partial => "partial",
-            SyncOutcome::RateLimited => "rate_limited",
-            SyncOutcome::Unavailable => "unavailable",
-            SyncOutcome::Timeout => "timeout",
-            SyncOutcome::KeyRejected => "key_rejected",
-            SyncOutcome::Error => "error",
+            SyncResultLabel::Success => "success",
+            SyncResultLabel::Partial => "partial",
+            SyncResultLabel::RateLimited => "rate_limited",
+            SyncResultLabel::Unavailable => "unavailable",
+            SyncResultLabel::Timeout => "timeout",
+            SyncResultLabel::KeyRejected => "key_rejected",
+            SyncResultLabel::Error => "error",
         }
     }
 }
@@ -309,7 +310,7 @@ impl Metrics {
     }
 
     /// Counts one finished sync and observes its duration.
-    pub fn record_sync(&self, outcome: SyncOutcome, duration: Duration) {
+    pub fn record_sync(&self, outcome: SyncResultLabel, duration: Duration) {
         self.sync_duration.observe(duration.as_secs_f64());
         self.syncs
             .get_or_create(&SyncLabels {
@@ -490,7 +491,7 @@ mod tests {
     #[test]
     fn exposition_contains_every_documented_series() {
         let metrics = Metrics::new();
-        metrics.record_sync(SyncOutcome::Success, Duration::from_millis(1500));
+        metrics.record_sync(SyncResultLabel::Success, Duration::from_millis(1500));
         metrics.record_request("systemusers", StatusClass::from_status(200));
         metrics.set_key_state("team-a", "prod", KeyState::Accepted);
         metrics.set_evidence("team-a", "prod", "devices", 120);
@@ -551,7 +552,7 @@ mod tests {
             metrics.set_control_results("team-a", name, &[(ControlResultLabel::Fail, 2)]);
             metrics.set_evidence_head("team-a", name, 7);
         }
-        metrics.record_sync(SyncOutcome::Success, Duration::from_secs(1));
+        metrics.record_sync(SyncResultLabel::Success, Duration::from_secs(1));
         metrics.forget_connection("team-a", "prod");
         let text = exposition(&metrics);
         assert!(!text.contains("connection=\"prod\""), "{text}");
@@ -591,13 +592,13 @@ mod tests {
     fn every_label_value_in_the_exposition_is_bounded() {
         let metrics = Metrics::new();
         for outcome in [
-            SyncOutcome::Success,
-            SyncOutcome::Partial,
-            SyncOutcome::RateLimited,
-            SyncOutcome::Unavailable,
-            SyncOutcome::Timeout,
-            SyncOutcome::KeyRejected,
-            SyncOutcome::Error,
+            SyncResultLabel::Success,
+            SyncResultLabel::Partial,
+            SyncResultLabel::RateLimited,
+            SyncResultLabel::Unavailable,
+            SyncResultLabel::Timeout,
+            SyncResultLabel::KeyRejected,
+            SyncResultLabel::Error,
         ] {
             metrics.record_sync(outcome, Duration::from_secs(1));
         }

@@ -9,7 +9,7 @@
 //!
 //! use jumpcloud_operator::telemetry::{
 //!     serve_health, serve_metrics, ControlResultLabel, KeyState, Metrics, Readiness, StatusClass,
-//!     SyncOutcome,
+//!     SyncResultLabel,
 //! };
 //!
 //! # async fn wiring() {
@@ -33,7 +33,7 @@
 //! readiness.set_ready();
 //! // In the client and in reconcile:
 //! metrics.record_request("systemusers", StatusClass::from_status(200));
-//! metrics.record_sync(SyncOutcome::Success, Duration::from_secs(3));
+//! metrics.record_sync(SyncResultLabel::Success, Duration::from_secs(3));
 //! metrics.set_key_state("team-a", "prod", KeyState::Accepted);
 //! metrics.set_evidence("team-a", "prod", "devices", 120);
 //! metrics.set_control_results("team-a", "prod", &[(ControlResultLabel::Pass, 14), (ControlResultLabel::Fail, 1)]);
@@ -50,7 +50,7 @@
 //! `run` owns one [`Metrics`] and one [`Readiness`]. The JumpCloud client reports every HTTP
 //! attempt through a [`RequestObserver`] (`ClientConfig::observer`), with its request label
 //! turned into a bounded group by [`endpoint_group`]. The controller records each sync
-//! ([`sync_outcome`]), the key state after each reconcile ([`key_state`] of the `KeyValid`
+//! ([`sync_result_label`]), the key state after each reconcile ([`key_state`] of the `KeyValid`
 //! reason) and evidence counts, forgets deleted connections (on `ObjectNotFound`, and by a
 //! sweep against its cache every 5 s, since deletions trigger no reconcile), and sets
 //! readiness once its stores are listed ([`store_ready`]).
@@ -60,7 +60,7 @@
 //! | series | type | labels |
 //! | --- | --- | --- |
 //! | `sync_duration_seconds` | histogram | none |
-//! | `syncs_total` | counter | `result` ([`SyncOutcome`]) |
+//! | `syncs_total` | counter | `result` ([`SyncResultLabel`]) |
 //! | `jumpcloud_requests_total` | counter | `endpoint_group` (a `&'static str`), `status_class` (`1xx`..`5xx`, `transport`) |
 //! | `key_state` | gauge 0/1 | `namespace`, `connection`, `state` ([`KeyState`]: the `KeyValid` reasons) |
 //! | `evidence_records` | gauge | `namespace`, `connection`, `kind` (a `&'static str` evidence kind) |
@@ -86,11 +86,11 @@ mod server;
 
 pub use hooks::{
     OTHER_GROUP, RequestObserver, endpoint_group, key_state, record_key_state, record_sync,
-    store_ready, sync_outcome,
+    store_ready, sync_result_label,
 };
 
 pub use metrics::{
-    ControlResultLabel, INVALID_NAME_LABEL, KeyState, Metrics, StatusClass, SyncOutcome,
+    ControlResultLabel, INVALID_NAME_LABEL, KeyState, Metrics, StatusClass, SyncResultLabel,
 };
 pub use server::{
     Readiness, TelemetryError, health_router, metrics_router, serve_health, serve_health_on,

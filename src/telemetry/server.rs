@@ -147,7 +147,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::telemetry::{KeyState, SyncOutcome};
+    use crate::telemetry::{KeyState, SyncResultLabel};
 
     async fn local_listener() -> (TcpListener, String) {
         let listener = TcpListener::bind("127.0.0.1:0")
@@ -190,7 +190,7 @@ mod tests {
     async fn metrics_endpoint_serves_openmetrics_text_and_stops_on_shutdown() {
         let (listener, base) = local_listener().await;
         let metrics = Arc::new(Metrics::new());
-        metrics.record_sync(SyncOutcome::Success, Duration::from_secs(2));
+        metrics.record_sync(SyncResultLabel::Success, Duration::from_secs(2));
         metrics.set_key_state("team-a", "prod", KeyState::Accepted);
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let server = tokio::spawn(serve_metrics_on(listener, metrics.clone(), async move {
