@@ -5,10 +5,9 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use jiff::Timestamp;
-use jumpcloud_operator::region::Region;
-use jumpcloud_operator::simulator::control::{Fault, FaultKind, GrowRecords};
-use jumpcloud_operator::simulator::{
-    OrgSize, SimAdmin, Simulator, SimulatorConfig, SimulatorControl,
+use jumpcloud_simulator::control::{Fault, FaultKind, GrowRecords};
+use jumpcloud_simulator::{
+    OrgSize, Region, SimAdmin, Simulator, SimulatorConfig, SimulatorControl,
 };
 use reqwest::StatusCode;
 use secrecy::{ExposeSecret, SecretString};

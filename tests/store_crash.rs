@@ -36,12 +36,12 @@ use std::time::{Duration, Instant};
 
 use jumpcloud_operator::controls::evidence::KindState;
 use jumpcloud_operator::region::Region;
-use jumpcloud_operator::simulator::{OrgSize, Simulator, SimulatorConfig};
 use jumpcloud_operator::store::verify::verify_connection;
 use jumpcloud_operator::store::{
     ConnectionStore, EvidenceStore, Records, SigningKey, Snapshot, VerifyingKey, load_controls,
     load_evidence,
 };
+use jumpcloud_simulator::{OrgSize, Simulator, SimulatorConfig};
 use s3_support::S3Server;
 use secrecy::ExposeSecret;
 

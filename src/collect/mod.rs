@@ -7,8 +7,8 @@ mod manifest;
 mod snapshot;
 
 pub use collector::{
-    CollectOptions, CollectProgress, CollectionReport, EVENTS_RETENTION_DAYS, KindReport,
-    NoProgress, collect, events_window,
+    CollectOptions, CollectProgress, CollectionReport, EVENTS_RETENTION_DAYS, INSIGHTS_TABLES,
+    KindReport, NoProgress, collect, events_window,
 };
 pub use manifest::{EventsWindow, KindEntry, KindStatus, MANIFEST_FORMAT, Manifest, ManifestOrg};
 pub use snapshot::{KindSink, SnapshotSink, WrittenFile, one_line};
