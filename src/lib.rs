@@ -18,8 +18,11 @@
 //!
 //! Shared contracts: [`crd`] (the `JumpCloudConnection` resource), [`region`] (regions and
 //! hosts), [`defaults`] (defaults the CRD shares with the collector and the store), [`leader`]
-//! (leader election with a Lease). [`simulator`] is a faithful JumpCloud API simulator for
-//! tests, `simulate` and `collect --simulate`, reachable only through HTTP.
+//! (leader election with a Lease).
+//!
+//! The JumpCloud API simulator is its own crate (`crates/jumpcloud-simulator`, not part of this
+//! library): the tests and the `simulate`, `collect --simulate` and `bench` commands start it, and
+//! the client reaches it only through HTTP.
 
 pub mod cli;
 pub mod collect;
@@ -33,6 +36,5 @@ pub mod jumpcloud;
 pub mod leader;
 pub mod region;
 pub mod report;
-pub mod simulator;
 pub mod store;
 pub mod telemetry;

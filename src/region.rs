@@ -1,5 +1,6 @@
-//! JumpCloud regions. Shared by the client and the simulator because a region is part of the
-//! public contract (which host answers for which org), not of either implementation.
+//! JumpCloud regions: part of the public contract (which host answers for which org), not of the
+//! client's implementation. The simulator crate has its own copy of the three names (it cannot
+//! depend on this crate); the conversions below are the only bridge.
 
 use std::fmt;
 use std::str::FromStr;
@@ -64,6 +65,26 @@ impl fmt::Display for Region {
     }
 }
 
+impl From<Region> for jumpcloud_simulator::Region {
+    fn from(region: Region) -> Self {
+        match region {
+            Region::Us => jumpcloud_simulator::Region::Us,
+            Region::Eu => jumpcloud_simulator::Region::Eu,
+            Region::In => jumpcloud_simulator::Region::In,
+        }
+    }
+}
+
+impl From<jumpcloud_simulator::Region> for Region {
+    fn from(region: jumpcloud_simulator::Region) -> Self {
+        match region {
+            jumpcloud_simulator::Region::Us => Region::Us,
+            jumpcloud_simulator::Region::Eu => Region::Eu,
+            jumpcloud_simulator::Region::In => Region::In,
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 #[error("unknown region {0:?}: expected one of us, eu, in")]
 pub struct UnknownRegion(String);
@@ -103,5 +124,14 @@ mod tests {
             Region::ALL.iter().map(|r| r.insights_base()).collect();
         assert_eq!(consoles.len(), 3);
         assert_eq!(insights.len(), 3);
+    }
+
+    #[test]
+    fn converts_to_and_from_the_simulators_region_by_name() {
+        for region in Region::ALL {
+            let simulated = jumpcloud_simulator::Region::from(region);
+            assert_eq!(simulated.as_str(), region.as_str());
+            assert_eq!(Region::from(simulated), region);
+        }
     }
 }

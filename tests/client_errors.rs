@@ -9,8 +9,8 @@ use jumpcloud_operator::jumpcloud::{
     ApiKey, JumpCloudClient, JumpCloudError, ListRequest, RetryLimit,
 };
 use jumpcloud_operator::region::Region;
-use jumpcloud_operator::simulator::control::{Fault, FaultKind};
-use jumpcloud_operator::simulator::{OrgSize, Simulator, SimulatorConfig};
+use jumpcloud_simulator::control::{Fault, FaultKind};
+use jumpcloud_simulator::{OrgSize, Simulator, SimulatorConfig};
 use secrecy::ExposeSecret;
 
 fn status(status: u16, retry_after_secs: Option<u64>) -> FaultKind {
@@ -482,7 +482,7 @@ async fn concurrency_never_exceeds_the_limit_and_requests_overlap() {
 #[tokio::test]
 async fn a_key_sent_to_another_region_is_rejected() {
     let sim = Simulator::start(SimulatorConfig {
-        regions: vec![Region::Us, Region::Eu],
+        regions: vec![Region::Us.into(), Region::Eu.into()],
         ..SimulatorConfig::default()
     })
     .await

@@ -11,8 +11,8 @@ use jumpcloud_operator::jumpcloud::{
     EventQuery, JumpCloudClient, JumpCloudError, ListRequest, key_encodings,
 };
 use jumpcloud_operator::region::Region;
-use jumpcloud_operator::simulator::OrgSize;
-use jumpcloud_operator::simulator::control::{EchoInto, Fault, FaultKind};
+use jumpcloud_simulator::OrgSize;
+use jumpcloud_simulator::control::{EchoInto, Fault, FaultKind};
 use secrecy::ExposeSecret;
 
 /// Rows in the table made big enough for two System Insights pages of 10,000.

@@ -9,8 +9,8 @@ use client_support::*;
 use futures::StreamExt;
 use jumpcloud_operator::jumpcloud::paging::min_requests;
 use jumpcloud_operator::jumpcloud::{JumpCloudError, ListRequest};
-use jumpcloud_operator::simulator::OrgSize;
-use jumpcloud_operator::simulator::control::{Fault, FaultKind, GrowRecords};
+use jumpcloud_simulator::OrgSize;
+use jumpcloud_simulator::control::{Fault, FaultKind, GrowRecords};
 
 async fn ids(
     request: ListRequest,

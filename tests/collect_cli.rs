@@ -8,9 +8,9 @@ use std::path::{Path, PathBuf};
 use client_support::*;
 use jumpcloud_operator::collect::{KindStatus, Manifest};
 use jumpcloud_operator::region::Region;
-use jumpcloud_operator::simulator::control::{Fault, FaultKind};
-use jumpcloud_operator::simulator::{OrgSize, Simulator};
 use jumpcloud_operator::store::{ConnectionStore, EvidenceStore};
+use jumpcloud_simulator::control::{Fault, FaultKind};
+use jumpcloud_simulator::{OrgSize, Simulator};
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 
@@ -476,7 +476,7 @@ async fn malformed_and_inconsistent_data_exit_4_and_commit_nothing() {
     control(&sim)
         .inject(
             Fault::new(FaultKind::Grow {
-                records: jumpcloud_operator::simulator::control::GrowRecords::Users,
+                records: jumpcloud_simulator::control::GrowRecords::Users,
                 count: 1,
             })
             .on_path("/api/systemusers"),

@@ -9,9 +9,9 @@ use jumpcloud_operator::collect::{
     CollectOptions, EvaluateControls, KindStatus, NoProgress, collect_with,
 };
 use jumpcloud_operator::controls::{ControlResult, ControlSettings, ControlStatus};
-use jumpcloud_operator::simulator::OrgSize;
-use jumpcloud_operator::simulator::control::{Fault, FaultKind};
 use jumpcloud_operator::store::{CommittedSnapshot, StoreSink};
+use jumpcloud_simulator::OrgSize;
+use jumpcloud_simulator::control::{Fault, FaultKind};
 
 async fn collect_evaluated(
     client: &jumpcloud_operator::jumpcloud::JumpCloudClient,
@@ -181,16 +181,14 @@ async fn one_unlicensed_collection_keeps_the_stored_history_and_its_coverage() {
 async fn the_event_count_and_every_page_read_one_window_pinned_at_the_start() {
     // The simulator's clock runs two seconds ahead, so the events it adds are surely newer
     // than the collection's start, whatever the rounding of its start time.
-    let sim = jumpcloud_operator::simulator::Simulator::start(
-        jumpcloud_operator::simulator::SimulatorConfig {
-            org: OrgSize {
-                events: 21_000,
-                ..OrgSize::small()
-            },
-            now: Some(jiff::Timestamp::now() + jiff::SignedDuration::from_secs(2)),
-            ..Default::default()
+    let sim = jumpcloud_simulator::Simulator::start(jumpcloud_simulator::SimulatorConfig {
+        org: OrgSize {
+            events: 21_000,
+            ..OrgSize::small()
         },
-    )
+        now: Some(jiff::Timestamp::now() + jiff::SignedDuration::from_secs(2)),
+        ..Default::default()
+    })
     .await
     .unwrap();
     // Events keep arriving while the window is paged (each request adds one, timestamped by
@@ -198,7 +196,7 @@ async fn the_event_count_and_every_page_read_one_window_pinned_at_the_start() {
     control(&sim)
         .inject(
             Fault::new(FaultKind::Grow {
-                records: jumpcloud_operator::simulator::control::GrowRecords::Events,
+                records: jumpcloud_simulator::control::GrowRecords::Events,
                 count: 1,
             })
             .times(4)

@@ -4,8 +4,8 @@ mod client_support;
 
 use client_support::*;
 use jumpcloud_operator::collect::KindStatus;
-use jumpcloud_operator::simulator::OrgSize;
 use jumpcloud_operator::store::{Records, load_evidence};
+use jumpcloud_simulator::OrgSize;
 
 /// JumpCloud's documented page maxima (jumpcloud-api.md §3), independent of the client's own
 /// constants: a client that used smaller pages would need more requests than these allow.

@@ -13,9 +13,9 @@ use client_support::*;
 use futures::StreamExt;
 use jumpcloud_operator::jumpcloud::key_encodings;
 use jumpcloud_operator::region::Region;
-use jumpcloud_operator::simulator::Simulator;
-use jumpcloud_operator::simulator::control::{EchoInto, Fault, FaultKind, GrowRecords};
 use jumpcloud_operator::store::{ConnectionStore, EvidenceStore};
+use jumpcloud_simulator::Simulator;
+use jumpcloud_simulator::control::{EchoInto, Fault, FaultKind, GrowRecords};
 use secrecy::ExposeSecret;
 
 /// Rows run at once: each runs the binary several times; the machine has few cores.

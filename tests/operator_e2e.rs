@@ -11,7 +11,7 @@ use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn happy_path_reaches_ready_with_evidence_and_readable_kubectl_output() {
-    use jumpcloud_operator::simulator::control::{Fault, FaultKind};
+    use jumpcloud_simulator::control::{Fault, FaultKind};
     let env = Env::start(&[Region::Us]).await;
     let key = env.read_only_key(Region::Us);
     env.secret("compliance", "jc", &[("api-key", &key)]).await;
@@ -864,7 +864,7 @@ async fn suspend_sync_requests_shared_keys_and_restart_without_a_sync_storm() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rate_limit_storm_fails_the_sync_not_the_key_and_recovers() {
-    use jumpcloud_operator::simulator::control::{Fault, FaultKind};
+    use jumpcloud_simulator::control::{Fault, FaultKind};
     let env = Env::start(&[Region::Us]).await;
     env.secret("a", "jc", &[("api-key", &env.read_only_key(Region::Us))])
         .await;

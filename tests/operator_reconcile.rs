@@ -9,7 +9,7 @@ use std::sync::Arc;
 use jumpcloud_operator::controller::{self, Context, Endpoints, EvidenceTarget, Settings};
 use jumpcloud_operator::crd::JumpCloudConnection;
 use jumpcloud_operator::region::Region;
-use jumpcloud_operator::simulator::{Simulator, SimulatorConfig};
+use jumpcloud_simulator::{Simulator, SimulatorConfig};
 use k8s_openapi::api::core::v1::{Namespace, Secret};
 use k8s_openapi::api::events::v1::Event;
 use kube::CustomResourceExt;
@@ -49,7 +49,7 @@ impl Harness {
             .await
             .expect("namespace created");
         let sim = Simulator::start(SimulatorConfig {
-            regions: vec![Region::Us],
+            regions: vec![Region::Us.into()],
             ..SimulatorConfig::default()
         })
         .await

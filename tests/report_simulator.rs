@@ -7,8 +7,8 @@ use client_support::*;
 use jumpcloud_operator::collect::{CollectOptions, EvaluateControls, NoProgress, collect_with};
 use jumpcloud_operator::controls::{ControlSettings, ControlStatus, EvidenceSet, evaluate_all};
 use jumpcloud_operator::report::{build_report, render_html, render_json, summary_table};
-use jumpcloud_operator::simulator::{OrgSize, Simulator};
 use jumpcloud_operator::store::{EvidenceStore, Records, StoreSink, load_evidence};
+use jumpcloud_simulator::{OrgSize, Simulator};
 
 /// Collects the simulator's org into a store in `dir` (30 days of events) and loads it back.
 /// The results stored with the snapshot, evaluated phase by phase from projected records, must

@@ -526,7 +526,7 @@ async fn wait_fault_taken(env: &Env) {
 /// kill -9 during a sync: nothing is published (no manifest in the target).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_finishes_the_sync_in_flight_and_kill_publishes_nothing() {
-    use jumpcloud_operator::simulator::control::{Fault, FaultKind};
+    use jumpcloud_simulator::control::{Fault, FaultKind};
     let env = Env::without_operator(&[Region::Us], true).await;
     let key = env.read_only_key(Region::Us);
     env.secret("team-a", "jc", &[("api-key", &key)]).await;

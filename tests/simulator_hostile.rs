@@ -1,9 +1,8 @@
 //! The simulator's hostile fault kinds and controls over raw HTTP: what exactly each one
 //! answers, so the client tests built on them test what they claim.
 
-use jumpcloud_operator::region::Region;
-use jumpcloud_operator::simulator::control::{EchoInto, Fault, FaultKind};
-use jumpcloud_operator::simulator::{OrgSize, Simulator, SimulatorConfig, SimulatorControl};
+use jumpcloud_simulator::control::{EchoInto, Fault, FaultKind};
+use jumpcloud_simulator::{OrgSize, Region, Simulator, SimulatorConfig, SimulatorControl};
 use reqwest::StatusCode;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crash_support::*;
-use jumpcloud_operator::simulator::Simulator;
+use jumpcloud_simulator::Simulator;
 
 /// The run's own progress, as seen from outside, at which the child is killed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

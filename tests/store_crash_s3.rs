@@ -18,8 +18,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crash_support::*;
-use jumpcloud_operator::simulator::Simulator;
 use jumpcloud_operator::store::Snapshot;
+use jumpcloud_simulator::Simulator;
 
 /// Waits (polling, with [`DEADLINE`]) for a child shared with the S3 wrapper to exit.
 async fn wait_for_exit(child: &Mutex<Option<Child>>, label: &str) -> std::process::ExitStatus {

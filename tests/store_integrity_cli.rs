@@ -10,11 +10,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use jumpcloud_operator::region::Region;
-use jumpcloud_operator::simulator::{OrgSize, Simulator, SimulatorConfig};
 use jumpcloud_operator::store::verify::verify_connection;
 use jumpcloud_operator::store::{
     ConnectionStore, EvidenceStore, KindDraft, SigningKey, Snapshot, SnapshotDraft,
 };
+use jumpcloud_simulator::{OrgSize, Simulator, SimulatorConfig};
 use secrecy::ExposeSecret;
 
 const CONNECTION: &str = "collect/default";

@@ -7,11 +7,10 @@ use std::path::Path;
 use std::process::{Command, ExitCode, Stdio};
 use std::time::Duration;
 
+use jumpcloud_simulator::{OrgSize, Region, Simulator, SimulatorConfig};
 use secrecy::ExposeSecret;
 
 use super::collect::{RunStats, SimulatedSize};
-use crate::region::Region;
-use crate::simulator::{OrgSize, Simulator, SimulatorConfig};
 
 const KEY_VARIABLE: &str = "JUMPCLOUD_OPERATOR_BENCH_API_KEY";
 

@@ -194,7 +194,7 @@ struct Source {
     region: Region,
     base_url: Option<Url>,
     /// Keeps the in-process simulator alive for the collection.
-    simulator: Option<crate::simulator::Simulator>,
+    simulator: Option<jumpcloud_simulator::Simulator>,
 }
 
 impl CollectArgs {
@@ -324,7 +324,7 @@ fn init_logging() {
 }
 
 async fn simulated_source(size: SimulatedSize) -> Result<Source, CliError> {
-    use crate::simulator::{OrgSize, Simulator, SimulatorConfig};
+    use jumpcloud_simulator::{OrgSize, Simulator, SimulatorConfig};
     let org = match size {
         SimulatedSize::Small => OrgSize::small(),
         SimulatedSize::Medium => OrgSize::medium(),

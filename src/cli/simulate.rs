@@ -10,7 +10,7 @@ use secrecy::ExposeSecret;
 use serde_json::json;
 
 use crate::region::Region;
-use crate::simulator::{OrgSize, Simulator, SimulatorConfig, SimulatorError};
+use jumpcloud_simulator::{OrgSize, Simulator, SimulatorConfig, SimulatorError};
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 pub enum SizePreset {
@@ -118,7 +118,7 @@ impl SimulateArgs {
         SimulatorConfig {
             seed: self.seed,
             org,
-            regions: self.regions.clone(),
+            regions: self.regions.iter().map(|&r| r.into()).collect(),
             response_delay: Duration::from_millis(self.delay_ms),
             now: self.now,
             port: self.port,

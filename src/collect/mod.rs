@@ -9,8 +9,8 @@ mod manifest;
 mod snapshot;
 
 pub use collector::{
-    CollectOptions, CollectProgress, CollectionReport, EVENTS_RETENTION_DAYS, KindReport,
-    NoProgress, collect, collect_with, events_window,
+    CollectOptions, CollectProgress, CollectionReport, EVENTS_RETENTION_DAYS, INSIGHTS_TABLES,
+    KindReport, NoProgress, collect, collect_with, events_window,
 };
 pub use evaluation::{Evaluable, EvaluateControls};
 pub use manifest::{COLLECTION_FORMAT, EventsWindow, KindEntry, KindStatus, Manifest, ManifestOrg};

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use jumpcloud_operator::jumpcloud::{ApiKey, ClientConfig, JumpCloudClient, RetryPolicy};
 use jumpcloud_operator::region::Region;
-use jumpcloud_operator::simulator::control::SimulatorControl;
-use jumpcloud_operator::simulator::{OrgSize, SimAdmin, Simulator, SimulatorConfig};
+use jumpcloud_simulator::control::SimulatorControl;
+use jumpcloud_simulator::{OrgSize, SimAdmin, Simulator, SimulatorConfig};
 use secrecy::{ExposeSecret, SecretString};
 
 pub async fn simulator(org: OrgSize) -> Simulator {

@@ -22,12 +22,12 @@ use std::time::Duration;
 
 use jumpcloud_operator::controls::evidence::KindState;
 use jumpcloud_operator::region::Region;
-use jumpcloud_operator::simulator::{OrgSize, Simulator, SimulatorConfig};
 use jumpcloud_operator::store::verify::verify_connection;
 use jumpcloud_operator::store::{
     ConnectionStore, EvidenceStore, Records, SigningKey, Snapshot, VerifyingKey, load_controls,
     load_evidence,
 };
+use jumpcloud_simulator::{OrgSize, Simulator, SimulatorConfig};
 use secrecy::ExposeSecret;
 
 use crate::s3_support::{self, S3Server};

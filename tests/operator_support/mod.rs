@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 
 use jumpcloud_operator::crd::JumpCloudConnection;
 use jumpcloud_operator::region::Region;
-use jumpcloud_operator::simulator::control::SimulatorControl;
-use jumpcloud_operator::simulator::{SimAdmin, Simulator, SimulatorConfig};
+use jumpcloud_simulator::control::SimulatorControl;
+use jumpcloud_simulator::{SimAdmin, Simulator, SimulatorConfig};
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::{Namespace, Secret};
 use k8s_openapi::api::events::v1::Event;
@@ -132,7 +132,7 @@ pub fn operator_binary() -> std::path::PathBuf {
 
 pub async fn simulator(regions: &[Region]) -> Simulator {
     Simulator::start(SimulatorConfig {
-        regions: regions.to_vec(),
+        regions: regions.iter().map(|&r| r.into()).collect(),
         ..SimulatorConfig::default()
     })
     .await
@@ -504,7 +504,11 @@ impl Env {
     pub async fn requests_with_key(&self, key: &str) -> u64 {
         let mut total = 0;
         for region in self.sim.regions() {
-            let counters = self.control(region).counters().await.expect("counters");
+            let counters = self
+                .control(region.into())
+                .counters()
+                .await
+                .expect("counters");
             total += counters.for_key(&SecretString::from(key.to_owned()));
         }
         total

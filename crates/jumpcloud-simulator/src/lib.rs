@@ -2,13 +2,15 @@
 //!
 //! Serves, on 127.0.0.1, every JumpCloud endpoint the client uses, with JumpCloud's pagination,
 //! authentication, error bodies and status codes, for a deterministic generated organization per
-//! region. A control API under `/__simulator/` changes the world while it runs (see `README.md`
-//! next to this file). Reachable only through HTTP: the client never imports this module.
+//! region. A control API under `/__simulator/` changes the world while it runs (see this crate's
+//! `README.md`). Reachable only through HTTP: the operator's client never imports this crate; the
+//! operator's tests and its `simulate`, `collect --simulate` and `bench` commands start it.
 
 pub mod control;
 mod generate;
 mod jsonw;
 mod names;
+mod region;
 mod server;
 mod state;
 
@@ -22,10 +24,11 @@ use sha2::{Digest, Sha256};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::region::Region;
 use state::RegionState;
 
 pub use control::SimulatorControl;
+pub use generate::INSIGHT_TABLES;
+pub use region::Region;
 
 /// How many records of each kind the generated organization holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -232,18 +235,22 @@ impl Simulator {
         Ok(Simulator { listeners, stop })
     }
 
-    fn listener(&self, region: Region) -> Option<&Listener> {
+    fn listener(&self, region: impl Into<Region>) -> Option<&Listener> {
+        let region = region.into();
         self.listeners.iter().find(|l| l.region == region)
     }
 
+    // The lookups take any region convertible into the simulator's, so callers holding the
+    // operator's region type (which converts with `From`) need no conversion at every call.
+
     /// `http://127.0.0.1:PORT/` of the region's listener, or `None` when the region isn't served.
-    pub fn base_url(&self, region: Region) -> Option<url::Url> {
+    pub fn base_url(&self, region: impl Into<Region>) -> Option<url::Url> {
         let l = self.listener(region)?;
         url::Url::parse(&format!("http://{}/", l.addr)).ok()
     }
 
     /// A typed control-API client for the region's listener.
-    pub fn control(&self, region: Region) -> Option<SimulatorControl> {
+    pub fn control(&self, region: impl Into<Region>) -> Option<SimulatorControl> {
         self.base_url(region).map(SimulatorControl::new)
     }
 
@@ -253,7 +260,7 @@ impl Simulator {
     }
 
     /// Current administrators of the region, with their current keys.
-    pub fn admins(&self, region: Region) -> Vec<SimAdmin> {
+    pub fn admins(&self, region: impl Into<Region>) -> Vec<SimAdmin> {
         let Some(l) = self.listener(region) else {
             return Vec::new();
         };
@@ -277,7 +284,8 @@ impl Simulator {
     /// # Panics
     /// When the region is not served or the Read Only key was revoked through the control API:
     /// both are mistakes in the calling test.
-    pub fn read_only_key(&self, region: Region) -> SecretString {
+    pub fn read_only_key(&self, region: impl Into<Region>) -> SecretString {
+        let region = region.into();
         self.admins(region)
             .into_iter()
             .find(|a| a.role_name == "Read Only")
@@ -288,7 +296,7 @@ impl Simulator {
     }
 
     /// The id of the region's (first) organization.
-    pub fn org_id(&self, region: Region) -> Option<String> {
+    pub fn org_id(&self, region: impl Into<Region>) -> Option<String> {
         let l = self.listener(region)?;
         l.state.world().orgs.first().map(|o| o.id.clone())
     }
