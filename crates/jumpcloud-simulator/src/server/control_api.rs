@@ -1,0 +1,191 @@
+//! The `/__simulator/` control routes tests use to set up orgs, keys and faults.
+
+use super::*;
+
+pub(super) fn parse_body<T: for<'de> Deserialize<'de> + Default>(body: &[u8]) -> Result<T, Reply> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(body).map_err(|e| {
+        Reply::error(
+            StatusCode::BAD_REQUEST,
+            &format!("invalid control body: {e}"),
+        )
+    })
+}
+
+pub(super) fn no_content() -> Reply {
+    Reply::json(StatusCode::NO_CONTENT, Vec::new())
+}
+
+pub(super) fn control(state: &RegionState, method: &Method, path: &str, body: &[u8]) -> Reply {
+    let segments: Vec<&str> = path.split('/').collect();
+    let ok = |value: Value| Reply::value(StatusCode::OK, &value);
+    match (method.as_str(), segments.as_slice()) {
+        ("GET", ["admins"]) => {
+            let world = state.world();
+            ok(json!(
+                world.admins.iter().map(Admin::view).collect::<Vec<_>>()
+            ))
+        }
+        ("POST" | "PUT", ["admins", id, action]) => {
+            let now = state.now();
+            let mut world = state.world_mut();
+            if world.admin_mut(id).is_none() {
+                return Reply::error(
+                    StatusCode::NOT_FOUND,
+                    &format!("no administrator with id {id}"),
+                );
+            }
+            match *action {
+                "revoke-key" => {
+                    if let Some(admin) = world.admin_mut(id) {
+                        admin.key = None;
+                    }
+                }
+                "issue-key" => {
+                    let expiry: KeyExpiry = match parse_body(body) {
+                        Ok(e) => e,
+                        Err(reply) => return reply,
+                    };
+                    let value = world.new_key();
+                    if let Some(admin) = world.admin_mut(id) {
+                        admin.key = Some(ApiKey {
+                            value,
+                            created_at: now,
+                            expire_at: expiry.expires_at,
+                        });
+                        admin.api_key_allowed = true;
+                        admin.api_key_updated_at = Some(now);
+                    }
+                }
+                "expire-key" | "key-expiry" => {
+                    let expires_at = if *action == "expire-key" {
+                        Some(now - jiff::SignedDuration::from_secs(1))
+                    } else {
+                        match parse_body::<KeyExpiry>(body) {
+                            Ok(e) => e.expires_at,
+                            Err(reply) => return reply,
+                        }
+                    };
+                    match world.admin_mut(id).and_then(|a| a.key.as_mut()) {
+                        Some(key) => key.expire_at = expires_at,
+                        None => {
+                            return Reply::error(
+                                StatusCode::CONFLICT,
+                                &format!("administrator {id} has no api key"),
+                            );
+                        }
+                    }
+                }
+                _ => {
+                    return Reply::error(
+                        StatusCode::NOT_FOUND,
+                        &format!("unknown control route {path}"),
+                    );
+                }
+            }
+            let view = world.admins.iter().find(|a| a.id == *id).map(Admin::view);
+            ok(json!(view))
+        }
+        ("GET", ["orgs"]) => ok(json!(state.org_counts())),
+        ("POST", ["orgs"]) => {
+            let request: AddOrgRequest = match parse_body(body) {
+                Ok(r) => r,
+                Err(reply) => return reply,
+            };
+            match state.add_org(&request.admin_ids) {
+                Ok((org_id, name)) => ok(json!(AddOrgResponse { org_id, name })),
+                Err(message) => Reply::error(StatusCode::NOT_FOUND, &message),
+            }
+        }
+        ("PUT" | "POST", ["directory-insights"]) => {
+            let toggle: DirectoryInsightsToggle = match serde_json::from_slice(body) {
+                Ok(t) => t,
+                Err(e) => {
+                    return Reply::error(
+                        StatusCode::BAD_REQUEST,
+                        &format!("invalid control body: {e}"),
+                    );
+                }
+            };
+            let mut world = state.world_mut();
+            for org in world
+                .orgs
+                .iter_mut()
+                .filter(|o| toggle.org_id.as_ref().is_none_or(|id| *id == o.id))
+            {
+                org.directory_insights = toggle.enabled;
+            }
+            no_content()
+        }
+        ("GET", ["faults"]) => ok(json!(state.list_faults())),
+        ("POST", ["faults"]) => match serde_json::from_slice::<Fault>(body) {
+            Ok(fault) => {
+                if let FaultKind::Status { status, .. } = &fault.kind
+                    && !(400..=599).contains(status)
+                {
+                    return Reply::error(
+                        StatusCode::BAD_REQUEST,
+                        "status faults need a 4xx or 5xx status",
+                    );
+                }
+                state.add_fault(fault);
+                no_content()
+            }
+            Err(e) => Reply::error(StatusCode::BAD_REQUEST, &format!("invalid fault: {e}")),
+        },
+        ("DELETE", ["faults"]) => {
+            state.clear_faults();
+            no_content()
+        }
+        ("GET", ["counters"]) => ok(json!(state.counters_view())),
+        ("GET", ["requests"]) => ok(json!(state.logged_requests())),
+        ("PUT" | "POST", ["get-self"]) => match parse_body::<GetSelfStatus>(body) {
+            Ok(GetSelfStatus { status }) => {
+                if status.is_some_and(|s| !(400..=599).contains(&s)) {
+                    return Reply::error(
+                        StatusCode::BAD_REQUEST,
+                        "get-self needs a 4xx or 5xx status, or null",
+                    );
+                }
+                state.set_get_self_status(status);
+                no_content()
+            }
+            Err(reply) => reply,
+        },
+        ("PUT" | "POST", ["route-status"]) => match parse_body::<RouteStatus>(body) {
+            Ok(RouteStatus { path, status }) => {
+                if status.is_some_and(|s| !(400..=599).contains(&s)) || !path.starts_with('/') {
+                    return Reply::error(
+                        StatusCode::BAD_REQUEST,
+                        "route-status needs a path starting with / and a 4xx or 5xx status, or null",
+                    );
+                }
+                state.set_route_status(&path, status);
+                no_content()
+            }
+            Err(reply) => reply,
+        },
+        ("PUT" | "POST", ["insights-rows"]) => match serde_json::from_slice::<InsightsRows>(body) {
+            Ok(InsightsRows { table, rows }) => match state.set_insights_rows(&table, rows) {
+                Ok(()) => no_content(),
+                Err(message) => Reply::error(StatusCode::BAD_REQUEST, &message),
+            },
+            Err(e) => Reply::error(StatusCode::BAD_REQUEST, &format!("invalid body: {e}")),
+        },
+        ("DELETE", ["counters"]) => {
+            state.reset_counters();
+            no_content()
+        }
+        ("POST", ["reset"]) => {
+            state.clear_faults();
+            state.reset_counters();
+            no_content()
+        }
+        _ => Reply::error(
+            StatusCode::NOT_FOUND,
+            &format!("unknown control route {method} /__simulator/{path}"),
+        ),
+    }
+}
