@@ -58,16 +58,16 @@ impl Proc {
     }
 
     async fn wait_for_log(&self, needle: &str, deadline: Duration) {
-        let start = Instant::now();
-        while !self.log().contains(needle) {
-            assert!(
-                start.elapsed() < deadline,
-                "{}: log never contained {needle:?}:\n{}",
-                self.name,
-                tail(&self.log(), 40)
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await; // polling interval
-        }
+        let found = eventually(deadline, || async {
+            self.log().contains(needle).then_some(())
+        })
+        .await;
+        assert!(
+            found.is_some(),
+            "{}: log never contained {needle:?}:\n{}",
+            self.name,
+            tail(&self.log(), 40)
+        );
     }
 
     /// The address a server logged (`"server":"metrics"` or `"health"`).
@@ -122,18 +122,15 @@ async fn get(url: &str) -> Option<(u16, String)> {
 }
 
 async fn wait_status(url: &str, want: u16, deadline: Duration) {
-    let start = Instant::now();
-    loop {
-        let got = get(url).await;
-        if got.as_ref().map(|(s, _)| *s) == Some(want) {
-            return;
-        }
-        assert!(
-            start.elapsed() < deadline,
-            "{url} never answered {want} (last: {got:?})"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await; // polling interval
-    }
+    let answered = eventually(deadline, || async {
+        (get(url).await.map(|(status, _)| status) == Some(want)).then_some(())
+    })
+    .await;
+    assert!(
+        answered.is_some(),
+        "{url} never answered {want} (last: {:?})",
+        get(url).await
+    );
 }
 
 fn by(name: &str) -> impl Fn(&RecordedRequest) -> bool + '_ {
@@ -169,16 +166,16 @@ async fn lease_holder(env: &Env) -> Option<String> {
 
 async fn wait_holder(env: &Env, want: &str, deadline: Duration) -> Duration {
     let start = Instant::now();
-    loop {
-        if lease_holder(env).await.as_deref() == Some(want) {
-            return start.elapsed();
-        }
-        assert!(
-            start.elapsed() < deadline,
+    let held = eventually(deadline, || async {
+        (lease_holder(env).await.as_deref() == Some(want)).then(|| start.elapsed())
+    })
+    .await;
+    match held {
+        Some(elapsed) => elapsed,
+        None => panic!(
             "{want} never took the lease (holder: {:?})",
             lease_holder(env).await
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await; // polling interval
+        ),
     }
 }
 
