@@ -231,6 +231,59 @@ impl ControlSettings {
     }
 }
 
+/// Where an applied threshold came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SettingsSource {
+    /// Not set: the documented default.
+    Default,
+    /// The connection's `spec.controls`.
+    Crd,
+    /// `--settings FILE`.
+    SettingsFile,
+}
+
+impl SettingsSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SettingsSource::Default => "default",
+            SettingsSource::Crd => "crd",
+            SettingsSource::SettingsFile => "settings-file",
+        }
+    }
+}
+
+impl std::fmt::Display for SettingsSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl ControlSettings {
+    /// The source of every setting when this object came from `origin`: the fields it sets
+    /// come from `origin`, the others are defaults. `osBaselines` counts as set when any
+    /// family is; the families it does not name keep their defaults.
+    pub fn sources(&self, origin: SettingsSource) -> BTreeMap<String, SettingsSource> {
+        // Serialisation skips unset fields, so the keys present are exactly the ones set.
+        let set = serde_json::to_value(self).unwrap_or(Value::Null);
+        let schema =
+            serde_json::to_value(schemars::schema_for!(ControlSettings)).unwrap_or(Value::Null);
+        schema["properties"]
+            .as_object()
+            .into_iter()
+            .flat_map(|properties| properties.keys())
+            .map(|name| {
+                let source = if set.get(name).is_some() {
+                    origin
+                } else {
+                    SettingsSource::Default
+                };
+                (name.clone(), source)
+            })
+            .collect()
+    }
+}
+
 fn os_baselines_schema(_: &mut SchemaGenerator) -> Schema {
     json_schema!({
         "type": ["object", "null"],
@@ -554,6 +607,19 @@ mod tests {
             OS_VERSION_PATTERN
         );
         assert_eq!(schema["additionalProperties"], json!(false));
+    }
+
+    #[test]
+    fn sources_name_the_origin_of_set_fields_only() {
+        let settings =
+            parse(json!({"passwordMinLength": 14, "osBaselines": {"darwin": "15.0"}})).unwrap();
+        let sources = settings.sources(SettingsSource::Crd);
+        assert_eq!(sources["passwordMinLength"], SettingsSource::Crd);
+        assert_eq!(sources["osBaselines"], SettingsSource::Crd);
+        assert_eq!(sources["staleDeviceDays"], SettingsSource::Default);
+        assert_eq!(sources.len(), 18);
+        let defaults = ControlSettings::default().sources(SettingsSource::SettingsFile);
+        assert!(defaults.values().all(|s| *s == SettingsSource::Default));
     }
 
     #[test]
