@@ -183,14 +183,8 @@ fn examples_deserialise_and_pass_the_schema_rules() {
             assert_eq!(connection.spec.region, region, "{file}");
             assert_eq!(connection.spec.org_id.as_deref(), org, "{file}");
             if let Some(controls) = &connection.spec.controls {
-                for id in &controls.disabled_controls {
-                    assert!(
-                        jumpcloud_operator::controls::CATALOG
-                            .iter()
-                            .any(|c| c.id == id.as_str()),
-                        "{file}: unknown control {id}"
-                    );
-                }
+                // What `--settings` would refuse (control ids, OS version form).
+                controls.check().unwrap_or_else(|e| panic!("{file}: {e}"));
             }
             seen += 1;
         }
