@@ -252,6 +252,7 @@ pub struct EvidenceSpec {
     /// syncs continue where the stored events end, so the stored history grows beyond
     /// JumpCloud's 90 days.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(transform = without_minimum)]
     #[x_kube(
         validation = Rule::new("self >= 1 && self <= 90")
             .message("evidence.eventsDays must be between 1 and 90 (JumpCloud keeps 90 days of events)")
@@ -262,12 +263,19 @@ pub struct EvidenceSpec {
     /// Days snapshots are kept in the evidence store (default 400: a 12-month audit period plus
     /// margin). The newest snapshot is always kept.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(transform = without_minimum)]
     #[x_kube(
         validation = Rule::new("self >= 1 && self <= 3650")
             .message("evidence.retentionDays must be between 1 and 3650 (ten years)")
             .reason(Reason::FieldValueInvalid)
     )]
     pub retention_days: Option<u32>,
+}
+
+/// Drops the `minimum: 0` schemars derives from `u32`: the field's CEL rule states the whole
+/// range, so a negative value gets that one message instead of ">= 0" beside it.
+fn without_minimum(schema: &mut schemars::Schema) {
+    schema.remove("minimum");
 }
 
 fn default_region() -> Region {

@@ -21,7 +21,10 @@ async fn collect_evaluated(
     jumpcloud_operator::collect::CollectError,
 > {
     let sink = StoreSink::open(store_in(dir)).await.unwrap();
-    let evaluate = EvaluateControls::new(ControlSettings::default());
+    let evaluate = EvaluateControls::new(
+        ControlSettings::default(),
+        jumpcloud_operator::controls::SettingsSource::Default,
+    );
     collect_with(
         client,
         sink,

@@ -148,12 +148,21 @@ async fn controls_are_evaluated_reported_summarised_and_configurable() {
     let stored = load_controls(&store, &snapshot).await.unwrap().unwrap();
     let results = serde_json::to_value(&stored).unwrap();
     assert_eq!(results["settings"]["disabledControls"], json!([DISK]));
+    assert_eq!(results["settingsSources"]["disabledControls"], json!("crd"));
+    assert_eq!(
+        results["settingsSources"]["staleDeviceDays"],
+        json!("default")
+    );
     // The second report shows the chain position and what changed since the first snapshot.
     assert_eq!(snapshot.manifest.sequence, 1);
     let html = store.read_report(&snapshot.id).await.unwrap().unwrap();
     let html = String::from_utf8_lossy(&html);
     assert!(
         html.contains("Changes since the previous snapshot"),
+        "{html}"
+    );
+    assert!(
+        html.contains("<code>screenLockMinutes</code> = 15 (default)"),
         "{html}"
     );
     let failing_events = env

@@ -101,6 +101,50 @@ fn crd_identity_columns_and_status_subresource() {
     assert_eq!(failing["type"], json!("array"));
 }
 
+/// `retentionDays: -1` once got ">= 0" from the schema and "between 1 and 3650" from the rule:
+/// the integer fields carry one rule, so the schema must not add a bound of its own.
+#[test]
+fn evidence_days_have_one_rule_each() {
+    let crd = serde_json::to_value(JumpCloudConnection::crd()).unwrap();
+    let evidence = &crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"]
+        ["evidence"]["properties"];
+    for field in ["retentionDays", "eventsDays"] {
+        let schema = evidence[field].as_object().unwrap();
+        assert!(!schema.contains_key("minimum"), "{field}: {schema:?}");
+        assert!(!schema.contains_key("maximum"), "{field}: {schema:?}");
+        assert_eq!(
+            schema["x-kubernetes-validations"].as_array().unwrap().len(),
+            1
+        );
+    }
+}
+
+/// `spec.controls` refuses what `--settings` refuses: unknown control ids (an enum from the
+/// catalog) and OS versions that are not dotted numbers (a pattern).
+#[test]
+fn controls_schema_refuses_unknown_ids_and_bad_versions() {
+    let crd = serde_json::to_value(JumpCloudConnection::crd()).unwrap();
+    let controls = &crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"]
+        ["controls"];
+    let ids: Vec<&str> = controls["properties"]["disabledControls"]["items"]["enum"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    let catalog: Vec<&str> = jumpcloud_operator::controls::CATALOG
+        .iter()
+        .map(|c| c.id)
+        .collect();
+    assert_eq!(ids, catalog);
+    let versions = &controls["properties"]["osBaselines"]["additionalProperties"];
+    assert_eq!(versions["pattern"], "^[0-9]+([.][0-9]+)*$");
+    assert_eq!(
+        versions["nullable"], true,
+        "null removes a default baseline"
+    );
+}
+
 fn example(name: &str) -> String {
     std::fs::read_to_string(
         Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -139,14 +183,8 @@ fn examples_deserialise_and_pass_the_schema_rules() {
             assert_eq!(connection.spec.region, region, "{file}");
             assert_eq!(connection.spec.org_id.as_deref(), org, "{file}");
             if let Some(controls) = &connection.spec.controls {
-                for id in &controls.disabled_controls {
-                    assert!(
-                        jumpcloud_operator::controls::CATALOG
-                            .iter()
-                            .any(|c| c.id == id.as_str()),
-                        "{file}: unknown control {id}"
-                    );
-                }
+                // What `--settings` would refuse (control ids, OS version form).
+                controls.check().unwrap_or_else(|e| panic!("{file}: {e}"));
             }
             seen += 1;
         }
@@ -234,6 +272,10 @@ fn bad_manifests_are_refused_with_the_field_named() {
         (
             base(json!({"evidence": {"eventsDays": 365}})),
             "evidence.eventsDays",
+        ),
+        (
+            base(json!({"evidence": {"retentionDays": 0}})),
+            "evidence.retentionDays must be between 1 and 3650",
         ),
     ];
     for (spec, expected) in cases {

@@ -164,7 +164,14 @@ fn e5_os_baselines_per_family() {
     assert_fails(&result, &["d-win"]);
     assert!(result.failing[0].why.contains("10.0.19045"));
     let settings = ControlSettings {
-        os_baselines: Some([("ubuntu".to_owned(), "26.04".to_owned())].into()),
+        // Merged over the defaults: windows keeps its default, darwin is removed on purpose.
+        os_baselines: Some(
+            [
+                ("ubuntu".to_owned(), Some("26.04".to_owned())),
+                ("darwin".to_owned(), None),
+            ]
+            .into(),
+        ),
         ..Default::default()
     };
     let result = run("JC-E5-OS-SUPPORTED", &passing_org().build(), &settings);

@@ -281,6 +281,33 @@ fn settings_schema_is_camel_case_and_yaml_settings_are_honoured_by_the_cli() {
         .find(|r| r["id"] == "JC-E2-SCREEN-LOCK")
         .unwrap();
     assert_eq!(e2["status"], "fail");
+    // Each applied threshold says where it came from.
+    assert_eq!(
+        json["settingsSources"]["screenLockMinutes"],
+        "settings-file"
+    );
+    assert_eq!(json["settingsSources"]["staleDeviceDays"], "default");
+    let md_out = dir.path().join("report.md");
+    let code = cli(vec![
+        "--format".as_ref(),
+        "markdown".as_ref(),
+        "--store".as_ref(),
+        snapshot.as_os_str(),
+        "--settings".as_ref(),
+        settings.as_os_str(),
+        "--out".as_ref(),
+        md_out.as_os_str(),
+    ]);
+    assert_eq!(code, ok);
+    let markdown = std::fs::read_to_string(&md_out).unwrap();
+    assert!(
+        markdown.contains("- Threshold screenLockMinutes: 5 (settings-file)"),
+        "{markdown}"
+    );
+    assert!(
+        markdown.contains("- Threshold staleDeviceDays: 30 (default)"),
+        "{markdown}"
+    );
 
     let csv_dir = dir.path().join("csv");
     let code = cli(vec![

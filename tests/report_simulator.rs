@@ -22,7 +22,10 @@ async fn collected(sim: &Simulator, dir: &std::path::Path) -> EvidenceSet {
         ..Default::default()
     };
     let sink = StoreSink::open(store.clone()).await.unwrap();
-    let evaluate = EvaluateControls::new(settings.clone());
+    let evaluate = EvaluateControls::new(
+        settings.clone(),
+        jumpcloud_operator::controls::SettingsSource::SettingsFile,
+    );
     let options = CollectOptions { events_days: 30 };
     let report = collect_with(&client(sim), sink, &evaluate, &options, &NoProgress)
         .await

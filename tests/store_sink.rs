@@ -257,7 +257,10 @@ async fn collect_evaluated(
 ) -> Result<Collected, CollectError> {
     collect_with(
         sink,
-        &EvaluateControls::new(settings),
+        &EvaluateControls::new(
+            settings,
+            jumpcloud_operator::controls::SettingsSource::SettingsFile,
+        ),
         org,
         started_at,
         events,
@@ -805,6 +808,20 @@ async fn evaluated_controls_are_stored_with_the_snapshot_and_verified() {
     let stored = load_controls(&store, snapshot).await.unwrap().unwrap();
     assert_eq!(Some(&stored), collected.committed.controls.as_ref());
     assert_eq!(stored.settings, settings);
+    // Nothing set: every threshold is a default, whatever the settings' origin.
+    assert_eq!(stored.settings_sources.len(), 18);
+    assert!(
+        stored
+            .settings_sources
+            .values()
+            .all(|s| *s == jumpcloud_operator::controls::SettingsSource::Default)
+    );
+    // Results stored before sources were recorded still read, with no sources.
+    let mut older = serde_json::to_value(&stored).unwrap();
+    older.as_object_mut().unwrap().remove("settingsSources");
+    let older: jumpcloud_operator::store::StoredControls = serde_json::from_value(older).unwrap();
+    assert!(older.settings_sources.is_empty());
+    assert_eq!(older.results, stored.results);
     assert_eq!(stored.evaluated_at, collected.manifest.finished_at);
     for records in [Records::All, Records::ForControls] {
         let evidence = load_evidence(&store, snapshot, records).await.unwrap();

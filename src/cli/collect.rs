@@ -12,7 +12,7 @@ use url::Url;
 use crate::collect::{
     CollectError, CollectOptions, CollectProgress, CollectionReport, EvaluateControls, collect_with,
 };
-use crate::controls::ControlSettings;
+use crate::controls::{ControlSettings, SettingsSource};
 use crate::jumpcloud::{ApiKey, ClientConfig, JumpCloudClient, JumpCloudError};
 use crate::region::Region;
 use crate::store::{
@@ -216,6 +216,11 @@ impl CollectArgs {
                 .map_err(|error| CliError::Usage(error.to_string()))?,
             None => ControlSettings::default(),
         };
+        let settings_source = if self.settings.is_some() {
+            SettingsSource::SettingsFile
+        } else {
+            SettingsSource::Default
+        };
         let signer = self
             .signing_key
             .as_deref()
@@ -254,7 +259,7 @@ impl CollectArgs {
         let options = CollectOptions {
             events_days: self.events_days,
         };
-        let evaluate = EvaluateControls::new(settings);
+        let evaluate = EvaluateControls::new(settings, settings_source);
         let result = collect_with(&client, sink, &evaluate, &options, &progress).await;
         progress.clear();
         if let Some(simulator) = source.simulator {

@@ -72,13 +72,14 @@ pub fn load_settings(path: &Path) -> Result<ControlSettings, ReportError> {
         path: path.to_path_buf(),
         message,
     };
-    if path.extension().is_some_and(|e| e == "json") {
-        serde_json::from_str(&text).map_err(|e| invalid(e.to_string()))
+    let value: serde_json::Value = if path.extension().is_some_and(|e| e == "json") {
+        serde_json::from_str(&text).map_err(|e| invalid(e.to_string()))?
     } else if text.trim().is_empty() {
-        Ok(ControlSettings::default())
+        serde_json::Value::Null
     } else {
-        serde_saphyr::from_str(&text).map_err(|e| invalid(e.to_string()))
-    }
+        serde_saphyr::from_str(&text).map_err(|e| invalid(e.to_string()))?
+    };
+    ControlSettings::from_json_value(value).map_err(|e| invalid(e.to_string()))
 }
 
 impl ReportArgs {

@@ -2,12 +2,12 @@
 //! snapshot: one phase at a time, each loading only the kinds its controls read, and one
 //! evaluation at a time in the process. The sink stores the results with the snapshot.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 
 use super::{BeforeCommit, CollectError};
 use crate::controls::catalog::{catalog_position, evaluation_phases};
-use crate::controls::{ControlResult, ControlSettings, EvidenceSet, SnapshotMeta};
+use crate::controls::{ControlResult, ControlSettings, EvidenceSet, SettingsSource, SnapshotMeta};
 
 /// Admits one evaluation at a time: its memory grows with the org, so concurrent syncs must not
 /// add up.
@@ -30,6 +30,7 @@ pub trait Evaluable: Send + Sync {
     fn add_results(
         &mut self,
         settings: ControlSettings,
+        settings_sources: BTreeMap<String, SettingsSource>,
         evaluated_at: jiff::Timestamp,
         results: Vec<ControlResult>,
     );
@@ -38,11 +39,13 @@ pub trait Evaluable: Send + Sync {
 /// Evaluates the controls with these settings before the commit.
 pub struct EvaluateControls {
     settings: ControlSettings,
+    source: SettingsSource,
 }
 
 impl EvaluateControls {
-    pub fn new(settings: ControlSettings) -> Self {
-        EvaluateControls { settings }
+    /// `source`: where `settings` came from, stored per setting with the results.
+    pub fn new(settings: ControlSettings, source: SettingsSource) -> Self {
+        EvaluateControls { settings, source }
     }
 }
 
@@ -76,7 +79,12 @@ impl<T: Evaluable> BeforeCommit<T> for EvaluateControls {
             results.extend(evaluated);
         }
         results.sort_by_key(|result| catalog_position(&result.id));
-        staged.add_results(self.settings.clone(), evaluated_at, results);
+        staged.add_results(
+            self.settings.clone(),
+            self.settings.sources(self.source),
+            evaluated_at,
+            results,
+        );
         Ok(())
     }
 }

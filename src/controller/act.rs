@@ -211,7 +211,10 @@ pub async fn sync(
     let options = CollectOptions {
         events_days: spec.events_days(),
     };
-    let evaluate = EvaluateControls::new(spec.controls.clone().unwrap_or_default());
+    let evaluate = EvaluateControls::new(
+        spec.controls.clone().unwrap_or_default(),
+        crate::controls::SettingsSource::Crd,
+    );
     let run = collect::collect_with(&client, sink, &evaluate, &options, &NoProgress);
     let report = match tokio::time::timeout(timeout, run).await {
         Err(_) => {

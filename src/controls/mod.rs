@@ -30,7 +30,7 @@ pub use evidence::{
     EvidenceSet, KindEvidence, KindState, LoadError, SnapshotMeta, collection_meta,
 };
 pub use projection::parse_records;
-pub use settings::{ControlSettings, MfaExclusionHandling};
+pub use settings::{ControlSettings, MfaExclusionHandling, SettingsSource};
 
 /// Label put next to every framework reference: our mapping, not an official one.
 pub const MAPPING_LABEL: &str = "suggested mapping";

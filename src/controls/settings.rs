@@ -16,8 +16,14 @@
 
 use std::collections::BTreeMap;
 
-use schemars::JsonSchema;
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::catalog::CATALOG;
+
+/// The form of an `osBaselines` version: numbers separated by dots.
+pub const OS_VERSION_PATTERN: &str = "^[0-9]+([.][0-9]+)*$";
 
 pub const DEFAULT_STALE_DEVICE_DAYS: u32 = 30;
 pub const DEFAULT_SCREEN_LOCK_MINUTES: u32 = 15;
@@ -82,7 +88,7 @@ pub enum MfaExclusionHandling {
 
 /// Thresholds and scope of the compliance controls (`spec.controls`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ControlSettings {
     /// A device with no agent contact for more than this many days is stale. Default 30.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -112,11 +118,13 @@ pub struct ControlSettings {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = 100))]
     pub max_login_attempts: Option<u32>,
-    /// Minimum OS version per family or Linux distribution (see the documentation of the
-    /// defaults: darwin 14.0, windows 10.0.22631, ubuntu 22.04, debian 12). A map given here
-    /// replaces the defaults entirely.
+    /// Minimum OS version (dotted numbers, e.g. `15.0`) per family or Linux distribution,
+    /// merged over the defaults (darwin 14.0, windows 10.0.22631, ubuntu 22.04, debian 12): a
+    /// family given here replaces its default, the others keep theirs, and a family set to
+    /// `null` has no baseline (its devices are counted in the notes).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub os_baselines: Option<BTreeMap<String, String>>,
+    #[schemars(schema_with = "os_baselines_schema")]
+    pub os_baselines: Option<BTreeMap<String, Option<String>>>,
     /// Accepted Windows antivirus products (case-insensitive substrings of the product name).
     /// Default: Microsoft/Windows Defender and the major commercial products.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -152,6 +160,7 @@ pub struct ControlSettings {
     pub excluded_user_group_ids: Vec<String>,
     /// Control ids (e.g. `JC-E9-SSH-HARDENING`) not to evaluate; reported as not applicable.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(schema_with = "disabled_controls_schema")]
     pub disabled_controls: Vec<String>,
 }
 
@@ -182,10 +191,16 @@ impl ControlSettings {
         self.max_login_attempts
             .unwrap_or(DEFAULT_MAX_LOGIN_ATTEMPTS)
     }
+    /// The defaults with `osBaselines` merged over them per family (`null` removes a family).
     pub fn os_baselines_or_default(&self) -> BTreeMap<String, String> {
-        self.os_baselines
-            .clone()
-            .unwrap_or_else(default_os_baselines)
+        let mut baselines = default_os_baselines();
+        for (family, version) in self.os_baselines.iter().flatten() {
+            match version {
+                Some(version) => baselines.insert(family.clone(), version.clone()),
+                None => baselines.remove(family),
+            };
+        }
+        baselines
     }
     pub fn antivirus_allow_list_or_default(&self) -> Vec<String> {
         self.antivirus_allow_list
@@ -213,5 +228,404 @@ impl ControlSettings {
     pub fn cert_expiry_warning_days_or_default(&self) -> u32 {
         self.cert_expiry_warning_days
             .unwrap_or(DEFAULT_CERT_EXPIRY_WARNING_DAYS)
+    }
+}
+
+/// Where an applied threshold came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SettingsSource {
+    /// Not set: the documented default.
+    Default,
+    /// The connection's `spec.controls`.
+    Crd,
+    /// `--settings FILE`.
+    SettingsFile,
+}
+
+impl SettingsSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SettingsSource::Default => "default",
+            SettingsSource::Crd => "crd",
+            SettingsSource::SettingsFile => "settings-file",
+        }
+    }
+}
+
+impl std::fmt::Display for SettingsSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl ControlSettings {
+    /// The source of every setting when this object came from `origin`: the fields it sets
+    /// come from `origin`, the others are defaults. `osBaselines` counts as set when any
+    /// family is; the families it does not name keep their defaults.
+    pub fn sources(&self, origin: SettingsSource) -> BTreeMap<String, SettingsSource> {
+        // Serialisation skips unset fields, so the keys present are exactly the ones set.
+        let set = serde_json::to_value(self).unwrap_or(Value::Null);
+        let schema =
+            serde_json::to_value(schemars::schema_for!(ControlSettings)).unwrap_or(Value::Null);
+        schema["properties"]
+            .as_object()
+            .into_iter()
+            .flat_map(|properties| properties.keys())
+            .map(|name| {
+                let source = if set.get(name).is_some() {
+                    origin
+                } else {
+                    SettingsSource::Default
+                };
+                (name.clone(), source)
+            })
+            .collect()
+    }
+}
+
+fn os_baselines_schema(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({
+        "type": ["object", "null"],
+        "additionalProperties": {
+            "type": ["string", "null"],
+            "pattern": OS_VERSION_PATTERN,
+        },
+    })
+}
+
+fn disabled_controls_schema(_: &mut SchemaGenerator) -> Schema {
+    let ids: Vec<&str> = CATALOG.iter().map(|c| c.id).collect();
+    json_schema!({
+        "type": "array",
+        "items": {"type": "string", "enum": ids},
+    })
+}
+
+/// A settings object (`--settings FILE`) that does not match the schema. Every variant names
+/// the field, the value and what is accepted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SettingsError {
+    #[error("settings must be an object of field: value pairs, not {value}")]
+    NotAnObject { value: String },
+    #[error("unknown setting `{key}`{}", suggestion.as_ref().map(|s| format!("; did you mean `{s}`?")).unwrap_or_default())]
+    UnknownKey {
+        key: String,
+        suggestion: Option<String>,
+    },
+    #[error("{field}: {value} is not allowed: expected an integer from {min} to {max}")]
+    OutOfRange {
+        field: String,
+        value: String,
+        min: u64,
+        max: u64,
+    },
+    #[error(
+        "{field}: {value:?} is not a version: expected dotted numbers such as 15.0 or 10.0.22631, or null to drop the baseline"
+    )]
+    BadVersion { field: String, value: String },
+    #[error("{field}: {value:?} is not a control id{}; the ids are listed by `jumpcloud-operator report --help` and in the README", suggestion.as_ref().map(|s| format!(" (did you mean `{s}`?)")).unwrap_or_default())]
+    UnknownControl {
+        field: String,
+        value: String,
+        suggestion: Option<String>,
+    },
+    #[error("{field}: {value} is not allowed: {message}")]
+    Invalid {
+        field: String,
+        value: String,
+        message: String,
+    },
+}
+
+impl ControlSettings {
+    /// Parses and checks a settings object against the schema the CRD publishes: unknown keys,
+    /// integer ranges, OS versions and control ids are refused with the field named.
+    pub fn from_json_value(value: Value) -> Result<Self, SettingsError> {
+        let object = match value {
+            Value::Null => return Ok(Self::default()),
+            Value::Object(object) => object,
+            other => {
+                return Err(SettingsError::NotAnObject {
+                    value: other.to_string(),
+                });
+            }
+        };
+        let schema =
+            serde_json::to_value(schemars::schema_for!(ControlSettings)).unwrap_or(Value::Null);
+        let properties = schema["properties"]
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
+        for (key, value) in &object {
+            let Some(property) = properties.get(key) else {
+                return Err(SettingsError::UnknownKey {
+                    key: key.clone(),
+                    suggestion: nearest(key, properties.keys().map(String::as_str)),
+                });
+            };
+            check_integer_range(key, value, property)?;
+            // One field at a time, so a type error names its field.
+            let mut single = Map::new();
+            single.insert(key.clone(), value.clone());
+            serde_json::from_value::<ControlSettings>(Value::Object(single)).map_err(|e| {
+                SettingsError::Invalid {
+                    field: key.clone(),
+                    value: value.to_string(),
+                    message: e.to_string(),
+                }
+            })?;
+        }
+        let settings: ControlSettings =
+            serde_json::from_value(Value::Object(object)).map_err(|e| SettingsError::Invalid {
+                field: "settings".to_owned(),
+                value: String::new(),
+                message: e.to_string(),
+            })?;
+        settings.check()?;
+        Ok(settings)
+    }
+
+    /// The checks serde cannot express: version form and known control ids.
+    pub fn check(&self) -> Result<(), SettingsError> {
+        for (family, version) in self.os_baselines.iter().flatten() {
+            if let Some(version) = version
+                && !is_dotted_version(version)
+            {
+                return Err(SettingsError::BadVersion {
+                    field: format!("osBaselines.{family}"),
+                    value: version.clone(),
+                });
+            }
+        }
+        for (index, id) in self.disabled_controls.iter().enumerate() {
+            if !CATALOG.iter().any(|c| c.id == id) {
+                return Err(SettingsError::UnknownControl {
+                    field: format!("disabledControls[{index}]"),
+                    value: id.clone(),
+                    suggestion: nearest(id, CATALOG.iter().map(|c| c.id)),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+fn check_integer_range(key: &str, value: &Value, property: &Value) -> Result<(), SettingsError> {
+    let is_integer = match &property["type"] {
+        Value::String(t) => t == "integer",
+        Value::Array(types) => types.iter().any(|t| t == "integer"),
+        _ => false,
+    };
+    if !is_integer || value.is_null() {
+        return Ok(());
+    }
+    let min = property["minimum"].as_f64().unwrap_or(0.0).max(0.0) as u64;
+    let max = property["maximum"]
+        .as_f64()
+        .map_or(u64::from(u32::MAX), |m| m as u64);
+    let in_range = value.as_u64().is_some_and(|v| (min..=max).contains(&v));
+    if in_range {
+        Ok(())
+    } else {
+        Err(SettingsError::OutOfRange {
+            field: key.to_owned(),
+            value: value.to_string(),
+            min,
+            max,
+        })
+    }
+}
+
+fn is_dotted_version(version: &str) -> bool {
+    !version.is_empty()
+        && version
+            .split('.')
+            .all(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// The candidate closest to `key` by edit distance (case-insensitive), if it is close enough to
+/// be a plausible typo or a reordering of words.
+fn nearest<'a>(key: &str, candidates: impl Iterator<Item = &'a str>) -> Option<String> {
+    let key_lower = key.to_lowercase();
+    candidates
+        .map(|c| (word_distance(&key_lower, &c.to_lowercase()), c))
+        .min()
+        .filter(|(distance, _)| *distance <= key.len().max(3) / 2)
+        .map(|(_, c)| c.to_owned())
+}
+
+/// Levenshtein distance, but a key made of the same letters in another order (the README once
+/// said `minPasswordLength` for `passwordMinLength`: the same words reordered) counts as 1.
+fn word_distance(a: &str, b: &str) -> usize {
+    let mut a_sorted: Vec<char> = a.chars().collect();
+    let mut b_sorted: Vec<char> = b.chars().collect();
+    a_sorted.sort_unstable();
+    b_sorted.sort_unstable();
+    let plain = levenshtein(a, b);
+    if a_sorted == b_sorted {
+        plain.min(1)
+    } else {
+        plain
+    }
+}
+
+fn levenshtein(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut previous: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut current = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let substitution = previous[j] + usize::from(ca != *cb);
+            current.push(substitution.min(previous[j + 1] + 1).min(current[j] + 1));
+        }
+        previous = current;
+    }
+    previous[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn parse(value: Value) -> Result<ControlSettings, String> {
+        ControlSettings::from_json_value(value).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn unknown_keys_are_refused_with_the_nearest_name() {
+        let message = parse(json!({"minPasswordLength": 14})).unwrap_err();
+        assert!(message.contains("`minPasswordLength`"), "{message}");
+        assert!(
+            message.contains("did you mean `passwordMinLength`"),
+            "{message}"
+        );
+        let message = parse(json!({"maxPasswordExpiryDays": 30})).unwrap_err();
+        assert!(
+            message.contains("did you mean `passwordMaxExpiryDays`"),
+            "{message}"
+        );
+        let message = parse(json!({"staleDevicesDays": 3})).unwrap_err();
+        assert!(
+            message.contains("did you mean `staleDeviceDays`"),
+            "{message}"
+        );
+        let message = parse(json!({"colour": "blue"})).unwrap_err();
+        assert_eq!(message, "unknown setting `colour`");
+        // serde's own backstop, for callers that deserialise directly (stored results, CRD).
+        assert!(
+            serde_json::from_value::<ControlSettings>(json!({"minPasswordLength": 14})).is_err()
+        );
+    }
+
+    #[test]
+    fn numbers_out_of_range_name_field_value_and_range() {
+        assert_eq!(
+            parse(json!({"staleDeviceDays": -3})).unwrap_err(),
+            "staleDeviceDays: -3 is not allowed: expected an integer from 1 to 3650"
+        );
+        assert_eq!(
+            parse(json!({"passwordMinLength": 500})).unwrap_err(),
+            "passwordMinLength: 500 is not allowed: expected an integer from 1 to 128"
+        );
+        assert_eq!(
+            parse(json!({"passwordMaxExpiryDays": 1.5})).unwrap_err(),
+            "passwordMaxExpiryDays: 1.5 is not allowed: expected an integer from 0 to 3650"
+        );
+        let message = parse(json!({"includeStagedUsers": "yes"})).unwrap_err();
+        assert!(
+            message.starts_with("includeStagedUsers: \"yes\" is not allowed"),
+            "{message}"
+        );
+        let message = parse(json!({"mfaExclusions": "sometimes"})).unwrap_err();
+        assert!(
+            message.starts_with("mfaExclusions: \"sometimes\""),
+            "{message}"
+        );
+        assert_eq!(
+            parse(json!({"passwordMinLength": 14}))
+                .unwrap()
+                .password_min_length_or_default(),
+            14
+        );
+    }
+
+    #[test]
+    fn os_baselines_merge_per_family_and_null_removes_one() {
+        let settings = parse(json!({"osBaselines": {"darwin": "15.0"}})).unwrap();
+        let mut expected = default_os_baselines();
+        expected.insert("darwin".to_owned(), "15.0".to_owned());
+        assert_eq!(settings.os_baselines_or_default(), expected);
+        let settings = parse(json!({"osBaselines": {"debian": null, "fedora": "41"}})).unwrap();
+        let baselines = settings.os_baselines_or_default();
+        assert!(!baselines.contains_key("debian"));
+        assert_eq!(baselines["fedora"], "41");
+        assert_eq!(baselines["windows"], "10.0.22631");
+    }
+
+    #[test]
+    fn os_baselines_must_be_dotted_numbers() {
+        for bad in ["latest", "", "14.", ".1", "14.0-beta", "v14"] {
+            let message = parse(json!({"osBaselines": {"darwin": bad}})).unwrap_err();
+            assert!(
+                message.starts_with(&format!("osBaselines.darwin: {bad:?} is not a version")),
+                "{message}"
+            );
+        }
+        assert!(parse(json!({"osBaselines": {"windows": "10.0.22631", "debian": "12"}})).is_ok());
+        let message = parse(json!({"osBaselines": {"darwin": 15}})).unwrap_err();
+        assert!(
+            message.starts_with("osBaselines: {\"darwin\":15}"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn disabled_controls_must_be_catalog_ids() {
+        let message =
+            parse(json!({"disabledControls": ["JC-E9-SSH-HARDENING", "JC-E99-NOPE"]})).unwrap_err();
+        assert!(
+            message.starts_with("disabledControls[1]: \"JC-E99-NOPE\" is not a control id"),
+            "{message}"
+        );
+        let message = parse(json!({"disabledControls": ["JC-E9-SSH-HARDENNIG"]})).unwrap_err();
+        assert!(
+            message.contains("did you mean `JC-E9-SSH-HARDENING`"),
+            "{message}"
+        );
+        assert!(parse(json!({"disabledControls": ["JC-E9-SSH-HARDENING"]})).is_ok());
+    }
+
+    #[test]
+    fn the_schema_carries_the_same_rules() {
+        let schema = serde_json::to_value(schemars::schema_for!(ControlSettings)).unwrap();
+        let ids = &schema["properties"]["disabledControls"]["items"]["enum"];
+        assert_eq!(ids.as_array().unwrap().len(), CATALOG.len());
+        assert_eq!(
+            schema["properties"]["osBaselines"]["additionalProperties"]["pattern"],
+            OS_VERSION_PATTERN
+        );
+        assert_eq!(schema["additionalProperties"], json!(false));
+    }
+
+    #[test]
+    fn sources_name_the_origin_of_set_fields_only() {
+        let settings =
+            parse(json!({"passwordMinLength": 14, "osBaselines": {"darwin": "15.0"}})).unwrap();
+        let sources = settings.sources(SettingsSource::Crd);
+        assert_eq!(sources["passwordMinLength"], SettingsSource::Crd);
+        assert_eq!(sources["osBaselines"], SettingsSource::Crd);
+        assert_eq!(sources["staleDeviceDays"], SettingsSource::Default);
+        assert_eq!(sources.len(), 18);
+        let defaults = ControlSettings::default().sources(SettingsSource::SettingsFile);
+        assert!(defaults.values().all(|s| *s == SettingsSource::Default));
+    }
+
+    #[test]
+    fn null_or_empty_settings_are_the_defaults() {
+        assert_eq!(parse(Value::Null).unwrap(), ControlSettings::default());
+        assert_eq!(parse(json!({})).unwrap(), ControlSettings::default());
+        assert!(parse(json!([1])).unwrap_err().contains("must be an object"));
     }
 }

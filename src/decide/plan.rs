@@ -178,6 +178,16 @@ pub fn decide(inputs: &Inputs<'_>) -> Plan {
         Ok(intervals) => intervals,
         Err(error) => return Plan::InvalidSpec(error.to_string()),
     };
+    // The CRD's schema refuses these; under a CRD installed before it did (or a bypassed
+    // schema), `darwin: latest` must stop the sync rather than compare as version 0.
+    if let Some(Err(error)) = inputs
+        .spec
+        .controls
+        .as_ref()
+        .map(crate::controls::ControlSettings::check)
+    {
+        return Plan::InvalidSpec(format!("spec.controls.{error}"));
+    }
     if let SecretRead::Unreadable { error } = inputs.secret {
         return Plan::SecretUnreadable(error.clone());
     }

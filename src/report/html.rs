@@ -122,7 +122,7 @@ pub fn render_html(report: &Report) -> String {
                             } }
                             @if !r.thresholds.is_empty() {
                                 tr { th { "Thresholds" } td {
-                                    @for (name, value) in &r.thresholds { code { (name) } " = " (value) br; }
+                                    @for (name, value) in &r.thresholds { code { (name) } " = " (value) (report.source_suffix(name)) br; }
                                 } }
                             }
                             tr { th { "Evidence used" } td {

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::controls::{
     ControlResult, ControlSettings, ControlStatus, EvidenceSet, KindState, ResultsSummary,
-    SnapshotMeta, evaluate_all,
+    SettingsSource, SnapshotMeta, evaluate_all,
 };
 
 pub use html::render_html;
@@ -81,6 +81,10 @@ pub struct Report {
     /// The time the controls were evaluated at: the snapshot's collection end.
     pub evaluated_at: jiff::Timestamp,
     pub settings: ControlSettings,
+    /// Where each setting came from (default, crd, settings-file); empty when the stored
+    /// results predate sources, or for a report of evidence outside the store.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub settings_sources: BTreeMap<String, SettingsSource>,
     pub summary: ResultsSummary,
     pub results: Vec<ControlResult>,
     pub evidence: Vec<EvidenceKindInfo>,
@@ -129,6 +133,16 @@ impl Baseline {
     }
 }
 
+impl Report {
+    /// " (source)" after a threshold, or nothing when the report does not know its source.
+    pub fn source_suffix(&self, setting: &str) -> String {
+        self.settings_sources
+            .get(setting)
+            .map(|source| format!(" ({source})"))
+            .unwrap_or_default()
+    }
+}
+
 /// Evaluates a snapshot into a report; with a baseline, also what changed since it.
 pub fn build_report(
     current: &EvidenceSet,
@@ -154,6 +168,7 @@ pub fn report_of(
         snapshot: current.meta.clone(),
         evaluated_at,
         settings: settings.clone(),
+        settings_sources: BTreeMap::new(),
         summary: ResultsSummary::of(&results),
         results,
         evidence: evidence_info(current),

@@ -2,7 +2,7 @@
 //! or re-evaluated with other settings) compared with the snapshot before it in the chain.
 
 use super::{Baseline, Report, report_of};
-use crate::controls::{ControlSettings, EvidenceSet, evaluate_all};
+use crate::controls::{ControlSettings, EvidenceSet, SettingsSource, evaluate_all};
 use crate::store::{
     ConnectionStore, Records, Snapshot, StoreError, StoredControls, load_controls, load_evidence,
 };
@@ -29,6 +29,8 @@ async fn results_of(
         let stored = StoredControls {
             evaluated_at,
             summary: crate::controls::ResultsSummary::of(&results),
+            // The caller knows where the settings came from and sets the sources.
+            settings_sources: Default::default(),
             settings,
             results,
         };
@@ -45,12 +47,19 @@ pub async fn stored_report(
     snapshot: &Snapshot,
     settings: Option<&ControlSettings>,
 ) -> Result<Report, StoreError> {
-    let settings = match settings {
-        Some(settings) => settings.clone(),
+    let (settings, sources) = match settings {
+        Some(settings) => (
+            settings.clone(),
+            settings.sources(SettingsSource::SettingsFile),
+        ),
         None => load_controls(store, snapshot)
             .await?
-            .map(|stored| stored.settings)
-            .unwrap_or_default(),
+            .map(|stored| (stored.settings, stored.settings_sources))
+            .unwrap_or_else(|| {
+                let defaults = ControlSettings::default();
+                let sources = defaults.sources(SettingsSource::Default);
+                (defaults, sources)
+            }),
     };
     let (evidence, stored) = results_of(store, snapshot, &settings).await?;
     let baseline = match &snapshot.manifest.previous {
@@ -69,13 +78,15 @@ pub async fn stored_report(
             Err(error) => return Err(error),
         },
     };
-    Ok(report_of(
+    let mut report = report_of(
         &evidence,
         stored.results,
         stored.evaluated_at,
         baseline.as_ref(),
         &settings,
-    ))
+    );
+    report.settings_sources = sources;
+    Ok(report)
 }
 
 /// Renders the snapshot's HTML report and stores it next to the snapshot (`reports/<id>.html`).

@@ -57,7 +57,7 @@ pub fn render_csv(report: &Report) -> Result<Vec<(String, String)>, CsvError> {
             r.references.mapping.clone(),
             r.thresholds
                 .iter()
-                .map(|(k, v)| format!("{k}={v}"))
+                .map(|(k, v)| format!("{k}={v}{}", report.source_suffix(k)))
                 .collect::<Vec<_>>()
                 .join("; "),
             r.evidence_kinds.join(" "),
@@ -198,7 +198,15 @@ pub fn render_markdown(report: &Report) -> String {
             ),
         );
         for (name, value) in &r.thresholds {
-            line(&mut out, format!("- Threshold {}: {}", md(name), md(value)));
+            line(
+                &mut out,
+                format!(
+                    "- Threshold {}: {}{}",
+                    md(name),
+                    md(value),
+                    md(&report.source_suffix(name))
+                ),
+            );
         }
         line(
             &mut out,

@@ -1,7 +1,7 @@
 //! A stored snapshot read back as the evidence the controls evaluate, and its stored control
 //! results.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -11,7 +11,7 @@ use super::manifest::SnapshotIndex;
 use super::{Result, StoreError};
 use crate::controls::{
     ControlResult, ControlSettings, EvidenceSet, KindEvidence, KindState, ResultsSummary,
-    SnapshotMeta, collection_meta, parse_records,
+    SettingsSource, SnapshotMeta, collection_meta, parse_records,
 };
 
 /// The control results stored with a snapshot (a blob its manifest references). Evaluation is
@@ -22,6 +22,10 @@ pub struct StoredControls {
     /// The evaluation time: when the snapshot's collection finished.
     pub evaluated_at: jiff::Timestamp,
     pub settings: ControlSettings,
+    /// Where each setting came from (default, CRD, settings file); empty in results stored
+    /// before sources were recorded.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub settings_sources: BTreeMap<String, SettingsSource>,
     pub summary: ResultsSummary,
     pub results: Vec<ControlResult>,
 }

@@ -3,7 +3,7 @@
 //! stores the control results the collection's step before it evaluated on the staged snapshot
 //! (when it did) and writes the manifest last.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
@@ -21,7 +21,8 @@ use crate::collect::{
     WrittenFile, one_line,
 };
 use crate::controls::{
-    ControlResult, ControlSettings, EvidenceSet, ResultsSummary, SnapshotMeta, collection_meta,
+    ControlResult, ControlSettings, EvidenceSet, ResultsSummary, SettingsSource, SnapshotMeta,
+    collection_meta,
 };
 
 /// Writes one collection into a connection's part of the store.
@@ -75,6 +76,7 @@ impl Evaluable for StagedSnapshot {
     fn add_results(
         &mut self,
         settings: ControlSettings,
+        settings_sources: BTreeMap<String, SettingsSource>,
         evaluated_at: jiff::Timestamp,
         results: Vec<ControlResult>,
     ) {
@@ -82,6 +84,7 @@ impl Evaluable for StagedSnapshot {
             evaluated_at,
             summary: ResultsSummary::of(&results),
             settings,
+            settings_sources,
             results,
         });
     }

@@ -254,3 +254,29 @@ fn a_sync_in_progress_shows_reconciling_and_a_ready_condition() {
     w.finish(&plan);
     assert!(w.cond(RECONCILING).is_none());
 }
+
+#[test]
+fn controls_the_schema_would_refuse_stop_the_sync_with_the_field_named() {
+    let mut w = World::new();
+    w.spec.controls = Some(
+        serde_json::from_value(serde_json::json!({"osBaselines": {"darwin": "latest"}})).unwrap(),
+    );
+    let Plan::InvalidSpec(message) = w.plan() else {
+        panic!("planned {:?}", w.plan());
+    };
+    assert!(
+        message.starts_with("spec.controls.osBaselines.darwin: \"latest\" is not a version"),
+        "{message}"
+    );
+    w.spec.controls = Some(
+        serde_json::from_value(serde_json::json!({"disabledControls": ["JC-E99-NOPE"]})).unwrap(),
+    );
+    assert!(matches!(w.plan(), Plan::InvalidSpec(m) if m.contains("JC-E99-NOPE")));
+    w.spec.controls = Some(
+        serde_json::from_value(
+            serde_json::json!({"osBaselines": {"darwin": "15.0", "debian": null}}),
+        )
+        .unwrap(),
+    );
+    assert!(!matches!(w.plan(), Plan::InvalidSpec(_)));
+}
