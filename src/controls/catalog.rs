@@ -21,6 +21,9 @@ pub use super::run::{EvaluationPhase, evaluate, evaluate_all, evaluation_phases}
 pub struct Finding {
     pub evaluated: u64,
     pub failing: Vec<FailingResource>,
+    /// Resources in scope the control could not judge, and why: neither passing nor failing,
+    /// listed in the result's notes (as Linux devices are for anti-malware).
+    pub not_evaluated: Vec<FailingResource>,
     pub notes: Vec<String>,
 }
 
@@ -32,6 +35,21 @@ impl Finding {
         why: impl Into<String>,
     ) {
         self.failing.push(FailingResource {
+            id: id.into(),
+            name: name.into(),
+            why: why.into(),
+        });
+    }
+
+    /// Records a resource that is neither passing nor failing (it is not counted in
+    /// `evaluated`), with the reason.
+    pub(super) fn skip(
+        &mut self,
+        id: impl Into<String>,
+        name: impl Into<String>,
+        why: impl Into<String>,
+    ) {
+        self.not_evaluated.push(FailingResource {
             id: id.into(),
             name: name.into(),
             why: why.into(),
