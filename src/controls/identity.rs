@@ -24,8 +24,9 @@ pub(super) fn is_active_user(user: &Value, include_staged: bool) -> bool {
     match str_at(user, "state") {
         Some(state) if state.eq_ignore_ascii_case("ACTIVATED") => true,
         Some(state) if state.eq_ignore_ascii_case("STAGED") => include_staged,
-        Some(_) => false,
-        None => bool_at(user, "activated") != Some(false),
+        // A state JumpCloud does not document is read like an absent one: the user stays in
+        // scope unless `activated` says otherwise, so it is evaluated rather than skipped.
+        _ => bool_at(user, "activated") != Some(false),
     }
 }
 
