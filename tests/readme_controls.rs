@@ -16,11 +16,12 @@ fn readme_control_table_matches_the_catalog() {
         .iter()
         .map(|control| {
             format!(
-                "| {} | {} | {}; {} |",
+                "| {} | {} | {}; {} | {} |",
                 control.id,
                 control.title,
                 control.soc2.join(", "),
-                control.iso27001.join(", ")
+                control.iso27001.join(", "),
+                control.verdicts
             )
         })
         .collect();

@@ -267,6 +267,36 @@ fn e9_ssh_root_and_password_login() {
 fn e10_mdm_enrollment_and_excluded_device_groups() {
     let mut org = passing_org();
     org.record("devices", "d-win")["mdm"] = json!(null);
+    // JumpCloud's documented values for a device no MDM manages never pass.
+    org.record("devices", "d-mac")["mdm"]["vendor"] = json!("none");
+    assert_fails(
+        &run(
+            "JC-E10-MDM-ENROLLMENT",
+            &org.build(),
+            &ControlSettings::default(),
+        ),
+        &["d-mac", "d-win"],
+    );
+    org.record("devices", "d-mac")["mdm"]["vendor"] = json!("Unknown");
+    assert_fails(
+        &run(
+            "JC-E10-MDM-ENROLLMENT",
+            &org.build(),
+            &ControlSettings::default(),
+        ),
+        &["d-mac", "d-win"],
+    );
+    org.record("devices", "d-mac")["mdm"]["vendor"] = json!("internal");
+    org.record("devices", "d-mac")["mdm"]["enrollmentType"] = json!("unknown");
+    assert_fails(
+        &run(
+            "JC-E10-MDM-ENROLLMENT",
+            &org.build(),
+            &ControlSettings::default(),
+        ),
+        &["d-mac", "d-win"],
+    );
+    org.record("devices", "d-mac")["mdm"]["enrollmentType"] = json!("user");
     assert_fails(
         &run(
             "JC-E10-MDM-ENROLLMENT",

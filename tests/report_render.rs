@@ -395,3 +395,21 @@ fn stored_reports_compare_with_the_previous_snapshot_in_the_chain() {
         .unwrap();
     assert!(report.changes.is_none());
 }
+
+#[test]
+fn not_evaluated_resources_are_named_with_the_reason_in_every_format() {
+    let mut org = passing_org();
+    org.record("devices", "d-win")["osFamily"] = json!("plan9");
+    org.record("devices", "d-win")["os"] = json!("Plan 9");
+    let report = build_report(&org.build(), None, &ControlSettings::default(), now());
+    let reason =
+        "not evaluated (OS family not recognised: osFamily=plan9, os=Plan 9): ALICE-WIN (d-win)";
+    for (format, text) in [
+        ("html", render_html(&report)),
+        ("markdown", render_markdown(&report)),
+    ] {
+        assert!(text.contains(reason), "{format} lacks: {reason}");
+    }
+    let json = render_json(&report);
+    assert!(json.contains(reason), "json lacks: {reason}");
+}

@@ -90,6 +90,28 @@ async fn simulator_org_evaluates_end_to_end() {
     let e7_ids: Vec<String> = e7.failing.iter().map(|f| f.id.clone()).collect();
     assert_eq!(e7_ids, stale);
 
+    // MDM: the simulator's unenrolled macOS and Windows devices (vendor `none`) fail, and only
+    // they; enrolled ones pass.
+    let mut unenrolled: Vec<String> = evidence.kinds["devices"]
+        .records
+        .iter()
+        .filter(|d| d["osFamily"] == "darwin" || d["osFamily"] == "windows")
+        .filter(|d| d["mdm"]["vendor"] == "none")
+        .map(|d| d["_id"].as_str().unwrap().to_owned())
+        .collect();
+    unenrolled.sort();
+    let e10 = results
+        .iter()
+        .find(|r| r.id == "JC-E10-MDM-ENROLLMENT")
+        .unwrap();
+    let e10_ids: Vec<String> = e10.failing.iter().map(|f| f.id.clone()).collect();
+    assert!(
+        !unenrolled.is_empty(),
+        "the simulated org has unenrolled devices"
+    );
+    assert_eq!(e10_ids, unenrolled);
+    assert!(e10.evaluated > unenrolled.len() as u64, "{e10:#?}");
+
     // Leavers: exactly the suspended users that still have a binding row.
     let mut bound: Vec<String> = [
         "suspended_user_systems",

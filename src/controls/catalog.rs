@@ -21,6 +21,9 @@ pub use super::run::{EvaluationPhase, evaluate, evaluate_all, evaluation_phases}
 pub struct Finding {
     pub evaluated: u64,
     pub failing: Vec<FailingResource>,
+    /// Resources in scope the control could not judge, and why: neither passing nor failing,
+    /// listed in the result's notes (as Linux devices are for anti-malware).
+    pub not_evaluated: Vec<FailingResource>,
     pub notes: Vec<String>,
 }
 
@@ -32,6 +35,21 @@ impl Finding {
         why: impl Into<String>,
     ) {
         self.failing.push(FailingResource {
+            id: id.into(),
+            name: name.into(),
+            why: why.into(),
+        });
+    }
+
+    /// Records a resource that is neither passing nor failing (it is not counted in
+    /// `evaluated`), with the reason.
+    pub(super) fn skip(
+        &mut self,
+        id: impl Into<String>,
+        name: impl Into<String>,
+        why: impl Into<String>,
+    ) {
+        self.not_evaluated.push(FailingResource {
             id: id.into(),
             name: name.into(),
             why: why.into(),
@@ -56,6 +74,10 @@ pub struct ControlDef {
     pub kinds: &'static [&'static str],
     /// What is counted in `evaluated` (plural noun for summaries).
     pub noun: &'static str,
+    /// What evidence passes, what fails and what is not evaluated (or puts the control in
+    /// error); missing, `null`, empty or unreadable values never pass. The README's table
+    /// shows it.
+    pub verdicts: &'static str,
     pub thresholds: Thresholds,
     pub evaluate: Evaluation,
 }
@@ -79,6 +101,7 @@ pub static CATALOG: &[ControlDef] = &[
             DEVICE_GROUP_MEMBERS,
         ],
         noun: "devices",
+        verdicts: "Passes: System Insights shows an encrypted volume (BitLocker protection_status 1 on the system drive on Windows) and, on macOS and Windows, fde.active is true. Fails: no System Insights rows, no encrypted volume, or fde.active false, absent or unreadable. Not evaluated: devices of other OS families (mobile), counted in the notes.",
         thresholds: no_thresholds,
         evaluate: e1_disk_encryption,
     },
@@ -90,6 +113,7 @@ pub static CATALOG: &[ControlDef] = &[
         iso27001: &["A.8.24", "A.8.13"],
         kinds: &[DEVICES, DEVICE_GROUP_MEMBERS],
         noun: "encrypted devices",
+        verdicts: "Passes: an encrypted (fde.active true) macOS or Windows device with fde.keyPresent true. Fails: fde.keyPresent false, absent or unreadable. Not evaluated: devices whose fde.active is absent or unreadable, named in the notes; unencrypted devices are out of scope.",
         thresholds: no_thresholds,
         evaluate: e1_recovery_key,
     },
@@ -106,6 +130,7 @@ pub static CATALOG: &[ControlDef] = &[
             DEVICE_GROUP_MEMBERS,
         ],
         noun: "devices",
+        verdicts: "Passes: a screen-lock policy whose latest result on the device is success and whose readable idle timeout is above 0 and within the threshold. Fails: no such policy result, a result in any other or no state, an unreadable or too long timeout. Not evaluated: devices of no recognised OS family, named in the notes.",
         thresholds: |s| {
             vec![(
                 "screenLockMinutes",
@@ -129,6 +154,7 @@ pub static CATALOG: &[ControlDef] = &[
             DEVICE_GROUP_MEMBERS,
         ],
         noun: "devices",
+        verdicts: "Passes: macOS alf.global_state at least 1; Windows windows_security_center.firewall Good; Linux a firewall policy result success. Fails: no System Insights rows or policy result, or any other, absent or unreadable value. Not evaluated: devices of no recognised OS family, named in the notes.",
         thresholds: no_thresholds,
         evaluate: e3_firewall,
     },
@@ -145,6 +171,7 @@ pub static CATALOG: &[ControlDef] = &[
             DEVICE_GROUP_MEMBERS,
         ],
         noun: "devices",
+        verdicts: "Passes: Windows an allow-listed Antivirus product with state On and signatures_up_to_date true; macOS a readable major version at or above the configured one. Fails: no product rows, any other, absent or unreadable value, an unknown macOS version. Not evaluated: Linux devices (counted) and devices of no recognised OS family (named), in the notes.",
         thresholds: |s| {
             vec![
                 (
@@ -168,6 +195,7 @@ pub static CATALOG: &[ControlDef] = &[
         iso27001: &["A.8.8"],
         kinds: &[DEVICES, SI_OS_VERSION, DEVICE_GROUP_MEMBERS],
         noun: "devices",
+        verdicts: "Passes: a dotted-number OS version (System Insights, else osVersionDetail.version, else version) at or above the family's baseline. Fails: a lower version, no version, or one that is not a dotted number. Not evaluated: families or distributions without a baseline, counted in the notes.",
         thresholds: |s| {
             s.os_baselines_or_default()
                 .into_iter()
@@ -184,6 +212,7 @@ pub static CATALOG: &[ControlDef] = &[
         iso27001: &["A.5.9"],
         kinds: &[DEVICES, USERS, DEVICE_GROUP_MEMBERS],
         noun: "devices",
+        verdicts: "Passes: primarySystemUser.id names a user of the directory. Fails: no, an empty or an unknown primary user. Not evaluated: none.",
         thresholds: no_thresholds,
         evaluate: e6_owner,
     },
@@ -195,6 +224,7 @@ pub static CATALOG: &[ControlDef] = &[
         iso27001: &["A.5.9", "A.8.1"],
         kinds: &[DEVICES, DEVICE_GROUP_MEMBERS],
         noun: "devices",
+        verdicts: "Passes: a readable lastContact within the threshold. Fails: an older, absent or unreadable lastContact. Not evaluated: none.",
         thresholds: |s| {
             vec![(
                 "staleDeviceDays",
@@ -216,6 +246,7 @@ pub static CATALOG: &[ControlDef] = &[
             DEVICE_GROUP_MEMBERS,
         ],
         noun: "devices with policy results",
+        verdicts: "Passes: every latest policy result of the device is success or pending. Fails: a result failed, or in no documented state (absent, empty, unreadable). Not evaluated: devices without policy results; results of deleted devices are counted in the notes.",
         thresholds: no_thresholds,
         evaluate: e8_policy_failures,
     },
@@ -227,6 +258,7 @@ pub static CATALOG: &[ControlDef] = &[
         iso27001: &["A.8.9"],
         kinds: &[DEVICES, DEVICE_GROUP_MEMBERS],
         noun: "macOS and Linux devices",
+        verdicts: "Passes: allowSshRootLogin and allowSshPasswordAuthentication both a readable false. Fails: either true, absent or unreadable. Not evaluated: devices of no recognised OS family, named in the notes; Windows is out of scope.",
         thresholds: no_thresholds,
         evaluate: e9_ssh,
     },
@@ -238,6 +270,7 @@ pub static CATALOG: &[ControlDef] = &[
         iso27001: &["A.8.1"],
         kinds: &[DEVICES, DEVICE_GROUP_MEMBERS],
         noun: "macOS and Windows devices",
+        verdicts: "Passes: mdm.vendor other than none or unknown and mdm.enrollmentType automated device, device or user (JumpCloud's documented values). Fails: mdm absent, vendor none, unknown, empty or unreadable, enrollmentType unknown, absent or another value. Not evaluated: devices of no recognised OS family, named in the notes; Linux is out of scope.",
         thresholds: no_thresholds,
         evaluate: e10_mdm,
     },
@@ -249,6 +282,7 @@ pub static CATALOG: &[ControlDef] = &[
         iso27001: &["A.8.5"],
         kinds: &[USERS, USER_GROUP_MEMBERS],
         noun: "users",
+        verdicts: "Passes: mfaEnrollment.overallStatus ENROLLED or totp_enabled true, or an MFA exclusion with a readable exclusionUntil in the future (named in the notes). Fails: anything else, including absent values and exclusions without an end date. Not evaluated: STAGED users unless includeStagedUsers (counted); suspended users are out of scope, and a user of unknown state is evaluated.",
         thresholds: |s| {
             vec![
                 (
@@ -274,6 +308,7 @@ pub static CATALOG: &[ControlDef] = &[
         iso27001: &["A.8.2", "A.8.5"],
         kinds: &[ORGANIZATION, ADMINISTRATORS],
         noun: "administrators and settings",
+        verdicts: "Passes: settings.requireAdminMFA true, and per unsuspended administrator enableMultiFactor and totpEnrolled true. Fails: any of them false, absent or unreadable. Not evaluated: none.",
         thresholds: no_thresholds,
         evaluate: i2_admin_mfa,
     },
@@ -285,6 +320,7 @@ pub static CATALOG: &[ControlDef] = &[
         iso27001: &["A.5.17"],
         kinds: &[ORGANIZATION],
         noun: "password rules",
+        verdicts: "Passes: per rule, the enable flag true and the value readable and within the settings (minimum length, the four complexity flags, expiry, history). Fails: a flag false, absent or unreadable, a value absent, unreadable or outside the settings. Error: no settings.passwordPolicy.",
         thresholds: |s| {
             vec![
                 (
@@ -318,6 +354,7 @@ pub static CATALOG: &[ControlDef] = &[
         iso27001: &["A.8.5"],
         kinds: &[ORGANIZATION, USERS],
         noun: "lockout rules",
+        verdicts: "Passes: enableMaxLoginAttempts true and maxLoginAttempts readable, from 1 to the threshold. Fails: anything else, including absent values. Not evaluated: none.",
         thresholds: |s| {
             vec![(
                 "maxLoginAttempts",
@@ -334,6 +371,7 @@ pub static CATALOG: &[ControlDef] = &[
         iso27001: &["A.5.18"],
         kinds: &[USERS, DI_EVENTS, USER_GROUP_MEMBERS],
         noun: "users",
+        verdicts: "Passes: a successful sign-in event (readable timestamp, success true, a sign-in event_type) matched by user id or username within the threshold. Fails: none, or only older ones. Not evaluated: users created within the threshold (counted). Error: Directory Insights not licensed or its window shorter than the threshold.",
         thresholds: |s| {
             vec![(
                 "dormantAccountDays",
@@ -355,6 +393,7 @@ pub static CATALOG: &[ControlDef] = &[
             SUSPENDED_USER_GROUPS,
         ],
         noun: "suspended users",
+        verdicts: "Passes: a suspended user without device, application or group binding rows. Fails: any binding row. Error: a binding kind not completely collected.",
         thresholds: no_thresholds,
         evaluate: i6_leavers,
     },
@@ -366,6 +405,7 @@ pub static CATALOG: &[ControlDef] = &[
         iso27001: &["A.8.2"],
         kinds: &[USERS, USER_GROUPS, ADMINISTRATORS, USER_GROUP_MEMBERS],
         noun: "users and groups",
+        verdicts: "Passes: an active user with passwordless_sudo a readable false; a group whose sudo attributes are absent or readable and not both enabled and withoutPassword. Fails: passwordless sudo, an absent or unreadable passwordless_sudo, group sudo attributes that are present but unreadable. Not evaluated: suspended users.",
         thresholds: no_thresholds,
         evaluate: i7_privileged,
     },
@@ -377,6 +417,7 @@ pub static CATALOG: &[ControlDef] = &[
         iso27001: &["A.5.17"],
         kinds: &[ADMINISTRATORS],
         noun: "administrator API keys",
+        verdicts: "Passes: an unsuspended administrator with a key that has a readable apiKeyHash.expireAt and a readable set date (apiKeyUpdatedAt, else apiKeyHash.createdAt) within the maximum age. Fails: no expiry, no readable set date, too old. Not evaluated: administrators whose apiKeySet is absent or unreadable, named in the notes.",
         thresholds: |s| {
             vec![(
                 "apiKeyMaxAgeDays",
@@ -393,6 +434,7 @@ pub static CATALOG: &[ControlDef] = &[
         iso27001: &["A.8.15", "A.8.16"],
         kinds: &[ORGANIZATION, DI_EVENTS],
         noun: "settings",
+        verdicts: "Passes: settings.features.directoryInsights.enabled true and the events collected completely. Fails: enabled false, absent or unreadable. Error: Directory Insights not licensed, missing or unavailable.",
         thresholds: no_thresholds,
         evaluate: i10_audit_logging,
     },
@@ -404,6 +446,7 @@ pub static CATALOG: &[ControlDef] = &[
         iso27001: &["A.8.5", "A.5.15"],
         kinds: &[AUTHN_POLICIES, APPLICATIONS],
         noun: "sign-in surfaces",
+        verdicts: "Passes: per surface, a policy of that type with effect.action allow, effect.obligations.mfa.required true, disabled false and monitorOnly false. Fails: no such policy, including when any of these values is absent or unreadable. Not evaluated: policy targets (noted).",
         thresholds: no_thresholds,
         evaluate: i11_conditional_access,
     },
@@ -415,6 +458,7 @@ pub static CATALOG: &[ControlDef] = &[
         iso27001: &["A.8.24"],
         kinds: &[APPLICATIONS],
         noun: "SSO applications",
+        verdicts: "Passes: a readable sso.idpCertExpirationAt later than the warning window. Fails: expired or expiring within it. Not evaluated: active applications without a readable expiry, named in the notes.",
         thresholds: |s| {
             vec![(
                 "certExpiryWarningDays",

@@ -302,3 +302,12 @@ pub(super) fn os_major(device: &Value, si: Option<&Vec<&Value>>) -> Option<u64> 
             os_version_of(device, si).and_then(|v| v.split('.').next().and_then(|m| m.parse().ok()))
         })
 }
+
+/// Why a device of no known OS family is not evaluated by a per-family control.
+pub(super) fn unknown_family(device: &Value) -> String {
+    format!(
+        "OS family not recognised: osFamily={}, os={}",
+        show(device, "osFamily"),
+        show(device, "os")
+    )
+}

@@ -91,10 +91,23 @@ pub(super) fn e1_disk_encryption(ctx: &Ctx) -> Result<Finding, String> {
 pub(super) fn e1_recovery_key(ctx: &Ctx) -> Result<Finding, String> {
     let (devices, mut f) = ctx.device_scope()?;
     for device in devices {
-        if !matches!(Family::of(device), Family::Mac | Family::Windows)
-            || bool_at(device, "fde.active") != Some(true)
-        {
+        if !matches!(Family::of(device), Family::Mac | Family::Windows) {
             continue;
+        }
+        match bool_at(device, "fde.active") {
+            Some(true) => {}
+            Some(false) => continue,
+            None => {
+                f.skip(
+                    id_of(device),
+                    device_name(device),
+                    format!(
+                        "encryption state not readable (fde.active={})",
+                        show(device, "fde.active")
+                    ),
+                );
+                continue;
+            }
         }
         f.evaluated += 1;
         if bool_at(device, "fde.keyPresent") != Some(true) {
@@ -135,6 +148,7 @@ pub(super) fn e2_screen_lock(ctx: &Ctx) -> Result<Finding, String> {
         .collect();
     for device in devices {
         if Family::of(device) == Family::Other {
+            f.skip(id_of(device), device_name(device), unknown_family(device));
             continue;
         }
         f.evaluated += 1;
@@ -248,7 +262,10 @@ pub(super) fn e3_firewall(ctx: &Ctx) -> Result<Finding, String> {
                     Some("no firewall policy has a result on this device".to_owned())
                 }
             }
-            Family::Other => continue,
+            Family::Other => {
+                f.skip(&id, device_name(device), unknown_family(device));
+                continue;
+            }
         };
         f.evaluated += 1;
         if let Some(why) = why {
@@ -328,7 +345,10 @@ pub(super) fn e4_antivirus(ctx: &Ctx) -> Result<Finding, String> {
                 linux += 1;
                 continue;
             }
-            Family::Other => continue,
+            Family::Other => {
+                f.skip(&id, device_name(device), unknown_family(device));
+                continue;
+            }
         };
         f.evaluated += 1;
         if let Some(why) = why {
@@ -380,6 +400,17 @@ pub(super) fn e5_os_version(ctx: &Ctx) -> Result<Finding, String> {
         f.evaluated += 1;
         match os_version_of(device, si) {
             None => f.fail(&id, device_name(device), "OS version unknown"),
+            Some(version)
+                if !version
+                    .trim_start()
+                    .starts_with(|c: char| c.is_ascii_digit()) =>
+            {
+                f.fail(
+                    &id,
+                    device_name(device),
+                    format!("OS version {version:?} is not a dotted number"),
+                )
+            }
             Some(version) if version_cmp(&version, baseline).is_lt() => f.fail(
                 &id,
                 device_name(device),
@@ -457,11 +488,21 @@ pub(super) fn e8_policy_failures(ctx: &Ctx) -> Result<Finding, String> {
             continue;
         }
         with_results.insert(system);
-        if status_state(status) == "failed" {
+        let state = status_state(status);
+        // The documented states are success, failed and pending; any other (or none) could
+        // hide a failure, so it fails too.
+        if state == "failed" || !["success", "pending"].contains(&state) {
             let name = policies
                 .get(policy_id)
                 .map_or_else(|| policy_id.to_owned(), |p| policy_name(p));
-            per_device.entry(system).or_default().push(name);
+            per_device
+                .entry(system)
+                .or_default()
+                .push(if state == "failed" {
+                    name
+                } else {
+                    format!("{name} (result state {state:?} not readable)")
+                });
         }
     }
     for device in devices {
@@ -489,16 +530,32 @@ pub(super) fn e8_policy_failures(ctx: &Ctx) -> Result<Finding, String> {
 pub(super) fn e9_ssh(ctx: &Ctx) -> Result<Finding, String> {
     let (devices, mut f) = ctx.device_scope()?;
     for device in devices {
-        if !matches!(Family::of(device), Family::Mac | Family::Linux) {
-            continue;
+        match Family::of(device) {
+            Family::Mac | Family::Linux => {}
+            Family::Windows => continue,
+            Family::Other => {
+                f.skip(id_of(device), device_name(device), unknown_family(device));
+                continue;
+            }
         }
         f.evaluated += 1;
         let mut why = Vec::new();
-        if bool_at(device, "allowSshRootLogin") == Some(true) {
-            why.push("SSH root login allowed");
-        }
-        if bool_at(device, "allowSshPasswordAuthentication") == Some(true) {
-            why.push("SSH password authentication allowed");
+        // Only a readable `false` passes: an absent or unreadable flag is not "disabled".
+        for (field, what) in [
+            ("allowSshRootLogin", "SSH root login"),
+            (
+                "allowSshPasswordAuthentication",
+                "SSH password authentication",
+            ),
+        ] {
+            match bool_at(device, field) {
+                Some(false) => {}
+                Some(true) => why.push(format!("{what} allowed")),
+                None => why.push(format!(
+                    "{what} not readable ({field}={})",
+                    show(device, field)
+                )),
+            }
         }
         if !why.is_empty() {
             f.fail(id_of(device), device_name(device), why.join("; "));
@@ -507,18 +564,45 @@ pub(super) fn e9_ssh(ctx: &Ctx) -> Result<Finding, String> {
     Ok(f)
 }
 
+/// The `mdm.enrollmentType` values JumpCloud documents for an enrolled device (the fourth,
+/// `unknown`, does not show an enrollment).
+const MDM_ENROLLMENT_TYPES: &[&str] = &["automated device", "device", "user"];
+
+/// `mdm.vendor` values JumpCloud documents for a device no MDM manages.
+const MDM_NO_VENDOR: &[&str] = &["none", "unknown"];
+
 pub(super) fn e10_mdm(ctx: &Ctx) -> Result<Finding, String> {
     let (devices, mut f) = ctx.device_scope()?;
     for device in devices {
-        if !matches!(Family::of(device), Family::Mac | Family::Windows) {
-            continue;
+        match Family::of(device) {
+            Family::Mac | Family::Windows => {}
+            Family::Linux => continue,
+            Family::Other => {
+                f.skip(id_of(device), device_name(device), unknown_family(device));
+                continue;
+            }
         }
         f.evaluated += 1;
-        if str_at(device, "mdm.vendor").is_none_or(str::is_empty) {
+        let vendor = str_at(device, "mdm.vendor")
+            .map(str::trim)
+            .filter(|v| !v.is_empty() && !MDM_NO_VENDOR.iter().any(|n| v.eq_ignore_ascii_case(n)));
+        let enrollment = str_at(device, "mdm.enrollmentType")
+            .map(str::trim)
+            .filter(|t| {
+                MDM_ENROLLMENT_TYPES
+                    .iter()
+                    .any(|known| t.eq_ignore_ascii_case(known))
+            });
+        if vendor.is_none() || enrollment.is_none() {
             f.fail(
                 id_of(device),
                 device_name(device),
-                "not enrolled in an MDM (mdm.vendor empty)",
+                format!(
+                    "not enrolled in an MDM (mdm.vendor={}, mdm.enrollmentType={}; needs a vendor other than none/unknown and an enrollment type of {})",
+                    show(device, "mdm.vendor"),
+                    show(device, "mdm.enrollmentType"),
+                    MDM_ENROLLMENT_TYPES.join(", ")
+                ),
             );
         }
     }

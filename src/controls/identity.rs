@@ -24,8 +24,9 @@ pub(super) fn is_active_user(user: &Value, include_staged: bool) -> bool {
     match str_at(user, "state") {
         Some(state) if state.eq_ignore_ascii_case("ACTIVATED") => true,
         Some(state) if state.eq_ignore_ascii_case("STAGED") => include_staged,
-        Some(_) => false,
-        None => bool_at(user, "activated") != Some(false),
+        // A state JumpCloud does not document is read like an absent one: the user stays in
+        // scope unless `activated` says otherwise, so it is evaluated rather than skipped.
+        _ => bool_at(user, "activated") != Some(false),
     }
 }
 
@@ -152,7 +153,7 @@ pub(super) fn i3_password_policy(ctx: &Ctx) -> Result<Finding, String> {
         }
     };
     let min = f64::from(s.password_min_length_or_default());
-    let enabled = bool_at(policy, "enableMinLength") != Some(false);
+    let enabled = bool_at(policy, "enableMinLength") == Some(true);
     let length = f64_at(policy, "minLength");
     rule(
         &mut f,
@@ -299,7 +300,12 @@ pub(super) fn i5_dormant(ctx: &Ctx) -> Result<Finding, String> {
             str_at(event, "initiated_by.username").map(|u| format!("@{}", u.to_ascii_lowercase())),
             str_at(event, "username").map(|u| format!("@{}", u.to_ascii_lowercase())),
         ];
-        for key in keys.into_iter().flatten() {
+        // An empty id or name would match every user without one.
+        for key in keys
+            .into_iter()
+            .flatten()
+            .filter(|k| !k.is_empty() && k != "@")
+        {
             let entry = last.entry(key).or_insert(at_time);
             if at_time > *entry {
                 *entry = at_time;
@@ -317,8 +323,9 @@ pub(super) fn i5_dormant(ctx: &Ctx) -> Result<Finding, String> {
         }
         f.evaluated += 1;
         let by_id = last.get(&id_of(user)).copied();
-        let by_name = last
-            .get(&format!("@{}", user_name(user).to_ascii_lowercase()))
+        let by_name = Some(user_name(user))
+            .filter(|name| !name.is_empty())
+            .and_then(|name| last.get(&format!("@{}", name.to_ascii_lowercase())))
             .copied();
         let seen = by_id.max(by_name);
         match seen {
@@ -403,6 +410,15 @@ pub(super) fn i7_privileged(ctx: &Ctx) -> Result<Finding, String> {
                 user_name(user),
                 "passwordless sudo on every bound device",
             );
+        } else if bool_at(user, "passwordless_sudo").is_none() {
+            f.fail(
+                id_of(user),
+                user_name(user),
+                format!(
+                    "passwordless sudo not readable (passwordless_sudo={})",
+                    show(user, "passwordless_sudo")
+                ),
+            );
         } else if bool_at(user, "sudo") == Some(true) {
             sudo.push(user_name(user));
         }
@@ -411,14 +427,27 @@ pub(super) fn i7_privileged(ctx: &Ctx) -> Result<Finding, String> {
     groups.sort_by_key(|g| id_of(g));
     for group in groups {
         f.evaluated += 1;
-        if bool_at(group, "attributes.sudo.enabled") == Some(true)
-            && bool_at(group, "attributes.sudo.withoutPassword") == Some(true)
-        {
-            f.fail(
+        let name = str_at(group, "name").unwrap_or("");
+        // A group without sudo attributes grants no sudo; attributes that are there but not
+        // readable booleans are not taken as "off".
+        let flag = |field: &str| {
+            let path = format!("attributes.sudo.{field}");
+            (at(group, &path).is_none() || bool_at(group, &path).is_some())
+                .then(|| bool_at(group, &path) == Some(true))
+                .ok_or_else(|| format!("{path}={}", show(group, &path)))
+        };
+        match (flag("enabled"), flag("withoutPassword")) {
+            (Ok(true), Ok(true)) => f.fail(
                 id_of(group),
-                str_at(group, "name").unwrap_or(""),
+                name,
                 "user group grants passwordless sudo to its members",
-            );
+            ),
+            (Err(why), _) | (_, Err(why)) => f.fail(
+                id_of(group),
+                name,
+                format!("user group sudo attributes not readable ({why})"),
+            ),
+            _ => {}
         }
     }
     sudo.sort();
@@ -455,8 +484,23 @@ pub(super) fn i9_api_keys(ctx: &Ctx) -> Result<Finding, String> {
     admins.sort_by_key(|a| id_of(a));
     let mut f = Finding::default();
     for admin in admins {
-        if bool_at(admin, "apiKeySet") != Some(true) || bool_at(admin, "suspended") == Some(true) {
+        if bool_at(admin, "suspended") == Some(true) {
             continue;
+        }
+        match bool_at(admin, "apiKeySet") {
+            Some(true) => {}
+            Some(false) => continue,
+            None => {
+                f.skip(
+                    id_of(admin),
+                    str_at(admin, "email").unwrap_or(""),
+                    format!(
+                        "whether an API key is set is not readable (apiKeySet={})",
+                        show(admin, "apiKeySet")
+                    ),
+                );
+                continue;
+            }
         }
         f.evaluated += 1;
         let mut why = Vec::new();
@@ -473,13 +517,20 @@ pub(super) fn i9_api_keys(ctx: &Ctx) -> Result<Finding, String> {
         }
         let set =
             time_at(admin, "apiKeyUpdatedAt").or_else(|| time_at(admin, "apiKeyHash.createdAt"));
-        if let Some(set) = set {
-            let age = days_between(set, ctx.now);
-            if age > max_age {
-                why.push(format!(
-                    "API key set {set}, {age} days ago (at most {max_age})"
-                ));
+        match set {
+            Some(set) => {
+                let age = days_between(set, ctx.now);
+                if age > max_age {
+                    why.push(format!(
+                        "API key set {set}, {age} days ago (at most {max_age})"
+                    ));
+                }
             }
+            None => why.push(format!(
+                "API key age unknown (apiKeyUpdatedAt={}, apiKeyHash.createdAt={})",
+                show(admin, "apiKeyUpdatedAt"),
+                show(admin, "apiKeyHash.createdAt")
+            )),
         }
         if !why.is_empty() {
             f.fail(
@@ -514,11 +565,14 @@ pub(super) fn i10_audit_logging(ctx: &Ctx) -> Result<Finding, String> {
         evaluated: 1,
         ..Finding::default()
     };
-    if bool_at(org, "settings.features.directoryInsights.enabled") == Some(false) {
+    if bool_at(org, "settings.features.directoryInsights.enabled") != Some(true) {
         f.fail(
             id_of(org),
             str_at(org, "displayName").unwrap_or(""),
-            "Directory Insights is disabled (settings.features.directoryInsights.enabled=false)",
+            format!(
+                "Directory Insights is not shown enabled (settings.features.directoryInsights.enabled={})",
+                show(org, "settings.features.directoryInsights.enabled")
+            ),
         );
     }
     let count = ctx.records(DI_EVENTS)?.len();
@@ -555,12 +609,12 @@ pub(super) fn i11_conditional_access(ctx: &Ctx) -> Result<Finding, String> {
             .iter()
             .filter(|p| {
                 str_at(p, "type") == Some(kind)
-                    && str_at(p, "effect.action").unwrap_or("allow") == "allow"
+                    && str_at(p, "effect.action") == Some("allow")
                     && bool_at(p, "effect.obligations.mfa.required") == Some(true)
             })
             .collect();
         let enforcing = mfa.iter().any(|p| {
-            bool_at(p, "disabled") != Some(true) && bool_at(p, "monitorOnly") != Some(true)
+            bool_at(p, "disabled") == Some(false) && bool_at(p, "monitorOnly") == Some(false)
         });
         if !enforcing {
             let mut why = vec![format!(
@@ -571,6 +625,13 @@ pub(super) fn i11_conditional_access(ctx: &Ctx) -> Result<Finding, String> {
                     why.push(format!("{} is disabled", show(p, "name")));
                 } else if bool_at(p, "monitorOnly") == Some(true) {
                     why.push(format!("{} is monitor-only", show(p, "name")));
+                } else {
+                    why.push(format!(
+                        "{}: disabled={}, monitorOnly={} not readable",
+                        show(p, "name"),
+                        show(p, "disabled"),
+                        show(p, "monitorOnly")
+                    ));
                 }
             }
             f.fail(kind, label, why.join("; "));
@@ -588,20 +649,26 @@ pub(super) fn i12_certs(ctx: &Ctx) -> Result<Finding, String> {
     let mut applications: Vec<&Value> = applications.iter().collect();
     applications.sort_by_key(|a| id_of(a));
     let mut f = Finding::default();
-    let mut without = 0;
     for app in applications {
         if bool_at(app, "active") == Some(false) {
             continue;
         }
-        let Some(expiry) = time_at(app, "sso.idpCertExpirationAt") else {
-            without += 1;
-            continue;
-        };
-        f.evaluated += 1;
         let name = str_at(app, "displayLabel")
             .or_else(|| str_at(app, "displayName"))
             .or_else(|| str_at(app, "name"))
             .unwrap_or("");
+        let Some(expiry) = time_at(app, "sso.idpCertExpirationAt") else {
+            f.skip(
+                id_of(app),
+                name,
+                format!(
+                    "no readable IdP certificate expiry (sso.idpCertExpirationAt={})",
+                    show(app, "sso.idpCertExpirationAt")
+                ),
+            );
+            continue;
+        };
+        f.evaluated += 1;
         if expiry <= ctx.now {
             f.fail(
                 id_of(app),
@@ -618,11 +685,6 @@ pub(super) fn i12_certs(ctx: &Ctx) -> Result<Finding, String> {
                 );
             }
         }
-    }
-    if without > 0 {
-        f.notes.push(format!(
-            "{without} active applications report no IdP certificate expiry and were not evaluated."
-        ));
     }
     Ok(f)
 }

@@ -8,7 +8,8 @@
 //! sort everything they list, so the same input always gives byte-identical JSON.
 //!
 //! A new control: its evaluation in `endpoint` or `identity`, its row in [`catalog::CATALOG`],
-//! any new field it reads in `projection`'s list (a test checks), and the README's table.
+//! any new field it reads in `projection`'s list (a test checks), its fail-closed cases in
+//! `tests/controls_fail_closed.rs` (a test checks), and the README's table.
 
 pub mod catalog;
 mod context;

@@ -117,6 +117,9 @@ fn run(def: &ControlDef, ctx: &Ctx) -> ControlResult {
             let failing = finding.failing.len() as u64;
             result.evaluated = finding.evaluated;
             result.notes = finding.notes;
+            result
+                .notes
+                .extend(not_evaluated_notes(finding.not_evaluated));
             result.failing = finding.failing;
             if failing > 0 {
                 result.status = ControlStatus::Fail;
@@ -134,4 +137,27 @@ fn run(def: &ControlDef, ctx: &Ctx) -> ControlResult {
         }
     }
     result
+}
+
+/// One note per reason, naming every resource that was not evaluated for it.
+fn not_evaluated_notes(mut skipped: Vec<super::FailingResource>) -> Vec<String> {
+    skipped.sort();
+    skipped.dedup();
+    let mut by_reason: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for resource in skipped {
+        by_reason
+            .entry(resource.why)
+            .or_default()
+            .push(format!("{} ({})", resource.name, resource.id));
+    }
+    by_reason
+        .into_iter()
+        .map(|(why, resources)| {
+            format!(
+                "{} not evaluated ({why}): {}.",
+                resources.len(),
+                resources.join(", ")
+            )
+        })
+        .collect()
 }

@@ -91,7 +91,7 @@ fn device(id: &str, name: &str, family: &str, os: &str, version: &str, major: u6
         "fde": {"active": true, "keyPresent": true},
         "allowSshRootLogin": false, "allowSshPasswordAuthentication": false,
         "systemInsights": {"state": "enabled"},
-        "mdm": if family == "linux" { Value::Null } else { json!({"vendor": "internal", "dep": false, "userApproved": true, "enrollmentType": "automated"}) },
+        "mdm": if family == "linux" { Value::Null } else { json!({"vendor": "internal", "dep": false, "userApproved": true, "enrollmentType": "automated device"}) },
         "primarySystemUser": {"id": "u1"},
         "policyStats": {"total": 1, "success": 1, "failed": 0, "pending": 0},
     })

@@ -260,6 +260,7 @@ impl Org {
             firewall_on: true,
             av_ok: true,
             arm: false,
+            mdm_enrolled: true,
             remote_ip: "203.0.113.7".into(),
             agent_version: AGENT_VERSIONS[0],
         };

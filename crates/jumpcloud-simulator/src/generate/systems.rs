@@ -42,6 +42,8 @@ pub(super) struct SystemPlan {
     pub(super) firewall_on: bool,
     pub(super) av_ok: bool,
     pub(super) arm: bool,
+    /// Enrolled in JumpCloud's MDM; unenrolled devices report the API's `none`/`unknown`.
+    pub(super) mdm_enrolled: bool,
     pub(super) remote_ip: String,
     pub(super) agent_version: &'static str,
 }
@@ -157,6 +159,7 @@ pub(super) fn plan(cx: &mut Draws, users: &[UserPlan]) -> Vec<SystemPlan> {
             firewall_on: !cx.rng.random_bool(0.07),
             av_ok: !cx.rng.random_bool(0.05),
             arm: cx.rng.random_bool(0.7),
+            mdm_enrolled: true,
             remote_ip: format!(
                 "203.0.{}.{}",
                 cx.rng.random_range(0..255u32),
@@ -170,6 +173,13 @@ pub(super) fn plan(cx: &mut Draws, users: &[UserPlan]) -> Vec<SystemPlan> {
         systems[3].key_present = false;
         systems[4].last_contact = Some(now - days(120));
         systems[5].insights = "disabled";
+        // One macOS and one Windows device outside the MDM, chosen without drawing from the
+        // rng so the rest of the org stays as it was.
+        for os in [Os::Mac, Os::Windows] {
+            if let Some(s) = systems.iter_mut().rev().find(|s| s.os == os) {
+                s.mdm_enrolled = false;
+            }
+        }
     }
     systems
 }
@@ -256,14 +266,23 @@ pub(super) fn system_record(
     let recently = s
         .last_contact
         .is_some_and(|t| t > now - SignedDuration::from_mins(10));
+    // `vendor` and `enrollmentType` take the values JumpCloud documents
+    // (vendor: internal, none, unknown; enrollmentType: unknown, automated device, device, user).
     let mdm = match s.os {
+        Os::Mac | Os::Windows if !s.mdm_enrolled => Obj::new()
+            .str("vendor", "none")
+            .bool("dep", false)
+            .bool("userApproved", false)
+            .str("enrollmentType", "unknown")
+            .str("profileIdentifier", "")
+            .finish(),
         Os::Mac => Obj::new()
             .str("vendor", "internal")
             .bool("dep", s.arm)
             .bool("userApproved", true)
             .str(
                 "enrollmentType",
-                if s.arm { "AUTOMATED_DEVICE" } else { "USER" },
+                if s.arm { "automated device" } else { "user" },
             )
             .str("profileIdentifier", "com.jumpcloud.mdm")
             .finish(),
@@ -271,7 +290,7 @@ pub(super) fn system_record(
             .str("vendor", "internal")
             .bool("dep", false)
             .bool("userApproved", false)
-            .str("enrollmentType", "WINDOWS_MDM")
+            .str("enrollmentType", "device")
             .str("profileIdentifier", "")
             .finish(),
         Os::Linux => "null".to_string(),

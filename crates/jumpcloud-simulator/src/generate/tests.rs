@@ -87,6 +87,26 @@ fn small_org_contains_every_case_the_checks_need() {
         .collect();
     assert_eq!(families, HashSet::from(["darwin", "windows", "linux"]));
     assert!(systems.iter().any(|s| s["fde"]["active"] == false));
+    // JC-E10 needs enrolled and unenrolled macOS and Windows devices, in the documented values.
+    for family in ["darwin", "windows"] {
+        let mdm: HashSet<(&str, &str)> = systems
+            .iter()
+            .filter(|s| s["osFamily"] == family)
+            .map(|s| {
+                (
+                    s["mdm"]["vendor"].as_str().unwrap(),
+                    s["mdm"]["enrollmentType"].as_str().unwrap(),
+                )
+            })
+            .collect();
+        assert!(mdm.contains(&("none", "unknown")), "{family}: {mdm:?}");
+        assert!(
+            mdm.iter().any(
+                |(v, t)| *v == "internal" && ["automated device", "device", "user"].contains(t)
+            ),
+            "{family}: {mdm:?}"
+        );
+    }
     assert!(systems.iter().any(|s| {
         s["lastContact"]
             .as_str()
@@ -294,7 +314,7 @@ fn the_generated_org_for_a_fixed_seed_is_unchanged() {
     }
     assert_eq!(
         hex::encode(hash.finalize()),
-        "9dfe028150c7f61b42d30de10396206991e7ed18d4c8d06ea81147ef317fe8c6"
+        "8eada02904fdcef16e892bc8f87853f53b68f999d29ed6d9c49f6b345fd3cda8"
     );
 }
 
