@@ -265,7 +265,7 @@ pub static CATALOG: &[ControlDef] = &[
     ControlDef {
         id: "JC-E10-MDM-ENROLLMENT",
         title: "macOS and Windows devices enrolled in MDM",
-        description: "Every macOS and Windows device is enrolled in an MDM (systems.mdm with a vendor).",
+        description: "Every macOS and Windows device is enrolled in an MDM: systems.mdm names a vendor other than none or unknown and one of the enrollment types JumpCloud documents for an enrolled device.",
         soc2: &["CC6.8"],
         iso27001: &["A.8.1"],
         kinds: &[DEVICES, DEVICE_GROUP_MEMBERS],

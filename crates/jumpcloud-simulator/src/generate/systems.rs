@@ -266,8 +266,8 @@ pub(super) fn system_record(
     let recently = s
         .last_contact
         .is_some_and(|t| t > now - SignedDuration::from_mins(10));
-    // `vendor` and `enrollmentType` take the values JumpCloud documents
-    // (vendor: internal, none, unknown; enrollmentType: unknown, automated device, device, user).
+    // `enrollmentType` takes JumpCloud's documented values (unknown, automated device, device,
+    // user); an unenrolled device reports vendor `none`, as the API documents.
     let mdm = match s.os {
         Os::Mac | Os::Windows if !s.mdm_enrolled => Obj::new()
             .str("vendor", "none")
