@@ -324,7 +324,7 @@ pub enum SettingsError {
         "{field}: {value:?} is not a version: expected dotted numbers such as 15.0 or 10.0.22631, or null to drop the baseline"
     )]
     BadVersion { field: String, value: String },
-    #[error("{field}: {value:?} is not a control id{}; the ids are listed by `jumpcloud-operator report --help` and in the README", suggestion.as_ref().map(|s| format!(" (did you mean `{s}`?)")).unwrap_or_default())]
+    #[error("{field}: {value:?} is not a control id{}: expected an id of the README's controls table, such as JC-E9-SSH-HARDENING", suggestion.as_ref().map(|s| format!(" (did you mean `{s}`?)")).unwrap_or_default())]
     UnknownControl {
         field: String,
         value: String,
