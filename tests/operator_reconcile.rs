@@ -75,6 +75,7 @@ impl Harness {
             metrics: None,
             readiness: None,
             rejected_key_retry: jumpcloud_operator::decide::REJECTED_KEY_RETRY,
+            policy_reports: jumpcloud_operator::controller::PolicyReportMode::Off,
         };
         let ctx = Arc::new(Context::new(client.clone(), settings));
         let (store, cache) = reflector::store::<JumpCloudConnection>();

@@ -57,6 +57,18 @@ pub struct RunArgs {
     #[arg(long, env = "JUMPCLOUD_OPERATOR_CONCURRENCY", default_value_t = 4)]
     concurrency: u16,
 
+    /// Policy reports written after each sync, one per connection in its namespace: `auto`
+    /// writes every kind whose CRD is installed (wgpolicyk8s.io PolicyReport, openreports.io
+    /// Report), `policyreport` or `openreports` only that one, `both`, or `off`. The CRDs are
+    /// looked up once at start: restart after installing one.
+    #[arg(
+        long,
+        env = "JUMPCLOUD_OPERATOR_POLICY_REPORTS",
+        value_enum,
+        default_value_t = controller::PolicyReportMode::Auto
+    )]
+    policy_reports: controller::PolicyReportMode,
+
     /// FOR TESTS AND PRIVATE ENDPOINTS ONLY: REGION=URL replaces a region's JumpCloud hosts
     /// (comma-separated or repeated). When any is set, regions without one are never contacted.
     #[arg(long = "region-endpoint", env = "JUMPCLOUD_OPERATOR_REGION_ENDPOINTS", value_delimiter = ',', value_parser = parse_endpoint)]
@@ -214,6 +226,7 @@ impl RunArgs {
             instance: self.instance.clone(),
             metrics: Some(metrics),
             readiness: Some(readiness.clone()),
+            policy_reports: self.policy_reports,
             rejected_key_retry: self
                 .test_rejected_key_retry_seconds
                 .map_or(crate::decide::REJECTED_KEY_RETRY, Duration::from_secs),

@@ -14,6 +14,7 @@ use crate::decide::control_status::ControlsEvaluation;
 use crate::decide::{KeyCheck, KeyIdentity, SyncResult};
 use crate::jumpcloud::{ApiKey, ClientConfig, JumpCloudClient, JumpCloudError, RetryPolicy};
 use crate::region::Region;
+use crate::report::policy_report::{ReportInput, SnapshotRef};
 use crate::store::retention::{RetentionPolicy, apply_retention};
 use crate::store::{ConnectionId, EvidenceStore, SigningKey, StoreSink};
 
@@ -163,8 +164,20 @@ pub enum SyncOutcome {
         /// What the manifest says about the key (organization, role, expiry).
         identity: Option<KeyIdentity>,
         retry_after: Option<Duration>,
+        /// The full control results of a successful sync, for the policy reports.
+        report: Option<Box<ReportInput>>,
     },
     KeyProblem(KeyCheck),
+}
+
+impl SyncOutcome {
+    /// Takes the control results for the policy reports out of the outcome.
+    pub fn take_report(&mut self) -> Option<Box<ReportInput>> {
+        match self {
+            SyncOutcome::Synced { report, .. } => report.take(),
+            SyncOutcome::KeyProblem(_) => None,
+        }
+    }
 }
 
 fn sync_failure(error: &JumpCloudError) -> SyncOutcome {
@@ -172,6 +185,7 @@ fn sync_failure(error: &JumpCloudError) -> SyncOutcome {
         result: classify::sync_error(error, None),
         identity: None,
         retry_after: retry_after(error),
+        report: None,
     }
 }
 
@@ -222,6 +236,7 @@ pub async fn sync(
                 result: classify::sync_timed_out(timeout),
                 identity: None,
                 retry_after: None,
+                report: None,
             };
         }
         Ok(Ok(report)) => report,
@@ -235,6 +250,7 @@ pub async fn sync(
                     result,
                     identity: None,
                     retry_after,
+                    report: None,
                 },
             };
         }
@@ -246,6 +262,19 @@ pub async fn sync(
         // The collection above always evaluates; an empty evaluation is the honest fallback.
         None => ControlsEvaluation::of(&[], snapshot.manifest.created_at),
     };
+    let snapshot_ref = SnapshotRef {
+        id: snapshot.id.to_string(),
+        digest: format!("sha256:{}", snapshot.sha256),
+        sequence: snapshot.manifest.sequence,
+    };
+    // No evaluation, no report: an empty one would claim that nothing fails.
+    let policy_report = committed.controls.map(|stored| {
+        Box::new(ReportInput {
+            results: stored.results,
+            evaluated_at: stored.evaluated_at,
+            snapshot: snapshot_ref.clone(),
+        })
+    });
     if let Err(error) = crate::report::publish_report(&store, snapshot).await {
         controls.report_error = Some(error.to_string());
     }
@@ -273,9 +302,9 @@ pub async fn sync(
         result: SyncResult::Succeeded {
             counts,
             snapshot: SnapshotStatus {
-                id: snapshot.id.to_string(),
-                digest: format!("sha256:{}", snapshot.sha256),
-                sequence: snapshot.manifest.sequence,
+                id: snapshot_ref.id,
+                digest: snapshot_ref.digest,
+                sequence: snapshot_ref.sequence,
                 time: Time(snapshot.manifest.created_at),
                 signed: evidence.signer.is_some(),
             },
@@ -292,6 +321,7 @@ pub async fn sync(
             expires_at: manifest.administrator_key_expires_at,
         }),
         retry_after: None,
+        report: policy_report,
     }
 }
 
@@ -300,5 +330,6 @@ pub fn write_failure(error: &CollectError) -> SyncOutcome {
         result: classify::write_failure(error),
         identity: None,
         retry_after: None,
+        report: None,
     }
 }

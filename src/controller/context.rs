@@ -13,6 +13,7 @@ use super::backoff::BackoffTracker;
 use super::{FIELD_MANAGER, Settings};
 use crate::crd::{JumpCloudConnection, JumpCloudConnectionStatus};
 use crate::decide::{self, EventKind, SecretRead};
+use crate::report::policy_report::ReportKind;
 
 /// Shared state of all reconciles.
 pub struct Context {
@@ -30,6 +31,9 @@ pub struct Context {
     /// The last rejection of each connection's key, also when its status write failed: the
     /// dead key is not tried again on the Kubernetes-error backoff.
     rejections: Mutex<HashMap<String, decide::Rejection>>,
+    /// The policy report kinds written after each sync (found at start, see
+    /// [`super::policy_reports::discover`]).
+    pub(super) report_kinds: Vec<ReportKind>,
 }
 
 /// A status this process wrote.
@@ -85,7 +89,14 @@ impl Context {
             written: Mutex::new(HashMap::new()),
             shared_warned: Mutex::new(HashMap::new()),
             rejections: Mutex::new(HashMap::new()),
+            report_kinds: Vec::new(),
         }
+    }
+
+    /// Writes these policy report kinds after each sync (none by default).
+    pub fn with_report_kinds(mut self, kinds: Vec<ReportKind>) -> Self {
+        self.report_kinds = kinds;
+        self
     }
 
     /// Adds a watch cache of connections (one per watched namespace): shared-key peers are

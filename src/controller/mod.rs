@@ -5,12 +5,14 @@
 //! Layout: `reconcile` (one reconcile, step by step), `context` (state shared by reconciles:
 //! the write cache, rejection memory, event recorder), `shared_key` (the KeyShared warning),
 //! `wiring` (the kube-runtime controllers and the start-up CRD check), `classify` (client and
-//! collection errors to key checks and sync results), [`backoff`].
+//! collection errors to key checks and sync results), [`backoff`], `policy_reports` (the
+//! PolicyReport / OpenReports kinds served, and each connection's report after a sync).
 
 pub mod act;
 pub mod backoff;
 mod classify;
 mod context;
+mod policy_reports;
 mod reconcile;
 pub mod secrets;
 mod shared_key;
@@ -21,6 +23,7 @@ use std::time::Duration;
 
 pub use act::{Endpoints, EvidenceTarget};
 pub use context::Context;
+pub use policy_reports::PolicyReportMode;
 pub use reconcile::{error_policy, reconcile};
 pub use wiring::{StartError, check_crd, run};
 
@@ -58,6 +61,8 @@ pub struct Settings {
     pub metrics: Option<Arc<crate::telemetry::Metrics>>,
     /// Set ready once every connection store has its initial list.
     pub readiness: Option<crate::telemetry::Readiness>,
+    /// Which policy reports to write after each sync (found by API discovery at start).
+    pub policy_reports: PolicyReportMode,
     /// How long a rejected key rests before its re-check ([`crate::decide::REJECTED_KEY_RETRY`]
     /// outside tests).
     pub rejected_key_retry: Duration,

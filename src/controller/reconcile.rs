@@ -14,7 +14,7 @@ use kube::{Api, Resource, ResourceExt};
 use super::act::{self, SyncOutcome};
 use super::context::{Context, connection_key};
 use super::shared_key::{shared_key_peers, warn_shared_key};
-use super::{Error, FIELD_MANAGER, secrets};
+use super::{Error, FIELD_MANAGER, policy_reports, secrets};
 use crate::crd::{
     JumpCloudConnection, JumpCloudConnectionSpec, JumpCloudConnectionStatus,
     SYNC_REQUESTED_AT_ANNOTATION,
@@ -24,6 +24,7 @@ use crate::decide::{
     SyncTrigger,
 };
 use crate::jumpcloud::ApiKey;
+use crate::report::policy_report::ReportInput;
 
 /// Requeue of connections waiting for a human (Secret or spec change arrive through watches).
 const STALLED_REQUEUE: Duration = Duration::from_secs(30 * 60);
@@ -71,6 +72,8 @@ struct SyncStep {
     backoff: Backoff,
     /// Events of the sync (controls that changed, retention).
     events: Vec<EventSpec>,
+    /// The control results for the policy reports, after a successful sync.
+    report: Option<Box<ReportInput>>,
 }
 
 /// The statuses written so far in this reconcile, for the write cache and the comparison.
@@ -163,6 +166,7 @@ pub async fn reconcile(
     };
     let mut backoff = key_step.backoff;
     let mut sync_events = Vec::new();
+    let mut policy_report = None;
     if let (
         Some(trigger),
         SecretRead::Present {
@@ -186,6 +190,7 @@ pub async fn reconcile(
         let step = sync.run(&mut status, &mut writes, &subject).await;
         backoff = backoff.then(step.backoff);
         sync_events = step.events;
+        policy_report = step.report;
     }
     retry_not_before = match backoff {
         Backoff::Failed { retry_after } => Some(ctx.backoff.record_failure(&key, retry_after, now)),
@@ -212,6 +217,9 @@ pub async fn reconcile(
     if status != writes.last_written {
         let produced = write_status(&api, &name, &status).await?;
         ctx.remember_write(&key, writes.replaced, produced, &status);
+    }
+    if let Some(input) = &policy_report {
+        policy_reports::publish(&ctx.client, &ctx.report_kinds, &connection, input).await;
     }
     for event in decide::events(&stored_status.conditions, &status.conditions)
         .into_iter()
@@ -418,7 +426,7 @@ impl SyncRun<'_> {
                 Err(error) => tracing::warn!(%error, "cannot write the in-progress status"),
             }
         }
-        let outcome = run_sync(
+        let mut outcome = run_sync(
             self.ctx,
             subject.namespace,
             subject.name,
@@ -426,19 +434,21 @@ impl SyncRun<'_> {
             self.api_key,
         )
         .await;
+        let report = outcome.take_report();
         // lastSyncTime is when the attempt ended.
         let subject = Subject {
             now: now_seconds(),
             ..*subject
         };
-        apply_sync_outcome(
+        let step = apply_sync_outcome(
             status,
             outcome,
             self.trigger,
             self.fingerprint,
             self.secret_version,
             &subject,
-        )
+        );
+        SyncStep { report, ..step }
     }
 }
 
@@ -482,12 +492,14 @@ fn apply_sync_outcome(
             SyncStep {
                 backoff: Backoff::Unchanged,
                 events: Vec::new(),
+                report: None,
             }
         }
         SyncOutcome::Synced {
             result,
             identity,
             retry_after,
+            ..
         } => {
             if let Some(mut identity) = identity {
                 identity.administrator = status
@@ -512,7 +524,11 @@ fn apply_sync_outcome(
                 SyncResult::Failed { .. } => Backoff::Unchanged,
             };
             let events = decide::apply_sync(status, &result, trigger, subject);
-            SyncStep { backoff, events }
+            SyncStep {
+                backoff,
+                events,
+                report: None,
+            }
         }
     }
 }

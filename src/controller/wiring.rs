@@ -14,7 +14,7 @@ use kube::{Api, Client, ResourceExt};
 
 use super::context::{Context, connection_key};
 use super::reconcile::{error_policy, reconcile};
-use super::{Settings, secrets};
+use super::{Settings, policy_reports, secrets};
 use crate::crd::JumpCloudConnection;
 
 /// Why the controller could not start.
@@ -66,7 +66,8 @@ pub async fn run(
     let all_metrics = settings.metrics.clone();
     let readiness = settings.readiness.clone();
     let secret_selector = settings.secret_selector.clone();
-    let ctx = Arc::new(Context::new(client.clone(), settings));
+    let report_kinds = policy_reports::discover(&client, settings.policy_reports).await;
+    let ctx = Arc::new(Context::new(client.clone(), settings).with_report_kinds(report_kinds));
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let secret_config = match &secret_selector {
         Some(selector) => watcher::Config::default().labels(selector),

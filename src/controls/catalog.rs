@@ -57,6 +57,29 @@ impl Finding {
     }
 }
 
+/// How much a failing control matters, in the PolicyReport severities: `critical` for
+/// controls whose failure opens accounts to takeover (MFA), `high` for direct exposure of data
+/// or systems, `medium` for weakened defences, `low` for hygiene (`info` is not used).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Severity {
+    Critical,
+    High,
+    Medium,
+    Low,
+}
+
+impl Severity {
+    /// The PolicyReport value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Critical => "critical",
+            Severity::High => "high",
+            Severity::Medium => "medium",
+            Severity::Low => "low",
+        }
+    }
+}
+
 type Evaluation = fn(&Ctx) -> Result<Finding, String>;
 type Thresholds = fn(&ControlSettings) -> Vec<(&'static str, String)>;
 
@@ -70,6 +93,11 @@ pub struct ControlDef {
     pub soc2: &'static [&'static str],
     /// ISO/IEC 27001:2022 Annex A references (suggested mapping).
     pub iso27001: &'static [&'static str],
+    /// How much a failure matters (PolicyReport `severity`); the README's PolicyReport section
+    /// lists it per control.
+    pub severity: Severity,
+    /// What the control is about (PolicyReport `category`): Endpoint, Identity or Logging.
+    pub category: &'static str,
     /// Evidence kinds read.
     pub kinds: &'static [&'static str],
     /// What is counted in `evaluated` (plural noun for summaries).
@@ -94,6 +122,8 @@ pub static CATALOG: &[ControlDef] = &[
         description: "Every macOS and Windows device reports full-disk encryption active (systems.fde.active) and System Insights confirms it (disk_encryption on macOS/Linux, BitLocker protection on the system drive on Windows). Linux encryption (LUKS) is visible through System Insights only. Devices without System Insights data are listed as failing: the agent's own flag is not confirmed.",
         soc2: &["CC6.1", "CC6.7"],
         iso27001: &["A.8.1", "A.8.24"],
+        severity: Severity::High,
+        category: "Endpoint",
         kinds: &[
             DEVICES,
             SI_DISK_ENCRYPTION,
@@ -111,6 +141,8 @@ pub static CATALOG: &[ControlDef] = &[
         description: "Every encrypted macOS and Windows device has its recovery key escrowed in JumpCloud (systems.fde.keyPresent), so data can be recovered and the device's encryption is managed.",
         soc2: &["CC6.1", "A1.2"],
         iso27001: &["A.8.24", "A.8.13"],
+        severity: Severity::Medium,
+        category: "Endpoint",
         kinds: &[DEVICES, DEVICE_GROUP_MEMBERS],
         noun: "encrypted devices",
         verdicts: "Passes: an encrypted (fde.active true) macOS or Windows device with fde.keyPresent true. Fails: fde.keyPresent false, absent or unreadable. Not evaluated: devices whose fde.active is absent or unreadable, named in the notes; unencrypted devices are out of scope.",
@@ -123,6 +155,8 @@ pub static CATALOG: &[ControlDef] = &[
         description: "Every device has a screen-lock policy whose latest result on that device succeeded and whose idle timeout is within the threshold. There is no System Insights table for screen lock: the evidence is the bound policy, its configured value and its latest status. Settings made outside JumpCloud policies cannot be seen.",
         soc2: &["CC6.1"],
         iso27001: &["A.7.7", "A.8.1"],
+        severity: Severity::Medium,
+        category: "Endpoint",
         kinds: &[
             DEVICES,
             POLICY_DETAILS,
@@ -145,6 +179,8 @@ pub static CATALOG: &[ControlDef] = &[
         description: "macOS: System Insights alf.global_state is on. Windows: System Insights windows_security_center.firewall is Good. Linux: a firewall policy (UFW, firewalld, iptables) succeeded on the device. Devices without the data are listed as failing.",
         soc2: &["CC6.6"],
         iso27001: &["A.8.20", "A.8.1"],
+        severity: Severity::Medium,
+        category: "Endpoint",
         kinds: &[
             DEVICES,
             SI_ALF,
@@ -164,6 +200,8 @@ pub static CATALOG: &[ControlDef] = &[
         description: "Windows: an allow-listed antivirus product is On with up-to-date signatures (System Insights windows_security_products). macOS: the built-in protection counts from the configured major version on. Linux devices are not evaluated (no anti-malware evidence is collected) and are counted in the notes.",
         soc2: &["CC6.8"],
         iso27001: &["A.8.7"],
+        severity: Severity::High,
+        category: "Endpoint",
         kinds: &[
             DEVICES,
             SI_SECURITY_PRODUCTS,
@@ -193,6 +231,8 @@ pub static CATALOG: &[ControlDef] = &[
         description: "Every device runs an OS version at or above the baseline of its family (or Linux distribution). The version comes from System Insights os_version when present, otherwise from systems.osVersionDetail / systems.version. Devices of a family without a baseline are counted in the notes.",
         soc2: &["CC7.1", "CC8.1"],
         iso27001: &["A.8.8"],
+        severity: Severity::High,
+        category: "Endpoint",
         kinds: &[DEVICES, SI_OS_VERSION, DEVICE_GROUP_MEMBERS],
         noun: "devices",
         verdicts: "Passes: a dotted-number OS version (System Insights, else osVersionDetail.version, else version) at or above the family's baseline. Fails: a lower version, no version, or one that is not a dotted number. Not evaluated: families or distributions without a baseline, counted in the notes.",
@@ -210,6 +250,8 @@ pub static CATALOG: &[ControlDef] = &[
         description: "Every device names a primary user (systems.primarySystemUser) that exists in the directory, so the inventory maps devices to staff.",
         soc2: &["CC6.1"],
         iso27001: &["A.5.9"],
+        severity: Severity::Low,
+        category: "Endpoint",
         kinds: &[DEVICES, USERS, DEVICE_GROUP_MEMBERS],
         noun: "devices",
         verdicts: "Passes: primarySystemUser.id names a user of the directory. Fails: no, an empty or an unknown primary user. Not evaluated: none.",
@@ -222,6 +264,8 @@ pub static CATALOG: &[ControlDef] = &[
         description: "No device has gone without agent contact (systems.lastContact) for longer than the threshold. Stale devices are listed here and stay in scope of the other device controls.",
         soc2: &["CC6.1"],
         iso27001: &["A.5.9", "A.8.1"],
+        severity: Severity::Low,
+        category: "Endpoint",
         kinds: &[DEVICES, DEVICE_GROUP_MEMBERS],
         noun: "devices",
         verdicts: "Passes: a readable lastContact within the threshold. Fails: an older, absent or unreadable lastContact. Not evaluated: none.",
@@ -239,6 +283,8 @@ pub static CATALOG: &[ControlDef] = &[
         description: "No device's latest policy result is failed (policystatuses). Results of devices that no longer exist are ignored (they linger in JumpCloud's results) and counted in the notes.",
         soc2: &["CC7.1"],
         iso27001: &["A.8.9"],
+        severity: Severity::Medium,
+        category: "Endpoint",
         kinds: &[
             DEVICES,
             POLICY_DETAILS,
@@ -256,6 +302,8 @@ pub static CATALOG: &[ControlDef] = &[
         description: "macOS and Linux devices do not allow SSH root login (systems.allowSshRootLogin) or SSH password authentication (systems.allowSshPasswordAuthentication).",
         soc2: &["CC6.1"],
         iso27001: &["A.8.9"],
+        severity: Severity::High,
+        category: "Endpoint",
         kinds: &[DEVICES, DEVICE_GROUP_MEMBERS],
         noun: "macOS and Linux devices",
         verdicts: "Passes: allowSshRootLogin and allowSshPasswordAuthentication both a readable false. Fails: either true, absent or unreadable. Not evaluated: devices of no recognised OS family, named in the notes; Windows is out of scope.",
@@ -268,6 +316,8 @@ pub static CATALOG: &[ControlDef] = &[
         description: "Every macOS and Windows device is enrolled in an MDM: systems.mdm names a vendor other than none or unknown and one of the enrollment types JumpCloud documents for an enrolled device.",
         soc2: &["CC6.8"],
         iso27001: &["A.8.1"],
+        severity: Severity::Medium,
+        category: "Endpoint",
         kinds: &[DEVICES, DEVICE_GROUP_MEMBERS],
         noun: "macOS and Windows devices",
         verdicts: "Passes: mdm.vendor other than none or unknown and mdm.enrollmentType automated device, device or user (JumpCloud's documented values). Fails: mdm absent, vendor none, unknown, empty or unreadable, enrollmentType unknown, absent or another value. Not evaluated: devices of no recognised OS family, named in the notes; Linux is out of scope.",
@@ -280,6 +330,8 @@ pub static CATALOG: &[ControlDef] = &[
         description: "Every activated, unsuspended user is enrolled in MFA (mfaEnrollment.overallStatus ENROLLED or totp_enabled). An MFA exclusion counts only until its exclusionUntil and is reported in the notes; exclusions without an end date are not honoured.",
         soc2: &["CC6.1"],
         iso27001: &["A.8.5"],
+        severity: Severity::Critical,
+        category: "Identity",
         kinds: &[USERS, USER_GROUP_MEMBERS],
         noun: "users",
         verdicts: "Passes: mfaEnrollment.overallStatus ENROLLED or totp_enabled true, or an MFA exclusion with a readable exclusionUntil in the future (named in the notes). Fails: anything else, including absent values and exclusions without an end date. Not evaluated: STAGED users unless includeStagedUsers (counted); suspended users are out of scope, and a user of unknown state is evaluated.",
@@ -306,6 +358,8 @@ pub static CATALOG: &[ControlDef] = &[
         description: "The organization requires MFA for administrators (settings.requireAdminMFA) and every unsuspended administrator has MFA enabled and enrolled (enableMultiFactor, totpEnrolled).",
         soc2: &["CC6.1"],
         iso27001: &["A.8.2", "A.8.5"],
+        severity: Severity::Critical,
+        category: "Identity",
         kinds: &[ORGANIZATION, ADMINISTRATORS],
         noun: "administrators and settings",
         verdicts: "Passes: settings.requireAdminMFA true, and per unsuspended administrator enableMultiFactor and totpEnrolled true. Fails: any of them false, absent or unreadable. Not evaluated: none.",
@@ -318,6 +372,8 @@ pub static CATALOG: &[ControlDef] = &[
         description: "The organization password policy enforces the minimum length, complexity, expiry and history of the settings (settings.passwordPolicy).",
         soc2: &["CC6.1"],
         iso27001: &["A.5.17"],
+        severity: Severity::Medium,
+        category: "Identity",
         kinds: &[ORGANIZATION],
         noun: "password rules",
         verdicts: "Passes: per rule, the enable flag true and the value readable and within the settings (minimum length, the four complexity flags, expiry, history). Fails: a flag false, absent or unreadable, a value absent, unreadable or outside the settings. Error: no settings.passwordPolicy.",
@@ -352,6 +408,8 @@ pub static CATALOG: &[ControlDef] = &[
         description: "The password policy locks an account after at most the configured number of failed sign-ins (passwordPolicy.maxLoginAttempts). Currently locked users are listed in the notes.",
         soc2: &["CC6.1"],
         iso27001: &["A.8.5"],
+        severity: Severity::Medium,
+        category: "Identity",
         kinds: &[ORGANIZATION, USERS],
         noun: "lockout rules",
         verdicts: "Passes: enableMaxLoginAttempts true and maxLoginAttempts readable, from 1 to the threshold. Fails: anything else, including absent values. Not evaluated: none.",
@@ -369,6 +427,8 @@ pub static CATALOG: &[ControlDef] = &[
         description: "Every active user older than the threshold signed in successfully within it, per Directory Insights sign-in events (user portal, SSO, device, LDAP, RADIUS). JumpCloud users carry no last-login field, so this needs Directory Insights events covering at least the threshold.",
         soc2: &["CC6.2", "CC6.3"],
         iso27001: &["A.5.18"],
+        severity: Severity::Medium,
+        category: "Identity",
         kinds: &[USERS, DI_EVENTS, USER_GROUP_MEMBERS],
         noun: "users",
         verdicts: "Passes: a successful sign-in event (readable timestamp, success true, a sign-in event_type) matched by user id or username within the threshold. Fails: none, or only older ones. Not evaluated: users created within the threshold (counted). Error: Directory Insights not licensed or its window shorter than the threshold.",
@@ -386,6 +446,8 @@ pub static CATALOG: &[ControlDef] = &[
         description: "Suspended users are bound to no device, SSO application or group (users/{id}/systems, /applications, /memberof).",
         soc2: &["CC6.2", "CC6.3"],
         iso27001: &["A.5.18", "A.6.5"],
+        severity: Severity::High,
+        category: "Identity",
         kinds: &[
             USERS,
             SUSPENDED_USER_SYSTEMS,
@@ -403,6 +465,8 @@ pub static CATALOG: &[ControlDef] = &[
         description: "No active user and no user group grants passwordless sudo on devices (passwordless_sudo, attributes.sudo.withoutPassword). Users with sudo and administrators per role are listed in the notes for the periodic access review.",
         soc2: &["CC6.3"],
         iso27001: &["A.8.2"],
+        severity: Severity::High,
+        category: "Identity",
         kinds: &[USERS, USER_GROUPS, ADMINISTRATORS, USER_GROUP_MEMBERS],
         noun: "users and groups",
         verdicts: "Passes: an active user with passwordless_sudo a readable false; a group whose sudo attributes are absent or readable and not both enabled and withoutPassword. Fails: passwordless sudo, an absent or unreadable passwordless_sudo, group sudo attributes that are present but unreadable. Not evaluated: suspended users.",
@@ -415,6 +479,8 @@ pub static CATALOG: &[ControlDef] = &[
         description: "Every administrator API key carries an expiry (apiKeyHash.expireAt) and was set within the maximum age (apiKeyUpdatedAt).",
         soc2: &["CC6.1"],
         iso27001: &["A.5.17"],
+        severity: Severity::Medium,
+        category: "Identity",
         kinds: &[ADMINISTRATORS],
         noun: "administrator API keys",
         verdicts: "Passes: an unsuspended administrator with a key that has a readable apiKeyHash.expireAt and a readable set date (apiKeyUpdatedAt, else apiKeyHash.createdAt) within the maximum age. Fails: no expiry, no readable set date, too old. Not evaluated: administrators whose apiKeySet is absent or unreadable, named in the notes.",
@@ -432,6 +498,8 @@ pub static CATALOG: &[ControlDef] = &[
         description: "Directory Insights is enabled and licensed, so sign-ins and administrative changes are logged. JumpCloud keeps events 15 to 90 days depending on the tier; the stored snapshots keep them longer.",
         soc2: &["CC7.2"],
         iso27001: &["A.8.15", "A.8.16"],
+        severity: Severity::High,
+        category: "Logging",
         kinds: &[ORGANIZATION, DI_EVENTS],
         noun: "settings",
         verdicts: "Passes: settings.features.directoryInsights.enabled true and the events collected completely. Fails: enabled false, absent or unreadable. Error: Directory Insights not licensed, missing or unavailable.",
@@ -444,6 +512,8 @@ pub static CATALOG: &[ControlDef] = &[
         description: "An enabled, enforcing (not monitor-only) conditional access policy requires MFA for the User Portal and, when SSO applications exist, for applications (/v2/authn/policies).",
         soc2: &["CC6.1"],
         iso27001: &["A.8.5", "A.5.15"],
+        severity: Severity::High,
+        category: "Identity",
         kinds: &[AUTHN_POLICIES, APPLICATIONS],
         noun: "sign-in surfaces",
         verdicts: "Passes: per surface, a policy of that type with effect.action allow, effect.obligations.mfa.required true, disabled false and monitorOnly false. Fails: no such policy, including when any of these values is absent or unreadable. Not evaluated: policy targets (noted).",
@@ -456,6 +526,8 @@ pub static CATALOG: &[ControlDef] = &[
         description: "No active SSO application's IdP certificate (sso.idpCertExpirationAt) has expired or expires within the warning window.",
         soc2: &["CC7.1"],
         iso27001: &["A.8.24"],
+        severity: Severity::Medium,
+        category: "Identity",
         kinds: &[APPLICATIONS],
         noun: "SSO applications",
         verdicts: "Passes: a readable sso.idpCertExpirationAt later than the warning window. Fails: expired or expiring within it. Not evaluated: active applications without a readable expiry, named in the notes.",
@@ -475,6 +547,11 @@ pub fn kinds_read() -> BTreeSet<&'static str> {
         .iter()
         .flat_map(|def| def.kinds.iter().copied())
         .collect()
+}
+
+/// A control of the catalog, by id.
+pub fn find(id: &str) -> Option<&'static ControlDef> {
+    CATALOG.iter().find(|def| def.id == id)
 }
 
 /// Where a control stands in the catalog (results are listed in catalog order).

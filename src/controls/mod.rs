@@ -26,7 +26,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-pub use catalog::{CATALOG, ControlDef, evaluate, evaluate_all};
+pub use catalog::{CATALOG, ControlDef, Severity, evaluate, evaluate_all};
 pub use evidence::{
     EvidenceSet, KindEvidence, KindState, LoadError, SnapshotMeta, collection_meta,
 };

@@ -3,6 +3,7 @@
 //! renders to the same bytes.
 
 mod html;
+pub mod policy_report;
 mod stored;
 mod text;
 
