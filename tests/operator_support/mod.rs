@@ -184,6 +184,21 @@ impl Env {
         }
     }
 
+    /// Installs report CRDs from `tests/crds/` (e.g. `wgpolicyk8s.io_policyreports.yaml`),
+    /// before the operator starts: it discovers them once.
+    pub async fn install_crds(&self, files: &[&str]) {
+        let crds: Api<k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition> =
+            Api::all(self.client.clone());
+        for file in files {
+            let path = format!("{}/tests/crds/{file}", env!("CARGO_MANIFEST_DIR"));
+            let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+            let crd = serde_saphyr::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"));
+            crds.create(&PostParams::default(), &crd)
+                .await
+                .unwrap_or_else(|e| panic!("{path}: {e}"));
+        }
+    }
+
     pub async fn with_operator(mut self, extra: &[&str]) -> Env {
         self.operator = Some(self.spawn_operator(extra));
         self
