@@ -222,6 +222,12 @@ fn write_api_calls(env: &Env) -> std::path::PathBuf {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_health_and_a_full_lifetime_of_api_calls() {
     let env = Env::without_operator(&[Region::Us], true).await;
+    // Both report CRDs, so the chart's default (`policyReports: auto`) calls are all recorded.
+    env.install_crds(&[
+        "wgpolicyk8s.io_policyreports.yaml",
+        "openreports.io_reports.yaml",
+    ])
+    .await;
     let key = env.read_only_key(Region::Us);
     let mut op = Proc::spawn(&env, "op-a", &["--leader-election-namespace", "default"]);
     let health = format!("http://{}", op.addr("health").await);
@@ -245,6 +251,11 @@ async fn metrics_health_and_a_full_lifetime_of_api_calls() {
     env.secret("team-a", "jc", &[("api-key", &key)]).await;
     env.wait_for("team-a", "prod", DEFAULT_WAIT, "Ready", is_ready)
         .await;
+    let reports_written = eventually(DEFAULT_WAIT, || async {
+        (op.log().matches("policy report written").count() >= 2).then_some(())
+    })
+    .await;
+    assert!(reports_written.is_some(), "{}", tail(&op.log(), 40));
     env.delete_secret("team-a", "jc").await;
     env.wait_condition(
         "team-a",
@@ -342,6 +353,8 @@ async fn metrics_health_and_a_full_lifetime_of_api_calls() {
         r#""group":"events.k8s.io","namespace":"team-a","resource":"events","subresource":null,"verb":"create""#,
         r#""resource":"jumpcloudconnections","subresource":"status","verb":"patch""#,
         r#""group":"","namespace":"team-a","resource":"secrets","subresource":null,"verb":"get""#,
+        r#""group":"wgpolicyk8s.io","namespace":"team-a","resource":"policyreports","subresource":null,"verb":"patch""#,
+        r#""group":"openreports.io","namespace":"team-a","resource":"reports","subresource":null,"verb":"get""#,
     ] {
         assert!(recorded.contains(needed), "{needed} not recorded");
     }

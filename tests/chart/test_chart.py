@@ -57,6 +57,9 @@ VALUE_SETS: dict[str, dict[str, Any]] = {
         }
     },
     "leader-election-off": {"leaderElection": {"enabled": False}},
+    "policy-reports-off": {"policyReports": "off"},
+    "policyreport-only": {"policyReports": "policyreport", "watchNamespaces": ["team-a"]},
+    "openreports-only": {"policyReports": "openreports"},
     "replicas-2": {"replicaCount": 2, "evidence": {"pvc": {"accessModes": ["ReadWriteMany"]}}},
     "signing-and-existing-claim": {
         "evidence": {"signing": {"enabled": True, "secretName": "evidence-signing"}, "pvc": {"existingClaim": "old-evidence"}},
@@ -76,6 +79,23 @@ OPERATOR_RULES = {
     ("events.k8s.io", "events", "create"),
     ("events.k8s.io", "events", "patch"),
 }
+# Policy reports: read (to skip unchanged writes) and server-side applied; owner references delete them.
+REPORT_RULES = {
+    "policyreport": {("wgpolicyk8s.io", "policyreports", "get"), ("wgpolicyk8s.io", "policyreports", "patch")},
+    "openreports": {("openreports.io", "reports", "get"), ("openreports.io", "reports", "patch")},
+}
+
+
+def operator_rules(values: dict[str, Any]) -> set[tuple[str, str, str]]:
+    """The operator's rules for these values: the report rules follow `policyReports`."""
+    mode = values.get("policyReports", "auto")
+    kinds = {"auto": ["policyreport", "openreports"], "both": ["policyreport", "openreports"], "off": []}.get(mode, [mode])
+    rules = set(OPERATOR_RULES)
+    for kind in kinds:
+        rules |= REPORT_RULES[kind]
+    return rules
+
+
 # kube-lease-manager reads (get), creates once, and patches (renew, take over, release).
 LEASE_RULES = {("coordination.k8s.io", "leases", verb) for verb in ("get", "create", "patch")}
 
@@ -215,6 +235,7 @@ def test_deployment_runs_the_operator_with_the_documented_flags(chart: helm.Char
         "--log-format=json",
         "--log-level=info",
         "--leader-election=true",
+        "--policy-reports=auto",
         "--leader-election-namespace=$(POD_NAMESPACE)",
         "--leader-election-lease-duration=15s",
         "--leader-election-renew-margin=5s",
@@ -303,11 +324,11 @@ def test_rbac_is_exactly_what_the_operator_calls(chart: helm.Chart, name: str) -
         assert cluster_roles == [] and of_kind(objects, "ClusterRoleBinding") == []
         assert sorted(role["metadata"]["namespace"] for role in namespaced_roles) == sorted(watched)
         for role in namespaced_roles:
-            assert flatten_rules(role) == OPERATOR_RULES
+            assert flatten_rules(role) == operator_rules(values)
     else:
         assert namespaced_roles == []
         assert len(cluster_roles) == 1
-        assert flatten_rules(cluster_roles[0]) == OPERATOR_RULES
+        assert flatten_rules(cluster_roles[0]) == operator_rules(values)
 
     if leader_election:
         assert len(lease_roles) == 1
@@ -325,6 +346,12 @@ def test_rbac_is_exactly_what_the_operator_calls(chart: helm.Chart, name: str) -
         bound.add((ref["kind"], ref["name"], binding["metadata"].get("namespace")))
     declared = {(role["kind"], role["metadata"]["name"], role["metadata"].get("namespace")) for role in roles + cluster_roles}
     assert bound == declared
+
+
+@pytest.mark.parametrize("mode", ["auto", "policyreport", "openreports", "both", "off"])
+def test_policy_reports_value_is_the_flag(chart: helm.Chart, mode: str) -> None:
+    args = container(render(chart, {"policyReports": mode}))["args"]
+    assert [arg for arg in args if arg.startswith("--policy-reports")] == [f"--policy-reports={mode}"]
 
 
 @pytest.mark.parametrize("name", VALUE_SETS)
@@ -485,6 +512,7 @@ def test_notes_give_the_next_steps(chart: helm.Chart) -> None:
 
 
 BAD_VALUES = [
+    ({"policyReports": "policyreports"}, "policyReports"),
     ({"image": {"pullPolicy": "Sometimes"}}, "/image/pullPolicy"),
     ({"image": {"digest": "latest"}}, "/image/digest"),
     ({"imag": {"tag": "1"}}, "imag"),

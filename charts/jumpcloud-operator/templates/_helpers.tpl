@@ -74,6 +74,17 @@ Exactly the API calls the operator makes: no delete, no CRD access, no wildcard.
 - apiGroups: ["events.k8s.io"]
   resources: ["events"]
   verbs: ["create", "patch"]
+{{- /* Reports are read (to skip unchanged writes) and applied; owner references delete them. */}}
+{{- if has .Values.policyReports (list "auto" "both" "policyreport") }}
+- apiGroups: ["wgpolicyk8s.io"]
+  resources: ["policyreports"]
+  verbs: ["get", "patch"]
+{{- end }}
+{{- if has .Values.policyReports (list "auto" "both" "openreports") }}
+- apiGroups: ["openreports.io"]
+  resources: ["reports"]
+  verbs: ["get", "patch"]
+{{- end }}
 {{- end }}
 
 {{/* S3 store URL: s3://bucket[/prefix]. */}}
