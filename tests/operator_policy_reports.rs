@@ -230,6 +230,7 @@ async fn a_policy_report_per_connection_written_when_it_changed_and_collected_wi
         String::from_utf8_lossy(&out.stderr)
     );
     let table = String::from_utf8_lossy(&out.stdout);
+    println!("{table}");
     let mut lines = table.lines();
     let header: Vec<&str> = lines.next().unwrap().split_whitespace().collect();
     assert_eq!(
@@ -321,6 +322,13 @@ async fn a_policy_report_per_connection_written_when_it_changed_and_collected_wi
     })
     .await;
     assert!(gone.is_some(), "the report outlived its connection");
+    let key = env.read_only_key(Region::Us);
+    for report in [&report, &rewritten] {
+        assert!(
+            !report.to_string().contains(&key),
+            "the API key leaked into the report"
+        );
+    }
     env.assert_no_key_leak().await;
 }
 
