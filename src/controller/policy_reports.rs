@@ -53,42 +53,109 @@ async fn served(client: &Client, kind: ReportKind) -> Result<bool, kube::Error> 
     }
 }
 
+/// What discovery found for one wanted kind.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Found {
+    Served(ReportKind),
+    Missing(ReportKind),
+    /// Discovery failed (not a 404): the kind is not written until a restart.
+    Unknown(ReportKind, String),
+}
+
+/// The one start-up line about policy reports: whether it is a warning, and its text.
+fn startup_line(mode: PolicyReportMode, found: &[Found]) -> (bool, String) {
+    let served: Vec<String> = found
+        .iter()
+        .filter_map(|f| match f {
+            Found::Served(kind) => Some(kind.to_string()),
+            _ => None,
+        })
+        .collect();
+    let unknown: Vec<String> = found
+        .iter()
+        .filter_map(|f| match f {
+            Found::Unknown(kind, error) => Some(format!("{kind}: {error}")),
+            _ => None,
+        })
+        .collect();
+    let missing: Vec<String> = found
+        .iter()
+        .filter_map(|f| match f {
+            Found::Missing(kind) => Some(format!("{kind} ({})", kind.version())),
+            _ => None,
+        })
+        .collect();
+    if mode == PolicyReportMode::Off {
+        return (
+            false,
+            "policy reports off (--policy-reports off)".to_owned(),
+        );
+    }
+    let writing = if served.is_empty() {
+        "policy reports off".to_owned()
+    } else {
+        format!("writing policy reports: {}", served.join(", "))
+    };
+    if !unknown.is_empty() {
+        return (
+            true,
+            format!(
+                "{writing}; cannot tell whether the API server serves {}; restart the operator to ask again",
+                unknown.join("; ")
+            ),
+        );
+    }
+    match (served.is_empty(), mode) {
+        (true, PolicyReportMode::Auto) => (
+            false,
+            "policy reports off: neither the PolicyReport CRD (policyreports.wgpolicyk8s.io, v1alpha2) nor the OpenReports CRD (reports.openreports.io, v1alpha1) is installed; install one (e.g. with Kyverno or Policy Reporter) and restart the operator".to_owned(),
+        ),
+        // `auto` asks for whatever is installed: a missing kind is no problem.
+        (false, PolicyReportMode::Auto) => (false, writing),
+        (_, _) if !missing.is_empty() => (
+            true,
+            format!(
+                "{writing}; the CRD of {} is not installed (--policy-reports {}); install it and restart the operator",
+                missing.join(", "),
+                mode.name()
+            ),
+        ),
+        (_, _) => (false, writing),
+    }
+}
+
+impl PolicyReportMode {
+    /// The flag value (`policyreport`, ...).
+    fn name(self) -> String {
+        clap::ValueEnum::to_possible_value(&self)
+            .map(|value| value.get_name().to_owned())
+            .unwrap_or_default()
+    }
+}
+
 /// The report kinds to write, from the mode and the CRDs served now, with one log line saying
-/// what was chosen (and, when nothing is written, what to install). Asked once: after
+/// what was chosen (and, when something is missing, what to install). Asked once: after
 /// installing a report CRD, restart the operator.
 pub async fn discover(client: &Client, mode: PolicyReportMode) -> Vec<ReportKind> {
-    if mode == PolicyReportMode::Off {
-        tracing::info!("policy reports off (--policy-reports off)");
-        return Vec::new();
-    }
-    let mut kinds = Vec::new();
-    let mut missing = Vec::new();
+    let mut found = Vec::new();
     for &kind in mode.wanted() {
-        match served(client, kind).await {
-            Ok(true) => kinds.push(kind),
-            Ok(false) => missing.push(format!("{kind} ({})", kind.version())),
-            Err(error) => missing.push(format!("{kind} (discovery failed: {error})")),
-        }
+        found.push(match served(client, kind).await {
+            Ok(true) => Found::Served(kind),
+            Ok(false) => Found::Missing(kind),
+            Err(error) => Found::Unknown(kind, error.to_string()),
+        });
     }
-    let missing = missing.join(", ");
-    let written: Vec<String> = kinds.iter().map(ToString::to_string).collect();
-    match (kinds.is_empty(), mode) {
-        (true, PolicyReportMode::Auto) => tracing::info!(
-            missing,
-            "policy reports off: neither the PolicyReport CRD (policyreports.wgpolicyk8s.io) nor the OpenReports CRD (reports.openreports.io) is installed; install one (e.g. with Kyverno or Policy Reporter) and restart the operator"
-        ),
-        (true, _) => tracing::warn!(
-            missing,
-            "policy reports off: the CRD of --policy-reports is not installed; install it and restart the operator"
-        ),
-        (false, _) if !missing.is_empty() && mode != PolicyReportMode::Auto => tracing::warn!(
-            written = ?written,
-            missing,
-            "writing some of the policy reports asked for: a CRD of --policy-reports is not installed; install it and restart the operator"
-        ),
-        (false, _) => tracing::info!(written = ?written, "writing policy reports"),
+    match startup_line(mode, &found) {
+        (true, line) => tracing::warn!("{line}"),
+        (false, line) => tracing::info!("{line}"),
     }
-    kinds
+    found
+        .into_iter()
+        .filter_map(|f| match f {
+            Found::Served(kind) => Some(kind),
+            _ => None,
+        })
+        .collect()
 }
 
 fn api_resource(kind: ReportKind) -> ApiResource {
@@ -155,5 +222,91 @@ pub async fn publish(
                 tracing::warn!(%error, report = %kind, name, "cannot write the policy report (the sync and status are not affected)")
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn auto_with_neither_crd_says_what_to_install() {
+        let (warn, line) = startup_line(
+            PolicyReportMode::Auto,
+            &[
+                Found::Missing(ReportKind::PolicyReport),
+                Found::Missing(ReportKind::OpenReports),
+            ],
+        );
+        assert!(!warn);
+        assert!(line.starts_with("policy reports off"), "{line}");
+        assert!(
+            line.contains("policyreports.wgpolicyk8s.io")
+                && line.contains("reports.openreports.io")
+        );
+        assert!(line.contains("restart the operator"));
+    }
+
+    #[test]
+    fn auto_writes_what_is_installed_without_a_warning() {
+        let (warn, line) = startup_line(
+            PolicyReportMode::Auto,
+            &[
+                Found::Served(ReportKind::PolicyReport),
+                Found::Missing(ReportKind::OpenReports),
+            ],
+        );
+        assert!(!warn);
+        assert_eq!(line, "writing policy reports: policyreports.wgpolicyk8s.io");
+    }
+
+    #[test]
+    fn an_explicit_kind_without_its_crd_is_a_warning() {
+        let (warn, line) = startup_line(
+            PolicyReportMode::Both,
+            &[
+                Found::Served(ReportKind::PolicyReport),
+                Found::Missing(ReportKind::OpenReports),
+            ],
+        );
+        assert!(warn);
+        assert!(
+            line.contains(
+                "reports.openreports.io (v1alpha1) is not installed (--policy-reports both)"
+            ),
+            "{line}"
+        );
+    }
+
+    #[test]
+    fn a_failed_discovery_is_a_warning_naming_the_error() {
+        let (warn, line) = startup_line(
+            PolicyReportMode::Auto,
+            &[
+                Found::Unknown(ReportKind::PolicyReport, "HTTP 500".to_owned()),
+                Found::Served(ReportKind::OpenReports),
+            ],
+        );
+        assert!(warn);
+        assert!(
+            line.starts_with("writing policy reports: reports.openreports.io"),
+            "{line}"
+        );
+        assert!(
+            line.contains("policyreports.wgpolicyk8s.io: HTTP 500"),
+            "{line}"
+        );
+    }
+
+    #[test]
+    fn off_asks_nothing() {
+        assert!(PolicyReportMode::Off.wanted().is_empty());
+        assert_eq!(
+            startup_line(PolicyReportMode::Off, &[]),
+            (
+                false,
+                "policy reports off (--policy-reports off)".to_owned()
+            )
+        );
     }
 }

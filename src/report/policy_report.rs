@@ -119,7 +119,11 @@ fn bounded(text: &str, max: usize) -> String {
     }
     let hash = hex::encode(Sha256::digest(text.as_bytes()));
     let keep = max - 9;
-    let head = text[..keep].trim_end_matches(|c: char| !c.is_ascii_alphanumeric());
+    let end = (0..=keep)
+        .rev()
+        .find(|&i| text.is_char_boundary(i))
+        .unwrap_or(0);
+    let head = text[..end].trim_end_matches(|c: char| !c.is_ascii_alphanumeric());
     format!("{head}-{}", &hash[..8])
 }
 
