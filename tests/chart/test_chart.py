@@ -352,6 +352,7 @@ def test_rbac_is_exactly_what_the_operator_calls(chart: helm.Chart, name: str) -
 def test_policy_reports_value_is_the_flag(chart: helm.Chart, mode: str) -> None:
     args = container(render(chart, {"policyReports": mode}))["args"]
     assert [arg for arg in args if arg.startswith("--policy-reports")] == [f"--policy-reports={mode}"]
+    assert ("kubectl get polr -A" in notes(chart, {"policyReports": mode})) == (mode != "off")
 
 
 @pytest.mark.parametrize("name", VALUE_SETS)
