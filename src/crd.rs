@@ -434,6 +434,10 @@ pub struct ControlsStatus {
     /// Ids of the controls in error, sorted.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub error_ids: Vec<String>,
+    /// Ids of the controls not applicable, sorted (with the failing and error ids, the passing
+    /// ones follow from the catalog: the per-control metrics are refilled from them at start).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub not_applicable_ids: Vec<String>,
     /// The evaluation time: when the snapshot's collection finished.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub evaluated_at: Option<Time>,

@@ -179,9 +179,9 @@ async fn wait_holder(env: &Env, want: &str, deadline: Duration) -> Duration {
     }
 }
 
-/// Writes the operator's resource requests for the chart's RBAC test (`tests/chart`).
-fn write_api_calls(env: &Env) -> std::path::PathBuf {
-    let path = std::env::var_os("JUMPCLOUD_OPERATOR_API_CALLS")
+/// Where a record for the chart tests (`tests/chart`) goes: `$<env_var>`, else `<target>/<file>`.
+fn chart_test_record(env_var: &str, file: &str) -> std::path::PathBuf {
+    std::env::var_os(env_var)
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|| {
             let target = std::env::var_os("CARGO_TARGET_DIR")
@@ -191,8 +191,13 @@ fn write_api_calls(env: &Env) -> std::path::PathBuf {
                     let exe = std::path::Path::new(env!("CARGO_BIN_EXE_jumpcloud-operator"));
                     exe.parent().unwrap().parent().unwrap().to_owned()
                 });
-            target.join("kube-api-calls.jsonl")
-        });
+            target.join(file)
+        })
+}
+
+/// Writes the operator's resource requests for the chart's RBAC test (`tests/chart`).
+fn write_api_calls(env: &Env) -> std::path::PathBuf {
+    let path = chart_test_record("JUMPCLOUD_OPERATOR_API_CALLS", "kube-api-calls.jsonl");
     let mut lines = std::collections::BTreeSet::new();
     for r in env.kube.requests() {
         let ours = r
@@ -358,6 +363,137 @@ async fn metrics_health_and_a_full_lifetime_of_api_calls() {
     ] {
         assert!(recorded.contains(needed), "{needed} not recorded");
     }
+    env.assert_no_key_leak().await;
+}
+
+/// The per-connection gauge lines of a scrape (counters and the histogram left out: they count
+/// this process's work and start from zero).
+fn gauge_lines(text: &str) -> std::collections::BTreeSet<String> {
+    text.lines()
+        .filter(|l| l.contains("connection=\"prod\""))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Every gauge is derived from the connection's status, so a restarted operator exports the
+/// same values at once, not after the next sync (hours later). The scrape is also the record
+/// the chart test checks the PrometheusRule and the dashboard against.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gauges_come_back_from_status_after_a_restart_without_a_sync() {
+    let env = Env::without_operator(&[Region::Us], true).await;
+    let read_only = env.admin(Region::Us, "Read Only");
+    env.control(Region::Us)
+        .set_key_expiry(
+            &read_only.id,
+            Some(jiff::Timestamp::now() + jiff::SignedDuration::from_hours(24 * 30)),
+        )
+        .await
+        .unwrap();
+    env.secret(
+        "team-a",
+        "jc",
+        &[("api-key", &env.read_only_key(Region::Us))],
+    )
+    .await;
+    env.connection("team-a", "prod", spec("jc")).await;
+    let mut op = Proc::spawn(&env, "first", &["--leader-election=false"]);
+    let metrics = format!("http://{}/metrics", op.addr("metrics").await);
+    env.wait_for(
+        "team-a",
+        "prod",
+        DEFAULT_WAIT,
+        "a committed snapshot",
+        |c| {
+            is_ready(c)
+                && c.status
+                    .as_ref()
+                    .and_then(|s| s.evidence.as_ref())
+                    .is_some_and(|e| e.snapshot.is_some())
+        },
+    )
+    .await;
+    // The status patch and the gauges are set by the same reconcile: wait for the gauges.
+    let before = eventually(DEFAULT_WAIT, || async {
+        let (_, text) = get(&metrics).await?;
+        text.contains("jumpcloud_operator_control_status{")
+            .then_some(text)
+    })
+    .await
+    .expect("control_status exported after the sync");
+    let status = env
+        .connections("team-a")
+        .get("prod")
+        .await
+        .unwrap()
+        .status
+        .unwrap();
+    let failing = &status.controls.as_ref().unwrap().failing_ids;
+    assert!(!failing.is_empty(), "the simulator org fails some controls");
+    for id in failing {
+        let line = format!(
+            "jumpcloud_operator_control_status{{namespace=\"team-a\",connection=\"prod\",control=\"{id}\",status=\"fail\"}} 1"
+        );
+        assert!(before.contains(&line), "{line} missing:\n{before}");
+    }
+    let sequence = status
+        .evidence
+        .as_ref()
+        .unwrap()
+        .snapshot
+        .as_ref()
+        .unwrap()
+        .sequence;
+    let synced = status
+        .last_successful_sync_time
+        .as_ref()
+        .unwrap()
+        .0
+        .as_second();
+    for line in [
+        format!(
+            "jumpcloud_operator_evidence_head_sequence{{namespace=\"team-a\",connection=\"prod\"}} {sequence}"
+        ),
+        format!(
+            "jumpcloud_operator_last_successful_sync_timestamp_seconds{{namespace=\"team-a\",connection=\"prod\"}} {synced}"
+        ),
+        "jumpcloud_operator_sync_interval_seconds{namespace=\"team-a\",connection=\"prod\"} 21600"
+            .to_owned(),
+        "jumpcloud_operator_key_expiry_timestamp_seconds{namespace=\"team-a\",connection=\"prod\"}"
+            .to_owned(),
+    ] {
+        assert!(before.contains(&line), "{line} missing:\n{before}");
+    }
+    let record = chart_test_record("JUMPCLOUD_OPERATOR_METRICS_SCRAPE", "operator-metrics.txt");
+    std::fs::write(&record, &before).expect("scrape record written");
+    op.signal("-TERM");
+    assert!(op.wait().await.success());
+
+    let requests = env.requests_on(Region::Us, "/api").await;
+    let mut op = Proc::spawn(&env, "second", &["--leader-election=false"]);
+    let metrics = format!("http://{}/metrics", op.addr("metrics").await);
+    let after = eventually(DEFAULT_WAIT, || async {
+        let (_, text) = get(&metrics).await?;
+        (gauge_lines(&text) == gauge_lines(&before)).then_some(text)
+    })
+    .await;
+    let (_, now) = get(&metrics).await.unwrap();
+    assert!(
+        after.is_some(),
+        "the restarted operator's gauges differ:\nbefore:\n{:#?}\nafter:\n{:#?}",
+        gauge_lines(&before),
+        gauge_lines(&now)
+    );
+    assert!(
+        !now.contains("jumpcloud_operator_syncs_total{"),
+        "no sync ran after the restart:\n{now}"
+    );
+    assert_eq!(
+        env.requests_on(Region::Us, "/api").await,
+        requests,
+        "nothing was collected again"
+    );
+    op.signal("-TERM");
+    assert!(op.wait().await.success());
     env.assert_no_key_leak().await;
 }
 

@@ -202,7 +202,7 @@ pub async fn reconcile(
     };
     decide::finish(&mut status, &plan, retry_not_before, &subject);
     if let Some(metrics) = &ctx.settings.metrics {
-        crate::telemetry::record_key_state(metrics, &namespace, &name, &status.conditions);
+        crate::telemetry::record_status(metrics, &namespace, &name, spec, &status);
     }
     let fingerprint = match &secret_read {
         SecretRead::Present { fingerprint, .. } => Some(fingerprint.as_str()),
@@ -565,7 +565,7 @@ async fn run_sync(
             SyncOutcome::Synced { result, .. } => Some(result),
             SyncOutcome::KeyProblem(_) => None,
         };
-        crate::telemetry::record_sync(metrics, namespace, name, result, started.elapsed());
+        crate::telemetry::record_sync(metrics, result, started.elapsed());
     }
     tracing::info!(
         seconds = started.elapsed().as_secs_f64(),

@@ -133,16 +133,42 @@ pub async fn run(
             });
         controllers.push(controller);
     }
-    if let Some(readiness) = readiness {
+    {
         let stores = ctx.stores.read().unwrap_or_else(|p| p.into_inner()).clone();
+        let metrics = all_metrics.clone();
         tokio::spawn(async move {
-            for store in stores {
-                if crate::telemetry::store_ready(&store).await.is_err() {
+            for store in &stores {
+                if crate::telemetry::store_ready(store).await.is_err() {
                     return;
                 }
             }
             tracing::info!("connection store ready");
-            readiness.set_ready();
+            if let Some(readiness) = readiness {
+                readiness.set_ready();
+            }
+            // The gauges as the stored statuses left them, before the reconciles (queued
+            // `concurrency` at a time) get to every connection.
+            if let Some(metrics) = metrics {
+                let mut refilled = 0usize;
+                for connection in stores.iter().flat_map(|store| store.state()) {
+                    let name = connection.name_any();
+                    if let (Some(namespace), Some(status)) =
+                        (connection.namespace(), connection.status.as_ref())
+                        // A reconcile that already set them knows newer values than the cache.
+                        && !metrics.knows_connection(&namespace, &name)
+                    {
+                        crate::telemetry::record_status(
+                            &metrics,
+                            &namespace,
+                            &name,
+                            &connection.spec,
+                            status,
+                        );
+                        refilled += 1;
+                    }
+                }
+                tracing::info!(connections = refilled, "metrics refilled from status");
+            }
         });
     }
     if let Some(metrics) = all_metrics {

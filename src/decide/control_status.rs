@@ -78,6 +78,16 @@ pub fn controls_status(evaluation: &ControlsEvaluation) -> ControlsStatus {
         error: s.error,
         failing_ids: s.failing_ids.clone(),
         error_ids: s.error_ids.clone(),
+        not_applicable_ids: {
+            let mut ids: Vec<String> = evaluation
+                .controls
+                .iter()
+                .filter(|c| c.status == ControlStatus::NotApplicable)
+                .map(|c| c.id.clone())
+                .collect();
+            ids.sort();
+            ids
+        },
         evaluated_at: Some(Time(evaluation.evaluated_at)),
     }
 }
@@ -289,6 +299,7 @@ mod tests {
             (1, 1, 1, 0)
         );
         assert_eq!(status.failing_ids, ["JC-B"]);
+        assert_eq!(status.not_applicable_ids, ["JC-D"]);
         assert_eq!(status.evaluated_at, Some(Time(e.evaluated_at)));
     }
 }

@@ -7,9 +7,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use std::time::Duration;
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
-
-use super::{ControlResultLabel, KeyState, Metrics, StatusClass, SyncResultLabel};
+use super::{KeyState, Metrics, StatusClass, SyncResultLabel};
 use crate::conditions::Reason;
 use crate::decide::SyncResult;
 
@@ -123,54 +121,15 @@ pub fn key_state(reason: Option<&str>) -> KeyState {
     }
 }
 
-/// Records a finished sync: its outcome and duration, and after a success the connection's
-/// control results and evidence counts. `result` is `None` when JumpCloud rejected the key
-/// before anything was collected.
-pub fn record_sync(
-    metrics: &Metrics,
-    namespace: &str,
-    name: &str,
-    result: Option<&SyncResult>,
-    elapsed: Duration,
-) {
+/// Counts a finished sync and observes its duration. `result` is `None` when JumpCloud
+/// rejected the key before anything was collected. The gauges follow the status the reconcile
+/// writes afterwards ([`super::record_status`]).
+pub fn record_sync(metrics: &Metrics, result: Option<&SyncResult>, elapsed: Duration) {
     let outcome = match result {
         Some(result) => sync_result_label(result),
         None => SyncResultLabel::KeyRejected,
     };
     metrics.record_sync(outcome, elapsed);
-    if let Some(SyncResult::Succeeded {
-        counts,
-        controls,
-        snapshot,
-        ..
-    }) = result
-    {
-        metrics.set_evidence_head(namespace, name, snapshot.sequence);
-        let summary = &controls.summary;
-        metrics.set_control_results(
-            namespace,
-            name,
-            &[
-                (ControlResultLabel::Pass, summary.passing),
-                (ControlResultLabel::Fail, summary.failing),
-                (ControlResultLabel::NotApplicable, summary.not_applicable),
-                (ControlResultLabel::Error, summary.error),
-            ],
-        );
-        for (kind, count) in counts {
-            metrics.set_evidence(namespace, name, endpoint_group(kind), *count);
-        }
-    }
-}
-
-/// Records the key state the status's KeyValid condition shows.
-pub fn record_key_state(metrics: &Metrics, namespace: &str, name: &str, conditions: &[Condition]) {
-    let key_valid = crate::conditions::find(conditions, crate::conditions::KEY_VALID);
-    metrics.set_key_state(
-        namespace,
-        name,
-        key_state(key_valid.map(|c| c.reason.as_str())),
-    );
 }
 
 /// The `syncs_total` result of a sync.
@@ -182,6 +141,7 @@ pub fn sync_result_label(result: &SyncResult) -> SyncResultLabel {
             Reason::JumpCloudUnavailable => SyncResultLabel::Unavailable,
             Reason::Timeout => SyncResultLabel::Timeout,
             Reason::TruncatedCollection | Reason::ForbiddenEndpoint => SyncResultLabel::Partial,
+            Reason::EvidenceWriteFailed => SyncResultLabel::EvidenceWriteFailed,
             _ => SyncResultLabel::Error,
         },
     }
@@ -234,6 +194,10 @@ mod tests {
         assert_eq!(
             sync_result_label(&failed(Reason::SyncFailed)),
             SyncResultLabel::Error
+        );
+        assert_eq!(
+            sync_result_label(&failed(Reason::EvidenceWriteFailed)),
+            SyncResultLabel::EvidenceWriteFailed
         );
         assert_eq!(
             sync_result_label(&SyncResult::Succeeded {

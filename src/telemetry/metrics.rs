@@ -4,152 +4,19 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue};
+use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::{Registry, Unit};
 
+use super::labels::{ControlResultLabel, KeyState, StatusClass, SyncResultLabel};
+use super::status_gauges::ConnectionGauges;
+
 /// Label value recorded instead of a namespace or connection name that is not a valid
 /// Kubernetes object name. Keeps arbitrary text (and so anything key-like) out of `/metrics`.
 pub const INVALID_NAME_LABEL: &str = "_invalid";
-
-/// The `result` label of `syncs_total`: how one evidence sync ended, in the few values the
-/// metric allows (the controller's own `SyncOutcome` is what a sync produced).
-#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq, PartialOrd, Ord)]
-pub enum SyncResultLabel {
-    Success,
-    /// Collected, but at least one endpoint was truncated or forbidden.
-    Partial,
-    RateLimited,
-    Unavailable,
-    Timeout,
-    /// The key was refused (revoked, expired, wrong region...): a human must act.
-    KeyRejected,
-    Error,
-}
-
-impl SyncResultLabel {
-    /// The label value.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SyncResultLabel::Success => "success",
-            SyncResultLabel::Partial => "partial",
-            SyncResultLabel::RateLimited => "rate_limited",
-            SyncResultLabel::Unavailable => "unavailable",
-            SyncResultLabel::Timeout => "timeout",
-            SyncResultLabel::KeyRejected => "key_rejected",
-            SyncResultLabel::Error => "error",
-        }
-    }
-}
-
-/// State of a connection's API key, mirroring the `KeyValid` condition reasons
-/// (label `state` of `key_state`; exactly one state is 1 per connection).
-#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq, PartialOrd, Ord, EncodeLabelValue)]
-pub enum KeyState {
-    Accepted,
-    ExpiresSoon,
-    SecretNotFound,
-    SecretKeyMissing,
-    KeyEmpty,
-    KeyRejected,
-    KeyRevoked,
-    KeyExpired,
-    WrongRegion,
-    OrgIdRequired,
-    OrgNotAccessible,
-    Unknown,
-}
-
-impl KeyState {
-    pub const ALL: [KeyState; 12] = [
-        KeyState::Accepted,
-        KeyState::ExpiresSoon,
-        KeyState::SecretNotFound,
-        KeyState::SecretKeyMissing,
-        KeyState::KeyEmpty,
-        KeyState::KeyRejected,
-        KeyState::KeyRevoked,
-        KeyState::KeyExpired,
-        KeyState::WrongRegion,
-        KeyState::OrgIdRequired,
-        KeyState::OrgNotAccessible,
-        KeyState::Unknown,
-    ];
-}
-
-/// Result of one compliance control (label `result` of `control_results`).
-#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq, PartialOrd, Ord)]
-pub enum ControlResultLabel {
-    Pass,
-    Fail,
-    NotApplicable,
-    Error,
-}
-
-impl ControlResultLabel {
-    /// The label value.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ControlResultLabel::Pass => "pass",
-            ControlResultLabel::Fail => "fail",
-            ControlResultLabel::NotApplicable => "not-applicable",
-            ControlResultLabel::Error => "error",
-        }
-    }
-}
-
-impl ControlResultLabel {
-    pub const ALL: [ControlResultLabel; 4] = [
-        ControlResultLabel::Pass,
-        ControlResultLabel::Fail,
-        ControlResultLabel::NotApplicable,
-        ControlResultLabel::Error,
-    ];
-}
-
-/// HTTP status class of a JumpCloud response; `transport` when no response arrived.
-#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq, PartialOrd, Ord)]
-pub enum StatusClass {
-    Informational,
-    Success,
-    Redirection,
-    ClientError,
-    ServerError,
-    /// Connection refused, TLS failure, timeout before any status line.
-    Transport,
-}
-
-impl StatusClass {
-    /// The label value.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            StatusClass::Informational => "1xx",
-            StatusClass::Success => "2xx",
-            StatusClass::Redirection => "3xx",
-            StatusClass::ClientError => "4xx",
-            StatusClass::ServerError => "5xx",
-            StatusClass::Transport => "transport",
-        }
-    }
-}
-
-impl StatusClass {
-    /// Classifies an HTTP status code; codes outside 100..=599 count as `transport` failures
-    /// because no valid HTTP response was received.
-    pub fn from_status(status: u16) -> Self {
-        match status {
-            100..=199 => StatusClass::Informational,
-            200..=299 => StatusClass::Success,
-            300..=399 => StatusClass::Redirection,
-            400..=499 => StatusClass::ClientError,
-            500..=599 => StatusClass::ServerError,
-            _ => StatusClass::Transport,
-        }
-    }
-}
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct SyncLabels {
@@ -180,6 +47,14 @@ struct EvidenceLabels {
 struct HeadLabels {
     namespace: String,
     connection: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ControlStatusLabels {
+    namespace: String,
+    connection: String,
+    control: &'static str,
+    status: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -233,6 +108,12 @@ pub struct Metrics {
     evidence_records: Family<EvidenceLabels, Gauge>,
     control_results: Family<ControlLabels, Gauge>,
     evidence_head: Family<HeadLabels, Gauge>,
+    last_successful_sync: Family<HeadLabels, Gauge>,
+    key_expiry: Family<HeadLabels, Gauge>,
+    sync_interval: Family<HeadLabels, Gauge>,
+    control_status: Family<ControlStatusLabels, Gauge>,
+    /// The one `control_status` series of each control, so a change replaces it.
+    control_series: Mutex<BTreeMap<ConnectionLabel, BTreeMap<&'static str, ControlResultLabel>>>,
     /// Evidence kinds set per connection, so `forget_connection` can remove exactly those series.
     evidence_kinds: Mutex<BTreeMap<ConnectionLabel, BTreeSet<&'static str>>>,
     /// Connections with per-connection series, as given (namespace, name).
@@ -295,9 +176,41 @@ impl Metrics {
             "Sequence of the newest committed snapshot of each connection's hash chain (an anchor for `verify --expect-sequence`)",
             evidence_head.clone(),
         );
+        let last_successful_sync = Family::<HeadLabels, Gauge>::default();
+        registry.register_with_unit(
+            "last_successful_sync_timestamp",
+            "When each connection's last successful sync finished (status.lastSuccessfulSyncTime), Unix time",
+            Unit::Seconds,
+            last_successful_sync.clone(),
+        );
+        let key_expiry = Family::<HeadLabels, Gauge>::default();
+        registry.register_with_unit(
+            "key_expiry_timestamp",
+            "When each connection's API key expires (status.apiKey.expiresAt), Unix time; absent for keys that do not expire",
+            Unit::Seconds,
+            key_expiry.clone(),
+        );
+        let sync_interval = Family::<HeadLabels, Gauge>::default();
+        registry.register_with_unit(
+            "sync_interval",
+            "Each connection's sync interval (spec.interval)",
+            Unit::Seconds,
+            sync_interval.clone(),
+        );
+        let control_status = Family::<ControlStatusLabels, Gauge>::default();
+        registry.register(
+            "control_status",
+            "Result of each compliance control in each connection's last evaluation: one series per control, 1, labelled with its status",
+            control_status.clone(),
+        );
         Self {
             registry,
             evidence_head,
+            last_successful_sync,
+            key_expiry,
+            sync_interval,
+            control_status,
+            control_series: Mutex::new(BTreeMap::new()),
             sync_duration,
             syncs,
             requests,
@@ -403,6 +316,89 @@ impl Metrics {
         }
     }
 
+    /// Sets every per-connection gauge to what the connection's status says.
+    pub fn set_connection_gauges(
+        &self,
+        namespace: &str,
+        connection: &str,
+        gauges: &ConnectionGauges,
+    ) {
+        self.set_key_state(namespace, connection, gauges.key_state);
+        if let Some(counts) = &gauges.control_results {
+            self.set_control_results(namespace, connection, counts);
+        }
+        for (kind, count) in &gauges.evidence {
+            self.set_evidence(namespace, connection, kind, *count);
+        }
+        let label = ConnectionLabel::new(namespace, connection);
+        let head = || HeadLabels {
+            namespace: label.namespace.clone(),
+            connection: label.connection.clone(),
+        };
+        for (family, value) in [
+            (
+                &self.evidence_head,
+                gauges.head_sequence.map(saturating_i64),
+            ),
+            (&self.last_successful_sync, gauges.last_successful_sync),
+            (&self.key_expiry, gauges.key_expiry),
+            (
+                &self.sync_interval,
+                gauges.sync_interval.map(saturating_i64),
+            ),
+        ] {
+            match value {
+                Some(value) => {
+                    family.get_or_create(&head()).set(value);
+                }
+                None => {
+                    family.remove(&head());
+                }
+            }
+        }
+        self.set_control_status(&label, &gauges.controls);
+    }
+
+    /// Replaces the connection's `control_status` series by `controls` (one series each).
+    fn set_control_status(
+        &self,
+        label: &ConnectionLabel,
+        controls: &BTreeMap<&'static str, ControlResultLabel>,
+    ) {
+        let mut series = self
+            .control_series
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let labels = |control: &'static str, status: ControlResultLabel| ControlStatusLabels {
+            namespace: label.namespace.clone(),
+            connection: label.connection.clone(),
+            control,
+            status: status.as_str(),
+        };
+        let previous = series.remove(label).unwrap_or_default();
+        for (control, status) in &previous {
+            if controls.get(control) != Some(status) {
+                self.control_status.remove(&labels(control, *status));
+            }
+        }
+        for (control, status) in controls {
+            self.control_status
+                .get_or_create(&labels(control, *status))
+                .set(1);
+        }
+        if !controls.is_empty() {
+            series.insert(label.clone(), controls.clone());
+        }
+    }
+
+    /// Whether any per-connection series was set for this connection since start.
+    pub fn knows_connection(&self, namespace: &str, connection: &str) -> bool {
+        self.known
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .contains(&(namespace.to_owned(), connection.to_owned()))
+    }
+
     fn remember(&self, namespace: &str, connection: &str) {
         self.known
             .lock()
@@ -447,10 +443,18 @@ impl Metrics {
                 result: result.as_str(),
             });
         }
-        self.evidence_head.remove(&HeadLabels {
-            namespace: label.namespace.clone(),
-            connection: label.connection.clone(),
-        });
+        for family in [
+            &self.evidence_head,
+            &self.last_successful_sync,
+            &self.key_expiry,
+            &self.sync_interval,
+        ] {
+            family.remove(&HeadLabels {
+                namespace: label.namespace.clone(),
+                connection: label.connection.clone(),
+            });
+        }
+        self.set_control_status(&label, &BTreeMap::new());
         let kinds = self
             .evidence_kinds
             .lock()
@@ -514,6 +518,66 @@ mod tests {
         ] {
             assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
         }
+    }
+
+    fn gauges(controls: &[(&'static str, ControlResultLabel)]) -> ConnectionGauges {
+        ConnectionGauges {
+            key_state: KeyState::Accepted,
+            last_successful_sync: Some(1_800_000_000),
+            key_expiry: Some(1_900_000_000),
+            sync_interval: Some(21_600),
+            head_sequence: Some(3),
+            evidence: vec![("devices", 55)],
+            control_results: None,
+            controls: controls.iter().copied().collect(),
+        }
+    }
+
+    #[test]
+    fn connection_gauges_replace_each_controls_series_and_drop_absent_values() {
+        let metrics = Metrics::new();
+        metrics.set_connection_gauges(
+            "team-a",
+            "prod",
+            &gauges(&[
+                ("JC-A", ControlResultLabel::Pass),
+                ("JC-B", ControlResultLabel::Fail),
+            ]),
+        );
+        let text = exposition(&metrics);
+        for expected in [
+            "jumpcloud_operator_last_successful_sync_timestamp_seconds{namespace=\"team-a\",connection=\"prod\"} 1800000000",
+            "jumpcloud_operator_key_expiry_timestamp_seconds{namespace=\"team-a\",connection=\"prod\"} 1900000000",
+            "jumpcloud_operator_sync_interval_seconds{namespace=\"team-a\",connection=\"prod\"} 21600",
+            "jumpcloud_operator_evidence_head_sequence{namespace=\"team-a\",connection=\"prod\"} 3",
+            "jumpcloud_operator_control_status{namespace=\"team-a\",connection=\"prod\",control=\"JC-A\",status=\"pass\"} 1",
+            "jumpcloud_operator_control_status{namespace=\"team-a\",connection=\"prod\",control=\"JC-B\",status=\"fail\"} 1",
+        ] {
+            assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
+        }
+
+        // JC-B recovers, JC-A is no longer evaluated, the key no longer expires.
+        let mut next = gauges(&[("JC-B", ControlResultLabel::Pass)]);
+        next.key_expiry = None;
+        metrics.set_connection_gauges("team-a", "prod", &next);
+        let text = exposition(&metrics);
+        let control_lines: Vec<&str> = text
+            .lines()
+            .filter(|l| l.starts_with("jumpcloud_operator_control_status{"))
+            .collect();
+        assert_eq!(
+            control_lines,
+            [
+                "jumpcloud_operator_control_status{namespace=\"team-a\",connection=\"prod\",control=\"JC-B\",status=\"pass\"} 1"
+            ],
+            "{text}"
+        );
+        assert!(!text.contains("key_expiry_timestamp_seconds{"), "{text}");
+
+        metrics.forget_connection("team-a", "prod");
+        let text = exposition(&metrics);
+        assert!(!text.contains("connection=\"prod\""), "{text}");
+        assert!(!metrics.knows_connection("team-a", "prod"));
     }
 
     #[test]

@@ -49,11 +49,13 @@
 //!
 //! `run` owns one [`Metrics`] and one [`Readiness`]. The JumpCloud client reports every HTTP
 //! attempt through a [`RequestObserver`] (`ClientConfig::observer`), with its request label
-//! turned into a bounded group by [`endpoint_group`]. The controller records each sync
-//! ([`sync_result_label`]), the key state after each reconcile ([`key_state`] of the `KeyValid`
-//! reason) and evidence counts, forgets deleted connections (on `ObjectNotFound`, and by a
-//! sweep against its cache every 5 s, since deletions trigger no reconcile), and sets
-//! readiness once its stores are listed ([`store_ready`]).
+//! turned into a bounded group by [`endpoint_group`]. The controller counts each sync
+//! ([`record_sync`]); every per-connection gauge is derived from the connection's status alone
+//! ([`record_status`], [`ConnectionGauges`]), set after each reconcile and refilled from the
+//! controller's cache at start, so a restart does not blank them until the next sync. It
+//! forgets deleted connections (on `ObjectNotFound`, and by a sweep against its cache every
+//! 5 s, since deletions trigger no reconcile), and sets readiness once its stores are listed
+//! ([`store_ready`]).
 //!
 //! # Series (all prefixed `jumpcloud_operator_`)
 //!
@@ -65,6 +67,11 @@
 //! | `key_state` | gauge 0/1 | `namespace`, `connection`, `state` ([`KeyState`]: the `KeyValid` reasons) |
 //! | `evidence_records` | gauge | `namespace`, `connection`, `kind` (a `&'static str` evidence kind) |
 //! | `control_results` | gauge | `namespace`, `connection`, `result` ([`ControlResultLabel`]) |
+//! | `control_status` | gauge, 1 | `namespace`, `connection`, `control` (a catalog id), `status` ([`ControlResultLabel`]): one series per control |
+//! | `evidence_head_sequence` | gauge | `namespace`, `connection` |
+//! | `last_successful_sync_timestamp_seconds` | gauge | `namespace`, `connection` |
+//! | `key_expiry_timestamp_seconds` | gauge | `namespace`, `connection` (absent for keys without expiry) |
+//! | `sync_interval_seconds` | gauge | `namespace`, `connection` |
 //!
 //! # Label hygiene (the API key can never become a label)
 //!
@@ -81,17 +88,19 @@
 //! [`Readiness::set_ready`] and 200 afterwards.
 
 mod hooks;
+mod labels;
 mod metrics;
 mod server;
+mod status_gauges;
 
 pub use hooks::{
-    OTHER_GROUP, RequestObserver, endpoint_group, key_state, record_key_state, record_sync,
-    store_ready, sync_result_label,
+    OTHER_GROUP, RequestObserver, endpoint_group, key_state, record_sync, store_ready,
+    sync_result_label,
 };
+pub use status_gauges::{ConnectionGauges, record_status};
 
-pub use metrics::{
-    ControlResultLabel, INVALID_NAME_LABEL, KeyState, Metrics, StatusClass, SyncResultLabel,
-};
+pub use labels::{ControlResultLabel, KeyState, StatusClass, SyncResultLabel};
+pub use metrics::{INVALID_NAME_LABEL, Metrics};
 pub use server::{
     Readiness, TelemetryError, health_router, metrics_router, serve_health, serve_health_on,
     serve_metrics, serve_metrics_on,

@@ -45,6 +45,10 @@ VALUE_SETS: dict[str, dict[str, Any]] = {
         }
     },
     "service-monitor": {"serviceMonitor": {"enabled": True, "skipIfMissing": False, "labels": {"release": "kps"}}},
+    "monitoring": {
+        "prometheusRule": {"enabled": True, "skipIfMissing": False, "additionalLabels": {"team": "platform"}},
+        "grafanaDashboard": {"enabled": True, "namespace": "monitoring"},
+    },
     "network-policy": {
         "networkPolicy": {
             "enabled": True,
@@ -198,6 +202,10 @@ def test_every_object_is_labelled_and_namespaced_deterministically(chart: helm.C
             assert "namespace" not in obj["metadata"]
         elif obj["kind"] in {"Role", "RoleBinding"} and obj["metadata"]["namespace"] != NAMESPACE:
             assert obj["metadata"]["namespace"] in watched
+        elif obj["kind"] == "ConfigMap" and obj["metadata"]["name"].endswith("-dashboard"):
+            # The dashboard goes where Grafana's sidecar looks.
+            wanted = VALUE_SETS[name].get("grafanaDashboard", {}).get("namespace") or NAMESPACE
+            assert obj["metadata"]["namespace"] == wanted
         else:
             assert obj["metadata"]["namespace"] == NAMESPACE, obj["kind"]
 
