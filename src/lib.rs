@@ -32,6 +32,7 @@ pub mod controls;
 pub mod crd;
 pub mod decide;
 pub mod defaults;
+pub mod evidence_server;
 pub mod jumpcloud;
 pub mod leader;
 pub mod region;

@@ -5,6 +5,7 @@
 mod html;
 mod stored;
 mod text;
+mod zip;
 
 use std::collections::BTreeMap;
 
@@ -18,6 +19,7 @@ use crate::controls::{
 pub use html::render_html;
 pub use stored::{publish_report, stored_report};
 pub use text::{CsvError, render_csv, render_markdown, summary_table};
+pub use zip::{ZipError, read_zip, write_zip};
 
 /// Output formats of `report`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
