@@ -460,6 +460,40 @@ async fn an_allowed_user_gets_the_evidence_and_a_denied_one_gets_nothing() {
     );
     assert!(!stderr.contains(ALICE));
 
+    // Evidence missing from the store: 409 and no report, as the `report` command refuses.
+    let latest = env.latest_snapshot("team-a", "acme").await.unwrap();
+    let kind_blob = latest
+        .index
+        .kinds
+        .iter()
+        .flat_map(|k| &k.blobs)
+        .next()
+        .unwrap()
+        .sha256
+        .clone();
+    std::fs::remove_file(
+        env.evidence
+            .path()
+            .join("team-a/acme/blobs/sha256")
+            .join(&kind_blob),
+    )
+    .unwrap();
+    for format in ["html", "json", "csv"] {
+        let (status, body) = caller
+            .text(
+                Some(ALICE),
+                &format!("/connections/team-a/acme/report?format={format}"),
+            )
+            .await;
+        assert_eq!(status, 409, "{body}");
+        assert!(
+            body.contains("refusing")
+                && body.contains("missing")
+                && !body.contains("JumpCloud compliance report"),
+            "{body}"
+        );
+    }
+
     // The tokens appear in no log line and no response.
     let logs = env.all_logs();
     let seen = caller.seen.lock().unwrap().join("\n");

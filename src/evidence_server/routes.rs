@@ -294,7 +294,12 @@ async fn report(
     store
         .check_blobs(&snapshot)
         .await
-        .map_err(RouteError::Incomplete)?;
+        .map_err(|error| match error {
+            StoreError::MissingBlob { .. } | StoreError::CorruptBlob { .. } => {
+                RouteError::Incomplete(error)
+            }
+            other => RouteError::Store(other),
+        })?;
     let report = stored_report(&store, &snapshot, None).await?;
     let response = match format {
         Format::Html => typed("text/html; charset=utf-8", render_html(&report)),
