@@ -460,6 +460,76 @@ async fn an_allowed_user_gets_the_evidence_and_a_denied_one_gets_nothing() {
     );
     assert!(!stderr.contains(ALICE));
 
+    // The CSV through the proxy arrives unpacked, the files of the local command.
+    let csv_dir = out_dir.path().join("csv");
+    let fetched = tokio::process::Command::new(operator_binary())
+        .args([
+            "report",
+            "--from-cluster",
+            "team-a/acme",
+            "--format",
+            "csv",
+            "--out",
+        ])
+        .arg(&csv_dir)
+        .env("KUBECONFIG", &kubeconfig)
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        fetched.status.success(),
+        "{}",
+        String::from_utf8_lossy(&fetched.stderr)
+    );
+    for name in &written {
+        assert_eq!(
+            std::fs::read(csv_dir.join(name)).unwrap(),
+            std::fs::read(local.path().join(name)).unwrap(),
+            "{name}"
+        );
+    }
+    // Straight to the endpoint (a port-forward) with a token file.
+    let token_file = out_dir.path().join("token");
+    std::fs::write(&token_file, format!("{ALICE}\n")).unwrap();
+    let fetched = tokio::process::Command::new(operator_binary())
+        .args([
+            "report",
+            "--from-cluster",
+            "team-a/acme",
+            "--format",
+            "json",
+            "--endpoint",
+            &caller.base,
+            "--token-file",
+        ])
+        .arg(&token_file)
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        fetched.status.success(),
+        "{}",
+        String::from_utf8_lossy(&fetched.stderr)
+    );
+    let fetched: Value = serde_json::from_slice(&fetched.stdout).unwrap();
+    assert_eq!(
+        fetched["snapshot"]["snapshotId"],
+        snapshot_status.id.as_str()
+    );
+    // A kubeconfig without a bearer token: the error names --token-file.
+    let no_token = tokio::process::Command::new(operator_binary())
+        .args(["report", "--from-cluster", "team-a/acme"])
+        .env("KUBECONFIG", env.kube.kubeconfig_path())
+        .output()
+        .await
+        .unwrap();
+    assert!(!no_token.status.success());
+    assert!(
+        String::from_utf8_lossy(&no_token.stderr).contains("--token-file"),
+        "{}",
+        String::from_utf8_lossy(&no_token.stderr)
+    );
+
     // Evidence missing from the store: 409 and no report, as the `report` command refuses.
     let latest = env.latest_snapshot("team-a", "acme").await.unwrap();
     let kind_blob = latest
