@@ -16,10 +16,10 @@ use sha2::{Digest, Sha256};
 const ALICE: &str = "alice-token-5b1f0c9e7d";
 const MALLORY: &str = "mallory-token-0a8e44d2c1";
 
-/// The address the operator logged for its evidence server.
-async fn evidence_addr(env: &Env) -> String {
+/// The address an operator logged for its evidence server.
+async fn evidence_addr(operator: &Operator) -> String {
     let found = eventually(DEFAULT_WAIT, || async {
-        env.operator().log().lines().find_map(|line| {
+        operator.log().lines().find_map(|line| {
             let value: Value = serde_json::from_str(line).ok()?;
             let fields = &value["fields"];
             (fields["message"] == "listening" && fields["server"] == "evidence")
@@ -28,7 +28,15 @@ async fn evidence_addr(env: &Env) -> String {
         })
     })
     .await;
-    found.unwrap_or_else(|| panic!("no evidence address logged:\n{}", env.operator().log()))
+    found.unwrap_or_else(|| panic!("no evidence address logged:\n{}", operator.log()))
+}
+
+fn token_reviews(env: &Env) -> usize {
+    env.kube
+        .requests()
+        .iter()
+        .filter(|r| r.resource == "tokenreviews")
+        .count()
 }
 
 async fn create(env: &Env, path: &str, body: Value) {
@@ -187,7 +195,7 @@ async fn an_allowed_user_gets_the_evidence_and_a_denied_one_gets_nothing() {
     grant(&env).await;
     let caller = Caller {
         http: reqwest::Client::new(),
-        base: format!("http://{}", evidence_addr(&env).await),
+        base: format!("http://{}", evidence_addr(env.operator()).await),
         seen: Default::default(),
     };
 
@@ -301,6 +309,47 @@ async fn an_allowed_user_gets_the_evidence_and_a_denied_one_gets_nothing() {
             "{name}"
         );
     }
+
+    // TokenReview answers are reused for a while: more requests with the same token cost no
+    // review (at most one, should the 30 s cache expire in between on a slow machine).
+    let before = token_reviews(&env);
+    for _ in 0..5 {
+        assert_eq!(
+            caller
+                .text(Some(ALICE), "/connections/team-a/acme/snapshots")
+                .await
+                .0,
+            200
+        );
+    }
+    assert!(
+        token_reviews(&env) - before <= 1,
+        "{} TokenReviews for 5 requests",
+        token_reviews(&env) - before
+    );
+
+    // A standby replica (not the lease holder) serves the evidence too.
+    let standby = env.spawn_operator(&["--instance", "operator-standby"]);
+    standby
+        .wait_for_log("waiting for the leader lease", DEFAULT_WAIT)
+        .await;
+    let standby_base = format!("http://{}", evidence_addr(&standby).await);
+    let from_standby = caller
+        .http
+        .get(format!(
+            "{standby_base}/connections/team-a/acme/report?format=json"
+        ))
+        .bearer_auth(ALICE)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(from_standby.status().as_u16(), 200);
+    assert!(
+        !standby.log().contains("became the leader"),
+        "the second replica must be a standby"
+    );
+    let (_, standby_log) = standby.stop().await;
+    assert!(!standby_log.contains(ALICE));
 
     // The token may come in the proxy header too.
     let via_header = caller
