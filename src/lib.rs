@@ -8,7 +8,7 @@
 //! | gather | [`jumpcloud`] (the JumpCloud HTTP client), [`collect`] (every evidence kind into a snapshot sink, then the step before the commit that evaluates the controls), the Secret and connection reads in [`controller`] |
 //! | decide (pure) | [`decide`] (the operator's plan and status), [`conditions`] (kstatus conditions and their reasons), [`controls`] (the control catalog evaluated over a snapshot) |
 //! | act | [`controller`] (the reconcile shell: JumpCloud calls, the sync, status and events), [`store`] (the evidence store: blobs, manifests, chain, signatures, retention; the collection's sink) |
-//! | report | [`report`] (auditor reports), [`cli`] (one module per subcommand), [`telemetry`] (metrics and health) |
+//! | report | [`report`] (auditor reports), [`evidence_server`] (the operator's read-only evidence endpoint: TokenReview/SubjectAccessReview gathered in `auth`, decided in `access`, served in `routes`), [`cli`] (one module per subcommand), [`telemetry`] (metrics and health) |
 //!
 //! Dependencies point one way. [`collect`] names no store: it writes through its own
 //! `SnapshotSink` traits, which [`store`] implements, and its errors box the sink's. The
@@ -32,6 +32,7 @@ pub mod controls;
 pub mod crd;
 pub mod decide;
 pub mod defaults;
+pub mod evidence_server;
 pub mod jumpcloud;
 pub mod leader;
 pub mod region;

@@ -321,6 +321,18 @@ async fn metrics_health_and_a_full_lifetime_of_api_calls() {
         .fingerprint;
     assert!(!text.contains(&fingerprint));
 
+    // The evidence endpoint checks a caller with a TokenReview and a SubjectAccessReview (a
+    // user without a binding: 403), so the recorded calls below include them.
+    env.kube.add_token("runtime-e2e-token", "nobody", &[]);
+    let evidence = format!("http://{}", op.addr("evidence").await);
+    let denied = reqwest::Client::new()
+        .get(format!("{evidence}/connections/team-a/prod/snapshots"))
+        .bearer_auth("runtime-e2e-token")
+        .send()
+        .await
+        .expect("evidence endpoint answers");
+    assert_eq!(denied.status().as_u16(), 403);
+
     // Deleting the connection removes its series.
     env.connections("team-a")
         .delete("prod", &Default::default())
@@ -360,6 +372,8 @@ async fn metrics_health_and_a_full_lifetime_of_api_calls() {
         r#""group":"","namespace":"team-a","resource":"secrets","subresource":null,"verb":"get""#,
         r#""group":"wgpolicyk8s.io","namespace":"team-a","resource":"policyreports","subresource":null,"verb":"patch""#,
         r#""group":"openreports.io","namespace":"team-a","resource":"reports","subresource":null,"verb":"get""#,
+        r#""group":"authentication.k8s.io","namespace":null,"resource":"tokenreviews","subresource":null,"verb":"create""#,
+        r#""group":"authorization.k8s.io","namespace":null,"resource":"subjectaccessreviews","subresource":null,"verb":"create""#,
     ] {
         assert!(recorded.contains(needed), "{needed} not recorded");
     }

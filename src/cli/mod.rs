@@ -4,6 +4,7 @@ mod bench;
 mod collect;
 mod crd;
 mod diff;
+mod from_cluster;
 mod report;
 mod run;
 mod simulate;

@@ -5,10 +5,11 @@ use std::process::ExitCode;
 
 use clap::Args;
 
+use super::from_cluster::{self, FromCluster};
 use super::snapshots::StoreArgs;
 use crate::controls::ControlSettings;
 use crate::report::{Format, render_csv, render_html, render_json, render_markdown, stored_report};
-use crate::store::StoreError;
+use crate::store::{ConnectionId, StoreError};
 
 /// Evaluate the compliance controls on a stored snapshot and write a report for auditors:
 /// organization, period, snapshot digest and chain position, every control with its failing
@@ -20,17 +21,45 @@ use crate::store::StoreError;
 #[command(after_help = "Examples:\n  \
     jumpcloud-operator report --store evidence --format html --out report.html\n  \
     jumpcloud-operator report --store s3://bucket/jc --connection compliance/acme --snapshot 20261129T0326 --format markdown\n  \
-    jumpcloud-operator report --store evidence --format csv --out report-csv/ --settings controls.yaml")]
+    jumpcloud-operator report --store evidence --format csv --out report-csv/ --settings controls.yaml\n  \
+    jumpcloud-operator report --from-cluster team-a/acme --out report.html\n  \
+    jumpcloud-operator report --from-cluster team-a/acme --endpoint http://127.0.0.1:8082 --format json")]
 pub struct ReportArgs {
-    #[command(flatten)]
-    store: StoreArgs,
+    /// Evidence store: `file:///absolute/dir`, a directory path, or `s3://bucket/prefix`
+    /// (S3 credentials and endpoint from the standard AWS_* environment). Or --from-cluster.
+    #[arg(long, env = "JUMPCLOUD_OPERATOR_STORE", value_name = "URL")]
+    store: Option<String>,
+    /// Connection `namespace/name` in the store. Default: the store's only connection.
+    #[arg(long, value_name = "NAMESPACE/NAME", conflicts_with = "from_cluster")]
+    connection: Option<ConnectionId>,
+    /// Fetch the report of connection NAMESPACE/NAME from the operator's evidence endpoint
+    /// instead of reading a store: through the API server's service proxy with your
+    /// kubeconfig (you need `get` on the connection), or `--endpoint`.
+    #[arg(long, value_name = "NAMESPACE/NAME", conflicts_with = "settings")]
+    from_cluster: Option<ConnectionId>,
+    /// The operator's Service, for --from-cluster (the chart's release `jumpcloud-operator`
+    /// in namespace `jumpcloud-operator` by default).
+    #[arg(
+        long,
+        value_name = "NAMESPACE/NAME",
+        default_value = "jumpcloud-operator/jumpcloud-operator"
+    )]
+    operator_service: String,
+    /// The evidence endpoint's URL instead of the service proxy, e.g. after
+    /// `kubectl port-forward -n jumpcloud-operator svc/jumpcloud-operator 8082:evidence`.
+    #[arg(long, value_name = "URL", requires = "from_cluster")]
+    endpoint: Option<String>,
+    /// A file holding the bearer token for the endpoint (default: the kubeconfig's token).
+    #[arg(long, value_name = "FILE", requires = "from_cluster")]
+    token_file: Option<PathBuf>,
     /// Snapshot id, id prefix or manifest digest prefix (see `snapshots`). Default: the latest.
     #[arg(long, value_name = "ID")]
     snapshot: Option<String>,
     /// Output format. `csv` writes a directory: summary.csv and one file per control.
     #[arg(long, value_enum, default_value = "html")]
     format: Format,
-    /// Output file (a directory for csv). Default: standard output (required for csv).
+    /// Output file (a directory for csv; with --from-cluster, a path ending in `.zip` keeps the
+    /// CSV archive as downloaded). Default: standard output (required for csv).
     #[arg(long, value_name = "PATH")]
     out: Option<PathBuf>,
     /// Control settings (thresholds and scope, the CRD's `spec.controls`) as YAML or JSON.
@@ -60,6 +89,14 @@ pub enum ReportError {
     Csv(#[from] crate::report::CsvError),
     #[error("--format csv writes several files: give a directory with --out")]
     CsvNeedsOut,
+    #[error("give --store URL (a local or S3 evidence store) or --from-cluster NAMESPACE/NAME")]
+    NoSource,
+    #[error(
+        "--store and --from-cluster exclude each other: read a store, or fetch from the cluster"
+    )]
+    TwoSources,
+    #[error(transparent)]
+    FromCluster(#[from] super::from_cluster::FromClusterError),
 }
 
 /// Reads `ControlSettings` from YAML or JSON (JSON is tried first for `.json` files).
@@ -98,7 +135,16 @@ impl ReportArgs {
         if self.format == Format::Csv && self.out.is_none() {
             return Err(ReportError::CsvNeedsOut);
         }
-        let connection = self.store.single().await?;
+        let store = match (&self.store, &self.from_cluster) {
+            (Some(_), Some(_)) => return Err(ReportError::TwoSources),
+            (None, None) => return Err(ReportError::NoSource),
+            (None, Some(connection)) => return self.fetch(connection).await,
+            (Some(store), None) => StoreArgs {
+                store: store.clone(),
+                connection: self.connection.clone(),
+            },
+        };
+        let connection = store.single().await?;
         let snapshot = match &self.snapshot {
             Some(query) => connection.resolve(query).await?,
             None => connection.latest().await?.ok_or_else(|| {
@@ -142,6 +188,24 @@ impl ReportArgs {
                 eprintln!("wrote {}", path.display());
             }
             None => print!("{single}"),
+        }
+        Ok(())
+    }
+
+    async fn fetch(&self, connection: &ConnectionId) -> Result<(), ReportError> {
+        let request = FromCluster {
+            connection,
+            operator_service: &self.operator_service,
+            endpoint: self.endpoint.as_deref(),
+            token_file: self.token_file.as_deref(),
+            format: self.format,
+            snapshot: self.snapshot.as_deref(),
+            out: self.out.as_deref(),
+        };
+        let bytes = from_cluster::fetch(&request).await?;
+        let done = from_cluster::write(&request, &bytes)?;
+        if !done.is_empty() {
+            eprintln!("{done}");
         }
         Ok(())
     }

@@ -7,6 +7,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use crate::controller::{self, Settings, StartError};
+use crate::evidence_server::EvidenceServer;
 use crate::leader::{self, LeaderConfig};
 use crate::region::Region;
 use crate::telemetry::{self, Metrics, Readiness, RequestObserver};
@@ -96,7 +97,7 @@ pub struct RunArgs {
     #[arg(long, env = "POD_NAME")]
     instance: Option<String>,
 
-    /// Address the metrics and health servers listen on.
+    /// Address the metrics, health and evidence servers listen on.
     #[arg(long, env = "JUMPCLOUD_OPERATOR_BIND_ADDRESS", default_value_t = IpAddr::V4(Ipv4Addr::UNSPECIFIED))]
     bind_address: IpAddr,
 
@@ -107,6 +108,23 @@ pub struct RunArgs {
     /// Port of `GET /healthz` and `GET /readyz`. 0 picks a free port (logged).
     #[arg(long, env = "JUMPCLOUD_OPERATOR_HEALTH_PORT", default_value_t = 8081)]
     health_port: u16,
+
+    /// Port of the evidence endpoint: reports, snapshot lists, manifests and blobs of the
+    /// connections a caller may `get` (Kubernetes bearer token, TokenReview and
+    /// SubjectAccessReview; see README "Getting the evidence out"). 0 picks a free port (logged).
+    #[arg(long, env = "JUMPCLOUD_OPERATOR_EVIDENCE_PORT", default_value_t = 8082)]
+    evidence_port: u16,
+
+    /// Serve the evidence endpoint; `--evidence-endpoint=false` does not open its port.
+    #[arg(
+        long,
+        env = "JUMPCLOUD_OPERATOR_EVIDENCE_ENDPOINT",
+        default_value_t = true,
+        num_args = 0..=1,
+        default_missing_value = "true",
+        action = clap::ArgAction::Set
+    )]
+    evidence_endpoint: bool,
 
     /// Elect one active replica with a Lease; `--leader-election=false` runs directly.
     #[arg(
@@ -198,17 +216,29 @@ impl RunArgs {
                 shutdown.cancel();
             }
         });
-        let metrics = Arc::new(Metrics::new());
-        let readiness = Readiness::new();
-        let servers = match self.start_servers(&metrics, &readiness, &shutdown).await {
-            Ok(servers) => servers,
+        let evidence = match self.evidence_target() {
+            Ok(evidence) => evidence,
             Err(error) => {
                 eprintln!("error: {error}");
                 return ExitCode::FAILURE;
             }
         };
-        let evidence = match self.evidence_target() {
-            Ok(evidence) => evidence,
+        let metrics = Arc::new(Metrics::new());
+        let readiness = Readiness::new();
+        // Every replica serves the evidence endpoint, standbys too: it reads the store and
+        // lists connections itself, whoever holds the lease.
+        let evidence_server = self.evidence_endpoint.then(|| {
+            EvidenceServer::new(
+                evidence.store.clone(),
+                client.clone(),
+                self.watch_namespaces.clone(),
+            )
+        });
+        let servers = match self
+            .start_servers(&metrics, &readiness, evidence_server, &shutdown)
+            .await
+        {
+            Ok(servers) => servers,
             Err(error) => {
                 eprintln!("error: {error}");
                 return ExitCode::FAILURE;
@@ -248,7 +278,7 @@ impl RunArgs {
         shutdown.cancel();
         for server in servers {
             if let Ok(Err(error)) = server.await {
-                tracing::warn!(%error, "telemetry server");
+                tracing::warn!(%error, "HTTP server");
             }
         }
         code
@@ -266,14 +296,15 @@ impl RunArgs {
         })
     }
 
-    /// Binds the metrics and health ports (before anything else, so a port conflict fails
-    /// fast) and serves them until `shutdown`.
+    /// Binds the metrics, health and evidence ports (before anything else, so a port conflict
+    /// fails fast) and serves them until `shutdown`.
     async fn start_servers(
         &self,
         metrics: &Arc<Metrics>,
         readiness: &Readiness,
+        evidence: Option<EvidenceServer>,
         shutdown: &CancellationToken,
-    ) -> Result<Vec<tokio::task::JoinHandle<Result<(), telemetry::TelemetryError>>>, String> {
+    ) -> Result<Vec<tokio::task::JoinHandle<Result<(), String>>>, String> {
         let bind = |port: u16| {
             let addr = SocketAddr::new(self.bind_address, port);
             async move {
@@ -284,23 +315,39 @@ impl RunArgs {
         };
         let metrics_listener = bind(self.metrics_port).await?;
         let health_listener = bind(self.health_port).await?;
-        for (server, listener) in [("metrics", &metrics_listener), ("health", &health_listener)] {
+        let evidence_listener = match evidence {
+            Some(server) => Some((server, bind(self.evidence_port).await?)),
+            None => None,
+        };
+        let mut listening = vec![("metrics", &metrics_listener), ("health", &health_listener)];
+        if let Some((_, listener)) = &evidence_listener {
+            listening.push(("evidence", listener));
+        }
+        for (server, listener) in listening {
             if let Ok(addr) = listener.local_addr() {
                 tracing::info!(server, %addr, "listening");
             }
         }
-        Ok(vec![
-            tokio::spawn(telemetry::serve_metrics_on(
-                metrics_listener,
-                metrics.clone(),
-                shutdown.clone().cancelled_owned(),
-            )),
-            tokio::spawn(telemetry::serve_health_on(
-                health_listener,
-                readiness.clone(),
-                shutdown.clone().cancelled_owned(),
-            )),
-        ])
+        let stopped = || shutdown.clone().cancelled_owned();
+        let mut servers = vec![
+            tokio::spawn({
+                let serving =
+                    telemetry::serve_metrics_on(metrics_listener, metrics.clone(), stopped());
+                async move { serving.await.map_err(|e| e.to_string()) }
+            }),
+            tokio::spawn({
+                let serving =
+                    telemetry::serve_health_on(health_listener, readiness.clone(), stopped());
+                async move { serving.await.map_err(|e| e.to_string()) }
+            }),
+        ];
+        if let Some((server, listener)) = evidence_listener {
+            let serving = server.serve_on(listener, stopped());
+            servers.push(tokio::spawn(async move {
+                serving.await.map_err(|e| e.to_string())
+            }));
+        }
+        Ok(servers)
     }
 
     /// Waits for the lease, runs the controller while holding it, releases it after a clean

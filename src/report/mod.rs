@@ -6,6 +6,7 @@ mod html;
 pub mod policy_report;
 mod stored;
 mod text;
+mod zip;
 
 use std::collections::BTreeMap;
 
@@ -19,6 +20,7 @@ use crate::controls::{
 pub use html::render_html;
 pub use stored::{publish_report, stored_report};
 pub use text::{CsvError, render_csv, render_markdown, summary_table};
+pub use zip::{ZipError, read_zip, write_zip};
 
 /// Output formats of `report`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

@@ -32,6 +32,7 @@ mod layout;
 mod manifest;
 mod private;
 pub mod retention;
+mod serve;
 mod sign;
 mod sink;
 pub mod spool;
@@ -48,6 +49,7 @@ pub use manifest::{
     SnapshotManifest, StoredKind, sha256_hex,
 };
 pub use private::warn_if_exposed;
+pub use serve::ManifestFile;
 pub use sign::{SignatureFile, SigningKey, VerifyingKey, signed_message};
 pub use sink::{CommittedSnapshot, StagedSnapshot, StoreKind, StoreSink};
 

@@ -100,6 +100,11 @@ def operator_rules(values: dict[str, Any]) -> set[tuple[str, str, str]]:
     return rules
 
 
+# The evidence endpoint checks each caller's token and permission (cluster-scoped reviews).
+EVIDENCE_RULES = {
+    ("authentication.k8s.io", "tokenreviews", "create"),
+    ("authorization.k8s.io", "subjectaccessreviews", "create"),
+}
 # kube-lease-manager reads (get), creates once, and patches (renew, take over, release).
 LEASE_RULES = {("coordination.k8s.io", "leases", verb) for verb in ("get", "create", "patch")}
 
@@ -145,6 +150,10 @@ def container(objects: list[dict[str, Any]]) -> dict[str, Any]:
 
 def env_of(objects: list[dict[str, Any]]) -> dict[str, Any]:
     return {item["name"]: item.get("value", item.get("valueFrom")) for item in container(objects)["env"]}
+
+
+def metrics_service(objects: list[dict[str, Any]]) -> dict[str, Any]:
+    return next(obj for obj in of_kind(objects, "Service") if obj["metadata"]["name"].endswith("-metrics"))
 
 
 def flatten_rules(role: dict[str, Any]) -> set[tuple[str, str, str]]:
@@ -240,6 +249,7 @@ def test_deployment_runs_the_operator_with_the_documented_flags(chart: helm.Char
         "run",
         "--metrics-port=8080",
         "--health-port=8081",
+        "--evidence-port=8082",
         "--log-format=json",
         "--log-level=info",
         "--leader-election=true",
@@ -256,7 +266,7 @@ def test_deployment_runs_the_operator_with_the_documented_flags(chart: helm.Char
     assert env["JUMPCLOUD_OPERATOR_EVIDENCE_STORE"] == "/var/lib/jumpcloud-operator/evidence"
     assert "JUMPCLOUD_OPERATOR_WATCH_NAMESPACES" not in env
     ports = {port["name"]: port["containerPort"] for port in main["ports"]}
-    assert ports == {"metrics": 8080, "health": 8081}
+    assert ports == {"metrics": 8080, "health": 8081, "evidence": 8082}
     assert main["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "health"}
     assert main["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "health"}
     assert main["resources"]["requests"]["cpu"] and main["resources"]["limits"]["memory"]
@@ -275,7 +285,7 @@ def test_ports_and_log_settings_follow_values(chart: helm.Chart) -> None:
     args = container(objects)["args"]
     assert "--metrics-port=9090" in args and "--health-port=9091" in args
     assert "--log-format=text" in args and "--log-level=debug,kube=info" in args
-    service = one(objects, "Service")
+    service = metrics_service(objects)
     assert service["spec"]["ports"] == [{"name": "metrics", "port": 9000, "targetPort": "metrics", "protocol": "TCP"}]
 
 
@@ -323,13 +333,18 @@ def test_rbac_is_exactly_what_the_operator_calls(chart: helm.Chart, name: str) -
     leader_election = values.get("leaderElection", {}).get("enabled", True)
     service_account = one(objects, "ServiceAccount")["metadata"]["name"]
 
-    cluster_roles = of_kind(objects, "ClusterRole")
+    evidence_roles = [role for role in of_kind(objects, "ClusterRole") if role["metadata"]["name"].endswith("-evidence")]
+    cluster_roles = [role for role in of_kind(objects, "ClusterRole") if role not in evidence_roles]
     roles = of_kind(objects, "Role")
+    # The evidence endpoint's reviews are cluster-scoped: a ClusterRole also with watchNamespaces.
+    assert len(evidence_roles) == 1
+    assert flatten_rules(evidence_roles[0]) == EVIDENCE_RULES
     lease_roles = [role for role in roles if role["metadata"]["name"].endswith("-leader-election")]
     namespaced_roles = [role for role in roles if role not in lease_roles]
 
     if watched:
-        assert cluster_roles == [] and of_kind(objects, "ClusterRoleBinding") == []
+        assert cluster_roles == []
+        assert [b["metadata"]["name"] for b in of_kind(objects, "ClusterRoleBinding")] == [f"{RELEASE}-jumpcloud-operator-evidence"]
         assert sorted(role["metadata"]["namespace"] for role in namespaced_roles) == sorted(watched)
         for role in namespaced_roles:
             assert flatten_rules(role) == operator_rules(values)
@@ -352,7 +367,10 @@ def test_rbac_is_exactly_what_the_operator_calls(chart: helm.Chart, name: str) -
         assert binding["subjects"] == [{"kind": "ServiceAccount", "name": service_account, "namespace": NAMESPACE}]
         ref = binding["roleRef"]
         bound.add((ref["kind"], ref["name"], binding["metadata"].get("namespace")))
-    declared = {(role["kind"], role["metadata"]["name"], role["metadata"].get("namespace")) for role in roles + cluster_roles}
+    declared = {
+        (role["kind"], role["metadata"]["name"], role["metadata"].get("namespace"))
+        for role in roles + cluster_roles + evidence_roles
+    }
     assert bound == declared
 
 
@@ -450,7 +468,7 @@ def test_service_monitor_is_rendered_only_when_asked_and_available(chart: helm.C
     objects = render(chart, VALUE_SETS["service-monitor"])
     monitor = one(objects, "ServiceMonitor")
     assert monitor["metadata"]["labels"]["release"] == "kps"
-    service = one(objects, "Service")
+    service = metrics_service(objects)
     for key, value in monitor["spec"]["selector"]["matchLabels"].items():
         assert service["metadata"]["labels"][key] == value
     assert monitor["spec"]["endpoints"] == [{"port": "metrics", "path": "/metrics", "interval": "30s", "scrapeTimeout": "10s"}]
@@ -459,7 +477,7 @@ def test_service_monitor_is_rendered_only_when_asked_and_available(chart: helm.C
 
 def test_metrics_service_selects_the_operator_pods(chart: helm.Chart) -> None:
     objects = render(chart, {})
-    service = one(objects, "Service")
+    service = metrics_service(objects)
     pod_labels = one(objects, "Deployment")["spec"]["template"]["metadata"]["labels"]
     assert service["spec"]["selector"].items() <= pod_labels.items()
 
@@ -478,7 +496,8 @@ def test_network_policy_allows_only_jumpcloud_apiserver_and_dns(chart: helm.Char
     assert {port["port"] for port in apiserver["ports"]} == {443, 6443}
     assert dns["to"][0]["podSelector"] == {"matchLabels": {"k8s-app": "kube-dns"}}
     assert {(port["port"], port["protocol"]) for port in dns["ports"]} == {(53, "UDP"), (53, "TCP")}
-    metrics_rule, health_rule = policy["ingress"]
+    metrics_rule, health_rule, evidence_rule = policy["ingress"]
+    assert evidence_rule == {"ports": [{"port": "evidence", "protocol": "TCP"}]}, "any source: the API server proxies to it"
     assert metrics_rule["ports"] == [{"port": "metrics", "protocol": "TCP"}]
     assert metrics_rule["from"] == VALUE_SETS["network-policy"]["networkPolicy"]["metricsFrom"]
     assert health_rule["ports"] == [{"port": "health", "protocol": "TCP"}]
@@ -517,6 +536,57 @@ def test_notes_give_the_next_steps(chart: helm.Chart) -> None:
         assert expected in text
 
 
+# ---------------------------------------------------------------- the evidence endpoint (issue 14)
+
+
+def test_evidence_endpoint_has_its_service_port_and_flag(chart: helm.Chart) -> None:
+    objects = render(chart, {"evidence": {"endpoint": {"port": 9443, "service": {"port": 443, "annotations": {"a": "b"}}}}})
+    assert "--evidence-port=9443" in container(objects)["args"]
+    assert {"name": "evidence", "containerPort": 9443, "protocol": "TCP"} in container(objects)["ports"]
+    service = next(obj for obj in of_kind(objects, "Service") if obj["metadata"]["name"] == f"{RELEASE}-jumpcloud-operator")
+    # Named after the release: `report --from-cluster` reaches <namespace>/<fullname>:evidence.
+    assert service["spec"]["ports"] == [{"name": "evidence", "port": 443, "targetPort": "evidence", "protocol": "TCP"}]
+    assert service["metadata"]["annotations"] == {"a": "b"}
+    pod_labels = one(objects, "Deployment")["spec"]["template"]["metadata"]["labels"]
+    assert service["spec"]["selector"].items() <= pod_labels.items()
+
+
+def test_the_default_release_name_matches_the_cli_default_operator_service(chart: helm.Chart) -> None:
+    manifests = chart.render({}, name="jumpcloud-operator", namespace="jumpcloud-operator", is_install=True)
+    services = [doc for path, text in manifests.items() if not path.endswith("NOTES.txt") for doc in yaml.safe_load_all(text) if doc and doc["kind"] == "Service"]
+    assert "jumpcloud-operator" in [service["metadata"]["name"] for service in services]
+    text = next(text for path, text in manifests.items() if path.endswith("NOTES.txt"))
+    assert "jumpcloud-operator report --from-cluster <namespace>/my-org --out report.html\n" in text, "no --operator-service needed"
+
+
+def test_evidence_endpoint_can_be_turned_off(chart: helm.Chart) -> None:
+    values = copy.deepcopy(VALUE_SETS["network-policy"])
+    values["evidence"] = {"endpoint": {"enabled": False}}
+    objects = render(chart, values)
+    assert "--evidence-endpoint=false" in container(objects)["args"]
+    assert "evidence" not in {port["name"] for port in container(objects)["ports"]}
+    assert [obj["metadata"]["name"] for obj in of_kind(objects, "Service")] == [f"{RELEASE}-jumpcloud-operator-metrics"]
+    assert not any(role["metadata"]["name"].endswith("-evidence") for role in of_kind(objects, "ClusterRole"))
+    assert len(one(objects, "NetworkPolicy")["spec"]["ingress"]) == 2
+    assert "--from-cluster" not in notes(chart, values)
+
+
+def test_network_policy_can_narrow_evidence_sources(chart: helm.Chart) -> None:
+    values = copy.deepcopy(VALUE_SETS["network-policy"])
+    peers = [{"ipBlock": {"cidr": "10.0.0.0/24"}}]
+    values["networkPolicy"]["evidenceFrom"] = peers
+    evidence_rule = one(render(chart, values), "NetworkPolicy")["spec"]["ingress"][2]
+    assert evidence_rule == {"ports": [{"port": "evidence", "protocol": "TCP"}], "from": peers}
+
+
+def test_notes_give_the_evidence_commands(chart: helm.Chart) -> None:
+    text = notes(chart, {})
+    assert f"jumpcloud-operator report --from-cluster <namespace>/my-org --out report.html --operator-service {NAMESPACE}/{RELEASE}-jumpcloud-operator" in text
+    assert f"kubectl -n {NAMESPACE} port-forward service/{RELEASE}-jumpcloud-operator 8082:evidence" in text
+    assert 'curl -H "Authorization: Bearer $(kubectl create token' in text
+    assert "/connections/<namespace>/my-org/report?format=html" in text
+
+
 # ---------------------------------------------------------------- values.schema.json
 
 
@@ -533,6 +603,10 @@ BAD_VALUES = [
     ({"logging": {"format": "yaml"}}, "/logging/format"),
     ({"metrics": {"port": 70000}}, "/metrics/port"),
     ({"health": {"port": "8081"}}, "/health/port"),
+    ({"evidence": {"endpoint": {"port": 0}}}, "/evidence/endpoint/port"),
+    ({"evidence": {"endpoint": {"enabled": "yes"}}}, "/evidence/endpoint/enabled"),
+    ({"evidence": {"endpoint": {"tls": True}}}, "tls"),
+    ({"networkPolicy": {"evidenceFrom": "anywhere"}}, "/networkPolicy/evidenceFrom"),
     ({"serviceMonitor": {"interval": "thirty seconds"}}, "/serviceMonitor/interval"),
     ({"networkPolicy": {"enabled": True}}, "/networkPolicy/apiServer/cidrs"),
     ({"networkPolicy": {"jumpcloud": {"regions": ["ap"]}}}, "/networkPolicy/jumpcloud/regions/0"),

@@ -241,6 +241,7 @@ impl Env {
             .env("JUMPCLOUD_OPERATOR_BIND_ADDRESS", "127.0.0.1")
             .env("JUMPCLOUD_OPERATOR_METRICS_PORT", "0")
             .env("JUMPCLOUD_OPERATOR_HEALTH_PORT", "0")
+            .env("JUMPCLOUD_OPERATOR_EVIDENCE_PORT", "0")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

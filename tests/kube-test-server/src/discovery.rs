@@ -23,6 +23,8 @@ pub(crate) struct ResourceInfo {
     pub require_rv_on_update: bool,
     /// The CRD object, for custom resources.
     pub crd: Option<Value>,
+    /// Only `create` is served (TokenReview, SubjectAccessReview).
+    pub create_only: bool,
 }
 
 const VERBS: [&str; 8] = [
@@ -58,6 +60,7 @@ impl ResourceInfo {
             generation: false,
             require_rv_on_update: false,
             crd: None,
+            create_only: false,
         }
     }
 
@@ -138,13 +141,19 @@ impl ResourceInfo {
             generation: true,
             require_rv_on_update: true,
             crd: Some(crd.clone()),
+            create_only: false,
         }
     }
 
     fn api_resources(&self) -> Vec<Value> {
+        let verbs: &[&str] = if self.create_only {
+            &["create"]
+        } else {
+            &VERBS
+        };
         let mut r = vec![json!({
             "name": self.plural, "singularName": self.singular, "namespaced": self.namespaced,
-            "kind": self.kind, "verbs": VERBS, "shortNames": self.short_names, "categories": self.categories,
+            "kind": self.kind, "verbs": verbs, "shortNames": self.short_names, "categories": self.categories,
         })];
         if self.status {
             r.push(json!({"name": format!("{}/status", self.plural), "singularName": "", "namespaced": self.namespaced,
@@ -197,6 +206,12 @@ impl Registry {
         crd.categories = vec!["api-extensions".into()];
         let mut ns = b("", "v1", "namespaces", "Namespace", false, &["ns"]);
         ns.status = true;
+        let review = |group: &str, plural: &str, kind: &str| {
+            let mut info = b(group, "v1", plural, kind, false, &[]);
+            info.create_only = true;
+            info
+        };
+        const RBAC: &str = "rbac.authorization.k8s.io";
         Self {
             resources: vec![
                 ns,
@@ -206,6 +221,23 @@ impl Registry {
                 b("", "v1", "serviceaccounts", "ServiceAccount", true, &["sa"]),
                 b("events.k8s.io", "v1", "events", "Event", true, &["ev"]),
                 b("coordination.k8s.io", "v1", "leases", "Lease", true, &[]),
+                b(RBAC, "v1", "roles", "Role", true, &[]),
+                b(RBAC, "v1", "rolebindings", "RoleBinding", true, &[]),
+                b(RBAC, "v1", "clusterroles", "ClusterRole", false, &[]),
+                b(
+                    RBAC,
+                    "v1",
+                    "clusterrolebindings",
+                    "ClusterRoleBinding",
+                    false,
+                    &[],
+                ),
+                review("authentication.k8s.io", "tokenreviews", "TokenReview"),
+                review(
+                    "authorization.k8s.io",
+                    "subjectaccessreviews",
+                    "SubjectAccessReview",
+                ),
                 crd,
             ],
         }

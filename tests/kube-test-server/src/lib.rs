@@ -17,6 +17,9 @@ mod discovery;
 mod faults;
 mod patch;
 mod proto;
+mod proxy;
+mod rbac;
+mod reviews;
 mod select;
 mod server;
 mod status;
@@ -94,6 +97,8 @@ impl KubeTestServer {
             requests: Mutex::default(),
             addr: addr.to_string(),
             bookmark_interval: options.bookmark_interval,
+            tokens: Mutex::default(),
+            backends: Mutex::default(),
         });
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let (stopped_tx, stopped_rx) = tokio::sync::oneshot::channel::<()>();
@@ -177,6 +182,37 @@ impl KubeTestServer {
             .arg(self.dir.path().join("cache"));
         c.kill_on_drop(true);
         c
+    }
+
+    /// Registers a bearer token: a TokenReview of it authenticates `username` with `groups`
+    /// (plus `system:authenticated`). Unknown tokens are not authenticated.
+    pub fn add_token(&self, token: &str, username: &str, groups: &[&str]) {
+        lock(&self.shared.tokens).insert(
+            token.to_owned(),
+            reviews::TokenUser {
+                username: username.to_owned(),
+                groups: groups.iter().map(|g| g.to_string()).collect(),
+            },
+        );
+    }
+
+    /// Makes the service proxy `/api/v1/namespaces/{namespace}/services/{name}:{port}/proxy/...`
+    /// forward to `url` (`port` is the port name; "" matches any).
+    pub fn set_service_backend(&self, namespace: &str, name: &str, port: &str, url: url::Url) {
+        lock(&self.shared.backends).insert(
+            (namespace.to_owned(), name.to_owned(), port.to_owned()),
+            url,
+        );
+    }
+
+    /// A kubeconfig like [`Self::kubeconfig_path`] whose user authenticates with `token`
+    /// (written next to it as `kubeconfig-<user>`).
+    pub fn kubeconfig_with_token(&self, user: &str, token: &str) -> std::io::Result<PathBuf> {
+        let path = self.dir.path().join(format!("kubeconfig-{user}"));
+        let yaml = kubeconfig_yaml(&self.url)
+            .replace("  user: {}\n", &format!("  user:\n    token: {token}\n"));
+        std::fs::write(&path, yaml)?;
+        Ok(path)
     }
 
     /// Fault injection handle.

@@ -26,6 +26,10 @@ pub(crate) struct Shared {
     pub requests: Mutex<Vec<RecordedRequest>>,
     pub addr: String,
     pub bookmark_interval: Duration,
+    /// Bearer tokens a TokenReview authenticates (registered by tests).
+    pub tokens: Mutex<HashMap<String, crate::reviews::TokenUser>>,
+    /// Where the service proxy forwards to (registered by tests).
+    pub backends: Mutex<crate::proxy::Backends>,
 }
 
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
@@ -158,6 +162,22 @@ async fn handle(
         content_type: header_str(header::CONTENT_TYPE).filter(|_| method == Method::PATCH),
         ..Default::default()
     };
+    if let Some(proxy) = crate::proxy::parse(uri.path()) {
+        rec.verb = verb(&method, true, &HashMap::new()).to_string();
+        rec.version = "v1".into();
+        rec.resource = "services".into();
+        rec.subresource = Some("proxy".into());
+        rec.namespace = Some(proxy.namespace.clone());
+        rec.name = Some(proxy.service.clone());
+        let backends = lock(&shared.backends).clone();
+        let response =
+            crate::proxy::forward(&backends, &proxy, method, uri.query(), &headers, body)
+                .await
+                .unwrap_or_else(|e| error_response(&e));
+        rec.status = response.status().as_u16();
+        lock(&shared.requests).push(rec);
+        return response;
+    }
     let route = parse_path(uri.path());
     if let Route::Resource {
         group,
@@ -265,6 +285,9 @@ fn dispatch(
             if info.namespaced && name.is_some() && namespace.is_none() {
                 return Err(not_found_path());
             }
+            if info.create_only {
+                return review(shared, &info.plural, verb, name.is_some(), headers, body);
+            }
             let t = Target {
                 info,
                 version,
@@ -275,6 +298,30 @@ fn dispatch(
             resource_request(shared, t, verb, q, headers, body)
         }
     }
+}
+
+/// TokenReview and SubjectAccessReview: only `create` on the collection, answered at once
+/// and never stored.
+fn review(
+    shared: &Arc<Shared>,
+    plural: &str,
+    verb: &str,
+    named: bool,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<Response, ApiError> {
+    if verb != "create" || named {
+        return Err(ApiError::method_not_allowed(
+            "the server does not allow this method on the requested resource",
+        ));
+    }
+    let body = parse_body(body, headers)?;
+    let answer = if plural == "tokenreviews" {
+        crate::reviews::token_review(&lock(&shared.tokens), body)?
+    } else {
+        crate::reviews::subject_access_review(&lock(&shared.state), body)?
+    };
+    Ok(json_response(201, &answer, &[]))
 }
 
 fn parse_body(body: &Bytes, headers: &HeaderMap) -> Result<Value, ApiError> {

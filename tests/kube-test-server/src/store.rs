@@ -247,6 +247,14 @@ impl State {
             .ok_or_else(|| t.not_found())
     }
 
+    /// Every stored object of a resource (`plural.group`), e.g. for the RBAC evaluator.
+    pub fn all_of(&self, gr: &str) -> Vec<Value> {
+        self.objects
+            .get(gr)
+            .map(|m| m.values().cloned().collect())
+            .unwrap_or_default()
+    }
+
     /// Items of one page plus the list metadata.
     pub fn list(&self, t: &Target, o: &ListOpts) -> Result<(Vec<Value>, Value), ApiError> {
         let (list_rv, after) = match &o.continue_token {
