@@ -7,7 +7,10 @@ use clap::Args;
 
 use super::snapshots::StoreArgs;
 use crate::controls::ControlSettings;
-use crate::report::{Format, render_csv, render_html, render_json, render_markdown, stored_report};
+use crate::report::{
+    Format, render_csv, render_html, render_json, render_markdown, render_oscal_plan,
+    render_oscal_results, stored_report,
+};
 use crate::store::StoreError;
 
 /// Evaluate the compliance controls on a stored snapshot and write a report for auditors:
@@ -20,14 +23,18 @@ use crate::store::StoreError;
 #[command(after_help = "Examples:\n  \
     jumpcloud-operator report --store evidence --format html --out report.html\n  \
     jumpcloud-operator report --store s3://bucket/jc --connection compliance/acme --snapshot 20261129T0326 --format markdown\n  \
-    jumpcloud-operator report --store evidence --format csv --out report-csv/ --settings controls.yaml")]
+    jumpcloud-operator report --store evidence --format csv --out report-csv/ --settings controls.yaml\n  \
+    jumpcloud-operator report --store evidence --format oscal --out assessment-results.json\n  \
+    jumpcloud-operator report --store evidence --format oscal-plan --out assessment-plan.json")]
 pub struct ReportArgs {
     #[command(flatten)]
     store: StoreArgs,
     /// Snapshot id, id prefix or manifest digest prefix (see `snapshots`). Default: the latest.
     #[arg(long, value_name = "ID")]
     snapshot: Option<String>,
-    /// Output format. `csv` writes a directory: summary.csv and one file per control.
+    /// Output format. `csv` writes a directory: summary.csv and one file per control. `oscal`
+    /// writes OSCAL 1.1.2 assessment results, which import the assessment plan that
+    /// `oscal-plan` writes (and embed it): save that as assessment-plan.json next to them.
     #[arg(long, value_enum, default_value = "html")]
     format: Format,
     /// Output file (a directory for csv). Default: standard output (required for csv).
@@ -58,6 +65,8 @@ pub enum ReportError {
     },
     #[error(transparent)]
     Csv(#[from] crate::report::CsvError),
+    #[error(transparent)]
+    Oscal(#[from] crate::report::OscalError),
     #[error("--format csv writes several files: give a directory with --out")]
     CsvNeedsOut,
 }
@@ -119,6 +128,8 @@ impl ReportArgs {
             Format::Html => render_html(&report),
             Format::Json => render_json(&report),
             Format::Markdown => render_markdown(&report),
+            Format::Oscal => render_oscal_results(&report)?,
+            Format::OscalPlan => render_oscal_plan(&report)?,
             Format::Csv => {
                 let dir = self.out.as_ref().ok_or(ReportError::CsvNeedsOut)?;
                 std::fs::create_dir_all(dir).map_err(|source| ReportError::Write {

@@ -1,8 +1,9 @@
 //! Reports of control results for auditors: JSON, CSV (one file per control plus a summary),
-//! Markdown and one self-contained HTML file. Rendering is pure: the same [`Report`] always
-//! renders to the same bytes.
+//! Markdown, one self-contained HTML file, and OSCAL assessment results and plan for GRC tools.
+//! Rendering is pure: the same [`Report`] always renders to the same bytes.
 
 mod html;
+mod oscal;
 mod stored;
 mod text;
 
@@ -16,6 +17,7 @@ use crate::controls::{
 };
 
 pub use html::render_html;
+pub use oscal::{OscalError, render_oscal_plan, render_oscal_results};
 pub use stored::{publish_report, stored_report};
 pub use text::{CsvError, render_csv, render_markdown, summary_table};
 
@@ -26,6 +28,10 @@ pub enum Format {
     Csv,
     Json,
     Markdown,
+    /// OSCAL 1.1.2 assessment results (JSON), importing the plan below.
+    Oscal,
+    /// The OSCAL 1.1.2 assessment plan the results import (JSON).
+    OscalPlan,
 }
 
 /// One evidence kind as used by the report.
@@ -39,6 +45,9 @@ pub struct EvidenceKindInfo {
     pub file: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sha256: Option<String>,
+    /// SHA-256 of each blob of the kind, in order (several for Directory Insights events).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub blobs: Vec<String>,
 }
 
 /// Record count of one kind in the previous and the current snapshot.
@@ -108,6 +117,7 @@ fn evidence_info(evidence: &EvidenceSet) -> Vec<EvidenceKindInfo> {
             records: k.count,
             file: k.file.clone(),
             sha256: k.sha256.clone(),
+            blobs: k.blobs.clone(),
         })
         .collect()
 }
