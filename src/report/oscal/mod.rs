@@ -35,9 +35,9 @@ pub enum OscalError {
     )]
     NotStored { field: &'static str },
     #[error(
-        "cannot render OSCAL: evidence kind `{kind}` names no blob digest; re-run `verify` on the store, the snapshot index is not as this version writes it"
+        "cannot render OSCAL: evidence kind `{kind}` has {records} records but names no blob digest; run `jumpcloud-operator verify` on the store: the snapshot index is not as this version writes it"
     )]
-    NoBlobDigest { kind: String },
+    NoBlobDigest { kind: String, records: u64 },
 }
 
 /// The facts of a stored snapshot every OSCAL document names.

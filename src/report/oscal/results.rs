@@ -259,6 +259,15 @@ fn observation(
         match report.evidence.iter().find(|k| &k.kind == kind) {
             Some(info) => {
                 let digests = Blobs::digests(info);
+                if digests.is_empty() {
+                    evidence.push(Evidence {
+                        href: None,
+                        description: format!(
+                            "Evidence kind {kind}: no records, {}; stored without a blob.",
+                            info.state.as_str()
+                        ),
+                    });
+                }
                 let count = digests.len();
                 for (i, digest) in digests.iter().enumerate() {
                     let part = if count > 1 {
@@ -394,9 +403,11 @@ impl<'a> Blobs<'a> {
         let mut kinds: BTreeMap<&str, Vec<&EvidenceKindInfo>> = BTreeMap::new();
         for info in &report.evidence {
             let digests = Self::digests(info);
-            if digests.is_empty() {
+            // An empty kind may be stored without a blob; records without a digest may not.
+            if digests.is_empty() && info.records > 0 {
                 return Err(OscalError::NoBlobDigest {
                     kind: info.kind.clone(),
+                    records: info.records,
                 });
             }
             for digest in digests {

@@ -110,10 +110,18 @@ fn every_control_is_a_finding_with_its_result_as_reason_and_its_references() {
         assert_eq!(values("soc2-tsc"), r.references.soc2);
         assert_eq!(values("iso-iec-27001-2022-annex-a"), r.references.iso27001);
         assert_eq!(values("control-id"), vec![r.id.clone()]);
-        if matches!(r.status, ControlStatus::NotApplicable | ControlStatus::Error) {
+        if matches!(
+            r.status,
+            ControlStatus::NotApplicable | ControlStatus::Error
+        ) {
             let description = f["description"].as_str().unwrap();
             assert!(description.starts_with("Not evaluated"), "{description}");
-            assert!(status["remarks"].as_str().unwrap().contains("Not evaluated"));
+            assert!(
+                status["remarks"]
+                    .as_str()
+                    .unwrap()
+                    .contains("Not evaluated")
+            );
         }
         seen.push(r.status);
     }
@@ -127,7 +135,10 @@ fn every_control_is_a_finding_with_its_result_as_reason_and_its_references() {
 fn control_ids_become_lower_case_oscal_tokens() {
     for def in crate::controls::CATALOG {
         let token = control_token(def.id);
-        assert!(token.starts_with(|c: char| c.is_ascii_lowercase()), "{token}");
+        assert!(
+            token.starts_with(|c: char| c.is_ascii_lowercase()),
+            "{token}"
+        );
         assert!(
             token
                 .chars()
@@ -196,14 +207,22 @@ fn observations_name_every_blob_of_every_kind_read_and_the_manifest() {
         })
         .collect();
     // The manifest, then both blobs of the events; the organization kind is not in the snapshot.
-    assert_eq!(hashes, vec![MANIFEST.into(), "a".repeat(64), "b".repeat(64)]);
+    assert_eq!(
+        hashes,
+        vec![MANIFEST.into(), "a".repeat(64), "b".repeat(64)]
+    );
     let descriptions = observation["relevant-evidence"].to_string();
     assert!(descriptions.contains("blob 2 of 2"), "{descriptions}");
     assert!(
         descriptions.contains("Evidence kind organization: not in the snapshot."),
         "{descriptions}"
     );
-    let manifest = resource(&doc, observation["relevant-evidence"][0]["href"].as_str().unwrap());
+    let manifest = resource(
+        &doc,
+        observation["relevant-evidence"][0]["href"]
+            .as_str()
+            .unwrap(),
+    );
     assert_eq!(
         manifest["rlinks"][0]["href"],
         "compliance/acme/snapshots/00000000000000000003.json"
@@ -234,7 +253,10 @@ fn a_blob_shared_by_kinds_is_one_resource_with_its_hash() {
         .collect();
     assert_eq!(
         kinds,
-        vec![&json!("suspended_user_groups"), &json!("suspended_user_systems")]
+        vec![
+            &json!("suspended_user_groups"),
+            &json!("suspended_user_systems")
+        ]
     );
     // Manifest, plan, devices, the two event blobs and the empty blob.
     assert_eq!(resources.len(), 6);
@@ -245,7 +267,9 @@ fn the_results_import_the_plan_embedded_and_hashed() {
     let report = report();
     let doc = results(&report);
     let plan = render_oscal_plan(&report).unwrap();
-    let href = doc["assessment-results"]["import-ap"]["href"].as_str().unwrap();
+    let href = doc["assessment-results"]["import-ap"]["href"]
+        .as_str()
+        .unwrap();
     let resource = resource(&doc, href);
     let embedded = base64::engine::general_purpose::STANDARD
         .decode(resource["base64"]["value"].as_str().unwrap())
@@ -277,7 +301,9 @@ fn the_results_import_the_plan_embedded_and_hashed() {
 #[test]
 fn markup_from_the_org_is_escaped_and_props_are_never_blank() {
     let doc = results(&report());
-    let title = doc["assessment-results"]["metadata"]["title"].as_str().unwrap();
+    let title = doc["assessment-results"]["metadata"]["title"]
+        .as_str()
+        .unwrap();
     assert!(title.contains("Acme &lt;b&gt;Corp&lt;/b&gt;"), "{title}");
     assert!(Prop::ours("name", " \n ").is_none());
     assert_eq!(Prop::ours("name", " a\n b ").unwrap().value, "a b");
@@ -292,8 +318,33 @@ fn a_report_not_of_the_store_is_refused_naming_the_field() {
     assert!(render_oscal_plan(&report).is_err());
 
     let mut report = self::report();
-    report.evidence[0].blobs.clear();
-    report.evidence[0].sha256 = None;
+    let devices = report
+        .evidence
+        .iter_mut()
+        .find(|k| k.kind == "devices")
+        .unwrap();
+    devices.blobs.clear();
     let error = render_oscal_results(&report).unwrap_err().to_string();
-    assert!(error.contains(&report.evidence[0].kind), "{error}");
+    assert!(error.contains("`devices` has 1 records"), "{error}");
+}
+
+#[test]
+fn an_empty_kind_stored_without_a_blob_is_named_without_a_digest() {
+    let mut report = report();
+    let events = report
+        .evidence
+        .iter_mut()
+        .find(|k| k.kind == "directory_insights_events")
+        .unwrap();
+    assert_eq!(events.records, 0);
+    events.blobs.clear();
+    let doc = results(&report);
+    let text = doc.to_string();
+    assert!(
+        text.contains(
+            "Evidence kind directory_insights_events: no records, complete; stored without a blob."
+        ),
+        "{text}"
+    );
+    assert!(!text.contains(&"a".repeat(64)));
 }
