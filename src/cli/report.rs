@@ -32,9 +32,8 @@ pub struct ReportArgs {
     /// Snapshot id, id prefix or manifest digest prefix (see `snapshots`). Default: the latest.
     #[arg(long, value_name = "ID")]
     snapshot: Option<String>,
-    /// Output format. `csv` writes a directory: summary.csv and one file per control. `oscal`
-    /// writes OSCAL 1.1.2 assessment results, which import the assessment plan that
-    /// `oscal-plan` writes (and embed it): save that as assessment-plan.json next to them.
+    /// Output format. For GRC tools, write both `oscal` and `oscal-plan` of the same snapshot,
+    /// side by side.
     #[arg(long, value_enum, default_value = "html")]
     format: Format,
     /// Output file (a directory for csv). Default: standard output (required for csv).

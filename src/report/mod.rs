@@ -24,13 +24,17 @@ pub use text::{CsvError, render_csv, render_markdown, summary_table};
 /// Output formats of `report`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
+    /// One self-contained HTML file.
     Html,
+    /// A directory (`--out`): summary.csv and one file per control.
     Csv,
+    /// The report as JSON.
     Json,
     Markdown,
-    /// OSCAL 1.1.2 assessment results (JSON), importing the plan below.
+    /// OSCAL 1.1.2 assessment results (JSON); they import and embed the plan of `oscal-plan`.
     Oscal,
-    /// The OSCAL 1.1.2 assessment plan the results import (JSON).
+    /// The OSCAL 1.1.2 assessment plan the results import; save it as assessment-plan.json next
+    /// to them.
     OscalPlan,
 }
 

@@ -19,6 +19,13 @@ pub struct Metadata {
     pub remarks: Option<String>,
 }
 
+/// `import-ap` of the results, `import-ssp` of the plan: the document imported.
+#[derive(Debug, Serialize)]
+pub struct Import {
+    pub href: String,
+    pub remarks: String,
+}
+
 /// A `prop`. OSCAL refuses a blank, space-padded or multi-line `value`; [`Prop::ours`]
 /// normalises the spaces and leaves blank ones out.
 #[derive(Debug, Clone, Serialize)]

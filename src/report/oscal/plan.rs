@@ -5,7 +5,7 @@
 
 use serde::Serialize;
 
-use super::model::{BackMatter, Metadata, Prop, Resource, ReviewedControls};
+use super::model::{BackMatter, Import, Metadata, Prop, Resource, ReviewedControls};
 use super::{OSCAL_VERSION, OscalError, Stored, reviewed_controls, to_json};
 use crate::report::Report;
 use crate::report::text::md;
@@ -26,12 +26,6 @@ struct AssessmentPlan {
     assessment_subjects: Vec<Subjects>,
     tasks: Vec<Task>,
     back_matter: BackMatter,
-}
-
-#[derive(Serialize)]
-pub(super) struct Import {
-    pub href: String,
-    pub remarks: String,
 }
 
 #[derive(Serialize)]

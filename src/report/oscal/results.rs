@@ -8,8 +8,10 @@ use std::collections::BTreeMap;
 use base64::Engine as _;
 use serde::Serialize;
 
-use super::model::{BackMatter, Base64, Hash, Metadata, Prop, Resource, ReviewedControls, Rlink};
-use super::plan::{Import, plan_uuid, render_oscal_plan};
+use super::model::{
+    BackMatter, Base64, Hash, Import, Metadata, Prop, Resource, ReviewedControls, Rlink,
+};
+use super::plan::{plan_uuid, render_oscal_plan};
 use super::{
     OSCAL_VERSION, OscalError, PLAN_FILE, Stored, control_props, control_token, reviewed_controls,
     to_json,
