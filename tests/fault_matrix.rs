@@ -337,7 +337,7 @@ async fn check_row(row: Row) {
     let report_dir = dir.path().join("reports");
     std::fs::create_dir_all(&report_dir).unwrap();
     let mut reports = Vec::new();
-    for format in ["html", "json", "markdown", "csv"] {
+    for format in ["html", "json", "markdown", "csv", "oscal", "oscal-plan"] {
         let mut args = vec![
             "report".to_owned(),
             "--store".into(),

@@ -264,6 +264,34 @@ async fn an_allowed_user_gets_the_evidence_and_a_denied_one_gets_nothing() {
         .await;
     assert_eq!(status, 200);
     assert!(markdown.starts_with('#'), "{markdown}");
+    // OSCAL: the assessment results of this snapshot and the plan they import.
+    let results = caller
+        .json(ALICE, "/connections/team-a/acme/report?format=oscal")
+        .await;
+    let imported = results["assessment-results"]["import-ap"]["href"]
+        .as_str()
+        .expect("import-ap.href");
+    let plan = caller
+        .json(ALICE, "/connections/team-a/acme/report?format=oscal-plan")
+        .await;
+    let plan_uuid = plan["assessment-plan"]["uuid"].as_str().expect("plan uuid");
+    let resources = results["assessment-results"]["back-matter"]["resources"]
+        .as_array()
+        .expect("back-matter");
+    assert!(
+        resources.iter().any(
+            |r| format!("#{}", r["uuid"].as_str().unwrap_or("")) == imported
+                && r.to_string().contains("assessment-plan")
+        ),
+        "import-ap {imported} names the plan {plan_uuid}: {resources:?}"
+    );
+    assert!(
+        results
+            .to_string()
+            .contains(&snapshot_status.digest["sha256:".len()..])
+            || results.to_string().contains(&snapshot_status.digest),
+        "the results name the manifest digest"
+    );
     let (status, body) = caller
         .text(Some(ALICE), "/connections/team-a/acme/report?format=pdf")
         .await;

@@ -8,7 +8,10 @@ use clap::Args;
 use super::from_cluster::{self, FromCluster};
 use super::snapshots::StoreArgs;
 use crate::controls::ControlSettings;
-use crate::report::{Format, render_csv, render_html, render_json, render_markdown, stored_report};
+use crate::report::{
+    Format, render_csv, render_html, render_json, render_markdown, render_oscal_plan,
+    render_oscal_results, stored_report,
+};
 use crate::store::{ConnectionId, StoreError};
 
 /// Evaluate the compliance controls on a stored snapshot and write a report for auditors:
@@ -23,7 +26,9 @@ use crate::store::{ConnectionId, StoreError};
     jumpcloud-operator report --store s3://bucket/jc --connection compliance/acme --snapshot 20261129T0326 --format markdown\n  \
     jumpcloud-operator report --store evidence --format csv --out report-csv/ --settings controls.yaml\n  \
     jumpcloud-operator report --from-cluster team-a/acme --out report.html\n  \
-    jumpcloud-operator report --from-cluster team-a/acme --endpoint http://127.0.0.1:8082 --format json")]
+    jumpcloud-operator report --from-cluster team-a/acme --endpoint http://127.0.0.1:8082 --format json\n  \
+    jumpcloud-operator report --store evidence --format oscal --out assessment-results.json\n  \
+    jumpcloud-operator report --store evidence --format oscal-plan --out assessment-plan.json")]
 pub struct ReportArgs {
     /// Evidence store: `file:///absolute/dir`, a directory path, or `s3://bucket/prefix`
     /// (S3 credentials and endpoint from the standard AWS_* environment). Or --from-cluster.
@@ -55,7 +60,8 @@ pub struct ReportArgs {
     /// Snapshot id, id prefix or manifest digest prefix (see `snapshots`). Default: the latest.
     #[arg(long, value_name = "ID")]
     snapshot: Option<String>,
-    /// Output format. `csv` writes a directory: summary.csv and one file per control.
+    /// Output format. For GRC tools, write both `oscal` and `oscal-plan` of the same snapshot,
+    /// side by side.
     #[arg(long, value_enum, default_value = "html")]
     format: Format,
     /// Output file (a directory for csv; with --from-cluster, a path ending in `.zip` keeps the
@@ -87,6 +93,8 @@ pub enum ReportError {
     },
     #[error(transparent)]
     Csv(#[from] crate::report::CsvError),
+    #[error(transparent)]
+    Oscal(#[from] crate::report::OscalError),
     #[error("--format csv writes several files: give a directory with --out")]
     CsvNeedsOut,
     #[error("give --store URL (a local or S3 evidence store) or --from-cluster NAMESPACE/NAME")]
@@ -165,6 +173,8 @@ impl ReportArgs {
             Format::Html => render_html(&report),
             Format::Json => render_json(&report),
             Format::Markdown => render_markdown(&report),
+            Format::Oscal => render_oscal_results(&report)?,
+            Format::OscalPlan => render_oscal_plan(&report)?,
             Format::Csv => {
                 let dir = self.out.as_ref().ok_or(ReportError::CsvNeedsOut)?;
                 std::fs::create_dir_all(dir).map_err(|source| ReportError::Write {

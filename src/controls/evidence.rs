@@ -46,6 +46,9 @@ pub struct KindEvidence {
     pub loaded: bool,
     /// SHA-256 of the kind's NDJSON, when it is one blob.
     pub sha256: Option<String>,
+    /// SHA-256 of each of the kind's blobs, in order (their concatenation is its NDJSON); empty
+    /// for evidence not read from the store. Directory Insights events accumulate several.
+    pub blobs: Vec<String>,
     /// Where the records are stored (blob paths).
     pub file: Option<String>,
     pub parent_field: Option<String>,
@@ -62,6 +65,7 @@ impl KindEvidence {
             loaded: true,
             records,
             sha256: None,
+            blobs: Vec::new(),
             file: None,
             parent_field: None,
             reason: None,

@@ -19,7 +19,8 @@ use super::auth::{AuthError, User, token_of};
 use super::index::{IndexEntry, render_index};
 use crate::crd::JumpCloudConnection;
 use crate::report::{
-    Format, render_csv, render_html, render_json, render_markdown, stored_report, write_zip,
+    Format, render_csv, render_html, render_json, render_markdown, render_oscal_plan,
+    render_oscal_results, stored_report, write_zip,
 };
 use crate::store::{ConnectionId, ConnectionStore, StoreError};
 
@@ -61,6 +62,8 @@ enum RouteError {
     List(String),
     #[error("cannot render the CSV report: {0}\n")]
     Csv(#[from] crate::report::CsvError),
+    #[error("cannot render the OSCAL document: {0}\n")]
+    Oscal(#[from] crate::report::OscalError),
 }
 
 impl RouteError {
@@ -73,6 +76,7 @@ impl RouteError {
             RouteError::Auth(_)
             | RouteError::Store(_)
             | RouteError::List(_)
+            | RouteError::Oscal(_)
             | RouteError::Csv(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -305,6 +309,8 @@ async fn report(
         Format::Html => typed("text/html; charset=utf-8", render_html(&report)),
         Format::Json => typed("application/json", render_json(&report)),
         Format::Markdown => typed("text/markdown; charset=utf-8", render_markdown(&report)),
+        Format::Oscal => typed("application/json", render_oscal_results(&report)?),
+        Format::OscalPlan => typed("application/json", render_oscal_plan(&report)?),
         Format::Csv => {
             let zip = write_zip(&render_csv(&report)?);
             let mut response = typed("application/zip", zip);

@@ -1,8 +1,9 @@
 //! Reports of control results for auditors: JSON, CSV (one file per control plus a summary),
-//! Markdown and one self-contained HTML file. Rendering is pure: the same [`Report`] always
-//! renders to the same bytes.
+//! Markdown, one self-contained HTML file, and OSCAL assessment results and plan for GRC tools.
+//! Rendering is pure: the same [`Report`] always renders to the same bytes.
 
 mod html;
+mod oscal;
 pub mod policy_report;
 mod stored;
 mod text;
@@ -18,6 +19,7 @@ use crate::controls::{
 };
 
 pub use html::render_html;
+pub use oscal::{OscalError, render_oscal_plan, render_oscal_results};
 pub use stored::{publish_report, stored_report};
 pub use text::{CsvError, render_csv, render_markdown, summary_table};
 pub use zip::{ZipError, read_zip, write_zip};
@@ -25,10 +27,18 @@ pub use zip::{ZipError, read_zip, write_zip};
 /// Output formats of `report`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
+    /// One self-contained HTML file.
     Html,
+    /// A directory (`--out`): summary.csv and one file per control.
     Csv,
+    /// The report as JSON.
     Json,
     Markdown,
+    /// OSCAL 1.1.2 assessment results (JSON); they import and embed the plan of `oscal-plan`.
+    Oscal,
+    /// The OSCAL 1.1.2 assessment plan the results import; save it as assessment-plan.json next
+    /// to them.
+    OscalPlan,
 }
 
 /// One evidence kind as used by the report.
@@ -42,6 +52,9 @@ pub struct EvidenceKindInfo {
     pub file: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sha256: Option<String>,
+    /// SHA-256 of each blob of the kind, in order (several for Directory Insights events).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub blobs: Vec<String>,
 }
 
 /// Record count of one kind in the previous and the current snapshot.
@@ -111,6 +124,7 @@ fn evidence_info(evidence: &EvidenceSet) -> Vec<EvidenceKindInfo> {
             records: k.count,
             file: k.file.clone(),
             sha256: k.sha256.clone(),
+            blobs: k.blobs.clone(),
         })
         .collect()
 }

@@ -86,7 +86,7 @@ pub fn render_csv(report: &Report) -> Result<Vec<(String, String)>, CsvError> {
 
 /// Escapes text for a Markdown table cell or paragraph: HTML and Markdown specials become
 /// entities or backslash escapes, line breaks become spaces.
-fn md(text: &str) -> String {
+pub(super) fn md(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {

@@ -140,6 +140,7 @@ async fn load(
                 count: kind.records,
                 loaded,
                 sha256,
+                blobs: kind.blobs.iter().map(|blob| blob.sha256.clone()).collect(),
                 file,
                 parent_field: parent_field(&index.sources, &kind.kind),
                 reason: source_field(&index.sources, &kind.kind, "reason"),
