@@ -26,9 +26,14 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 20, value_name = "MS")]
     delay_ms: u64,
 
-    /// Requests in flight in the concurrent run.
-    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=256))]
+    /// The most requests in flight in the concurrent run (the adaptive limit's maximum).
+    #[arg(long, default_value_t = crate::defaults::MAX_CONCURRENCY as u16, value_parser = clap::value_parser!(u16).range(1..=256))]
     concurrency: u16,
+
+    /// Make the simulator answer 429 with Retry-After beyond N requests per second (bursts of
+    /// one second's worth), to measure how the client adapts to a rate limit it is not told.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    rate_limit: Option<u32>,
 
     /// Skip the sequential run (it takes a while on a large org).
     #[arg(long)]
@@ -51,6 +56,22 @@ pub struct BenchArgs {
 struct Run {
     name: String,
     stats: RunStats,
+    /// The most requests in flight the run allowed.
+    concurrency: u16,
+    /// Answers the simulator gave, and how many of them were 429.
+    answered: u64,
+    throttled: u64,
+}
+
+impl Run {
+    /// Time the collection would take if every request took exactly the simulator's delay
+    /// with `concurrency` always in flight, and no faster than a rate limit allows.
+    fn floor_seconds(&self, delay: Duration, rate_limit: Option<u32>) -> f64 {
+        let requests = self.stats.total_requests as f64;
+        let latency = requests * delay.as_secs_f64() / f64::from(self.concurrency.max(1));
+        let rate = rate_limit.map_or(0.0, |per_second| requests / f64::from(per_second));
+        latency.max(rate)
+    }
 }
 
 fn org_size(size: SimulatedSize) -> OrgSize {
@@ -86,29 +107,39 @@ impl BenchArgs {
         let mut runs = Vec::new();
         {
             let simulator = start(org, delay).await?;
+            simulator.set_rate_limit(self.rate_limit);
             eprintln!(
                 "bench: {size_name} org ({expected_users} users, {expected_devices} devices), \
-                 {}ms per response",
-                self.delay_ms
+                 {}ms per response{}",
+                self.delay_ms,
+                self.rate_limit
+                    .map(|n| format!(", rate limit {n}/s"))
+                    .unwrap_or_default()
             );
-            runs.push(Run {
-                name: format!("{size_name}, concurrency {}", self.concurrency),
-                stats: collect_in_child(&simulator, self.concurrency).await?,
-            });
+            runs.push(
+                measured_run(
+                    &simulator,
+                    format!("{size_name}, concurrency {}", self.concurrency),
+                    self.concurrency,
+                )
+                .await?,
+            );
             if !self.skip_sequential {
-                runs.push(Run {
-                    name: format!("{size_name}, sequential"),
-                    stats: collect_in_child(&simulator, 1).await?,
-                });
+                runs.push(measured_run(&simulator, format!("{size_name}, sequential"), 1).await?);
             }
             simulator.shutdown().await;
         }
         if !self.skip_small && self.size != SimulatedSize::Small {
             let simulator = start(OrgSize::small(), delay).await?;
-            runs.push(Run {
-                name: format!("small, concurrency {}", self.concurrency),
-                stats: collect_in_child(&simulator, self.concurrency).await?,
-            });
+            simulator.set_rate_limit(self.rate_limit);
+            runs.push(
+                measured_run(
+                    &simulator,
+                    format!("small, concurrency {}", self.concurrency),
+                    self.concurrency,
+                )
+                .await?,
+            );
             simulator.shutdown().await;
         }
 
@@ -119,33 +150,46 @@ impl BenchArgs {
             )
         };
         println!(
-            "{:<26} {:>9} {:>9} {:>9} {:>9} {:>9} {:>15} {:>15}",
+            "{:<26} {:>9} {:>9} {:>8} {:>9} {:>9} {:>9} {:>8} {:>15} {:>15}",
             "run",
             "collect s",
             "total s",
+            "x floor",
             "records",
             "requests",
             "minimum",
+            "429s",
             "collection MiB",
             "+controls MiB"
         );
         for run in &runs {
+            let floor = run.floor_seconds(delay, self.rate_limit);
             println!(
-                "{:<26} {:>9.2} {:>9.2} {:>9} {:>9} {:>9} {:>15} {:>15}",
+                "{:<26} {:>9.2} {:>9.2} {:>8.2} {:>9} {:>9} {:>9} {:>8} {:>15} {:>15}",
                 run.name,
                 run.stats.collection_seconds,
                 run.stats.seconds,
+                run.stats.collection_seconds / floor.max(f64::EPSILON),
                 run.stats.records,
                 run.stats.total_requests,
                 run.stats.min_requests,
+                format!(
+                    "{:.2}%",
+                    100.0 * run.throttled as f64 / run.answered.max(1) as f64
+                ),
                 mib(run.stats.collection_peak_rss_kib),
                 mib(run.stats.peak_rss_kib),
             );
         }
         println!(
             "collect s: first request to last record stored; total s: also evaluating the \
-             controls and committing. Memory: peak resident set of the collect process when \
-             every kind was stored, and at exit"
+             controls and committing. x floor: collect s over the floor, requests x {}ms / \
+             requests in flight{}. 429s: share of the simulator's answers. Memory: peak \
+             resident set of the collect process when every kind was stored, and at exit",
+            self.delay_ms,
+            self.rate_limit
+                .map(|n| format!(" or requests / {n} per second, whichever is longer"))
+                .unwrap_or_default()
         );
         let main = &runs[0].stats;
         if let Some(sequential) = runs.iter().find(|run| run.name.ends_with("sequential")) {
@@ -181,6 +225,28 @@ async fn start(org: OrgSize, response_delay: Duration) -> Result<Simulator, Stri
     })
     .await
     .map_err(|error| format!("cannot start the simulator: {error}"))
+}
+
+/// One collection in a child process, with the simulator's count of answers and 429s.
+async fn measured_run(
+    simulator: &Simulator,
+    name: String,
+    concurrency: u16,
+) -> Result<Run, String> {
+    let control = simulator
+        .control(Region::Us)
+        .ok_or("the simulator serves no US region")?;
+    let counters = |error| format!("cannot read the simulator's counters: {error}");
+    control.reset().await.map_err(counters)?;
+    let stats = collect_in_child(simulator, concurrency).await?;
+    let after = control.counters().await.map_err(counters)?;
+    Ok(Run {
+        name,
+        stats,
+        concurrency,
+        answered: after.total,
+        throttled: after.by_status.get("429").copied().unwrap_or(0),
+    })
 }
 
 /// Runs `collect` against the simulator in a child process and reads back its statistics.

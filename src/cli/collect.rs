@@ -75,8 +75,10 @@ pub struct CollectArgs {
     #[arg(long, value_name = "URL")]
     base_url: Option<Url>,
 
-    /// Requests in flight at once.
-    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
+    /// The most requests in flight at once. Within it the client adapts: it starts at 4, grows
+    /// while answers come back fast, halves on 429 (and paces its rate after one), and waits out
+    /// every `Retry-After`. 1 means one request at a time.
+    #[arg(long, default_value_t = crate::defaults::MAX_CONCURRENCY as u16, value_parser = clap::value_parser!(u16).range(1..=256))]
     concurrency: u16,
 
     /// Days of Directory Insights events to collect when the store holds none yet for this

@@ -50,6 +50,10 @@ pub struct SimulateArgs {
     /// Anchor for generated timestamps (RFC 3339); default: now. Fix it for reproducible orgs.
     #[arg(long)]
     now: Option<Timestamp>,
+    /// Answer API requests beyond N per second (per region; bursts of one second's worth) with
+    /// 429 and Retry-After, as a rate-limited API does. Default: no limit.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    rate_limit: Option<u32>,
     /// Write administrators and their API keys to this file (JSON, mode 0600).
     #[arg(long)]
     credentials_file: Option<PathBuf>,
@@ -139,6 +143,7 @@ impl SimulateArgs {
         let config = self.config();
         let started = std::time::Instant::now();
         let simulator = Simulator::start(config.clone()).await?;
+        simulator.set_rate_limit(self.rate_limit);
         let mut regions = serde_json::Map::new();
         let mut orgs = serde_json::Map::new();
         for region in simulator.regions() {

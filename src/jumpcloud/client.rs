@@ -10,9 +10,9 @@ use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap, HeaderValue, RETRY_AFTER}
 use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
-use tokio::sync::Semaphore;
 use url::Url;
 
+use super::adaptive::{AdaptiveLimit, Outcome};
 use super::encodings::KeyMatcher;
 use super::error::{RetryLimit, classify_status, sanitize};
 use super::paging::{
@@ -45,7 +45,8 @@ pub struct ClientConfig {
     /// The organization to act on. Needed for multi-tenant administrators; sent as `x-org-id`
     /// on org-scoped routes only.
     pub org_id: Option<String>,
-    /// Requests in flight at once across the whole client.
+    /// The most requests in flight at once across the whole client; the adaptive limit
+    /// ([`super::adaptive`]) finds how many the API takes, up to this.
     pub concurrency: usize,
     /// Timeout of one HTTP attempt.
     pub request_timeout: Duration,
@@ -86,7 +87,7 @@ impl ClientConfig {
             region,
             base_url_override: None,
             org_id: None,
-            concurrency: 8,
+            concurrency: crate::defaults::MAX_CONCURRENCY,
             request_timeout: Duration::from_secs(60),
             total_deadline: Duration::from_secs(300),
             retry: RetryPolicy::default(),
@@ -111,7 +112,7 @@ struct Inner {
     insights_base: String,
     org_id: Option<String>,
     concurrency: usize,
-    permits: Semaphore,
+    limit: AdaptiveLimit,
     request_timeout: Duration,
     total_deadline: Duration,
     retry: RetryPolicy,
@@ -311,7 +312,7 @@ impl JumpCloudClient {
                 insights_base,
                 org_id: config.org_id,
                 concurrency: config.concurrency,
-                permits: Semaphore::new(config.concurrency),
+                limit: AdaptiveLimit::new(config.concurrency),
                 request_timeout: config.request_timeout,
                 total_deadline: config.total_deadline,
                 retry: config.retry,
@@ -606,9 +607,8 @@ impl JumpCloudClient {
     /// counts too).
     async fn attempt(&self, spec: &RequestSpec, deadline: Instant) -> Result<RawResponse, Failure> {
         let endpoint = spec.endpoint.as_str();
-        let _permit = self.inner.permits.acquire().await.map_err(|_| {
-            JumpCloudError::InvalidConfig("the client's request limiter was closed".to_owned())
-        })?;
+        // Dropped unreported (an early return below) it counts as no answer.
+        let slot = self.inner.limit.acquire().await;
         let left = deadline.saturating_duration_since(Instant::now());
         *self
             .lock_requests()
@@ -654,6 +654,11 @@ impl JumpCloudClient {
             let in_headers = headers
                 .values()
                 .any(|value| matcher.carries(value.as_bytes()));
+            let latency = slot.elapsed();
+            slot.finish(Outcome::Answered {
+                endpoint: &spec.label,
+                latency,
+            });
             if in_headers || matcher.carries(&body) {
                 return Err(Failure::from(JumpCloudError::KeyEchoed {
                     endpoint: endpoint.to_owned(),
@@ -679,6 +684,20 @@ impl JumpCloudClient {
             .flatten()
             .and_then(|value| value.to_str().ok())
             .and_then(|value| parse_retry_after(value, jiff::Timestamp::now()));
+        let latency = slot.elapsed();
+        slot.finish(
+            if status == StatusCode::TOO_MANY_REQUESTS || retry_after.is_some() {
+                Outcome::Throttled { retry_after }
+            } else if status.is_server_error() {
+                // A failing server says nothing about how much it accepts.
+                Outcome::NoAnswer
+            } else {
+                Outcome::Answered {
+                    endpoint: &spec.label,
+                    latency,
+                }
+            },
+        );
         Err(Failure {
             error: classify_status(
                 endpoint,

@@ -1,6 +1,7 @@
 //! JumpCloud HTTP client: the API key type, auth headers, regions, pagination with exact
 //! totals, retries with backoff, typed errors and identity.
 
+pub mod adaptive;
 mod client;
 mod encodings;
 mod error;

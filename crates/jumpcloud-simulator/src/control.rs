@@ -22,6 +22,14 @@ pub struct AdminView {
     pub org_ids: Vec<String>,
 }
 
+/// Body of `PUT /__simulator/rate-limit`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RateLimit {
+    /// Requests per second; `None` lifts the limit.
+    pub per_second: Option<u32>,
+}
+
 /// Request counters (API routes only; control requests are not counted).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Counters {
@@ -482,6 +490,18 @@ impl SimulatorControl {
                 table: table.to_owned(),
                 rows,
             }),
+        )
+        .await
+        .map(drop)
+    }
+
+    /// Answers API requests beyond `per_second` per second (bursts of one second's worth)
+    /// with 429 and `Retry-After`; `None` lifts the limit. `reset` keeps it.
+    pub async fn set_rate_limit(&self, per_second: Option<u32>) -> Result<(), ControlError> {
+        self.call(
+            reqwest::Method::PUT,
+            "rate-limit",
+            Some(&RateLimit { per_second }),
         )
         .await
         .map(drop)

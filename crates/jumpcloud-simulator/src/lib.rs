@@ -10,6 +10,7 @@ pub mod control;
 mod generate;
 mod jsonw;
 mod names;
+mod rate_limit;
 mod region;
 mod server;
 mod state;
@@ -293,6 +294,15 @@ impl Simulator {
             .unwrap_or_else(|| {
                 panic!("region {region} is not simulated or its Read Only key was revoked")
             })
+    }
+
+    /// Limits every region's API to `per_second` requests per second (a token bucket of one
+    /// second's worth); beyond it requests get 429 with `Retry-After`. `None` lifts the limit.
+    /// The control API's `rate-limit` does the same per region.
+    pub fn set_rate_limit(&self, per_second: Option<u32>) {
+        for l in &self.listeners {
+            l.state.set_rate_limit(per_second);
+        }
     }
 
     /// The id of the region's (first) organization.

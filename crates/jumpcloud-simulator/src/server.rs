@@ -17,7 +17,7 @@ use tokio::sync::watch;
 
 use super::control::{
     AddOrgRequest, AddOrgResponse, DirectoryInsightsToggle, EchoInto, Fault, FaultKind,
-    GetSelfStatus, GrowRecords, InsightsRows, KeyExpiry, RequestRecord, RouteStatus,
+    GetSelfStatus, GrowRecords, InsightsRows, KeyExpiry, RateLimit, RequestRecord, RouteStatus,
 };
 use super::generate::{Event, Org, Rec};
 use super::state::{Admin, ApiKey, ROLES, RegionState, World, role_id, role_may_read};
@@ -131,7 +131,12 @@ async fn handle(State(state): State<Arc<RegionState>>, request: Request) -> Resp
         .get("x-api-key")
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    let fault = state.take_fault(&path, &query);
+    // Checked on arrival, answered after the usual latency, as a remote API would.
+    let throttled = state.take_rate_token().err();
+    let fault = match throttled {
+        Some(_) => None,
+        None => state.take_fault(&path, &query),
+    };
     if !state.response_delay.is_zero() {
         tokio::time::sleep(state.response_delay).await;
     }
@@ -214,6 +219,19 @@ async fn handle(State(state): State<Arc<RegionState>>, request: Request) -> Resp
             return reset_response();
         }
         None => None,
+    };
+    let reply = match throttled {
+        Some(wait) => Some(
+            Reply::value(
+                StatusCode::TOO_MANY_REQUESTS,
+                &json!({"error": "Too Many Requests", "message": "rate limit exceeded"}),
+            )
+            .header(
+                "retry-after",
+                super::rate_limit::retry_after_seconds(wait).to_string(),
+            ),
+        ),
+        None => reply,
     };
     let mut reply = match reply {
         Some(reply) => reply,

@@ -12,6 +12,7 @@ use rand_chacha::ChaCha8Rng;
 use serde_json::{Value, json};
 
 use super::control::{AdminView, Counters, Fault, FaultKind, RequestRecord};
+use super::rate_limit::TokenBucket;
 
 /// Requests kept in the request log.
 const MAX_LOGGED_REQUESTS: usize = 10_000;
@@ -155,6 +156,8 @@ pub(crate) struct RegionState {
     get_self_status: Mutex<Option<u16>>,
     /// Exact API paths that answer a status instead (control API `route-status`).
     route_status: Mutex<BTreeMap<String, u16>>,
+    /// Requests per second before 429 (control API `rate-limit`); `None`: unlimited.
+    rate_limit: Mutex<Option<TokenBucket>>,
 }
 
 /// Marks one API request in progress until dropped.
@@ -278,6 +281,30 @@ impl RegionState {
             max_in_flight: AtomicU64::new(0),
             get_self_status: Mutex::new(None),
             route_status: Mutex::new(BTreeMap::new()),
+            rate_limit: Mutex::new(None),
+        }
+    }
+
+    /// Limits API requests to `per_second` (a token bucket holding one second's worth);
+    /// `None` lifts the limit.
+    pub(crate) fn set_rate_limit(&self, per_second: Option<u32>) {
+        *self
+            .rate_limit
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) =
+            per_second.map(|n| TokenBucket::new(n, Instant::now()));
+    }
+
+    /// `Err(wait)` when the request exceeds the rate limit.
+    pub(crate) fn take_rate_token(&self) -> Result<(), Duration> {
+        match self
+            .rate_limit
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_mut()
+        {
+            Some(bucket) => bucket.take(Instant::now()),
+            None => Ok(()),
         }
     }
 

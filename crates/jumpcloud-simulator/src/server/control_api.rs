@@ -174,6 +174,19 @@ pub(super) fn control(state: &RegionState, method: &Method, path: &str, body: &[
             },
             Err(e) => Reply::error(StatusCode::BAD_REQUEST, &format!("invalid body: {e}")),
         },
+        ("PUT" | "POST", ["rate-limit"]) => match parse_body::<RateLimit>(body) {
+            Ok(RateLimit { per_second }) => {
+                if per_second == Some(0) {
+                    return Reply::error(
+                        StatusCode::BAD_REQUEST,
+                        "rate-limit needs perSecond of at least 1, or null to lift it",
+                    );
+                }
+                state.set_rate_limit(per_second);
+                no_content()
+            }
+            Err(reply) => reply,
+        },
         ("DELETE", ["counters"]) => {
             state.reset_counters();
             no_content()
