@@ -43,7 +43,7 @@ async fn a_rate_limited_collection_completes_and_pauses_on_every_retry_after() {
             .manifest
             .kinds
             .iter()
-            .map(|k| (k.kind.clone(), k.status.clone(), k.records))
+            .map(|k| (k.kind.clone(), k.status, k.records))
             .collect::<Vec<_>>()
     };
     assert_eq!(

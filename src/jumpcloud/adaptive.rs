@@ -9,8 +9,9 @@
 //! - **Pacing**: 429s carry the one fact that a concurrency limit alone cannot use, that the
 //!   *rate* is too high (with 20 ms answers, one request in flight is already 50 requests/s).
 //!   So the first throttle also sets a request rate: 80% of what the API accepted in the last
-//!   second, growing back by 10% of it per second, then probing above it by 1% per second. Pacing
-//!   ends once it has grown to twice the rate that was throttled without another throttle.
+//!   second, growing back by 10% of it per second (at least 1 request/s per second), then probing
+//!   above it by 1% per second (at least 0.5). Pacing ends once it has grown to twice the rate
+//!   that was throttled without another throttle.
 //! - **`Retry-After`** pauses every request of the client until then, not only the one retried.
 //!
 //! The state is pure ([`AdaptiveState`]: the clock is passed in) and unit-tested; [`AdaptiveLimit`]
@@ -31,6 +32,10 @@ const LATENCY_FACTOR: f64 = 0.9;
 const PACE_START: f64 = 0.8;
 const PACE_RECOVERY_PER_SECOND: f64 = 0.1;
 const PACE_PROBE_PER_SECOND: f64 = 0.01;
+/// Growth per second, in requests per second, at least: a throttle at a quiet moment (one
+/// answer in the last second) must not leave the client at one request per second for minutes.
+const PACE_MIN_RECOVERY: f64 = 1.0;
+const PACE_MIN_PROBE: f64 = 0.5;
 const RATE_WINDOW: Duration = Duration::from_secs(1);
 /// Weight of a new latency ratio in the moving average.
 const LATENCY_WEIGHT: f64 = 0.1;
@@ -78,12 +83,12 @@ impl Pace {
         let knee = 0.95 * self.ceiling;
         let mut left = elapsed;
         if self.rate < knee {
-            let recovery = PACE_RECOVERY_PER_SECOND * self.ceiling;
+            let recovery = (PACE_RECOVERY_PER_SECOND * self.ceiling).max(PACE_MIN_RECOVERY);
             let step = left.min((knee - self.rate) / recovery);
             self.rate += recovery * step;
             left -= step;
         }
-        self.rate += PACE_PROBE_PER_SECOND * self.ceiling * left;
+        self.rate += (PACE_PROBE_PER_SECOND * self.ceiling).max(PACE_MIN_PROBE) * left;
         self.tokens = (self.tokens + elapsed * self.rate).min(1.0);
     }
 }
@@ -425,6 +430,20 @@ mod tests {
         // Twice the throttled rate without another throttle: no pacing at all.
         state.admit(start + Duration::from_secs(200));
         assert_eq!(state.paced_rate(), None);
+    }
+
+    /// A 429 when the client sent almost nothing (the quota is someone else's, or per minute)
+    /// paces it at about one request per second, but only for seconds.
+    #[test]
+    fn a_throttle_at_a_quiet_moment_is_left_behind_within_seconds() {
+        let start = Instant::now();
+        let mut state = AdaptiveState::new(16);
+        answer(&mut state, start);
+        state.admit(start);
+        state.finish(Outcome::Throttled { retry_after: None }, start);
+        assert_eq!(state.paced_rate(), Some(0.8));
+        state.admit(start + Duration::from_secs(3));
+        assert_eq!(state.paced_rate(), None, "2x the throttled rate within 3 s");
     }
 
     #[test]
