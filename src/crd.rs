@@ -470,10 +470,14 @@ pub struct ApiKeyStatus {
     /// When JumpCloud last rejected this key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_rejected_time: Option<Time>,
-    /// Other connections (namespace/name) whose Secret holds this same key. Generating a new
-    /// key for its administrator revokes it for all of them: give each its own key.
+    /// Other connections (namespace/name) whose Secret holds this same key, sorted; at most
+    /// the first 5 (`sharedWithCount` counts them all). Generating a new key for its
+    /// administrator revokes it for all of them: give each its own key.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub shared_with: Vec<String>,
+    /// How many other connections use this same key (absent when none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shared_with_count: Option<u64>,
 }
 
 #[derive(KubeSchema, Deserialize, Serialize, Clone, Debug, PartialEq, Eq, Default)]

@@ -33,7 +33,7 @@ pub use key_status::{
 };
 pub use plan::{Inputs, KeyRequest, Plan, REJECTED_KEY_RETRY, SecretRead, SyncTrigger, decide};
 pub use rejection::{Rejection, rejection_of, restore_rejection};
-pub use shared_keys::{set_shared_with, shared_key_peers};
+pub use shared_keys::{sample_of, set_shared_with, shared_key_peers, to_warn};
 pub use summary::{finish, syncing};
 pub use sync_status::{APPLY_RETENTION, RETENTION_INCOMPLETE, SyncResult, apply_sync};
 pub use timing::{BACKOFF_BASE, BACKOFF_MAX, RETRY_AFTER_MAX, backoff_delay, requeue_after};

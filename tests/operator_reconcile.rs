@@ -393,3 +393,35 @@ async fn a_shared_key_is_recorded_and_both_connections_are_warned() {
     let shared_with = second.status.unwrap().api_key.unwrap().shared_with;
     assert_eq!(shared_with, [format!("{NS}/first")]);
 }
+
+/// Ten connections joining one key one by one: each is warned once (ten KeyShared deliveries,
+/// where warning every peer on every join made 54), and the status names five peers and
+/// counts them all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_shared_by_many_warns_each_connection_once_and_counts_the_rest() {
+    let mut h = Harness::new().await;
+    h.secret("jc", &h.key()).await;
+    let names: Vec<String> = (0..10).map(|i| format!("c{i}")).collect();
+    for name in &names {
+        h.connection(name, "jc").await;
+        h.reconcile(name).await;
+    }
+    let api: Api<Event> = Api::namespaced(h.client.clone(), NS);
+    let deliveries: i32 = api
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .iter()
+        .filter(|e| e.reason.as_deref() == Some("KeyShared"))
+        .map(|e| e.series.as_ref().map_or(1, |s| s.count))
+        .sum();
+    assert_eq!(deliveries, 10, "one KeyShared per connection");
+    let last = h.connections().get("c9").await.unwrap();
+    let key = last.status.unwrap().api_key.unwrap();
+    assert_eq!(key.shared_with_count, Some(9));
+    assert_eq!(
+        key.shared_with,
+        (0..5).map(|i| format!("{NS}/c{i}")).collect::<Vec<_>>()
+    );
+}

@@ -26,8 +26,10 @@ pub struct Context {
     /// a reconcile that still sees that version in the cache uses what was written instead, so
     /// a lagging cache never repeats a JumpCloud request.
     written: Mutex<HashMap<String, Written>>,
-    /// Peers a shared-key warning was last published for, per connection.
-    pub(super) shared_warned: Mutex<HashMap<String, Vec<String>>>,
+    /// The key fingerprint each connection was last warned about sharing.
+    pub(super) shared_warned: Mutex<HashMap<String, String>>,
+    /// Connections per shared key fingerprint when it was last logged.
+    pub(super) shared_logged: Mutex<HashMap<String, usize>>,
     /// The last rejection of each connection's key, also when its status write failed: the
     /// dead key is not tried again on the Kubernetes-error backoff.
     rejections: Mutex<HashMap<String, decide::Rejection>>,
@@ -88,6 +90,7 @@ impl Context {
             stores: RwLock::new(Vec::new()),
             written: Mutex::new(HashMap::new()),
             shared_warned: Mutex::new(HashMap::new()),
+            shared_logged: Mutex::new(HashMap::new()),
             rejections: Mutex::new(HashMap::new()),
             report_kinds: Vec::new(),
         }

@@ -26,40 +26,38 @@ pub(super) fn shared_key_peers(ctx: &Context, key: &str, fingerprint: &str) -> V
     )
 }
 
-/// Warns once per change when other connections use the same key: generating a new key for
-/// that administrator revokes it for all of them. Every connection sharing it is warned, the
-/// ones already running too (not only the one that just joined).
+/// Warns every connection of the group not yet warned about this key (once each, however
+/// many join later), and logs one line when the group's size changes: O(connections) Events
+/// and log lines over a fleet's life, each naming at most a bounded sample.
 pub(super) async fn warn_shared_key(
     ctx: &Context,
     connection: &JumpCloudConnection,
     key: &str,
     fingerprint: &str,
 ) {
-    let all = all_fingerprints(ctx, key, fingerprint);
-    let peers_of = |who: &str| {
-        decide::shared_key_peers(
-            who,
-            fingerprint,
-            all.iter().map(|(k, fp)| (k.clone(), fp.as_deref())),
-        )
-    };
-    let peers = peers_of(key);
-    let mut to_warn = vec![(key.to_owned(), peers.clone())];
-    to_warn.extend(peers.iter().map(|peer| (peer.clone(), peers_of(peer))));
-    for (who, peers) in to_warn {
-        let changed = {
-            let mut warned = lock(&ctx.shared_warned);
-            let previous = warned.get(&who).cloned().unwrap_or_default();
-            if previous == peers {
-                false
-            } else {
-                warned.insert(who.clone(), peers.clone());
-                !peers.is_empty()
-            }
-        };
-        if !changed {
-            continue;
+    let peers = shared_key_peers(ctx, key, fingerprint);
+    let group = peers.len() + 1;
+    let log = {
+        let mut logged = lock(&ctx.shared_logged);
+        let before = logged.get(fingerprint).copied().unwrap_or(1);
+        if peers.is_empty() {
+            logged.remove(fingerprint);
+        } else {
+            logged.insert(fingerprint.to_owned(), group);
         }
+        before != group && !peers.is_empty()
+    };
+    if log {
+        let mut members: Vec<String> = peers.iter().cloned().chain([key.to_owned()]).collect();
+        members.sort();
+        tracing::warn!(
+            connections = group,
+            sample = %decide::sample_of(&members),
+            "API key shared between connections"
+        );
+    }
+    let to_warn = decide::to_warn(&mut lock(&ctx.shared_warned), key, fingerprint, &peers);
+    for who in to_warn {
         let object = if who == key {
             Some(connection.clone())
         } else {
@@ -68,11 +66,20 @@ pub(super) async fn warn_shared_key(
         let Some(object) = object else {
             continue;
         };
+        let others: Vec<String> = peers
+            .iter()
+            .cloned()
+            .chain([key.to_owned()])
+            .filter(|name| *name != who)
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
         let note = format!(
-            "The key (fingerprint {fingerprint}) is also used by {}. Generating a new key for its administrator revokes it for all of them; give each connection its own administrator's key.",
-            peers.join(", ")
+            "The key (fingerprint {fingerprint}) is also used by {} other connection{}: {}. Generating a new key for its administrator revokes it for all of them; give each connection its own administrator's key.",
+            others.len(),
+            if others.len() == 1 { "" } else { "s" },
+            decide::sample_of(&others)
         );
-        tracing::warn!(connection = %who, peers = %peers.join(","), "API key shared between connections");
         ctx.publish(&object, EventKind::Warning, "KeyShared", &note, "CheckKey")
             .await;
     }
