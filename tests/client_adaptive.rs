@@ -58,18 +58,20 @@ async fn a_rate_limited_collection_completes_and_pauses_on_every_retry_after() {
         !throttled.is_empty(),
         "20/s is below what 16 in flight send: the limit was hit"
     );
-    // Retry-After is 1 s: once a 429 is answered, nothing new starts for that long (requests
-    // already in flight when it was answered may still arrive: they started before).
+    // Retry-After is 1 s: once a 429 is answered, no new request starts for that long. Requests
+    // the client had admitted just before it may still arrive within a few milliseconds, so the
+    // window starts 100 ms after the answer. (Pacing alone would send about 13 here.)
     for answer in &throttled {
-        let paused = answer.finished_ms..answer.finished_ms + 900;
+        let paused = answer.finished_ms + 100..answer.finished_ms + 900;
         let started_in_pause: Vec<u64> = requests
             .iter()
             .filter(|r| paused.contains(&r.started_ms))
             .map(|r| r.started_ms)
             .collect();
         assert!(
-            started_in_pause.len() <= 16,
-            "requests kept coming during Retry-After: {started_in_pause:?}"
+            started_in_pause.is_empty(),
+            "requests started during the Retry-After of the 429 answered at {} ms: {started_in_pause:?}",
+            answer.finished_ms
         );
     }
     // After the first throttle the client paces itself: later 429s are rare.

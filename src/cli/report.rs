@@ -8,10 +8,7 @@ use clap::Args;
 use super::from_cluster::{self, FromCluster};
 use super::snapshots::StoreArgs;
 use crate::controls::ControlSettings;
-use crate::report::{
-    Format, render_csv, render_html, render_json, render_markdown, render_oscal_plan,
-    render_oscal_results, stored_report,
-};
+use crate::report::{Format, Rendered, render, stored_report};
 use crate::store::{ConnectionId, StoreError};
 
 /// Evaluate the compliance controls on a stored snapshot and write a report for auditors:
@@ -92,9 +89,7 @@ pub enum ReportError {
         source: std::io::Error,
     },
     #[error(transparent)]
-    Csv(#[from] crate::report::CsvError),
-    #[error(transparent)]
-    Oscal(#[from] crate::report::OscalError),
+    Render(#[from] crate::report::RenderError),
     #[error("--format csv writes several files: give a directory with --out")]
     CsvNeedsOut,
     #[error("give --store URL (a local or S3 evidence store) or --from-cluster NAMESPACE/NAME")]
@@ -169,26 +164,19 @@ impl ReportArgs {
                 source,
             })
         };
-        let single = match self.format {
-            Format::Html => render_html(&report),
-            Format::Json => render_json(&report),
-            Format::Markdown => render_markdown(&report),
-            Format::Oscal => render_oscal_results(&report)?,
-            Format::OscalPlan => render_oscal_plan(&report)?,
-            Format::Csv => {
+        let single = match render(self.format, &report)? {
+            Rendered::Document { text, .. } => text,
+            Rendered::Files(files) => {
                 let dir = self.out.as_ref().ok_or(ReportError::CsvNeedsOut)?;
                 std::fs::create_dir_all(dir).map_err(|source| ReportError::Write {
                     path: dir.clone(),
                     source,
                 })?;
-                for (name, contents) in render_csv(&report)? {
+                let count = files.len();
+                for (name, contents) in files {
                     write(&dir.join(name), &contents)?;
                 }
-                eprintln!(
-                    "wrote {} CSV files to {}",
-                    report.results.len() + 1,
-                    dir.display()
-                );
+                eprintln!("wrote {count} CSV files to {}", dir.display());
                 return Ok(());
             }
         };

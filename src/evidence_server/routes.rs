@@ -18,10 +18,7 @@ use super::access::{self, Access};
 use super::auth::{AuthError, User, token_of};
 use super::index::{IndexEntry, render_index};
 use crate::crd::JumpCloudConnection;
-use crate::report::{
-    Format, render_csv, render_html, render_json, render_markdown, render_oscal_plan,
-    render_oscal_results, stored_report, write_zip,
-};
+use crate::report::{Format, Rendered, render, stored_report, write_zip};
 use crate::store::{ConnectionId, ConnectionStore, StoreError};
 
 type Shared = Arc<EvidenceServer>;
@@ -60,10 +57,8 @@ enum RouteError {
         "cannot list JumpCloudConnections: {0}; the operator needs `list jumpcloudconnections.jumpcloud-operator.io` (the chart grants it)\n"
     )]
     List(String),
-    #[error("cannot render the CSV report: {0}\n")]
-    Csv(#[from] crate::report::CsvError),
-    #[error("cannot render the OSCAL document: {0}\n")]
-    Oscal(#[from] crate::report::OscalError),
+    #[error("cannot render the report: {0}\n")]
+    Render(#[from] crate::report::RenderError),
 }
 
 impl RouteError {
@@ -76,8 +71,7 @@ impl RouteError {
             RouteError::Auth(_)
             | RouteError::Store(_)
             | RouteError::List(_)
-            | RouteError::Oscal(_)
-            | RouteError::Csv(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            | RouteError::Render(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 }
@@ -305,15 +299,10 @@ async fn report(
             other => RouteError::Store(other),
         })?;
     let report = stored_report(&store, &snapshot, None).await?;
-    let response = match format {
-        Format::Html => typed("text/html; charset=utf-8", render_html(&report)),
-        Format::Json => typed("application/json", render_json(&report)),
-        Format::Markdown => typed("text/markdown; charset=utf-8", render_markdown(&report)),
-        Format::Oscal => typed("application/json", render_oscal_results(&report)?),
-        Format::OscalPlan => typed("application/json", render_oscal_plan(&report)?),
-        Format::Csv => {
-            let zip = write_zip(&render_csv(&report)?);
-            let mut response = typed("application/zip", zip);
+    let response = match render(format, &report)? {
+        Rendered::Document { text, media_type } => typed(media_type, text),
+        Rendered::Files(files) => {
+            let mut response = typed("application/zip", write_zip(&files));
             let file = format!(
                 "attachment; filename=\"{namespace}-{name}-{}-csv.zip\"",
                 snapshot.id

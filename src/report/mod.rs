@@ -41,6 +41,40 @@ pub enum Format {
     OscalPlan,
 }
 
+/// A report rendered in one [`Format`]: one document, or (CSV) several named files.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rendered {
+    Document {
+        text: String,
+        /// The HTTP media type of the document.
+        media_type: &'static str,
+    },
+    Files(Vec<(String, String)>),
+}
+
+/// Why a report could not be rendered.
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    #[error(transparent)]
+    Csv(#[from] CsvError),
+    #[error(transparent)]
+    Oscal(#[from] OscalError),
+}
+
+/// Renders `report` in `format`: the one dispatch the `report` command and the evidence
+/// endpoint share, so both always offer the same formats with the same bytes.
+pub fn render(format: Format, report: &Report) -> Result<Rendered, RenderError> {
+    let document = |text: String, media_type| Ok(Rendered::Document { text, media_type });
+    match format {
+        Format::Html => document(render_html(report), "text/html; charset=utf-8"),
+        Format::Json => document(render_json(report), "application/json"),
+        Format::Markdown => document(render_markdown(report), "text/markdown; charset=utf-8"),
+        Format::Oscal => document(render_oscal_results(report)?, "application/json"),
+        Format::OscalPlan => document(render_oscal_plan(report)?, "application/json"),
+        Format::Csv => Ok(Rendered::Files(render_csv(report)?)),
+    }
+}
+
 /// One evidence kind as used by the report.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
