@@ -187,8 +187,11 @@ async fn a_policy_report_per_connection_written_when_it_changed_and_collected_wi
     assert_eq!(disk["severity"], "high");
     assert_eq!(disk["category"], "Endpoint");
     assert_eq!(disk["source"], "jumpcloud-operator");
-    assert_eq!(disk["properties"]["snapshotDigest"], json!(snapshot.digest));
-    assert_eq!(disk["properties"]["snapshotId"], json!(snapshot.id));
+    assert_eq!(
+        disk["properties"]["sinceSnapshotDigest"],
+        json!(snapshot.digest)
+    );
+    assert_eq!(disk["properties"]["sinceSnapshotId"], json!(snapshot.id));
     assert_eq!(disk["properties"]["soc2"], "CC6.1, CC6.7");
     let failing: u64 = disk["properties"]["failing"]
         .as_str()
@@ -302,7 +305,7 @@ async fn a_policy_report_per_connection_written_when_it_changed_and_collected_wi
     assert_eq!(rewritten["summary"]["fail"], json!(controls.failing - 1));
     let newest = c.status.unwrap().evidence.unwrap().snapshot.unwrap();
     assert_eq!(
-        result(&rewritten, DISK)["properties"]["snapshotDigest"],
+        result(&rewritten, DISK)["properties"]["sinceSnapshotDigest"],
         json!(newest.digest)
     );
     assert_eq!(writes(&env, "policyreports"), 2);
@@ -368,8 +371,8 @@ async fn with_both_crds_the_setting_picks_the_kinds_and_auto_writes_both() {
     assert_eq!(said(&polr), said(&reread));
     assert_eq!(reread, report);
     assert_ne!(
-        result(&polr, DISK)["properties"]["snapshotId"],
-        result(&reread, DISK)["properties"]["snapshotId"]
+        result(&polr, DISK)["properties"]["sinceSnapshotId"],
+        result(&reread, DISK)["properties"]["sinceSnapshotId"]
     );
     assert_eq!(polr["kind"], "PolicyReport");
     assert!(polr.get("source").is_none());

@@ -221,10 +221,10 @@ pub fn build(kind: ReportKind, connection: &ConnectionRef, input: &ReportInput) 
         .map(|mut result| {
             result.insert("timestamp".into(), timestamp.clone());
             if let Some(Value::Object(properties)) = result.get_mut("properties") {
-                properties.insert("snapshotId".into(), json!(input.snapshot.id));
-                properties.insert("snapshotDigest".into(), json!(input.snapshot.digest));
+                properties.insert("sinceSnapshotId".into(), json!(input.snapshot.id));
+                properties.insert("sinceSnapshotDigest".into(), json!(input.snapshot.digest));
                 properties.insert(
-                    "snapshotSequence".into(),
+                    "sinceSnapshotSequence".into(),
                     json!(input.snapshot.sequence.to_string()),
                 );
                 properties.insert("reportCommand".into(), json!(command));
@@ -449,9 +449,9 @@ mod tests {
             );
             assert!(result["category"].as_str().is_some_and(|c| !c.is_empty()));
             let properties = &result["properties"];
-            assert_eq!(properties["snapshotId"], "s1");
-            assert_eq!(properties["snapshotDigest"], "sha256:s1");
-            assert_eq!(properties["snapshotSequence"], "3");
+            assert_eq!(properties["sinceSnapshotId"], "s1");
+            assert_eq!(properties["sinceSnapshotDigest"], "sha256:s1");
+            assert_eq!(properties["sinceSnapshotSequence"], "3");
             assert_eq!(properties["soc2"], "CC6.1, CC6.7");
             assert_eq!(properties["iso27001"], "A.8.24");
             assert!(
