@@ -18,7 +18,7 @@ import jsonschema
 import promql_parser
 import pytest
 
-from test_chart import NAMESPACE, REPO, chart, notes, of_kind, one, render  # noqa: F401 (chart: the fixture)
+from test_chart import NAMESPACE, REPO, chart, missing_record, notes, of_kind, one, render  # noqa: F401 (chart: the fixture)
 
 ENABLED = {
     "prometheusRule": {"enabled": True, "skipIfMissing": False, "labels": {"release": "kps"}},
@@ -161,7 +161,7 @@ def scraped_series() -> dict[str, set[str]]:
     else:
         path = Path(os.environ.get("CARGO_TARGET_DIR", REPO / "target")) / "operator-metrics.txt"
     if not path.is_file():
-        pytest.skip(f"no recorded scrape at {path} (written by tests/runtime_e2e.rs)")
+        missing_record(f"no recorded scrape at {path} (written by tests/runtime_e2e.rs)")
     series: dict[str, set[str]] = {}
     for line in path.read_text().splitlines():
         if not line or line.startswith("#"):
