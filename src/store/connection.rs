@@ -4,6 +4,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use bytes::Bytes;
+use futures::stream::BoxStream;
 use futures::{StreamExt, TryStreamExt};
 use object_store::aws::AmazonS3Builder;
 use object_store::local::LocalFileSystem;
@@ -385,6 +386,58 @@ impl ConnectionStore {
             }
         }
         Ok(())
+    }
+
+    /// The NDJSON of one kind streamed in chunks, blob after blob, each blob checked against its
+    /// digest when it ends: memory stays bounded whatever the kind's size. A consumer must
+    /// discard what it built from the chunks when an error arrives.
+    pub fn kind_chunks<'a>(&'a self, kind: &'a StoredKind) -> BoxStream<'a, Result<Bytes>> {
+        /// The blob being read: its chunks so far hashed, to compare with `digest` at its end.
+        struct Reading<'a> {
+            chunks: BoxStream<'static, object_store::Result<Bytes>>,
+            hasher: Sha256,
+            path: Path,
+            digest: &'a str,
+        }
+        futures::stream::try_unfold(
+            (kind.blobs.iter(), None::<Reading<'a>>),
+            move |(mut blobs, mut current)| async move {
+                loop {
+                    if let Some(mut reading) = current.take() {
+                        let next = reading.chunks.try_next().await;
+                        match next.map_err(object_error("read", &reading.path))? {
+                            Some(chunk) => {
+                                reading.hasher.update(&chunk);
+                                return Ok(Some((chunk, (blobs, Some(reading)))));
+                            }
+                            None if hex::encode(reading.hasher.finalize()) != reading.digest => {
+                                return Err(StoreError::CorruptBlob {
+                                    path: reading.path.to_string(),
+                                });
+                            }
+                            None => {}
+                        }
+                    }
+                    let Some(blob) = blobs.next() else {
+                        return Ok(None);
+                    };
+                    let path = self.layout.blob(&blob.sha256);
+                    let chunks = self
+                        .object
+                        .get(&path)
+                        .await
+                        .map_err(object_error("read", &path))?
+                        .into_stream();
+                    current = Some(Reading {
+                        chunks,
+                        hasher: Sha256::new(),
+                        path,
+                        digest: &blob.sha256,
+                    });
+                }
+            },
+        )
+        .boxed()
     }
 
     /// The NDJSON of one kind (its blobs concatenated), each blob checked against its digest.
