@@ -153,10 +153,22 @@ fn loader_reads_the_stored_layout_and_names_the_manifest_digest() {
         evaluate_all(&evidence, &settings, now())
     );
     assert_eq!(trimmed.counts(), evidence.counts());
+    // Evaluations hold the fields the controls read, and policy results only reduced.
     assert!(
-        trimmed.kinds["policy_statuses"].records[0]["record"]
-            .get("startedAt")
+        trimmed.kinds["devices"].records[0]
+            .get("serialNumber")
             .is_none()
+    );
+    assert!(
+        evidence.kinds["devices"].records[0]
+            .get("serialNumber")
+            .is_some()
+    );
+    let statuses = &trimmed.kinds["policy_statuses"];
+    assert!(statuses.records.is_empty() && statuses.aggregate.is_some());
+    assert!(
+        trimmed.records("policy_statuses").is_err(),
+        "reading the records a load did not keep fails, never reads as none"
     );
 }
 
@@ -412,4 +424,45 @@ fn not_evaluated_resources_are_named_with_the_reason_in_every_format() {
     }
     let json = render_json(&report);
     assert!(json.contains(reason), "json lacks: {reason}");
+}
+
+#[test]
+fn a_blob_changed_after_the_commit_fails_the_load_though_it_still_parses() {
+    let dir = tempfile::tempdir().unwrap();
+    let snapshot = write_snapshot(&passing_org(), dir.path());
+    let digest = snapshot.kind("devices").unwrap().blobs[0].sha256.clone();
+    let path = walk(dir.path())
+        .into_iter()
+        .find(|path| path.ends_with(&digest))
+        .expect("the devices blob is stored under its digest");
+    // Still NDJSON with the same records: only a name changed, which parsing alone accepts.
+    let text = std::fs::read_to_string(&path).unwrap();
+    let changed = text.replacen("\"displayName\":\"", "\"displayName\":\"X", 1);
+    assert_ne!(text, changed);
+    std::fs::write(&path, changed).unwrap();
+    let store = store_at(dir.path());
+    for records in [Records::ForControls, Records::All] {
+        let error = runtime()
+            .block_on(jumpcloud_operator::store::load_evidence(
+                &store, &snapshot, records,
+            ))
+            .unwrap_err();
+        assert!(
+            matches!(&error, jumpcloud_operator::store::StoreError::CorruptBlob { path } if path.ends_with(&digest)),
+            "{records:?}: {error}"
+        );
+    }
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files.extend(walk(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
 }

@@ -338,7 +338,7 @@ fn returned_until(until: &str) -> impl FnOnce(&EventsWindow) -> Events {
     move |window| Events::Returned(events_in(window, Some(until)))
 }
 
-fn event_ids(snapshot_events: &[serde_json::Value]) -> Vec<String> {
+fn event_ids(snapshot_events: &[jumpcloud_operator::controls::Record]) -> Vec<String> {
     snapshot_events
         .iter()
         .map(|e| e["id"].as_str().unwrap().to_owned())
@@ -484,7 +484,7 @@ async fn overlapping_events_are_stored_once_as_a_new_segment() {
         event_ids(
             &events_in(&second.manifest.events_window, None)
                 .iter()
-                .map(|e| serde_json::from_str(e).unwrap())
+                .map(|e| serde_json::from_str::<serde_json::Value>(e).unwrap().into())
                 .collect::<Vec<_>>()
         ),
         ["ev-0002", "ev-0003", "ev-0004", "ev-0005"]

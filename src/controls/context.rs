@@ -3,13 +3,15 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use serde_json::Value;
+use super::record::Record;
 
 use super::catalog::Finding;
 use super::evidence::{EvidenceSet, Unavailable};
 use super::json::{as_f64, at, bool_at, f64_at, id_of, show, str_at};
 use super::kinds::*;
+use super::policy_results::PolicyResults;
 use super::settings::ControlSettings;
+use super::sign_ins::SignIns;
 
 /// OS family of a device.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,7 +23,7 @@ pub(super) enum Family {
 }
 
 impl Family {
-    pub(super) fn of(device: &Value) -> Family {
+    pub(super) fn of(device: &Record) -> Family {
         let family = str_at(device, "osFamily")
             .unwrap_or("")
             .to_ascii_lowercase();
@@ -69,17 +71,17 @@ impl<'a> Ctx<'a> {
         Ctx { ev, settings, now }
     }
 
-    pub(super) fn records(&self, kind: &str) -> Result<&'a [Value], String> {
+    pub(super) fn records(&self, kind: &str) -> Result<&'a [Record], String> {
         self.ev
             .records(kind)
             .map_err(|e: Unavailable| e.to_string())
     }
 
-    pub(super) fn children(&self, kind: &str) -> Result<Vec<(&'a str, &'a Value)>, String> {
+    pub(super) fn children(&self, kind: &str) -> Result<Vec<(&'a str, &'a Record)>, String> {
         self.ev.children(kind).map_err(|e| e.to_string())
     }
 
-    pub(super) fn organization(&self) -> Result<&'a Value, String> {
+    pub(super) fn organization(&self) -> Result<&'a Record, String> {
         self.records(ORGANIZATION)?
             .first()
             .ok_or_else(|| "the organization record is missing".to_owned())
@@ -105,12 +107,12 @@ impl<'a> Ctx<'a> {
 
     /// Devices in scope (not in an excluded device group), sorted by id, with the number
     /// excluded.
-    fn devices(&self) -> Result<(Vec<&'a Value>, usize), String> {
+    fn devices(&self) -> Result<(Vec<&'a Record>, usize), String> {
         let excluded = self.members_of(
             DEVICE_GROUP_MEMBERS,
             &self.settings.excluded_device_group_ids,
         )?;
-        let mut devices: Vec<&Value> = self.records(DEVICES)?.iter().collect();
+        let mut devices: Vec<&Record> = self.records(DEVICES)?.iter().collect();
         devices.sort_by_key(|d| id_of(d));
         let before = devices.len();
         devices.retain(|d| !excluded.contains(&id_of(d)));
@@ -119,23 +121,23 @@ impl<'a> Ctx<'a> {
 
     /// Devices in scope, sorted by id, and a finding that already notes how many the
     /// settings' excluded groups left out: where every per-device control starts.
-    pub(super) fn device_scope(&self) -> Result<(Vec<&'a Value>, Finding), String> {
+    pub(super) fn device_scope(&self) -> Result<(Vec<&'a Record>, Finding), String> {
         let (devices, excluded) = self.devices()?;
         Ok((devices, finding_excluding(excluded, "devices")))
     }
 
     /// Users in scope, sorted by id, and a finding that already notes how many the settings'
     /// excluded groups left out: where every per-user control starts.
-    pub(super) fn user_scope(&self) -> Result<(Vec<&'a Value>, Finding), String> {
+    pub(super) fn user_scope(&self) -> Result<(Vec<&'a Record>, Finding), String> {
         let (users, excluded) = self.users()?;
         Ok((users, finding_excluding(excluded, "users")))
     }
 
     /// Users in scope (not in an excluded user group), sorted by id, with the number excluded.
-    fn users(&self) -> Result<(Vec<&'a Value>, usize), String> {
+    fn users(&self) -> Result<(Vec<&'a Record>, usize), String> {
         let excluded =
             self.members_of(USER_GROUP_MEMBERS, &self.settings.excluded_user_group_ids)?;
-        let mut users: Vec<&Value> = self.records(USERS)?.iter().collect();
+        let mut users: Vec<&Record> = self.records(USERS)?.iter().collect();
         users.sort_by_key(|u| id_of(u));
         let before = users.len();
         users.retain(|u| !excluded.contains(&id_of(u)));
@@ -143,8 +145,11 @@ impl<'a> Ctx<'a> {
     }
 
     /// System Insights rows of a table by system id. `Err` when the kind is unavailable.
-    pub(super) fn insights(&self, kind: &str) -> Result<BTreeMap<&'a str, Vec<&'a Value>>, String> {
-        let mut map: BTreeMap<&str, Vec<&Value>> = BTreeMap::new();
+    pub(super) fn insights(
+        &self,
+        kind: &str,
+    ) -> Result<BTreeMap<&'a str, Vec<&'a Record>>, String> {
+        let mut map: BTreeMap<&str, Vec<&Record>> = BTreeMap::new();
         for row in self.records(kind)? {
             if let Some(system) = str_at(row, "system_id") {
                 map.entry(system).or_default().push(row);
@@ -154,7 +159,7 @@ impl<'a> Ctx<'a> {
     }
 
     /// Policy details by policy id.
-    pub(super) fn policies(&self) -> Result<BTreeMap<String, &'a Value>, String> {
+    pub(super) fn policies(&self) -> Result<BTreeMap<String, &'a Record>, String> {
         Ok(self
             .records(POLICY_DETAILS)?
             .iter()
@@ -162,45 +167,43 @@ impl<'a> Ctx<'a> {
             .collect())
     }
 
-    /// Latest policy statuses as (policy id, status record), sorted.
-    pub(super) fn statuses(&self) -> Result<Vec<(&'a str, &'a Value)>, String> {
-        let mut rows = self.children(POLICY_STATUSES)?;
-        rows.iter_mut().for_each(|row| {
-            if row.0.is_empty() {
-                row.0 = str_at(row.1, "policyID").unwrap_or("");
-            }
-        });
-        rows.sort_by(|a, b| (a.0, system_of(a.1)).cmp(&(b.0, system_of(b.1))));
-        Ok(rows)
+    /// The latest policy results, in (policy id, device id) order.
+    pub(super) fn policy_results(&self) -> Result<&'a PolicyResults, String> {
+        self.ev.policy_results().map_err(|e| e.to_string())
+    }
+
+    /// The sign-ins read from the Directory Insights events.
+    pub(super) fn sign_ins(&self) -> Result<&'a SignIns, String> {
+        self.ev.sign_ins().map_err(|e| e.to_string())
     }
 }
 
-pub(super) fn system_of(status: &Value) -> &str {
+pub(super) fn system_of(status: &Record) -> &str {
     str_at(status, "systemID")
         .or_else(|| str_at(status, "system_id"))
         .unwrap_or("")
 }
 
-pub(super) fn device_name(device: &Value) -> String {
+pub(super) fn device_name(device: &Record) -> String {
     str_at(device, "displayName")
         .or_else(|| str_at(device, "hostname"))
         .unwrap_or("")
         .to_owned()
 }
 
-pub(super) fn user_name(user: &Value) -> String {
+pub(super) fn user_name(user: &Record) -> String {
     str_at(user, "username")
         .or_else(|| str_at(user, "email"))
         .unwrap_or("")
         .to_owned()
 }
 
-pub(super) fn policy_name(policy: &Value) -> String {
+pub(super) fn policy_name(policy: &Record) -> String {
     str_at(policy, "name").unwrap_or("").to_owned()
 }
 
 /// Template name + display name, lower case, for matching policy kinds.
-pub(super) fn template_text(policy: &Value) -> String {
+pub(super) fn template_text(policy: &Record) -> String {
     format!(
         "{} {}",
         str_at(policy, "template.name").unwrap_or(""),
@@ -209,7 +212,7 @@ pub(super) fn template_text(policy: &Value) -> String {
     .to_ascii_lowercase()
 }
 
-pub(super) fn is_screen_lock_policy(policy: &Value) -> bool {
+pub(super) fn is_screen_lock_policy(policy: &Record) -> bool {
     let text = template_text(policy);
     [
         "screen_lock",
@@ -222,7 +225,7 @@ pub(super) fn is_screen_lock_policy(policy: &Value) -> bool {
     .any(|needle| text.contains(needle))
 }
 
-pub(super) fn is_firewall_policy(policy: &Value) -> bool {
+pub(super) fn is_firewall_policy(policy: &Record) -> bool {
     let text = template_text(policy);
     ["firewall", "ufw", "iptables"]
         .iter()
@@ -231,9 +234,9 @@ pub(super) fn is_firewall_policy(policy: &Value) -> bool {
 
 /// The idle timeout (seconds) configured in a screen-lock policy: the value of the config field
 /// whose name mentions a timeout or idle time.
-pub(super) fn policy_timeout_seconds(policy: &Value) -> Option<f64> {
+pub(super) fn policy_timeout_seconds(policy: &Record) -> Option<f64> {
     let field_names: BTreeMap<&str, &str> = at(policy, "configFields")
-        .and_then(Value::as_array)
+        .and_then(Record::as_array)
         .map(|fields| {
             fields
                 .iter()
@@ -241,7 +244,7 @@ pub(super) fn policy_timeout_seconds(policy: &Value) -> Option<f64> {
                 .collect()
         })
         .unwrap_or_default();
-    let values = at(policy, "values").and_then(Value::as_array)?;
+    let values = at(policy, "values").and_then(Record::as_array)?;
     values.iter().find_map(|value| {
         let name = str_at(value, "configFieldName")
             .or_else(|| str_at(value, "configFieldID").and_then(|id| field_names.get(id).copied()))
@@ -255,7 +258,7 @@ pub(super) fn policy_timeout_seconds(policy: &Value) -> Option<f64> {
     })
 }
 
-pub(super) fn status_state(status: &Value) -> &str {
+pub(super) fn status_state(status: &Record) -> &str {
     match str_at(status, "state") {
         Some(state) => state,
         None => match bool_at(status, "success") {
@@ -266,7 +269,7 @@ pub(super) fn status_state(status: &Value) -> &str {
     }
 }
 
-pub(super) fn insights_state(device: &Value) -> String {
+pub(super) fn insights_state(device: &Record) -> String {
     show(device, "systemInsights.state")
 }
 
@@ -285,7 +288,7 @@ fn finding_excluding(excluded: usize, what: &str) -> Finding {
     finding
 }
 
-pub(super) fn os_version_of(device: &Value, si: Option<&Vec<&Value>>) -> Option<String> {
+pub(super) fn os_version_of(device: &Record, si: Option<&Vec<&Record>>) -> Option<String> {
     si.and_then(|rows| rows.first())
         .and_then(|row| str_at(row, "version"))
         .or_else(|| str_at(device, "osVersionDetail.version"))
@@ -293,7 +296,7 @@ pub(super) fn os_version_of(device: &Value, si: Option<&Vec<&Value>>) -> Option<
         .map(str::to_owned)
 }
 
-pub(super) fn os_major(device: &Value, si: Option<&Vec<&Value>>) -> Option<u64> {
+pub(super) fn os_major(device: &Record, si: Option<&Vec<&Record>>) -> Option<u64> {
     si.and_then(|rows| rows.first())
         .and_then(|row| f64_at(row, "major"))
         .or_else(|| f64_at(device, "osVersionDetail.major"))
@@ -304,7 +307,7 @@ pub(super) fn os_major(device: &Value, si: Option<&Vec<&Value>>) -> Option<u64> 
 }
 
 /// Why a device of no known OS family is not evaluated by a per-family control.
-pub(super) fn unknown_family(device: &Value) -> String {
+pub(super) fn unknown_family(device: &Record) -> String {
     format!(
         "OS family not recognised: osFamily={}, os={}",
         show(device, "osFamily"),

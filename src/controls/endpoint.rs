@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use serde_json::Value;
+use super::record::Record;
 
 use super::catalog::Finding;
 use super::context::*;
@@ -44,13 +44,13 @@ pub(super) fn e1_disk_encryption(ctx: &Ctx) -> Result<Finding, String> {
         };
         let si_encrypted = match family {
             Family::Windows => {
-                let system: Vec<&&Value> = rows
+                let system: Vec<&&Record> = rows
                     .iter()
                     .filter(|r| {
                         str_at(r, "drive_letter").is_some_and(|d| d.eq_ignore_ascii_case("C:"))
                     })
                     .collect();
-                let candidates: Vec<&&Value> = if system.is_empty() {
+                let candidates: Vec<&&Record> = if system.is_empty() {
                     rows.iter().collect()
                 } else {
                     system
@@ -127,18 +127,17 @@ pub(super) fn e1_recovery_key(ctx: &Ctx) -> Result<Finding, String> {
 pub(super) fn e2_screen_lock(ctx: &Ctx) -> Result<Finding, String> {
     let (devices, mut f) = ctx.device_scope()?;
     let policies = ctx.policies()?;
-    let statuses = ctx.statuses()?;
     let limit = f64::from(ctx.settings.screen_lock_minutes_or_default()) * 60.0;
-    let mut per_device: BTreeMap<&str, Vec<(&Value, &Value)>> = BTreeMap::new();
-    for (policy_id, status) in &statuses {
+    let mut per_device: BTreeMap<&str, Vec<(&Record, &str)>> = BTreeMap::new();
+    for result in ctx.policy_results()?.iter() {
         if let Some(policy) = policies
-            .get(*policy_id)
+            .get(result.policy_id)
             .filter(|p| is_screen_lock_policy(p))
         {
             per_device
-                .entry(system_of(status))
+                .entry(result.system_id)
                 .or_default()
-                .push((policy, status));
+                .push((policy, result.state));
         }
     }
     let unreadable: BTreeSet<String> = policies
@@ -163,8 +162,7 @@ pub(super) fn e2_screen_lock(ctx: &Ctx) -> Result<Finding, String> {
         };
         let mut reasons = Vec::new();
         let mut ok = false;
-        for (policy, status) in bound {
-            let state = status_state(status);
+        for &(policy, state) in bound {
             match policy_timeout_seconds(policy) {
                 _ if state != "success" => {
                     reasons.push(format!("{}: latest result {state}", policy_name(policy)))
@@ -203,14 +201,14 @@ pub(super) fn e3_firewall(ctx: &Ctx) -> Result<Finding, String> {
     let policies = ctx.policies()?;
     let mut firewall_ok: BTreeSet<&str> = BTreeSet::new();
     let mut firewall_bound: BTreeSet<&str> = BTreeSet::new();
-    for (policy_id, status) in ctx.statuses()? {
+    for result in ctx.policy_results()?.iter() {
         if policies
-            .get(policy_id)
+            .get(result.policy_id)
             .is_some_and(|p| is_firewall_policy(p))
         {
-            firewall_bound.insert(system_of(status));
-            if status_state(status) == "success" {
-                firewall_ok.insert(system_of(status));
+            firewall_bound.insert(result.system_id);
+            if result.state == "success" {
+                firewall_ok.insert(result.system_id);
             }
         }
     }
@@ -296,7 +294,7 @@ pub(super) fn e4_antivirus(ctx: &Ctx) -> Result<Finding, String> {
                     insights_state(device)
                 )),
                 Some(rows) => {
-                    let antivirus: Vec<&&Value> = rows
+                    let antivirus: Vec<&&Record> = rows
                         .iter()
                         .filter(|r| {
                             str_at(r, "type").is_some_and(|t| t.eq_ignore_ascii_case("antivirus"))
@@ -481,14 +479,14 @@ pub(super) fn e8_policy_failures(ctx: &Ctx) -> Result<Finding, String> {
     let mut per_device: BTreeMap<&str, Vec<String>> = BTreeMap::new();
     let mut with_results: BTreeSet<&str> = BTreeSet::new();
     let mut orphaned = 0u64;
-    for (policy_id, status) in ctx.statuses()? {
-        let system = system_of(status);
+    for result in ctx.policy_results()?.iter() {
+        let (policy_id, system) = (result.policy_id, result.system_id);
         if !all_devices.contains(system) {
             orphaned += 1;
             continue;
         }
         with_results.insert(system);
-        let state = status_state(status);
+        let state = result.state;
         // The documented states are success, failed and pending; any other (or none) could
         // hide a failure, so it fails too.
         if state == "failed" || !["success", "pending"].contains(&state) {

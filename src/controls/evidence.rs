@@ -7,6 +7,11 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::aggregate::{Aggregate, Aggregator};
+use super::policy_results::PolicyResults;
+use super::record::{Interner, Record};
+use super::sign_ins::SignIns;
+
 /// Whether a kind's records can be trusted as the complete set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -39,10 +44,14 @@ pub struct KindEvidence {
     pub state: KindState,
     /// The NDJSON lines, parsed. For kinds read per parent object each record is
     /// `{"<parent_field>": id, "record": <raw>}` (see [`EvidenceSet::children`]).
-    pub records: Vec<Value>,
+    pub records: Vec<Record>,
+    /// The reduction of a kind the controls read only reduced (policy results, events): built
+    /// whether or not the records are kept.
+    pub aggregate: Option<Aggregate>,
     /// Number of records: the manifest's count, also for kinds whose records were not loaded.
     pub count: u64,
-    /// Whether `records` holds the kind's records (the loader can skip kinds no control reads).
+    /// Whether `records` holds the kind's records (the loader skips kinds no control reads, and
+    /// keeps only the aggregate of reduced kinds for an evaluation).
     pub loaded: bool,
     /// SHA-256 of the kind's NDJSON, when it is one blob.
     pub sha256: Option<String>,
@@ -57,20 +66,64 @@ pub struct KindEvidence {
 }
 
 impl KindEvidence {
-    /// A complete kind with the given records (tests and in-memory evaluation).
+    /// A complete kind with the given records (tests and in-memory evaluation), reduced too when
+    /// it is a reduced kind.
     pub fn complete(records: Vec<Value>) -> Self {
+        Self::complete_with_parent(records, None)
+    }
+
+    fn complete_with_parent(records: Vec<Value>, parent_field: Option<&str>) -> Self {
+        let mut shared = Interner::default();
+        let records: Vec<Record> = records
+            .iter()
+            .map(|record| Record::from_value(record, &mut shared))
+            .collect();
         KindEvidence {
             state: KindState::Complete,
             count: records.len() as u64,
             loaded: true,
+            aggregate: None,
             records,
             sha256: None,
             blobs: Vec::new(),
             file: None,
-            parent_field: None,
+            parent_field: parent_field.map(str::to_owned),
             reason: None,
         }
     }
+
+    fn reduced_as(mut self, kind: &str) -> Self {
+        if let Some(mut aggregator) = Aggregator::for_kind(kind) {
+            for line in &self.records {
+                let (parent, record) = child_parts(line, self.parent_field.as_deref());
+                aggregator.add(parent, record);
+            }
+            self.aggregate = Some(aggregator.finish());
+        }
+        self
+    }
+}
+
+/// The parent id and the record of a line of a kind read per parent object. Lines without the
+/// parent wrapper are the record itself, with an empty parent id.
+pub(crate) fn child_parts<'a>(
+    line: &'a Record,
+    parent_field: Option<&str>,
+) -> (&'a str, &'a Record) {
+    let parent = parent_field
+        .and_then(|field| line.get(field))
+        .and_then(Record::as_str)
+        .or_else(|| {
+            // Tolerate a manifest without `parent_field`: any `*_id` string key next to
+            // `record`.
+            line.get("record")?;
+            line.entries()
+                .find(|(k, v)| k.ends_with("_id") && v.is_string())
+                .and_then(|(_, v)| v.as_str())
+        })
+        .unwrap_or("");
+    let record = line.get("record").unwrap_or(line);
+    (parent, record)
 }
 
 /// Snapshot metadata shown in reports.
@@ -150,8 +203,10 @@ impl std::fmt::Display for Unavailable {
 impl EvidenceSet {
     /// Adds (or replaces) a complete kind.
     pub fn with_kind(mut self, kind: &str, records: Vec<Value>) -> Self {
-        self.kinds
-            .insert(kind.to_owned(), KindEvidence::complete(records));
+        self.kinds.insert(
+            kind.to_owned(),
+            KindEvidence::complete(records).reduced_as(kind),
+        );
         self
     }
 
@@ -171,9 +226,9 @@ impl EvidenceSet {
                 Value::Object(line)
             })
             .collect();
-        let mut evidence = KindEvidence::complete(records);
-        evidence.parent_field = Some(parent_field.to_owned());
-        self.kinds.insert(kind.to_owned(), evidence);
+        let evidence = KindEvidence::complete_with_parent(records, Some(parent_field));
+        self.kinds
+            .insert(kind.to_owned(), evidence.reduced_as(kind));
         self
     }
 
@@ -190,46 +245,58 @@ impl EvidenceSet {
     }
 
     /// The records of a complete kind.
-    pub fn records(&self, kind: &str) -> Result<&[Value], Unavailable> {
+    pub fn records(&self, kind: &str) -> Result<&[Record], Unavailable> {
+        let evidence = self.complete(kind)?;
+        if evidence.loaded {
+            Ok(&evidence.records)
+        } else {
+            Err(self.unavailable(kind))
+        }
+    }
+
+    /// The kind, when complete.
+    fn complete(&self, kind: &str) -> Result<&KindEvidence, Unavailable> {
         match self.kinds.get(kind) {
-            Some(evidence) if evidence.state == KindState::Complete && evidence.loaded => {
-                Ok(&evidence.records)
-            }
-            other => Err(Unavailable {
-                kind: kind.to_owned(),
-                state: other.map_or(KindState::Missing, |k| k.state),
-                reason: other.and_then(|k| k.reason.clone()),
-            }),
+            Some(evidence) if evidence.state == KindState::Complete => Ok(evidence),
+            _ => Err(self.unavailable(kind)),
+        }
+    }
+
+    fn unavailable(&self, kind: &str) -> Unavailable {
+        let evidence = self.kinds.get(kind);
+        Unavailable {
+            kind: kind.to_owned(),
+            state: evidence.map_or(KindState::Missing, |k| k.state),
+            reason: evidence.and_then(|k| k.reason.clone()),
+        }
+    }
+
+    /// The policy results of a complete `policy_statuses` kind.
+    pub fn policy_results(&self) -> Result<&PolicyResults, Unavailable> {
+        let kind = super::kinds::POLICY_STATUSES;
+        match &self.complete(kind)?.aggregate {
+            Some(Aggregate::PolicyResults(results)) => Ok(results),
+            _ => Err(self.unavailable(kind)),
+        }
+    }
+
+    /// The sign-ins of a complete Directory Insights events kind.
+    pub fn sign_ins(&self) -> Result<&SignIns, Unavailable> {
+        let kind = super::kinds::DI_EVENTS;
+        match &self.complete(kind)?.aggregate {
+            Some(Aggregate::SignIns(sign_ins)) => Ok(sign_ins),
+            _ => Err(self.unavailable(kind)),
         }
     }
 
     /// The records of a per-parent kind as `(parent id, raw record)`. Lines without the parent
     /// wrapper are returned with an empty parent id.
-    pub fn children(&self, kind: &str) -> Result<Vec<(&str, &Value)>, Unavailable> {
-        let evidence = self.kinds.get(kind);
-        let field = evidence
-            .and_then(|k| k.parent_field.clone())
-            .unwrap_or_default();
-        let records = self.records(kind)?;
-        Ok(records
+    pub fn children(&self, kind: &str) -> Result<Vec<(&str, &Record)>, Unavailable> {
+        let field = self.kinds.get(kind).and_then(|k| k.parent_field.as_deref());
+        Ok(self
+            .records(kind)?
             .iter()
-            .map(|line| {
-                let parent = line
-                    .get(&field)
-                    .and_then(Value::as_str)
-                    .or_else(|| {
-                        // Tolerate a manifest without `parent_field`: any `*_id` string key
-                        // next to `record`.
-                        line.as_object().and_then(|map| {
-                            map.iter()
-                                .find(|(k, v)| k.ends_with("_id") && v.is_string())
-                                .and_then(|(_, v)| v.as_str())
-                        })
-                    })
-                    .unwrap_or("");
-                let record = line.get("record").unwrap_or(line);
-                (parent, record)
-            })
+            .map(|line| child_parts(line, field))
             .collect())
     }
 
@@ -310,174 +377,9 @@ pub fn collection_meta(collection: &Value) -> SnapshotMeta {
     }
 }
 
-/// Which fields of a record to keep while parsing it.
-#[derive(Clone, Copy)]
-struct Projection<'a> {
-    /// Sorted (binary search; the projection's tests check it).
-    keep: &'static [&'static str],
-    /// The parent id field of a per-parent line (`{"<parent>": id, "record": {...}}`).
-    parent_field: Option<&'a str>,
-    /// Whether this is the line itself (where `record` and the parent field live).
-    line: bool,
-}
-
-impl Projection<'_> {
-    fn keeps(&self, key: &str) -> bool {
-        self.keep.binary_search(&key).is_ok() || (self.line && self.parent_field == Some(key))
-    }
-}
-
-/// Parses a record keeping only the projected fields of its object (and of the inner `record`
-/// of a per-parent line). The other fields are skipped by the parser, never allocated: building
-/// them first and dropping them after would leave the allocator holding the peak anyway.
-impl<'de> serde::de::DeserializeSeed<'de> for Projection<'_> {
-    type Value = Value;
-
-    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
-        deserializer.deserialize_any(self)
-    }
-}
-
-impl<'de> serde::de::Visitor<'de> for Projection<'_> {
-    type Value = Value;
-
-    fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
-        formatter.write_str("a JSON value")
-    }
-
-    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
-        let mut fields = serde_json::Map::new();
-        while let Some(key) = map.next_key::<String>()? {
-            if self.line && key == "record" {
-                let inner = Projection {
-                    line: false,
-                    ..self
-                };
-                fields.insert(key, map.next_value_seed(inner)?);
-            } else if self.keeps(&key) {
-                fields.insert(key, map.next_value()?);
-            } else {
-                map.next_value::<serde::de::IgnoredAny>()?;
-            }
-        }
-        Ok(Value::Object(fields))
-    }
-
-    // Records are objects; anything else is kept whole, as the API returned it.
-    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
-        let mut items = Vec::new();
-        while let Some(item) = seq.next_element()? {
-            items.push(item);
-        }
-        Ok(Value::Array(items))
-    }
-
-    fn visit_bool<E>(self, value: bool) -> Result<Value, E> {
-        Ok(Value::Bool(value))
-    }
-
-    fn visit_i64<E>(self, value: i64) -> Result<Value, E> {
-        Ok(Value::from(value))
-    }
-
-    fn visit_u64<E>(self, value: u64) -> Result<Value, E> {
-        Ok(Value::from(value))
-    }
-
-    fn visit_f64<E>(self, value: f64) -> Result<Value, E> {
-        Ok(Value::from(value))
-    }
-
-    fn visit_str<E>(self, value: &str) -> Result<Value, E> {
-        Ok(Value::String(value.to_owned()))
-    }
-
-    fn visit_unit<E>(self) -> Result<Value, E> {
-        Ok(Value::Null)
-    }
-}
-
-/// Parses one kind's NDJSON. With `keep`, records keep just those top-level fields (and the
-/// `parent_field` of a child line): parsed JSON takes about ten times its text in memory.
-pub fn parse_records_keeping(
-    ndjson: &[u8],
-    keep: Option<&'static [&'static str]>,
-    parent_field: Option<&str>,
-    origin: &str,
-) -> Result<Vec<Value>, LoadError> {
-    let projection = keep.map(|keep| Projection {
-        keep,
-        parent_field,
-        line: true,
-    });
-    let mut records = Vec::new();
-    for (index, line) in ndjson.split(|b| *b == b'\n').enumerate() {
-        if line.iter().all(u8::is_ascii_whitespace) {
-            continue;
-        }
-        let parsed = match projection {
-            Some(projection) => {
-                use serde::de::DeserializeSeed;
-                let mut deserializer = serde_json::Deserializer::from_slice(line);
-                projection
-                    .deserialize(&mut deserializer)
-                    .and_then(|value| deserializer.end().map(|()| value))
-            }
-            None => serde_json::from_slice(line),
-        };
-        records.push(parsed.map_err(|source| LoadError::Record {
-            origin: origin.to_owned(),
-            line: index + 1,
-            source,
-        })?);
-    }
-    Ok(records)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::controls::parse_records;
-
-    #[test]
-    fn records_parse_with_line_numbers_and_projection() {
-        let ndjson = b"{\"id\":\"a\",\"event_type\":\"x\",\"noise\":[1,2]}\n\n{\"id\":\"b\"}\n";
-        let all = parse_records(ndjson, "directory_insights_events", None, "blob", false).unwrap();
-        assert_eq!(all.len(), 2);
-        assert!(all[0].get("noise").is_some());
-        let trimmed =
-            parse_records(ndjson, "directory_insights_events", None, "blob", true).unwrap();
-        assert_eq!(
-            trimmed[0],
-            serde_json::json!({"id": "a", "event_type": "x"})
-        );
-        let error = parse_records(b"{}\nnot json\n", "users", None, "blobs/x", false).unwrap_err();
-        assert!(error.to_string().starts_with("blobs/x line 2:"), "{error}");
-        let error = parse_records(b"{\"id\":1} trailing\n", "users", None, "b", true).unwrap_err();
-        assert!(error.to_string().starts_with("b line 1:"), "{error}");
-    }
-
-    #[test]
-    fn projection_keeps_the_parent_and_the_fields_read_of_the_inner_record() {
-        let ndjson =
-            br#"{"group_id":"g1","other":1,"record":{"id":"u1","type":"user","paths":[[1]]}}
-{"group_id":"g2","record":[1,{"a":null}]}
-[true,2,-3,1.5,"s",null]
-"#;
-        let lines =
-            parse_records(ndjson, "user_group_members", Some("group_id"), "b", true).unwrap();
-        assert_eq!(
-            lines,
-            vec![
-                serde_json::json!({"group_id": "g1", "record": {"id": "u1", "type": "user"}}),
-                serde_json::json!({"group_id": "g2", "record": [1, {"a": null}]}),
-                serde_json::json!([true, 2, -3, 1.5, "s", null]),
-            ]
-        );
-        let whole =
-            parse_records(ndjson, "user_group_members", Some("group_id"), "b", false).unwrap();
-        assert_eq!(whole[0]["other"], 1);
-    }
 
     #[test]
     fn collection_meta_reads_what_it_knows_and_ignores_the_rest() {

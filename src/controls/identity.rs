@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::Value;
+use super::record::Record;
 
 use super::catalog::Finding;
 use super::context::*;
@@ -12,12 +12,12 @@ use super::json::{at, bool_at, f64_at, id_of, show, str_at, time_at};
 use super::kinds::*;
 use super::settings::MfaExclusionHandling;
 
-pub(super) fn is_suspended(user: &Value) -> bool {
+pub(super) fn is_suspended(user: &Record) -> bool {
     bool_at(user, "suspended") == Some(true)
         || str_at(user, "state").is_some_and(|s| s.eq_ignore_ascii_case("SUSPENDED"))
 }
 
-pub(super) fn is_active_user(user: &Value, include_staged: bool) -> bool {
+pub(super) fn is_active_user(user: &Record, include_staged: bool) -> bool {
     if is_suspended(user) {
         return false;
     }
@@ -114,7 +114,7 @@ pub(super) fn i2_admin_mfa(ctx: &Ctx) -> Result<Finding, String> {
             ),
         );
     }
-    let mut admins: Vec<&Value> = admins.iter().collect();
+    let mut admins: Vec<&Record> = admins.iter().collect();
     admins.sort_by_key(|a| id_of(a));
     for admin in admins {
         if bool_at(admin, "suspended") == Some(true) {
@@ -217,7 +217,7 @@ pub(super) fn i4_lockout(ctx: &Ctx) -> Result<Finding, String> {
     let org = ctx.organization()?;
     let policy = at(org, "settings.passwordPolicy")
         .cloned()
-        .unwrap_or(Value::Null);
+        .unwrap_or(Record::Null);
     let max = f64::from(ctx.settings.max_login_attempts_or_default());
     let mut f = Finding {
         evaluated: 1,
@@ -254,24 +254,13 @@ pub(super) fn i4_lockout(ctx: &Ctx) -> Result<Finding, String> {
     Ok(f)
 }
 
-/// Directory Insights event types that are a user's sign-in.
-pub(super) const SIGN_IN_EVENTS: &[&str] = &[
-    "user_login_attempt",
-    "sso_auth",
-    "login_attempt",
-    "ldap_bind",
-    "radius_auth",
-    "user_portal_login",
-    "password_manager_login",
-];
-
 pub(super) fn i5_dormant(ctx: &Ctx) -> Result<Finding, String> {
     if ctx.ev.state(DI_EVENTS) == KindState::NotLicensed {
         return Err(
             "Directory Insights is not licensed for this organization (HTTP 402), and JumpCloud users carry no last-login field".to_owned(),
         );
     }
-    let events = ctx.records(DI_EVENTS)?;
+    let sign_ins = ctx.sign_ins()?;
     let (users, mut f) = ctx.user_scope()?;
     let days = i64::from(ctx.settings.dormant_account_days_or_default());
     let (Some(start), Some(end)) = (
@@ -286,32 +275,6 @@ pub(super) fn i5_dormant(ctx: &Ctx) -> Result<Finding, String> {
             "the Directory Insights events cover {window} days, fewer than dormantAccountDays ({days}); collect a longer window or lower the threshold"
         ));
     }
-    let mut last: BTreeMap<String, jiff::Timestamp> = BTreeMap::new();
-    for event in events {
-        let kind = str_at(event, "event_type").unwrap_or("");
-        if !SIGN_IN_EVENTS.contains(&kind) || bool_at(event, "success") != Some(true) {
-            continue;
-        }
-        let Some(at_time) = time_at(event, "timestamp") else {
-            continue;
-        };
-        let keys = [
-            str_at(event, "initiated_by.id").map(str::to_owned),
-            str_at(event, "initiated_by.username").map(|u| format!("@{}", u.to_ascii_lowercase())),
-            str_at(event, "username").map(|u| format!("@{}", u.to_ascii_lowercase())),
-        ];
-        // An empty id or name would match every user without one.
-        for key in keys
-            .into_iter()
-            .flatten()
-            .filter(|k| !k.is_empty() && k != "@")
-        {
-            let entry = last.entry(key).or_insert(at_time);
-            if at_time > *entry {
-                *entry = at_time;
-            }
-        }
-    }
     let mut too_new = 0;
     for user in users {
         if !is_active_user(user, false) {
@@ -322,13 +285,7 @@ pub(super) fn i5_dormant(ctx: &Ctx) -> Result<Finding, String> {
             continue;
         }
         f.evaluated += 1;
-        let by_id = last.get(&id_of(user)).copied();
-        let by_name = Some(user_name(user))
-            .filter(|name| !name.is_empty())
-            .and_then(|name| last.get(&format!("@{}", name.to_ascii_lowercase())))
-            .copied();
-        let seen = by_id.max(by_name);
-        match seen {
+        match sign_ins.last_of(&id_of(user), &user_name(user)) {
             Some(seen) if days_between(seen, ctx.now) <= days => {}
             Some(seen) => f.fail(
                 id_of(user),
@@ -368,7 +325,7 @@ pub(super) fn i6_leavers(ctx: &Ctx) -> Result<Finding, String> {
                 .push(id_of(record));
         }
     }
-    let mut suspended: Vec<&Value> = users.iter().filter(|u| is_suspended(u)).collect();
+    let mut suspended: Vec<&Record> = users.iter().filter(|u| is_suspended(u)).collect();
     suspended.sort_by_key(|u| id_of(u));
     let mut f = Finding::default();
     for user in suspended {
@@ -423,7 +380,7 @@ pub(super) fn i7_privileged(ctx: &Ctx) -> Result<Finding, String> {
             sudo.push(user_name(user));
         }
     }
-    let mut groups: Vec<&Value> = groups.iter().collect();
+    let mut groups: Vec<&Record> = groups.iter().collect();
     groups.sort_by_key(|g| id_of(g));
     for group in groups {
         f.evaluated += 1;
@@ -480,7 +437,7 @@ pub(super) fn i7_privileged(ctx: &Ctx) -> Result<Finding, String> {
 pub(super) fn i9_api_keys(ctx: &Ctx) -> Result<Finding, String> {
     let admins = ctx.records(ADMINISTRATORS)?;
     let max_age = i64::from(ctx.settings.api_key_max_age_days_or_default());
-    let mut admins: Vec<&Value> = admins.iter().collect();
+    let mut admins: Vec<&Record> = admins.iter().collect();
     admins.sort_by_key(|a| id_of(a));
     let mut f = Finding::default();
     for admin in admins {
@@ -575,7 +532,7 @@ pub(super) fn i10_audit_logging(ctx: &Ctx) -> Result<Finding, String> {
             ),
         );
     }
-    let count = ctx.records(DI_EVENTS)?.len();
+    let count = ctx.sign_ins()?.events();
     match (
         ctx.ev.meta.events_window_start,
         ctx.ev.meta.events_window_end,
@@ -600,12 +557,12 @@ pub(super) fn i11_conditional_access(ctx: &Ctx) -> Result<Finding, String> {
     {
         required.push(("application", "SSO applications"));
     }
-    let mut policies: Vec<&Value> = policies.iter().collect();
+    let mut policies: Vec<&Record> = policies.iter().collect();
     policies.sort_by_key(|p| id_of(p));
     let mut f = Finding::default();
     for (kind, label) in required {
         f.evaluated += 1;
-        let mfa: Vec<&&Value> = policies
+        let mfa: Vec<&&Record> = policies
             .iter()
             .filter(|p| {
                 str_at(p, "type") == Some(kind)
@@ -646,7 +603,7 @@ pub(super) fn i11_conditional_access(ctx: &Ctx) -> Result<Finding, String> {
 pub(super) fn i12_certs(ctx: &Ctx) -> Result<Finding, String> {
     let applications = ctx.records(APPLICATIONS)?;
     let warn = i64::from(ctx.settings.cert_expiry_warning_days_or_default());
-    let mut applications: Vec<&Value> = applications.iter().collect();
+    let mut applications: Vec<&Record> = applications.iter().collect();
     applications.sort_by_key(|a| id_of(a));
     let mut f = Finding::default();
     for app in applications {

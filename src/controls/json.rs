@@ -1,24 +1,24 @@
-//! Small readers over raw JumpCloud records (`serde_json::Value`), tolerant of absent fields
-//! and of numbers sent as strings.
+//! Small readers over raw JumpCloud records, tolerant of absent fields and of numbers sent as
+//! strings.
 
-use serde_json::Value;
+use super::record::Record;
 
 /// The value at a dotted path.
-pub fn at<'a>(value: &'a Value, path: &str) -> Option<&'a Value> {
+pub fn at<'a>(value: &'a Record, path: &str) -> Option<&'a Record> {
     path.split('.')
         .try_fold(value, |v, key| v.get(key))
         .filter(|v| !v.is_null())
 }
 
-pub fn str_at<'a>(value: &'a Value, path: &str) -> Option<&'a str> {
-    at(value, path).and_then(Value::as_str)
+pub fn str_at<'a>(value: &'a Record, path: &str) -> Option<&'a str> {
+    at(value, path).and_then(Record::as_str)
 }
 
-pub fn bool_at(value: &Value, path: &str) -> Option<bool> {
+pub fn bool_at(value: &Record, path: &str) -> Option<bool> {
     match at(value, path)? {
-        Value::Bool(b) => Some(*b),
-        Value::Number(n) => n.as_i64().map(|n| n != 0),
-        Value::String(s) => match s.to_ascii_lowercase().as_str() {
+        Record::Bool(b) => Some(*b),
+        Record::Number(n) => n.as_i64().map(|n| n != 0),
+        Record::String(s) => match s.to_ascii_lowercase().as_str() {
             "true" | "1" => Some(true),
             "false" | "0" => Some(false),
             _ => None,
@@ -27,24 +27,24 @@ pub fn bool_at(value: &Value, path: &str) -> Option<bool> {
     }
 }
 
-pub fn f64_at(value: &Value, path: &str) -> Option<f64> {
+pub fn f64_at(value: &Record, path: &str) -> Option<f64> {
     as_f64(at(value, path)?)
 }
 
-pub fn as_f64(value: &Value) -> Option<f64> {
+pub fn as_f64(value: &Record) -> Option<f64> {
     match value {
-        Value::Number(n) => n.as_f64(),
-        Value::String(s) => s.trim().parse().ok(),
+        Record::Number(n) => n.as_f64(),
+        Record::String(s) => s.trim().parse().ok(),
         _ => None,
     }
 }
 
-pub fn time_at(value: &Value, path: &str) -> Option<jiff::Timestamp> {
+pub fn time_at(value: &Record, path: &str) -> Option<jiff::Timestamp> {
     str_at(value, path).and_then(|s| s.parse().ok())
 }
 
 /// `_id` (v1) or `id` (v2).
-pub fn id_of(value: &Value) -> String {
+pub fn id_of(value: &Record) -> String {
     str_at(value, "_id")
         .or_else(|| str_at(value, "id"))
         .unwrap_or("")
@@ -52,10 +52,10 @@ pub fn id_of(value: &Value) -> String {
 }
 
 /// A short human-readable rendering of a field for `why` texts.
-pub fn show(value: &Value, path: &str) -> String {
+pub fn show(value: &Record, path: &str) -> String {
     match at(value, path) {
         None => "absent".to_owned(),
-        Some(Value::String(s)) => s.clone(),
+        Some(Record::String(s)) => s.to_string(),
         Some(other) => other.to_string(),
     }
 }
@@ -98,7 +98,7 @@ mod tests {
 
     #[test]
     fn readers_tolerate_strings_and_absence() {
-        let v = json!({"a": {"b": "1", "c": null}, "n": "3.5"});
+        let v: Record = json!({"a": {"b": "1", "c": null}, "n": "3.5"}).into();
         assert_eq!(bool_at(&v, "a.b"), Some(true));
         assert_eq!(at(&v, "a.c"), None);
         assert_eq!(f64_at(&v, "n"), Some(3.5));

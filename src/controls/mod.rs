@@ -1,7 +1,10 @@
 //! Compliance controls: a catalog of checks over one evidence snapshot, evaluated as a pure
 //! function of the evidence, the settings and the evaluation time.
 //!
-//! Layout: [`evidence`] (what is read), [`projection`] (which fields of it the controls need),
+//! Layout: [`evidence`] (what is read), [`record`] (a record in memory), [`kind_reader`] (a kind
+//! read as it streams in), [`projection`] (which fields of it the controls need), `aggregate`
+//! with `policy_results` and `sign_ins` (the kinds reduced while read, since they grow with time
+//! and policies, not with the org),
 //! [`settings`] (thresholds and scope, `spec.controls`), [`catalog`] (the table of controls),
 //! `context` (scope and accessors shared by the controls), `endpoint` and `identity` (the
 //! controls' evaluations), `run` (running all, one, or a phase of them into results). Results
@@ -11,16 +14,21 @@
 //! any new field it reads in `projection`'s list (a test checks), its fail-closed cases in
 //! `tests/controls_fail_closed.rs` (a test checks), and the README's table.
 
+mod aggregate;
 pub mod catalog;
 mod context;
 mod endpoint;
 pub mod evidence;
 mod identity;
 mod json;
+pub mod kind_reader;
 mod kinds;
+mod policy_results;
 pub mod projection;
+pub mod record;
 mod run;
 pub mod settings;
+mod sign_ins;
 
 use std::collections::BTreeMap;
 
@@ -30,7 +38,8 @@ pub use catalog::{CATALOG, ControlDef, Severity, evaluate, evaluate_all};
 pub use evidence::{
     EvidenceSet, KindEvidence, KindState, LoadError, SnapshotMeta, collection_meta,
 };
-pub use projection::parse_records;
+pub use kind_reader::{KindRead, KindReader, ReadMode};
+pub use record::Record;
 pub use settings::{ControlSettings, MfaExclusionHandling, SettingsSource};
 
 /// Label put next to every framework reference: our mapping, not an official one.

@@ -107,19 +107,6 @@ pub fn fields_read(kind: &str) -> Option<&'static [&'static str]> {
     PROJECTED_KINDS.contains(&kind).then_some(FIELDS_READ)
 }
 
-/// Parses one kind's NDJSON; with `only_fields_read`, records of the kinds that grow with the
-/// org keep just [`fields_read`] (see [`super::evidence::parse_records_keeping`]).
-pub fn parse_records(
-    ndjson: &[u8],
-    kind: &str,
-    parent_field: Option<&str>,
-    origin: &str,
-    only_fields_read: bool,
-) -> Result<Vec<serde_json::Value>, super::evidence::LoadError> {
-    let keep = only_fields_read.then(|| fields_read(kind)).flatten();
-    super::evidence::parse_records_keeping(ndjson, keep, parent_field, origin)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

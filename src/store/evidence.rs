@@ -10,9 +10,10 @@ use super::connection::{ConnectionStore, Snapshot};
 use super::manifest::SnapshotIndex;
 use super::{Result, StoreError};
 use crate::controls::{
-    ControlResult, ControlSettings, EvidenceSet, KindEvidence, KindState, ResultsSummary,
-    SettingsSource, SnapshotMeta, collection_meta, parse_records,
+    ControlResult, ControlSettings, EvidenceSet, KindEvidence, KindRead, KindReader, KindState,
+    ReadMode, ResultsSummary, SettingsSource, SnapshotMeta, collection_meta,
 };
+use futures::StreamExt;
 
 /// The control results stored with a snapshot (a blob its manifest references). Evaluation is
 /// a pure function of the snapshot and the settings, so these can be re-derived and compared.
@@ -100,24 +101,19 @@ async fn load(
             "not-licensed" => KindState::NotLicensed,
             _ => KindState::Unavailable,
         };
-        let loaded = wanted(&kind.kind);
-        let parsed = if state == KindState::Complete && loaded {
-            let bytes = store.read_kind(kind).await?;
-            let origin = match kind.blobs.as_slice() {
-                [one] => store.layout.blob(&one.sha256).to_string(),
-                _ => format!("kind {}", kind.kind),
-            };
-            let name = kind.kind.clone();
-            let parent = parent_field(&index.sources, &kind.kind);
-            // Parsing a large kind takes a while: off the async workers.
-            tokio::task::spawn_blocking(move || {
-                parse_records(&bytes, &name, parent.as_deref(), &origin, projected)
-            })
-            .await
-            .map_err(|error| StoreError::Evidence(error.to_string()))?
-            .map_err(|error| StoreError::Evidence(error.to_string()))?
+        let wanted = wanted(&kind.kind);
+        let mode = if projected {
+            ReadMode::ForControls
         } else {
-            Vec::new()
+            ReadMode::Whole
+        };
+        let read = if state == KindState::Complete && wanted {
+            read_kind(store, index, kind, mode).await?
+        } else {
+            KindRead {
+                records: None,
+                aggregate: None,
+            }
         };
         let (sha256, file) = match kind.blobs.as_slice() {
             [one] => (
@@ -136,9 +132,10 @@ async fn load(
             kind.kind.clone(),
             KindEvidence {
                 state,
-                records: parsed,
+                loaded: read.records.is_some(),
+                records: read.records.unwrap_or_default(),
+                aggregate: read.aggregate,
                 count: kind.records,
-                loaded,
                 sha256,
                 blobs: kind.blobs.iter().map(|blob| blob.sha256.clone()).collect(),
                 file,
@@ -148,6 +145,58 @@ async fn load(
         );
     }
     Ok(evidence)
+}
+
+/// One kind read as it streams from the store: parsing runs on a blocking thread, fed chunk by
+/// chunk, so the kind's text is never held whole.
+async fn read_kind(
+    store: &ConnectionStore,
+    index: &SnapshotIndex,
+    kind: &crate::store::manifest::StoredKind,
+    mode: ReadMode,
+) -> Result<KindRead> {
+    let origin = match kind.blobs.as_slice() {
+        [one] => store.layout.blob(&one.sha256).to_string(),
+        _ => format!("kind {}", kind.kind),
+    };
+    let mut reader = KindReader::new(
+        &kind.kind,
+        parent_field(&index.sources, &kind.kind),
+        mode,
+        origin,
+    );
+    let (chunks_in, mut chunks_out) = tokio::sync::mpsc::channel::<bytes::Bytes>(4);
+    let parsing = tokio::task::spawn_blocking(move || {
+        while let Some(chunk) = chunks_out.blocking_recv() {
+            reader.feed(&chunk)?;
+        }
+        reader.finish()
+    });
+    let mut chunks = store.kind_chunks(kind);
+    let mut read_error = None;
+    while let Some(chunk) = chunks.next().await {
+        match chunk {
+            // A closed channel: the parser stopped at an error, which it returns below.
+            Ok(chunk) => {
+                if chunks_in.send(chunk).await.is_err() {
+                    break;
+                }
+            }
+            Err(error) => {
+                read_error = Some(error);
+                break;
+            }
+        }
+    }
+    drop(chunks_in);
+    let parsed = parsing
+        .await
+        .map_err(|error| StoreError::Evidence(error.to_string()))?;
+    // A read error (a blob that does not match its digest) wins over what was parsed of it.
+    if let Some(error) = read_error {
+        return Err(error);
+    }
+    parsed.map_err(|error| StoreError::Evidence(error.to_string()))
 }
 
 /// The report metadata of a stored snapshot: the collection's facts plus its place in the store.
