@@ -22,9 +22,12 @@ use super::retry::{RetryDecision, RetryPolicy, decide_retry, parse_retry_after};
 use super::routes::{stable_sort, takes_org_header};
 use super::{ApiKey, JumpCloudError};
 use crate::region::Region;
+use page_budget::PageBudget;
 
 mod insights;
 mod listing;
+mod page_budget;
+pub use page_budget::LARGE_PAGES_IN_MEMORY;
 
 pub use insights::EventQuery;
 
@@ -205,11 +208,18 @@ pub struct Page {
     pub skip: u64,
     body: Bytes,
     spans: Vec<std::ops::Range<usize>>,
+    /// The page's place in memory, freed when it is dropped (written).
+    _budget: PageBudget,
 }
 
 impl Page {
-    fn new(skip: u64, body: Bytes, spans: Vec<std::ops::Range<usize>>) -> Self {
-        Page { skip, body, spans }
+    fn new(skip: u64, body: Bytes, spans: Vec<std::ops::Range<usize>>, budget: PageBudget) -> Self {
+        Page {
+            skip,
+            body,
+            spans,
+            _budget: budget,
+        }
     }
 
     /// Each record's JSON text, byte for byte as received.
@@ -423,7 +433,7 @@ impl JumpCloudClient {
     /// the total, completeness cannot be proved, and paging "until a short page" is exactly the
     /// silent truncation this client exists to prevent.
     pub async fn open_listing(&self, request: ListRequest) -> Result<Listing, JumpCloudError> {
-        let parsed = self.fetch_page(&request, 0).await?;
+        let (parsed, budget) = self.fetch_page(&request, 0).await?;
         let Some(total) = parsed.total else {
             return Err(JumpCloudError::MalformedResponse {
                 endpoint: request.path.clone(),
@@ -441,7 +451,7 @@ impl JumpCloudClient {
             client: self.clone(),
             request: Arc::new(request),
             total,
-            first: Page::new(0, parsed.body, parsed.spans),
+            first: Page::new(0, parsed.body, parsed.spans, budget),
         })
     }
 
@@ -462,11 +472,13 @@ impl JumpCloudClient {
         Ok(records)
     }
 
+    /// One page and its place in memory (taken before the request, see [`PageBudget`]).
     async fn fetch_page(
         &self,
         request: &ListRequest,
         skip: u64,
-    ) -> Result<paging::ParsedPage, JumpCloudError> {
+    ) -> Result<(paging::ParsedPage, PageBudget), JumpCloudError> {
+        let budget = PageBudget::for_limit(request.limit).await;
         let mut query = vec![
             ("limit".to_owned(), request.limit.to_string()),
             ("skip".to_owned(), skip.to_string()),
@@ -488,13 +500,14 @@ impl JumpCloudClient {
             ),
         };
         let limits = self.page_limits(request.limit, skip);
-        paging::parse_page(
+        let parsed = paging::parse_page(
             &request.path,
             request.shape,
             response.body,
             header_total,
             limits,
-        )
+        )?;
+        Ok((parsed, budget))
     }
 
     fn page_limits(&self, max_records: u64, skip: u64) -> PageLimits {
@@ -730,7 +743,9 @@ impl JumpCloudClient {
         if response.content_length().is_some_and(|length| length > cap) {
             return Err(too_large());
         }
-        let mut body = bytes::BytesMut::new();
+        // Sized once when announced: growing by doubling would hold up to twice the page.
+        let mut body =
+            bytes::BytesMut::with_capacity(response.content_length().unwrap_or(0) as usize);
         while let Some(chunk) = response
             .chunk()
             .await

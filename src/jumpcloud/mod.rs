@@ -13,7 +13,7 @@ pub mod routes;
 
 pub use client::{
     ClientConfig, DEFAULT_MAX_PAGE_BYTES, DEFAULT_MAX_RECORD_BYTES, EventQuery, JumpCloudClient,
-    ListRequest, Listing, Page,
+    LARGE_PAGES_IN_MEMORY, ListRequest, Listing, Page,
 };
 pub use encodings::key_encodings;
 pub use error::{JumpCloudError, RetryLimit};

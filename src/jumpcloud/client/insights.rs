@@ -11,6 +11,7 @@ use url::Url;
 use super::super::error::sanitize;
 use super::super::paging::{self, MAX_EVENTS_PAGE};
 use super::listing::SeenIds;
+use super::page_budget::PageBudget;
 use super::{JumpCloudClient, MAX_EVENT_PAGES, Page, RawResponse, RequestSpec, parse_json};
 use crate::jumpcloud::JumpCloudError;
 
@@ -119,6 +120,7 @@ impl JumpCloudClient {
                 if !state.search_after.is_null() {
                     body["search_after"] = state.search_after.clone();
                 }
+                let budget = PageBudget::for_limit(MAX_EVENTS_PAGE).await;
                 let response = client.post_insights(&label, ENDPOINT, &body).await?;
                 let limits = client.page_limits(MAX_EVENTS_PAGE, state.skip);
                 let (body, spans) = paging::parse_array(ENDPOINT, response.body, limits)?;
@@ -131,7 +133,7 @@ impl JumpCloudClient {
                 };
                 let count = header_number("x-result-count").unwrap_or(spans.len() as u64);
                 let limit = header_number("x-limit").unwrap_or(MAX_EVENTS_PAGE);
-                let page = Page::new(state.skip, body, spans);
+                let page = Page::new(state.skip, body, spans, budget);
                 for record in page.records() {
                     if let Some(id) = paging::record_id(record)
                         && !state.seen.insert(&id)

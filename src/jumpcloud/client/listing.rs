@@ -46,7 +46,7 @@ impl Listing {
                 let client = client.clone();
                 let request = request.clone();
                 async move {
-                    let parsed = client.fetch_page(&request, skip).await?;
+                    let (parsed, budget) = client.fetch_page(&request, skip).await?;
                     if parsed.total.is_none() {
                         return Err(missing_total(&request, skip));
                     }
@@ -58,7 +58,7 @@ impl Listing {
                         parsed.total,
                         parsed.len(),
                     )?;
-                    Ok(Page::new(skip, parsed.body, parsed.spans))
+                    Ok(Page::new(skip, parsed.body, parsed.spans, budget))
                 }
             })
             .buffered(concurrency);
