@@ -12,9 +12,17 @@ use super::manifest::BlobRef;
 use super::{Result, StoreError, spool};
 
 /// Blobs up to this size are uploaded with one create-only PUT from memory; larger ones are
-/// spooled to a temporary file while written and uploaded in parts.
-const IN_MEMORY_BLOB: usize = 8 * 1024 * 1024;
-const PART_SIZE: usize = 8 * 1024 * 1024;
+/// spooled to a temporary file while written and uploaded in parts. A collection writes every
+/// kind at once, so this bounds its memory: about a hundred KiB per kind, whatever the org's size.
+const IN_MEMORY_BLOB: usize = 64 * 1024;
+/// S3's smallest part (but the last).
+const PART_SIZE: usize = 5 * 1024 * 1024;
+/// Parts buffered per upload: one being sent while the next is read from the spool file.
+const PARTS_IN_FLIGHT: usize = 2;
+
+/// Admits one multipart upload at a time in the process: each buffers its parts in memory, and
+/// the kinds of a collection finish at about the same time.
+static UPLOADS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(1);
 
 /// Streams one blob: hashed and counted as written, in memory while small, spooled to a
 /// temporary file beyond that, stored (once) by [`finish`](BlobWriter::finish).
@@ -50,7 +58,7 @@ impl BlobWriter {
         if self.memory.len() > IN_MEMORY_BLOB {
             let dir = spool::own_dir().map_err(local_error)?;
             let file = tempfile::NamedTempFile::new_in(&dir).map_err(local_error)?;
-            let mut spool = std::io::BufWriter::with_capacity(256 * 1024, file);
+            let mut spool = std::io::BufWriter::with_capacity(64 * 1024, file);
             spool.write_all(&self.memory).map_err(local_error)?;
             self.memory = Vec::new();
             self.spool = Some(spool);
@@ -79,6 +87,8 @@ impl BlobWriter {
             .into_inner()
             .map_err(|error| local_error(error.into_error()))?;
         let mut reader = tokio::fs::File::from_std(file.reopen().map_err(local_error)?);
+        // The semaphore is never closed.
+        let _turn = UPLOADS.acquire().await.ok();
         let upload = self
             .store
             .object
@@ -86,7 +96,7 @@ impl BlobWriter {
             .await
             .map_err(object_error("write", &path))?;
         let mut writer = WriteMultipart::new_with_chunk_size(upload, PART_SIZE);
-        let mut buffer = vec![0u8; 1024 * 1024];
+        let mut buffer = vec![0u8; 256 * 1024];
         loop {
             use tokio::io::AsyncReadExt;
             let read = reader.read(&mut buffer).await.map_err(local_error)?;
@@ -94,7 +104,7 @@ impl BlobWriter {
                 break;
             }
             writer
-                .wait_for_capacity(4)
+                .wait_for_capacity(PARTS_IN_FLIGHT)
                 .await
                 .map_err(object_error("write", &path))?;
             writer.write(&buffer[..read]);
