@@ -119,16 +119,14 @@ impl KindReader {
     }
 }
 
-/// Reads a whole kind held in memory (tests and small kinds).
-pub fn read_all(reader: KindReader, ndjson: &[u8]) -> Result<KindRead, LoadError> {
-    let mut reader = reader;
-    reader.feed(ndjson)?;
-    reader.finish()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn read_all(mut reader: KindReader, ndjson: &[u8]) -> Result<KindRead, LoadError> {
+        reader.feed(ndjson)?;
+        reader.finish()
+    }
 
     fn reader(kind: &str, parent: Option<&str>, mode: ReadMode) -> KindReader {
         KindReader::new(kind, parent.map(str::to_owned), mode, "blobs/x".to_owned())

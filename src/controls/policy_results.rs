@@ -42,14 +42,6 @@ impl PolicyResults {
             state: &self.states[row.state as usize],
         })
     }
-
-    pub fn len(&self) -> usize {
-        self.rows.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.rows.is_empty()
-    }
 }
 
 /// Builds [`PolicyResults`] one result at a time.
@@ -167,7 +159,7 @@ mod tests {
                 ("p2", "d1", "failed"),
             ]
         );
-        assert_eq!(results.len(), 5);
+        assert_eq!(results.iter().count(), 5);
         assert_eq!(results.systems.len(), 3, "each device id is stored once");
     }
 }
