@@ -599,28 +599,42 @@ impl ConnectionStore {
         }
     }
 
-    /// Stores the auditor report of a committed snapshot (replacing an earlier rendering).
+    /// Stores the auditor report of a committed snapshot, compressed (replacing an earlier
+    /// rendering). An org L report is megabytes of HTML, one per snapshot: compressed it is a
+    /// small part of the store.
     pub async fn put_report(&self, id: &SnapshotId, html: String) -> Result<()> {
         let path = self.layout.report(id);
+        let stored = encoding::compress(html.as_bytes()).map_err(|source| StoreError::Local {
+            path: path.to_string(),
+            source,
+        })?;
         self.object
-            .put(&path, PutPayload::from(html.into_bytes()))
+            .put(&path, PutPayload::from(stored))
             .await
             .map(|_| ())
             .map_err(object_error("write", &path))
     }
 
-    /// The stored auditor report of a snapshot, if one was written.
+    /// The stored auditor report of a snapshot (decompressed), if one was written; earlier
+    /// versions stored it as is.
     pub async fn read_report(&self, id: &SnapshotId) -> Result<Option<Bytes>> {
-        let path = self.layout.report(id);
-        match self.object.get(&path).await {
-            Ok(result) => result
-                .bytes()
-                .await
-                .map(Some)
-                .map_err(object_error("read", &path)),
-            Err(object_store::Error::NotFound { .. }) => Ok(None),
-            Err(error) => Err(object_error("read", &path)(error)),
+        for encoding in Encoding::ALL {
+            let path = self.layout.report_as(id, encoding);
+            match self.object.get(&path).await {
+                Ok(result) => {
+                    let mut content =
+                        encoding::content_stream(result.into_stream(), path, encoding);
+                    let mut all = Vec::new();
+                    while let Some(piece) = content.try_next().await? {
+                        all.extend_from_slice(&piece);
+                    }
+                    return Ok(Some(Bytes::from(all)));
+                }
+                Err(object_store::Error::NotFound { .. }) => {}
+                Err(error) => return Err(object_error("read", &path)(error)),
+            }
         }
+        Ok(None)
     }
 
     pub async fn is_signed(&self, id: &SnapshotId) -> Result<bool> {

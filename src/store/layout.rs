@@ -212,8 +212,17 @@ impl Layout {
         Path::from(format!("{}/snapshots/{id}{SIGNATURE_SUFFIX}", self.base))
     }
 
+    /// Where this version writes a snapshot's auditor report (compressed).
     pub fn report(&self, id: &SnapshotId) -> Path {
-        Path::from(format!("{}/reports/{id}.html", self.base))
+        self.report_as(id, Encoding::Zstd)
+    }
+
+    pub fn report_as(&self, id: &SnapshotId, encoding: Encoding) -> Path {
+        Path::from(format!(
+            "{}/reports/{id}.html{}",
+            self.base,
+            encoding.suffix()
+        ))
     }
 }
 

@@ -16,8 +16,9 @@
 //!   `snapshots/<id>.json`; those are still read, verified and appended to.
 //! - `snapshots/<id>.json.sig`: optional detached Ed25519 signature of the manifest digest,
 //!   written before the manifest; named by the digest, so one left by a crash blocks no one.
-//! - `reports/<id>.html`: the auditor report rendered after the commit (derived, not evidence:
-//!   it names the manifest digest, so the manifest cannot reference it).
+//! - `reports/<id>.html.zst`: the auditor report rendered after the commit, compressed (derived,
+//!   not evidence: it names the manifest digest, so the manifest cannot reference it). Earlier
+//!   versions wrote `reports/<id>.html`; those are still read.
 //!
 //! Manifests chain by the previous manifest's digest. The manifest of the highest sequence is
 //! the latest snapshot; nothing is ever overwritten, so a crash can only leave unreferenced

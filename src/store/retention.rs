@@ -187,10 +187,8 @@ pub async fn apply_retention(
         match store.object.delete(&manifest).await {
             Ok(()) => {
                 report.removed_snapshots.push(stored.id.to_string());
-                for derived in [
-                    store.layout.signature(&stored.id),
-                    store.layout.report(&stored.id),
-                ] {
+                let reports = Encoding::ALL.map(|e| store.layout.report_as(&stored.id, e));
+                for derived in std::iter::once(store.layout.signature(&stored.id)).chain(reports) {
                     if let Err(error) = store.object.delete(&derived).await
                         && !matches!(error, object_store::Error::NotFound { .. })
                     {
