@@ -29,7 +29,8 @@ fn line_hash(line: &[u8]) -> u64 {
 
 /// Whether the chunk ends after `line`, the chunk then holding `chunk_bytes`. Pure.
 pub fn cut_after(chunk_bytes: u64, line: &[u8]) -> bool {
-    chunk_bytes >= MAX_CHUNK || (chunk_bytes >= MIN_CHUNK && line_hash(line) % CUT_ONE_IN == 0)
+    chunk_bytes >= MAX_CHUNK
+        || (chunk_bytes >= MIN_CHUNK && line_hash(line).is_multiple_of(CUT_ONE_IN))
 }
 
 /// A kind written as chunks.
