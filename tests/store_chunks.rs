@@ -107,3 +107,80 @@ async fn a_changed_kind_shares_its_unchanged_chunks_and_retention_keeps_them_whi
     let verified = verify_connection(&c, None).await.unwrap();
     assert!(verified.ok(), "{:?}", verified.problems);
 }
+
+/// Everything `kind_chunks` yields, or its first error.
+async fn streamed(
+    c: &ConnectionStore,
+    kind: &jumpcloud_operator::store::StoredKind,
+) -> Result<Vec<u8>, String> {
+    use futures::TryStreamExt;
+    let mut all = Vec::new();
+    let mut pieces = c.kind_chunks(kind);
+    while let Some(piece) = pieces.try_next().await.map_err(|e| e.to_string())? {
+        assert!(
+            piece.len() <= 256 * 1024,
+            "a piece of {} bytes",
+            piece.len()
+        );
+        all.extend_from_slice(&piece);
+    }
+    Ok(all)
+}
+
+#[tokio::test]
+async fn kind_chunks_streams_the_decompressed_content_and_fails_on_a_damaged_chunk() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = EvidenceStore::open(&format!("file://{}", dir.path().display())).unwrap();
+    let c = store.connection(&"team/acme".parse().unwrap());
+    let lines = users(None, 0);
+    let chunks = write_kind(&c, &lines).await;
+    let snapshot = commit(&c, chunks.clone(), 0, None).await;
+    let kind = snapshot.kind("users").unwrap();
+    assert_eq!(streamed(&c, kind).await.unwrap(), ndjson(&lines));
+
+    let blobs = dir.path().join("team/acme/blobs/sha256");
+    let damaged = &chunks[chunks.len() / 2].sha256;
+    let path = blobs.join(format!("{damaged}.zst"));
+    let original = std::fs::read(&path).unwrap();
+    // A flipped byte inside the compressed data, then a truncated blob: each named.
+    let mut flipped = original.clone();
+    let middle = flipped.len() / 2;
+    flipped[middle] ^= 0x55;
+    std::fs::write(&path, &flipped).unwrap();
+    let error = streamed(&c, kind).await.unwrap_err();
+    assert!(
+        error.contains(&format!("{damaged}.zst")) && error.contains("altered or damaged"),
+        "{error}"
+    );
+    std::fs::write(&path, &original[..original.len() - 5]).unwrap();
+    let error = streamed(&c, kind).await.unwrap_err();
+    assert!(
+        error.contains(&format!("{damaged}.zst cannot be decompressed")),
+        "{error}"
+    );
+    assert!(c.check_blobs(&snapshot).await.is_err());
+    // The evidence endpoint's stream of that blob ends in an error instead of completing.
+    let mut served = c.blob_stream(damaged).await.unwrap().unwrap();
+    let mut outcome = Ok(());
+    while let Some(item) = futures::StreamExt::next(&mut served).await {
+        if let Err(error) = item {
+            outcome = Err(error);
+        }
+    }
+    assert!(outcome.is_err());
+    let verified = verify_connection(&c, None).await.unwrap();
+    assert!(
+        verified
+            .problems
+            .iter()
+            .any(|p| p.path.ends_with(&format!("{damaged}.zst"))
+                && p.detail.contains("cannot be decompressed")),
+        "{:?}",
+        verified.problems
+    );
+    // Restored, all is well again; removed, it is missing.
+    std::fs::write(&path, &original).unwrap();
+    assert_eq!(streamed(&c, kind).await.unwrap(), ndjson(&lines));
+    std::fs::remove_file(&path).unwrap();
+    assert!(streamed(&c, kind).await.is_err());
+}
