@@ -233,3 +233,32 @@ async fn a_manifest_of_a_newer_format_is_refused_naming_the_version_and_the_upgr
         text(&out)
     );
 }
+
+#[tokio::test]
+async fn an_old_uncompressed_report_is_still_read_and_a_new_one_is_compressed() {
+    let (_dir, root) = old_store();
+    let c = connection(&root);
+    let head = c.latest().await.unwrap().unwrap();
+    // Earlier versions stored the report as is, at reports/<id>.html.
+    let reports = root.join(CONNECTION).join("reports");
+    std::fs::create_dir_all(&reports).unwrap();
+    std::fs::write(
+        reports.join(format!("{}.html", head.id)),
+        "<html>old</html>",
+    )
+    .unwrap();
+    assert_eq!(
+        c.read_report(&head.id).await.unwrap().unwrap().as_ref(),
+        b"<html>old</html>"
+    );
+    let appended = append_changed_users(&c).await;
+    c.put_report(&appended.id, "<html>new</html>".repeat(1_000))
+        .await
+        .unwrap();
+    let stored = std::fs::read(reports.join(format!("{}.html.zst", appended.id))).unwrap();
+    assert!(stored.len() < 1_000, "{} bytes stored", stored.len());
+    assert_eq!(
+        c.read_report(&appended.id).await.unwrap().unwrap().as_ref(),
+        "<html>new</html>".repeat(1_000).as_bytes()
+    );
+}
