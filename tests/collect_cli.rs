@@ -108,14 +108,23 @@ async fn verify_snapshot(out: &Path) -> Manifest {
     for kind in &manifest.kinds {
         let stored = snapshot.kind(&kind.kind).unwrap();
         let bytes = if kind.kind == "directory_insights_events" {
-            // The stored history; the collection's entry describes only its new segment.
+            // The stored history; the collection's entry describes only its new segment: the
+            // chunks after the previous snapshot's.
             assert!(stored.records >= kind.records);
-            match stored.blobs.last() {
-                Some(last) if kind.bytes > 0 => {
-                    store.read_blob(&last.sha256).await.unwrap().to_vec()
-                }
-                _ => Vec::new(),
+            let earlier = match &snapshot.manifest.previous {
+                Some(previous) => store
+                    .resolve(&previous.id)
+                    .await
+                    .unwrap()
+                    .kind(&kind.kind)
+                    .map_or(0, |k| k.blobs.len()),
+                None => 0,
+            };
+            let mut segment = Vec::new();
+            for chunk in &stored.blobs[earlier..] {
+                segment.extend_from_slice(&store.read_blob(&chunk.sha256).await.unwrap());
             }
+            segment
         } else {
             store.read_kind(stored).await.unwrap()
         };

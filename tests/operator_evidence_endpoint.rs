@@ -622,7 +622,7 @@ async fn an_allowed_user_gets_the_evidence_and_a_denied_one_gets_nothing() {
         env.evidence
             .path()
             .join("team-a/acme/blobs/sha256")
-            .join(&kind_blob),
+            .join(format!("{kind_blob}.zst")),
     )
     .unwrap();
     for format in ["html", "json", "csv"] {

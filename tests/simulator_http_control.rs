@@ -74,3 +74,96 @@ async fn response_delay_applies_to_the_api_but_not_to_the_control_api() {
     assert_eq!(org["events"], OrgSize::small().events);
     assert!(sim.control(Region::Eu).is_none() && sim.base_url(Region::Eu).is_none());
 }
+
+/// Every record of a v1 list (`api/systemusers`, `api/systems`), by id, paged by 100.
+async fn records(api: &Api, path: &str) -> std::collections::BTreeMap<String, serde_json::Value> {
+    let mut out = std::collections::BTreeMap::new();
+    loop {
+        let (status, _, body) = api
+            .json(&format!("{path}?limit=100&skip={}&sort=_id", out.len()))
+            .await;
+        assert_eq!(status, reqwest::StatusCode::OK, "{body}");
+        let results = body["results"].as_array().unwrap();
+        for record in results {
+            out.insert(record["_id"].as_str().unwrap().to_owned(), record.clone());
+        }
+        if results.len() < 100 {
+            return out;
+        }
+    }
+}
+
+fn time(record: &serde_json::Value, field: &str) -> Option<jiff::Timestamp> {
+    record[field].as_str().map(|text| text.parse().unwrap())
+}
+
+#[tokio::test]
+async fn advancing_the_clock_changes_the_org_as_a_day_changes_a_real_one() {
+    let medium = || start(OrgSize::medium());
+    let (sim, twin) = tokio::join!(medium(), medium());
+    let api = Api::new(&sim, Region::Us);
+    let users_before = records(&api, "api/systemusers").await;
+    let systems_before = records(&api, "api/systems").await;
+
+    let advanced = api.control().advance_days(1).await.unwrap();
+    assert_eq!(advanced.day, 1);
+    assert_eq!(
+        advanced.now,
+        fixed_now() + jiff::SignedDuration::from_hours(24)
+    );
+    let users = records(&api, "api/systemusers").await;
+    let systems = records(&api, "api/systems").await;
+
+    // Every device checked in: its lastContact moved by exactly one day.
+    assert_eq!(advanced.changes.devices_checked_in, 1_000);
+    assert_eq!(systems.len(), systems_before.len());
+    let mut moved = 0;
+    for (id, before) in &systems_before {
+        match (
+            time(before, "lastContact"),
+            time(&systems[id], "lastContact"),
+        ) {
+            (Some(then), Some(now)) => {
+                assert_eq!(
+                    now.duration_since(then),
+                    jiff::SignedDuration::from_hours(24),
+                    "{id}"
+                );
+                moved += 1;
+            }
+            (None, None) => {}
+            other => panic!("{id}: {other:?}"),
+        }
+    }
+    assert!(moved > 900, "{moved}");
+
+    // About 1% of the users changed: one hired, the others suspended, MFA or title.
+    assert_eq!(advanced.changes.users_added, 1);
+    assert_eq!(users.len(), users_before.len() + 1);
+    let changed: Vec<&String> = users_before
+        .iter()
+        .filter(|(id, before)| users[*id] != **before)
+        .map(|(id, _)| id)
+        .collect();
+    assert!((1..=9).contains(&changed.len()), "{changed:?}");
+    assert!(advanced.changes.users_suspended >= 1);
+    assert!(
+        users_before
+            .iter()
+            .any(|(id, before)| before["suspended"] == false && users[id]["suspended"] == true)
+    );
+    assert!(advanced.changes.events_added > 0);
+
+    // Deterministic: the same seed and day give the same org.
+    let twin_api = Api::new(&twin, Region::Us);
+    assert_eq!(twin_api.control().advance_days(1).await.unwrap(), advanced);
+    assert_eq!(records(&twin_api, "api/systemusers").await, users);
+    assert_eq!(records(&twin_api, "api/systems").await, systems);
+    // And another day changes other users.
+    let second = api.control().advance_days(1).await.unwrap();
+    assert_eq!(second.day, 2);
+    let after_two = records(&api, "api/systemusers").await;
+    assert!(second.changes.users_added >= 1);
+    assert_eq!(after_two.len(), users.len() + second.changes.users_added);
+    assert_ne!(after_two, users);
+}

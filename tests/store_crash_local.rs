@@ -26,11 +26,13 @@ fn connection_dir(store: &Path) -> PathBuf {
     store.join(CONNECTION)
 }
 
-/// Complete blobs in a local store. A write in progress is a staging file `<digest>#<n>` next
-/// to its final name, not counted (and not listed by the store either).
+/// Complete blobs in a local store (`<digest>.zst`). A write in progress is a staging file
+/// `<digest>.zst#<n>` next to its final name, not counted (and not listed by the store either).
 fn stored_blobs(store: &Path) -> usize {
     count_files(&connection_dir(store).join("blobs/sha256"), |name| {
-        name.len() == 64 && name.bytes().all(|b| b.is_ascii_hexdigit())
+        name.strip_suffix(".zst").is_some_and(|digest| {
+            digest.len() == 64 && digest.bytes().all(|b| b.is_ascii_hexdigit())
+        })
     })
 }
 

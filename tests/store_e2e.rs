@@ -192,7 +192,7 @@ async fn round_trip_on_s3_and_conditional_put_is_honoured() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn unchanged_org_365_daily_snapshots_cost_at_most_105_percent_of_one() {
+async fn unchanged_org_365_daily_snapshots_cost_only_their_manifests() {
     let (dir, store) = disk_store();
     let c = store.connection(&connection());
     let data = org(7, 2000, 2000);
@@ -225,9 +225,13 @@ async fn unchanged_org_365_daily_snapshots_cost_at_most_105_percent_of_one() {
         c.commit(draft, None, day(d)).await.unwrap();
     }
     let all = dir_bytes(dir.path());
-    let ratio = all as f64 / one as f64;
-    println!("one snapshot {one} bytes, 365 snapshots {all} bytes, ratio {ratio:.4}");
-    assert!(ratio <= 1.05, "ratio {ratio}");
+    let each = (all - one) / 364;
+    println!(
+        "one snapshot {one} bytes, 365 snapshots {all} bytes, {each} bytes per unchanged snapshot"
+    );
+    // Compressed, one snapshot of this org is only tens of KB, so the bound is on what each
+    // unchanged day adds: its manifest, nothing of the evidence.
+    assert!(each <= 1024, "{each} bytes per unchanged snapshot");
     assert_eq!(c.list_snapshots().await.unwrap().len(), 365);
 }
 
@@ -526,7 +530,7 @@ fn first_blob(t: &Tampered) -> std::path::PathBuf {
     blobs.sort();
     blobs
         .into_iter()
-        .find(|p| std::fs::metadata(p).unwrap().len() > 1000)
+        .find(|p| std::fs::metadata(p).unwrap().len() > 200)
         .unwrap()
 }
 

@@ -383,22 +383,27 @@ async fn collect_keeps_the_store_private_warns_about_open_key_files_and_sweeps_d
     let out = report(tmp.path().to_owned()).await;
     assert!(out.status.success(), "{}", text(&out));
     let blob = &latest.index.kinds[0].blobs[0].sha256;
-    let blob_path = out_dir.join(CONNECTION).join("blobs/sha256").join(blob);
+    let blob_path = out_dir
+        .join(CONNECTION)
+        .join("blobs/sha256")
+        .join(format!("{blob}.zst"));
     let original = std::fs::read(&blob_path).unwrap();
     let mut damaged = original.clone();
     damaged[0] ^= 1;
     std::fs::write(&blob_path, &damaged).unwrap();
     let out = report(tmp.path().to_owned()).await;
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    // A damaged compressed blob no longer decompresses: refused, naming its path.
     assert!(
-        text(&out).contains(&format!("{blob} does not match its digest")),
+        text(&out).contains(&format!("{blob}.zst cannot be decompressed"))
+            && text(&out).contains("the evidence was altered or damaged"),
         "{}",
         text(&out)
     );
     std::fs::remove_file(&blob_path).unwrap();
     let out = report(tmp.path().to_owned()).await;
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    assert!(text(&out).contains(&format!("{blob} of snapshot {} is missing", latest.id)));
+    assert!(text(&out).contains(&format!("{blob}.zst of snapshot {} is missing", latest.id)));
     org.sim.shutdown().await;
 }
 

@@ -378,7 +378,9 @@ fn files(dir: &Path, under: &str) -> BTreeSet<String> {
 }
 
 fn blob_path(dir: &Path, sha256: &str) -> PathBuf {
-    dir.join(CONNECTION).join("blobs/sha256").join(sha256)
+    dir.join(CONNECTION)
+        .join("blobs/sha256")
+        .join(format!("{sha256}.zst"))
 }
 
 async fn assert_verifies(dir: &Path) {
@@ -422,7 +424,7 @@ async fn first_collection_stores_the_window_as_one_segment_and_the_next_begins_a
     assert_eq!(events.blobs[0].sha256, written.sha256);
     assert_eq!(events.blobs[0].bytes, written.bytes);
     assert_eq!(
-        std::fs::read(blob_path(dir.path(), &written.sha256)).unwrap(),
+        zstd::decode_all(&*std::fs::read(blob_path(dir.path(), &written.sha256)).unwrap()).unwrap(),
         events_in(&first.manifest.events_window, None)
             .iter()
             .flat_map(|line| format!("{line}\n").into_bytes())
@@ -850,16 +852,16 @@ async fn evaluated_controls_are_stored_with_the_snapshot_and_verified() {
     let report = verify_connection(&store, None).await.unwrap();
     assert!(report.ok(), "{:?}", report.problems);
 
-    // Overwrite the control results (same size, other content).
+    // Overwrite the control results (same size, other content, compressed again).
     let path = blob_path(dir.path(), &blob.sha256);
-    let mut bytes = std::fs::read(&path).unwrap();
+    let mut bytes = zstd::decode_all(&*std::fs::read(&path).unwrap()).unwrap();
     let pass = b"\"pass\"";
     let at_pass = bytes
         .windows(pass.len())
         .position(|w| w == pass)
         .expect("some control passes");
     bytes[at_pass..at_pass + pass.len()].copy_from_slice(b"\"fail\"");
-    std::fs::write(&path, &bytes).unwrap();
+    std::fs::write(&path, zstd::encode_all(&*bytes, 3).unwrap()).unwrap();
     let report = verify_connection(&store, None).await.unwrap();
     let problems: Vec<_> = report
         .problems
@@ -870,7 +872,7 @@ async fn evaluated_controls_are_stored_with_the_snapshot_and_verified() {
         problems,
         [(
             ProblemKind::BlobCorrupt,
-            format!("{CONNECTION}/blobs/sha256/{}", blob.sha256)
+            format!("{CONNECTION}/blobs/sha256/{}.zst", blob.sha256)
         )]
     );
     assert!(load_controls(&store, snapshot).await.is_err());
@@ -965,7 +967,7 @@ async fn an_unchanged_org_shares_every_blob_and_adds_only_a_manifest() {
     // Every evidence blob is shared. The index may be new: it carries this collection's
     // per-kind details, and this one wrote no events where the first wrote three.
     let index = format!(
-        "{CONNECTION}/blobs/sha256/{}",
+        "{CONNECTION}/blobs/sha256/{}.zst",
         second.snapshot().manifest.index.sha256
     );
     let added: BTreeSet<String> = files(dir.path(), "blobs")

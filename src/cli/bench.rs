@@ -51,6 +51,11 @@ pub struct BenchArgs {
     /// Override the number of devices of the chosen size.
     #[arg(long, value_name = "N")]
     devices: Option<usize>,
+
+    /// Instead: a first snapshot and DAYS daily ones of an org changing as real orgs do, into
+    /// one store (0 ms responses), printing its size day by day (see `bench_history`).
+    #[arg(long, value_name = "DAYS")]
+    history_days: Option<u32>,
 }
 
 struct Run {
@@ -103,6 +108,9 @@ impl BenchArgs {
         } else {
             format!("{:?}", self.size).to_lowercase()
         };
+        if let Some(days) = self.history_days {
+            return super::bench_history::run(org, &size_name, days, self.concurrency).await;
+        }
         let (expected_users, expected_devices) = (org.users as u64, org.devices as u64);
         let mut runs = Vec::new();
         {

@@ -1,6 +1,7 @@
 //! Command-line interface. Each subcommand lives in its own module and owns its arguments.
 
 mod bench;
+mod bench_history;
 mod collect;
 mod crd;
 mod diff;

@@ -155,8 +155,12 @@ fn print_reports(reports: &[VerifyReport], with_key: bool) {
             format!("{} signed (give --public-key to check)", report.signed)
         };
         println!(
-            "{}: {} snapshot(s), {} blob(s), {} bytes re-hashed, {signatures}",
-            report.connection, report.snapshots, report.blobs, report.blob_bytes
+            "{}: {} snapshot(s), {} blob(s), {} bytes re-hashed ({} stored), {signatures}",
+            report.connection,
+            report.snapshots,
+            report.blobs,
+            report.blob_bytes,
+            report.stored_bytes
         );
         if let Some(head) = &report.head {
             println!(

@@ -310,7 +310,7 @@ pub fn verification_steps(report: &Report) -> Vec<String> {
             "Run `jumpcloud-operator verify --store URL --connection {connection}` (add `--public-key FILE` for signed snapshots): it re-hashes every blob, checks every manifest and every link of the chain, and exits non-zero on any problem."
         ),
         format!(
-            "Or by hand: the manifest `{connection}/snapshots/{manifest}` must hash to {digest} (`sha256sum`); it names the index blob and the control results blob by digest, the index names each evidence kind's blobs, and every blob under `blobs/sha256/` must hash to its own name."
+            "Or by hand: the manifest `{connection}/snapshots/{manifest}` must hash to {digest} (`sha256sum`); it names the index blob and the control results blob by digest, the index names each evidence kind's blobs, and every blob under `blobs/sha256/` must hash to its own name: the content, so decompress a `<digest>.zst` blob first (`zstd -dc <digest>.zst | sha256sum`)."
         ),
         format!(
             "Re-run `jumpcloud-operator report --store URL --connection {connection} --snapshot {id} --format json` with the same settings: the results must be identical byte for byte, because evaluation depends only on the snapshot and the settings."

@@ -1,5 +1,6 @@
-//! Streaming one blob into the store with bounded memory: hashed and counted as written, kept
-//! in memory while small, spooled to this process's private spool folder beyond that.
+//! Streaming one blob into the store with bounded memory: the content hashed and counted as
+//! written and compressed on the way, the compressed bytes kept in memory while small and
+//! spooled to this process's private spool folder beyond that.
 
 use std::io::Write;
 
@@ -8,12 +9,14 @@ use object_store::{ObjectStoreExt, WriteMultipart};
 use sha2::{Digest, Sha256};
 
 use super::connection::{ConnectionStore, count_lines, object_error};
+use super::encoding::ZSTD_LEVEL;
 use super::manifest::BlobRef;
 use super::{Result, StoreError, spool};
 
-/// Blobs up to this size are uploaded with one create-only PUT from memory; larger ones are
-/// spooled to a temporary file while written and uploaded in parts. A collection writes every
-/// kind at once, so this bounds its memory: about a hundred KiB per kind, whatever the org's size.
+/// Blobs whose compressed bytes stay up to this size are uploaded with one create-only PUT
+/// from memory; larger ones are spooled to a temporary file while written and uploaded in parts.
+/// A collection writes every kind at once, so this bounds its memory: about a hundred KiB per
+/// kind, whatever the org's size.
 const IN_MEMORY_BLOB: usize = 64 * 1024;
 /// S3's smallest part (but the last).
 const PART_SIZE: usize = 5 * 1024 * 1024;
@@ -24,12 +27,43 @@ const PARTS_IN_FLIGHT: usize = 2;
 /// the kinds of a collection finish at about the same time.
 static UPLOADS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(1);
 
-/// Streams one blob: hashed and counted as written, in memory while small, spooled to a
-/// temporary file beyond that, stored (once) by [`finish`](BlobWriter::finish).
-pub struct BlobWriter {
-    store: ConnectionStore,
+/// Where the compressed bytes go: memory, then a spool file once they outgrow it.
+struct Stored {
     memory: Vec<u8>,
     spool: Option<std::io::BufWriter<tempfile::NamedTempFile>>,
+}
+
+impl Write for Stored {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        if let Some(spool) = &mut self.spool {
+            return spool.write(data);
+        }
+        self.memory.extend_from_slice(data);
+        if self.memory.len() > IN_MEMORY_BLOB {
+            let dir = spool::own_dir()?;
+            let file = tempfile::NamedTempFile::new_in(&dir)?;
+            let mut spool = std::io::BufWriter::with_capacity(64 * 1024, file);
+            spool.write_all(&self.memory)?;
+            self.memory = Vec::new();
+            self.spool = Some(spool);
+        }
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match &mut self.spool {
+            Some(spool) => spool.flush(),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Streams one blob: hashed and counted as written, compressed, stored (once) by
+/// [`finish`](BlobWriter::finish) at `blobs/sha256/<content digest>.zst`.
+pub struct BlobWriter {
+    store: ConnectionStore,
+    /// `None` only if creating the compressor failed; then `write` reports that error.
+    encoder: Option<zstd::stream::write::Encoder<'static, Stored>>,
     hasher: Sha256,
     bytes: u64,
     records: u64,
@@ -37,10 +71,13 @@ pub struct BlobWriter {
 
 impl BlobWriter {
     pub(super) fn new(store: ConnectionStore) -> Self {
-        BlobWriter {
-            store,
+        let stored = Stored {
             memory: Vec::new(),
             spool: None,
+        };
+        BlobWriter {
+            store,
+            encoder: zstd::stream::write::Encoder::new(stored, ZSTD_LEVEL).ok(),
             hasher: Sha256::new(),
             bytes: 0,
             records: 0,
@@ -51,38 +88,41 @@ impl BlobWriter {
         self.hasher.update(data);
         self.bytes += data.len() as u64;
         self.records += count_lines(data);
-        if let Some(spool) = &mut self.spool {
-            return spool.write_all(data).map_err(local_error);
+        match &mut self.encoder {
+            Some(encoder) => encoder.write_all(data).map_err(local_error),
+            None => Err(local_error(std::io::Error::other(
+                "the zstd compressor could not be created",
+            ))),
         }
-        self.memory.extend_from_slice(data);
-        if self.memory.len() > IN_MEMORY_BLOB {
-            let dir = spool::own_dir().map_err(local_error)?;
-            let file = tempfile::NamedTempFile::new_in(&dir).map_err(local_error)?;
-            let mut spool = std::io::BufWriter::with_capacity(64 * 1024, file);
-            spool.write_all(&self.memory).map_err(local_error)?;
-            self.memory = Vec::new();
-            self.spool = Some(spool);
-        }
-        Ok(())
     }
 
+    /// Content bytes written so far.
     pub fn bytes(&self) -> u64 {
         self.bytes
     }
 
     pub async fn finish(self) -> Result<BlobRef> {
-        let Some(spool) = self.spool else {
-            return self.store.put_blob(Bytes::from(self.memory)).await;
-        };
         let blob = BlobRef {
             sha256: hex::encode(self.hasher.finalize()),
             bytes: self.bytes,
             records: self.records,
         };
-        let path = self.store.layout.blob(&blob.sha256);
-        if self.store.blob_exists(&path).await? {
+        let encoder = self.encoder.ok_or_else(|| {
+            local_error(std::io::Error::other(
+                "the zstd compressor could not be created",
+            ))
+        })?;
+        let stored = encoder.finish().map_err(local_error)?;
+        if self.store.has_blob(&blob.sha256).await? {
             return Ok(blob);
         }
+        let path = self.store.layout.blob(&blob.sha256);
+        let Some(spool) = stored.spool else {
+            self.store
+                .put_stored(&path, Bytes::from(stored.memory))
+                .await?;
+            return Ok(blob);
+        };
         let file = spool
             .into_inner()
             .map_err(|error| local_error(error.into_error()))?;

@@ -13,11 +13,12 @@ use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload}
 use sha2::{Digest, Sha256};
 
 use super::blob_writer::BlobWriter;
+use super::encoding::{self, Encoding};
 use super::events::EventsState;
 use super::layout::{ConnectionId, Layout, ManifestName, SnapshotId, to_micros};
 use super::manifest::{
     BlobRef, PreviousSnapshot, SNAPSHOT_FORMAT, SnapshotIndex, SnapshotManifest, StoredKind,
-    sha256_hex,
+    check_format, sha256_hex,
 };
 use super::retention::{self, RetentionPolicy};
 use super::sign::{SignatureFile, SigningKey};
@@ -297,7 +298,8 @@ impl ConnectionStore {
         &self.connection
     }
 
-    /// Stores `bytes` as a blob (once: an existing blob of that digest is kept).
+    /// Stores `bytes` (the content) as a compressed blob, once: a blob of that content already
+    /// there, in either encoding, is kept.
     pub async fn put_blob(&self, bytes: Bytes) -> Result<BlobRef> {
         let sha256 = sha256_hex(&bytes);
         let blob = BlobRef {
@@ -305,22 +307,33 @@ impl ConnectionStore {
             records: count_lines(&bytes),
             sha256,
         };
-        let path = self.layout.blob(&blob.sha256);
-        if self.blob_exists(&path).await? {
+        if self.has_blob(&blob.sha256).await? {
             return Ok(blob);
         }
+        let path = self.layout.blob(&blob.sha256);
+        let stored = encoding::compress(&bytes).map_err(|source| StoreError::Local {
+            path: path.to_string(),
+            source,
+        })?;
+        self.put_stored(&path, Bytes::from(stored)).await?;
+        Ok(blob)
+    }
+
+    /// Writes a blob's stored bytes with one create-only PUT (a blob already there has the
+    /// same content: it is kept).
+    pub(super) async fn put_stored(&self, path: &Path, stored: Bytes) -> Result<()> {
         let options = PutOptions {
             mode: PutMode::Create,
             ..Default::default()
         };
         match self
             .object
-            .put_opts(&path, PutPayload::from_bytes(bytes), options)
+            .put_opts(path, PutPayload::from_bytes(stored), options)
             .await
         {
-            Ok(_) => Ok(blob),
-            Err(error) if is_already_exists(&error) => Ok(blob),
-            Err(error) => Err(object_error("write", &path)(error)),
+            Ok(_) => Ok(()),
+            Err(error) if is_already_exists(&error) => Ok(()),
+            Err(error) => Err(object_error("write", path)(error)),
         }
     }
 
@@ -332,27 +345,72 @@ impl ConnectionStore {
         }
     }
 
+    /// Whether the blob of content `sha256` is stored, in any encoding.
+    pub(super) async fn has_blob(&self, sha256: &str) -> Result<bool> {
+        for encoding in Encoding::ALL {
+            if self
+                .blob_exists(&self.layout.blob_as(sha256, encoding))
+                .await?
+            {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
     /// A streaming blob writer: memory stays bounded whatever the size.
     pub fn blob_writer(&self) -> BlobWriter {
         BlobWriter::new(self.clone())
     }
 
-    pub async fn read_blob(&self, sha256: &str) -> Result<Bytes> {
-        let path = self.layout.blob(sha256);
-        let bytes = self
-            .object
-            .get(&path)
-            .await
-            .map_err(object_error("read", &path))?
-            .bytes()
-            .await
-            .map_err(object_error("read", &path))?;
-        if sha256_hex(&bytes) != sha256 {
-            return Err(StoreError::CorruptBlob {
-                path: path.to_string(),
-            });
+    /// The content of blob `sha256` as a stream, decompressed as it is read and checked
+    /// against the digest at its end (the last item is an error when it does not match), or
+    /// `None` when no encoding of it is stored. The compressed blob is looked for first.
+    pub async fn blob_content(
+        &self,
+        sha256: &str,
+    ) -> Result<Option<BoxStream<'static, Result<Bytes>>>> {
+        for encoding in Encoding::ALL {
+            let path = self.layout.blob_as(sha256, encoding);
+            match self.object.get(&path).await {
+                Ok(result) => {
+                    let content =
+                        encoding::content_stream(result.into_stream(), path.clone(), encoding);
+                    return Ok(Some(checked(content, path, sha256.to_owned())));
+                }
+                Err(object_store::Error::NotFound { .. }) => {}
+                Err(error) => return Err(object_error("read", &path)(error)),
+            }
         }
-        Ok(bytes)
+        Ok(None)
+    }
+
+    /// [`blob_content`](Self::blob_content), a missing blob an error.
+    async fn existing_content(&self, sha256: &str) -> Result<BoxStream<'static, Result<Bytes>>> {
+        match self.blob_content(sha256).await? {
+            Some(content) => Ok(content),
+            None => {
+                let path = self.layout.blob(sha256);
+                Err(StoreError::Object {
+                    operation: "read",
+                    path: path.to_string(),
+                    source: object_store::Error::NotFound {
+                        path: path.to_string(),
+                        source: "no blob of this digest, compressed or not".into(),
+                    },
+                })
+            }
+        }
+    }
+
+    /// The content of blob `sha256` (decompressed), checked against its digest.
+    pub async fn read_blob(&self, sha256: &str) -> Result<Bytes> {
+        let mut content = self.existing_content(sha256).await?;
+        let mut all = Vec::new();
+        while let Some(piece) = content.try_next().await? {
+            all.extend_from_slice(&piece);
+        }
+        Ok(Bytes::from(all))
     }
 
     /// Checks that every blob the snapshot references is there and matches its digest,
@@ -360,87 +418,30 @@ impl ConnectionStore {
     pub async fn check_blobs(&self, snapshot: &Snapshot) -> Result<()> {
         let digests: BTreeSet<&str> = snapshot.blob_digests().collect();
         for digest in digests {
-            let path = self.layout.blob(digest);
-            let mut stream = match self.object.get(&path).await {
-                Ok(result) => result.into_stream(),
-                Err(object_store::Error::NotFound { .. }) => {
-                    return Err(StoreError::MissingBlob {
-                        path: path.to_string(),
-                        snapshot: snapshot.id.to_string(),
-                    });
-                }
-                Err(error) => return Err(object_error("read", &path)(error)),
-            };
-            let mut hasher = Sha256::new();
-            while let Some(chunk) = stream
-                .try_next()
-                .await
-                .map_err(object_error("read", &path))?
-            {
-                hasher.update(&chunk);
-            }
-            if hex::encode(hasher.finalize()) != digest {
-                return Err(StoreError::CorruptBlob {
-                    path: path.to_string(),
+            let Some(mut content) = self.blob_content(digest).await? else {
+                return Err(StoreError::MissingBlob {
+                    path: self.layout.blob(digest).to_string(),
+                    snapshot: snapshot.id.to_string(),
                 });
-            }
+            };
+            while content.try_next().await?.is_some() {}
         }
         Ok(())
     }
 
-    /// The NDJSON of one kind streamed in chunks, blob after blob, each blob checked against its
-    /// digest when it ends: memory stays bounded whatever the kind's size. A consumer must
-    /// discard what it built from the chunks when an error arrives.
+    /// The NDJSON content of one kind streamed in pieces, blob after blob, each blob
+    /// decompressed as it is read and checked against its digest when it ends: memory stays
+    /// bounded whatever the kind's size. A consumer must discard what it built from the
+    /// pieces when an error arrives.
     pub fn kind_chunks<'a>(&'a self, kind: &'a StoredKind) -> BoxStream<'a, Result<Bytes>> {
-        /// The blob being read: its chunks so far hashed, to compare with `digest` at its end.
-        struct Reading<'a> {
-            chunks: BoxStream<'static, object_store::Result<Bytes>>,
-            hasher: Sha256,
-            path: Path,
-            digest: &'a str,
-        }
-        futures::stream::try_unfold(
-            (kind.blobs.iter(), None::<Reading<'a>>),
-            move |(mut blobs, mut current)| async move {
-                loop {
-                    if let Some(mut reading) = current.take() {
-                        let next = reading.chunks.try_next().await;
-                        match next.map_err(object_error("read", &reading.path))? {
-                            Some(chunk) => {
-                                reading.hasher.update(&chunk);
-                                return Ok(Some((chunk, (blobs, Some(reading)))));
-                            }
-                            None if hex::encode(reading.hasher.finalize()) != reading.digest => {
-                                return Err(StoreError::CorruptBlob {
-                                    path: reading.path.to_string(),
-                                });
-                            }
-                            None => {}
-                        }
-                    }
-                    let Some(blob) = blobs.next() else {
-                        return Ok(None);
-                    };
-                    let path = self.layout.blob(&blob.sha256);
-                    let chunks = self
-                        .object
-                        .get(&path)
-                        .await
-                        .map_err(object_error("read", &path))?
-                        .into_stream();
-                    current = Some(Reading {
-                        chunks,
-                        hasher: Sha256::new(),
-                        path,
-                        digest: &blob.sha256,
-                    });
-                }
-            },
-        )
-        .boxed()
+        futures::stream::iter(kind.blobs.iter())
+            .then(move |blob| self.existing_content(&blob.sha256))
+            .try_flatten()
+            .boxed()
     }
 
-    /// The NDJSON of one kind (its blobs concatenated), each blob checked against its digest.
+    /// The NDJSON of one kind (its blobs' content concatenated), each blob checked against its
+    /// digest.
     pub async fn read_kind(&self, kind: &StoredKind) -> Result<Vec<u8>> {
         let mut all = Vec::with_capacity(kind.bytes as usize);
         for blob in &kind.blobs {
@@ -491,6 +492,8 @@ impl ConnectionStore {
         };
         let manifest: SnapshotManifest =
             serde_json::from_slice(&bytes).map_err(|error| bad(error.to_string()))?;
+        // Fail closed: a layout this version does not know could mean anything.
+        check_format(&manifest.format).map_err(&bad)?;
         let sha256 = sha256_hex(&bytes);
         let id = match name {
             ManifestName::Legacy(id) if !sha256.starts_with(id.digest_prefix()) => {
@@ -596,28 +599,42 @@ impl ConnectionStore {
         }
     }
 
-    /// Stores the auditor report of a committed snapshot (replacing an earlier rendering).
+    /// Stores the auditor report of a committed snapshot, compressed (replacing an earlier
+    /// rendering). An org L report is megabytes of HTML, one per snapshot: compressed it is a
+    /// small part of the store.
     pub async fn put_report(&self, id: &SnapshotId, html: String) -> Result<()> {
         let path = self.layout.report(id);
+        let stored = encoding::compress(html.as_bytes()).map_err(|source| StoreError::Local {
+            path: path.to_string(),
+            source,
+        })?;
         self.object
-            .put(&path, PutPayload::from(html.into_bytes()))
+            .put(&path, PutPayload::from(stored))
             .await
             .map(|_| ())
             .map_err(object_error("write", &path))
     }
 
-    /// The stored auditor report of a snapshot, if one was written.
+    /// The stored auditor report of a snapshot (decompressed), if one was written; earlier
+    /// versions stored it as is.
     pub async fn read_report(&self, id: &SnapshotId) -> Result<Option<Bytes>> {
-        let path = self.layout.report(id);
-        match self.object.get(&path).await {
-            Ok(result) => result
-                .bytes()
-                .await
-                .map(Some)
-                .map_err(object_error("read", &path)),
-            Err(object_store::Error::NotFound { .. }) => Ok(None),
-            Err(error) => Err(object_error("read", &path)(error)),
+        for encoding in Encoding::ALL {
+            let path = self.layout.report_as(id, encoding);
+            match self.object.get(&path).await {
+                Ok(result) => {
+                    let mut content =
+                        encoding::content_stream(result.into_stream(), path, encoding);
+                    let mut all = Vec::new();
+                    while let Some(piece) = content.try_next().await? {
+                        all.extend_from_slice(&piece);
+                    }
+                    return Ok(Some(Bytes::from(all)));
+                }
+                Err(object_store::Error::NotFound { .. }) => {}
+                Err(error) => return Err(object_error("read", &path)(error)),
+            }
         }
+        Ok(None)
     }
 
     pub async fn is_signed(&self, id: &SnapshotId) -> Result<bool> {
@@ -697,7 +714,7 @@ impl ConnectionStore {
         for blob in evidence.chain(draft.controls.iter()) {
             if checked.insert(blob.sha256.clone()) {
                 let path = self.layout.blob(&blob.sha256);
-                if !self.blob_exists(&path).await? {
+                if !self.has_blob(&blob.sha256).await? {
                     return Err(StoreError::Object {
                         operation: "commit",
                         path: path.to_string(),
@@ -799,6 +816,45 @@ impl ConnectionStore {
             index,
         })
     }
+}
+
+/// `content` followed by a check of its SHA-256 against `digest`: a mismatch is the last item.
+fn checked(
+    content: BoxStream<'static, Result<Bytes>>,
+    path: Path,
+    digest: String,
+) -> BoxStream<'static, Result<Bytes>> {
+    futures::stream::try_unfold(
+        (content, Some(Sha256::new())),
+        move |(mut content, mut hasher)| {
+            let path = path.clone();
+            let digest = digest.clone();
+            async move {
+                let Some(running) = hasher.as_mut() else {
+                    return Ok(None);
+                };
+                match content.try_next().await? {
+                    Some(piece) => {
+                        running.update(&piece);
+                        Ok(Some((piece, (content, hasher))))
+                    }
+                    None => {
+                        let matches = hasher
+                            .take()
+                            .is_some_and(|done| hex::encode(done.finalize()) == digest);
+                        if matches {
+                            Ok(None)
+                        } else {
+                            Err(StoreError::CorruptBlob {
+                                path: path.to_string(),
+                            })
+                        }
+                    }
+                }
+            }
+        },
+    )
+    .boxed()
 }
 
 /// Every object under a prefix with its size and time (for verification and retention).

@@ -6,6 +6,7 @@ use std::str::FromStr;
 use object_store::path::Path;
 
 use super::StoreError;
+use super::encoding::Encoding;
 
 /// `namespace/name` of a connection; each writes under its own prefix.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -186,8 +187,17 @@ impl Layout {
         Path::from(format!("{}/blobs/sha256", self.base))
     }
 
+    /// Where this version writes the blob of content `sha256` (compressed).
     pub fn blob(&self, sha256: &str) -> Path {
-        Path::from(format!("{}/blobs/sha256/{sha256}", self.base))
+        self.blob_as(sha256, Encoding::Zstd)
+    }
+
+    pub fn blob_as(&self, sha256: &str, encoding: Encoding) -> Path {
+        Path::from(format!(
+            "{}/blobs/sha256/{sha256}{}",
+            self.base,
+            encoding.suffix()
+        ))
     }
 
     pub fn snapshots_dir(&self) -> Path {
@@ -202,8 +212,17 @@ impl Layout {
         Path::from(format!("{}/snapshots/{id}{SIGNATURE_SUFFIX}", self.base))
     }
 
+    /// Where this version writes a snapshot's auditor report (compressed).
     pub fn report(&self, id: &SnapshotId) -> Path {
-        Path::from(format!("{}/reports/{id}.html", self.base))
+        self.report_as(id, Encoding::Zstd)
+    }
+
+    pub fn report_as(&self, id: &SnapshotId, encoding: Encoding) -> Path {
+        Path::from(format!(
+            "{}/reports/{id}.html{}",
+            self.base,
+            encoding.suffix()
+        ))
     }
 }
 
@@ -251,6 +270,10 @@ mod tests {
         let layout = Layout::new("evidence/", &c);
         assert_eq!(
             layout.blob("ab").as_ref(),
+            "evidence/compliance/acme-prod/blobs/sha256/ab.zst"
+        );
+        assert_eq!(
+            layout.blob_as("ab", Encoding::Identity).as_ref(),
             "evidence/compliance/acme-prod/blobs/sha256/ab"
         );
     }

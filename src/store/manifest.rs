@@ -6,9 +6,36 @@ use sha2::{Digest, Sha256};
 
 use super::events::EventsState;
 
-/// Identifies the snapshot manifest's layout ([`SnapshotManifest::format`]); verification refuses
-/// others. The collection manifest inside it has its own version, `collect::COLLECTION_FORMAT`.
-pub const SNAPSHOT_FORMAT: &str = "jumpcloud-operator.io/snapshot/v1";
+/// Identifies the snapshot manifest's layout ([`SnapshotManifest::format`]), the one this version
+/// writes: blobs zstd-compressed at `<digest>.zst` (the digest of the content), large kinds in
+/// several chunk blobs. The collection manifest inside it has its own version,
+/// `collect::COLLECTION_FORMAT`.
+pub const SNAPSHOT_FORMAT: &str = "jumpcloud-operator.io/snapshot/v2";
+
+/// The layout before compression: each blob stored as is at `<digest>`. Still read, verified
+/// and appended to (a chain may hold v1 snapshots, then v2 ones).
+pub const SNAPSHOT_FORMAT_V1: &str = "jumpcloud-operator.io/snapshot/v1";
+
+const FORMAT_PREFIX: &str = "jumpcloud-operator.io/snapshot/v";
+
+/// Whether this version reads manifests of `format`; the error says why not and what to do.
+pub fn check_format(format: &str) -> Result<(), String> {
+    if format == SNAPSHOT_FORMAT || format == SNAPSHOT_FORMAT_V1 {
+        return Ok(());
+    }
+    match format
+        .strip_prefix(FORMAT_PREFIX)
+        .and_then(|version| version.parse::<u32>().ok())
+    {
+        Some(version) if version > 2 => Err(format!(
+            "format `{format}` (version {version}) was written by a newer jumpcloud-operator; \
+             this version reads versions 1 and 2: upgrade jumpcloud-operator to read this store"
+        )),
+        _ => Err(format!(
+            "unknown format `{format}` (this version reads `{SNAPSHOT_FORMAT_V1}` and `{SNAPSHOT_FORMAT}`)"
+        )),
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SnapshotManifest {
@@ -79,7 +106,8 @@ pub struct PreviousSnapshot {
     pub sha256: String,
 }
 
-/// One evidence kind: the concatenation of its blobs is its NDJSON file.
+/// One evidence kind: the concatenation of its blobs' content is its NDJSON file. `records` and
+/// `bytes` count the content (uncompressed).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoredKind {
     pub kind: String,
@@ -87,10 +115,13 @@ pub struct StoredKind {
     pub status: String,
     pub records: u64,
     pub bytes: u64,
-    /// Usually one blob; Directory Insights events list the segments accumulated over time.
+    /// The kind's chunks in order (see `chunker`); Directory Insights events list the segments
+    /// accumulated over time (each in chunks).
     pub blobs: Vec<BlobRef>,
 }
 
+/// A blob by the SHA-256 of its content; `bytes` and `records` (lines) count the content, not
+/// the compressed bytes stored.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct BlobRef {
     pub sha256: String,
@@ -113,4 +144,20 @@ impl SnapshotIndex {
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_formats_are_read_and_a_newer_one_is_refused_naming_the_upgrade() {
+        assert_eq!(check_format(SNAPSHOT_FORMAT), Ok(()));
+        assert_eq!(check_format(SNAPSHOT_FORMAT_V1), Ok(()));
+        let newer = check_format("jumpcloud-operator.io/snapshot/v3").unwrap_err();
+        assert!(newer.contains("version 3"), "{newer}");
+        assert!(newer.contains("upgrade jumpcloud-operator"), "{newer}");
+        let other = check_format("something/else").unwrap_err();
+        assert!(other.contains("unknown format `something/else`"), "{other}");
+    }
 }

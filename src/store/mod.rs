@@ -2,7 +2,12 @@
 //! S3-compatible object storage.
 //!
 //! Layout under the store URL, per connection (`<namespace>/<name>/`):
-//! - `blobs/sha256/<hex>`: evidence files (NDJSON), content-addressed, written once.
+//! - `blobs/sha256/<hex>.zst`: evidence files (NDJSON), zstd-compressed, named by the SHA-256
+//!   of their content (the uncompressed NDJSON), written once. Earlier versions wrote the
+//!   content as is at `blobs/sha256/<hex>`; those are still read, verified and shared (see
+//!   [`encoding`]). A kind is the concatenation of its blobs: large kinds are cut at record
+//!   boundaries chosen by content ([`chunker`]), so the unchanged part of a changed kind is
+//!   stored once.
 //! - `snapshots/<sequence>.json` (20 digits): a [`SnapshotManifest`], the commit point of one
 //!   sync, written last with a single create-only write at the name of its sequence number:
 //!   the compare-and-swap of the chain head (two writers of one sequence meet at one name and
@@ -11,8 +16,9 @@
 //!   `snapshots/<id>.json`; those are still read, verified and appended to.
 //! - `snapshots/<id>.json.sig`: optional detached Ed25519 signature of the manifest digest,
 //!   written before the manifest; named by the digest, so one left by a crash blocks no one.
-//! - `reports/<id>.html`: the auditor report rendered after the commit (derived, not evidence:
-//!   it names the manifest digest, so the manifest cannot reference it).
+//! - `reports/<id>.html.zst`: the auditor report rendered after the commit, compressed (derived,
+//!   not evidence: it names the manifest digest, so the manifest cannot reference it). Earlier
+//!   versions wrote `reports/<id>.html`; those are still read.
 //!
 //! Manifests chain by the previous manifest's digest. The manifest of the highest sequence is
 //! the latest snapshot; nothing is ever overwritten, so a crash can only leave unreferenced
@@ -24,8 +30,10 @@
 //! spool in a per-process folder swept after crashes ([`spool`]).
 
 mod blob_writer;
+pub mod chunker;
 mod connection;
 pub mod diff;
+pub mod encoding;
 pub mod events;
 mod evidence;
 mod layout;
@@ -45,8 +53,8 @@ pub use connection::{
 pub use evidence::{Records, StoredControls, load_controls, load_evidence, snapshot_meta};
 pub use layout::{ConnectionId, SnapshotId};
 pub use manifest::{
-    BlobRef, PreviousSnapshot, RetentionRecord, RetiredSnapshot, SNAPSHOT_FORMAT, SnapshotIndex,
-    SnapshotManifest, StoredKind, sha256_hex,
+    BlobRef, PreviousSnapshot, RetentionRecord, RetiredSnapshot, SNAPSHOT_FORMAT,
+    SNAPSHOT_FORMAT_V1, SnapshotIndex, SnapshotManifest, StoredKind, check_format, sha256_hex,
 };
 pub use private::warn_if_exposed;
 pub use serve::ManifestFile;
@@ -97,6 +105,10 @@ pub enum StoreError {
         "blob {path} of snapshot {snapshot} is missing: the snapshot is incomplete; `verify` lists every problem"
     )]
     MissingBlob { path: String, snapshot: String },
+    #[error(
+        "blob {path} cannot be decompressed ({reason}): the evidence was altered or damaged; `verify` lists every problem"
+    )]
+    Undecodable { path: String, reason: String },
     #[error("key file {path}: {reason}")]
     Key { path: String, reason: String },
     #[error("cannot serialise: {0}")]

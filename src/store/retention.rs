@@ -19,6 +19,7 @@ use serde::Serialize;
 
 use super::Result;
 use super::connection::{ConnectionStore, Snapshot, StoredManifest, list_all};
+use super::encoding::Encoding;
 use super::layout::{MANIFEST_SUFFIX, SIGNATURE_SUFFIX};
 use super::manifest::{RetentionRecord, RetiredSnapshot};
 
@@ -127,7 +128,10 @@ pub(crate) fn record(
     decide(&links, previous.map(|p| p.manifest.sequence), policy, now)
 }
 
-/// Blobs to remove: referenced by no remaining snapshot and older than the grace period. Pure.
+/// Blob files to remove, by file name: of a content digest that no remaining snapshot
+/// references (a chunk shared by a kept snapshot stays, whichever snapshot wrote it; either
+/// encoding of a digest is the same content) and older than the grace period. A file whose
+/// name is not a blob's is never removed. Pure.
 pub fn unreferenced_blobs<'a>(
     blobs: &'a [(String, jiff::Timestamp)],
     referenced: &BTreeSet<String>,
@@ -137,8 +141,11 @@ pub fn unreferenced_blobs<'a>(
     let cutoff = now - policy.grace;
     blobs
         .iter()
-        .filter(|(digest, modified)| !referenced.contains(digest) && *modified < cutoff)
-        .map(|(digest, _)| digest.as_str())
+        .filter(|(name, modified)| {
+            Encoding::parse_file_name(name)
+                .is_some_and(|(digest, _)| !referenced.contains(digest) && *modified < cutoff)
+        })
+        .map(|(name, _)| name.as_str())
         .collect()
 }
 
@@ -180,10 +187,8 @@ pub async fn apply_retention(
         match store.object.delete(&manifest).await {
             Ok(()) => {
                 report.removed_snapshots.push(stored.id.to_string());
-                for derived in [
-                    store.layout.signature(&stored.id),
-                    store.layout.report(&stored.id),
-                ] {
+                let reports = Encoding::ALL.map(|e| store.layout.report_as(&stored.id, e));
+                for derived in std::iter::once(store.layout.signature(&stored.id)).chain(reports) {
                     if let Err(error) = store.object.delete(&derived).await
                         && !matches!(error, object_store::Error::NotFound { .. })
                     {
@@ -235,9 +240,10 @@ pub async fn apply_retention(
         .collect();
     // Modification times come from the store's clock: compare them with the wall clock.
     let wall = jiff::Timestamp::now();
+    let dir = store.layout.blobs_dir();
     let doomed: Vec<Path> = unreferenced_blobs(&blobs, &referenced, policy, wall)
         .into_iter()
-        .map(|digest| store.layout.blob(digest))
+        .map(|name| dir.clone().join(name))
         .collect();
     let results: Vec<(Path, object_store::Result<()>)> = futures::stream::iter(doomed)
         .map(|path| async move {
@@ -359,15 +365,20 @@ mod tests {
         let now: jiff::Timestamp = "2026-06-01T00:00:00Z".parse().unwrap();
         let old = now - jiff::SignedDuration::from_hours(48);
         let fresh = now - jiff::SignedDuration::from_hours(1);
+        let digest = |c: char| c.to_string().repeat(64);
         let blobs = vec![
-            ("kept".to_owned(), old),
-            ("garbage".to_owned(), old),
-            ("in-flight".to_owned(), fresh),
+            (format!("{}.zst", digest('a')), old),
+            (digest('a'), old),
+            (format!("{}.zst", digest('b')), old),
+            (digest('b'), old),
+            (format!("{}.zst", digest('c')), fresh),
+            (digest('c'), old),
+            ("notes.txt".to_owned(), old),
         ];
-        let referenced = BTreeSet::from(["kept".to_owned()]);
+        let referenced = BTreeSet::from([digest('a')]);
         assert_eq!(
             unreferenced_blobs(&blobs, &referenced, &RetentionPolicy::default(), now),
-            ["garbage"]
+            [format!("{}.zst", digest('b')), digest('b'), digest('c')]
         );
     }
 }

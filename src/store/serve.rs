@@ -1,8 +1,12 @@
-//! Reading stored objects back byte for byte, for the evidence endpoint: a manifest file as
-//! committed and a blob as a stream (memory stays bounded whatever its size).
+//! Reading stored objects back for the evidence endpoint: a manifest file byte for byte as
+//! committed, and a blob's content as a stream (memory stays bounded whatever its size).
+//!
+//! A blob is served as its content (the NDJSON, decompressed), not as the compressed bytes
+//! stored: what an auditor downloads hashes to the digest in its URL with any SHA-256 tool,
+//! needs no zstd, and saved as `blobs/sha256/<digest>` beside the manifests it is a store that
+//! `verify` checks offline (content stored as is is a valid encoding).
 
 use bytes::Bytes;
-use futures::StreamExt;
 use futures::stream::BoxStream;
 use object_store::ObjectStoreExt;
 
@@ -54,17 +58,14 @@ impl ConnectionStore {
         }
     }
 
-    /// The bytes of blob `sha256` as a stream, or None when this connection has no such blob.
-    /// The digest must already be validated (64 lowercase hex characters).
+    /// The content of blob `sha256` as a stream, decompressed as it is read, or None when this
+    /// connection has no such blob. The digest is checked at the end: a damaged blob ends the
+    /// stream with an error (the response is cut short) instead of completing. The digest must
+    /// already be validated (64 lowercase hex characters).
     pub async fn blob_stream(
         &self,
         sha256: &str,
-    ) -> Result<Option<BoxStream<'static, std::result::Result<Bytes, object_store::Error>>>> {
-        let path = self.layout.blob(sha256);
-        match self.object.get(&path).await {
-            Ok(result) => Ok(Some(result.into_stream().boxed())),
-            Err(object_store::Error::NotFound { .. }) => Ok(None),
-            Err(error) => Err(object_error("read", &path)(error)),
-        }
+    ) -> Result<Option<BoxStream<'static, Result<Bytes>>>> {
+        self.blob_content(sha256).await
     }
 }

@@ -9,7 +9,7 @@ use ed25519_dalek::pkcs8::{DecodePrivateKey, DecodePublicKey};
 use serde::{Deserialize, Serialize};
 
 use super::StoreError;
-use super::manifest::{SNAPSHOT_FORMAT, sha256_hex};
+use super::manifest::{SNAPSHOT_FORMAT_V1, sha256_hex};
 
 /// A private signing key (from a file the user provides, e.g. a mounted Secret).
 #[derive(Clone)]
@@ -37,8 +37,10 @@ pub struct SignatureFile {
     pub signature: String,
 }
 
+/// The message a signature covers. Its prefix is a fixed domain separator (the first manifest
+/// format's name), not the current format: signatures of every format verify the same way.
 pub fn signed_message(manifest_sha256: &str) -> String {
-    format!("{SNAPSHOT_FORMAT} sha256:{manifest_sha256}")
+    format!("{SNAPSHOT_FORMAT_V1} sha256:{manifest_sha256}")
 }
 
 fn key_error(path: &Path, reason: impl Into<String>) -> StoreError {

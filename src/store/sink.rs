@@ -1,5 +1,5 @@
-//! The evidence store as the target of a collection: each kind streams into a content-addressed
-//! blob, Directory Insights events are kept only where the stored history ends, and the commit
+//! The evidence store as the target of a collection: each kind streams into content-addressed
+//! chunk blobs (see `chunker`), Directory Insights events are kept only where the stored history ends, and the commit
 //! stores the control results the collection's step before it evaluated on the staged snapshot
 //! (when it did) and writes the manifest last.
 
@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use serde_json::Value;
 
 use super::StoreError;
-use super::blob_writer::BlobWriter;
+use super::chunker::ChunkedWriter;
 use super::connection::{ConnectionStore, KindDraft, Snapshot, SnapshotDraft};
 use super::events::{EVENTS_KIND, EventsFilter, EventsState};
 use super::evidence::{StoredControls, load_kinds};
@@ -33,6 +33,20 @@ pub struct StoreSink {
     retention: Option<RetentionPolicy>,
     /// The events position after this collection, set when the events kind finishes.
     events_position: Arc<Mutex<Option<EventsState>>>,
+    /// Each finished kind's chunk blobs, in order.
+    chunks: Chunks,
+}
+
+/// The chunk blobs of every kind written so far (the collection's manifest has one digest per
+/// kind, the content's).
+type Chunks = Arc<Mutex<BTreeMap<String, Vec<BlobRef>>>>;
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    match mutex.lock() {
+        Ok(guard) => guard,
+        // A panicking writer leaves whole entries behind (each is one insert).
+        Err(poisoned) => poisoned.into_inner(),
+    }
 }
 
 /// A committed collection.
@@ -104,6 +118,7 @@ impl StoreSink {
             signer: None,
             retention: None,
             events_position: Arc::default(),
+            chunks: Arc::default(),
         })
     }
 
@@ -124,18 +139,15 @@ impl StoreSink {
         self.previous.as_ref()
     }
 
-    /// The stored blobs of each kind: one blob per kind; the events history keeps the previous
+    /// The stored blobs of each kind: its chunks; the events history keeps the previous
     /// snapshot's segments and appends this collection's new events, if any.
     fn drafts(&self, manifest: &Manifest) -> Vec<KindDraft> {
+        let chunks = lock(&self.chunks);
         manifest
             .kinds
             .iter()
             .map(|entry| {
-                let blob = BlobRef {
-                    sha256: entry.sha256.clone(),
-                    bytes: entry.bytes,
-                    records: entry.records,
-                };
+                let written = chunks.get(&entry.kind).cloned().unwrap_or_default();
                 let blobs = if entry.kind == EVENTS_KIND {
                     let mut history = self
                         .previous
@@ -143,12 +155,10 @@ impl StoreSink {
                         .and_then(|p| p.kind(EVENTS_KIND))
                         .map(|k| k.blobs.clone())
                         .unwrap_or_default();
-                    if blob.bytes > 0 {
-                        history.push(blob);
-                    }
+                    history.extend(written);
                     history
                 } else {
-                    vec![blob]
+                    written
                 };
                 KindDraft {
                     kind: entry.kind.clone(),
@@ -234,10 +244,12 @@ impl SnapshotSink for StoreSink {
             )
         });
         Ok(StoreKind {
-            writer: self.store.blob_writer(),
+            kind: kind.to_owned(),
+            writer: ChunkedWriter::new(self.store.clone()),
             store: self.store.clone(),
             filter,
             events_position: self.events_position.clone(),
+            chunks: self.chunks.clone(),
         })
     }
 
@@ -249,11 +261,7 @@ impl SnapshotSink for StoreSink {
             Value::Object(map) => map.remove("kinds").unwrap_or(Value::Null),
             _ => Value::Null,
         };
-        let events = match self.events_position.lock() {
-            Ok(position) => position.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
-        }
-        .or_else(|| {
+        let events = lock(&self.events_position).clone().or_else(|| {
             self.previous
                 .as_ref()
                 .and_then(|p| p.manifest.events.clone())
@@ -312,13 +320,15 @@ impl SnapshotSink for StoreSink {
     }
 }
 
-/// One kind's blob being written.
+/// One kind's chunks being written.
 pub struct StoreKind {
-    writer: BlobWriter,
+    kind: String,
+    writer: ChunkedWriter,
     store: ConnectionStore,
     /// For Directory Insights events: drops what the store already holds.
     filter: Option<EventsFilter>,
     events_position: Arc<Mutex<Option<EventsState>>>,
+    chunks: Chunks,
 }
 
 impl KindSink for StoreKind {
@@ -329,17 +339,12 @@ impl KindSink for StoreKind {
         {
             return Ok(());
         }
-        self.writer.write(&line).map_err(store_error)?;
-        self.writer.write(b"\n").map_err(store_error)
+        self.writer.write_record(&line).await.map_err(store_error)
     }
 
     async fn finish(self) -> Result<WrittenFile, CollectError> {
         if let Some(filter) = &self.filter {
-            let mut position = match self.events_position.lock() {
-                Ok(position) => position,
-                Err(poisoned) => poisoned.into_inner(),
-            };
-            *position = filter.state().cloned();
+            *lock(&self.events_position) = filter.state().cloned();
             // No new event (or not licensed): no new segment, so nothing to store. An empty
             // blob would be referenced by no snapshot.
             if self.writer.bytes() == 0 {
@@ -351,12 +356,21 @@ impl KindSink for StoreKind {
                 });
             }
         }
-        let blob = self.writer.finish().await.map_err(store_error)?;
+        let written = self.writer.finish().await.map_err(store_error)?;
+        let file = match written.chunks.as_slice() {
+            [one] => self.store.layout.blob(&one.sha256).to_string(),
+            chunks => format!(
+                "{} ({} chunks, listed in the snapshot index)",
+                self.store.layout.blobs_dir(),
+                chunks.len()
+            ),
+        };
+        lock(&self.chunks).insert(self.kind, written.chunks);
         Ok(WrittenFile {
-            file: self.store.layout.blob(&blob.sha256).to_string(),
-            records: blob.records,
-            sha256: blob.sha256,
-            bytes: blob.bytes,
+            file,
+            records: written.records,
+            sha256: written.sha256,
+            bytes: written.bytes,
         })
     }
 }

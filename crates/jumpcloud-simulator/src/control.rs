@@ -91,6 +91,48 @@ pub struct RouteStatus {
     pub status: Option<u16>,
 }
 
+/// Body of `POST /__simulator/advance`: move the clock `days` days, changing the orgs as a day
+/// changes a real one (see [`DayChanges`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Advance {
+    pub days: u32,
+}
+
+/// What `POST /__simulator/advance` did: the clock after it, the days the region has advanced
+/// since it started, and the changes of those `days` summed over the region's orgs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Advanced {
+    pub now: Timestamp,
+    pub day: u64,
+    pub changes: DayChanges,
+}
+
+/// The changes of simulated days: every device checks in, ~1% of the users change.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DayChanges {
+    /// Devices whose `lastContact` moved.
+    pub devices_checked_in: usize,
+    pub users_added: usize,
+    pub users_suspended: usize,
+    pub users_mfa_changed: usize,
+    /// Users whose job title changed.
+    pub users_attributes_changed: usize,
+    pub events_added: usize,
+}
+
+impl DayChanges {
+    pub(crate) fn add(&mut self, other: &DayChanges) {
+        self.devices_checked_in += other.devices_checked_in;
+        self.users_added += other.users_added;
+        self.users_suspended += other.users_suspended;
+        self.users_mfa_changed += other.users_mfa_changed;
+        self.users_attributes_changed += other.users_attributes_changed;
+        self.events_added += other.events_added;
+    }
+}
+
 /// Body of `PUT /__simulator/insights-rows`: give a System Insights table of the region's first
 /// org exactly `rows` rows (existing rows repeated with new `system_id`s, so every row stays
 /// distinct and the table stays in `system_id` order), e.g. more than 10,000 for two pages.
@@ -493,6 +535,13 @@ impl SimulatorControl {
         )
         .await
         .map(drop)
+    }
+
+    /// Moves the simulated clock `days` days ahead, each day changing the orgs as real orgs
+    /// change (deterministic from the seed and the day).
+    pub async fn advance_days(&self, days: u32) -> Result<Advanced, ControlError> {
+        self.call_json(reqwest::Method::POST, "advance", Some(&Advance { days }))
+            .await
     }
 
     /// Answers API requests beyond `per_second` per second (bursts of one second's worth)

@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use tokio::sync::watch;
 
 use super::control::{
-    AddOrgRequest, AddOrgResponse, DirectoryInsightsToggle, EchoInto, Fault, FaultKind,
+    AddOrgRequest, AddOrgResponse, Advance, DirectoryInsightsToggle, EchoInto, Fault, FaultKind,
     GetSelfStatus, GrowRecords, InsightsRows, KeyExpiry, RateLimit, RequestRecord, RouteStatus,
 };
 use super::generate::{Event, Org, Rec};

@@ -11,7 +11,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde_json::{Value, json};
 
-use super::control::{AdminView, Counters, Fault, FaultKind, RequestRecord};
+use super::control::{AdminView, Advanced, Counters, DayChanges, Fault, FaultKind, RequestRecord};
 use super::rate_limit::TokenBucket;
 
 /// Requests kept in the request log.
@@ -142,7 +142,8 @@ impl World {
 pub(crate) struct RegionState {
     pub region: Region,
     pub seed: u64,
-    base_now: Timestamp,
+    /// The configured "now" and the days the control API advanced it since.
+    clock: Mutex<(Timestamp, u64)>,
     started: Instant,
     pub response_delay: Duration,
     world: RwLock<World>,
@@ -269,7 +270,7 @@ impl RegionState {
         RegionState {
             region,
             seed,
-            base_now: now,
+            clock: Mutex::new((now, 0)),
             started: Instant::now(),
             response_delay,
             world: RwLock::new(world),
@@ -308,11 +309,37 @@ impl RegionState {
         }
     }
 
-    /// Simulated clock: the configured "now" plus real time elapsed since start.
+    /// Simulated clock: the configured "now", plus the days advanced, plus real time elapsed
+    /// since start.
     pub(crate) fn now(&self) -> Timestamp {
         let elapsed =
             SignedDuration::try_from(self.started.elapsed()).unwrap_or(SignedDuration::ZERO);
-        self.base_now + elapsed
+        self.base_now() + elapsed
+    }
+
+    fn base_now(&self) -> Timestamp {
+        self.clock.lock().unwrap_or_else(PoisonError::into_inner).0
+    }
+
+    /// Moves the clock `days` days ahead, each day changing every org of the region as a day
+    /// changes a real org (`Org::advance_day`, drawn from the seed, the org and the day).
+    pub(crate) fn advance(&self, days: u32) -> Advanced {
+        let mut world = self.world_mut();
+        let mut clock = self.clock.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut changes = DayChanges::default();
+        for _ in 0..days {
+            clock.1 += 1;
+            for (index, org) in world.orgs.iter_mut().enumerate() {
+                let seed = self.seed.wrapping_add(index as u64);
+                changes.add(&org.advance_day(seed, clock.1, clock.0));
+            }
+            clock.0 += SignedDuration::from_hours(24);
+        }
+        Advanced {
+            now: clock.0,
+            day: clock.1,
+            changes,
+        }
     }
 
     pub(crate) fn world(&self) -> RwLockReadGuard<'_, World> {
@@ -498,7 +525,7 @@ impl RegionState {
             }
         }
         let seed = self.seed.wrapping_add(1 + world.orgs.len() as u64);
-        let org = generate_org(seed, &OrgSize::tiny(), self.base_now);
+        let org = generate_org(seed, &OrgSize::tiny(), self.base_now());
         let (id, name) = (org.id.clone(), org.name.clone());
         world.orgs.push(org);
         for admin in &mut world.admins {

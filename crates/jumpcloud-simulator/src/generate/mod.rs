@@ -8,6 +8,7 @@
 
 mod applications;
 mod authn;
+mod daily;
 mod draw;
 mod events;
 mod graph;

@@ -174,6 +174,17 @@ pub(super) fn control(state: &RegionState, method: &Method, path: &str, body: &[
             },
             Err(e) => Reply::error(StatusCode::BAD_REQUEST, &format!("invalid body: {e}")),
         },
+        ("POST", ["advance"]) => match serde_json::from_slice::<Advance>(body) {
+            Ok(Advance { days }) if days <= 3660 => ok(json!(state.advance(days))),
+            Ok(_) => Reply::error(
+                StatusCode::BAD_REQUEST,
+                "advance takes at most 3660 days at a time",
+            ),
+            Err(e) => Reply::error(
+                StatusCode::BAD_REQUEST,
+                &format!("invalid body (expected {{\"days\": N}}): {e}"),
+            ),
+        },
         ("PUT" | "POST", ["rate-limit"]) => match parse_body::<RateLimit>(body) {
             Ok(RateLimit { per_second }) => {
                 if per_second == Some(0) {
