@@ -433,13 +433,15 @@ fn a_blob_changed_after_the_commit_fails_the_load_though_it_still_parses() {
     let digest = snapshot.kind("devices").unwrap().blobs[0].sha256.clone();
     let path = walk(dir.path())
         .into_iter()
-        .find(|path| path.ends_with(&digest))
+        .find(|path| path.file_name().unwrap().to_str().unwrap() == format!("{digest}.zst"))
         .expect("the devices blob is stored under its digest");
-    // Still NDJSON with the same records: only a name changed, which parsing alone accepts.
-    let text = std::fs::read_to_string(&path).unwrap();
+    // Still NDJSON with the same records, well compressed: only a name changed, which parsing
+    // and decompressing alone accept.
+    let text =
+        String::from_utf8(zstd::decode_all(std::fs::File::open(&path).unwrap()).unwrap()).unwrap();
     let changed = text.replacen("\"displayName\":\"", "\"displayName\":\"X", 1);
     assert_ne!(text, changed);
-    std::fs::write(&path, changed).unwrap();
+    std::fs::write(&path, zstd::encode_all(changed.as_bytes(), 3).unwrap()).unwrap();
     let store = store_at(dir.path());
     for records in [Records::ForControls, Records::All] {
         let error = runtime()
@@ -448,7 +450,7 @@ fn a_blob_changed_after_the_commit_fails_the_load_though_it_still_parses() {
             ))
             .unwrap_err();
         assert!(
-            matches!(&error, jumpcloud_operator::store::StoreError::CorruptBlob { path } if path.ends_with(&digest)),
+            matches!(&error, jumpcloud_operator::store::StoreError::CorruptBlob { path } if path.contains(&digest)),
             "{records:?}: {error}"
         );
     }

@@ -1,6 +1,7 @@
 //! Streaming one blob into the store with bounded memory: the content hashed and counted as
-//! written and compressed on the way, the compressed bytes kept in memory while small and
-//! spooled to this process's private spool folder beyond that.
+//! written, kept in memory while small and spooled to this process's private spool folder
+//! beyond that, then compressed when the blob is finished, one blob at a time in the process (a
+//! compressor holds about 2 MiB, and a collection writes every kind at once).
 
 use std::io::Write;
 
@@ -27,7 +28,10 @@ const PARTS_IN_FLIGHT: usize = 2;
 /// the kinds of a collection finish at about the same time.
 static UPLOADS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(1);
 
-/// Where the compressed bytes go: memory, then a spool file once they outgrow it.
+/// Admits one compression at a time in the process.
+static COMPRESSIONS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(1);
+
+/// Where bytes go: memory, then a spool file once they outgrow it.
 struct Stored {
     memory: Vec<u8>,
     spool: Option<std::io::BufWriter<tempfile::NamedTempFile>>,
@@ -58,12 +62,36 @@ impl Write for Stored {
     }
 }
 
-/// Streams one blob: hashed and counted as written, compressed, stored (once) by
+impl Stored {
+    fn new() -> Self {
+        Stored {
+            memory: Vec::new(),
+            spool: None,
+        }
+    }
+
+    /// The bytes written, compressed into a new `Stored`. Blocking (reads the spool file).
+    fn compressed(self) -> std::io::Result<Stored> {
+        let mut encoder = zstd::stream::write::Encoder::new(Stored::new(), ZSTD_LEVEL)?;
+        match self.spool {
+            None => encoder.write_all(&self.memory)?,
+            Some(spool) => {
+                let file = spool.into_inner().map_err(|error| error.into_error())?;
+                let mut reader = std::io::BufReader::with_capacity(64 * 1024, file.reopen()?);
+                std::io::copy(&mut reader, &mut encoder)?;
+            }
+        }
+        let mut compressed = encoder.finish()?;
+        compressed.flush()?;
+        Ok(compressed)
+    }
+}
+
+/// Streams one blob: hashed and counted as written, compressed and stored (once) by
 /// [`finish`](BlobWriter::finish) at `blobs/sha256/<content digest>.zst`.
 pub struct BlobWriter {
     store: ConnectionStore,
-    /// `None` only if creating the compressor failed; then `write` reports that error.
-    encoder: Option<zstd::stream::write::Encoder<'static, Stored>>,
+    content: Stored,
     hasher: Sha256,
     bytes: u64,
     records: u64,
@@ -71,13 +99,9 @@ pub struct BlobWriter {
 
 impl BlobWriter {
     pub(super) fn new(store: ConnectionStore) -> Self {
-        let stored = Stored {
-            memory: Vec::new(),
-            spool: None,
-        };
         BlobWriter {
             store,
-            encoder: zstd::stream::write::Encoder::new(stored, ZSTD_LEVEL).ok(),
+            content: Stored::new(),
             hasher: Sha256::new(),
             bytes: 0,
             records: 0,
@@ -88,12 +112,7 @@ impl BlobWriter {
         self.hasher.update(data);
         self.bytes += data.len() as u64;
         self.records += count_lines(data);
-        match &mut self.encoder {
-            Some(encoder) => encoder.write_all(data).map_err(local_error),
-            None => Err(local_error(std::io::Error::other(
-                "the zstd compressor could not be created",
-            ))),
-        }
+        self.content.write_all(data).map_err(local_error)
     }
 
     /// Content bytes written so far.
@@ -107,15 +126,18 @@ impl BlobWriter {
             bytes: self.bytes,
             records: self.records,
         };
-        let encoder = self.encoder.ok_or_else(|| {
-            local_error(std::io::Error::other(
-                "the zstd compressor could not be created",
-            ))
-        })?;
-        let stored = encoder.finish().map_err(local_error)?;
         if self.store.has_blob(&blob.sha256).await? {
             return Ok(blob);
         }
+        let stored = {
+            // The semaphore is never closed.
+            let _turn = COMPRESSIONS.acquire().await.ok();
+            let content = self.content;
+            tokio::task::spawn_blocking(move || content.compressed())
+                .await
+                .map_err(|error| local_error(std::io::Error::other(error.to_string())))?
+                .map_err(local_error)?
+        };
         let path = self.store.layout.blob(&blob.sha256);
         let Some(spool) = stored.spool else {
             self.store
