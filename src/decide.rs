@@ -5,7 +5,8 @@
 //! Layout: [`plan`] (the inputs and the decision), [`key_status`] and [`sync_status`] (what a
 //! key check or a sync writes into the status), [`summary`] (Ready, Reconciling, Stalled and the
 //! fields that follow from the rest), [`rejection`] (the in-memory rejection), [`events`](mod@events),
-//! [`timing`] (when things are due, backoff, requeue), [`shared_keys`], [`control_status`] (the
+//! [`timing`] (when things are due, backoff, requeue), [`shared_keys`], [`credential_check`]
+//! (one key check per credential), [`control_status`] (the
 //! controls' part of the status and their events). This file holds what they share.
 
 use std::time::Duration;
@@ -17,6 +18,7 @@ use crate::conditions::{self, Desired, Reason};
 use crate::crd::{JumpCloudConnectionSpec, JumpCloudConnectionStatus};
 
 pub mod control_status;
+pub mod credential_check;
 pub mod events;
 pub mod key_status;
 pub mod plan;
@@ -26,6 +28,7 @@ pub mod summary;
 pub mod sync_status;
 pub mod timing;
 
+pub use credential_check::{Credential, SharedCheck, check_floor, reusable};
 pub use events::{EventKind, EventSpec, events};
 pub use key_status::{
     KeyCheck, KeyIdentity, READ_ONLY_ROLE, apply_key_check, apply_secret_problem,

@@ -425,3 +425,76 @@ async fn a_key_shared_by_many_warns_each_connection_once_and_counts_the_rest() {
         (0..5).map(|i| format!("{NS}/c{i}")).collect::<Vec<_>>()
     );
 }
+
+/// Five connections on one key, all due for their key check: one JumpCloud request answers all
+/// five, each recording the time of that one check (where each asked for itself before); a
+/// connection whose Secret is rotated leaves the group and identifies its new key at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_on_one_key_share_one_key_check_and_a_rotated_one_leaves_the_group() {
+    let mut h = Harness::new().await;
+    h.secret("jc", &h.key()).await;
+    h.secret("solo", &h.key()).await;
+    let names: Vec<String> = (0..5).map(|i| format!("c{i}")).collect();
+    for (i, name) in names.iter().enumerate() {
+        h.connection(name, if i == 4 { "solo" } else { "jc" }).await;
+        h.reconcile(name).await;
+    }
+    let control = h.sim.control(Region::Us).unwrap();
+    // Every connection last checked its key an hour ago: all are due.
+    let an_hour_ago = jiff::Timestamp::now() - jiff::SignedDuration::from_hours(1);
+    for name in &names {
+        h.connections()
+            .patch_status(
+                name,
+                &PatchParams::default(),
+                &Patch::Merge(json!({"status": {"lastKeyCheckTime": an_hour_ago.to_string()}})),
+            )
+            .await
+            .expect("status patched");
+    }
+    let checks =
+        |c: jumpcloud_simulator::control::Counters| c.for_path_prefix("/api/organizations");
+    let before = checks(control.counters().await.unwrap());
+    for name in &names {
+        h.reconcile(name).await;
+    }
+    let after = checks(control.counters().await.unwrap());
+    assert_eq!(after - before, 1, "one key check for five connections");
+    let mut checked_at = Vec::new();
+    for name in &names {
+        let status = h.connections().get(name).await.unwrap().status.unwrap();
+        assert_eq!(h.condition(name, "KeyValid").await.0, "True");
+        checked_at.push(status.last_key_check_time.unwrap().0);
+    }
+    assert!(
+        checked_at.iter().all(|t| *t == checked_at[0]),
+        "{checked_at:?}"
+    );
+    assert!(checked_at[0] > an_hour_ago);
+
+    // c4's Secret now holds another administrator's key: its own identification, now.
+    let other = h
+        .sim
+        .admins(Region::Us)
+        .into_iter()
+        .filter_map(|a| a.api_key)
+        .find(|k| k.expose_secret() != h.key())
+        .expect("a second administrator");
+    h.secret("solo", other.expose_secret()).await;
+    let before = control.counters().await.unwrap().for_key(&other);
+    h.reconcile("c4").await;
+    assert!(control.counters().await.unwrap().for_key(&other) > before);
+    let status = h.connections().get("c4").await.unwrap().status.unwrap();
+    assert_ne!(
+        status.api_key.unwrap().fingerprint,
+        h.connections()
+            .get("c0")
+            .await
+            .unwrap()
+            .status
+            .unwrap()
+            .api_key
+            .unwrap()
+            .fingerprint
+    );
+}

@@ -10,6 +10,7 @@ use kube::runtime::reflector::Store;
 use kube::{Client, Resource, ResourceExt};
 
 use super::backoff::BackoffTracker;
+use super::credential_checks::CredentialChecks;
 use super::{FIELD_MANAGER, Settings};
 use crate::crd::{JumpCloudConnection, JumpCloudConnectionStatus};
 use crate::decide::{self, EventKind, SecretRead};
@@ -21,6 +22,8 @@ pub struct Context {
     pub(super) settings: Settings,
     recorder: Recorder,
     pub(super) backoff: BackoffTracker,
+    /// The last cheap key check per credential, taken by all its connections.
+    pub(super) credential_checks: CredentialChecks,
     pub(super) stores: RwLock<Vec<Store<JumpCloudConnection>>>,
     /// Status this process wrote, keyed by connection, with the resourceVersion it replaced:
     /// a reconcile that still sees that version in the cache uses what was written instead, so
@@ -87,6 +90,7 @@ impl Context {
             client,
             settings,
             backoff: BackoffTracker::default(),
+            credential_checks: CredentialChecks::default(),
             stores: RwLock::new(Vec::new()),
             written: Mutex::new(HashMap::new()),
             shared_warned: Mutex::new(HashMap::new()),

@@ -3,7 +3,9 @@
 //! the store) -> report (status by server-side apply only when changed, events on transitions).
 //!
 //! Layout: `reconcile` (one reconcile, step by step), `context` (state shared by reconciles:
-//! the write cache, rejection memory, event recorder), `shared_key` (the KeyShared warning),
+//! the write cache, rejection memory, event recorder), `credential_checks` (one cheap key
+//! check per credential, its answer taken by every connection using it), `shared_key` (the
+//! KeyShared warning),
 //! `wiring` (the kube-runtime controllers and the start-up CRD check), `classify` (client and
 //! collection errors to key checks and sync results), [`backoff`], `policy_reports` (the
 //! PolicyReport / OpenReports kinds served, and each connection's report after a sync).
@@ -12,6 +14,7 @@ pub mod act;
 pub mod backoff;
 mod classify;
 mod context;
+mod credential_checks;
 mod policy_reports;
 mod reconcile;
 pub mod secrets;

@@ -20,8 +20,8 @@ use crate::crd::{
     SYNC_REQUESTED_AT_ANNOTATION,
 };
 use crate::decide::{
-    self, EventSpec, Inputs, KeyCheck, KeyRequest, Plan, SecretRead, Subject, SyncResult,
-    SyncTrigger,
+    self, Credential, EventSpec, Inputs, KeyCheck, KeyRequest, Plan, SecretRead, Subject,
+    SyncResult, SyncTrigger,
 };
 use crate::jumpcloud::ApiKey;
 use crate::report::policy_report::ReportInput;
@@ -97,7 +97,7 @@ fn action_name(plan: &Plan) -> &'static str {
 }
 
 /// Time as status holds it: whole seconds.
-fn now_seconds() -> Timestamp {
+pub(super) fn now_seconds() -> Timestamp {
     let now = Timestamp::now();
     Timestamp::from_second(now.as_second()).unwrap_or(now)
 }
@@ -337,13 +337,42 @@ async fn key_step(
         ) => {
             // Never a region probe here: the key was accepted before, or this is the hourly
             // re-check of a rejection, which asks the configured region only.
-            let (check, retry_after) = match plan {
+            let (check, retry_after, checked_at) = match plan {
                 Plan::Recheck(KeyRequest::Organizations) => {
-                    act::identify(endpoints, spec, key, false).await
+                    let (check, retry_after) = act::identify(endpoints, spec, key, false).await;
+                    (check, retry_after, subject.now)
                 }
-                _ => act::check_key(endpoints, spec, key, false).await,
+                // The cheap request is the same for every connection of the credential:
+                // asked once, its answer taken by all (with its time, so they stay due
+                // together).
+                _ => {
+                    let credential = Credential {
+                        fingerprint: fingerprint.clone(),
+                        region: spec.region,
+                        base_url: endpoints.overrides.get(&spec.region).map(|u| u.to_string()),
+                    };
+                    let interval = spec
+                        .intervals()
+                        .map(|i| i.key_check)
+                        .unwrap_or(Duration::ZERO);
+                    let floor = decide::check_floor(status, subject.now);
+                    let shared = ctx
+                        .credential_checks
+                        .check(
+                            credential,
+                            floor,
+                            interval,
+                            act::check_key(endpoints, spec, key, false),
+                        )
+                        .await;
+                    (shared.check, shared.retry_after, shared.checked_at)
+                }
             };
-            decide::apply_key_check(status, fingerprint, version.as_deref(), &check, subject);
+            let checked = Subject {
+                now: checked_at,
+                ..*subject
+            };
+            decide::apply_key_check(status, fingerprint, version.as_deref(), &check, &checked);
             let backoff = match check {
                 KeyCheck::Accepted { .. } => Backoff::Succeeded,
                 // The re-check of a rejected key used this period's one request: the next

@@ -11,7 +11,7 @@ use crate::crd::{Intervals, JumpCloudConnectionStatus};
 
 /// Key checks are due this fraction of `keyCheckInterval` early, so the requeue jitter (at most
 /// +10% of the wait, see [`requeue_after`]) never pushes a check past one interval.
-const KEY_CHECK_EARLY: f64 = 0.1;
+pub(super) const KEY_CHECK_EARLY: f64 = 0.1;
 
 /// When the next key check is due: a tenth of `keyCheckInterval` early (see
 /// [`KEY_CHECK_EARLY`]), so with the requeue jitter it happens within one interval.
