@@ -28,7 +28,7 @@ pub mod summary;
 pub mod sync_status;
 pub mod timing;
 
-pub use credential_check::{Credential, SharedCheck, check_floor, reusable};
+pub use credential_check::{Credential, SharedCheck, check_floor, reach_reusable, reusable};
 pub use events::{EventKind, EventSpec, events};
 pub use key_status::{
     KeyCheck, KeyIdentity, READ_ONLY_ROLE, apply_key_check, apply_secret_problem,

@@ -134,6 +134,23 @@ impl Harness {
             .expect("connection applied");
     }
 
+    /// A connection to organization `org` with the key in the Secret `msp`.
+    async fn org_connection(&self, name: &str, org: &str) {
+        self.connections()
+            .patch(
+                name,
+                &PatchParams::apply("test").force(),
+                &Patch::Apply(&json!({
+                    "apiVersion": "jumpcloud-operator.io/v1alpha1",
+                    "kind": "JumpCloudConnection",
+                    "metadata": {"name": name, "namespace": NS},
+                    "spec": {"apiKeySecretRef": {"name": "msp"}, "orgId": org},
+                })),
+            )
+            .await
+            .expect("connection applied");
+    }
+
     /// Puts every connection, as the API holds it now, into the watch cache.
     async fn refresh_cache(&mut self) {
         for connection in self
@@ -497,4 +514,44 @@ async fn connections_on_one_key_share_one_key_check_and_a_rotated_one_leaves_the
             .unwrap()
             .fingerprint
     );
+}
+
+/// A multi-tenant key and one connection per organization (the MSP case): what the key reaches
+/// is asked once for all of them, and a connection for an organization added since is not
+/// rejected by the listing from before: it asks again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_of_one_multi_tenant_key_are_identified_from_one_listing() {
+    let mut h = Harness::new().await;
+    let control = h.sim.control(Region::Us).unwrap();
+    let mut orgs = vec![h.sim.org_id(Region::Us).unwrap()];
+    for _ in 0..2 {
+        orgs.push(control.add_org(&[]).await.unwrap());
+    }
+    h.secret("msp", &h.key()).await;
+    let selves =
+        |c: jumpcloud_simulator::control::Counters| c.for_path_prefix("/api/users/getSelf");
+    let before = selves(control.counters().await.unwrap());
+    for (i, org) in orgs.iter().enumerate() {
+        h.org_connection(&format!("org{i}"), org).await;
+        h.reconcile(&format!("org{i}")).await;
+        assert_eq!(h.condition(&format!("org{i}"), "KeyValid").await.0, "True");
+    }
+    let after = selves(control.counters().await.unwrap());
+    // Each sync asks getSelf once for its evidence; the identifications once in all (6
+    // when each connection identified the key for itself).
+    assert_eq!(
+        after - before,
+        1 + 3,
+        "one identification for three organizations"
+    );
+
+    let added = control.add_org(&[]).await.unwrap();
+    h.org_connection("late", &added).await;
+    h.reconcile("late").await;
+    assert_eq!(
+        h.condition("late", "KeyValid").await,
+        ("True".into(), "Accepted".into())
+    );
+    let status = h.connections().get("late").await.unwrap().status.unwrap();
+    assert_eq!(status.organization.unwrap().id, added);
 }

@@ -10,10 +10,10 @@ use kube::runtime::reflector::Store;
 use kube::{Client, Resource, ResourceExt};
 
 use super::backoff::BackoffTracker;
-use super::credential_checks::CredentialChecks;
+use super::credential_checks::{PerCredential, SharedReach};
 use super::{FIELD_MANAGER, Settings};
 use crate::crd::{JumpCloudConnection, JumpCloudConnectionStatus};
-use crate::decide::{self, EventKind, SecretRead};
+use crate::decide::{self, EventKind, SecretRead, SharedCheck};
 use crate::report::policy_report::ReportKind;
 
 /// Shared state of all reconciles.
@@ -23,7 +23,9 @@ pub struct Context {
     recorder: Recorder,
     pub(super) backoff: BackoffTracker,
     /// The last cheap key check per credential, taken by all its connections.
-    pub(super) credential_checks: CredentialChecks,
+    pub(super) key_checks: PerCredential<SharedCheck>,
+    /// What each credential's key reaches (the identification's listing), likewise.
+    pub(super) reaches: PerCredential<SharedReach>,
     pub(super) stores: RwLock<Vec<Store<JumpCloudConnection>>>,
     /// Status this process wrote, keyed by connection, with the resourceVersion it replaced:
     /// a reconcile that still sees that version in the cache uses what was written instead, so
@@ -90,7 +92,8 @@ impl Context {
             client,
             settings,
             backoff: BackoffTracker::default(),
-            credential_checks: CredentialChecks::default(),
+            key_checks: PerCredential::default(),
+            reaches: PerCredential::default(),
             stores: RwLock::new(Vec::new()),
             written: Mutex::new(HashMap::new()),
             shared_warned: Mutex::new(HashMap::new()),

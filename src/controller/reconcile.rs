@@ -20,7 +20,7 @@ use crate::crd::{
     SYNC_REQUESTED_AT_ANNOTATION,
 };
 use crate::decide::{
-    self, Credential, EventSpec, Inputs, KeyCheck, KeyRequest, Plan, SecretRead, Subject,
+    self, EventSpec, Inputs, KeyCheck, KeyRequest, Plan, SecretRead, SharedCheck, Subject,
     SyncResult, SyncTrigger,
 };
 use crate::jumpcloud::ApiKey;
@@ -313,8 +313,13 @@ async fn key_step(
                 version,
             },
         ) => {
-            let (check, retry_after) = act::identify(endpoints, spec, key, *probe_regions).await;
-            decide::apply_key_check(status, fingerprint, version.as_deref(), &check, subject);
+            let (check, retry_after, checked_at) =
+                act::identify(endpoints, spec, key, *probe_regions, &ctx.reaches).await;
+            let checked = Subject {
+                now: checked_at,
+                ..*subject
+            };
+            decide::apply_key_check(status, fingerprint, version.as_deref(), &check, &checked);
             match check {
                 KeyCheck::Accepted { .. } => KeyStep {
                     backoff: Backoff::Succeeded,
@@ -339,33 +344,34 @@ async fn key_step(
             // re-check of a rejection, which asks the configured region only.
             let (check, retry_after, checked_at) = match plan {
                 Plan::Recheck(KeyRequest::Organizations) => {
-                    let (check, retry_after) = act::identify(endpoints, spec, key, false).await;
-                    (check, retry_after, subject.now)
+                    act::identify(endpoints, spec, key, false, &ctx.reaches).await
                 }
                 // The cheap request is the same for every connection of the credential:
                 // asked once, its answer taken by all (with its time, so they stay due
                 // together).
                 _ => {
-                    let credential = Credential {
-                        fingerprint: fingerprint.clone(),
-                        region: spec.region,
-                        base_url: endpoints.overrides.get(&spec.region).map(|u| u.to_string()),
-                    };
                     let interval = spec
                         .intervals()
                         .map(|i| i.key_check)
                         .unwrap_or(Duration::ZERO);
                     let floor = decide::check_floor(status, subject.now);
-                    let shared = ctx
-                        .credential_checks
-                        .check(
-                            credential,
-                            floor,
-                            interval,
-                            act::check_key(endpoints, spec, key, false),
-                        )
-                        .await;
-                    (shared.check, shared.retry_after, shared.checked_at)
+                    let reuse = |shared: &SharedCheck| {
+                        decide::reusable(Some(shared), floor, interval, Timestamp::now()).is_some()
+                    };
+                    let ask = async {
+                        let (check, retry_after) =
+                            act::check_key(endpoints, spec, key, false).await;
+                        Ok::<_, std::convert::Infallible>(SharedCheck {
+                            checked_at: now_seconds(),
+                            check,
+                            retry_after,
+                        })
+                    };
+                    let credential = act::credential(endpoints, spec, fingerprint);
+                    match ctx.key_checks.answer(&credential, reuse, ask).await {
+                        Ok(shared) => (shared.check, shared.retry_after, shared.checked_at),
+                        Err(never) => match never {},
+                    }
                 }
             };
             let checked = Subject {

@@ -58,6 +58,24 @@ pub fn reusable<'a>(
     (now < add(shared.checked_at, good_for)).then_some(shared)
 }
 
+/// Whether a listing of what the key reaches (its organizations and administrator), answered
+/// at `answered_at`, may identify a connection now: when it is younger than the connection's
+/// key check period, the staleness a key check allows anyway. The shell takes it only when it
+/// holds the connection's organization, so a listing from before an organization was added
+/// never rejects that organization's connection: it asks afresh.
+pub fn reach_reusable(
+    answered_at: Timestamp,
+    key_check_interval: Duration,
+    now: Timestamp,
+) -> bool {
+    answered_at <= now
+        && now
+            < add(
+                answered_at,
+                key_check_interval.mul_f64(1.0 - super::timing::KEY_CHECK_EARLY),
+            )
+}
+
 /// The time a shared answer must be newer than for this connection: its last key check, and a
 /// key expiry already past (an answer from before the expiry says nothing about after it).
 pub fn check_floor(status: &JumpCloudConnectionStatus, now: Timestamp) -> Option<Timestamp> {
@@ -137,6 +155,14 @@ mod tests {
         };
         assert!(reusable(Some(&shared), None, INTERVAL, at(4)).is_some());
         assert!(reusable(Some(&shared), None, INTERVAL, at(5)).is_none());
+    }
+
+    #[test]
+    fn a_listing_serves_identifications_for_the_check_period() {
+        assert!(reach_reusable(at(0), INTERVAL, at(0)));
+        assert!(reach_reusable(at(0), INTERVAL, at(269)));
+        assert!(!reach_reusable(at(0), INTERVAL, at(270)));
+        assert!(!reach_reusable(at(10), INTERVAL, at(9)));
     }
 
     #[test]
