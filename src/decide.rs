@@ -6,7 +6,8 @@
 //! key check or a sync writes into the status), [`summary`] (Ready, Reconciling, Stalled and the
 //! fields that follow from the rest), [`rejection`] (the in-memory rejection), [`events`](mod@events),
 //! [`timing`] (when things are due, backoff, requeue), [`shared_keys`], [`credential_check`]
-//! (one key check per credential), [`control_status`] (the
+//! (one key check per credential), [`priority`] (who goes first to JumpCloud), [`spread`]
+//! (periodic syncs spread over the interval), [`control_status`] (the
 //! controls' part of the status and their events). This file holds what they share.
 
 use std::time::Duration;
@@ -22,8 +23,10 @@ pub mod credential_check;
 pub mod events;
 pub mod key_status;
 pub mod plan;
+pub mod priority;
 pub mod rejection;
 pub mod shared_keys;
+pub mod spread;
 pub mod summary;
 pub mod sync_status;
 pub mod timing;
@@ -35,6 +38,7 @@ pub use key_status::{
     apply_secret_unreadable,
 };
 pub use plan::{Inputs, KeyRequest, Plan, REJECTED_KEY_RETRY, SecretRead, SyncTrigger, decide};
+pub use priority::{Priority, priority};
 pub use rejection::{Rejection, rejection_of, restore_rejection};
 pub use shared_keys::{sample_of, set_shared_with, shared_key_peers, to_warn};
 pub use summary::{finish, syncing};
@@ -88,6 +92,8 @@ pub fn is_transient_sync_reason(reason: &str) -> bool {
 pub struct Subject<'a> {
     pub namespace: &'a str,
     pub name: &'a str,
+    /// The connection's uid, for its sync slot ([`spread`]).
+    pub uid: Option<&'a str>,
     pub generation: Option<i64>,
     pub spec: &'a JumpCloudConnectionSpec,
     pub now: Timestamp,

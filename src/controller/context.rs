@@ -11,6 +11,7 @@ use kube::{Client, Resource, ResourceExt};
 
 use super::backoff::BackoffTracker;
 use super::credential_checks::{PerCredential, SharedReach};
+use super::gate::Gate;
 use super::{FIELD_MANAGER, Settings};
 use crate::crd::{JumpCloudConnection, JumpCloudConnectionStatus};
 use crate::decide::{self, EventKind, SecretRead, SharedCheck};
@@ -22,6 +23,8 @@ pub struct Context {
     pub(super) settings: Settings,
     recorder: Recorder,
     pub(super) backoff: BackoffTracker,
+    /// At most `concurrency` reconciles call JumpCloud at once, a person's first.
+    pub(super) gate: Gate,
     /// The last cheap key check per credential, taken by all its connections.
     pub(super) key_checks: PerCredential<SharedCheck>,
     /// What each credential's key reaches (the identification's listing), likewise.
@@ -87,11 +90,13 @@ impl Context {
             controller: FIELD_MANAGER.to_owned(),
             instance: settings.instance.clone(),
         };
+        let gate = Gate::new(settings.concurrency);
         Context {
             recorder: Recorder::new(client.clone(), reporter),
             client,
             settings,
             backoff: BackoffTracker::default(),
+            gate,
             key_checks: PerCredential::default(),
             reaches: PerCredential::default(),
             stores: RwLock::new(Vec::new()),

@@ -5,7 +5,7 @@
 //! Layout: `reconcile` (one reconcile, step by step), `context` (state shared by reconciles:
 //! the write cache, rejection memory, event recorder), `credential_checks` (one cheap key
 //! check per credential, its answer taken by every connection using it), `shared_key` (the
-//! KeyShared warning),
+//! KeyShared warning), `gate` (at most `concurrency` reconciles at JumpCloud, a person's first),
 //! `wiring` (the kube-runtime controllers and the start-up CRD check), `classify` (client and
 //! collection errors to key checks and sync results), [`backoff`], `policy_reports` (the
 //! PolicyReport / OpenReports kinds served, and each connection's report after a sync).
@@ -15,6 +15,7 @@ pub mod backoff;
 mod classify;
 mod context;
 mod credential_checks;
+mod gate;
 mod policy_reports;
 mod reconcile;
 pub mod secrets;
@@ -57,6 +58,8 @@ pub struct Settings {
     /// Label selector narrowing the Secret metadata watch (less traffic; not a security
     /// boundary: RBAC cannot filter by label).
     pub secret_selector: Option<String>,
+    /// Reconciles calling JumpCloud at once (the others only read and write Kubernetes
+    /// objects, and run unbounded).
     pub concurrency: u16,
     /// Reporter instance in events (the pod name).
     pub instance: Option<String>,

@@ -112,7 +112,7 @@ pub async fn reconcile(
     tracing::Span::current().record("namespace", namespace.as_str());
     let name = connection.name_any();
     let key = connection_key(&namespace, &name);
-    let now = now_seconds();
+    let mut now = now_seconds();
     let spec = &connection.spec;
 
     // Gather: the one Secret, read now and dropped at the end of this reconcile.
@@ -134,9 +134,11 @@ pub async fn reconcile(
         .get(SYNC_REQUESTED_AT_ANNOTATION)
         .cloned();
     let mut retry_not_before = ctx.backoff.retry_not_before(&key);
-    let inputs = Inputs {
+    let uid = connection.uid();
+    let mut inputs = Inputs {
         namespace: &namespace,
         name: &name,
+        uid: uid.as_deref(),
         generation,
         spec,
         status: &current_status,
@@ -146,13 +148,29 @@ pub async fn reconcile(
         rejected_key_retry: ctx.settings.rejected_key_retry,
         now,
     };
-    let plan = decide::decide(&inputs);
+    let mut plan = decide::decide(&inputs);
     tracing::debug!(?plan, "decided");
+    // JumpCloud work waits for its place: a person's before the periodic ones.
+    let _place = match decide::priority(&plan) {
+        Some(priority) => {
+            let place = ctx.gate.enter(priority).await;
+            // The wait can be long: decide again as of when the work starts.
+            let started = now_seconds();
+            if started != now {
+                now = started;
+                inputs.now = now;
+                plan = decide::decide(&inputs);
+            }
+            Some(place)
+        }
+        None => None,
+    };
 
     // Act: the key step, then the sync it leads to.
     let subject = Subject {
         namespace: &namespace,
         name: &name,
+        uid: uid.as_deref(),
         generation,
         spec,
         now,

@@ -8,7 +8,6 @@ use std::time::Duration;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Secret;
 use kube::core::PartialObjectMeta;
-use kube::runtime::controller::Config as ControllerConfig;
 use kube::runtime::{Controller, watcher};
 use kube::{Api, Client, ResourceExt};
 
@@ -61,7 +60,6 @@ pub async fn run(
     for namespace in &namespaces {
         check_crd(&client, namespace.as_deref()).await?;
     }
-    let concurrency = settings.concurrency;
     let selector = settings.label_selector.clone();
     let all_metrics = settings.metrics.clone();
     let readiness = settings.readiness.clone();
@@ -87,8 +85,10 @@ pub async fn run(
         if let Some(selector) = &selector {
             config = config.labels(selector);
         }
-        let controller = Controller::new(connections, config)
-            .with_config(ControllerConfig::default().concurrency(concurrency));
+        // Unbounded: reconciles with nothing to ask JumpCloud finish at once, and those with
+        // something wait at the context's gate, `concurrency` at a time and new work first
+        // (kube-runtime's own limit would queue them in arrival order, new behind due).
+        let controller = Controller::new(connections, config);
         let store = controller.store();
         ctx.add_store(store.clone());
         let mut stop = stop_rx.clone();

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 
-use super::timing::{next_key_check, next_wake};
+use super::timing::{next_key_check, next_sync_time, next_wake};
 use super::{add, is_rejection, is_transient_sync_reason, time};
 use crate::conditions::{self, KEY_VALID, Reason, SYNCED};
 use crate::crd::{Intervals, JumpCloudConnectionSpec, JumpCloudConnectionStatus};
@@ -75,6 +75,9 @@ impl Eq for SecretRead {}
 pub struct Inputs<'a> {
     pub namespace: &'a str,
     pub name: &'a str,
+    /// The connection's uid: its periodic syncs' slot in the interval
+    /// ([`super::spread`]). Without one, syncs are due exactly one interval apart.
+    pub uid: Option<&'a str>,
     pub generation: Option<i64>,
     pub spec: &'a JumpCloudConnectionSpec,
     pub status: &'a JumpCloudConnectionStatus,
@@ -343,7 +346,7 @@ fn sync_due(inputs: &Inputs<'_>, intervals: &Intervals, backing_off: bool) -> Op
             (add(attempt, intervals.sync) <= inputs.now).then_some(SyncTrigger::Interval)
         }
         None => Some(SyncTrigger::First),
-        Some(success) if add(success, intervals.sync) <= inputs.now => {
+        Some(success) if next_sync_time(status, intervals, inputs.uid) <= inputs.now => {
             if last_failed && !failed_transiently {
                 let attempt = last_attempt.unwrap_or(success);
                 (add(attempt, intervals.sync) <= inputs.now).then_some(SyncTrigger::Interval)
