@@ -41,12 +41,12 @@ pub struct SharedCheck {
 /// than the connection's own re-check period, i.e. an answer after which this connection would
 /// not be due yet had it asked itself. An inconclusive answer (rate limit, outage) serves only
 /// for [`BACKOFF_BASE`]: the group then waits on its backoff instead of repeating the request.
-pub fn reusable<'a>(
-    shared: Option<&'a SharedCheck>,
+pub fn reusable(
+    shared: Option<&SharedCheck>,
     floor: Option<Timestamp>,
     key_check_interval: Duration,
     now: Timestamp,
-) -> Option<&'a SharedCheck> {
+) -> Option<&SharedCheck> {
     let shared = shared?;
     if floor.is_some_and(|floor| shared.checked_at <= floor) || shared.checked_at > now {
         return None;
