@@ -37,7 +37,9 @@ pub use key_status::{
     KeyCheck, KeyIdentity, READ_ONLY_ROLE, apply_key_check, apply_secret_problem,
     apply_secret_unreadable,
 };
-pub use plan::{Inputs, KeyRequest, Plan, REJECTED_KEY_RETRY, SecretRead, SyncTrigger, decide};
+pub use plan::{
+    Inputs, KeyRequest, Plan, REJECTED_KEY_RETRY, SecretRead, SyncTrigger, decide, is_routine,
+};
 pub use priority::{Priority, priority};
 pub use rejection::{Rejection, rejection_of, restore_rejection};
 pub use shared_keys::{sample_of, set_shared_with, shared_key_peers, to_warn};

@@ -263,14 +263,26 @@ pub async fn reconcile(
         ..inputs
     });
     let action = requeue(&after, now, retry_not_before);
-    tracing::info!(
-        action = action_name(&plan),
-        plan = plan.name(),
-        ready = crate::conditions::find(&status.conditions, crate::conditions::READY)
-            .map(|c| c.reason.as_str())
-            .unwrap_or(""),
-        "reconciled"
-    );
+    let ready = crate::conditions::find(&status.conditions, crate::conditions::READY)
+        .map(|c| c.reason.as_str())
+        .unwrap_or("");
+    // Routine reconciles (waiting, a key check or re-check that changed no condition) log at
+    // debug: a fleet's log then grows with what changes, not with connections x key checks.
+    if decide::is_routine(&plan, &stored_status.conditions, &status.conditions) {
+        tracing::debug!(
+            action = action_name(&plan),
+            plan = plan.name(),
+            ready,
+            "reconciled"
+        );
+    } else {
+        tracing::info!(
+            action = action_name(&plan),
+            plan = plan.name(),
+            ready,
+            "reconciled"
+        );
+    }
     Ok(action)
 }
 

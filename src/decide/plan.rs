@@ -172,6 +172,27 @@ impl Plan {
     }
 }
 
+/// Whether a reconcile that acted on `plan` was routine: waiting, or a key check or re-check
+/// after which every condition has the type, status and reason it had (`before`, `after`).
+/// Routine reconciles are what a fleet does all day; the rest is what changed.
+pub fn is_routine(
+    plan: &Plan,
+    before: &[k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition],
+    after: &[k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition],
+) -> bool {
+    let key = |c: &k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition| {
+        (c.type_.clone(), c.status.clone(), c.reason.clone())
+    };
+    let mut before: Vec<_> = before.iter().map(key).collect();
+    let mut after: Vec<_> = after.iter().map(key).collect();
+    before.sort();
+    after.sort();
+    matches!(
+        plan,
+        Plan::Wait { .. } | Plan::Blocked { .. } | Plan::CheckKey | Plan::Recheck(_)
+    ) && before == after
+}
+
 /// The decision: what to do for this connection now.
 pub fn decide(inputs: &Inputs<'_>) -> Plan {
     if inputs.spec.suspend {
