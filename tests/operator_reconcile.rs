@@ -116,6 +116,8 @@ impl Harness {
             )
             .await
             .expect("secret applied");
+        // What the Secret watch does: the connections reading it read it again.
+        self.ctx.secret_changed(Some(NS), name);
     }
 
     async fn connection(&self, name: &str, secret: &str) {
@@ -284,15 +286,19 @@ async fn a_first_sync_reads_the_secret_writes_progress_then_the_result_and_annou
     );
 }
 
-/// Right after a sync nothing is due: the Secret is read and nothing else happens (no status
-/// write, no event, no JumpCloud request).
+/// Right after a sync nothing is due: the reconcile its own status write brings makes no
+/// request at all; after the Secret changed, the Secret is read and nothing else happens (no
+/// status write, no event, no JumpCloud request).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn nothing_to_do_reads_the_secret_only() {
+async fn nothing_to_do_reads_the_secret_only_when_it_changed() {
     let mut h = Harness::new().await;
     h.secret("jc", &h.key()).await;
     h.connection("prod", "jc").await;
     h.reconcile("prod").await;
     let jumpcloud_before = h.sim.control(Region::Us).unwrap().counters().await.unwrap();
+    let requests = h.reconcile("prod").await;
+    assert_eq!(requests, Vec::<String>::new(), "the echo of its own write");
+    h.ctx.secret_changed(Some(NS), "jc");
     let requests = h.reconcile("prod").await;
     assert_eq!(requests, strings(&["get secrets jc"]));
     let jumpcloud_after = h.sim.control(Region::Us).unwrap().counters().await.unwrap();
@@ -351,9 +357,19 @@ async fn a_revoked_key_writes_the_rejection_and_warns_once() {
         h.condition("prod", "KeyValid").await,
         ("False".to_owned(), "KeyRevoked".to_owned())
     );
-    // Nothing changed since: the dead key is not tried again and nothing is written.
+    // Nothing changed since: the dead key is not tried again and nothing is written (not even
+    // the Secret is read: the reconcile only echoes its own status write).
+    let requests = h.reconcile("prod").await;
+    assert_eq!(requests, Vec::<String>::new());
+    let counters = h.sim.control(Region::Us).unwrap().counters().await.unwrap();
+    h.ctx.secret_changed(Some(NS), "jc");
     let requests = h.reconcile("prod").await;
     assert_eq!(requests, strings(&["get secrets jc"]));
+    let after = h.sim.control(Region::Us).unwrap().counters().await.unwrap();
+    assert_eq!(
+        after.total, counters.total,
+        "the dead key is not tried again"
+    );
 }
 
 /// A Secret that does not exist: one status write (SecretNotFound) and one Warning, no call to

@@ -41,6 +41,10 @@ pub struct Context {
     /// The last rejection of each connection's key, also when its status write failed: the
     /// dead key is not tried again on the Kubernetes-error backoff.
     rejections: Mutex<HashMap<String, decide::Rejection>>,
+    /// Connections whose Secret changed since their last reconcile (the Secret watch).
+    secret_changed: Mutex<std::collections::HashSet<String>>,
+    /// When each connection's last reconcile asked to run again (`None`: on a change only).
+    requeue_at: Mutex<HashMap<String, Option<jiff::Timestamp>>>,
     /// The policy report kinds written after each sync (found at start, see
     /// [`super::policy_reports::discover`]).
     pub(super) report_kinds: Vec<ReportKind>,
@@ -104,6 +108,8 @@ impl Context {
             shared_warned: Mutex::new(HashMap::new()),
             shared_logged: Mutex::new(HashMap::new()),
             rejections: Mutex::new(HashMap::new()),
+            secret_changed: Mutex::new(std::collections::HashSet::new()),
+            requeue_at: Mutex::new(HashMap::new()),
             report_kinds: Vec::new(),
         }
     }
@@ -128,7 +134,70 @@ impl Context {
         lock(&self.written).remove(key);
         lock(&self.shared_warned).remove(key);
         lock(&self.rejections).remove(key);
+        lock(&self.secret_changed).remove(key);
+        lock(&self.requeue_at).remove(key);
         self.backoff.reset(key);
+    }
+
+    /// The connections (in the watch caches) that read the Secret `namespace/name`, noted as
+    /// having a changed Secret: their next reconcile reads it whatever else holds. The Secret
+    /// watch calls this for every Secret event.
+    pub fn secret_changed(
+        &self,
+        namespace: Option<&str>,
+        name: &str,
+    ) -> Vec<kube::runtime::reflector::ObjectRef<JumpCloudConnection>> {
+        let stores = self
+            .stores
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        let refs: Vec<_> = stores
+            .iter()
+            .flat_map(|store| super::secrets::connections_referencing(store, namespace, name))
+            .collect();
+        let mut changed = lock(&self.secret_changed);
+        for r in &refs {
+            changed.insert(connection_key(
+                r.namespace.as_deref().unwrap_or_default(),
+                &r.name,
+            ));
+        }
+        refs
+    }
+
+    /// Whether this reconcile only echoes this process's own last status write: the cached
+    /// object is exactly what it wrote (its resourceVersion is the one the write produced), no
+    /// Secret changed since, and the last reconcile's requeue time has not come. Then nothing
+    /// can have changed that the last reconcile did not see, and the answer is its requeue
+    /// (`Some(None)`: wait for a change). Takes the Secret-changed mark.
+    pub(super) fn echo_of_own_write(
+        &self,
+        key: &str,
+        connection: &JumpCloudConnection,
+        now: jiff::Timestamp,
+    ) -> Option<Option<std::time::Duration>> {
+        if lock(&self.secret_changed).remove(key) {
+            return None;
+        }
+        let own = lock(&self.written)
+            .get(key)
+            .is_some_and(|w| w.produced.is_some() && w.produced == connection.resource_version());
+        if !own {
+            return None;
+        }
+        match lock(&self.requeue_at).get(key).copied()? {
+            None => Some(None),
+            Some(at) if at > now => {
+                Some(Some(at.duration_since(now).try_into().unwrap_or_default()))
+            }
+            Some(_) => None,
+        }
+    }
+
+    /// Remembers when the reconcile just finished asked to run again.
+    pub(super) fn remember_requeue(&self, key: &str, at: Option<jiff::Timestamp>) {
+        lock(&self.requeue_at).insert(key.to_owned(), at);
     }
 
     /// The status a reconcile starts from: what this process last wrote when the cached object

@@ -114,6 +114,12 @@ pub async fn reconcile(
     let key = connection_key(&namespace, &name);
     let mut now = now_seconds();
     let spec = &connection.spec;
+    // The watch event of this process's own status write: nothing new to see (for a fleet,
+    // one such event per connection per key check).
+    if let Some(requeue) = ctx.echo_of_own_write(&key, &connection, Timestamp::now()) {
+        tracing::debug!("own status write; nothing changed");
+        return Ok(requeue.map_or_else(Action::await_change, Action::requeue));
+    }
 
     // Gather: the one Secret, read now and dropped at the end of this reconcile.
     let secret_read = {
@@ -262,7 +268,9 @@ pub async fn reconcile(
         retry_not_before,
         ..inputs
     });
-    let action = requeue(&after, now, retry_not_before);
+    let wait = requeue(&after, now, retry_not_before);
+    ctx.remember_requeue(&key, wait.map(|wait| decide::add(Timestamp::now(), wait)));
+    let action = wait.map_or_else(Action::await_change, Action::requeue);
     let ready = crate::conditions::find(&status.conditions, crate::conditions::READY)
         .map(|c| c.reason.as_str())
         .unwrap_or("");
@@ -286,22 +294,22 @@ pub async fn reconcile(
     Ok(action)
 }
 
-/// When to reconcile again, from the plan for the status just computed.
-fn requeue(after: &Plan, now: Timestamp, retry_not_before: Option<Timestamp>) -> Action {
+/// When to reconcile again, from the plan for the status just computed (`None`: on a change).
+fn requeue(after: &Plan, now: Timestamp, retry_not_before: Option<Timestamp>) -> Option<Duration> {
     match after {
-        Plan::Suspended | Plan::InvalidSpec(_) => Action::await_change(),
-        Plan::SecretProblem => Action::requeue(STALLED_REQUEUE),
-        Plan::SecretUnreadable(_) => Action::requeue(decide::requeue_after(
+        Plan::Suspended | Plan::InvalidSpec(_) => None,
+        Plan::SecretProblem => Some(STALLED_REQUEUE),
+        Plan::SecretUnreadable(_) => Some(decide::requeue_after(
             now,
             retry_not_before.unwrap_or(now),
             rand::random(),
         )),
         Plan::Blocked { until } | Plan::Wait { until } => {
-            Action::requeue(decide::requeue_after(now, *until, rand::random()))
+            Some(decide::requeue_after(now, *until, rand::random()))
         }
         // Something is due right away (e.g. the sync after a first identification).
         Plan::Identify { .. } | Plan::CheckKey | Plan::Recheck(_) | Plan::Sync { .. } => {
-            Action::requeue(Duration::from_secs(1))
+            Some(Duration::from_secs(1))
         }
     }
 }

@@ -13,7 +13,7 @@ use kube::{Api, Client, ResourceExt};
 
 use super::context::{Context, connection_key};
 use super::reconcile::{error_policy, reconcile};
-use super::{Settings, policy_reports, secrets};
+use super::{Settings, policy_reports};
 use crate::crd::JumpCloudConnection;
 
 /// Why the controller could not start.
@@ -94,12 +94,13 @@ pub async fn run(
         let mut stop = stop_rx.clone();
         let metrics = all_metrics.clone();
         let controller = controller
-            .watches(secrets, secret_config.clone(), move |secret| {
-                secrets::connections_referencing(
-                    &store,
-                    secret.namespace().as_deref(),
-                    &secret.name_any(),
-                )
+            .watches(secrets, secret_config.clone(), {
+                let ctx = ctx.clone();
+                move |secret| {
+                    // Noted, so the reconcile this brings reads the Secret even if the
+                    // connection itself is unchanged since this process wrote it.
+                    ctx.secret_changed(secret.namespace().as_deref(), &secret.name_any())
+                }
             })
             .graceful_shutdown_on(async move {
                 let _ = stop.wait_for(|stopped| *stopped).await;
