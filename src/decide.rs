@@ -5,7 +5,9 @@
 //! Layout: [`plan`] (the inputs and the decision), [`key_status`] and [`sync_status`] (what a
 //! key check or a sync writes into the status), [`summary`] (Ready, Reconciling, Stalled and the
 //! fields that follow from the rest), [`rejection`] (the in-memory rejection), [`events`](mod@events),
-//! [`timing`] (when things are due, backoff, requeue), [`shared_keys`], [`control_status`] (the
+//! [`timing`] (when things are due, backoff, requeue), [`shared_keys`], [`credential_check`]
+//! (one key check per credential), [`priority`] (who goes first to JumpCloud), [`spread`]
+//! (periodic syncs spread over the interval), [`control_status`] (the
 //! controls' part of the status and their events). This file holds what they share.
 
 use std::time::Duration;
@@ -17,21 +19,28 @@ use crate::conditions::{self, Desired, Reason};
 use crate::crd::{JumpCloudConnectionSpec, JumpCloudConnectionStatus};
 
 pub mod control_status;
+pub mod credential_check;
 pub mod events;
 pub mod key_status;
 pub mod plan;
+pub mod priority;
 pub mod rejection;
 pub mod shared_keys;
+pub mod spread;
 pub mod summary;
 pub mod sync_status;
 pub mod timing;
 
+pub use credential_check::{Credential, SharedCheck, check_floor, reach_reusable, reusable};
 pub use events::{EventKind, EventSpec, events};
 pub use key_status::{
     KeyCheck, KeyIdentity, READ_ONLY_ROLE, apply_key_check, apply_secret_problem,
     apply_secret_unreadable,
 };
-pub use plan::{Inputs, KeyRequest, Plan, REJECTED_KEY_RETRY, SecretRead, SyncTrigger, decide};
+pub use plan::{
+    Inputs, KeyRequest, Plan, REJECTED_KEY_RETRY, SecretRead, SyncTrigger, decide, is_routine,
+};
+pub use priority::{Priority, priority};
 pub use rejection::{Rejection, rejection_of, restore_rejection};
 pub use shared_keys::{sample_of, set_shared_with, shared_key_peers, to_warn};
 pub use summary::{finish, syncing};
@@ -85,6 +94,8 @@ pub fn is_transient_sync_reason(reason: &str) -> bool {
 pub struct Subject<'a> {
     pub namespace: &'a str,
     pub name: &'a str,
+    /// The connection's uid, for its sync slot ([`spread`]).
+    pub uid: Option<&'a str>,
     pub generation: Option<i64>,
     pub spec: &'a JumpCloudConnectionSpec,
     pub now: Timestamp,

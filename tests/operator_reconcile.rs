@@ -116,6 +116,8 @@ impl Harness {
             )
             .await
             .expect("secret applied");
+        // What the Secret watch does: the connections reading it read it again.
+        self.ctx.secret_changed(Some(NS), name);
     }
 
     async fn connection(&self, name: &str, secret: &str) {
@@ -128,6 +130,23 @@ impl Harness {
                     "kind": "JumpCloudConnection",
                     "metadata": {"name": name, "namespace": NS},
                     "spec": {"apiKeySecretRef": {"name": secret}},
+                })),
+            )
+            .await
+            .expect("connection applied");
+    }
+
+    /// A connection to organization `org` with the key in the Secret `msp`.
+    async fn org_connection(&self, name: &str, org: &str) {
+        self.connections()
+            .patch(
+                name,
+                &PatchParams::apply("test").force(),
+                &Patch::Apply(&json!({
+                    "apiVersion": "jumpcloud-operator.io/v1alpha1",
+                    "kind": "JumpCloudConnection",
+                    "metadata": {"name": name, "namespace": NS},
+                    "spec": {"apiKeySecretRef": {"name": "msp"}, "orgId": org},
                 })),
             )
             .await
@@ -267,15 +286,19 @@ async fn a_first_sync_reads_the_secret_writes_progress_then_the_result_and_annou
     );
 }
 
-/// Right after a sync nothing is due: the Secret is read and nothing else happens (no status
-/// write, no event, no JumpCloud request).
+/// Right after a sync nothing is due: the reconcile its own status write brings makes no
+/// request at all; after the Secret changed, the Secret is read and nothing else happens (no
+/// status write, no event, no JumpCloud request).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn nothing_to_do_reads_the_secret_only() {
+async fn nothing_to_do_reads_the_secret_only_when_it_changed() {
     let mut h = Harness::new().await;
     h.secret("jc", &h.key()).await;
     h.connection("prod", "jc").await;
     h.reconcile("prod").await;
     let jumpcloud_before = h.sim.control(Region::Us).unwrap().counters().await.unwrap();
+    let requests = h.reconcile("prod").await;
+    assert_eq!(requests, Vec::<String>::new(), "the echo of its own write");
+    h.ctx.secret_changed(Some(NS), "jc");
     let requests = h.reconcile("prod").await;
     assert_eq!(requests, strings(&["get secrets jc"]));
     let jumpcloud_after = h.sim.control(Region::Us).unwrap().counters().await.unwrap();
@@ -334,9 +357,19 @@ async fn a_revoked_key_writes_the_rejection_and_warns_once() {
         h.condition("prod", "KeyValid").await,
         ("False".to_owned(), "KeyRevoked".to_owned())
     );
-    // Nothing changed since: the dead key is not tried again and nothing is written.
+    // Nothing changed since: the dead key is not tried again and nothing is written (not even
+    // the Secret is read: the reconcile only echoes its own status write).
+    let requests = h.reconcile("prod").await;
+    assert_eq!(requests, Vec::<String>::new());
+    let counters = h.sim.control(Region::Us).unwrap().counters().await.unwrap();
+    h.ctx.secret_changed(Some(NS), "jc");
     let requests = h.reconcile("prod").await;
     assert_eq!(requests, strings(&["get secrets jc"]));
+    let after = h.sim.control(Region::Us).unwrap().counters().await.unwrap();
+    assert_eq!(
+        after.total, counters.total,
+        "the dead key is not tried again"
+    );
 }
 
 /// A Secret that does not exist: one status write (SecretNotFound) and one Warning, no call to
@@ -424,4 +457,117 @@ async fn a_key_shared_by_many_warns_each_connection_once_and_counts_the_rest() {
         key.shared_with,
         (0..5).map(|i| format!("{NS}/c{i}")).collect::<Vec<_>>()
     );
+}
+
+/// Five connections on one key, all due for their key check: one JumpCloud request answers all
+/// five, each recording the time of that one check (where each asked for itself before); a
+/// connection whose Secret is rotated leaves the group and identifies its new key at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_on_one_key_share_one_key_check_and_a_rotated_one_leaves_the_group() {
+    let mut h = Harness::new().await;
+    h.secret("jc", &h.key()).await;
+    h.secret("solo", &h.key()).await;
+    let names: Vec<String> = (0..5).map(|i| format!("c{i}")).collect();
+    for (i, name) in names.iter().enumerate() {
+        h.connection(name, if i == 4 { "solo" } else { "jc" }).await;
+        h.reconcile(name).await;
+    }
+    let control = h.sim.control(Region::Us).unwrap();
+    // Every connection last checked its key an hour ago: all are due.
+    let an_hour_ago = jiff::Timestamp::now() - jiff::SignedDuration::from_hours(1);
+    for name in &names {
+        h.connections()
+            .patch_status(
+                name,
+                &PatchParams::default(),
+                &Patch::Merge(json!({"status": {"lastKeyCheckTime": an_hour_ago.to_string()}})),
+            )
+            .await
+            .expect("status patched");
+    }
+    let checks =
+        |c: jumpcloud_simulator::control::Counters| c.for_path_prefix("/api/organizations");
+    let before = checks(control.counters().await.unwrap());
+    for name in &names {
+        h.reconcile(name).await;
+    }
+    let after = checks(control.counters().await.unwrap());
+    assert_eq!(after - before, 1, "one key check for five connections");
+    let mut checked_at = Vec::new();
+    for name in &names {
+        let status = h.connections().get(name).await.unwrap().status.unwrap();
+        assert_eq!(h.condition(name, "KeyValid").await.0, "True");
+        checked_at.push(status.last_key_check_time.unwrap().0);
+    }
+    assert!(
+        checked_at.iter().all(|t| *t == checked_at[0]),
+        "{checked_at:?}"
+    );
+    assert!(checked_at[0] > an_hour_ago);
+
+    // c4's Secret now holds another administrator's key: its own identification, now.
+    let other = h
+        .sim
+        .admins(Region::Us)
+        .into_iter()
+        .filter_map(|a| a.api_key)
+        .find(|k| k.expose_secret() != h.key())
+        .expect("a second administrator");
+    h.secret("solo", other.expose_secret()).await;
+    let before = control.counters().await.unwrap().for_key(&other);
+    h.reconcile("c4").await;
+    assert!(control.counters().await.unwrap().for_key(&other) > before);
+    let status = h.connections().get("c4").await.unwrap().status.unwrap();
+    assert_ne!(
+        status.api_key.unwrap().fingerprint,
+        h.connections()
+            .get("c0")
+            .await
+            .unwrap()
+            .status
+            .unwrap()
+            .api_key
+            .unwrap()
+            .fingerprint
+    );
+}
+
+/// A multi-tenant key and one connection per organization (the MSP case): what the key reaches
+/// is asked once for all of them, and a connection for an organization added since is not
+/// rejected by the listing from before: it asks again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_of_one_multi_tenant_key_are_identified_from_one_listing() {
+    let mut h = Harness::new().await;
+    let control = h.sim.control(Region::Us).unwrap();
+    let mut orgs = vec![h.sim.org_id(Region::Us).unwrap()];
+    for _ in 0..2 {
+        orgs.push(control.add_org(&[]).await.unwrap());
+    }
+    h.secret("msp", &h.key()).await;
+    let selves =
+        |c: jumpcloud_simulator::control::Counters| c.for_path_prefix("/api/users/getSelf");
+    let before = selves(control.counters().await.unwrap());
+    for (i, org) in orgs.iter().enumerate() {
+        h.org_connection(&format!("org{i}"), org).await;
+        h.reconcile(&format!("org{i}")).await;
+        assert_eq!(h.condition(&format!("org{i}"), "KeyValid").await.0, "True");
+    }
+    let after = selves(control.counters().await.unwrap());
+    // Each sync asks getSelf once for its evidence; the identifications once in all (6
+    // when each connection identified the key for itself).
+    assert_eq!(
+        after - before,
+        1 + 3,
+        "one identification for three organizations"
+    );
+
+    let added = control.add_org(&[]).await.unwrap();
+    h.org_connection("late", &added).await;
+    h.reconcile("late").await;
+    assert_eq!(
+        h.condition("late", "KeyValid").await,
+        ("True".into(), "Accepted".into())
+    );
+    let status = h.connections().get("late").await.unwrap().status.unwrap();
+    assert_eq!(status.organization.unwrap().id, added);
 }

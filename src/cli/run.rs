@@ -54,7 +54,9 @@ pub struct RunArgs {
     #[arg(long, env = "JUMPCLOUD_OPERATOR_SECRET_SELECTOR")]
     secret_selector: Option<String>,
 
-    /// Connections reconciled at once.
+    /// Connections calling JumpCloud at once; new connections, new keys and requested syncs
+    /// go before periodic key checks and syncs. Reconciles with nothing to ask JumpCloud never
+    /// wait.
     #[arg(long, env = "JUMPCLOUD_OPERATOR_CONCURRENCY", default_value_t = 4)]
     concurrency: u16,
 

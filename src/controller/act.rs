@@ -8,15 +8,18 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use url::Url;
 
 use super::classify::{self, CollectFailure, inconclusive, retry_after};
+use super::credential_checks::{PerCredential, SharedReach};
+use super::reconcile::now_seconds;
 use crate::collect::{self, CollectError, CollectOptions, EvaluateControls, NoProgress};
 use crate::crd::{JumpCloudConnectionSpec, OrganizationStatus, SnapshotStatus};
 use crate::decide::control_status::ControlsEvaluation;
-use crate::decide::{KeyCheck, KeyIdentity, SyncResult};
+use crate::decide::{Credential, KeyCheck, KeyIdentity, SyncResult};
 use crate::jumpcloud::{ApiKey, ClientConfig, JumpCloudClient, JumpCloudError, RetryPolicy};
 use crate::region::Region;
 use crate::report::policy_report::{ReportInput, SnapshotRef};
 use crate::store::retention::{RetentionPolicy, apply_retention};
 use crate::store::{ConnectionId, EvidenceStore, SigningKey, StoreSink};
+use jiff::Timestamp;
 
 /// Budget of a key check or identification, retries included.
 const KEY_CHECK_DEADLINE: Duration = Duration::from_secs(20);
@@ -99,19 +102,57 @@ async fn finish_rejection(
     }
 }
 
+/// Which credential the key step's requests use (see [`crate::decide::Credential`]).
+pub fn credential(
+    endpoints: &Endpoints,
+    spec: &JumpCloudConnectionSpec,
+    fingerprint: &str,
+) -> Credential {
+    Credential {
+        fingerprint: fingerprint.to_owned(),
+        region: spec.region,
+        base_url: endpoints.overrides.get(&spec.region).map(Url::to_string),
+    }
+}
+
 /// Identifies the key: organizations, the selected one, the administrator and its role.
 /// `probe` allows asking the other regions when the key is rejected (never accepted before).
-pub async fn identify(
+/// What the key reaches is asked once per credential (`reaches`): a listing another connection
+/// got within the key check period serves when it holds this connection's organization.
+pub(super) async fn identify(
     endpoints: &Endpoints,
     spec: &JumpCloudConnectionSpec,
     key: &ApiKey,
     probe: bool,
-) -> (KeyCheck, Option<Duration>) {
+    reaches: &PerCredential<SharedReach>,
+) -> (KeyCheck, Option<Duration>, Timestamp) {
     let client = match endpoints.key_client(spec.region, spec.org_id.as_deref(), key) {
         Ok(client) => client,
-        Err(error) => return (inconclusive(&error), None),
+        Err(error) => return (inconclusive(&error), None, now_seconds()),
     };
-    match client.identify().await {
+    let org_id = spec.org_id.as_deref();
+    let interval = spec
+        .intervals()
+        .map(|i| i.key_check)
+        .unwrap_or(Duration::ZERO);
+    let reuse = |shared: &SharedReach| {
+        crate::decide::reach_reusable(shared.answered_at, interval, jiff::Timestamp::now())
+            && shared.reach.select(org_id).is_ok()
+    };
+    let ask = async {
+        let reach = client.reach().await?;
+        Ok::<_, JumpCloudError>(SharedReach {
+            answered_at: now_seconds(),
+            reach,
+        })
+    };
+    let shared = reaches
+        .answer(&credential(endpoints, spec, &key.fingerprint()), reuse, ask)
+        .await;
+    let answered_at = shared
+        .as_ref()
+        .map_or_else(|_| now_seconds(), |s| s.answered_at);
+    match shared.and_then(|shared| shared.reach.select(org_id)) {
         Ok(identity) => {
             let admin = identity.administrator;
             let check = KeyCheck::Accepted {
@@ -125,12 +166,12 @@ pub async fn identify(
                     expires_at: admin.as_ref().and_then(|a| a.key_expires_at),
                 }),
             };
-            (check, None)
+            (check, None, answered_at)
         }
         Err(error) => {
             let check =
                 finish_rejection(classify::key_error(&error), probe, endpoints, spec, key).await;
-            (check, retry_after(&error))
+            (check, retry_after(&error), answered_at)
         }
     }
 }

@@ -10,9 +10,11 @@ use kube::runtime::reflector::Store;
 use kube::{Client, Resource, ResourceExt};
 
 use super::backoff::BackoffTracker;
+use super::credential_checks::{PerCredential, SharedReach};
+use super::gate::Gate;
 use super::{FIELD_MANAGER, Settings};
 use crate::crd::{JumpCloudConnection, JumpCloudConnectionStatus};
-use crate::decide::{self, EventKind, SecretRead};
+use crate::decide::{self, EventKind, SecretRead, SharedCheck};
 use crate::report::policy_report::ReportKind;
 
 /// Shared state of all reconciles.
@@ -21,6 +23,12 @@ pub struct Context {
     pub(super) settings: Settings,
     recorder: Recorder,
     pub(super) backoff: BackoffTracker,
+    /// At most `concurrency` reconciles call JumpCloud at once, a person's first.
+    pub(super) gate: Gate,
+    /// The last cheap key check per credential, taken by all its connections.
+    pub(super) key_checks: PerCredential<SharedCheck>,
+    /// What each credential's key reaches (the identification's listing), likewise.
+    pub(super) reaches: PerCredential<SharedReach>,
     pub(super) stores: RwLock<Vec<Store<JumpCloudConnection>>>,
     /// Status this process wrote, keyed by connection, with the resourceVersion it replaced:
     /// a reconcile that still sees that version in the cache uses what was written instead, so
@@ -33,6 +41,10 @@ pub struct Context {
     /// The last rejection of each connection's key, also when its status write failed: the
     /// dead key is not tried again on the Kubernetes-error backoff.
     rejections: Mutex<HashMap<String, decide::Rejection>>,
+    /// Connections whose Secret changed since their last reconcile (the Secret watch).
+    secret_changed: Mutex<std::collections::HashSet<String>>,
+    /// When each connection's last reconcile asked to run again (`None`: on a change only).
+    requeue_at: Mutex<HashMap<String, Option<jiff::Timestamp>>>,
     /// The policy report kinds written after each sync (found at start, see
     /// [`super::policy_reports::discover`]).
     pub(super) report_kinds: Vec<ReportKind>,
@@ -82,16 +94,22 @@ impl Context {
             controller: FIELD_MANAGER.to_owned(),
             instance: settings.instance.clone(),
         };
+        let gate = Gate::new(settings.concurrency);
         Context {
             recorder: Recorder::new(client.clone(), reporter),
             client,
             settings,
             backoff: BackoffTracker::default(),
+            gate,
+            key_checks: PerCredential::default(),
+            reaches: PerCredential::default(),
             stores: RwLock::new(Vec::new()),
             written: Mutex::new(HashMap::new()),
             shared_warned: Mutex::new(HashMap::new()),
             shared_logged: Mutex::new(HashMap::new()),
             rejections: Mutex::new(HashMap::new()),
+            secret_changed: Mutex::new(std::collections::HashSet::new()),
+            requeue_at: Mutex::new(HashMap::new()),
             report_kinds: Vec::new(),
         }
     }
@@ -116,7 +134,70 @@ impl Context {
         lock(&self.written).remove(key);
         lock(&self.shared_warned).remove(key);
         lock(&self.rejections).remove(key);
+        lock(&self.secret_changed).remove(key);
+        lock(&self.requeue_at).remove(key);
         self.backoff.reset(key);
+    }
+
+    /// The connections (in the watch caches) that read the Secret `namespace/name`, noted as
+    /// having a changed Secret: their next reconcile reads it whatever else holds. The Secret
+    /// watch calls this for every Secret event.
+    pub fn secret_changed(
+        &self,
+        namespace: Option<&str>,
+        name: &str,
+    ) -> Vec<kube::runtime::reflector::ObjectRef<JumpCloudConnection>> {
+        let stores = self
+            .stores
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        let refs: Vec<_> = stores
+            .iter()
+            .flat_map(|store| super::secrets::connections_referencing(store, namespace, name))
+            .collect();
+        let mut changed = lock(&self.secret_changed);
+        for r in &refs {
+            changed.insert(connection_key(
+                r.namespace.as_deref().unwrap_or_default(),
+                &r.name,
+            ));
+        }
+        refs
+    }
+
+    /// Whether this reconcile only echoes this process's own last status write: the cached
+    /// object is exactly what it wrote (its resourceVersion is the one the write produced), no
+    /// Secret changed since, and the last reconcile's requeue time has not come. Then nothing
+    /// can have changed that the last reconcile did not see, and the answer is its requeue
+    /// (`Some(None)`: wait for a change). Takes the Secret-changed mark.
+    pub(super) fn echo_of_own_write(
+        &self,
+        key: &str,
+        connection: &JumpCloudConnection,
+        now: jiff::Timestamp,
+    ) -> Option<Option<std::time::Duration>> {
+        if lock(&self.secret_changed).remove(key) {
+            return None;
+        }
+        let own = lock(&self.written)
+            .get(key)
+            .is_some_and(|w| w.produced.is_some() && w.produced == connection.resource_version());
+        if !own {
+            return None;
+        }
+        match lock(&self.requeue_at).get(key).copied()? {
+            None => Some(None),
+            Some(at) if at > now => {
+                Some(Some(at.duration_since(now).try_into().unwrap_or_default()))
+            }
+            Some(_) => None,
+        }
+    }
+
+    /// Remembers when the reconcile just finished asked to run again.
+    pub(super) fn remember_requeue(&self, key: &str, at: Option<jiff::Timestamp>) {
+        lock(&self.requeue_at).insert(key.to_owned(), at);
     }
 
     /// The status a reconcile starts from: what this process last wrote when the cached object

@@ -3,7 +3,9 @@
 //! the store) -> report (status by server-side apply only when changed, events on transitions).
 //!
 //! Layout: `reconcile` (one reconcile, step by step), `context` (state shared by reconciles:
-//! the write cache, rejection memory, event recorder), `shared_key` (the KeyShared warning),
+//! the write cache, rejection memory, event recorder), `credential_checks` (one cheap key
+//! check per credential, its answer taken by every connection using it), `shared_key` (the
+//! KeyShared warning), `gate` (at most `concurrency` reconciles at JumpCloud, a person's first),
 //! `wiring` (the kube-runtime controllers and the start-up CRD check), `classify` (client and
 //! collection errors to key checks and sync results), [`backoff`], `policy_reports` (the
 //! PolicyReport / OpenReports kinds served, and each connection's report after a sync).
@@ -12,6 +14,8 @@ pub mod act;
 pub mod backoff;
 mod classify;
 mod context;
+mod credential_checks;
+mod gate;
 mod policy_reports;
 mod reconcile;
 pub mod secrets;
@@ -54,6 +58,8 @@ pub struct Settings {
     /// Label selector narrowing the Secret metadata watch (less traffic; not a security
     /// boundary: RBAC cannot filter by label).
     pub secret_selector: Option<String>,
+    /// Reconciles calling JumpCloud at once (the others only read and write Kubernetes
+    /// objects, and run unbounded).
     pub concurrency: u16,
     /// Reporter instance in events (the pod name).
     pub instance: Option<String>,

@@ -20,8 +20,8 @@ use crate::crd::{
     SYNC_REQUESTED_AT_ANNOTATION,
 };
 use crate::decide::{
-    self, EventSpec, Inputs, KeyCheck, KeyRequest, Plan, SecretRead, Subject, SyncResult,
-    SyncTrigger,
+    self, EventSpec, Inputs, KeyCheck, KeyRequest, Plan, SecretRead, SharedCheck, Subject,
+    SyncResult, SyncTrigger,
 };
 use crate::jumpcloud::ApiKey;
 use crate::report::policy_report::ReportInput;
@@ -97,7 +97,7 @@ fn action_name(plan: &Plan) -> &'static str {
 }
 
 /// Time as status holds it: whole seconds.
-fn now_seconds() -> Timestamp {
+pub(super) fn now_seconds() -> Timestamp {
     let now = Timestamp::now();
     Timestamp::from_second(now.as_second()).unwrap_or(now)
 }
@@ -112,8 +112,14 @@ pub async fn reconcile(
     tracing::Span::current().record("namespace", namespace.as_str());
     let name = connection.name_any();
     let key = connection_key(&namespace, &name);
-    let now = now_seconds();
+    let mut now = now_seconds();
     let spec = &connection.spec;
+    // The watch event of this process's own status write: nothing new to see (for a fleet,
+    // one such event per connection per key check).
+    if let Some(requeue) = ctx.echo_of_own_write(&key, &connection, Timestamp::now()) {
+        tracing::debug!("own status write; nothing changed");
+        return Ok(requeue.map_or_else(Action::await_change, Action::requeue));
+    }
 
     // Gather: the one Secret, read now and dropped at the end of this reconcile.
     let secret_read = {
@@ -134,9 +140,11 @@ pub async fn reconcile(
         .get(SYNC_REQUESTED_AT_ANNOTATION)
         .cloned();
     let mut retry_not_before = ctx.backoff.retry_not_before(&key);
-    let inputs = Inputs {
+    let uid = connection.uid();
+    let mut inputs = Inputs {
         namespace: &namespace,
         name: &name,
+        uid: uid.as_deref(),
         generation,
         spec,
         status: &current_status,
@@ -146,13 +154,29 @@ pub async fn reconcile(
         rejected_key_retry: ctx.settings.rejected_key_retry,
         now,
     };
-    let plan = decide::decide(&inputs);
+    let mut plan = decide::decide(&inputs);
     tracing::debug!(?plan, "decided");
+    // JumpCloud work waits for its place: a person's before the periodic ones.
+    let _place = match decide::priority(&plan) {
+        Some(priority) => {
+            let place = ctx.gate.enter(priority).await;
+            // The wait can be long: decide again as of when the work starts.
+            let started = now_seconds();
+            if started != now {
+                now = started;
+                inputs.now = now;
+                plan = decide::decide(&inputs);
+            }
+            Some(place)
+        }
+        None => None,
+    };
 
     // Act: the key step, then the sync it leads to.
     let subject = Subject {
         namespace: &namespace,
         name: &name,
+        uid: uid.as_deref(),
         generation,
         spec,
         now,
@@ -244,34 +268,48 @@ pub async fn reconcile(
         retry_not_before,
         ..inputs
     });
-    let action = requeue(&after, now, retry_not_before);
-    tracing::info!(
-        action = action_name(&plan),
-        plan = plan.name(),
-        ready = crate::conditions::find(&status.conditions, crate::conditions::READY)
-            .map(|c| c.reason.as_str())
-            .unwrap_or(""),
-        "reconciled"
-    );
+    let wait = requeue(&after, now, retry_not_before);
+    ctx.remember_requeue(&key, wait.map(|wait| decide::add(Timestamp::now(), wait)));
+    let action = wait.map_or_else(Action::await_change, Action::requeue);
+    let ready = crate::conditions::find(&status.conditions, crate::conditions::READY)
+        .map(|c| c.reason.as_str())
+        .unwrap_or("");
+    // Routine reconciles (waiting, a key check or re-check that changed no condition) log at
+    // debug: a fleet's log then grows with what changes, not with connections x key checks.
+    if decide::is_routine(&plan, &stored_status.conditions, &status.conditions) {
+        tracing::debug!(
+            action = action_name(&plan),
+            plan = plan.name(),
+            ready,
+            "reconciled"
+        );
+    } else {
+        tracing::info!(
+            action = action_name(&plan),
+            plan = plan.name(),
+            ready,
+            "reconciled"
+        );
+    }
     Ok(action)
 }
 
-/// When to reconcile again, from the plan for the status just computed.
-fn requeue(after: &Plan, now: Timestamp, retry_not_before: Option<Timestamp>) -> Action {
+/// When to reconcile again, from the plan for the status just computed (`None`: on a change).
+fn requeue(after: &Plan, now: Timestamp, retry_not_before: Option<Timestamp>) -> Option<Duration> {
     match after {
-        Plan::Suspended | Plan::InvalidSpec(_) => Action::await_change(),
-        Plan::SecretProblem => Action::requeue(STALLED_REQUEUE),
-        Plan::SecretUnreadable(_) => Action::requeue(decide::requeue_after(
+        Plan::Suspended | Plan::InvalidSpec(_) => None,
+        Plan::SecretProblem => Some(STALLED_REQUEUE),
+        Plan::SecretUnreadable(_) => Some(decide::requeue_after(
             now,
             retry_not_before.unwrap_or(now),
             rand::random(),
         )),
         Plan::Blocked { until } | Plan::Wait { until } => {
-            Action::requeue(decide::requeue_after(now, *until, rand::random()))
+            Some(decide::requeue_after(now, *until, rand::random()))
         }
         // Something is due right away (e.g. the sync after a first identification).
         Plan::Identify { .. } | Plan::CheckKey | Plan::Recheck(_) | Plan::Sync { .. } => {
-            Action::requeue(Duration::from_secs(1))
+            Some(Duration::from_secs(1))
         }
     }
 }
@@ -313,8 +351,13 @@ async fn key_step(
                 version,
             },
         ) => {
-            let (check, retry_after) = act::identify(endpoints, spec, key, *probe_regions).await;
-            decide::apply_key_check(status, fingerprint, version.as_deref(), &check, subject);
+            let (check, retry_after, checked_at) =
+                act::identify(endpoints, spec, key, *probe_regions, &ctx.reaches).await;
+            let checked = Subject {
+                now: checked_at,
+                ..*subject
+            };
+            decide::apply_key_check(status, fingerprint, version.as_deref(), &check, &checked);
             match check {
                 KeyCheck::Accepted { .. } => KeyStep {
                     backoff: Backoff::Succeeded,
@@ -337,13 +380,43 @@ async fn key_step(
         ) => {
             // Never a region probe here: the key was accepted before, or this is the hourly
             // re-check of a rejection, which asks the configured region only.
-            let (check, retry_after) = match plan {
+            let (check, retry_after, checked_at) = match plan {
                 Plan::Recheck(KeyRequest::Organizations) => {
-                    act::identify(endpoints, spec, key, false).await
+                    act::identify(endpoints, spec, key, false, &ctx.reaches).await
                 }
-                _ => act::check_key(endpoints, spec, key, false).await,
+                // The cheap request is the same for every connection of the credential:
+                // asked once, its answer taken by all (with its time, so they stay due
+                // together).
+                _ => {
+                    let interval = spec
+                        .intervals()
+                        .map(|i| i.key_check)
+                        .unwrap_or(Duration::ZERO);
+                    let floor = decide::check_floor(status, subject.now);
+                    let reuse = |shared: &SharedCheck| {
+                        decide::reusable(Some(shared), floor, interval, Timestamp::now()).is_some()
+                    };
+                    let ask = async {
+                        let (check, retry_after) =
+                            act::check_key(endpoints, spec, key, false).await;
+                        Ok::<_, std::convert::Infallible>(SharedCheck {
+                            checked_at: now_seconds(),
+                            check,
+                            retry_after,
+                        })
+                    };
+                    let credential = act::credential(endpoints, spec, fingerprint);
+                    match ctx.key_checks.answer(&credential, reuse, ask).await {
+                        Ok(shared) => (shared.check, shared.retry_after, shared.checked_at),
+                        Err(never) => match never {},
+                    }
+                }
             };
-            decide::apply_key_check(status, fingerprint, version.as_deref(), &check, subject);
+            let checked = Subject {
+                now: checked_at,
+                ..*subject
+            };
+            decide::apply_key_check(status, fingerprint, version.as_deref(), &check, &checked);
             let backoff = match check {
                 KeyCheck::Accepted { .. } => Backoff::Succeeded,
                 // The re-check of a rejected key used this period's one request: the next

@@ -8,13 +8,12 @@ use std::time::Duration;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Secret;
 use kube::core::PartialObjectMeta;
-use kube::runtime::controller::Config as ControllerConfig;
 use kube::runtime::{Controller, watcher};
 use kube::{Api, Client, ResourceExt};
 
 use super::context::{Context, connection_key};
 use super::reconcile::{error_policy, reconcile};
-use super::{Settings, policy_reports, secrets};
+use super::{Settings, policy_reports};
 use crate::crd::JumpCloudConnection;
 
 /// Why the controller could not start.
@@ -61,7 +60,6 @@ pub async fn run(
     for namespace in &namespaces {
         check_crd(&client, namespace.as_deref()).await?;
     }
-    let concurrency = settings.concurrency;
     let selector = settings.label_selector.clone();
     let all_metrics = settings.metrics.clone();
     let readiness = settings.readiness.clone();
@@ -87,19 +85,22 @@ pub async fn run(
         if let Some(selector) = &selector {
             config = config.labels(selector);
         }
-        let controller = Controller::new(connections, config)
-            .with_config(ControllerConfig::default().concurrency(concurrency));
+        // Unbounded: reconciles with nothing to ask JumpCloud finish at once, and those with
+        // something wait at the context's gate, `concurrency` at a time and new work first
+        // (kube-runtime's own limit would queue them in arrival order, new behind due).
+        let controller = Controller::new(connections, config);
         let store = controller.store();
         ctx.add_store(store.clone());
         let mut stop = stop_rx.clone();
         let metrics = all_metrics.clone();
         let controller = controller
-            .watches(secrets, secret_config.clone(), move |secret| {
-                secrets::connections_referencing(
-                    &store,
-                    secret.namespace().as_deref(),
-                    &secret.name_any(),
-                )
+            .watches(secrets, secret_config.clone(), {
+                let ctx = ctx.clone();
+                move |secret| {
+                    // Noted, so the reconcile this brings reads the Secret even if the
+                    // connection itself is unchanged since this process wrote it.
+                    ctx.secret_changed(secret.namespace().as_deref(), &secret.name_any())
+                }
             })
             .graceful_shutdown_on(async move {
                 let _ = stop.wait_for(|stopped| *stopped).await;

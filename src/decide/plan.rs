@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 
-use super::timing::{next_key_check, next_wake};
+use super::timing::{next_key_check, next_sync_time, next_wake};
 use super::{add, is_rejection, is_transient_sync_reason, time};
 use crate::conditions::{self, KEY_VALID, Reason, SYNCED};
 use crate::crd::{Intervals, JumpCloudConnectionSpec, JumpCloudConnectionStatus};
@@ -75,6 +75,9 @@ impl Eq for SecretRead {}
 pub struct Inputs<'a> {
     pub namespace: &'a str,
     pub name: &'a str,
+    /// The connection's uid: its periodic syncs' slot in the interval
+    /// ([`super::spread`]). Without one, syncs are due exactly one interval apart.
+    pub uid: Option<&'a str>,
     pub generation: Option<i64>,
     pub spec: &'a JumpCloudConnectionSpec,
     pub status: &'a JumpCloudConnectionStatus,
@@ -167,6 +170,27 @@ impl Plan {
             Plan::Sync { .. } => "Sync",
         }
     }
+}
+
+/// Whether a reconcile that acted on `plan` was routine: waiting, or a key check or re-check
+/// after which every condition has the type, status and reason it had (`before`, `after`).
+/// Routine reconciles are what a fleet does all day; the rest is what changed.
+pub fn is_routine(
+    plan: &Plan,
+    before: &[k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition],
+    after: &[k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition],
+) -> bool {
+    let key = |c: &k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition| {
+        (c.type_.clone(), c.status.clone(), c.reason.clone())
+    };
+    let mut before: Vec<_> = before.iter().map(key).collect();
+    let mut after: Vec<_> = after.iter().map(key).collect();
+    before.sort();
+    after.sort();
+    matches!(
+        plan,
+        Plan::Wait { .. } | Plan::Blocked { .. } | Plan::CheckKey | Plan::Recheck(_)
+    ) && before == after
 }
 
 /// The decision: what to do for this connection now.
@@ -343,7 +367,7 @@ fn sync_due(inputs: &Inputs<'_>, intervals: &Intervals, backing_off: bool) -> Op
             (add(attempt, intervals.sync) <= inputs.now).then_some(SyncTrigger::Interval)
         }
         None => Some(SyncTrigger::First),
-        Some(success) if add(success, intervals.sync) <= inputs.now => {
+        Some(success) if next_sync_time(status, intervals, inputs.uid) <= inputs.now => {
             if last_failed && !failed_transiently {
                 let attempt = last_attempt.unwrap_or(success);
                 (add(attempt, intervals.sync) <= inputs.now).then_some(SyncTrigger::Interval)

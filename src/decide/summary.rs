@@ -64,7 +64,7 @@ fn derive_fields(
     if let Ok(intervals) = subject.spec.intervals() {
         let next = match retry_not_before {
             Some(retry) if conditions::is(&status.conditions, SYNCED, Status::False) => Some(retry),
-            _ => Some(next_sync_time(status, &intervals).max(now)),
+            _ => Some(next_sync_time(status, &intervals, subject.uid).max(now)),
         };
         status.next_sync_time = if subject.spec.suspend {
             None

@@ -6,12 +6,13 @@ use std::time::Duration;
 use jiff::{SignedDuration, Timestamp};
 
 use super::plan::Inputs;
+use super::spread::{phase, spread_sync_time};
 use super::{add, time};
 use crate::crd::{Intervals, JumpCloudConnectionStatus};
 
 /// Key checks are due this fraction of `keyCheckInterval` early, so the requeue jitter (at most
 /// +10% of the wait, see [`requeue_after`]) never pushes a check past one interval.
-const KEY_CHECK_EARLY: f64 = 0.1;
+pub(super) const KEY_CHECK_EARLY: f64 = 0.1;
 
 /// When the next key check is due: a tenth of `keyCheckInterval` early (see
 /// [`KEY_CHECK_EARLY`]), so with the requeue jitter it happens within one interval.
@@ -32,7 +33,7 @@ pub(super) fn next_wake(inputs: &Inputs<'_>, intervals: &Intervals) -> Timestamp
     let now = inputs.now;
     let mut candidates = vec![
         next_key_check(status, intervals),
-        next_sync_time(status, intervals),
+        next_sync_time(status, intervals, inputs.uid),
     ];
     if let Some(retry) = inputs.retry_not_before {
         candidates.push(retry);
@@ -56,12 +57,19 @@ pub(super) fn next_wake(inputs: &Inputs<'_>, intervals: &Intervals) -> Timestamp
         .unwrap_or(add(now, intervals.key_check))
 }
 
+/// When the next periodic sync is due: on the connection's slot (see
+/// [`super::spread::spread_sync_time`]) when its uid is known, one interval after the last
+/// success otherwise.
 pub(super) fn next_sync_time(
     status: &JumpCloudConnectionStatus,
     intervals: &Intervals,
+    uid: Option<&str>,
 ) -> Timestamp {
     match time(&status.last_successful_sync_time) {
-        Some(success) => add(success, intervals.sync),
+        Some(success) => match uid {
+            Some(uid) => spread_sync_time(success, intervals.sync, phase(uid)),
+            None => add(success, intervals.sync),
+        },
         None => Timestamp::UNIX_EPOCH,
     }
 }

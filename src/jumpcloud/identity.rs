@@ -108,10 +108,39 @@ fn parse_admin(record: SelfRecord) -> Option<Administrator> {
     })
 }
 
+/// Everything `identify` learns but the selection: what the key reaches and whose it is. The
+/// same for every `orgId` (neither request carries `x-org-id`), so one answer serves all the
+/// connections of a multi-tenant key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyReach {
+    pub organizations: Vec<Org>,
+    pub administrator: Option<Administrator>,
+}
+
+impl KeyReach {
+    /// The identity for `org_id` (see [`select_org`]). Pure.
+    pub fn select(&self, org_id: Option<&str>) -> Result<Identity, JumpCloudError> {
+        let org = select_org(&self.organizations, org_id)?;
+        Ok(Identity {
+            organizations: self.organizations.clone(),
+            org,
+            administrator: self.administrator.clone(),
+        })
+    }
+}
+
 impl JumpCloudClient {
-    /// Identifies the key: `GET /api/organizations` (never with `x-org-id`) and the
-    /// undocumented `GET /api/users/getSelf` (its absence is tolerated).
+    /// Identifies the key: [`JumpCloudClient::reach`], then the selection of this client's
+    /// organization.
     pub async fn identify(&self) -> Result<Identity, JumpCloudError> {
+        self.reach().await?.select(self.org_id())
+    }
+
+    /// `GET /api/organizations` (never with `x-org-id`) and the undocumented
+    /// `GET /api/users/getSelf` (its absence is tolerated). Fails as [`KeyReach::select`] would
+    /// for this client's organization, before asking getSelf: one request less when the
+    /// selection cannot succeed.
+    pub async fn reach(&self) -> Result<KeyReach, JumpCloudError> {
         let records: Vec<OrgRecord> = self
             .list_all(ListRequest::v1(LABEL, "/api/organizations"))
             .await?;
@@ -119,7 +148,7 @@ impl JumpCloudClient {
             .into_iter()
             .map(parse_org)
             .collect::<Result<Vec<_>, _>>()?;
-        let org = select_org(&organizations, self.org_id())?;
+        select_org(&organizations, self.org_id())?;
         let administrator = match self
             .get_json::<SelfRecord>(LABEL, "/api/users/getSelf", &[])
             .await
@@ -130,9 +159,8 @@ impl JumpCloudClient {
             Err(JumpCloudError::BadRequest { status: 405, .. }) => None,
             Err(error) => return Err(error),
         };
-        Ok(Identity {
+        Ok(KeyReach {
             organizations,
-            org,
             administrator,
         })
     }

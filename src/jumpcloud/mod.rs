@@ -17,7 +17,7 @@ pub use client::{
 };
 pub use encodings::key_encodings;
 pub use error::{JumpCloudError, RetryLimit};
-pub use identity::{Administrator, Identity, Org, select_org};
+pub use identity::{Administrator, Identity, KeyReach, Org, select_org};
 pub use key::{ApiKey, ApiKeyError};
 pub use paging::ListShape;
 pub use retry::RetryPolicy;

@@ -44,6 +44,7 @@ struct World {
     retry_not_before: Option<Timestamp>,
     now: Timestamp,
     generation: i64,
+    uid: Option<String>,
 }
 
 impl World {
@@ -56,6 +57,7 @@ impl World {
             retry_not_before: None,
             now: at(0),
             generation: 1,
+            uid: None,
         }
     }
 
@@ -63,6 +65,7 @@ impl World {
         Inputs {
             namespace: "team",
             name: "prod",
+            uid: self.uid.as_deref(),
             generation: Some(self.generation),
             spec: &self.spec,
             status: &self.status,
@@ -78,6 +81,7 @@ impl World {
         Subject {
             namespace: "team",
             name: "prod",
+            uid: self.uid.as_deref(),
             generation: Some(self.generation),
             spec: &self.spec,
             now: self.now,

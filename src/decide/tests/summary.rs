@@ -158,3 +158,32 @@ fn shared_keys_are_found_across_connections() {
     );
     assert_eq!(peers, ["b/two"]);
 }
+
+/// A key check that changed no condition is routine (logged at debug); one that found the key
+/// revoked, a sync or an identification is not.
+#[test]
+fn only_waits_and_unchanged_key_checks_are_routine() {
+    let w = healthy();
+    let conditions = w.status.conditions.clone();
+    assert!(crate::decide::is_routine(
+        &Plan::CheckKey,
+        &conditions,
+        &conditions
+    ));
+    assert!(crate::decide::is_routine(
+        &Plan::Wait { until: at(1) },
+        &conditions,
+        &conditions
+    ));
+    let sync = Plan::Sync {
+        trigger: SyncTrigger::Interval,
+    };
+    assert!(!crate::decide::is_routine(&sync, &conditions, &conditions));
+    let mut revoked = w.clone();
+    revoked.check(KeyCheck::Rejected { accepted_by: None });
+    assert!(!crate::decide::is_routine(
+        &Plan::CheckKey,
+        &conditions,
+        &revoked.status.conditions
+    ));
+}

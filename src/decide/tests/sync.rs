@@ -25,6 +25,37 @@ fn healthy_connection_waits_then_checks_the_key_then_syncs_on_interval() {
     );
 }
 
+/// With its uid known, a connection's periodic sync is due on its own slot in the interval
+/// (here earlier than six hours after the first), and status says when.
+#[test]
+fn a_periodic_sync_is_due_on_the_connections_slot() {
+    let mut w = World::new();
+    w.uid = Some("3f9c2d4e-uid".into());
+    w.check(identity(READ_ONLY_ROLE, None));
+    w.sync(success(), SyncTrigger::First);
+    w.finish(&Plan::Sync {
+        trigger: SyncTrigger::First,
+    });
+    let slot = crate::decide::spread::spread_sync_time(
+        at(0),
+        std::time::Duration::from_secs(6 * 3600),
+        crate::decide::spread::phase("3f9c2d4e-uid"),
+    );
+    assert!(slot < at(6 * 3600));
+    assert_eq!(w.status.next_sync_time.as_ref().map(|t| t.0), Some(slot));
+    w.now = slot - jiff::SignedDuration::from_secs(1);
+    w.check(KeyCheck::Accepted { identity: None });
+    assert_eq!(w.plan(), Plan::Wait { until: slot });
+    w.now = slot;
+    w.check(KeyCheck::Accepted { identity: None });
+    assert_eq!(
+        w.plan(),
+        Plan::Sync {
+            trigger: SyncTrigger::Interval
+        }
+    );
+}
+
 #[test]
 fn sync_request_annotation_forces_one_sync() {
     let mut w = healthy();
