@@ -246,7 +246,9 @@ async fn measured_run(
         .ok_or("the simulator serves no US region")?;
     let counters = |error| format!("cannot read the simulator's counters: {error}");
     control.reset().await.map_err(counters)?;
-    let stats = collect_in_child(simulator, concurrency).await?;
+    let work = tempfile::tempdir().map_err(|error| format!("cannot create a temp dir: {error}"))?;
+    let destination = ["--out".into(), work.path().join("snapshot").into()];
+    let stats = collect_in_child(simulator, concurrency, &destination, work.path()).await?;
     let after = control.counters().await.map_err(counters)?;
     Ok(Run {
         name,
@@ -257,23 +259,28 @@ async fn measured_run(
     })
 }
 
-/// Runs `collect` against the simulator in a child process and reads back its statistics.
-async fn collect_in_child(simulator: &Simulator, concurrency: u16) -> Result<RunStats, String> {
+/// Runs `collect` against the simulator in a child process (so its memory is its own) and reads
+/// back its statistics. `destination`: where it writes (`--out DIR`, or `--store URL` with
+/// `--connection`); `work`: a folder for its statistics file.
+pub(super) async fn collect_in_child(
+    simulator: &Simulator,
+    concurrency: u16,
+    destination: &[std::ffi::OsString],
+    work: &Path,
+) -> Result<RunStats, String> {
     let base_url = simulator
         .base_url(Region::Us)
         .ok_or("the simulator serves no US region")?;
     let key = simulator.read_only_key(Region::Us);
     let exe = std::env::current_exe().map_err(|error| format!("cannot find myself: {error}"))?;
-    let work = tempfile::tempdir().map_err(|error| format!("cannot create a temp dir: {error}"))?;
-    let stats_path = work.path().join("stats.json");
+    let stats_path = work.join("stats.json");
     let mut command = Command::new(exe);
     command
         .arg("collect")
         .args(["--api-key-env", KEY_VARIABLE])
         .args(["--base-url", base_url.as_str()])
         .args(["--concurrency", &concurrency.to_string()])
-        .arg("--out")
-        .arg(work.path().join("snapshot"))
+        .args(destination)
         .arg("--stats-out")
         .arg(&stats_path)
         .env(KEY_VARIABLE, key.expose_secret())

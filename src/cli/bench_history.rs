@@ -5,15 +5,12 @@
 //! bytes each day adds: what compression and chunking make of an evidence history.
 
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::Instant;
 
 use jumpcloud_simulator::{OrgSize, Region, Simulator, SimulatorConfig};
-use secrecy::ExposeSecret;
 
 use super::collect::RunStats;
 
-const KEY_VARIABLE: &str = "JUMPCLOUD_OPERATOR_BENCH_API_KEY";
 const CONNECTION: &str = "bench/history";
 const MB: f64 = 1_000_000.0;
 
@@ -176,38 +173,11 @@ async fn collect_into(
     concurrency: u16,
     work: &Path,
 ) -> Result<RunStats, String> {
-    let base_url = simulator
-        .base_url(Region::Us)
-        .ok_or("the simulator serves no US region")?;
-    let key = simulator.read_only_key(Region::Us);
-    let exe = std::env::current_exe().map_err(|error| format!("cannot find myself: {error}"))?;
-    let stats_path = work.join("stats.json");
-    let mut command = Command::new(exe);
-    command
-        .arg("collect")
-        .args(["--api-key-env", KEY_VARIABLE])
-        .args(["--base-url", base_url.as_str()])
-        .args(["--concurrency", &concurrency.to_string()])
-        .args(["--connection", CONNECTION])
-        .arg("--store")
-        .arg(format!("file://{}", store.display()))
-        .arg("--stats-out")
-        .arg(&stats_path)
-        .env(KEY_VARIABLE, key.expose_secret())
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
-    let output = tokio::task::spawn_blocking(move || command.output())
-        .await
-        .map_err(|error| format!("collect child panicked: {error}"))?
-        .map_err(|error| format!("cannot run collect: {error}"))?;
-    if !output.status.success() {
-        return Err(format!(
-            "collect failed: {}",
-            String::from_utf8_lossy(&output.stderr)
-        ));
-    }
-    let bytes = std::fs::read(&stats_path)
-        .map_err(|error| format!("no statistics from collect: {error}"))?;
-    serde_json::from_slice(&bytes).map_err(|error| format!("bad statistics from collect: {error}"))
+    let destination = [
+        "--connection".into(),
+        CONNECTION.into(),
+        "--store".into(),
+        format!("file://{}", store.display()).into(),
+    ];
+    super::bench::collect_in_child(simulator, concurrency, &destination, work).await
 }

@@ -83,6 +83,23 @@ impl Operator {
         }
     }
 
+    /// Waits until the log contains one of `needles`.
+    pub async fn wait_for_any_log(&self, needles: &[&str], deadline: Duration) {
+        let found = eventually(deadline, || async {
+            let log = self.log();
+            needles
+                .iter()
+                .any(|needle| log.contains(needle))
+                .then_some(())
+        });
+        if found.await.is_none() {
+            panic!(
+                "operator log never contained any of {needles:?}:\n{}",
+                self.log()
+            );
+        }
+    }
+
     /// Waits until `needle` occurs at least `count` times in the log.
     pub async fn wait_for_log_count(&self, needle: &str, count: usize, deadline: Duration) {
         let found = eventually(deadline, || async {
