@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pydantic
+import zstandard
 from trestle.oscal.assessment_plan import AssessmentPlan
 from trestle.oscal.assessment_results import AssessmentResults
 
@@ -76,6 +77,17 @@ def prop(node: dict, name: str) -> list[str]:
 
 def sha256_file(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def blob_content(path: Path) -> bytes | None:
+    """A blob's content: stores of format v2 keep it zstd-compressed at `<digest>.zst` (the
+    document names the content's path and digest), those of v1 plain at `<digest>`."""
+    compressed = path.with_name(path.name + ".zst")
+    if compressed.is_file():
+        return zstandard.ZstdDecompressor().decompressobj().decompress(compressed.read_bytes())
+    if path.is_file():
+        return path.read_bytes()
+    return None
 
 
 def check_results(ar: dict, problems: Problems) -> dict[str, dict]:
@@ -209,7 +221,11 @@ def check_store(ar: dict, resources: dict[str, dict], store: Path, problems: Pro
     )
     manifest = json.loads(path.read_bytes())
     base = Path(link["href"]).parent.parent
-    index = json.loads((store / base / "blobs" / "sha256" / manifest["index"]["sha256"]).read_bytes())
+    index_bytes = blob_content(store / base / "blobs" / "sha256" / manifest["index"]["sha256"])
+    if index_bytes is None:
+        problems.add(f"results: the manifest's index blob is not in the store {store}")
+        return
+    index = json.loads(index_bytes)
     expected = {blob["sha256"] for kind in index["kinds"] for blob in kind["blobs"]}
     named = {}
     for r in resources.values():
@@ -221,9 +237,9 @@ def check_store(ar: dict, resources: dict[str, dict], store: Path, problems: Pro
         f"results: evidence blobs {sorted(set(named) ^ expected)} differ between the document and the manifest's index",
     )
     for digest, href in named.items():
-        blob = store / href
+        content = blob_content(store / href)
         problems.check(
-            blob.is_file() and sha256_file(blob) == digest,
+            content is not None and hashlib.sha256(content).hexdigest() == digest,
             f"results: blob {href} is missing or does not hash to {digest}",
         )
     for result in ar.get("results", []):
