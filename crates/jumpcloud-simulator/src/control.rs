@@ -296,6 +296,47 @@ pub struct KeyExpiry {
     pub expires_at: Option<Timestamp>,
 }
 
+/// A service account as listed by `GET /__simulator/service-accounts`, with its current client
+/// secrets (the control API is a loopback test tool, so it hands them out).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ServiceAccountView {
+    pub id: String,
+    pub client_id: String,
+    pub name: String,
+    pub role_name: String,
+    pub disabled: bool,
+    pub org_ids: Vec<String>,
+    /// At most two.
+    pub secrets: Vec<ClientSecretView>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClientSecretView {
+    pub id: String,
+    pub secret: String,
+    pub created_at: Timestamp,
+    pub expires_at: Option<Timestamp>,
+}
+
+/// Body of `POST /__simulator/service-accounts`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct NewServiceAccount {
+    #[serde(default)]
+    pub name: Option<String>,
+    /// One of the administrator roles (`Read Only` when absent).
+    #[serde(default)]
+    pub role_name: Option<String>,
+    #[serde(default)]
+    pub secret_expires_at: Option<Timestamp>,
+}
+
+/// Body of `PUT /__simulator/token-lifetime`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct TokenLifetime {
+    /// Seconds an access token issued from now on lasts (3600 by default).
+    pub seconds: u64,
+}
+
 /// Body of `PUT /__simulator/directory-insights`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DirectoryInsightsToggle {
@@ -431,6 +472,102 @@ impl SimulatorControl {
             reqwest::Method::PUT,
             &format!("admins/{admin_id}/key-expiry"),
             Some(&KeyExpiry { expires_at }),
+        )
+        .await
+        .map(drop)
+    }
+
+    pub async fn service_accounts(&self) -> Result<Vec<ServiceAccountView>, ControlError> {
+        self.call_json::<(), _>(reqwest::Method::GET, "service-accounts", None)
+            .await
+    }
+
+    /// Creates a service account with one secret and returns it.
+    pub async fn create_service_account(
+        &self,
+        request: &NewServiceAccount,
+    ) -> Result<ServiceAccountView, ControlError> {
+        self.call_json(reqwest::Method::POST, "service-accounts", Some(request))
+            .await
+    }
+
+    /// Adds the account's second client secret (409 when it has two already) and returns the
+    /// account.
+    pub async fn add_client_secret(
+        &self,
+        account_id: &str,
+        expires_at: Option<Timestamp>,
+    ) -> Result<ServiceAccountView, ControlError> {
+        self.call_json(
+            reqwest::Method::POST,
+            &format!("service-accounts/{account_id}/secrets"),
+            Some(&KeyExpiry { expires_at }),
+        )
+        .await
+    }
+
+    /// Deletes one client secret; the tokens issued with it stop working.
+    pub async fn revoke_client_secret(
+        &self,
+        account_id: &str,
+        secret_id: &str,
+    ) -> Result<(), ControlError> {
+        self.call::<()>(
+            reqwest::Method::DELETE,
+            &format!("service-accounts/{account_id}/secrets/{secret_id}"),
+            None,
+        )
+        .await
+        .map(drop)
+    }
+
+    /// Makes one client secret expired (expiry one second in the past).
+    pub async fn expire_client_secret(
+        &self,
+        account_id: &str,
+        secret_id: &str,
+    ) -> Result<(), ControlError> {
+        self.call::<()>(
+            reqwest::Method::POST,
+            &format!("service-accounts/{account_id}/secrets/{secret_id}/expire"),
+            None,
+        )
+        .await
+        .map(drop)
+    }
+
+    /// Disables (`true`) or re-enables the account; a disabled account's tokens stop working.
+    pub async fn set_service_account_disabled(
+        &self,
+        account_id: &str,
+        disabled: bool,
+    ) -> Result<(), ControlError> {
+        let action = if disabled { "disable" } else { "enable" };
+        self.call::<()>(
+            reqwest::Method::POST,
+            &format!("service-accounts/{account_id}/{action}"),
+            None,
+        )
+        .await
+        .map(drop)
+    }
+
+    pub async fn delete_service_account(&self, account_id: &str) -> Result<(), ControlError> {
+        self.call::<()>(
+            reqwest::Method::DELETE,
+            &format!("service-accounts/{account_id}"),
+            None,
+        )
+        .await
+        .map(drop)
+    }
+
+    /// How long access tokens issued from now on last.
+    pub async fn set_token_lifetime(&self, seconds: u64) -> Result<(), ControlError> {
+        self.call(
+            reqwest::Method::PUT,
+            "token-lifetime",
+            Some(&TokenLifetime { seconds }),
         )
         .await
         .map(drop)

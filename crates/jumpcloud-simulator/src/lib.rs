@@ -13,6 +13,7 @@ mod names;
 mod rate_limit;
 mod region;
 mod server;
+mod service_accounts;
 mod state;
 
 use std::net::SocketAddr;
@@ -134,6 +135,18 @@ pub struct SimAdmin {
     pub api_key: Option<SecretString>,
     pub key_expires_at: Option<Timestamp>,
     pub org_ids: Vec<String>,
+}
+
+/// A service account as the simulator currently knows it, with its current client secrets.
+#[derive(Debug, Clone)]
+pub struct SimServiceAccount {
+    pub id: String,
+    pub client_id: String,
+    pub name: String,
+    pub role_name: String,
+    pub disabled: bool,
+    /// `(secret id, secret)`, oldest first; at most two.
+    pub secrets: Vec<(String, SecretString)>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -278,6 +291,47 @@ impl Simulator {
                 org_ids: a.org_ids.clone(),
             })
             .collect()
+    }
+
+    /// Current service accounts of the region, with their client secrets.
+    pub fn service_accounts(&self, region: impl Into<Region>) -> Vec<SimServiceAccount> {
+        let Some(l) = self.listener(region) else {
+            return Vec::new();
+        };
+        let world = l.state.world();
+        world
+            .service_accounts
+            .iter()
+            .map(|a| SimServiceAccount {
+                id: a.id.clone(),
+                client_id: a.client_id.clone(),
+                name: a.name.clone(),
+                role_name: a.role_name.clone(),
+                disabled: a.disabled,
+                secrets: a
+                    .secrets
+                    .iter()
+                    .map(|s| (s.id.clone(), SecretString::from(s.value.clone())))
+                    .collect(),
+            })
+            .collect()
+    }
+
+    /// The region's Read Only service account (generated with one secret).
+    ///
+    /// # Panics
+    /// When the region is not simulated or the account was deleted through the control API:
+    /// both are mistakes in the calling test.
+    pub fn read_only_service_account(&self, region: impl Into<Region>) -> SimServiceAccount {
+        let region = region.into();
+        self.service_accounts(region)
+            .into_iter()
+            .find(|a| a.role_name == "Read Only")
+            .unwrap_or_else(|| {
+                panic!(
+                    "region {region} is not simulated or its Read Only service account was deleted"
+                )
+            })
     }
 
     /// The current key of the region's Read Only administrator.

@@ -17,18 +17,23 @@ use tokio::sync::watch;
 
 use super::control::{
     AddOrgRequest, AddOrgResponse, Advance, DirectoryInsightsToggle, EchoInto, Fault, FaultKind,
-    GetSelfStatus, GrowRecords, InsightsRows, KeyExpiry, RateLimit, RequestRecord, RouteStatus,
+    GetSelfStatus, GrowRecords, InsightsRows, KeyExpiry, NewServiceAccount, RateLimit,
+    RequestRecord, RouteStatus, TokenLifetime,
 };
 use super::generate::{Event, Org, Rec};
+use super::service_accounts::{MAX_SECRETS, ServiceAccount};
 use super::state::{Admin, ApiKey, ROLES, RegionState, World, role_id, role_may_read};
 
 mod console;
 mod control_api;
 mod directory_insights;
+mod oauth;
+mod principal;
 
 use console::*;
 use control_api::*;
 use directory_insights::*;
+use principal::*;
 
 const MAX_BODY: usize = 1 << 20;
 
@@ -126,11 +131,11 @@ async fn handle(State(state): State<Arc<RegionState>>, request: Request) -> Resp
     // What the client sent (logged), and what the pager sees (a `shift` fault adds to it).
     let client_query = parts.uri.query().unwrap_or("").to_string();
     let mut query = client_query.clone();
-    let key = parts
-        .headers
-        .get("x-api-key")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
+    // The key, or a service account's access token: what the counters count per credential.
+    let key = match presented(&parts.headers) {
+        Ok(Presented::Key(key) | Presented::Bearer(key)) => Some(key.to_owned()),
+        Err(_) => None,
+    };
     // Checked on arrival, answered after the usual latency, as a remote API would.
     let throttled = state.take_rate_token().err();
     let fault = match throttled {

@@ -13,6 +13,9 @@ use serde_json::{Value, json};
 
 use super::control::{AdminView, Advanced, Counters, DayChanges, Fault, FaultKind, RequestRecord};
 use super::rate_limit::TokenBucket;
+use super::service_accounts::{
+    ClientSecret, ServiceAccount, Tokens, random_alphanumeric, random_client_id,
+};
 
 /// Requests kept in the request log.
 const MAX_LOGGED_REQUESTS: usize = 10_000;
@@ -115,7 +118,12 @@ impl Admin {
 pub(crate) struct World {
     pub orgs: Vec<Org>,
     pub admins: Vec<Admin>,
+    pub service_accounts: Vec<ServiceAccount>,
+    /// Keys replaced or revoked through the control API, with their administrator: presenting
+    /// one is logged as `admin_old_api_key_attempt`.
+    pub revoked_keys: Vec<(String, String)>,
     key_rng: ChaCha8Rng,
+    account_rng: ChaCha8Rng,
 }
 
 impl World {
@@ -128,14 +136,69 @@ impl World {
     }
 
     pub(crate) fn new_key(&mut self) -> String {
-        const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-        let mut key = String::from("jca_");
-        for _ in 0..36 {
-            key.push(char::from(
-                ALPHABET[self.key_rng.random_range(0..ALPHABET.len())],
-            ));
+        format!("jca_{}", random_alphanumeric(&mut self.key_rng, 36))
+    }
+
+    /// Takes the administrator's key away, remembering it as revoked.
+    pub(crate) fn revoke_key(&mut self, admin_id: &str) {
+        if let Some(admin) = self.admin_mut(admin_id)
+            && let Some(key) = admin.key.take()
+        {
+            self.revoked_keys.push((key.value, admin_id.to_owned()));
         }
-        key
+    }
+
+    /// The administrator whose revoked key this is.
+    pub(crate) fn old_key_owner(&self, key: &str) -> Option<&Admin> {
+        let (_, admin_id) = self.revoked_keys.iter().find(|(k, _)| k == key)?;
+        self.admins.iter().find(|a| &a.id == admin_id)
+    }
+
+    pub(crate) fn service_account_mut(&mut self, id: &str) -> Option<&mut ServiceAccount> {
+        self.service_accounts.iter_mut().find(|a| a.id == id)
+    }
+
+    /// A new client secret for the account's next slot.
+    pub(crate) fn new_client_secret(
+        &mut self,
+        created_at: Timestamp,
+        expire_at: Option<Timestamp>,
+    ) -> ClientSecret {
+        ClientSecret {
+            id: format!("{:024x}", self.account_rng.random::<u128>() >> 32),
+            value: random_alphanumeric(&mut self.account_rng, 64),
+            created_at,
+            expire_at,
+        }
+    }
+
+    /// A service account with one secret (JumpCloud shows the secret once, at creation).
+    pub(crate) fn add_service_account(
+        &mut self,
+        name: &str,
+        role_name: &str,
+        now: Timestamp,
+        secret_expires_at: Option<Timestamp>,
+    ) -> String {
+        let id = format!("{:024x}", self.account_rng.random::<u128>() >> 32);
+        let client_id = random_client_id(&mut self.account_rng);
+        let secret = self.new_client_secret(now, secret_expires_at);
+        let org_ids = self
+            .orgs
+            .first()
+            .map(|org| vec![org.id.clone()])
+            .unwrap_or_default();
+        self.service_accounts.push(ServiceAccount {
+            id: id.clone(),
+            client_id,
+            name: name.to_owned(),
+            role_name: role_name.to_owned(),
+            disabled: false,
+            created: now,
+            secrets: vec![secret],
+            org_ids,
+        });
+        id
     }
 }
 
@@ -159,6 +222,8 @@ pub(crate) struct RegionState {
     route_status: Mutex<BTreeMap<String, u16>>,
     /// Requests per second before 429 (control API `rate-limit`); `None`: unlimited.
     rate_limit: Mutex<Option<TokenBucket>>,
+    /// Access tokens the token endpoint issued.
+    tokens: Mutex<Tokens>,
 }
 
 /// Marks one API request in progress until dropped.
@@ -217,7 +282,11 @@ impl RegionState {
         let mut world = World {
             orgs: Vec::new(),
             admins: Vec::new(),
+            service_accounts: Vec::new(),
+            revoked_keys: Vec::new(),
             key_rng: ChaCha8Rng::seed_from_u64(0),
+            // Its own stream: service accounts leave the administrators' keys as they were.
+            account_rng: ChaCha8Rng::seed_from_u64(seed ^ 0x7361_6363),
         };
         let mut admins = Vec::new();
         for (i, (role, expiry, has_key, mfa)) in plan.into_iter().enumerate() {
@@ -267,6 +336,13 @@ impl RegionState {
         }
         world.admins = admins;
         world.orgs.push(org);
+        world.add_service_account(
+            "Compliance evidence",
+            "Read Only",
+            now - days(20),
+            Some(now + days(90)),
+        );
+        world.add_service_account("Provisioning", "Administrator", now - days(200), None);
         RegionState {
             region,
             seed,
@@ -283,7 +359,12 @@ impl RegionState {
             get_self_status: Mutex::new(None),
             route_status: Mutex::new(BTreeMap::new()),
             rate_limit: Mutex::new(None),
+            tokens: Mutex::new(Tokens::new(ChaCha8Rng::seed_from_u64(seed ^ 0x746f_6b65))),
         }
+    }
+
+    pub(crate) fn tokens(&self) -> MutexGuard<'_, Tokens> {
+        self.tokens.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Limits API requests to `per_second` (a token bucket holding one second's worth);

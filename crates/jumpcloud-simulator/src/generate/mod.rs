@@ -242,6 +242,38 @@ impl Org {
         self.events.push(event);
     }
 
+    /// Records what Directory Insights logs when a revoked API key is presented: the key's
+    /// administrator, and the client's address and user agent.
+    pub(crate) fn add_old_key_attempt(
+        &mut self,
+        now: Timestamp,
+        admin_id: &str,
+        admin_email: &str,
+        client_ip: &str,
+        user_agent: &str,
+    ) {
+        let id = self.ids.next_id();
+        let initiated = serde_json::json!({"id": admin_id, "type": "admin", "email": admin_email});
+        // Directory Insights parses the header into name and version.
+        let product = user_agent.split_whitespace().next().unwrap_or("");
+        let (name, version) = product.split_once('/').unwrap_or((product, ""));
+        let raw = serde_json::json!({
+            "id": id, "event_type": "admin_old_api_key_attempt", "service": "directory",
+            "timestamp": fmt_ts(now), "organization": self.id, "success": false,
+            "client_ip": client_ip, "initiated_by": initiated,
+            "useragent": {"name": name, "version": version, "major": version.split('.').next().unwrap_or("")},
+        });
+        let ts_ms = self.events.last().map_or(now.as_millisecond(), |newest| {
+            now.as_millisecond().max(newest.ts_ms)
+        });
+        self.events.push(Event {
+            ts_ms,
+            id,
+            service: "directory",
+            raw: to_rec(&raw),
+        });
+    }
+
     pub(crate) fn add_system(&mut self, now: Timestamp) {
         self.grown += 1;
         let host = format!("new-device-{:04}", self.grown);

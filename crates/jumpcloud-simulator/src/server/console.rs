@@ -21,6 +21,9 @@ pub(super) fn route(
     body: &[u8],
 ) -> Reply {
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    if segments.as_slice() == ["oauth2", "token"] {
+        return super::oauth::token(state, method, headers, body);
+    }
     let scope = match segments.as_slice() {
         ["api", "organizations"]
         | ["api", "organizations", _]
@@ -40,37 +43,26 @@ pub(super) fn route(
         }
     };
     let now = state.now();
-    let world = state.world();
-
-    // Authentication: the key must belong to an admin of this region and be unexpired.
-    let Some(key) = headers
-        .get("x-api-key")
-        .and_then(|v| v.to_str().ok())
-        .filter(|k| !k.is_empty())
-    else {
-        return fail(
-            StatusCode::UNAUTHORIZED,
-            "Unauthorized: api key not provided",
-        );
+    let presented = match presented(headers) {
+        Ok(presented) => presented,
+        Err((status, message)) => return fail(status, message),
     };
-    let Some(admin) = world
-        .admins
-        .iter()
-        .find(|a| a.key.as_ref().is_some_and(|k| k.value == key))
-    else {
+    // A revoked key is refused like any unknown one, and Directory Insights logs the attempt.
+    if let Presented::Key(key) = &presented
+        && record_old_key_attempt(state, key, headers, now)
+    {
         return fail(
             StatusCode::UNAUTHORIZED,
             "Unauthorized: api key user not found",
         );
-    };
-    if admin
-        .key
-        .as_ref()
-        .and_then(|k| k.expire_at)
-        .is_some_and(|at| at <= now)
-    {
-        return fail(StatusCode::UNAUTHORIZED, "Unauthorized: api key expired");
     }
+    let world = state.world();
+    let tokens = state.tokens();
+    let admin = match authenticate(&world, &tokens, &presented, now) {
+        Ok(principal) => principal,
+        Err((status, message)) => return fail(status, message),
+    };
+    drop(tokens);
     let get_self = segments.as_slice() == ["api", "users", "getSelf"];
     // The route is undocumented: the control API can make it vanish (404) or refuse GET (405).
     if get_self && let Some(status) = state.get_self_status() {
@@ -81,7 +73,7 @@ pub(super) fn route(
         let status = StatusCode::from_u16(status).unwrap_or(StatusCode::NOT_FOUND);
         return fail(status, status.canonical_reason().unwrap_or("Not Found"));
     }
-    if !role_may_read(&admin.role_name) && !get_self {
+    if !role_may_read(admin.role_name()) && !get_self {
         return fail(
             StatusCode::FORBIDDEN,
             "Forbidden: the role of this api key does not allow this request",
@@ -108,7 +100,7 @@ pub(super) fn route(
                 &json!({"message": "Forbidden: organization selection not allowed via header", "error": "Forbidden: organization selection not allowed via header"}),
             );
         }
-        return org_admin_route(&world, admin, &segments, query);
+        return org_admin_route(&world, &admin, &segments, query);
     }
     if !insights && org_headers.len() > 1 {
         return fail(
@@ -127,7 +119,7 @@ pub(super) fn route(
         let Some(org) = world.org(id) else {
             return fail(StatusCode::NOT_FOUND, "Not Found: organization not found");
         };
-        if !admin.org_ids.iter().any(|o| o == id) {
+        if !admin.org_ids().iter().any(|o| o == id) {
             return fail(
                 StatusCode::UNAUTHORIZED,
                 "Unauthorized: organization not accessible with this api key",
@@ -136,13 +128,13 @@ pub(super) fn route(
         orgs.push(org);
     }
     if orgs.is_empty() {
-        if admin.org_ids.len() > 1 {
+        if admin.org_ids().len() > 1 {
             return fail(
                 StatusCode::UNAUTHORIZED,
                 "Unauthorized: no organization selected",
             );
         }
-        match admin.org_ids.first().and_then(|id| world.org(id)) {
+        match admin.org_ids().first().and_then(|id| world.org(id)) {
             Some(org) => orgs.push(org),
             None => {
                 return fail(
@@ -316,14 +308,14 @@ pub(super) fn recs(items: &[Rec]) -> impl DoubleEndedIterator<Item = &str> + Exa
 
 pub(super) fn org_admin_route(
     world: &World,
-    admin: &Admin,
+    admin: &Principal<'_>,
     segments: &[&str],
     query: &str,
 ) -> Reply {
     match segments {
         ["api", "organizations"] => {
             let mut orgs: Vec<&Org> = admin
-                .org_ids
+                .org_ids()
                 .iter()
                 .filter_map(|id| world.org(id))
                 .collect();
@@ -343,7 +335,7 @@ pub(super) fn org_admin_route(
             }
             match world
                 .org(id)
-                .filter(|_| admin.org_ids.iter().any(|o| o == id))
+                .filter(|_| admin.org_ids().iter().any(|o| o == id))
             {
                 Some(org) => {
                     let mut record = org.record.clone();
@@ -359,7 +351,7 @@ pub(super) fn org_admin_route(
             let mut visible: Vec<&Admin> = world
                 .admins
                 .iter()
-                .filter(|a| a.org_ids.iter().any(|o| admin.org_ids.contains(o)))
+                .filter(|a| a.org_ids.iter().any(|o| admin.org_ids().contains(o)))
                 .collect();
             visible.sort_by(|a, b| a.id.cmp(&b.id));
             let items: Vec<Rec> = visible
@@ -478,4 +470,42 @@ pub(super) fn insights_table(rows: &[crate::generate::InsightRow], query: &str) 
     let mut body = Vec::new();
     join_array(&items, &mut body);
     Reply::json(StatusCode::OK, body).header("x-total-count", total.to_string())
+}
+
+/// Whether `key` is a revoked key; if so, logs `admin_old_api_key_attempt` in the org of its
+/// administrator, with the client's address and user agent.
+fn record_old_key_attempt(
+    state: &RegionState,
+    key: &str,
+    headers: &HeaderMap,
+    now: Timestamp,
+) -> bool {
+    let owner = {
+        let world = state.world();
+        world
+            .old_key_owner(key)
+            .map(|admin| (admin.id.clone(), admin.email.clone(), admin.org_ids.clone()))
+    };
+    let Some((admin_id, email, org_ids)) = owner else {
+        return false;
+    };
+    let user_agent = headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    // The listener serves loopback only; a proxy in front would say who the client was.
+    let client_ip = headers
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(',').next())
+        .map_or("127.0.0.1", str::trim);
+    let mut world = state.world_mut();
+    for org in world
+        .orgs
+        .iter_mut()
+        .filter(|org| org_ids.contains(&org.id))
+    {
+        org.add_old_key_attempt(now, &admin_id, &email, client_ip, user_agent);
+    }
+    true
 }

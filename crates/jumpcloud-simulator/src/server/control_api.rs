@@ -38,16 +38,14 @@ pub(super) fn control(state: &RegionState, method: &Method, path: &str, body: &[
                 );
             }
             match *action {
-                "revoke-key" => {
-                    if let Some(admin) = world.admin_mut(id) {
-                        admin.key = None;
-                    }
-                }
+                "revoke-key" => world.revoke_key(id),
                 "issue-key" => {
                     let expiry: KeyExpiry = match parse_body(body) {
                         Ok(e) => e,
                         Err(reply) => return reply,
                     };
+                    // A new key revokes the previous one, as in JumpCloud.
+                    world.revoke_key(id);
                     let value = world.new_key();
                     if let Some(admin) = world.admin_mut(id) {
                         admin.key = Some(ApiKey {
@@ -88,6 +86,14 @@ pub(super) fn control(state: &RegionState, method: &Method, path: &str, body: &[
             let view = world.admins.iter().find(|a| a.id == *id).map(Admin::view);
             ok(json!(view))
         }
+        (_, ["service-accounts", ..]) => service_account_control(state, method, &segments, body),
+        ("PUT" | "POST", ["token-lifetime"]) => match parse_body::<TokenLifetime>(body) {
+            Ok(lifetime) => {
+                state.tokens().lifetime = Duration::from_secs(lifetime.seconds);
+                no_content()
+            }
+            Err(reply) => reply,
+        },
         ("GET", ["orgs"]) => ok(json!(state.org_counts())),
         ("POST", ["orgs"]) => {
             let request: AddOrgRequest = match parse_body(body) {
@@ -210,6 +216,117 @@ pub(super) fn control(state: &RegionState, method: &Method, path: &str, body: &[
         _ => Reply::error(
             StatusCode::NOT_FOUND,
             &format!("unknown control route {method} /__simulator/{path}"),
+        ),
+    }
+}
+
+/// `/__simulator/service-accounts...`: list, create, add or remove a client secret, expire one,
+/// disable, enable or delete an account.
+fn service_account_control(
+    state: &RegionState,
+    method: &Method,
+    segments: &[&str],
+    body: &[u8],
+) -> Reply {
+    let now = state.now();
+    let mut world = state.world_mut();
+    let view = |world: &World, id: &str| match world.service_accounts.iter().find(|a| a.id == id) {
+        Some(account) => Reply::value(StatusCode::OK, &json!(account.view())),
+        None => Reply::error(
+            StatusCode::NOT_FOUND,
+            &format!("no service account with id {id}"),
+        ),
+    };
+    match (method.as_str(), segments) {
+        ("GET", ["service-accounts"]) => Reply::value(
+            StatusCode::OK,
+            &json!(
+                world
+                    .service_accounts
+                    .iter()
+                    .map(|a| a.view())
+                    .collect::<Vec<_>>()
+            ),
+        ),
+        ("POST", ["service-accounts"]) => {
+            let request: NewServiceAccount = match parse_body(body) {
+                Ok(r) => r,
+                Err(reply) => return reply,
+            };
+            let role = request.role_name.unwrap_or_else(|| "Read Only".to_owned());
+            if !ROLES.iter().any(|(name, ..)| *name == role) {
+                return Reply::error(StatusCode::BAD_REQUEST, &format!("unknown role {role:?}"));
+            }
+            let name = request.name.unwrap_or_else(|| "evidence".to_owned());
+            let id = world.add_service_account(&name, &role, now, request.secret_expires_at);
+            view(&world, &id)
+        }
+        (_, ["service-accounts", id, ..]) if world.service_account_mut(id).is_none() => {
+            Reply::error(
+                StatusCode::NOT_FOUND,
+                &format!("no service account with id {id}"),
+            )
+        }
+        ("POST", ["service-accounts", id, "secrets"]) => {
+            let expiry: KeyExpiry = match parse_body(body) {
+                Ok(e) => e,
+                Err(reply) => return reply,
+            };
+            let secret = world.new_client_secret(now, expiry.expires_at);
+            let Some(account) = world.service_account_mut(id) else {
+                return not_found();
+            };
+            if account.secrets.len() >= MAX_SECRETS {
+                return Reply::error(
+                    StatusCode::CONFLICT,
+                    "the service account has two client secrets already; delete one first",
+                );
+            }
+            account.secrets.push(secret);
+            view(&world, id)
+        }
+        ("DELETE", ["service-accounts", id, "secrets", secret_id]) => {
+            let Some(account) = world.service_account_mut(id) else {
+                return not_found();
+            };
+            let before = account.secrets.len();
+            account.secrets.retain(|s| s.id != *secret_id);
+            if account.secrets.len() == before {
+                return Reply::error(
+                    StatusCode::NOT_FOUND,
+                    &format!("no client secret {secret_id}"),
+                );
+            }
+            state.tokens().revoke_secret(secret_id);
+            no_content()
+        }
+        ("POST", ["service-accounts", id, "secrets", secret_id, "expire"]) => {
+            let Some(secret) = world
+                .service_account_mut(id)
+                .and_then(|a| a.secrets.iter_mut().find(|s| s.id == *secret_id))
+            else {
+                return Reply::error(
+                    StatusCode::NOT_FOUND,
+                    &format!("no client secret {secret_id}"),
+                );
+            };
+            secret.expire_at = Some(now - jiff::SignedDuration::from_secs(1));
+            no_content()
+        }
+        ("POST", ["service-accounts", id, action @ ("disable" | "enable")]) => {
+            if let Some(account) = world.service_account_mut(id) {
+                account.disabled = *action == "disable";
+            }
+            no_content()
+        }
+        ("DELETE", ["service-accounts", id]) => {
+            world.service_accounts.retain(|a| a.id != *id);
+            state.tokens().revoke_account(id);
+            no_content()
+        }
+        _ => Reply::error(
+            StatusCode::NOT_FOUND,
+            &format!("unknown control route {}", segments.join("/")),
         ),
     }
 }
