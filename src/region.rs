@@ -49,6 +49,17 @@ impl Region {
         }
     }
 
+    /// The OAuth 2.0 token endpoint of service accounts. JumpCloud documents the US and EU
+    /// hosts; for India none is published, so a connection there names it (`tokenUrl`) rather
+    /// than have the client guess where to send a client secret.
+    pub fn token_url(self) -> Option<&'static str> {
+        match self {
+            Region::Us => Some("https://admin-oauth.id.jumpcloud.com/oauth2/token"),
+            Region::Eu => Some("https://admin-oauth.id.eu.jumpcloud.com/oauth2/token"),
+            Region::In => None,
+        }
+    }
+
     /// Directory Insights base URL (events API).
     pub fn insights_base(self) -> &'static str {
         match self {

@@ -165,6 +165,8 @@ impl CliError {
         match api.last_attempt() {
             JumpCloudError::InvalidConfig(_) => 2,
             JumpCloudError::Unauthorized { .. }
+            | JumpCloudError::TokenRejected { .. }
+            | JumpCloudError::TokenRefused { .. }
             | JumpCloudError::Forbidden { .. }
             | JumpCloudError::OrgIdRequired { .. }
             | JumpCloudError::OrgNotAccessible { .. }
@@ -177,6 +179,7 @@ impl CliError {
             | JumpCloudError::TooManyRecords { .. }
             | JumpCloudError::KeyEchoed { .. }
             | JumpCloudError::BadRequest { .. }
+            | JumpCloudError::TokenRequestRefused { .. }
             | JumpCloudError::NotFound { .. }
             | JumpCloudError::NotLicensed { .. } => 4,
             JumpCloudError::RateLimited { .. }

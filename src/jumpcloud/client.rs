@@ -14,20 +14,24 @@ use url::Url;
 
 use super::adaptive::{AdaptiveLimit, Outcome};
 use super::encodings::KeyMatcher;
-use super::error::{RetryLimit, classify_status, sanitize};
+use super::error::{RetryLimit, classify_status, classify_token_status, sanitize};
 use super::paging::{
     self, ListShape, MAX_INSIGHTS_PAGE, MAX_PAGE, PageLimits, check_page, malformed,
 };
 use super::retry::{RetryDecision, RetryPolicy, decide_retry, parse_retry_after};
 use super::routes::{stable_sort, takes_org_header};
-use super::{ApiKey, JumpCloudError};
+use super::{Credential, CredentialKind, JumpCloudError};
 use crate::region::Region;
 use page_budget::PageBudget;
+use token::TokenCache;
 
+mod auth;
 mod insights;
 mod listing;
 mod page_budget;
+mod token;
 pub use page_budget::LARGE_PAGES_IN_MEMORY;
+pub use token::TokenCaches;
 
 pub use insights::EventQuery;
 
@@ -63,6 +67,11 @@ pub struct ClientConfig {
     pub max_page_bytes: u64,
     /// Largest single record of a page.
     pub max_record_bytes: u64,
+    /// Where a service account gets its access tokens; `None`: the region's token endpoint
+    /// (with [`Self::base_url_override`], `<override>/oauth2/token`).
+    pub token_url_override: Option<Url>,
+    /// Access tokens, shared by every client built with a clone of this.
+    pub tokens: TokenCaches,
 }
 
 /// Default [`ClientConfig::max_page_bytes`]: a full System Insights or Directory Insights page
@@ -97,6 +106,8 @@ impl ClientConfig {
             observer: None,
             max_page_bytes: DEFAULT_MAX_PAGE_BYTES,
             max_record_bytes: DEFAULT_MAX_RECORD_BYTES,
+            token_url_override: None,
+            tokens: TokenCaches::default(),
         }
     }
 }
@@ -109,7 +120,9 @@ pub struct JumpCloudClient {
 
 struct Inner {
     http: reqwest::Client,
-    key: ApiKey,
+    credential: Credential,
+    /// A service account's token cache and token endpoint; `None` for an API key.
+    token: Option<(TokenCache, Url)>,
     region: Region,
     console_base: String,
     insights_base: String,
@@ -133,7 +146,7 @@ impl std::fmt::Debug for JumpCloudClient {
             .field("region", &self.inner.region)
             .field("console_base", &self.inner.console_base)
             .field("org_id", &self.inner.org_id)
-            .field("key", &self.inner.key)
+            .field("credential", &self.inner.credential)
             .finish()
     }
 }
@@ -254,6 +267,8 @@ struct RawResponse {
 struct Failure {
     error: JumpCloudError,
     retry_after: Option<Duration>,
+    /// The bearer token the attempt sent, when the server refused it (401).
+    refused_token: Option<auth::SentToken>,
 }
 
 impl From<JumpCloudError> for Failure {
@@ -261,6 +276,7 @@ impl From<JumpCloudError> for Failure {
         Failure {
             error,
             retry_after: None,
+            refused_token: None,
         }
     }
 }
@@ -272,11 +288,31 @@ struct RequestSpec {
     method: Method,
     url: Url,
     org_header: bool,
-    json_body: Option<Vec<u8>>,
+    body: Option<RequestBody>,
+    auth: RequestAuth,
+}
+
+enum RequestBody {
+    Json(Vec<u8>),
+    /// `application/x-www-form-urlencoded` (the token request).
+    Form(String),
+}
+
+/// How a request authenticates.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum RequestAuth {
+    /// The client's credential: `x-api-key`, or a service account's bearer token.
+    Credential,
+    /// The service account's client id and secret (the token request itself).
+    ClientSecretBasic,
 }
 
 impl JumpCloudClient {
-    pub fn new(config: ClientConfig, key: ApiKey) -> Result<Self, JumpCloudError> {
+    pub fn new(
+        config: ClientConfig,
+        credential: impl Into<Credential>,
+    ) -> Result<Self, JumpCloudError> {
+        let credential = credential.into();
         if config.concurrency == 0 {
             return Err(JumpCloudError::InvalidConfig(
                 "concurrency must be at least 1".to_owned(),
@@ -305,7 +341,15 @@ impl JumpCloudClient {
                 config.region.insights_base().to_owned(),
             ),
         };
-        let key_matcher = KeyMatcher::new(key.expose());
+        let key_matcher = KeyMatcher::new(credential.expose_secret());
+        let token = match credential.kind() {
+            CredentialKind::ApiKey => None,
+            CredentialKind::ServiceAccount => {
+                let url = auth::token_url(&config)?;
+                let cache = config.tokens.cache(&credential.fingerprint(), url.as_str());
+                Some((cache, url))
+            }
+        };
         let http = reqwest::Client::builder()
             .timeout(config.request_timeout)
             .connect_timeout(config.request_timeout.min(Duration::from_secs(30)))
@@ -331,7 +375,8 @@ impl JumpCloudClient {
                 max_page_bytes: config.max_page_bytes,
                 max_record_bytes: config.max_record_bytes,
                 key_matcher,
-                key,
+                credential,
+                token,
             }),
         })
     }
@@ -345,7 +390,11 @@ impl JumpCloudClient {
     }
 
     pub fn key_fingerprint(&self) -> String {
-        self.inner.key.fingerprint()
+        self.inner.credential.fingerprint()
+    }
+
+    pub fn credential_kind(&self) -> CredentialKind {
+        self.inner.credential.kind()
     }
 
     pub fn concurrency(&self) -> usize {
@@ -416,7 +465,8 @@ impl JumpCloudClient {
             method: Method::GET,
             url: self.console_url(path, query)?,
             org_header: takes_org_header(path),
-            json_body: None,
+            body: None,
+            auth: RequestAuth::Credential,
         };
         self.send(spec).await
     }
@@ -539,10 +589,28 @@ impl JumpCloudClient {
         let started = Instant::now();
         let deadline = started + self.inner.total_deadline;
         let mut failed_attempts = 0;
+        let mut token_renewed = false;
         loop {
-            let Failure { error, retry_after } = match self.attempt(spec, deadline).await {
+            let Failure {
+                error, retry_after, ..
+            } = match self.attempt(spec, deadline).await {
                 Ok(response) => return Ok(response),
                 Err(failure) if failure.error.is_retryable() => failure,
+                Err(Failure {
+                    refused_token: Some(sent),
+                    error,
+                    ..
+                }) => {
+                    // An old token may have ended early (revoked sessions, a clock ahead):
+                    // renew once. A token refused right after it was issued means the
+                    // credential itself is refused.
+                    if sent.fetched_for_this_attempt || token_renewed {
+                        return Err(auth::token_refused(error));
+                    }
+                    self.token_refused(&sent).await;
+                    token_renewed = true;
+                    continue;
+                }
                 Err(failure) => return Err(failure.error),
             };
             failed_attempts += 1;
@@ -620,6 +688,8 @@ impl JumpCloudClient {
     /// counts too).
     async fn attempt(&self, spec: &RequestSpec, deadline: Instant) -> Result<RawResponse, Failure> {
         let endpoint = spec.endpoint.as_str();
+        // Before a permit: fetching a token takes one of its own.
+        let (auth_header, sent_token) = self.auth_header(spec.auth).await?;
         // Dropped unreported (an early return below) it counts as no answer.
         let slot = self.inner.limit.acquire().await;
         let left = deadline.saturating_duration_since(Instant::now());
@@ -628,15 +698,11 @@ impl JumpCloudClient {
             .entry(spec.label.to_owned())
             .or_default() += 1;
 
-        let mut key = HeaderValue::from_str(self.inner.key.expose()).map_err(|_| {
-            JumpCloudError::InvalidConfig("the API key cannot be sent as a header".to_owned())
-        })?;
-        key.set_sensitive(true);
         let mut request = self
             .inner
             .http
             .request(spec.method.clone(), spec.url.clone())
-            .header("x-api-key", key)
+            .header(auth_header.0, auth_header.1)
             .header(ACCEPT, "application/json");
         if left < self.inner.request_timeout {
             request = request.timeout(left.max(Duration::from_millis(1)));
@@ -646,10 +712,18 @@ impl JumpCloudClient {
         {
             request = request.header("x-org-id", org_id.as_str());
         }
-        if let Some(body) = &spec.json_body {
-            request = request
-                .header(CONTENT_TYPE, "application/json")
-                .body(body.clone());
+        match &spec.body {
+            Some(RequestBody::Json(body)) => {
+                request = request
+                    .header(CONTENT_TYPE, "application/json")
+                    .body(body.clone());
+            }
+            Some(RequestBody::Form(body)) => {
+                request = request
+                    .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+                    .body(body.clone());
+            }
+            None => {}
         }
         let response = request.send().await;
         if let Some(observer) = &self.inner.observer {
@@ -711,14 +785,18 @@ impl JumpCloudClient {
                 }
             },
         );
+        let secret = self.inner.credential.expose_secret();
+        let error = match spec.auth {
+            RequestAuth::ClientSecretBasic => {
+                classify_token_status(endpoint, status.as_u16(), retry_after, &body, secret)
+            }
+            RequestAuth::Credential => {
+                classify_status(endpoint, status.as_u16(), retry_after, &body, secret)
+            }
+        };
         Err(Failure {
-            error: classify_status(
-                endpoint,
-                status.as_u16(),
-                retry_after,
-                &body,
-                self.inner.key.expose(),
-            ),
+            refused_token: sent_token.filter(|_| status == StatusCode::UNAUTHORIZED),
+            error,
             retry_after,
         })
     }
@@ -792,7 +870,7 @@ impl JumpCloudClient {
             detail = cause.to_string();
             source = cause.source();
         }
-        let detail = sanitize(&detail, self.inner.key.expose());
+        let detail = sanitize(&detail, self.inner.credential.expose_secret());
         let endpoint = endpoint.to_owned();
         if error.is_connect() {
             JumpCloudError::Unreachable { endpoint, detail }

@@ -132,6 +132,146 @@ pub enum JumpCloudError {
     NoOrganization,
     #[error("invalid client configuration: {0}")]
     InvalidConfig(String),
+    #[error(
+        "{endpoint}: the service account's client credentials were refused ({}: {message}); {}",
+        cause.code(),
+        cause.advice()
+    )]
+    TokenRejected {
+        endpoint: String,
+        cause: TokenRejection,
+        message: String,
+    },
+    #[error(
+        "{endpoint}: the token request was refused (HTTP {status}, {error}: {message}); the \
+         token endpoint's protocol differs from what this client sends: check --token-url, or \
+         report it"
+    )]
+    TokenRequestRefused {
+        endpoint: String,
+        status: u16,
+        error: String,
+        message: String,
+    },
+    #[error(
+        "{endpoint}: the service account's access token was refused although it was just \
+         issued (HTTP 401: {message}); the account was disabled or deleted, or cannot reach this \
+         organization: check it in the JumpCloud console (Settings > Service Accounts)"
+    )]
+    TokenRefused { endpoint: String, message: String },
+}
+
+/// Why the token endpoint refused the client (OAuth `invalid_client`), as far as its
+/// `error_description` tells. JumpCloud does not document the descriptions: anything not
+/// recognised is [`TokenRejection::InvalidClient`], whose advice covers every cause.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenRejection {
+    /// Unknown client id, wrong or deleted secret, or an unrecognised description.
+    InvalidClient,
+    SecretExpired,
+    /// The service account is disabled (or deleted, where the server says so).
+    AccountDisabled,
+}
+
+impl TokenRejection {
+    /// From an `invalid_client` answer's description.
+    pub(crate) fn from_description(description: &str) -> Self {
+        let text = description.to_ascii_lowercase();
+        if text.contains("expired") {
+            TokenRejection::SecretExpired
+        } else if [
+            "disabled",
+            "deactivated",
+            "suspended",
+            "inactive",
+            "deleted",
+        ]
+        .iter()
+        .any(|word| text.contains(word))
+        {
+            TokenRejection::AccountDisabled
+        } else {
+            TokenRejection::InvalidClient
+        }
+    }
+
+    fn code(self) -> &'static str {
+        match self {
+            TokenRejection::InvalidClient => "invalid_client",
+            TokenRejection::SecretExpired => "invalid_client, secret expired",
+            TokenRejection::AccountDisabled => "invalid_client, account disabled",
+        }
+    }
+
+    fn advice(self) -> &'static str {
+        match self {
+            TokenRejection::InvalidClient => {
+                "the client id or secret is wrong, the secret was deleted, or the account belongs \
+                 to another region: put a current client secret of the service account in the \
+                 Secret, and check the region"
+            }
+            TokenRejection::SecretExpired => {
+                "create a new client secret for the service account in the JumpCloud console \
+                 (Settings > Service Accounts) and put it in the Secret"
+            }
+            TokenRejection::AccountDisabled => {
+                "enable the service account in the JumpCloud console (Settings > Service \
+                 Accounts), or create a new one and put its client id and secret in the Secret"
+            }
+        }
+    }
+}
+
+/// RFC 6749 section 5.2 error body of the token endpoint.
+#[derive(Deserialize)]
+struct OAuthErrorBody {
+    error: String,
+    #[serde(default)]
+    error_description: Option<String>,
+}
+
+/// The error of a token request answered with a non-success status. `secret` is the client
+/// secret, removed from anything kept.
+pub(crate) fn classify_token_status(
+    endpoint: &str,
+    status: u16,
+    retry_after: Option<Duration>,
+    body: &[u8],
+    secret: &str,
+) -> JumpCloudError {
+    let Ok(oauth) = serde_json::from_slice::<OAuthErrorBody>(body) else {
+        return match status {
+            401 => JumpCloudError::TokenRejected {
+                endpoint: endpoint.to_owned(),
+                cause: TokenRejection::InvalidClient,
+                message: error_message(body, secret),
+            },
+            _ => classify_status(endpoint, status, retry_after, body, secret),
+        };
+    };
+    let message = sanitize(
+        oauth
+            .error_description
+            .as_deref()
+            .unwrap_or("no description"),
+        secret,
+    );
+    match oauth.error.as_str() {
+        "invalid_client" => JumpCloudError::TokenRejected {
+            endpoint: endpoint.to_owned(),
+            cause: TokenRejection::from_description(&message),
+            message,
+        },
+        _ if status == 429 || status >= 500 => {
+            classify_status(endpoint, status, retry_after, body, secret)
+        }
+        other => JumpCloudError::TokenRequestRefused {
+            endpoint: endpoint.to_owned(),
+            status,
+            error: sanitize(other, secret),
+            message,
+        },
+    }
 }
 
 /// Which bound ended the retries of one request.
@@ -214,6 +354,13 @@ impl JumpCloudError {
             JumpCloudError::OrgNotAccessible { .. } => "OrgNotAccessible",
             JumpCloudError::NoOrganization => "NoOrganization",
             JumpCloudError::InvalidConfig(_) => "InvalidConfig",
+            JumpCloudError::TokenRejected { cause, .. } => match cause {
+                TokenRejection::InvalidClient => "InvalidClient",
+                TokenRejection::SecretExpired => "ClientSecretExpired",
+                TokenRejection::AccountDisabled => "ServiceAccountDisabled",
+            },
+            JumpCloudError::TokenRequestRefused { .. } => "TokenRequestRefused",
+            JumpCloudError::TokenRefused { .. } => "Unauthorized",
         }
     }
 
@@ -221,7 +368,10 @@ impl JumpCloudError {
     pub fn http_status(&self) -> Option<u16> {
         match self {
             JumpCloudError::RetriesExhausted { last, .. } => last.http_status(),
-            JumpCloudError::Unauthorized { .. } => Some(401),
+            JumpCloudError::Unauthorized { .. }
+            | JumpCloudError::TokenRejected { .. }
+            | JumpCloudError::TokenRefused { .. } => Some(401),
+            JumpCloudError::TokenRequestRefused { status, .. } => Some(*status),
             JumpCloudError::Forbidden { .. } => Some(403),
             JumpCloudError::NotLicensed { .. } => Some(402),
             JumpCloudError::RateLimited { .. } => Some(429),
@@ -240,6 +390,9 @@ impl JumpCloudError {
         matches!(
             self.last_attempt(),
             JumpCloudError::Unauthorized { .. }
+                | JumpCloudError::TokenRejected { .. }
+                | JumpCloudError::TokenRequestRefused { .. }
+                | JumpCloudError::TokenRefused { .. }
                 | JumpCloudError::Forbidden { .. }
                 | JumpCloudError::NotLicensed { .. }
                 | JumpCloudError::BadRequest { .. }
@@ -411,6 +564,70 @@ pub(crate) fn classify_status(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn token_refusals_are_told_apart_by_their_description_and_keep_no_secret() {
+        let refusal = |description: &str| {
+            let body =
+                serde_json::json!({"error": "invalid_client", "error_description": description});
+            classify_token_status(
+                "/oauth2/token",
+                401,
+                None,
+                body.to_string().as_bytes(),
+                "S3CRET",
+            )
+        };
+        let cause = |error: JumpCloudError| match error {
+            JumpCloudError::TokenRejected { cause, .. } => cause,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            cause(refusal(
+                "Client authentication failed: the client secret has expired"
+            )),
+            TokenRejection::SecretExpired
+        );
+        assert_eq!(
+            cause(refusal("the service account is disabled")),
+            TokenRejection::AccountDisabled
+        );
+        assert_eq!(
+            cause(refusal(
+                "Client authentication failed (e.g., unknown client)"
+            )),
+            TokenRejection::InvalidClient
+        );
+        let echoed = refusal("secret S3CRET does not match");
+        assert!(!echoed.to_string().contains("S3CRET"), "{echoed}");
+        assert!(echoed.is_terminal() && !echoed.is_retryable());
+        assert_eq!(echoed.reason(), "InvalidClient");
+        // Not OAuth-shaped: a 401 still refuses the client; a 503 stays transient.
+        assert_eq!(
+            cause(classify_token_status(
+                "/oauth2/token",
+                401,
+                None,
+                b"<html>no</html>",
+                "S"
+            )),
+            TokenRejection::InvalidClient
+        );
+        assert!(classify_token_status("/oauth2/token", 503, None, b"down", "S").is_retryable());
+        let scope = serde_json::json!({"error": "invalid_scope", "error_description": "bad scope"});
+        let error = classify_token_status(
+            "/oauth2/token",
+            400,
+            None,
+            scope.to_string().as_bytes(),
+            "S",
+        );
+        assert!(
+            matches!(error, JumpCloudError::TokenRequestRefused { .. }),
+            "{error:?}"
+        );
+        assert!(error.is_terminal());
+    }
 
     #[test]
     fn reads_message_then_error_then_raw_text() {

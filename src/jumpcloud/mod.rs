@@ -1,8 +1,9 @@
-//! JumpCloud HTTP client: the API key type, auth headers, regions, pagination with exact
+//! JumpCloud HTTP client: API keys and service accounts (OAuth tokens), auth headers, regions, pagination with exact
 //! totals, retries with backoff, typed errors and identity.
 
 pub mod adaptive;
 mod client;
+mod credential;
 mod encodings;
 mod error;
 mod identity;
@@ -13,10 +14,11 @@ pub mod routes;
 
 pub use client::{
     ClientConfig, DEFAULT_MAX_PAGE_BYTES, DEFAULT_MAX_RECORD_BYTES, EventQuery, JumpCloudClient,
-    LARGE_PAGES_IN_MEMORY, ListRequest, Listing, Page,
+    LARGE_PAGES_IN_MEMORY, ListRequest, Listing, Page, TokenCaches,
 };
+pub use credential::{ClientCredentials, ClientCredentialsError, Credential, CredentialKind};
 pub use encodings::key_encodings;
-pub use error::{JumpCloudError, RetryLimit};
+pub use error::{JumpCloudError, RetryLimit, TokenRejection};
 pub use identity::{Administrator, Identity, KeyReach, Org, select_org};
 pub use key::{ApiKey, ApiKeyError};
 pub use paging::ListShape;

@@ -562,6 +562,13 @@ impl SimulatorControl {
         .map(drop)
     }
 
+    /// Ends every access token's session (the secrets stay valid).
+    pub async fn revoke_tokens(&self) -> Result<(), ControlError> {
+        self.call::<()>(reqwest::Method::POST, "tokens/revoke", None)
+            .await
+            .map(drop)
+    }
+
     /// How long access tokens issued from now on last.
     pub async fn set_token_lifetime(&self, seconds: u64) -> Result<(), ControlError> {
         self.call(

@@ -184,6 +184,11 @@ impl Tokens {
         self.issued.retain(|_, token| token.secret_id != secret_id);
     }
 
+    /// Ends every session: clients must fetch new tokens with their (still valid) secrets.
+    pub(crate) fn revoke_all(&mut self) {
+        self.issued.clear();
+    }
+
     pub(crate) fn revoke_account(&mut self, account_id: &str) {
         self.issued
             .retain(|_, token| token.account_id != account_id);

@@ -140,7 +140,7 @@ impl JumpCloudClient {
                     {
                         return Err(JumpCloudError::DuplicateRecord {
                             endpoint: ENDPOINT.to_owned(),
-                            id: sanitize(&id, client.inner.key.expose()),
+                            id: sanitize(&id, client.inner.credential.expose_secret()),
                             skip: state.skip,
                         });
                     }
@@ -208,7 +208,8 @@ impl JumpCloudClient {
             url,
             // Directory Insights accepts x-org-id on every route.
             org_header: true,
-            json_body: Some(json_body),
+            body: Some(super::RequestBody::Json(json_body)),
+            auth: super::RequestAuth::Credential,
         };
         self.send(spec).await
     }

@@ -40,7 +40,7 @@ impl Listing {
         let limit = request.limit;
         let concurrency = client.inner.concurrency;
         let endpoint = request.path.clone();
-        let key = client.inner.key.clone();
+        let credential = client.inner.credential.clone();
         let rest = stream::iter(remaining_skips(total, limit))
             .map(move |skip| {
                 let client = client.clone();
@@ -80,7 +80,7 @@ impl Listing {
                     if let Some(id) = repeated {
                         return Err(JumpCloudError::DuplicateRecord {
                             endpoint: endpoint.clone(),
-                            id: sanitize(&id, key.expose()),
+                            id: sanitize(&id, credential.expose_secret()),
                             skip: page.skip,
                         });
                     }

@@ -87,6 +87,10 @@ pub(super) fn control(state: &RegionState, method: &Method, path: &str, body: &[
             ok(json!(view))
         }
         (_, ["service-accounts", ..]) => service_account_control(state, method, &segments, body),
+        ("POST", ["tokens", "revoke"]) => {
+            state.tokens().revoke_all();
+            no_content()
+        }
         ("PUT" | "POST", ["token-lifetime"]) => match parse_body::<TokenLifetime>(body) {
             Ok(lifetime) => {
                 state.tokens().lifetime = Duration::from_secs(lifetime.seconds);
