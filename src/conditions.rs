@@ -45,6 +45,12 @@ pub enum Reason {
     OrgIdRequired,
     OrgNotAccessible,
     NotChecked,
+    /// The token endpoint refuses a service account's client id and secret it never accepted.
+    ClientSecretRejected,
+    /// ... one it accepted before (the secret was deleted, e.g. rotated away).
+    ClientSecretRevoked,
+    ClientSecretExpired,
+    ServiceAccountDisabled,
     // LeastPrivilege
     ReadOnly,
     PrivilegedRole,
@@ -69,7 +75,7 @@ pub enum Reason {
 
 impl Reason {
     /// Every reason.
-    pub const ALL: [Reason; 30] = [
+    pub const ALL: [Reason; 34] = [
         Reason::Accepted,
         Reason::ExpiresSoon,
         Reason::SecretNotFound,
@@ -84,6 +90,10 @@ impl Reason {
         Reason::OrgIdRequired,
         Reason::OrgNotAccessible,
         Reason::NotChecked,
+        Reason::ClientSecretRejected,
+        Reason::ClientSecretRevoked,
+        Reason::ClientSecretExpired,
+        Reason::ServiceAccountDisabled,
         Reason::ReadOnly,
         Reason::PrivilegedRole,
         Reason::RoleUnknown,
@@ -119,6 +129,10 @@ impl Reason {
             Reason::OrgIdRequired => "OrgIdRequired",
             Reason::OrgNotAccessible => "OrgNotAccessible",
             Reason::NotChecked => "NotChecked",
+            Reason::ClientSecretRejected => "ClientSecretRejected",
+            Reason::ClientSecretRevoked => "ClientSecretRevoked",
+            Reason::ClientSecretExpired => "ClientSecretExpired",
+            Reason::ServiceAccountDisabled => "ServiceAccountDisabled",
             Reason::ReadOnly => "ReadOnly",
             Reason::PrivilegedRole => "PrivilegedRole",
             Reason::RoleUnknown => "RoleUnknown",

@@ -19,6 +19,9 @@ use crate::region::Region;
 pub const SYNC_REQUESTED_AT_ANNOTATION: &str = "jumpcloud-operator.io/sync-requested-at";
 /// Key of the API key inside the Secret when `apiKeySecretRef.key` is not given.
 pub const DEFAULT_SECRET_KEY: &str = "api-key";
+/// Keys of a service account's client id and secret when `serviceAccountSecretRef` names none.
+pub const DEFAULT_CLIENT_ID_KEY: &str = "client-id";
+pub const DEFAULT_CLIENT_SECRET_KEY: &str = "client-secret";
 
 /// Go duration syntax as the API server's CEL `duration()` accepts it (without the sign).
 /// Each duration field checks this first so a typo gets a readable message instead of a CEL
@@ -66,6 +69,7 @@ fn timeout_within_interval_rule() -> kube::core::Rule {
     category = "jumpcloud",
     category = "compliance",
     selectable = ".spec.apiKeySecretRef.name",
+    selectable = ".spec.serviceAccountSecretRef.name",
     cel,
     doc = "A connection to one JumpCloud organization whose compliance evidence the operator collects.",
     printcolumn(
@@ -89,7 +93,14 @@ fn timeout_within_interval_rule() -> kube::core::Rule {
         name = "Key",
         type_ = "string",
         json_path = ".status.conditions[?(@.type==\"KeyValid\")].reason",
-        description = "State of the API key (Accepted, ExpiresSoon, KeyRevoked, ...)"
+        description = "State of the credential (Accepted, ExpiresSoon, KeyRevoked, ClientSecretExpired, ...)"
+    ),
+    printcolumn(
+        name = "Credential",
+        type_ = "string",
+        json_path = ".status.credential.type",
+        description = "ApiKey or ServiceAccount",
+        priority = 1
     ),
     printcolumn(
         name = "Devices",
@@ -140,7 +151,11 @@ fn timeout_within_interval_rule() -> kube::core::Rule {
         priority = 1
     )
 )]
-#[x_kube(validation = timeout_within_interval_rule())]
+#[x_kube(
+    validation = timeout_within_interval_rule(),
+    validation = one_credential_rule(),
+    validation = token_url_rule()
+)]
 #[serde(rename_all = "camelCase")]
 pub struct JumpCloudConnectionSpec {
     /// Name of the connection shown to people; defaults to metadata.name.
@@ -152,8 +167,15 @@ pub struct JumpCloudConnectionSpec {
     )]
     pub display_name: Option<String>,
 
-    /// The Secret in this namespace that holds the JumpCloud API key.
-    pub api_key_secret_ref: ApiKeySecretRef,
+    /// The Secret in this namespace that holds an administrator's JumpCloud API key. Set this
+    /// or serviceAccountSecretRef, not both.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_key_secret_ref: Option<ApiKeySecretRef>,
+
+    /// The Secret in this namespace that holds a JumpCloud service account's client id and
+    /// client secret (OAuth 2.0 client credentials). Set this or apiKeySecretRef, not both.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_account_secret_ref: Option<ServiceAccountSecretRef>,
 
     /// JumpCloud region of the organization: us (console.jumpcloud.com), eu
     /// (console.eu.jumpcloud.com) or in (console.in.jumpcloud.com).
@@ -243,6 +265,113 @@ pub struct ApiKeySecretRef {
     pub key: String,
 }
 
+/// A service account's client id and secret in a Secret of the connection's own namespace.
+#[derive(KubeSchema, Deserialize, Serialize, Clone, Debug, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceAccountSecretRef {
+    /// Name of the Secret.
+    #[x_kube(
+        validation = Rule::new("size(self) <= 253 && self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*$')")
+            .message("serviceAccountSecretRef.name must be a Secret name: lower-case letters, digits, '-' and '.', starting and ending with a letter or digit, at most 253 characters")
+            .reason(Reason::FieldValueInvalid)
+    )]
+    pub name: String,
+
+    /// Key inside the Secret's data that holds the client id.
+    #[serde(default = "default_client_id_key")]
+    #[x_kube(
+        validation = Rule::new("size(self) >= 1 && size(self) <= 253 && self.matches('^[-._a-zA-Z0-9]+$')")
+            .message("serviceAccountSecretRef.clientIdKey must be a Secret data key: letters, digits, '-', '_' and '.', at most 253 characters")
+            .reason(Reason::FieldValueInvalid)
+    )]
+    pub client_id_key: String,
+
+    /// Key inside the Secret's data that holds the client secret.
+    #[serde(default = "default_client_secret_key")]
+    #[x_kube(
+        validation = Rule::new("size(self) >= 1 && size(self) <= 253 && self.matches('^[-._a-zA-Z0-9]+$')")
+            .message("serviceAccountSecretRef.clientSecretKey must be a Secret data key: letters, digits, '-', '_' and '.', at most 253 characters")
+            .reason(Reason::FieldValueInvalid)
+    )]
+    pub client_secret_key: String,
+
+    /// The OAuth 2.0 token endpoint, when the region's is not the one to use: required for the
+    /// in region, whose token endpoint JumpCloud does not publish (us:
+    /// https://admin-oauth.id.jumpcloud.com/oauth2/token, eu:
+    /// https://admin-oauth.id.eu.jumpcloud.com/oauth2/token).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(
+        validation = Rule::new("self.matches('^https://[^/?#]+/[^?#]*$') && size(self) <= 2048")
+            .message("serviceAccountSecretRef.tokenUrl must be an https URL with a path, such as https://admin-oauth.id.jumpcloud.com/oauth2/token (the client secret is sent there)")
+            .reason(Reason::FieldValueInvalid)
+    )]
+    pub token_url: Option<String>,
+}
+
+/// Which credential a connection names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CredentialRef<'a> {
+    ApiKey(&'a ApiKeySecretRef),
+    ServiceAccount(&'a ServiceAccountSecretRef),
+}
+
+impl CredentialRef<'_> {
+    /// Name of the Secret.
+    pub fn secret_name(&self) -> &str {
+        match self {
+            CredentialRef::ApiKey(r) => &r.name,
+            CredentialRef::ServiceAccount(r) => &r.name,
+        }
+    }
+
+    /// The Secret and its data keys, for messages: `Secret ns/name (key "api-key")`.
+    pub fn describe(&self, namespace: &str) -> String {
+        match self {
+            CredentialRef::ApiKey(r) => format!("Secret {namespace}/{} (key {:?})", r.name, r.key),
+            CredentialRef::ServiceAccount(r) => format!(
+                "Secret {namespace}/{} (keys {:?} and {:?})",
+                r.name, r.client_id_key, r.client_secret_key
+            ),
+        }
+    }
+}
+
+/// A credential reference the schema's rules refuse (only possible when they were bypassed).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CredentialRefInvalid {
+    #[error(
+        "set exactly one of spec.apiKeySecretRef (an administrator's API key) and \
+         spec.serviceAccountSecretRef (a service account's client id and secret)"
+    )]
+    NotOne,
+    #[error(
+        "a service account in the in region needs spec.serviceAccountSecretRef.tokenUrl: \
+         JumpCloud publishes no token endpoint for that region"
+    )]
+    NoTokenUrl,
+}
+
+fn one_credential_rule() -> kube::core::Rule {
+    kube::core::Rule::new("has(self.apiKeySecretRef) != has(self.serviceAccountSecretRef)")
+        .message(
+            "set exactly one of spec.apiKeySecretRef (an administrator's API key) and \
+             spec.serviceAccountSecretRef (a service account's client id and secret)",
+        )
+        .reason(kube::core::Reason::FieldValueInvalid)
+}
+
+/// The service account token endpoint of the in region is not published: it must be named.
+fn token_url_rule() -> kube::core::Rule {
+    kube::core::Rule::new(
+        "!has(self.serviceAccountSecretRef) || !has(self.region) || self.region != 'in' || has(self.serviceAccountSecretRef.tokenUrl)",
+    )
+    .message(
+        "a service account in the in region needs spec.serviceAccountSecretRef.tokenUrl: JumpCloud publishes no token endpoint for that region",
+    )
+    .field_path(".serviceAccountSecretRef")
+    .reason(kube::core::Reason::FieldValueRequired)
+}
+
 /// Evidence collection and storage settings; every field is optional so older manifests stay
 /// valid.
 #[derive(KubeSchema, Deserialize, Serialize, Clone, Debug, PartialEq, Eq, Default)]
@@ -293,6 +422,12 @@ fn default_key_expiry_warning() -> String {
 fn default_secret_key() -> String {
     DEFAULT_SECRET_KEY.to_owned()
 }
+fn default_client_id_key() -> String {
+    DEFAULT_CLIENT_ID_KEY.to_owned()
+}
+fn default_client_secret_key() -> String {
+    DEFAULT_CLIENT_SECRET_KEY.to_owned()
+}
 
 /// Default sync timeout when `spec.timeout` is not set.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(15 * 60);
@@ -339,6 +474,20 @@ impl JumpCloudConnectionSpec {
         })
     }
 
+    /// The credential this connection names.
+    pub fn credential_ref(&self) -> Result<CredentialRef<'_>, CredentialRefInvalid> {
+        match (&self.api_key_secret_ref, &self.service_account_secret_ref) {
+            (Some(key), None) => Ok(CredentialRef::ApiKey(key)),
+            (None, Some(account))
+                if account.token_url.is_some() || self.region.token_url().is_some() =>
+            {
+                Ok(CredentialRef::ServiceAccount(account))
+            }
+            (None, Some(_)) => Err(CredentialRefInvalid::NoTokenUrl),
+            _ => Err(CredentialRefInvalid::NotOne),
+        }
+    }
+
     /// Days of events the first sync reads.
     pub fn events_days(&self) -> u32 {
         self.evidence
@@ -378,9 +527,10 @@ pub struct JumpCloudConnectionStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organization: Option<OrganizationStatus>,
 
-    /// What is known about the API key (never the key itself).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub api_key: Option<ApiKeyStatus>,
+    /// What is known about the credential, an API key or a service account (never its
+    /// secret). Named `apiKey` before service accounts; that name is still read.
+    #[serde(default, alias = "apiKey", skip_serializing_if = "Option::is_none")]
+    pub credential: Option<CredentialStatus>,
 
     /// resourceVersion of the Secret when it was last read.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -452,30 +602,45 @@ pub struct OrganizationStatus {
 
 #[derive(KubeSchema, Deserialize, Serialize, Clone, Debug, PartialEq, Eq, Default)]
 #[serde(rename_all = "camelCase")]
-pub struct ApiKeyStatus {
-    /// First 12 hex characters of the SHA-256 of the key.
+pub struct CredentialStatus {
+    /// `ApiKey` (an administrator's key) or `ServiceAccount` (OAuth 2.0 client credentials).
+    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
+    pub type_: Option<String>,
+    /// First 12 hex characters of the SHA-256 of the key (of `client id:client secret` for a
+    /// service account, so each of its two secrets has its own).
     pub fingerprint: String,
+    /// The service account's client id (an identifier, not a secret).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    /// The service account's name, where JumpCloud tells it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     /// Email of the administrator the key belongs to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub administrator: Option<String>,
-    /// The administrator's role (Read Only is enough and safest).
+    /// The role of the key's administrator or of the service account (Read Only is enough and
+    /// safest).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role: Option<String>,
     /// When the key expires, if it does.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<Time>,
-    /// When JumpCloud last accepted this key.
+    /// When the service account's current access token expires (the token itself is kept in
+    /// the operator's memory only and renewed before then).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_expires_at: Option<Time>,
+    /// When JumpCloud last accepted this credential.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_accepted_time: Option<Time>,
-    /// When JumpCloud last rejected this key.
+    /// When JumpCloud last rejected this credential.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_rejected_time: Option<Time>,
-    /// Other connections (namespace/name) whose Secret holds this same key, sorted; at most
-    /// the first 5 (`sharedWithCount` counts them all). Generating a new key for its
+    /// Other connections (namespace/name) whose Secret holds this same credential, sorted; at
+    /// most the first 5 (`sharedWithCount` counts them all). Generating a new key for its
     /// administrator revokes it for all of them: give each its own key.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub shared_with: Vec<String>,
-    /// How many other connections use this same key (absent when none).
+    /// How many other connections use this same credential (absent when none).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shared_with_count: Option<u64>,
 }

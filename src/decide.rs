@@ -31,11 +31,11 @@ pub mod summary;
 pub mod sync_status;
 pub mod timing;
 
-pub use credential_check::{Credential, SharedCheck, check_floor, reach_reusable, reusable};
+pub use credential_check::{SharedCheck, SharedCredential, check_floor, reach_reusable, reusable};
 pub use events::{EventKind, EventSpec, events};
 pub use key_status::{
     KeyCheck, KeyIdentity, READ_ONLY_ROLE, apply_key_check, apply_secret_problem,
-    apply_secret_unreadable,
+    apply_secret_unreadable, set_token_expiry,
 };
 pub use plan::{
     Inputs, KeyRequest, Plan, REJECTED_KEY_RETRY, SecretRead, SyncTrigger, decide, is_routine,
@@ -70,6 +70,10 @@ pub(crate) fn is_rejection(reason: &str) -> bool {
                 | Reason::WrongRegion
                 | Reason::OrgIdRequired
                 | Reason::OrgNotAccessible
+                | Reason::ClientSecretRejected
+                | Reason::ClientSecretRevoked
+                | Reason::ClientSecretExpired
+                | Reason::ServiceAccountDisabled
         )
     )
 }
@@ -103,9 +107,17 @@ pub struct Subject<'a> {
 
 impl Subject<'_> {
     pub(crate) fn secret_text(&self) -> String {
-        format!(
-            "Secret {}/{} (key {:?})",
-            self.namespace, self.spec.api_key_secret_ref.name, self.spec.api_key_secret_ref.key
+        match self.spec.credential_ref() {
+            Ok(credential) => credential.describe(self.namespace),
+            Err(_) => "the connection's Secret".to_owned(),
+        }
+    }
+
+    /// Whether the connection names a service account (not an API key).
+    pub(crate) fn service_account(&self) -> bool {
+        matches!(
+            self.spec.credential_ref(),
+            Ok(crate::crd::CredentialRef::ServiceAccount(_))
         )
     }
 

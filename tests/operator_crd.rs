@@ -215,7 +215,7 @@ fn refused(spec: Value) -> String {
 fn defaults_fill_a_minimal_spec() {
     let c = connection(json!({"apiKeySecretRef": {"name": "jc"}}));
     c.validate_cel().unwrap();
-    assert_eq!(c.spec.api_key_secret_ref.key, "api-key");
+    assert_eq!(c.spec.api_key_secret_ref.as_ref().unwrap().key, "api-key");
     assert_eq!(c.spec.region, Region::Us);
     let intervals = c.spec.intervals().unwrap();
     assert_eq!(intervals.sync.as_secs(), 6 * 3600);
@@ -277,6 +277,23 @@ fn bad_manifests_are_refused_with_the_field_named() {
             base(json!({"evidence": {"retentionDays": 0}})),
             "evidence.retentionDays must be between 1 and 3650",
         ),
+        (json!({}), "set exactly one of spec.apiKeySecretRef"),
+        (
+            base(json!({"serviceAccountSecretRef": {"name": "sa"}})),
+            "set exactly one of spec.apiKeySecretRef",
+        ),
+        (
+            json!({"serviceAccountSecretRef": {"name": "sa"}, "region": "in"}),
+            "needs spec.serviceAccountSecretRef.tokenUrl",
+        ),
+        (
+            json!({"serviceAccountSecretRef": {"name": "sa", "tokenUrl": "http://evil.example/token"}}),
+            "tokenUrl must be an https URL",
+        ),
+        (
+            json!({"serviceAccountSecretRef": {"name": "sa", "clientSecretKey": "a/b"}}),
+            "clientSecretKey must be a Secret data key",
+        ),
     ];
     for (spec, expected) in cases {
         let message = refused(spec.clone());
@@ -288,14 +305,19 @@ fn bad_manifests_are_refused_with_the_field_named() {
         "metadata": {"name": "x"}, "spec": {"apiKeySecretRef": {"name": "jc"}, "region": "mars"}
     }));
     assert!(bad_region.unwrap_err().to_string().contains("mars"));
-    let missing_ref = serde_json::from_value::<JumpCloudConnection>(json!({
+    // A service account reference alone is valid, with the documented default keys.
+    let account = serde_json::from_value::<JumpCloudConnection>(json!({
         "apiVersion": "jumpcloud-operator.io/v1alpha1", "kind": "JumpCloudConnection",
-        "metadata": {"name": "x"}, "spec": {}
-    }));
-    assert!(
-        missing_ref
-            .unwrap_err()
-            .to_string()
-            .contains("apiKeySecretRef")
+        "metadata": {"name": "x"}, "spec": {"serviceAccountSecretRef": {"name": "sa"}}
+    }))
+    .unwrap();
+    let account_ref = account.spec.service_account_secret_ref.as_ref().unwrap();
+    assert_eq!(
+        (
+            account_ref.client_id_key.as_str(),
+            account_ref.client_secret_key.as_str()
+        ),
+        ("client-id", "client-secret")
     );
+    assert!(account.spec.credential_ref().is_ok());
 }

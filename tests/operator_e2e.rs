@@ -69,7 +69,7 @@ async fn happy_path_reaches_ready_with_evidence_and_readable_kubectl_output() {
     assert_eq!(stored.digest, format!("sha256:{}", snapshot.sha256));
     assert_eq!(stored.sequence, snapshot.manifest.sequence);
     assert!(!stored.signed);
-    let fingerprint = status.api_key.unwrap().fingerprint;
+    let fingerprint = status.credential.unwrap().fingerprint;
     assert_eq!(fingerprint.len(), 12);
 
     let out = env.kubectl(&["get", "jcc", "-n", "compliance"], None).await;
@@ -588,7 +588,7 @@ async fn rejected_keys_are_rechecked_with_the_same_question_and_nothing_flaps() 
         let rejected_at = |c: &jumpcloud_operator::crd::JumpCloudConnection| {
             c.status
                 .as_ref()
-                .and_then(|s| s.api_key.as_ref())
+                .and_then(|s| s.credential.as_ref())
                 .and_then(|k| k.last_rejected_time.clone())
         };
         let initial = rejected_at(c).expect("lastRejectedTime");
@@ -811,7 +811,7 @@ async fn suspend_sync_requests_shared_keys_and_restart_without_a_sync_storm() {
             |c| {
                 c.status
                     .as_ref()
-                    .and_then(|s| s.api_key.as_ref())
+                    .and_then(|s| s.credential.as_ref())
                     .is_some_and(|k| k.shared_with == [peer])
             },
         )
@@ -822,7 +822,7 @@ async fn suspend_sync_requests_shared_keys_and_restart_without_a_sync_storm() {
         paused
             .status
             .unwrap()
-            .api_key
+            .credential
             .unwrap()
             .shared_with
             .is_empty(),

@@ -65,7 +65,7 @@ impl Harness {
             },
             endpoints: Endpoints {
                 overrides: [(Region::Us, sim.base_url(Region::Us).unwrap())].into(),
-                observer: None,
+                ..Endpoints::default()
             },
             watch_namespaces: Vec::new(),
             label_selector: None,
@@ -423,7 +423,7 @@ async fn a_shared_key_is_recorded_and_both_connections_are_warned() {
         Some(("Warning".to_owned(), "KeyShared".to_owned()))
     );
     let second = h.connections().get("second").await.unwrap();
-    let shared_with = second.status.unwrap().api_key.unwrap().shared_with;
+    let shared_with = second.status.unwrap().credential.unwrap().shared_with;
     assert_eq!(shared_with, [format!("{NS}/first")]);
 }
 
@@ -451,7 +451,7 @@ async fn a_key_shared_by_many_warns_each_connection_once_and_counts_the_rest() {
         .sum();
     assert_eq!(deliveries, 10, "one KeyShared per connection");
     let last = h.connections().get("c9").await.unwrap();
-    let key = last.status.unwrap().api_key.unwrap();
+    let key = last.status.unwrap().credential.unwrap();
     assert_eq!(key.shared_with_count, Some(9));
     assert_eq!(
         key.shared_with,
@@ -519,14 +519,14 @@ async fn connections_on_one_key_share_one_key_check_and_a_rotated_one_leaves_the
     assert!(control.counters().await.unwrap().for_key(&other) > before);
     let status = h.connections().get("c4").await.unwrap().status.unwrap();
     assert_ne!(
-        status.api_key.unwrap().fingerprint,
+        status.credential.unwrap().fingerprint,
         h.connections()
             .get("c0")
             .await
             .unwrap()
             .status
             .unwrap()
-            .api_key
+            .credential
             .unwrap()
             .fingerprint
     );

@@ -316,7 +316,7 @@ async fn metrics_health_and_a_full_lifetime_of_api_calls() {
         .unwrap()
         .status
         .unwrap()
-        .api_key
+        .credential
         .unwrap()
         .fingerprint;
     assert!(!text.contains(&fingerprint));

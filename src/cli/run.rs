@@ -172,7 +172,7 @@ fn parse_endpoint(text: &str) -> Result<(Region, url::Url), String> {
 fn endpoints(pairs: Vec<(Region, url::Url)>) -> controller::Endpoints {
     controller::Endpoints {
         overrides: pairs.into_iter().collect(),
-        observer: None,
+        ..controller::Endpoints::default()
     }
 }
 

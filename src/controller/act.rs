@@ -13,8 +13,11 @@ use super::reconcile::now_seconds;
 use crate::collect::{self, CollectError, CollectOptions, EvaluateControls, NoProgress};
 use crate::crd::{JumpCloudConnectionSpec, OrganizationStatus, SnapshotStatus};
 use crate::decide::control_status::ControlsEvaluation;
-use crate::decide::{Credential, KeyCheck, KeyIdentity, SyncResult};
-use crate::jumpcloud::{ApiKey, ClientConfig, JumpCloudClient, JumpCloudError, RetryPolicy};
+use crate::decide::{KeyCheck, KeyIdentity, SharedCredential, SyncResult};
+use crate::jumpcloud::{
+    ClientConfig, Credential, JumpCloudClient, JumpCloudError, RetryPolicy, TokenCaches,
+    TokenRejection,
+};
 use crate::region::Region;
 use crate::report::policy_report::{ReportInput, SnapshotRef};
 use crate::store::retention::{RetentionPolicy, apply_retention};
@@ -32,6 +35,9 @@ pub struct Endpoints {
     pub overrides: BTreeMap<Region, Url>,
     /// Counts every JumpCloud request (metrics).
     pub observer: Option<crate::telemetry::RequestObserver>,
+    /// Service accounts' access tokens, shared by every client of the operator: a token serves
+    /// every reconcile and sync of its credential until it is due for renewal.
+    pub tokens: TokenCaches,
 }
 
 impl Endpoints {
@@ -39,21 +45,60 @@ impl Endpoints {
         self.overrides.is_empty() || self.overrides.contains_key(&region)
     }
 
-    fn config(&self, region: Region, org_id: Option<&str>) -> ClientConfig {
+    fn config(
+        &self,
+        spec: &JumpCloudConnectionSpec,
+        region: Region,
+        org_id: Option<&str>,
+    ) -> Result<ClientConfig, JumpCloudError> {
         let mut config = ClientConfig::new(region);
         config.base_url_override = self.overrides.get(&region).cloned();
         config.org_id = org_id.map(str::to_owned);
         config.observer = self.observer.clone();
-        config
+        config.tokens = self.tokens.clone();
+        // The connection's own token URL is its region's: a probe of another region uses that
+        // region's endpoint.
+        if region == spec.region
+            && let Some(url) = spec
+                .service_account_secret_ref
+                .as_ref()
+                .and_then(|r| r.token_url.as_deref())
+        {
+            config.token_url_override = Some(Url::parse(url).map_err(|error| {
+                JumpCloudError::InvalidConfig(format!(
+                    "spec.serviceAccountSecretRef.tokenUrl {url:?} is not a URL: {error}"
+                ))
+            })?);
+        }
+        Ok(config)
+    }
+
+    /// When the credential's current access token expires (service accounts; `None` for a
+    /// key or before the first token).
+    pub async fn token_expires_at(
+        &self,
+        spec: &JumpCloudConnectionSpec,
+        key: &Credential,
+    ) -> Option<Timestamp> {
+        let config = self
+            .config(spec, spec.region, spec.org_id.as_deref())
+            .ok()?;
+        let client = JumpCloudClient::new(config, key.clone()).ok()?;
+        client.token_expires_at().await
     }
 
     fn key_client(
         &self,
+        spec: &JumpCloudConnectionSpec,
         region: Region,
-        org_id: Option<&str>,
-        key: &ApiKey,
+        key: &Credential,
     ) -> Result<JumpCloudClient, JumpCloudError> {
-        let mut config = self.config(region, org_id);
+        let org_id = if region == spec.region {
+            spec.org_id.as_deref()
+        } else {
+            None
+        };
+        let mut config = self.config(spec, region, org_id)?;
         config.concurrency = 2;
         config.request_timeout = Duration::from_secs(15);
         config.total_deadline = KEY_CHECK_DEADLINE;
@@ -71,13 +116,13 @@ impl Endpoints {
 async fn probe_other_regions(
     endpoints: &Endpoints,
     spec: &JumpCloudConnectionSpec,
-    key: &ApiKey,
+    key: &Credential,
 ) -> Option<Region> {
     for region in Region::ALL {
         if region == spec.region || !endpoints.reachable(region) {
             continue;
         }
-        let Ok(client) = endpoints.key_client(region, None, key) else {
+        let Ok(client) = endpoints.key_client(spec, region, key) else {
             continue;
         };
         if client.verify_key().await.is_ok() {
@@ -92,23 +137,34 @@ async fn finish_rejection(
     probe: bool,
     endpoints: &Endpoints,
     spec: &JumpCloudConnectionSpec,
-    key: &ApiKey,
+    key: &Credential,
 ) -> KeyCheck {
     match check {
         KeyCheck::Rejected { .. } if probe => KeyCheck::Rejected {
             accepted_by: probe_other_regions(endpoints, spec, key).await,
         },
+        // Only a plain refusal may be the wrong region: an expired secret or a disabled
+        // account was recognised where it lives.
+        KeyCheck::ClientRefused { cause, .. } => KeyCheck::ClientRefused {
+            cause,
+            accepted_by: if probe && cause == TokenRejection::InvalidClient {
+                probe_other_regions(endpoints, spec, key).await
+            } else {
+                None
+            },
+            client_id: key.client_id().unwrap_or_default().to_owned(),
+        },
         other => other,
     }
 }
 
-/// Which credential the key step's requests use (see [`crate::decide::Credential`]).
+/// Which credential the key step's requests use (see [`crate::decide::SharedCredential`]).
 pub fn credential(
     endpoints: &Endpoints,
     spec: &JumpCloudConnectionSpec,
     fingerprint: &str,
-) -> Credential {
-    Credential {
+) -> SharedCredential {
+    SharedCredential {
         fingerprint: fingerprint.to_owned(),
         region: spec.region,
         base_url: endpoints.overrides.get(&spec.region).map(Url::to_string),
@@ -122,11 +178,11 @@ pub fn credential(
 pub(super) async fn identify(
     endpoints: &Endpoints,
     spec: &JumpCloudConnectionSpec,
-    key: &ApiKey,
+    key: &Credential,
     probe: bool,
     reaches: &PerCredential<SharedReach>,
 ) -> (KeyCheck, Option<Duration>, Timestamp) {
-    let client = match endpoints.key_client(spec.region, spec.org_id.as_deref(), key) {
+    let client = match endpoints.key_client(spec, spec.region, key) {
         Ok(client) => client,
         Err(error) => return (inconclusive(&error), None, now_seconds()),
     };
@@ -161,9 +217,14 @@ pub(super) async fn identify(
                         id: identity.org.id,
                         name: identity.org.name,
                     },
-                    administrator: admin.as_ref().map(|a| a.email.clone()),
+                    administrator: admin
+                        .as_ref()
+                        .filter(|a| !a.service_account)
+                        .map(|a| a.email.clone()),
                     role: admin.as_ref().and_then(|a| a.role_name.clone()),
                     expires_at: admin.as_ref().and_then(|a| a.key_expires_at),
+                    client_id: key.client_id().map(str::to_owned),
+                    name: admin.as_ref().and_then(|a| a.name.clone()),
                 }),
             };
             (check, None, answered_at)
@@ -180,10 +241,10 @@ pub(super) async fn identify(
 pub async fn check_key(
     endpoints: &Endpoints,
     spec: &JumpCloudConnectionSpec,
-    key: &ApiKey,
+    key: &Credential,
     probe: bool,
 ) -> (KeyCheck, Option<Duration>) {
-    let client = match endpoints.key_client(spec.region, spec.org_id.as_deref(), key) {
+    let client = match endpoints.key_client(spec, spec.region, key) {
         Ok(client) => client,
         Err(error) => return (inconclusive(&error), None),
     };
@@ -244,12 +305,15 @@ pub struct EvidenceTarget {
 pub async fn sync(
     endpoints: &Endpoints,
     spec: &JumpCloudConnectionSpec,
-    key: &ApiKey,
+    key: &Credential,
     timeout: Duration,
     evidence: &EvidenceTarget,
     connection: &ConnectionId,
 ) -> SyncOutcome {
-    let mut config = endpoints.config(spec.region, spec.org_id.as_deref());
+    let mut config = match endpoints.config(spec, spec.region, spec.org_id.as_deref()) {
+        Ok(config) => config,
+        Err(error) => return sync_failure(&error),
+    };
     config.total_deadline = timeout;
     config.request_timeout = config.request_timeout.min(timeout);
     let client = match JumpCloudClient::new(config, key.clone()) {
@@ -283,7 +347,9 @@ pub async fn sync(
         Ok(Ok(report)) => report,
         Ok(Err(error)) => {
             return match classify::collect_error(&error) {
-                CollectFailure::Key(check) => SyncOutcome::KeyProblem(check),
+                CollectFailure::Key(check) => SyncOutcome::KeyProblem(
+                    finish_rejection(check, false, endpoints, spec, key).await,
+                ),
                 CollectFailure::Sync {
                     result,
                     retry_after,
@@ -360,6 +426,8 @@ pub async fn sync(
             administrator: None,
             role: manifest.administrator_role,
             expires_at: manifest.administrator_key_expires_at,
+            client_id: key.client_id().map(str::to_owned),
+            name: None,
         }),
         retry_after: None,
         report: policy_report,

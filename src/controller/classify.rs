@@ -38,8 +38,15 @@ pub fn inconclusive(error: &JumpCloudError) -> KeyCheck {
 pub fn key_error(error: &JumpCloudError) -> KeyCheck {
     match error {
         JumpCloudError::Unauthorized { .. }
+        | JumpCloudError::TokenRefused { .. }
         | JumpCloudError::Forbidden { .. }
         | JumpCloudError::NoOrganization => KeyCheck::Rejected { accepted_by: None },
+        // The shell names the client id (it holds the credential).
+        JumpCloudError::TokenRejected { cause, .. } => KeyCheck::ClientRefused {
+            cause: *cause,
+            accepted_by: None,
+            client_id: String::new(),
+        },
         JumpCloudError::OrgIdRequired { count } => KeyCheck::OrgIdRequired {
             organizations: *count,
         },
@@ -119,9 +126,12 @@ pub fn collect_error(error: &CollectError) -> CollectFailure {
             check => CollectFailure::Key(check),
         },
         CollectError::Api {
-            source: JumpCloudError::Unauthorized { .. },
+            source:
+                source @ (JumpCloudError::Unauthorized { .. }
+                | JumpCloudError::TokenRefused { .. }
+                | JumpCloudError::TokenRejected { .. }),
             ..
-        } => CollectFailure::Key(KeyCheck::Rejected { accepted_by: None }),
+        } => CollectFailure::Key(key_error(source)),
         CollectError::Api { kind, source } => sync(sync_error(source, Some(kind)), Some(source)),
         // The store holds another organization's history for this connection: retrying cannot
         // help, a person must point the connection at the right key or rename it.
@@ -154,6 +164,36 @@ mod tests {
 
     fn endpoint() -> String {
         "/api/systems".to_owned()
+    }
+
+    #[test]
+    fn a_refused_service_account_is_a_key_problem_with_its_cause() {
+        use crate::jumpcloud::TokenRejection;
+        let refused = JumpCloudError::TokenRejected {
+            endpoint: "/oauth2/token".into(),
+            cause: TokenRejection::SecretExpired,
+            message: "expired".into(),
+        };
+        assert!(matches!(
+            key_error(&refused),
+            KeyCheck::ClientRefused {
+                cause: TokenRejection::SecretExpired,
+                ..
+            }
+        ));
+        let mid_sync = CollectError::Api {
+            kind: "users".into(),
+            source: refused,
+        };
+        assert!(matches!(
+            collect_error(&mid_sync),
+            CollectFailure::Key(KeyCheck::ClientRefused { .. })
+        ));
+        let token = JumpCloudError::TokenRefused {
+            endpoint: "/api/systemusers".into(),
+            message: "no".into(),
+        };
+        assert_eq!(key_error(&token), KeyCheck::Rejected { accepted_by: None });
     }
 
     #[test]

@@ -268,7 +268,7 @@ impl Context {
                 let fingerprint = c
                     .status
                     .as_ref()
-                    .and_then(|s| s.api_key.as_ref())
+                    .and_then(|s| s.credential.as_ref())
                     .map(|k| k.fingerprint.clone());
                 (key, fingerprint)
             })

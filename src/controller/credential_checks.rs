@@ -11,7 +11,7 @@ use std::time::Duration;
 use jiff::Timestamp;
 
 use super::context::lock;
-use crate::decide::{Credential, SharedCheck};
+use crate::decide::{SharedCheck, SharedCredential};
 use crate::jumpcloud::KeyReach;
 
 /// Answers older than this are dropped when a new one is kept: no connection takes them (the
@@ -44,7 +44,7 @@ impl Answer for SharedReach {
 
 /// The last answer per credential, each behind its own async lock so a group asks once.
 pub(super) struct PerCredential<T> {
-    answers: Mutex<HashMap<Credential, Arc<tokio::sync::Mutex<Option<T>>>>>,
+    answers: Mutex<HashMap<SharedCredential, Arc<tokio::sync::Mutex<Option<T>>>>>,
 }
 
 impl<T> Default for PerCredential<T> {
@@ -62,7 +62,7 @@ impl<T: Answer> PerCredential<T> {
     /// make one request.
     pub(super) async fn answer<F, E>(
         &self,
-        credential: &Credential,
+        credential: &SharedCredential,
         reuse: impl FnOnce(&T) -> bool,
         ask: F,
     ) -> Result<T, E>
@@ -87,7 +87,7 @@ impl<T: Answer> PerCredential<T> {
 
     /// Drops the answers of other credentials older than [`FORGET_AFTER`] (skipping those
     /// being asked right now).
-    fn forget_old(&self, kept: &Credential, now: Timestamp) {
+    fn forget_old(&self, kept: &SharedCredential, now: Timestamp) {
         let cutoff = jiff::SignedDuration::try_from(FORGET_AFTER)
             .ok()
             .and_then(|age| now.checked_sub(age).ok())

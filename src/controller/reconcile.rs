@@ -23,7 +23,7 @@ use crate::decide::{
     self, EventSpec, Inputs, KeyCheck, KeyRequest, Plan, SecretRead, SharedCheck, Subject,
     SyncResult, SyncTrigger,
 };
-use crate::jumpcloud::ApiKey;
+use crate::jumpcloud::Credential;
 use crate::report::policy_report::ReportInput;
 
 /// Requeue of connections waiting for a human (Secret or spec change arrive through watches).
@@ -124,8 +124,11 @@ pub async fn reconcile(
     // Gather: the one Secret, read now and dropped at the end of this reconcile.
     let secret_read = {
         let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), &namespace);
-        let secret_ref = &spec.api_key_secret_ref;
-        secrets::read(&secrets, &secret_ref.name, &secret_ref.key).await
+        match spec.credential_ref() {
+            Ok(credential) => secrets::read(&secrets, credential).await,
+            // Both or neither reference: `decide` stops at InvalidSpec before the Secret counts.
+            Err(_) => SecretRead::NotFound,
+        }
     };
     let mut current_status = ctx.current_status(&key, &connection);
     // What the Kubernetes API holds as far as this process knows: writes and events compare
@@ -234,6 +237,20 @@ pub async fn reconcile(
     };
     if let Some(fp) = fingerprint {
         decide::set_shared_with(&mut status, fp, &shared_key_peers(&ctx, &key, fp));
+    }
+    if let SecretRead::Present {
+        key: credential,
+        fingerprint,
+        ..
+    } = &secret_read
+        && credential.client_id().is_some()
+    {
+        let expires_at = ctx
+            .settings
+            .endpoints
+            .token_expires_at(spec, credential)
+            .await;
+        decide::set_token_expiry(&mut status, fingerprint, expires_at);
     }
     ctx.remember_rejection(&key, &status);
 
@@ -453,7 +470,7 @@ struct SyncRun<'a> {
     key: &'a str,
     plan: &'a Plan,
     trigger: &'a SyncTrigger,
-    api_key: &'a ApiKey,
+    api_key: &'a Credential,
     fingerprint: &'a str,
     secret_version: Option<&'a str>,
     retry_not_before: Option<Timestamp>,
@@ -575,10 +592,11 @@ fn apply_sync_outcome(
             ..
         } => {
             if let Some(mut identity) = identity {
-                identity.administrator = status
-                    .api_key
-                    .as_ref()
-                    .and_then(|k| k.administrator.clone());
+                // The manifest does not name who the credential is; the identification did.
+                if let Some(known) = status.credential.as_ref() {
+                    identity.administrator = known.administrator.clone();
+                    identity.name = known.name.clone();
+                }
                 decide::apply_key_check(
                     status,
                     fingerprint,
@@ -611,7 +629,7 @@ async fn run_sync(
     namespace: &str,
     name: &str,
     spec: &JumpCloudConnectionSpec,
-    api_key: &ApiKey,
+    api_key: &Credential,
 ) -> SyncOutcome {
     let timeout = spec
         .intervals()

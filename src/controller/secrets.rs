@@ -1,15 +1,18 @@
 //! The referenced Secret: which connections a Secret change concerns (from metadata only), and
-//! reading the key out of the one Secret a reconcile needs. Secret data is never cached.
+//! reading the credential (API key, or service account client id and secret) out of the one
+//! Secret a reconcile needs. Secret data is never cached.
 
 use k8s_openapi::api::core::v1::Secret;
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Api, ResourceExt};
 
-use crate::crd::JumpCloudConnection;
+use crate::crd::{CredentialRef, JumpCloudConnection};
 use crate::decide::SecretRead;
-use crate::jumpcloud::{ApiKey, ApiKeyError};
+use crate::jumpcloud::{
+    ApiKey, ApiKeyError, ClientCredentials, ClientCredentialsError, Credential,
+};
 
-/// Connections in `namespace` whose `apiKeySecretRef` names `secret_name`.
+/// Connections in `namespace` whose credential reference names `secret_name`.
 pub fn connections_referencing(
     store: &Store<JumpCloudConnection>,
     namespace: Option<&str>,
@@ -29,17 +32,21 @@ pub fn references(
     secret_name: &str,
 ) -> bool {
     connection.namespace().as_deref() == namespace
-        && connection.spec.api_key_secret_ref.name == secret_name
+        && connection
+            .spec
+            .credential_ref()
+            .is_ok_and(|credential| credential.secret_name() == secret_name)
 }
 
-/// Reads the Secret `name` and the key under `key` in it. A missing Secret is recognised by
-/// the HTTP code 404, not by the Status reason (kube's `get_opt` compares only the reason,
-/// which API servers and proxies may word differently); any other failure is
+/// Reads the Secret the credential reference names and the credential in it. A missing Secret
+/// is recognised by the HTTP code 404, not by the Status reason (kube's `get_opt` compares only
+/// the reason, which API servers and proxies may word differently); any other failure is
 /// [`SecretRead::Unreadable`], so the status never claims more than is known.
-pub async fn read(api: &Api<Secret>, name: &str, key: &str) -> SecretRead {
+pub async fn read(api: &Api<Secret>, credential: CredentialRef<'_>) -> SecretRead {
+    let name = credential.secret_name();
     match api.get(name).await {
-        Ok(secret) => read_key(Some(&secret), key),
-        Err(kube::Error::Api(status)) if status.code == 404 => read_key(None, key),
+        Ok(secret) => read_credential(Some(&secret), credential),
+        Err(kube::Error::Api(status)) if status.code == 404 => read_credential(None, credential),
         Err(error) => {
             let error = describe_read_error(&error);
             tracing::warn!(secret = name, %error, "cannot read the Secret");
@@ -69,31 +76,68 @@ fn describe_read_error(error: &kube::Error) -> String {
     }
 }
 
-/// Reads the key under `key` from a fetched Secret (or its absence): what the status may say
-/// about it, with the key itself when usable.
-pub fn read_key(secret: Option<&Secret>, key: &str) -> SecretRead {
-    let Some(secret) = secret else {
-        return SecretRead::NotFound;
-    };
-    let version = secret.resource_version();
+/// The text under one data key: `Err` is what the status says when it is missing or not text.
+fn value<'s>(secret: &'s Secret, key: &str) -> Result<&'s str, SecretRead> {
     let data = secret.data.as_ref();
     let Some(bytes) = data.and_then(|data| data.get(key)) else {
         let available = data
             .map(|data| data.keys().cloned().collect())
             .unwrap_or_default();
-        return SecretRead::KeyMissing { available };
+        return Err(SecretRead::KeyMissing {
+            key: key.to_owned(),
+            available,
+        });
     };
-    let Ok(text) = std::str::from_utf8(&bytes.0) else {
-        return SecretRead::Malformed;
+    std::str::from_utf8(&bytes.0).map_err(|_| SecretRead::Malformed {
+        key: key.to_owned(),
+    })
+}
+
+/// Reads the credential from a fetched Secret (or its absence): what the status may say about
+/// it, with the credential itself when usable.
+pub fn read_credential(secret: Option<&Secret>, credential: CredentialRef<'_>) -> SecretRead {
+    let Some(secret) = secret else {
+        return SecretRead::NotFound;
     };
-    match ApiKey::new(text) {
-        Ok(api_key) => SecretRead::Present {
-            fingerprint: api_key.fingerprint(),
-            key: api_key,
-            version,
-        },
-        Err(ApiKeyError::Empty) => SecretRead::Empty,
-        Err(ApiKeyError::InnerWhitespace) => SecretRead::Malformed,
+    let version = secret.resource_version();
+    let present = |credential: Credential| SecretRead::Present {
+        fingerprint: credential.fingerprint(),
+        key: credential,
+        version: version.clone(),
+    };
+    match credential {
+        CredentialRef::ApiKey(secret_ref) => {
+            let text = match value(secret, &secret_ref.key) {
+                Ok(text) => text,
+                Err(problem) => return problem,
+            };
+            let key = secret_ref.key.clone();
+            match ApiKey::new(text) {
+                Ok(api_key) => present(api_key.into()),
+                Err(ApiKeyError::Empty) => SecretRead::Empty { key },
+                Err(ApiKeyError::InnerWhitespace) => SecretRead::Malformed { key },
+            }
+        }
+        CredentialRef::ServiceAccount(secret_ref) => {
+            let (id_key, secret_key) = (&secret_ref.client_id_key, &secret_ref.client_secret_key);
+            let client_id = match value(secret, id_key) {
+                Ok(text) => text,
+                Err(problem) => return problem,
+            };
+            let client_secret = match value(secret, secret_key) {
+                Ok(text) => text,
+                Err(problem) => return problem,
+            };
+            let empty = |key: &String| SecretRead::Empty { key: key.clone() };
+            let malformed = |key: &String| SecretRead::Malformed { key: key.clone() };
+            match ClientCredentials::new(client_id, client_secret) {
+                Ok(account) => present(account.into()),
+                Err(ClientCredentialsError::EmptyClientId) => empty(id_key),
+                Err(ClientCredentialsError::EmptySecret) => empty(secret_key),
+                Err(ClientCredentialsError::ClientIdWhitespace) => malformed(id_key),
+                Err(ClientCredentialsError::SecretWhitespace) => malformed(secret_key),
+            }
+        }
     }
 }
 
@@ -145,34 +189,103 @@ mod tests {
         }
     }
 
+    fn key_ref() -> crate::crd::ApiKeySecretRef {
+        crate::crd::ApiKeySecretRef {
+            name: "jc".into(),
+            key: "api-key".into(),
+        }
+    }
+
+    fn account_ref() -> crate::crd::ServiceAccountSecretRef {
+        crate::crd::ServiceAccountSecretRef {
+            name: "jc".into(),
+            client_id_key: "client-id".into(),
+            client_secret_key: "client-secret".into(),
+            token_url: None,
+        }
+    }
+
     #[test]
     fn reading_the_key_trims_and_classifies() {
-        let read = read_key(Some(&secret(&[("api-key", "jca_abc\n")])), "api-key");
+        let r = key_ref();
+        let read_key = |secret: Option<&Secret>| read_credential(secret, CredentialRef::ApiKey(&r));
+        let read = read_key(Some(&secret(&[("api-key", "jca_abc\n")])));
         let trimmed = ApiKey::new("jca_abc").unwrap();
         assert_eq!(
             read,
             SecretRead::Present {
                 fingerprint: trimmed.fingerprint(),
-                key: trimmed,
+                key: trimmed.into(),
                 version: None
             }
         );
-        let read = read_key(Some(&secret(&[("token", "x"), ("user", "y")])), "api-key");
+        let read = read_key(Some(&secret(&[("token", "x"), ("user", "y")])));
         assert_eq!(
             read,
             SecretRead::KeyMissing {
+                key: "api-key".into(),
                 available: vec!["token".into(), "user".into()]
             }
         );
         assert_eq!(
-            read_key(Some(&secret(&[("api-key", " \n")])), "api-key"),
-            SecretRead::Empty
+            read_key(Some(&secret(&[("api-key", " \n")]))),
+            SecretRead::Empty {
+                key: "api-key".into()
+            }
         );
         assert_eq!(
-            read_key(Some(&secret(&[("api-key", "a b")])), "api-key"),
-            SecretRead::Malformed
+            read_key(Some(&secret(&[("api-key", "a b")]))),
+            SecretRead::Malformed {
+                key: "api-key".into()
+            }
         );
-        assert_eq!(read_key(None, "api-key"), SecretRead::NotFound);
+        assert_eq!(read_key(None), SecretRead::NotFound);
+    }
+
+    #[test]
+    fn reading_a_service_account_names_the_key_that_is_missing_or_wrong() {
+        let r = account_ref();
+        let read = |entries: &[(&str, &str)]| {
+            read_credential(Some(&secret(entries)), CredentialRef::ServiceAccount(&r))
+        };
+        let both = read(&[("client-id", "id-1\n"), ("client-secret", "s3cret\n")]);
+        let expected = Credential::from(ClientCredentials::new("id-1", "s3cret").unwrap());
+        assert_eq!(
+            both,
+            SecretRead::Present {
+                fingerprint: expected.fingerprint(),
+                key: expected,
+                version: None
+            }
+        );
+        assert_eq!(
+            read(&[("client-id", "id-1")]),
+            SecretRead::KeyMissing {
+                key: "client-secret".into(),
+                available: vec!["client-id".into()]
+            }
+        );
+        assert_eq!(
+            read(&[("client-id", " "), ("client-secret", "x")]),
+            SecretRead::Empty {
+                key: "client-id".into()
+            }
+        );
+        assert_eq!(
+            read(&[("client-id", "id"), ("client-secret", "a b")]),
+            SecretRead::Malformed {
+                key: "client-secret".into()
+            }
+        );
+    }
+
+    #[test]
+    fn a_secret_change_concerns_the_connections_of_either_kind_of_reference() {
+        let mut account = connection("a", "sa", "other");
+        account.spec.api_key_secret_ref = None;
+        account.spec.service_account_secret_ref = Some(account_ref());
+        assert!(references(&account, Some("a"), "jc"));
+        assert!(!references(&account, Some("a"), "other"));
     }
 
     #[test]

@@ -18,7 +18,7 @@ use crate::region::Region;
 /// the region and the base URL it is sent to. A rotated Secret changes the fingerprint, so the
 /// connection leaves the group at once.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Credential {
+pub struct SharedCredential {
     pub fingerprint: String,
     pub region: Region,
     /// The endpoint override the region resolves to (`None`: JumpCloud's own host).
@@ -80,7 +80,7 @@ pub fn reach_reusable(
 /// key expiry already past (an answer from before the expiry says nothing about after it).
 pub fn check_floor(status: &JumpCloudConnectionStatus, now: Timestamp) -> Option<Timestamp> {
     let expired_at = status
-        .api_key
+        .credential
         .as_ref()
         .and_then(|key| time(&key.expires_at))
         .filter(|at| *at < now);
@@ -169,7 +169,7 @@ mod tests {
     fn the_floor_is_the_last_check_or_a_past_expiry() {
         let mut status = JumpCloudConnectionStatus {
             last_key_check_time: Some(Time(at(10))),
-            api_key: Some(crate::crd::ApiKeyStatus {
+            credential: Some(crate::crd::CredentialStatus {
                 fingerprint: "fp".into(),
                 expires_at: Some(Time(at(20))),
                 ..Default::default()

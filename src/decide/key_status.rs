@@ -9,7 +9,8 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use super::plan::{SecretRead, rejected_at_generation};
 use super::{Subject, add, format_time, is_rejection, time};
 use crate::conditions::{self, Desired, KEY_VALID, LEAST_PRIVILEGE, Reason, Status};
-use crate::crd::{ApiKeyStatus, JumpCloudConnectionStatus, OrganizationStatus};
+use crate::crd::{CredentialRef, CredentialStatus, JumpCloudConnectionStatus, OrganizationStatus};
+use crate::jumpcloud::{CredentialKind, TokenRejection};
 use crate::region::Region;
 
 /// The role that is enough to read evidence and cannot change anything.
@@ -22,6 +23,9 @@ pub struct KeyIdentity {
     pub administrator: Option<String>,
     pub role: Option<String>,
     pub expires_at: Option<Timestamp>,
+    /// A service account's client id and (where JumpCloud tells it) name.
+    pub client_id: Option<String>,
+    pub name: Option<String>,
 }
 
 /// Result of identifying or checking the key.
@@ -36,6 +40,14 @@ pub enum KeyCheck {
     Rejected {
         accepted_by: Option<Region>,
     },
+    /// The token endpoint refused a service account's client id and secret (OAuth
+    /// `invalid_client`), for `cause`. `accepted_by` as for [`KeyCheck::Rejected`].
+    ClientRefused {
+        cause: TokenRejection,
+        accepted_by: Option<Region>,
+        /// The account's client id, for the message.
+        client_id: String,
+    },
     OrgIdRequired {
         organizations: usize,
     },
@@ -49,23 +61,63 @@ pub enum KeyCheck {
     },
 }
 
+/// Records when the service account's current access token expires, while the credential it
+/// belongs to is accepted (a refused credential's old token says nothing useful).
+pub fn set_token_expiry(
+    status: &mut JumpCloudConnectionStatus,
+    fingerprint: &str,
+    expires_at: Option<Timestamp>,
+) {
+    let accepted =
+        conditions::find(&status.conditions, KEY_VALID).is_some_and(|c| c.status == "True");
+    if let Some(key) = status
+        .credential
+        .as_mut()
+        .filter(|key| key.fingerprint == fingerprint)
+    {
+        // Whole seconds, as every time in the status.
+        key.token_expires_at = expires_at
+            .filter(|_| accepted)
+            .and_then(|t| Timestamp::from_second(t.as_second()).ok())
+            .map(Time);
+    }
+}
+
 /// Records what reading the Secret showed when it is unusable.
 pub fn apply_secret_problem(
     status: &mut JumpCloudConnectionStatus,
     secret: &SecretRead,
     subject: &Subject<'_>,
 ) {
-    let secret_ref = &subject.spec.api_key_secret_ref;
+    let Ok(credential) = subject.spec.credential_ref() else {
+        return;
+    };
     let ns = subject.namespace;
+    let name = credential.secret_name();
+    // What the Secret holds, and the keys it holds it under (for the kubectl example).
+    let (what, example, field) = match credential {
+        CredentialRef::ApiKey(r) => (
+            "the JumpCloud API key".to_owned(),
+            format!("--from-file={}=<file holding the key>", r.key),
+            "spec.apiKeySecretRef.key",
+        ),
+        CredentialRef::ServiceAccount(r) => (
+            "the service account's client id and client secret".to_owned(),
+            format!(
+                "--from-file={}=<file holding the client id> --from-file={}=<file holding the client secret>",
+                r.client_id_key, r.client_secret_key
+            ),
+            "spec.serviceAccountSecretRef.clientIdKey / clientSecretKey",
+        ),
+    };
     let (reason, message) = match secret {
         SecretRead::NotFound => (
             Reason::SecretNotFound,
             format!(
-                "Secret {:?} was not found in namespace {ns}. Create it with the JumpCloud API key under the key {:?}, e.g. kubectl create secret generic {} -n {ns} --from-file={}=<file holding the key>.",
-                secret_ref.name, secret_ref.key, secret_ref.name, secret_ref.key
+                "Secret {name:?} was not found in namespace {ns}. Create it with {what}, e.g. kubectl create secret generic {name} -n {ns} {example}."
             ),
         ),
-        SecretRead::KeyMissing { available } => {
+        SecretRead::KeyMissing { key, available } => {
             let keys = if available.is_empty() {
                 "no keys at all".to_owned()
             } else {
@@ -74,23 +126,18 @@ pub fn apply_secret_problem(
             (
                 Reason::SecretKeyMissing,
                 format!(
-                    "Secret {ns}/{} has no key {:?}; it has {keys}. Set spec.apiKeySecretRef.key to the key that holds the API key, or add {:?} to the Secret.",
-                    secret_ref.name, secret_ref.key, secret_ref.key
+                    "Secret {ns}/{name} has no key {key:?}; it has {keys}. Set {field} to the key that holds it, or add {key:?} to the Secret."
                 ),
             )
         }
-        SecretRead::Empty => (
+        SecretRead::Empty { key } => (
             Reason::KeyEmpty,
-            format!(
-                "{} is empty. Put the JumpCloud API key in it.",
-                subject.secret_text()
-            ),
+            format!("Secret {ns}/{name} has an empty {key:?}. Put {what} in it."),
         ),
-        SecretRead::Malformed => (
+        SecretRead::Malformed { key } => (
             Reason::KeyMalformed,
             format!(
-                "{} holds whitespace or control characters inside the key (surrounding whitespace is trimmed). Put the API key in it exactly as JumpCloud shows it.",
-                subject.secret_text()
+                "Secret {ns}/{name} holds whitespace or control characters inside {key:?} (surrounding whitespace is trimmed). Put the value in it exactly as JumpCloud shows it."
             ),
         ),
         SecretRead::Present { .. } | SecretRead::Unreadable { .. } => return,
@@ -137,19 +184,21 @@ pub(super) fn secret_unreadable_message(error: &str, subject: &Subject<'_>) -> S
 fn key_status<'s>(
     status: &'s mut JumpCloudConnectionStatus,
     fingerprint: &str,
-) -> &'s mut ApiKeyStatus {
+) -> &'s mut CredentialStatus {
     if status
-        .api_key
+        .credential
         .as_ref()
         .is_none_or(|key| key.fingerprint != fingerprint)
     {
-        status.api_key = Some(ApiKeyStatus {
+        status.credential = Some(CredentialStatus {
             fingerprint: fingerprint.to_owned(),
-            ..ApiKeyStatus::default()
+            ..CredentialStatus::default()
         });
     }
     // Just ensured above.
-    status.api_key.get_or_insert_with(ApiKeyStatus::default)
+    status
+        .credential
+        .get_or_insert_with(CredentialStatus::default)
 }
 
 /// Records the outcome of identifying or checking the key with this fingerprint.
@@ -162,7 +211,7 @@ pub fn apply_key_check(
 ) {
     let now = subject.now;
     let previously_accepted = status
-        .api_key
+        .credential
         .as_ref()
         .filter(|key| key.fingerprint == fingerprint)
         .and_then(|key| time(&key.last_accepted_time));
@@ -209,8 +258,94 @@ pub fn apply_key_check(
                 ),
             );
         }
+        KeyCheck::ClientRefused {
+            cause,
+            accepted_by,
+            client_id,
+        } => apply_client_refused(
+            status,
+            fingerprint,
+            (*cause, *accepted_by, client_id),
+            previously_accepted,
+            subject,
+        ),
         KeyCheck::Inconclusive { .. } => apply_inconclusive(status, fingerprint, subject),
     }
+    let kind = if subject.service_account() {
+        CredentialKind::ServiceAccount
+    } else {
+        CredentialKind::ApiKey
+    };
+    if let Some(key) = status
+        .credential
+        .as_mut()
+        .filter(|key| key.fingerprint == fingerprint)
+    {
+        key.type_ = Some(kind.as_str().to_owned());
+    }
+}
+
+/// The token endpoint refused the service account's client: KeyValid False, with what it
+/// said (expired secret, disabled account) or, for a plain `invalid_client`, whether this
+/// secret worked before (then it was deleted) or never did.
+fn apply_client_refused(
+    status: &mut JumpCloudConnectionStatus,
+    fingerprint: &str,
+    (cause, accepted_by, client_id): (TokenRejection, Option<Region>, &str),
+    previously_accepted: Option<Timestamp>,
+    subject: &Subject<'_>,
+) {
+    let keep_wrong_region = accepted_by.is_none()
+        && rejected_at_generation(status, fingerprint, subject.generation)
+        && conditions::find(&status.conditions, KEY_VALID)
+            .is_some_and(|c| c.reason == Reason::WrongRegion);
+    let key = key_status(status, fingerprint);
+    key.last_rejected_time = Some(Time(subject.now));
+    if keep_wrong_region {
+        return;
+    }
+    let account = format!("service account {client_id}");
+    let secret = subject.secret_text();
+    let region = subject.spec.region;
+    let (reason, message) = match (cause, accepted_by.filter(|r| *r != region)) {
+        (_, Some(other)) => (
+            Reason::WrongRegion,
+            format!(
+                "The {region} region's token endpoint refuses {account}, but the {other} region's accepts it. Set spec.region to {other}."
+            ),
+        ),
+        (TokenRejection::SecretExpired, None) => (
+            Reason::ClientSecretExpired,
+            format!(
+                "The client secret (fingerprint {fingerprint}) of {account} has expired. Put the account's other client secret in {secret}, or create a new one in the JumpCloud console (Settings > Service Accounts) and put it there; the operator retries at once when the Secret changes."
+            ),
+        ),
+        (TokenRejection::AccountDisabled, None) => (
+            Reason::ServiceAccountDisabled,
+            format!(
+                "JumpCloud says {account} is disabled or deleted. Enable it in the JumpCloud console (Settings > Service Accounts), or create a new service account with the Read Only role and put its client id and secret in {secret}."
+            ),
+        ),
+        (TokenRejection::InvalidClient, None) => match previously_accepted {
+            Some(accepted) => (
+                Reason::ClientSecretRevoked,
+                format!(
+                    "JumpCloud's token endpoint now refuses the client secret (fingerprint {fingerprint}) of {account}, which it accepted at {}: the secret was deleted (rotated away) or the account removed. Put the account's current client secret in {secret}; the operator retries at once when the Secret changes, otherwise at most once an hour.",
+                    format_time(accepted)
+                ),
+            ),
+            None => (
+                Reason::ClientSecretRejected,
+                format!(
+                    "JumpCloud's token endpoint ({region} region) refuses {account} with this client secret (fingerprint {fingerprint}), which this connection has never seen accepted: the client id or secret is wrong, or the account belongs to another region. Check {secret} and spec.region; the operator retries at once when the Secret changes, otherwise at most once an hour."
+                ),
+            ),
+        },
+    };
+    subject.set(
+        status,
+        Desired::new(KEY_VALID, Status::False, reason, message),
+    );
 }
 
 /// JumpCloud accepted the key: its identity (when learnt) and LeastPrivilege, KeyValid True.
@@ -225,6 +360,8 @@ fn apply_accepted(
     key.last_rejected_time = None;
     if let Some(identity) = identity {
         key.administrator = identity.administrator.clone();
+        key.client_id = identity.client_id.clone();
+        key.name = identity.name.clone();
         key.role = identity.role.clone();
         key.expires_at = identity.expires_at.map(Time);
         status.organization = Some(identity.organization.clone());
@@ -235,6 +372,9 @@ fn apply_accepted(
 
 /// LeastPrivilege for the role of the key's administrator.
 fn least_privilege(identity: &KeyIdentity, subject: &Subject<'_>) -> Desired {
+    if subject.service_account() {
+        return service_account_privilege(identity, subject);
+    }
     match identity.role.as_deref() {
         Some(READ_ONLY_ROLE) => Desired::new(
             LEAST_PRIVILEGE,
@@ -260,6 +400,41 @@ fn least_privilege(identity: &KeyIdentity, subject: &Subject<'_>) -> Desired {
             Status::Unknown,
             Reason::RoleUnknown,
             "JumpCloud did not say which role the key's administrator has; check in the console that it is Read Only.",
+        ),
+    }
+}
+
+/// LeastPrivilege for a service account's role.
+fn service_account_privilege(identity: &KeyIdentity, subject: &Subject<'_>) -> Desired {
+    let account = match (&identity.name, &identity.client_id) {
+        (Some(name), _) => format!("The service account {name:?}"),
+        (None, Some(id)) => format!("The service account {id}"),
+        (None, None) => "The service account".to_owned(),
+    };
+    match identity.role.as_deref() {
+        Some(READ_ONLY_ROLE) => Desired::new(
+            LEAST_PRIVILEGE,
+            Status::True,
+            Reason::ReadOnly,
+            format!("{account} has the Read Only role, which is all evidence collection needs."),
+        ),
+        Some(role) => Desired::new(
+            LEAST_PRIVILEGE,
+            Status::False,
+            Reason::PrivilegedRole,
+            format!(
+                "{account} has the role {role:?}, which can change the organization. Create a service account with the Read Only role in the JumpCloud console (Settings > Service Accounts) and put its client id and secret in {}.",
+                subject.secret_text()
+            ),
+        ),
+        None => Desired::new(
+            LEAST_PRIVILEGE,
+            Status::Unknown,
+            Reason::RoleUnknown,
+            format!(
+                "JumpCloud did not tell the role of {} (GET /api/users/getSelf, undocumented, gave no role); check in the console (Settings > Service Accounts) that it is Read Only.",
+                account.trim_start_matches("The ")
+            ),
         ),
     }
 }
@@ -359,7 +534,7 @@ fn apply_inconclusive(
     subject: &Subject<'_>,
 ) {
     if status
-        .api_key
+        .credential
         .as_ref()
         .is_none_or(|key| key.fingerprint != fingerprint)
     {
@@ -378,7 +553,7 @@ fn apply_inconclusive(
 
 /// KeyValid True, as Accepted or ExpiresSoon depending on the expiry and `now`.
 pub(super) fn set_key_accepted(status: &mut JumpCloudConnectionStatus, subject: &Subject<'_>) {
-    let Some(key) = status.api_key.clone() else {
+    let Some(key) = status.credential.clone() else {
         return;
     };
     let warning = subject
@@ -397,6 +572,24 @@ pub(super) fn set_key_accepted(status: &mut JumpCloudConnectionStatus, subject: 
         .as_ref()
         .map(|o| format!(" for organization {:?}", o.name))
         .unwrap_or_default();
+    if subject.service_account() {
+        let account = match (&key.name, &key.client_id) {
+            (Some(name), Some(id)) => format!("service account {name:?} (client id {id})"),
+            (None, Some(id)) => format!("service account {id}"),
+            _ => "the service account".to_owned(),
+        };
+        let desired = Desired::new(
+            KEY_VALID,
+            Status::True,
+            Reason::Accepted,
+            format!(
+                "JumpCloud accepts {account} with the client secret of fingerprint {}{org}.",
+                key.fingerprint
+            ),
+        );
+        subject.set(status, desired);
+        return;
+    }
     let desired = match expires_at {
         Some(at) if add(subject.now, warning) >= at => Desired::new(
             KEY_VALID,

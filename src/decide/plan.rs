@@ -9,7 +9,7 @@ use super::timing::{next_key_check, next_sync_time, next_wake};
 use super::{add, is_rejection, is_transient_sync_reason, time};
 use crate::conditions::{self, KEY_VALID, Reason, SYNCED};
 use crate::crd::{Intervals, JumpCloudConnectionSpec, JumpCloudConnectionStatus};
-use crate::jumpcloud::ApiKey;
+use crate::jumpcloud::Credential;
 
 /// After JumpCloud rejected a key, at most one request per this period with that same key
 /// until the Secret changes: hammering the API with a dead key looks like credential stuffing.
@@ -24,13 +24,22 @@ pub enum SecretRead {
     /// The Secret exists but has no entry under the configured key; `available` lists the keys
     /// it has (names only, never values).
     KeyMissing {
+        /// The data key that is missing.
+        key: String,
         available: Vec<String>,
     },
-    Empty,
-    /// Whitespace or control characters inside the key (surrounding whitespace is trimmed).
-    Malformed,
+    /// The value under the data key `key` is empty.
+    Empty {
+        key: String,
+    },
+    /// Whitespace or control characters inside the value under `key` (surrounding whitespace
+    /// is trimmed).
+    Malformed {
+        key: String,
+    },
     Present {
-        key: ApiKey,
+        /// The API key, or the service account's client id and secret.
+        key: Credential,
         fingerprint: String,
         /// The Secret's resourceVersion.
         version: Option<String>,
@@ -48,8 +57,20 @@ impl PartialEq for SecretRead {
     fn eq(&self, other: &Self) -> bool {
         use SecretRead::*;
         match (self, other) {
-            (NotFound, NotFound) | (Empty, Empty) | (Malformed, Malformed) => true,
-            (KeyMissing { available: a }, KeyMissing { available: b }) => a == b,
+            (NotFound, NotFound) => true,
+            (Empty { key: a }, Empty { key: b }) | (Malformed { key: a }, Malformed { key: b }) => {
+                a == b
+            }
+            (
+                KeyMissing {
+                    key: ka,
+                    available: a,
+                },
+                KeyMissing {
+                    key: kb,
+                    available: b,
+                },
+            ) => ka == kb && a == b,
             (
                 Present {
                     fingerprint: fa,
@@ -202,6 +223,10 @@ pub fn decide(inputs: &Inputs<'_>) -> Plan {
         Ok(intervals) => intervals,
         Err(error) => return Plan::InvalidSpec(error.to_string()),
     };
+    // The schema's rule refuses both and neither; a bypassed schema must not guess.
+    if let Err(error) = inputs.spec.credential_ref() {
+        return Plan::InvalidSpec(error.to_string());
+    }
     // The CRD's schema refuses these; under a CRD installed before it did (or a bypassed
     // schema), `darwin: latest` must stop the sync rather than compare as version 0.
     if let Some(Err(error)) = inputs
@@ -226,7 +251,7 @@ pub fn decide(inputs: &Inputs<'_>) -> Plan {
     let status = inputs.status;
     let now = inputs.now;
     let key_known = status
-        .api_key
+        .credential
         .as_ref()
         .is_some_and(|key| &key.fingerprint == fingerprint);
     let secret_changed = status.observed_secret_version != *version;
@@ -237,7 +262,7 @@ pub fn decide(inputs: &Inputs<'_>) -> Plan {
 
     if rejected && !user_changed_something {
         let last_rejected = status
-            .api_key
+            .credential
             .as_ref()
             .and_then(|key| time(&key.last_rejected_time))
             .unwrap_or(Timestamp::UNIX_EPOCH);
@@ -280,7 +305,7 @@ pub fn decide(inputs: &Inputs<'_>) -> Plan {
     }
     let next_check = next_key_check(status, &intervals);
     // A key that just reached its expiry is checked at once rather than at the next interval.
-    let expiry_unchecked = status.api_key.as_ref().is_some_and(|key| {
+    let expiry_unchecked = status.credential.as_ref().is_some_and(|key| {
         time(&key.expires_at).is_some_and(|at| {
             // Times are whole seconds: a check in the second of the expiry may have been just
             // before it, so only a later one counts.
@@ -313,7 +338,7 @@ pub(super) fn first_rejection_possible(
     generation: Option<i64>,
 ) -> bool {
     let Some(key) = status
-        .api_key
+        .credential
         .as_ref()
         .filter(|key| key.fingerprint == fingerprint)
     else {
@@ -332,7 +357,7 @@ pub(super) fn rejected_at_generation(
     generation: Option<i64>,
 ) -> bool {
     let same_key = status
-        .api_key
+        .credential
         .as_ref()
         .is_some_and(|key| key.fingerprint == fingerprint && key.last_rejected_time.is_some());
     same_key

@@ -6,7 +6,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use super::plan::SecretRead;
 use super::{is_rejection, time};
 use crate::conditions::{self, KEY_VALID};
-use crate::crd::{ApiKeyStatus, JumpCloudConnectionStatus};
+use crate::crd::{CredentialStatus, JumpCloudConnectionStatus};
 
 /// A rejection as this process computed it, kept in memory next to the status: when writing
 /// the status fails, the next reconcile still knows the key is dead and does not try it again
@@ -16,7 +16,7 @@ pub struct Rejection {
     pub fingerprint: String,
     pub secret_version: Option<String>,
     pub generation: Option<i64>,
-    pub api_key: ApiKeyStatus,
+    pub credential: CredentialStatus,
     pub key_valid: Condition,
     pub last_key_check_time: Option<Time>,
 }
@@ -26,14 +26,14 @@ pub fn rejection_of(status: &JumpCloudConnectionStatus) -> Option<Rejection> {
     let key_valid = conditions::find(&status.conditions, KEY_VALID)
         .filter(|c| c.status == "False" && is_rejection(&c.reason))?;
     let api_key = status
-        .api_key
+        .credential
         .as_ref()
         .filter(|key| key.last_rejected_time.is_some())?;
     Some(Rejection {
         fingerprint: api_key.fingerprint.clone(),
         secret_version: status.observed_secret_version.clone(),
         generation: key_valid.observed_generation,
-        api_key: api_key.clone(),
+        credential: api_key.clone(),
         key_valid: key_valid.clone(),
         last_key_check_time: status.last_key_check_time.clone(),
     })
@@ -63,15 +63,15 @@ pub fn restore_rejection(
         return false;
     }
     let recorded = status
-        .api_key
+        .credential
         .as_ref()
         .filter(|key| key.fingerprint == rejection.fingerprint)
         .and_then(|key| time(&key.last_rejected_time));
-    let remembered = time(&rejection.api_key.last_rejected_time);
+    let remembered = time(&rejection.credential.last_rejected_time);
     if recorded.is_some() && recorded >= remembered {
         return false;
     }
-    status.api_key = Some(rejection.api_key.clone());
+    status.credential = Some(rejection.credential.clone());
     status.observed_secret_version = rejection.secret_version.clone();
     status.observed_generation = rejection.generation;
     status.last_key_check_time = rejection.last_key_check_time.clone();

@@ -17,7 +17,7 @@ pub fn set_shared_with(
     peers: &[String],
 ) {
     if let Some(key) = status
-        .api_key
+        .credential
         .as_mut()
         .filter(|key| key.fingerprint == fingerprint)
     {
@@ -122,14 +122,14 @@ mod tests {
     #[test]
     fn status_and_text_name_a_bounded_sample_and_count_all() {
         let mut status = JumpCloudConnectionStatus {
-            api_key: Some(crate::crd::ApiKeyStatus {
+            credential: Some(crate::crd::CredentialStatus {
                 fingerprint: "fp".into(),
                 ..Default::default()
             }),
             ..Default::default()
         };
         set_shared_with(&mut status, "fp", &names(999));
-        let key = status.api_key.as_ref().unwrap();
+        let key = status.credential.as_ref().unwrap();
         assert_eq!(key.shared_with, names(5));
         assert_eq!(key.shared_with_count, Some(999));
         assert_eq!(
@@ -138,7 +138,7 @@ mod tests {
         );
         assert_eq!(sample_of(&names(1)), "ns/c0000");
         set_shared_with(&mut status, "fp", &[]);
-        let key = status.api_key.as_ref().unwrap();
+        let key = status.credential.as_ref().unwrap();
         assert!(key.shared_with.is_empty() && key.shared_with_count.is_none());
     }
 }

@@ -39,7 +39,7 @@ pub(super) fn next_wake(inputs: &Inputs<'_>, intervals: &Intervals) -> Timestamp
         candidates.push(retry);
     }
     if let Some(expires_at) = status
-        .api_key
+        .credential
         .as_ref()
         .and_then(|key| time(&key.expires_at))
     {

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{JumpCloudClient, JumpCloudError, ListRequest};
+use super::{CredentialKind, JumpCloudClient, JumpCloudError, ListRequest};
 
 const LABEL: &str = "identity";
 
@@ -13,13 +13,19 @@ pub struct Org {
     pub name: String,
 }
 
-/// The administrator the key belongs to.
+/// The administrator the key belongs to, or the service account a token stands for.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Administrator {
     pub id: String,
+    /// Empty for a service account.
     pub email: String,
     pub role_name: Option<String>,
     pub key_expires_at: Option<jiff::Timestamp>,
+    /// A service account's name.
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub service_account: bool,
 }
 
 /// What `identify` learned about the key.
@@ -56,6 +62,10 @@ struct SelfRecord {
     role_name: Option<String>,
     #[serde(rename = "apiKeyHash", default)]
     api_key_hash: Option<ApiKeyHash>,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(rename = "serviceAccount", default)]
+    service_account: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -105,6 +115,8 @@ fn parse_admin(record: SelfRecord) -> Option<Administrator> {
         email: record.email.unwrap_or_default(),
         role_name: record.role_name,
         key_expires_at,
+        name: record.name,
+        service_account: record.service_account == Some(true),
     })
 }
 
@@ -157,6 +169,13 @@ impl JumpCloudClient {
             // Undocumented route: missing, or answering in a shape we do not know.
             Err(JumpCloudError::NotFound { .. } | JumpCloudError::MalformedResponse { .. }) => None,
             Err(JumpCloudError::BadRequest { status: 405, .. }) => None,
+            // JumpCloud does not document getSelf for service accounts; the organization
+            // listing just accepted the token, so a refusal here says nothing about it.
+            Err(JumpCloudError::TokenRefused { .. } | JumpCloudError::Forbidden { .. })
+                if self.credential_kind() == CredentialKind::ServiceAccount =>
+            {
+                None
+            }
             Err(error) => return Err(error),
         };
         Ok(KeyReach {
@@ -225,6 +244,14 @@ mod tests {
             admin.key_expires_at.unwrap().to_string(),
             "2027-01-01T00:00:00Z"
         );
+        let account: SelfRecord = serde_json::from_str(
+            r#"{"_id":"s1","name":"evidence","roleName":"Read Only","serviceAccount":true}"#,
+        )
+        .unwrap();
+        let account = parse_admin(account).unwrap();
+        assert!(account.service_account);
+        assert_eq!(account.name.as_deref(), Some("evidence"));
+        assert_eq!(account.email, "");
         let bare: SelfRecord = serde_json::from_str(r#"{"id":"u2"}"#).unwrap();
         assert_eq!(parse_admin(bare).unwrap().key_expires_at, None);
     }

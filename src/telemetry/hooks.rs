@@ -117,6 +117,10 @@ pub fn key_state(reason: Option<&str>) -> KeyState {
         Some(Reason::WrongRegion) => KeyState::WrongRegion,
         Some(Reason::OrgIdRequired) => KeyState::OrgIdRequired,
         Some(Reason::OrgNotAccessible) => KeyState::OrgNotAccessible,
+        Some(Reason::ClientSecretRejected) => KeyState::ClientSecretRejected,
+        Some(Reason::ClientSecretRevoked) => KeyState::ClientSecretRevoked,
+        Some(Reason::ClientSecretExpired) => KeyState::ClientSecretExpired,
+        Some(Reason::ServiceAccountDisabled) => KeyState::ServiceAccountDisabled,
         _ => KeyState::Unknown,
     }
 }

@@ -51,11 +51,15 @@ pub enum KeyState {
     WrongRegion,
     OrgIdRequired,
     OrgNotAccessible,
+    ClientSecretRejected,
+    ClientSecretRevoked,
+    ClientSecretExpired,
+    ServiceAccountDisabled,
     Unknown,
 }
 
 impl KeyState {
-    pub const ALL: [KeyState; 12] = [
+    pub const ALL: [KeyState; 16] = [
         KeyState::Accepted,
         KeyState::ExpiresSoon,
         KeyState::SecretNotFound,
@@ -67,6 +71,10 @@ impl KeyState {
         KeyState::WrongRegion,
         KeyState::OrgIdRequired,
         KeyState::OrgNotAccessible,
+        KeyState::ClientSecretRejected,
+        KeyState::ClientSecretRevoked,
+        KeyState::ClientSecretExpired,
+        KeyState::ServiceAccountDisabled,
         KeyState::Unknown,
     ];
 }

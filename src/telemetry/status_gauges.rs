@@ -44,7 +44,7 @@ impl ConnectionGauges {
                 .as_ref()
                 .map(|t| t.0.as_second()),
             key_expiry: status
-                .api_key
+                .credential
                 .as_ref()
                 .and_then(|k| k.expires_at.as_ref())
                 .map(|t| t.0.as_second()),
@@ -126,7 +126,7 @@ mod tests {
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 
     use super::*;
-    use crate::crd::{ApiKeyStatus, EvidenceStatus, SnapshotStatus};
+    use crate::crd::{CredentialStatus, EvidenceStatus, SnapshotStatus};
 
     fn spec() -> JumpCloudConnectionSpec {
         serde_json::from_value(serde_json::json!({
@@ -166,7 +166,7 @@ mod tests {
                 observed_generation: None,
             }],
             last_successful_sync_time: Some(time(1_800_000_000)),
-            api_key: Some(ApiKeyStatus {
+            credential: Some(CredentialStatus {
                 fingerprint: "abc".into(),
                 expires_at: Some(time(1_900_000_000)),
                 ..Default::default()

@@ -112,6 +112,8 @@ fn least_privilege_names_a_broader_role() {
             administrator: None,
             role: None,
             expires_at: None,
+            client_id: None,
+            name: None,
         }),
     });
     assert_eq!(w.cond(LEAST_PRIVILEGE).unwrap().status, "Unknown");
@@ -196,7 +198,7 @@ fn never_accepted_keys_probe_other_regions_once_then_recheck_with_one_request() 
     );
     assert!(events(&before.conditions, &w.status.conditions).is_empty());
     assert_eq!(
-        w.status.api_key.as_ref().unwrap().last_rejected_time,
+        w.status.credential.as_ref().unwrap().last_rejected_time,
         Some(Time(at(3600)))
     );
     // The same key in a re-applied Secret is not probed again either...

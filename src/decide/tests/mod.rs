@@ -29,7 +29,7 @@ fn at(second: i64) -> Timestamp {
 
 fn present(fp: &str, version: &str) -> SecretRead {
     SecretRead::Present {
-        key: crate::jumpcloud::ApiKey::new("jca_test").unwrap(),
+        key: crate::jumpcloud::ApiKey::new("jca_test").unwrap().into(),
         fingerprint: fp.to_owned(),
         version: Some(version.to_owned()),
     }
@@ -143,6 +143,8 @@ fn identity(role: &str, expires_at: Option<Timestamp>) -> KeyCheck {
             administrator: Some("ro@acme.test".into()),
             role: Some(role.into()),
             expires_at,
+            client_id: None,
+            name: None,
         }),
     }
 }

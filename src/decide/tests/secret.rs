@@ -6,6 +6,7 @@ use super::*;
 fn secret_problems_stall_without_calls_and_list_key_names_only() {
     let mut w = World::new();
     w.secret = SecretRead::KeyMissing {
+        key: "api-key".into(),
         available: vec!["apikey".into(), "token".into()],
     };
     let plan = w.plan();
@@ -23,8 +24,18 @@ fn secret_problems_stall_without_calls_and_list_key_names_only() {
 
     for (secret, expected) in [
         (SecretRead::NotFound, Reason::SecretNotFound),
-        (SecretRead::Empty, Reason::KeyEmpty),
-        (SecretRead::Malformed, Reason::KeyMalformed),
+        (
+            SecretRead::Empty {
+                key: "api-key".into(),
+            },
+            Reason::KeyEmpty,
+        ),
+        (
+            SecretRead::Malformed {
+                key: "api-key".into(),
+            },
+            Reason::KeyMalformed,
+        ),
     ] {
         let mut w = World::new();
         w.secret = secret;

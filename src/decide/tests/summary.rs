@@ -49,9 +49,16 @@ fn every_false_condition_says_what_to_do() {
     }
     for secret in [
         SecretRead::NotFound,
-        SecretRead::KeyMissing { available: vec![] },
-        SecretRead::Empty,
-        SecretRead::Malformed,
+        SecretRead::KeyMissing {
+            key: "api-key".into(),
+            available: vec![],
+        },
+        SecretRead::Empty {
+            key: "api-key".into(),
+        },
+        SecretRead::Malformed {
+            key: "api-key".into(),
+        },
     ] {
         let mut w = World::new();
         w.secret = secret;
