@@ -315,8 +315,9 @@ impl Env {
     /// Creates or replaces a Secret with one data entry.
     pub async fn secret(&self, ns: &str, name: &str, entries: &[(&str, &str)]) {
         self.namespace(ns).await;
-        for (_, value) in entries {
-            if value.trim().len() > 8 {
+        for (key, value) in entries {
+            // A client id is an identifier that status shows; only secrets are scanned for.
+            if value.trim().len() > 8 && *key != "client-id" {
                 self.keys.lock().unwrap().push(value.trim().to_owned());
             }
         }
