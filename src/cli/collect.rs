@@ -9,11 +9,14 @@ use std::time::Duration;
 
 use url::Url;
 
+use super::credential_args::CredentialArgs;
 use crate::collect::{
     CollectError, CollectOptions, CollectProgress, CollectionReport, EvaluateControls, collect_with,
 };
 use crate::controls::{ControlSettings, SettingsSource};
-use crate::jumpcloud::{ApiKey, ClientConfig, JumpCloudClient, JumpCloudError};
+use crate::jumpcloud::{
+    ApiKey, ClientConfig, Credential, CredentialKind, JumpCloudClient, JumpCloudError,
+};
 use crate::region::Region;
 use crate::store::{
     CommittedSnapshot, ConnectionId, EvidenceStore, SigningKey, StoreError, StoreSink,
@@ -38,24 +41,20 @@ pub const DEFAULT_CONNECTION: &str = "collect/default";
 /// Retries and their waits are logged on stderr as warnings (`RUST_LOG` changes the level).
 #[derive(Debug, clap::Args)]
 #[command(
-    group(clap::ArgGroup::new("key").required(true).args(["api_key_file", "api_key_env", "simulate"])),
+    group(clap::ArgGroup::new("key").required(true).args(["api_key_file", "api_key_env", "client_id_file", "client_id_env", "simulate"])),
     group(clap::ArgGroup::new("target").required(true).args(["store", "out"])),
     after_help = "Examples:\n  jumpcloud-operator collect --simulate --out evidence\n  \
-                  jumpcloud-operator collect --api-key-file key.txt --region eu --store s3://bucket/jumpcloud --connection compliance/eu-prod"
+                  jumpcloud-operator collect --api-key-file key.txt --region eu --store s3://bucket/jumpcloud --connection compliance/eu-prod\n  \
+                  jumpcloud-operator collect --client-id-file id.txt --client-secret-file secret.txt --out evidence"
 )]
 pub struct CollectArgs {
-    /// Read the API key from this file (surrounding whitespace, e.g. echo's newline, is ignored).
-    #[arg(long, value_name = "FILE")]
-    api_key_file: Option<PathBuf>,
-
-    /// Read the API key from this environment variable.
-    #[arg(long, value_name = "VAR")]
-    api_key_env: Option<String>,
+    #[command(flatten)]
+    credential: CredentialArgs,
 
     /// Collect from a built-in simulated JumpCloud org (no account needed), using its Read Only
     /// administrator's key. The simulator serves region us on its own address, so --region,
     /// --base-url and --org-id cannot be combined with it.
-    #[arg(long, conflicts_with_all = ["region", "base_url", "org_id"])]
+    #[arg(long, conflicts_with_all = ["region", "base_url", "org_id", "client_id_file", "client_id_env", "api_key_file", "api_key_env"])]
     simulate: bool,
 
     /// Size of the simulated org (with --simulate).
@@ -195,7 +194,7 @@ impl CliError {
 
 /// Where the data comes from.
 struct Source {
-    key: ApiKey,
+    key: Credential,
     region: Region,
     base_url: Option<Url>,
     /// Keeps the in-process simulator alive for the collection.
@@ -249,15 +248,20 @@ impl CollectArgs {
         config.concurrency = usize::from(self.concurrency);
         config.max_page_bytes = self.max_page_bytes;
         config.max_record_bytes = self.max_record_bytes;
+        config.token_url_override = self.credential.token_url().cloned();
         let client = JumpCloudClient::new(config, source.key)?;
         let progress = Progress::new(client.clone());
         eprintln!(
-            "collecting from {} (region {}, key {}) into {url} as {}",
+            "collecting from {} (region {}, {} {}) into {url} as {}",
             source
                 .base_url
                 .as_ref()
                 .map_or_else(|| source.region.console_base().to_owned(), Url::to_string),
             source.region,
+            match client.credential_kind() {
+                CredentialKind::ApiKey => "key",
+                CredentialKind::ServiceAccount => "service account secret",
+            },
             client.key_fingerprint(),
             self.connection,
         );
@@ -284,28 +288,16 @@ impl CollectArgs {
         if self.simulate {
             return simulated_source(self.simulate_size).await;
         }
-        let raw = match (&self.api_key_file, &self.api_key_env) {
-            (Some(path), _) => {
-                crate::store::warn_if_exposed(path, "API key");
-                std::fs::read_to_string(path).map_err(|error| {
-                    CliError::Usage(format!(
-                        "cannot read the API key file {}: {error}",
-                        path.display()
-                    ))
-                })?
-            }
-            (None, Some(var)) => std::env::var(var).map_err(|_| {
-                CliError::Usage(format!(
-                    "the environment variable {var} (from --api-key-env) is not set or not UTF-8"
-                ))
-            })?,
-            (None, None) => {
-                return Err(CliError::Usage(
-                    "give --api-key-file, --api-key-env or --simulate".to_owned(),
-                ));
-            }
-        };
-        let key = ApiKey::new(&raw).map_err(|error| CliError::Usage(error.to_string()))?;
+        let key = self
+            .credential
+            .credential()
+            .map_err(CliError::Usage)?
+            .ok_or_else(|| {
+                CliError::Usage(
+                    "give --api-key-file, --api-key-env, --client-id-file with --client-secret-file, or --simulate"
+                        .to_owned(),
+                )
+            })?;
         Ok(Source {
             key,
             region: self.region,
@@ -351,7 +343,7 @@ async fn simulated_source(size: SimulatedSize) -> Result<Source, CliError> {
     let base_url = simulator
         .base_url(region)
         .ok_or_else(|| CliError::Usage("the simulator serves no US region".to_owned()))?;
-    let key = ApiKey::from(simulator.read_only_key(region));
+    let key = ApiKey::from(simulator.read_only_key(region)).into();
     Ok(Source {
         key,
         region,

@@ -4,6 +4,7 @@ mod bench;
 mod bench_history;
 mod collect;
 mod crd;
+mod credential_args;
 mod diff;
 mod from_cluster;
 mod report;
