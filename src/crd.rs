@@ -643,6 +643,42 @@ pub struct CredentialStatus {
     /// How many other connections use this same credential (absent when none).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shared_with_count: Option<u64>,
+    /// The API key this connection used before the current one, and whether something still
+    /// uses it (JumpCloud revokes an administrator's previous key when a new one is made, and
+    /// logs each use of a revoked key).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous: Option<PreviousCredentialStatus>,
+}
+
+/// A replaced API key, watched for a while for uses: another integration that still has it.
+#[derive(KubeSchema, Deserialize, Serialize, Clone, Debug, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct PreviousCredentialStatus {
+    /// Fingerprint of the replaced key.
+    pub fingerprint: String,
+    /// Its administrator, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub administrator: Option<String>,
+    /// When the connection moved to the current key.
+    pub replaced_at: Time,
+    /// Uses of a revoked key of that administrator since then, from Directory Insights
+    /// (`admin_old_api_key_attempt`; of the newest 20 looked at each sync).
+    #[serde(default)]
+    pub uses: u64,
+    /// The newest of those uses.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_use: Option<OldKeyUseStatus>,
+}
+
+/// One use of a revoked key, as Directory Insights logged it.
+#[derive(KubeSchema, Deserialize, Serialize, Clone, Debug, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct OldKeyUseStatus {
+    pub time: Time,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_ip: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_agent: Option<String>,
 }
 
 #[derive(KubeSchema, Deserialize, Serialize, Clone, Debug, PartialEq, Eq, Default)]

@@ -22,6 +22,7 @@ pub mod control_status;
 pub mod credential_check;
 pub mod events;
 pub mod key_status;
+pub mod old_keys;
 pub mod plan;
 pub mod priority;
 pub mod rejection;
@@ -37,6 +38,7 @@ pub use key_status::{
     KeyCheck, KeyIdentity, READ_ONLY_ROLE, apply_key_check, apply_secret_problem,
     apply_secret_unreadable, set_token_expiry,
 };
+pub use old_keys::{OLD_KEY_USED, apply_old_key_attempts, old_key_question};
 pub use plan::{
     Inputs, KeyRequest, Plan, REJECTED_KEY_RETRY, SecretRead, SyncTrigger, decide, is_routine,
 };

@@ -340,4 +340,24 @@ async fn a_revoked_key_is_refused_and_logged_as_an_old_key_attempt() {
     assert_eq!(attempt["client_ip"], "203.0.113.7");
     assert_eq!(attempt["useragent"]["name"], "legacy-collector");
     assert_eq!(attempt["success"], false);
+
+    // Filtered on the event type, as the operator asks after a rotation.
+    let (status, _, filtered) = send(fresh.events(json!({
+        "service": ["directory"], "start_time": "2026-01-01T00:00:00Z",
+        "end_time": "2030-01-01T00:00:00Z",
+        "search_term": {"and": [{"event_type": "admin_old_api_key_attempt"}]},
+    })))
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(filtered.as_array().unwrap().len(), 1, "{filtered}");
+    let (status, _, _) = send(fresh.events(json!({
+        "service": ["directory"], "start_time": "2026-01-01T00:00:00Z",
+        "search_term": {"and": [{"client_ip": "203.0.113.7"}]},
+    })))
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::BAD_REQUEST,
+        "a filter the simulator cannot apply is refused, not ignored"
+    );
 }

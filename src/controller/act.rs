@@ -15,8 +15,8 @@ use crate::crd::{JumpCloudConnectionSpec, OrganizationStatus, SnapshotStatus};
 use crate::decide::control_status::ControlsEvaluation;
 use crate::decide::{KeyCheck, KeyIdentity, SharedCredential, SyncResult};
 use crate::jumpcloud::{
-    ClientConfig, Credential, JumpCloudClient, JumpCloudError, RetryPolicy, TokenCaches,
-    TokenRejection,
+    ClientConfig, Credential, JumpCloudClient, JumpCloudError, OldKeyAttempt, RetryPolicy,
+    TokenCaches, TokenRejection,
 };
 use crate::region::Region;
 use crate::report::policy_report::{ReportInput, SnapshotRef};
@@ -268,6 +268,9 @@ pub enum SyncOutcome {
         retry_after: Option<Duration>,
         /// The full control results of a successful sync, for the policy reports.
         report: Option<Box<ReportInput>>,
+        /// Uses of revoked keys since the connection's last key rotation, when asked
+        /// ([`crate::decide::old_key_question`]), newest first.
+        old_keys: Vec<OldKeyAttempt>,
     },
     KeyProblem(KeyCheck),
 }
@@ -288,6 +291,7 @@ fn sync_failure(error: &JumpCloudError) -> SyncOutcome {
         identity: None,
         retry_after: retry_after(error),
         report: None,
+        old_keys: Vec::new(),
     }
 }
 
@@ -309,6 +313,7 @@ pub async fn sync(
     timeout: Duration,
     evidence: &EvidenceTarget,
     connection: &ConnectionId,
+    old_key_since: Option<Timestamp>,
 ) -> SyncOutcome {
     let mut config = match endpoints.config(spec, spec.region, spec.org_id.as_deref()) {
         Ok(config) => config,
@@ -342,6 +347,7 @@ pub async fn sync(
                 identity: None,
                 retry_after: None,
                 report: None,
+                old_keys: Vec::new(),
             };
         }
         Ok(Ok(report)) => report,
@@ -358,6 +364,7 @@ pub async fn sync(
                     identity: None,
                     retry_after,
                     report: None,
+                    old_keys: Vec::new(),
                 },
             };
         }
@@ -398,6 +405,18 @@ pub async fn sync(
         ),
         Err(error) => Some(error.to_string()),
     };
+    // Asked after the commit: Directory Insights may be unlicensed or down, which must not
+    // fail a sync whose evidence is stored.
+    let old_keys = match old_key_since {
+        Some(since) => match client.old_key_attempts(since, jiff::Timestamp::now()).await {
+            Ok(attempts) => attempts,
+            Err(error) => {
+                tracing::warn!(%error, "cannot ask Directory Insights for uses of the previous key");
+                Vec::new()
+            }
+        },
+        None => Vec::new(),
+    };
     let manifest = report.manifest;
     let counts = snapshot
         .index
@@ -431,6 +450,7 @@ pub async fn sync(
         }),
         retry_after: None,
         report: policy_report,
+        old_keys,
     }
 }
 
@@ -440,5 +460,6 @@ pub fn write_failure(error: &CollectError) -> SyncOutcome {
         identity: None,
         retry_after: None,
         report: None,
+        old_keys: Vec::new(),
     }
 }

@@ -516,14 +516,8 @@ impl SyncRun<'_> {
                 Err(error) => tracing::warn!(%error, "cannot write the in-progress status"),
             }
         }
-        let mut outcome = run_sync(
-            self.ctx,
-            subject.namespace,
-            subject.name,
-            subject.spec,
-            self.api_key,
-        )
-        .await;
+        let old_key_since = decide::old_key_question(status, subject.now);
+        let mut outcome = run_sync(self.ctx, subject, self.api_key, old_key_since).await;
         let report = outcome.take_report();
         // lastSyncTime is when the attempt ended.
         let subject = Subject {
@@ -589,6 +583,7 @@ fn apply_sync_outcome(
             result,
             identity,
             retry_after,
+            old_keys,
             ..
         } => {
             if let Some(mut identity) = identity {
@@ -614,7 +609,8 @@ fn apply_sync_outcome(
                 } => Backoff::Failed { retry_after },
                 SyncResult::Failed { .. } => Backoff::Unchanged,
             };
-            let events = decide::apply_sync(status, &result, trigger, subject);
+            let mut events = decide::apply_sync(status, &result, trigger, subject);
+            events.extend(decide::apply_old_key_attempts(status, &old_keys));
             SyncStep {
                 backoff,
                 events,
@@ -626,11 +622,11 @@ fn apply_sync_outcome(
 
 async fn run_sync(
     ctx: &Context,
-    namespace: &str,
-    name: &str,
-    spec: &JumpCloudConnectionSpec,
+    subject: &Subject<'_>,
     api_key: &Credential,
+    old_key_since: Option<Timestamp>,
 ) -> SyncOutcome {
+    let (namespace, name, spec) = (subject.namespace, subject.name, subject.spec);
     let timeout = spec
         .intervals()
         .map(|i| i.timeout)
@@ -645,6 +641,7 @@ async fn run_sync(
                 timeout,
                 &ctx.settings.evidence,
                 &connection,
+                old_key_since,
             )
             .await
         }

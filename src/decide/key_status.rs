@@ -181,17 +181,25 @@ pub(super) fn secret_unreadable_message(error: &str, subject: &Subject<'_>) -> S
     )
 }
 
-fn key_status<'s>(
+/// The status of the credential with this fingerprint; a new one replaces the entry of the
+/// previous credential (remembered as `previous` when it was an accepted key, `now` being when).
+fn key_status_at<'s>(
     status: &'s mut JumpCloudConnectionStatus,
     fingerprint: &str,
+    now: Timestamp,
 ) -> &'s mut CredentialStatus {
     if status
         .credential
         .as_ref()
         .is_none_or(|key| key.fingerprint != fingerprint)
     {
+        let previous = status
+            .credential
+            .take()
+            .and_then(|old| super::old_keys::replaced(old, now));
         status.credential = Some(CredentialStatus {
             fingerprint: fingerprint.to_owned(),
+            previous,
             ..CredentialStatus::default()
         });
     }
@@ -231,7 +239,7 @@ pub fn apply_key_check(
             subject,
         ),
         KeyCheck::OrgIdRequired { organizations } => {
-            key_status(status, fingerprint).last_rejected_time = Some(Time(now));
+            key_status_at(status, fingerprint, subject.now).last_rejected_time = Some(Time(now));
             subject.set(
                 status,
                 Desired::new(
@@ -245,7 +253,7 @@ pub fn apply_key_check(
             );
         }
         KeyCheck::OrgNotAccessible { org_id } => {
-            key_status(status, fingerprint).last_rejected_time = Some(Time(now));
+            key_status_at(status, fingerprint, subject.now).last_rejected_time = Some(Time(now));
             subject.set(
                 status,
                 Desired::new(
@@ -299,7 +307,7 @@ fn apply_client_refused(
         && rejected_at_generation(status, fingerprint, subject.generation)
         && conditions::find(&status.conditions, KEY_VALID)
             .is_some_and(|c| c.reason == Reason::WrongRegion);
-    let key = key_status(status, fingerprint);
+    let key = key_status_at(status, fingerprint, subject.now);
     key.last_rejected_time = Some(Time(subject.now));
     if keep_wrong_region {
         return;
@@ -355,7 +363,7 @@ fn apply_accepted(
     identity: Option<&KeyIdentity>,
     subject: &Subject<'_>,
 ) {
-    let key = key_status(status, fingerprint);
+    let key = key_status_at(status, fingerprint, subject.now);
     key.last_accepted_time = Some(Time(subject.now));
     key.last_rejected_time = None;
     if let Some(identity) = identity {
@@ -455,7 +463,7 @@ fn apply_rejected(
         && rejected_at_generation(status, fingerprint, subject.generation)
         && conditions::find(&status.conditions, KEY_VALID)
             .is_some_and(|c| c.reason == Reason::WrongRegion);
-    let key = key_status(status, fingerprint);
+    let key = key_status_at(status, fingerprint, subject.now);
     key.last_rejected_time = Some(Time(now));
     if keep_wrong_region {
         return;
@@ -538,7 +546,7 @@ fn apply_inconclusive(
         .as_ref()
         .is_none_or(|key| key.fingerprint != fingerprint)
     {
-        key_status(status, fingerprint);
+        key_status_at(status, fingerprint, subject.now);
         subject.set(
             status,
             Desired::new(

@@ -28,8 +28,10 @@ use token::TokenCache;
 mod auth;
 mod insights;
 mod listing;
+mod old_keys;
 mod page_budget;
 mod token;
+pub use old_keys::{MAX_OLD_KEY_ATTEMPTS, OLD_KEY_EVENT, OldKeyAttempt};
 pub use page_budget::LARGE_PAGES_IN_MEMORY;
 pub use token::TokenCaches;
 

@@ -14,7 +14,8 @@ pub mod routes;
 
 pub use client::{
     ClientConfig, DEFAULT_MAX_PAGE_BYTES, DEFAULT_MAX_RECORD_BYTES, EventQuery, JumpCloudClient,
-    LARGE_PAGES_IN_MEMORY, ListRequest, Listing, Page, TokenCaches,
+    LARGE_PAGES_IN_MEMORY, ListRequest, Listing, MAX_OLD_KEY_ATTEMPTS, OLD_KEY_EVENT,
+    OldKeyAttempt, Page, TokenCaches,
 };
 pub use credential::{ClientCredentials, ClientCredentialsError, Credential, CredentialKind};
 pub use encodings::key_encodings;

@@ -111,6 +111,7 @@ pub struct Metrics {
     last_successful_sync: Family<HeadLabels, Gauge>,
     key_expiry: Family<HeadLabels, Gauge>,
     sync_interval: Family<HeadLabels, Gauge>,
+    old_key_uses: Family<HeadLabels, Gauge>,
     control_status: Family<ControlStatusLabels, Gauge>,
     /// The one `control_status` series of each control, so a change replaces it.
     control_series: Mutex<BTreeMap<ConnectionLabel, BTreeMap<&'static str, ControlResultLabel>>>,
@@ -197,6 +198,12 @@ impl Metrics {
             Unit::Seconds,
             sync_interval.clone(),
         );
+        let old_key_uses = Family::<HeadLabels, Gauge>::default();
+        registry.register(
+            "old_key_uses",
+            "Uses of each connection's previous, replaced API key since the rotation, from Directory Insights (admin_old_api_key_attempt): another integration still has it; absent when no key was replaced",
+            old_key_uses.clone(),
+        );
         let control_status = Family::<ControlStatusLabels, Gauge>::default();
         registry.register(
             "control_status",
@@ -209,6 +216,7 @@ impl Metrics {
             last_successful_sync,
             key_expiry,
             sync_interval,
+            old_key_uses,
             control_status,
             control_series: Mutex::new(BTreeMap::new()),
             sync_duration,
@@ -346,6 +354,7 @@ impl Metrics {
                 &self.sync_interval,
                 gauges.sync_interval.map(saturating_i64),
             ),
+            (&self.old_key_uses, gauges.old_key_uses.map(saturating_i64)),
         ] {
             match value {
                 Some(value) => {
@@ -448,6 +457,7 @@ impl Metrics {
             &self.last_successful_sync,
             &self.key_expiry,
             &self.sync_interval,
+            &self.old_key_uses,
         ] {
             family.remove(&HeadLabels {
                 namespace: label.namespace.clone(),
@@ -526,6 +536,7 @@ mod tests {
             last_successful_sync: Some(1_800_000_000),
             key_expiry: Some(1_900_000_000),
             sync_interval: Some(21_600),
+            old_key_uses: Some(2),
             head_sequence: Some(3),
             evidence: vec![("devices", 55)],
             control_results: None,
@@ -550,6 +561,7 @@ mod tests {
             "jumpcloud_operator_key_expiry_timestamp_seconds{namespace=\"team-a\",connection=\"prod\"} 1900000000",
             "jumpcloud_operator_sync_interval_seconds{namespace=\"team-a\",connection=\"prod\"} 21600",
             "jumpcloud_operator_evidence_head_sequence{namespace=\"team-a\",connection=\"prod\"} 3",
+            "jumpcloud_operator_old_key_uses{namespace=\"team-a\",connection=\"prod\"} 2",
             "jumpcloud_operator_control_status{namespace=\"team-a\",connection=\"prod\",control=\"JC-A\",status=\"pass\"} 1",
             "jumpcloud_operator_control_status{namespace=\"team-a\",connection=\"prod\",control=\"JC-B\",status=\"fail\"} 1",
         ] {

@@ -22,6 +22,8 @@ pub struct ConnectionGauges {
     pub key_expiry: Option<i64>,
     /// `spec.interval` in seconds (alerts compare the sync age with it).
     pub sync_interval: Option<u64>,
+    /// `status.credential.previous.uses`: uses of the replaced key since the rotation.
+    pub old_key_uses: Option<u64>,
     /// `status.evidence.snapshot.sequence`.
     pub head_sequence: Option<u64>,
     /// `status.evidence.counts`, with the kinds as bounded label values.
@@ -49,6 +51,11 @@ impl ConnectionGauges {
                 .and_then(|k| k.expires_at.as_ref())
                 .map(|t| t.0.as_second()),
             sync_interval: spec.intervals().ok().map(|i| i.sync.as_secs()),
+            old_key_uses: status
+                .credential
+                .as_ref()
+                .and_then(|k| k.previous.as_ref())
+                .map(|p| p.uses),
             head_sequence: evidence
                 .and_then(|e| e.snapshot.as_ref())
                 .map(|s| s.sequence),

@@ -189,7 +189,7 @@ impl JumpCloudClient {
         .boxed()
     }
 
-    async fn post_insights(
+    pub(super) async fn post_insights(
         &self,
         label: &str,
         route: &str,

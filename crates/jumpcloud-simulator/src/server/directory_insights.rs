@@ -37,6 +37,36 @@ pub(super) struct EventQuery {
     pub(super) sort: Option<String>,
     pub(super) search_after: Option<Vec<Value>>,
     pub(super) fields: Option<Vec<String>>,
+    /// `{"and"|"or": [{"event_type": "..."}, ...]}`; only `event_type` terms are served.
+    pub(super) search_term: Option<Value>,
+}
+
+/// The event types a `search_term` asks for (`None`: no filter). Terms on other fields are
+/// refused rather than ignored: a filter the simulator cannot apply must not look applied.
+fn event_types(search_term: Option<&Value>) -> Result<Option<Vec<String>>, String> {
+    let Some(term) = search_term else {
+        return Ok(None);
+    };
+    let Some((_, terms)) = term
+        .as_object()
+        .filter(|o| o.len() == 1)
+        .and_then(|o| o.iter().next())
+        .filter(|(op, _)| matches!(op.as_str(), "and" | "or"))
+    else {
+        return Err("search_term must be {\"and\"|\"or\": [terms]}".to_owned());
+    };
+    let mut types = Vec::new();
+    for term in terms.as_array().into_iter().flatten() {
+        match term
+            .as_object()
+            .and_then(|o| o.get("event_type"))
+            .and_then(Value::as_str)
+        {
+            Some(t) if term.as_object().is_some_and(|o| o.len() == 1) => types.push(t.to_owned()),
+            _ => return Err("the simulator filters search_term on event_type only".to_owned()),
+        }
+    }
+    Ok(Some(types))
 }
 
 /// Faults that change how `POST /events` pages.
@@ -117,11 +147,20 @@ pub(super) fn events(
             _ => return bad("search_after must be [timestamp, id] as returned in X-Search_after"),
         },
     };
+    let types = match event_types(query.search_term.as_ref()) {
+        Ok(types) => types,
+        Err(message) => return bad(&message),
+    };
     let (start_ms, end_ms) = (start.as_millisecond(), end.as_millisecond());
     let wanted = |e: &Event| {
-        all || services
+        (all || services
             .iter()
-            .any(|s| s == e.service || (s == "alert" && e.service == "alerts"))
+            .any(|s| s == e.service || (s == "alert" && e.service == "alerts")))
+            && types.as_ref().is_none_or(|types| {
+                types
+                    .iter()
+                    .any(|t| e.raw.contains(&format!("\"event_type\":\"{t}\"")))
+            })
     };
     if count_only {
         let count: usize = orgs
