@@ -994,6 +994,7 @@ async fn invalid_manifests_are_refused_by_the_schema_with_the_field_named() {
         "connection.yaml",
         "connection-eu.yaml",
         "connection-multi-tenant.yaml",
+        "connection-service-account.yaml",
     ] {
         for ns in ["compliance", "msp"] {
             env.namespace(ns).await;

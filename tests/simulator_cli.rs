@@ -66,6 +66,24 @@ async fn simulate_subcommand_prints_urls_and_writes_credentials_without_leaking_
     assert_eq!(response.status(), StatusCode::OK);
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["totalCount"], 5);
+    // The service account's client id and secret are in the file too, and get a token.
+    let account = written["regions"]["us"]["service_accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["role_name"] == "Read Only")
+        .unwrap()
+        .clone();
+    let secret = account["secrets"][0]["secret"].as_str().unwrap().to_owned();
+    let token = reqwest::Client::new()
+        .post(format!("{us}/oauth2/token"))
+        .basic_auth(account["client_id"].as_str().unwrap(), Some(&secret))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("grant_type=client_credentials&scope=api")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(token.status(), StatusCode::OK);
 
     // SIGTERM-free stop that works everywhere; then check nothing printed a key.
     child.kill().unwrap();
@@ -81,5 +99,6 @@ async fn simulate_subcommand_prints_urls_and_writes_credentials_without_leaking_
             assert!(!printed.contains(&k[..12]));
         }
     }
+    assert!(!printed.contains(&secret), "a client secret was printed");
     assert!(printed.contains("Read Only"), "{printed}");
 }

@@ -26,7 +26,8 @@ pub enum SizePreset {
 ///
 /// Prints one JSON line to stdout with the base URL of every region
 /// (`{"regions":{"us":"http://127.0.0.1:PORT"},...}`); point the client at it with `--base-url`.
-/// API keys are never printed: use `--credentials-file` to get them (written with mode 0600).
+/// API keys and client secrets are never printed: use `--credentials-file` to get them
+/// (written with mode 0600).
 /// The control API (revoke keys, inject faults, read counters) lives under `/__simulator/`.
 #[derive(Debug, clap::Args)]
 pub struct SimulateArgs {
@@ -221,12 +222,26 @@ fn write_credentials(simulator: &Simulator, path: &std::path::Path) -> std::io::
                        "key_expires_at": a.key_expires_at, "org_ids": a.org_ids})
             })
             .collect();
+        let service_accounts: Vec<_> = simulator
+            .service_accounts(region)
+            .into_iter()
+            .map(|a| {
+                let secrets: Vec<_> = a
+                    .secrets
+                    .iter()
+                    .map(|(id, secret)| json!({"id": id, "secret": secret.expose_secret()}))
+                    .collect();
+                json!({"id": a.id, "client_id": a.client_id, "name": a.name,
+                       "role_name": a.role_name, "secrets": secrets})
+            })
+            .collect();
         let base_url = simulator
             .base_url(region)
             .map(|u| u.as_str().trim_end_matches('/').to_string());
         regions.insert(
             region.to_string(),
-            json!({"base_url": base_url, "org_id": simulator.org_id(region), "admins": admins}),
+            json!({"base_url": base_url, "org_id": simulator.org_id(region), "admins": admins,
+                   "service_accounts": service_accounts}),
         );
     }
     let body = serde_json::to_vec_pretty(&json!({"regions": regions}))?;
