@@ -167,6 +167,26 @@ def flatten_rules(role: dict[str, Any]) -> set[tuple[str, str, str]]:
     return flat
 
 
+def aggregated_roles(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The ClusterRoles for people (`rbac.aggregateTo*`), aggregated into view / edit / admin."""
+    return [
+        role for role in of_kind(objects, "ClusterRole")
+        if any(key.startswith("rbac.authorization.k8s.io/aggregate-to-") for key in role["metadata"]["labels"])
+    ]
+
+
+def operator_roles(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The Roles and ClusterRoles bound to the operator's ServiceAccount: what the operator may do."""
+    bound = {
+        (binding["roleRef"]["kind"], binding["roleRef"]["name"], binding["metadata"].get("namespace"))
+        for binding in of_kind(objects, "RoleBinding") + of_kind(objects, "ClusterRoleBinding")
+    }
+    return [
+        role for role in of_kind(objects, "Role") + of_kind(objects, "ClusterRole")
+        if (role["kind"], role["metadata"]["name"], role["metadata"].get("namespace")) in bound
+    ]
+
+
 def missing_record(message: str) -> None:
     """A record the end-to-end tests write is missing: a skip when only the chart tests run, a
     failure under `.ci/run` (JUMPCLOUD_OPERATOR_REQUIRE_RECORDS=1), where `cargo test` ran first,
@@ -312,7 +332,7 @@ def test_two_replicas_keep_leader_election_and_roll(chart: helm.Chart) -> None:
     objects = render(chart, VALUE_SETS["replicas-2"])
     deployment = one(objects, "Deployment")
     assert deployment["spec"]["replicas"] == 2
-    assert "strategy" not in deployment["spec"], "leader election makes a rolling update safe"
+    assert deployment["spec"]["strategy"] == {"type": "RollingUpdate"}, "leader election and RWX make a rolling update safe"
     assert "--leader-election=true" in container(objects)["args"]
     budget = one(objects, "PodDisruptionBudget")["spec"]
     assert budget["maxUnavailable"] == 1
@@ -345,7 +365,8 @@ def test_rbac_is_exactly_what_the_operator_calls(chart: helm.Chart, name: str) -
     service_account = one(objects, "ServiceAccount")["metadata"]["name"]
 
     evidence_roles = [role for role in of_kind(objects, "ClusterRole") if role["metadata"]["name"].endswith("-evidence")]
-    cluster_roles = [role for role in of_kind(objects, "ClusterRole") if role not in evidence_roles]
+    people_roles = aggregated_roles(objects)
+    cluster_roles = [role for role in of_kind(objects, "ClusterRole") if role not in evidence_roles + people_roles]
     roles = of_kind(objects, "Role")
     # The evidence endpoint's reviews are cluster-scoped: a ClusterRole also with watchNamespaces.
     assert len(evidence_roles) == 1
@@ -395,11 +416,18 @@ def test_policy_reports_value_is_the_flag(chart: helm.Chart, mode: str) -> None:
 @pytest.mark.parametrize("name", VALUE_SETS)
 def test_no_wildcards_no_delete_no_crd_access(chart: helm.Chart, name: str) -> None:
     objects = render(chart, VALUE_SETS[name])
-    for role in of_kind(objects, "Role") + of_kind(objects, "ClusterRole"):
+    people = aggregated_roles(objects)
+    assert len(operator_roles(objects)) + len(people) == len(of_kind(objects, "Role") + of_kind(objects, "ClusterRole")), "every other role is bound to the operator"
+    for role in operator_roles(objects):
         for group, resource, verb in flatten_rules(role):
             assert "*" not in (group, resource, verb)
             assert verb not in {"delete", "deletecollection", "escalate", "bind", "impersonate"}
             assert group != "apiextensions.k8s.io"
+    # The roles for people reach connections only: no Secrets, no CRDs, no privilege verbs.
+    for role in people:
+        for group, resource, verb in flatten_rules(role):
+            assert (group, resource.split("/")[0]) == (GROUP, "jumpcloudconnections"), role["metadata"]["name"]
+            assert verb not in {"escalate", "bind", "impersonate", "*"}
 
 
 # ---------------------------------------------------------------- storage, signing, service monitor, network policy
@@ -607,7 +635,6 @@ BAD_VALUES = [
     ({"image": {"digest": "latest"}}, "/image/digest"),
     ({"imag": {"tag": "1"}}, "imag"),
     ({"replicaCount": -1}, "/replicaCount"),
-    ({"replicaCount": 2, "leaderElection": {"enabled": False}}, "/replicaCount"),
     ({"leaderElection": {"enabled": True, "leaseDuration": "15 seconds"}}, "/leaderElection/leaseDuration"),
     ({"watchNamespaces": ["Team_A"]}, "/watchNamespaces/0"),
     ({"watchNamespaces": "team-a"}, "/watchNamespaces"),
@@ -653,7 +680,13 @@ def test_schema_is_draft_07_and_closes_our_objects() -> None:
     assert schema["$schema"] == "http://json-schema.org/draft-07/schema#"
 
     # Kubernetes' own types (EnvVar) stay open: the API server checks them.
-    kubernetes_objects = {"#/properties/extraEnv/items"}
+    kubernetes_objects = {
+        "#/properties/extraEnv/items",
+        "#/properties/extraVolumes/items",
+        "#/properties/extraVolumeMounts/items",
+        # Resource names are open: ephemeral-storage, hugepages-*, extended resources.
+        "#/definitions/resourceList",
+    }
 
     def walk(node: Any, where: str) -> None:
         if isinstance(node, dict):
@@ -783,7 +816,8 @@ def test_chart_rbac_equals_the_calls_the_operator_made_end_to_end(chart: helm.Ch
             used.add((call["group"], resource, call["verb"]))
     objects = render(chart, {})
     granted = set()
-    for role in of_kind(objects, "ClusterRole") + of_kind(objects, "Role"):
+    # The roles bound to the operator; the aggregated roles are for people.
+    for role in operator_roles(objects):
         granted |= flatten_rules(role)
     assert used - granted == set(), "the operator made calls the chart does not allow"
     assert granted - used == set(), "the chart grants verbs the operator never used"
