@@ -24,7 +24,11 @@ by deployment.yaml, so `helm install`, `helm upgrade` and `helm template` all st
 {{- with index ($.Values.resources | default dict) $section }}
 {{- if hasKey . "memory" }}
 {{- $memory := toString .memory }}
-{{- if regexMatch `^[0-9]+(\.[0-9]+)?([eE][0-9]+)?$` $memory }}
+{{- /* YAML numbers arrive as float64: print a whole one as an integer, not 5.36870912e+08. */}}
+{{- if and (kindIs "float64" .memory) (eq (float64 (int64 .memory)) .memory) }}
+{{- $memory = printf "%d" (int64 .memory) }}
+{{- end }}
+{{- if regexMatch `^[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?$` $memory }}
 {{- fail (printf "resources.%s.memory is %s without a unit, which Kubernetes reads as %s bytes: write it with a unit, for example %sMi." $section $memory $memory $memory) }}
 {{- end }}
 {{- if regexMatch `^[0-9]+(\.[0-9]+)?m$` $memory }}
