@@ -915,6 +915,16 @@ def test_extra_args_refuse_flags_the_chart_sets(chart: helm.Chart, arg: str, val
     assert f"extraArgs has {arg.split('=')[0]}, which the chart sets from the value {value}" in message
 
 
+@pytest.mark.parametrize(
+    "name,value",
+    [("RUST_LOG", "logging.level"), ("JUMPCLOUD_OPERATOR_EVIDENCE_STORE", "evidence.storage"),
+     ("JUMPCLOUD_OPERATOR_WATCH_NAMESPACES", "watchNamespaces")],
+)
+def test_extra_env_refuses_variables_the_chart_sets(chart: helm.Chart, name: str, value: str) -> None:
+    message = render_error(chart, {"extraEnv": [{"name": name, "value": "x"}]})
+    assert f"extraEnv has {name}, which the chart sets from the value {value}" in message
+
+
 def test_schema_refuses_malformed_extras(chart: helm.Chart) -> None:
     for values, path in [
         ({"extraArgs": ["concurrency=8"]}, "/extraArgs/0"),

@@ -43,6 +43,14 @@ by deployment.yaml, so `helm install`, `helm upgrade` and `helm template` all st
 {{- /* clap refuses a flag given twice, and a flag would silently win over its environment
        variable: a chart-managed setting goes through its value. */}}
 {{- $managed := dict "--metrics-port" "metrics.port" "--health-port" "health.port" "--evidence-port" "evidence.endpoint.port" "--evidence-endpoint" "evidence.endpoint.enabled" "--log-format" "logging.format" "--log-level" "logging.level" "--leader-election" "leaderElection.enabled" "--leader-election-namespace" "leaderElection" "--leader-election-lease-duration" "leaderElection.leaseDuration" "--leader-election-renew-margin" "leaderElection.renewMargin" "--leader-election-retry-period" "leaderElection.retryPeriod" "--policy-reports" "policyReports" "--connection-selector" "connectionSelector" "--selector" "connectionSelector" "--secret-selector" "secretSelector" "--watch-namespaces" "watchNamespaces" "--evidence-store" "evidence.storage" "--signing-key-file" "evidence.signing" }}
+{{- /* The same for the environment: these variables are set by the chart, or read by a flag the
+       chart always passes (a flag wins over its variable, so the variable would do nothing). */}}
+{{- $managedEnv := dict "RUST_LOG" "logging.level" "JUMPCLOUD_OPERATOR_LOG_FORMAT" "logging.format" "JUMPCLOUD_OPERATOR_METRICS_PORT" "metrics.port" "JUMPCLOUD_OPERATOR_HEALTH_PORT" "health.port" "JUMPCLOUD_OPERATOR_EVIDENCE_PORT" "evidence.endpoint.port" "JUMPCLOUD_OPERATOR_EVIDENCE_ENDPOINT" "evidence.endpoint.enabled" "JUMPCLOUD_OPERATOR_LEADER_ELECTION" "leaderElection.enabled" "JUMPCLOUD_OPERATOR_POLICY_REPORTS" "policyReports" "JUMPCLOUD_OPERATOR_CONNECTION_SELECTOR" "connectionSelector" "JUMPCLOUD_OPERATOR_SECRET_SELECTOR" "secretSelector" "JUMPCLOUD_OPERATOR_WATCH_NAMESPACES" "watchNamespaces" "JUMPCLOUD_OPERATOR_EVIDENCE_STORE" "evidence.storage" "JUMPCLOUD_OPERATOR_SIGNING_KEY_FILE" "evidence.signing" "POD_NAME" "(the pod's name, always set)" "POD_NAMESPACE" "(the pod's namespace, always set)" }}
+{{- range $var := .Values.extraEnv }}
+{{- if hasKey $managedEnv $var.name }}
+{{- fail (printf "extraEnv has %s, which the chart sets from the value %s: set that value instead." $var.name (get $managedEnv $var.name)) }}
+{{- end }}
+{{- end }}
 {{- range $arg := .Values.extraArgs }}
 {{- $flag := regexReplaceAll `=.*$` (toString $arg) "" }}
 {{- if hasKey $managed $flag }}
