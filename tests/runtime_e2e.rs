@@ -728,6 +728,78 @@ async fn sigterm_finishes_the_sync_in_flight_and_kill_publishes_nothing() {
     );
 }
 
+/// What the kubelet does when a sync outlasts `terminationGracePeriodSeconds`: SIGTERM, the
+/// operator keeps the sync in flight, then SIGKILL. Nothing is published, the store still
+/// verifies (the dead sync's blobs are unreferenced, never a problem), and the next operator
+/// runs the sync again and commits it: the chart's grace period need not cover `spec.timeout`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_then_kill_mid_sync_publishes_nothing_and_the_next_operator_commits_it() {
+    use jumpcloud_operator::store::verify::verify_connection;
+    use jumpcloud_simulator::control::{Fault, FaultKind};
+    let env = Env::without_operator(&[Region::Us], true).await;
+    let key = env.read_only_key(Region::Us);
+    env.secret("team-a", "jc", &[("api-key", &key)]).await;
+
+    // The devices listing hangs past any grace period; the kinds before it are already stored.
+    env.control(Region::Us)
+        .inject(Fault::new(FaultKind::Delay { delay_ms: 60_000 }).on_path("/api/systems"))
+        .await
+        .unwrap();
+    let mut op = Proc::spawn(&env, "op-a", &["--leader-election=false"]);
+    env.connection("team-a", "prod", spec("jc")).await;
+    wait_fault_taken(&env).await;
+    op.signal("-TERM");
+    op.wait_for_log(
+        "shutdown requested; finishing in-flight reconciles",
+        DEFAULT_WAIT,
+    )
+    .await;
+    assert!(
+        op.child.try_wait().expect("status").is_none(),
+        "the operator must keep the sync in flight after SIGTERM:\n{}",
+        tail(&op.log(), 30)
+    );
+    op.signal("-KILL");
+    let _ = op.wait().await;
+
+    assert!(
+        env.latest_snapshot("team-a", "prod").await.is_none(),
+        "a sync killed after SIGTERM published a manifest"
+    );
+    let store = env.store("team-a", "prod");
+    let report = verify_connection(&store, None)
+        .await
+        .expect("store readable");
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
+    assert_eq!(report.snapshots, 0);
+    assert!(
+        report.blobs > 0,
+        "the killed sync should have stored some evidence before the hang"
+    );
+
+    // The next operator (the next leader) sees the sync still due and commits it.
+    env.control(Region::Us).clear_faults().await.unwrap();
+    let mut op = Proc::spawn(&env, "op-b", &["--leader-election=false"]);
+    env.wait_condition(
+        "team-a",
+        "prod",
+        "Synced",
+        "True",
+        "Succeeded",
+        DEFAULT_WAIT,
+    )
+    .await;
+    let snapshot = env.latest_snapshot("team-a", "prod").await;
+    assert!(snapshot.is_some(), "the retried sync committed no snapshot");
+    let report = verify_connection(&store, None)
+        .await
+        .expect("store readable");
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
+    assert_eq!(report.snapshots, 1);
+    op.signal("-TERM");
+    assert!(op.wait().await.success(), "{}", tail(&op.log(), 30));
+}
+
 /// Another holder in the Lease (e.g. a standby took over after a renewal came too late): the
 /// leader stops its controller and exits non-zero so the pod restarts clean.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

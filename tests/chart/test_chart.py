@@ -65,6 +65,16 @@ VALUE_SETS: dict[str, dict[str, Any]] = {
     "policyreport-only": {"policyReports": "policyreport", "watchNamespaces": ["team-a"]},
     "openreports-only": {"policyReports": "openreports"},
     "replicas-2": {"replicaCount": 2, "evidence": {"pvc": {"accessModes": ["ReadWriteMany"]}}},
+    "extras": {
+        "extraArgs": ["--concurrency=8"],
+        "extraEnv": [{"name": "HTTPS_PROXY", "value": "http://proxy.internal:3128"}],
+        "extraVolumes": [{"name": "s3-ca", "configMap": {"name": "s3-ca-bundle"}}],
+        "extraVolumeMounts": [{"name": "s3-ca", "mountPath": "/etc/ssl/s3", "readOnly": True}],
+        "replicaCount": 3,
+        "podDisruptionBudget": {"minAvailable": 2, "maxUnavailable": None},
+        "evidence": {"storage": "s3", "s3": {"bucket": "acme-evidence"}},
+        "rbac": {"aggregateToView": False},
+    },
     "signing-and-existing-claim": {
         "evidence": {"signing": {"enabled": True, "secretName": "evidence-signing"}, "pvc": {"existingClaim": "old-evidence"}},
         "image": {"digest": "sha256:" + "ab" * 32},
@@ -165,6 +175,26 @@ def flatten_rules(role: dict[str, Any]) -> set[tuple[str, str, str]]:
                 for verb in rule["verbs"]:
                     flat.add((group, resource, verb))
     return flat
+
+
+def aggregated_roles(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The ClusterRoles for people (`rbac.aggregateTo*`), aggregated into view / edit / admin."""
+    return [
+        role for role in of_kind(objects, "ClusterRole")
+        if any(key.startswith("rbac.authorization.k8s.io/aggregate-to-") for key in role["metadata"]["labels"])
+    ]
+
+
+def operator_roles(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The Roles and ClusterRoles bound to the operator's ServiceAccount: what the operator may do."""
+    bound = {
+        (binding["roleRef"]["kind"], binding["roleRef"]["name"], binding["metadata"].get("namespace"))
+        for binding in of_kind(objects, "RoleBinding") + of_kind(objects, "ClusterRoleBinding")
+    }
+    return [
+        role for role in of_kind(objects, "Role") + of_kind(objects, "ClusterRole")
+        if (role["kind"], role["metadata"]["name"], role["metadata"].get("namespace")) in bound
+    ]
 
 
 def missing_record(message: str) -> None:
@@ -312,7 +342,7 @@ def test_two_replicas_keep_leader_election_and_roll(chart: helm.Chart) -> None:
     objects = render(chart, VALUE_SETS["replicas-2"])
     deployment = one(objects, "Deployment")
     assert deployment["spec"]["replicas"] == 2
-    assert "strategy" not in deployment["spec"], "leader election makes a rolling update safe"
+    assert deployment["spec"]["strategy"] == {"type": "RollingUpdate"}, "leader election and RWX make a rolling update safe"
     assert "--leader-election=true" in container(objects)["args"]
     budget = one(objects, "PodDisruptionBudget")["spec"]
     assert budget["maxUnavailable"] == 1
@@ -345,7 +375,8 @@ def test_rbac_is_exactly_what_the_operator_calls(chart: helm.Chart, name: str) -
     service_account = one(objects, "ServiceAccount")["metadata"]["name"]
 
     evidence_roles = [role for role in of_kind(objects, "ClusterRole") if role["metadata"]["name"].endswith("-evidence")]
-    cluster_roles = [role for role in of_kind(objects, "ClusterRole") if role not in evidence_roles]
+    people_roles = aggregated_roles(objects)
+    cluster_roles = [role for role in of_kind(objects, "ClusterRole") if role not in evidence_roles + people_roles]
     roles = of_kind(objects, "Role")
     # The evidence endpoint's reviews are cluster-scoped: a ClusterRole also with watchNamespaces.
     assert len(evidence_roles) == 1
@@ -395,11 +426,18 @@ def test_policy_reports_value_is_the_flag(chart: helm.Chart, mode: str) -> None:
 @pytest.mark.parametrize("name", VALUE_SETS)
 def test_no_wildcards_no_delete_no_crd_access(chart: helm.Chart, name: str) -> None:
     objects = render(chart, VALUE_SETS[name])
-    for role in of_kind(objects, "Role") + of_kind(objects, "ClusterRole"):
+    people = aggregated_roles(objects)
+    assert len(operator_roles(objects)) + len(people) == len(of_kind(objects, "Role") + of_kind(objects, "ClusterRole")), "every other role is bound to the operator"
+    for role in operator_roles(objects):
         for group, resource, verb in flatten_rules(role):
             assert "*" not in (group, resource, verb)
             assert verb not in {"delete", "deletecollection", "escalate", "bind", "impersonate"}
             assert group != "apiextensions.k8s.io"
+    # The roles for people reach connections only: no Secrets, no CRDs, no privilege verbs.
+    for role in people:
+        for group, resource, verb in flatten_rules(role):
+            assert (group, resource.split("/")[0]) == (GROUP, "jumpcloudconnections"), role["metadata"]["name"]
+            assert verb not in {"escalate", "bind", "impersonate", "*"}
 
 
 # ---------------------------------------------------------------- storage, signing, service monitor, network policy
@@ -607,7 +645,6 @@ BAD_VALUES = [
     ({"image": {"digest": "latest"}}, "/image/digest"),
     ({"imag": {"tag": "1"}}, "imag"),
     ({"replicaCount": -1}, "/replicaCount"),
-    ({"replicaCount": 2, "leaderElection": {"enabled": False}}, "/replicaCount"),
     ({"leaderElection": {"enabled": True, "leaseDuration": "15 seconds"}}, "/leaderElection/leaseDuration"),
     ({"watchNamespaces": ["Team_A"]}, "/watchNamespaces/0"),
     ({"watchNamespaces": "team-a"}, "/watchNamespaces"),
@@ -653,7 +690,13 @@ def test_schema_is_draft_07_and_closes_our_objects() -> None:
     assert schema["$schema"] == "http://json-schema.org/draft-07/schema#"
 
     # Kubernetes' own types (EnvVar) stay open: the API server checks them.
-    kubernetes_objects = {"#/properties/extraEnv/items"}
+    kubernetes_objects = {
+        "#/properties/extraEnv/items",
+        "#/properties/extraVolumes/items",
+        "#/properties/extraVolumeMounts/items",
+        # Resource names are open: ephemeral-storage, hugepages-*, extended resources.
+        "#/definitions/resourceList",
+    }
 
     def walk(node: Any, where: str) -> None:
         if isinstance(node, dict):
@@ -783,7 +826,253 @@ def test_chart_rbac_equals_the_calls_the_operator_made_end_to_end(chart: helm.Ch
             used.add((call["group"], resource, call["verb"]))
     objects = render(chart, {})
     granted = set()
-    for role in of_kind(objects, "ClusterRole") + of_kind(objects, "Role"):
+    # The roles bound to the operator; the aggregated roles are for people.
+    for role in operator_roles(objects):
         granted |= flatten_rules(role)
     assert used - granted == set(), "the operator made calls the chart does not allow"
     assert granted - used == set(), "the chart grants verbs the operator never used"
+
+
+# ---------------------------------------------------------------- issue 18: what a new user trips over
+
+
+def render_error(chart: helm.Chart, values: dict[str, Any]) -> str:
+    """The message `helm install` would stop with for these values (they pass the schema)."""
+    chart.validate_schema(copy.deepcopy(values))
+    with pytest.raises(helm.HelmError) as caught:
+        chart.render(copy.deepcopy(values), name=RELEASE, namespace=NAMESPACE, is_install=True)
+    return str(caught.value)
+
+
+def strategy(values: dict[str, Any], chart: helm.Chart) -> dict[str, Any]:
+    return one(render(chart, values), "Deployment")["spec"]["strategy"]
+
+
+def test_a_single_node_claim_recreates_and_shared_storage_rolls(chart: helm.Chart) -> None:
+    # A rolling update would start the new pod while the old one holds a ReadWriteOnce volume:
+    # on another node it waits on Multi-Attach until the rollout times out.
+    recreate = {"type": "Recreate"}
+    assert strategy({}, chart) == recreate, "default: a ReadWriteOnce claim"
+    assert strategy({"evidence": {"pvc": {"accessModes": ["ReadWriteOncePod"]}}}, chart) == recreate
+    assert strategy({"evidence": {"pvc": {"existingClaim": "old-evidence"}}}, chart) == recreate
+    roll = {"type": "RollingUpdate"}
+    assert strategy({"evidence": {"pvc": {"accessModes": ["ReadWriteMany"]}}}, chart) == roll
+    assert strategy({"evidence": {"pvc": {"accessModes": ["ReadWriteOnce", "ReadWriteMany"]}}}, chart) == roll
+    assert strategy({"evidence": {"storage": "s3", "s3": {"bucket": "acme-evidence"}}}, chart) == roll
+    # Without leader election two pods must never overlap, whatever the storage.
+    assert strategy({"leaderElection": {"enabled": False}, "evidence": {"storage": "s3", "s3": {"bucket": "acme-evidence"}}}, chart) == recreate
+
+
+def test_grace_period_is_the_value_and_the_docs_say_a_longer_sync_is_abandoned_safely(chart: helm.Chart) -> None:
+    pod = one(render(chart, {"terminationGracePeriodSeconds": 120}), "Deployment")["spec"]["template"]["spec"]
+    assert pod["terminationGracePeriodSeconds"] == 120
+    # The chart does not claim a grace period longer than spec.timeout (15m by default) is needed:
+    # a sync cut short publishes nothing (runtime_e2e: sigterm_then_kill_mid_sync_...).
+    readme = " ".join((CHART_DIR / "README.md").read_text().split())
+    assert "must exceed the longest" not in readme
+    shutdown = readme.split("- **Shutdown and the grace period.**", 1)[1].split(" - **", 1)[0]
+    for expected in ["`terminationGracePeriodSeconds` (60)", "A sync cut short publishes nothing", "`spec.timeout`",
+                     "the next leader sees the sync still due and runs it again", "We chose to make abandoning safe"]:
+        assert expected in shutdown, expected
+    values_text = (CHART_DIR / "values.yaml").read_text()
+    comment = " ".join(values_text.split("terminationGracePeriodSeconds:", 1)[0].rsplit("\n\n", 1)[1].split())
+    assert "publishes nothing" in comment and "need not exceed `spec.timeout`" in comment
+
+
+def test_notes_create_the_key_secret_from_a_file_not_the_command_line(chart: helm.Chart) -> None:
+    text = notes(chart, {})
+    assert "create secret generic jumpcloud-api-key --from-file=api-key=./key.txt" in text
+    assert "--from-literal" not in text
+    for example in ["examples/connection.yaml", "examples/gitops/README.md", "README.md"]:
+        assert "--from-literal" not in (REPO / example).read_text(), example
+
+
+def test_notes_recommend_watch_namespaces_when_cluster_wide(chart: helm.Chart) -> None:
+    assert "may read every Secret in every namespace" in notes(chart, {})
+    assert "may read every Secret" not in notes(chart, VALUE_SETS["watch-namespaces"])
+
+
+def test_extra_args_env_volumes_and_mounts_are_appended(chart: helm.Chart) -> None:
+    objects = render(chart, VALUE_SETS["extras"])
+    main = container(objects)
+    default = container(render(chart, {}))
+    assert main["args"][-1] == "--concurrency=8"
+    assert main["args"][: len(default["args"])] == [arg for arg in default["args"]], "the chart's own arguments come first"
+    assert main["env"][-1] == {"name": "HTTPS_PROXY", "value": "http://proxy.internal:3128"}
+    assert main["volumeMounts"][-1] == {"name": "s3-ca", "mountPath": "/etc/ssl/s3", "readOnly": True}
+    assert {"name": "tmp", "mountPath": "/tmp"} in main["volumeMounts"]
+    pod = one(objects, "Deployment")["spec"]["template"]["spec"]
+    assert pod["volumes"][-1] == {"name": "s3-ca", "configMap": {"name": "s3-ca-bundle"}}
+
+
+@pytest.mark.parametrize(
+    "arg,value",
+    [("--log-level=debug", "logging.level"), ("--leader-election=false", "leaderElection.enabled"),
+     ("--selector=shard=b", "connectionSelector"), ("--watch-namespaces=a", "watchNamespaces")],
+)
+def test_extra_args_refuse_flags_the_chart_sets(chart: helm.Chart, arg: str, value: str) -> None:
+    message = render_error(chart, {"extraArgs": [arg]})
+    assert f"extraArgs has {arg.split('=')[0]}, which the chart sets from the value {value}" in message
+
+
+@pytest.mark.parametrize(
+    "name,value",
+    [("RUST_LOG", "logging.level"), ("JUMPCLOUD_OPERATOR_EVIDENCE_STORE", "evidence.storage"),
+     ("JUMPCLOUD_OPERATOR_WATCH_NAMESPACES", "watchNamespaces")],
+)
+def test_extra_env_refuses_variables_the_chart_sets(chart: helm.Chart, name: str, value: str) -> None:
+    message = render_error(chart, {"extraEnv": [{"name": name, "value": "x"}]})
+    assert f"extraEnv has {name}, which the chart sets from the value {value}" in message
+
+
+def test_schema_refuses_malformed_extras(chart: helm.Chart) -> None:
+    for values, path in [
+        ({"extraArgs": ["concurrency=8"]}, "/extraArgs/0"),
+        ({"extraArgs": "--concurrency=8"}, "/extraArgs"),
+        ({"extraVolumes": [{"configMap": {"name": "x"}}]}, "/extraVolumes/0"),
+        ({"extraVolumeMounts": [{"name": "x", "mountPath": "relative"}]}, "/extraVolumeMounts/0/mountPath"),
+        ({"podDisruptionBudget": {"maxUnavailable": "half"}}, "/podDisruptionBudget/maxUnavailable"),
+        ({"podDisruptionBudget": {"maxUnavalable": 1}}, "maxUnavalable"),
+        ({"rbac": {"aggregateToView": "yes"}}, "/rbac/aggregateToView"),
+    ]:
+        with pytest.raises(helm.HelmValuesError) as caught:
+            chart.validate_schema(values)
+        assert path in str(caught.value), (values, str(caught.value))
+
+
+def test_pod_disruption_budget_values(chart: helm.Chart) -> None:
+    budget = one(render(chart, VALUE_SETS["extras"]), "PodDisruptionBudget")["spec"]
+    assert budget["minAvailable"] == 2 and "maxUnavailable" not in budget
+    budget = one(render(chart, {"replicaCount": 4, "evidence": {"pvc": {"accessModes": ["ReadWriteMany"]}}, "podDisruptionBudget": {"maxUnavailable": "50%"}}), "PodDisruptionBudget")["spec"]
+    assert budget["maxUnavailable"] == "50%" and "minAvailable" not in budget
+    assert of_kind(render(chart, {"replicaCount": 2, "podDisruptionBudget": {"enabled": False}}), "PodDisruptionBudget") == []
+    assert of_kind(render(chart, {}), "PodDisruptionBudget") == [], "one replica gets no budget"
+
+
+@pytest.mark.parametrize(
+    "replicas,budget,setting",
+    [
+        (1, {"minAvailable": 1, "maxUnavailable": None}, "minAvailable=1"),
+        (2, {"minAvailable": 2, "maxUnavailable": None}, "minAvailable=2"),
+        (3, {"minAvailable": "90%", "maxUnavailable": None}, "minAvailable=90%"),
+        (2, {"maxUnavailable": 0}, "maxUnavailable=0"),
+        (2, {"maxUnavailable": "0%"}, "maxUnavailable=0%"),
+    ],
+)
+def test_a_budget_that_blocks_every_drain_is_refused(chart: helm.Chart, replicas: int, budget: dict[str, Any], setting: str) -> None:
+    message = render_error(chart, {"replicaCount": replicas, "podDisruptionBudget": budget})
+    assert f"podDisruptionBudget.{setting} with replicaCount={replicas} lets no operator pod be evicted" in message
+    assert "every node drain would block" in message and "podDisruptionBudget.maxUnavailable=1" in message
+
+
+def test_a_budget_with_both_or_neither_bound_is_refused(chart: helm.Chart) -> None:
+    assert "sets both minAvailable (1) and maxUnavailable (1)" in render_error(chart, {"replicaCount": 2, "podDisruptionBudget": {"minAvailable": 1}})
+    assert "neither minAvailable nor maxUnavailable" in render_error(chart, {"replicaCount": 2, "podDisruptionBudget": {"maxUnavailable": None}})
+    # 3 replicas, minAvailable 2 (or 50%, rounded up to 2) still lets one go.
+    render(chart, {"replicaCount": 3, "podDisruptionBudget": {"minAvailable": "50%", "maxUnavailable": None}})
+
+
+def test_aggregated_roles_let_namespace_viewers_and_editors_use_connections(chart: helm.Chart) -> None:
+    objects = render(chart, {})
+    roles = {role["metadata"]["name"]: role for role in aggregated_roles(objects)}
+    assert set(roles) == {f"{RELEASE}-jumpcloud-operator-view", f"{RELEASE}-jumpcloud-operator-edit"}
+    view, edit = roles[f"{RELEASE}-jumpcloud-operator-view"], roles[f"{RELEASE}-jumpcloud-operator-edit"]
+    assert view["metadata"]["labels"]["rbac.authorization.k8s.io/aggregate-to-view"] == "true"
+    assert edit["metadata"]["labels"]["rbac.authorization.k8s.io/aggregate-to-edit"] == "true"
+    assert edit["metadata"]["labels"]["rbac.authorization.k8s.io/aggregate-to-admin"] == "true"
+    reads = {(GROUP, "jumpcloudconnections", verb) for verb in ("get", "list", "watch")} | {(GROUP, "jumpcloudconnections/status", "get")}
+    assert flatten_rules(view) == reads, "get is what the evidence endpoint checks"
+    writes = {(GROUP, "jumpcloudconnections", verb) for verb in ("create", "update", "patch", "delete", "deletecollection")}
+    assert flatten_rules(edit) == reads | writes, "never the status: only the operator writes it"
+    # Bound to nobody by the chart: Kubernetes aggregates them into view / edit / admin.
+    bound = {binding["roleRef"]["name"] for binding in of_kind(objects, "RoleBinding") + of_kind(objects, "ClusterRoleBinding")}
+    assert not bound & set(roles)
+    for values, left in [
+        ({"rbac": {"aggregateToView": False}}, {f"{RELEASE}-jumpcloud-operator-edit"}),
+        ({"rbac": {"aggregateToEdit": False}}, {f"{RELEASE}-jumpcloud-operator-view"}),
+        ({"rbac": {"aggregateToView": False, "aggregateToEdit": False}}, set()),
+    ]:
+        assert {role["metadata"]["name"] for role in aggregated_roles(render(chart, values))} == left
+
+
+@pytest.mark.parametrize("name", VALUE_SETS)
+def test_crds_are_never_templates_so_uninstall_keeps_them(chart: helm.Chart, name: str) -> None:
+    # Helm installs crds/ once and never deletes it; a templated CRD would be deleted on uninstall,
+    # and every JumpCloudConnection with it.
+    assert of_kind(render(chart, VALUE_SETS[name]), "CustomResourceDefinition") == []
+    assert list((CHART_DIR / "crds").glob("*.yaml"))
+    readme = (CHART_DIR / "README.md").read_text()
+    assert "crds.keep" in readme and "helm.sh/resource-policy: keep" in readme
+
+
+def test_more_replicas_without_leader_election_say_why(chart: helm.Chart) -> None:
+    message = render_error(chart, {"replicaCount": 2, "leaderElection": {"enabled": False}})
+    assert "replicaCount is 2 but leaderElection.enabled is false: every replica would reconcile" in message
+    assert "Set leaderElection.enabled=true" in message
+    render(chart, {"replicaCount": 1, "leaderElection": {"enabled": False}})
+
+
+@pytest.mark.parametrize(
+    "lease,renew",
+    [("5s", "5s"), ("15s", "20s"), ("1500ms", "1s"), ("15s", "500ms"), ("1m", "60s")],
+)
+def test_renew_margin_must_be_shorter_than_the_lease(chart: helm.Chart, lease: str, renew: str) -> None:
+    message = render_error(chart, {"leaderElection": {"enabled": True, "leaseDuration": lease, "renewMargin": renew}})
+    assert f"leaderElection.renewMargin ({renew}) must be shorter than leaderElection.leaseDuration ({lease})" in message
+
+
+def test_lease_timings_in_other_units_are_parsed(chart: helm.Chart) -> None:
+    for lease, renew in [("1m", "30s"), ("2m", "90s"), ("15000ms", "5s")]:
+        args = container(render(chart, {"leaderElection": {"enabled": True, "leaseDuration": lease, "renewMargin": renew}}))["args"]
+        assert f"--leader-election-lease-duration={lease}" in args
+
+
+@pytest.mark.parametrize("memory", [512, "512", 536870912, "1.5"])
+def test_memory_without_a_unit_is_refused_with_the_fix(chart: helm.Chart, memory: Any) -> None:
+    message = render_error(chart, {"resources": {"limits": {"memory": memory}}})
+    assert f"resources.limits.memory is {memory} without a unit, which Kubernetes reads as {memory} bytes" in message
+    assert f"for example {memory}Mi" in message
+    message = render_error(chart, {"resources": {"requests": {"memory": memory}}})
+    assert "resources.requests.memory" in message
+
+
+def test_memory_in_milli_units_is_refused(chart: helm.Chart) -> None:
+    message = render_error(chart, {"resources": {"limits": {"memory": "512m"}}})
+    assert "thousandths of a byte" in message and "512Mi" in message
+
+
+def test_quantities_with_units_are_accepted(chart: helm.Chart) -> None:
+    values = {"resources": {"requests": {"cpu": "250m", "memory": "256Mi", "ephemeral-storage": "1Gi"}, "limits": {"cpu": 2, "memory": "1G"}}}
+    assert container(render(chart, values))["resources"] == values["resources"]
+    render(chart, {"resources": {"requests": {"cpu": 0.5, "memory": "1.5Gi"}}})
+
+
+@pytest.mark.parametrize(
+    "values,path",
+    [
+        ({"resources": {"limits": {"memory": "lots"}}}, "/resources/limits/memory"),
+        ({"resources": {"requests": {"cpu": "fast"}}}, "/resources/requests/cpu"),
+        ({"resources": {"requests": {"cpu": "500Mi"}}}, "/resources/requests/cpu"),
+        ({"resources": {"requests": {"cpu": -1}}}, "/resources/requests/cpu"),
+        ({"resources": {"limits": {"ephemeral-storage": "big"}}}, "/resources/limits/ephemeral-storage"),
+    ],
+)
+def test_schema_refuses_what_is_not_a_quantity(chart: helm.Chart, values: dict[str, Any], path: str) -> None:
+    with pytest.raises(helm.HelmValuesError) as caught:
+        chart.validate_schema(values)
+    assert path in str(caught.value)
+
+
+GOOD_SELECTORS = ["shard=a", "shard==a,tier!=batch", "env in (prod, staging),!legacy", "example.com/shard=a", "tier notin (a)", "team", "shard="]
+BAD_SELECTORS = ["shard:a", "=a", "a,,b", "shard in prod", "bad key=x", "shard=-x", "a/b/c=x", "shard=a;b", "Example.com/shard=a", "x" * 64 + "=a"]
+
+
+@pytest.mark.parametrize("field", ["connectionSelector", "secretSelector"])
+def test_label_selectors_are_checked(chart: helm.Chart, field: str) -> None:
+    flag = {"connectionSelector": "--connection-selector", "secretSelector": "--secret-selector"}[field]
+    for selector in GOOD_SELECTORS:
+        assert f"{flag}={selector}" in container(render(chart, {field: selector}))["args"]
+    for selector in BAD_SELECTORS:
+        message = render_error(chart, {field: selector})
+        assert f"{field} {json.dumps(selector)} is not a label selector" in message, message
+        assert "key in (a,b)" in message

@@ -96,3 +96,13 @@ Exactly the API calls the operator makes: no delete, no CRD access, no wildcard.
 {{- printf "s3://%s" .Values.evidence.s3.bucket }}
 {{- end }}
 {{- end }}
+
+{{/*
+Non-empty when the evidence claim can be mounted on one node only (ReadWriteOnce or
+ReadWriteOncePod, without ReadWriteMany). For an existing claim, evidence.pvc.accessModes
+describes it.
+*/}}
+{{- define "jumpcloud-operator.singleNodeVolume" -}}
+{{- $pvc := .Values.evidence.pvc }}
+{{- if and (eq .Values.evidence.storage "pvc") (not (has "ReadWriteMany" $pvc.accessModes)) }}true{{ end }}
+{{- end }}
