@@ -973,7 +973,9 @@ def test_a_budget_with_both_or_neither_bound_is_refused(chart: helm.Chart) -> No
 
 
 def test_aggregated_roles_let_namespace_viewers_and_editors_use_connections(chart: helm.Chart) -> None:
-    objects = render(chart, {})
+    # Viewers do not read evidence unless asked for: the view role is off by default.
+    assert {role["metadata"]["name"] for role in aggregated_roles(render(chart, {}))} == {f"{RELEASE}-jumpcloud-operator-edit"}
+    objects = render(chart, {"rbac": {"aggregateToView": True}})
     roles = {role["metadata"]["name"]: role for role in aggregated_roles(objects)}
     assert set(roles) == {f"{RELEASE}-jumpcloud-operator-view", f"{RELEASE}-jumpcloud-operator-edit"}
     view, edit = roles[f"{RELEASE}-jumpcloud-operator-view"], roles[f"{RELEASE}-jumpcloud-operator-edit"]
@@ -989,7 +991,7 @@ def test_aggregated_roles_let_namespace_viewers_and_editors_use_connections(char
     assert not bound & set(roles)
     for values, left in [
         ({"rbac": {"aggregateToView": False}}, {f"{RELEASE}-jumpcloud-operator-edit"}),
-        ({"rbac": {"aggregateToEdit": False}}, {f"{RELEASE}-jumpcloud-operator-view"}),
+        ({"rbac": {"aggregateToView": True, "aggregateToEdit": False}}, {f"{RELEASE}-jumpcloud-operator-view"}),
         ({"rbac": {"aggregateToView": False, "aggregateToEdit": False}}, set()),
     ]:
         assert {role["metadata"]["name"] for role in aggregated_roles(render(chart, values))} == left
