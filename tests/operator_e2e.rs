@@ -968,7 +968,16 @@ async fn invalid_manifests_are_refused_by_the_schema_with_the_field_named() {
             "spec.interval",
             "between 5m and 168h",
         ),
-        ("  region: us\n", "spec.apiKeySecretRef", "Required"),
+        (
+            "  region: us\n",
+            "spec",
+            "set exactly one of spec.apiKeySecretRef (an administrator's API key) and spec.serviceAccountSecretRef",
+        ),
+        (
+            "  serviceAccountSecretRef: {name: sa}\n  region: in\n",
+            "spec.serviceAccountSecretRef",
+            "needs spec.serviceAccountSecretRef.tokenUrl",
+        ),
         (
             "  apiKeySecretRef: {name: jc}\n  controls: {staleDeviceDays: -1}\n",
             "spec.controls.staleDeviceDays",
