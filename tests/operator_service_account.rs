@@ -152,7 +152,7 @@ async fn a_service_account_connection_is_ready_and_rotates_to_its_second_secret(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_refusal_of_a_service_account_has_its_own_reason_and_a_broad_role_shows() {
-    let env = Env::start(&[Region::Us]).await;
+    let env = Env::start(&[Region::Us, Region::Eu]).await;
     let control = env.control(Region::Us);
     let accounts = env.sim.service_accounts(Region::Us);
     let read_only = accounts
@@ -211,6 +211,15 @@ async fn each_refusal_of_a_service_account_has_its_own_reason_and_a_broad_role_s
             .message
             .contains("Secret compliance/wrong-sa")
     );
+
+    // An EU account on a connection that says us: the EU token endpoint accepts it.
+    let eu = env.sim.read_only_service_account(Region::Eu);
+    account_secret(&env, "eu-sa", &eu.client_id, eu.secrets[0].1.expose_secret()).await;
+    env.connection(NS, "elsewhere", account_spec("eu-sa")).await;
+    let c = env
+        .wait_condition(NS, "elsewhere", "KeyValid", "False", "WrongRegion", DEFAULT_WAIT)
+        .await;
+    assert!(condition(&c, "KeyValid").unwrap().message.contains("Set spec.region to eu"));
 
     // An account with an expired secret.
     let expiring = control
