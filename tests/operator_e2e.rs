@@ -287,8 +287,28 @@ async fn revoked_key_stalls_stops_calls_and_recovers_within_seconds_of_the_secre
     );
     assert!(condition(&c, "Stalled").is_none());
     assert_eq!(env.requests_with_key(&old_key).await, calls_at_detection);
-    env.wait_event("team", "prod", "Accepted", DEFAULT_WAIT)
+    // The Accepted Event names the key accepted now, not the first one (an Event's series
+    // keeps its first note: a new note is a new Event).
+    let new_fingerprint = c
+        .status
+        .as_ref()
+        .unwrap()
+        .credential
+        .as_ref()
+        .unwrap()
+        .fingerprint
+        .clone();
+    let accepted = env
+        .wait_events("team", "prod", "Accepted", 2, DEFAULT_WAIT)
         .await;
+    assert!(
+        accepted.iter().any(|e| e
+            .note
+            .as_deref()
+            .is_some_and(|n| n.contains(&new_fingerprint))),
+        "{:?}",
+        accepted.iter().map(|e| e.note.clone()).collect::<Vec<_>>()
+    );
     env.assert_no_key_leak().await;
 }
 

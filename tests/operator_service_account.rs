@@ -214,12 +214,30 @@ async fn each_refusal_of_a_service_account_has_its_own_reason_and_a_broad_role_s
 
     // An EU account on a connection that says us: the EU token endpoint accepts it.
     let eu = env.sim.read_only_service_account(Region::Eu);
-    account_secret(&env, "eu-sa", &eu.client_id, eu.secrets[0].1.expose_secret()).await;
+    account_secret(
+        &env,
+        "eu-sa",
+        &eu.client_id,
+        eu.secrets[0].1.expose_secret(),
+    )
+    .await;
     env.connection(NS, "elsewhere", account_spec("eu-sa")).await;
     let c = env
-        .wait_condition(NS, "elsewhere", "KeyValid", "False", "WrongRegion", DEFAULT_WAIT)
+        .wait_condition(
+            NS,
+            "elsewhere",
+            "KeyValid",
+            "False",
+            "WrongRegion",
+            DEFAULT_WAIT,
+        )
         .await;
-    assert!(condition(&c, "KeyValid").unwrap().message.contains("Set spec.region to eu"));
+    assert!(
+        condition(&c, "KeyValid")
+            .unwrap()
+            .message
+            .contains("Set spec.region to eu")
+    );
 
     // An account with an expired secret.
     let expiring = control

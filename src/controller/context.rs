@@ -5,12 +5,12 @@
 use std::collections::HashMap;
 use std::sync::{Mutex, RwLock};
 
-use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::runtime::reflector::Store;
 use kube::{Client, Resource, ResourceExt};
 
 use super::backoff::BackoffTracker;
 use super::credential_checks::{PerCredential, SharedReach};
+use super::event_recorder::{EventRecorder, Publish};
 use super::gate::Gate;
 use super::{FIELD_MANAGER, Settings};
 use crate::crd::{JumpCloudConnection, JumpCloudConnectionStatus};
@@ -21,7 +21,7 @@ use crate::report::policy_report::ReportKind;
 pub struct Context {
     pub(super) client: Client,
     pub(super) settings: Settings,
-    recorder: Recorder,
+    recorder: EventRecorder,
     pub(super) backoff: BackoffTracker,
     /// At most `concurrency` reconciles call JumpCloud at once, a person's first.
     pub(super) gate: Gate,
@@ -90,13 +90,13 @@ pub(super) fn connection_key(namespace: &str, name: &str) -> String {
 
 impl Context {
     pub fn new(client: Client, settings: Settings) -> Self {
-        let reporter = Reporter {
-            controller: FIELD_MANAGER.to_owned(),
-            instance: settings.instance.clone(),
-        };
         let gate = Gate::new(settings.concurrency);
         Context {
-            recorder: Recorder::new(client.clone(), reporter),
+            recorder: EventRecorder::new(
+                client.clone(),
+                FIELD_MANAGER.to_owned(),
+                settings.instance.clone(),
+            ),
             client,
             settings,
             backoff: BackoffTracker::default(),
@@ -294,15 +294,13 @@ impl Context {
         note: &str,
         action: &str,
     ) {
-        let event = Event {
-            type_: match kind {
-                EventKind::Normal => EventType::Normal,
-                EventKind::Warning => EventType::Warning,
-            },
-            reason: reason.to_owned(),
-            note: Some(note.chars().take(1000).collect()),
-            action: action.to_owned(),
-            secondary: None,
+        // The API server takes at most 1 KiB of note.
+        let note: String = note.chars().take(1000).collect();
+        let event = Publish {
+            warning: kind == EventKind::Warning,
+            reason,
+            note: &note,
+            action,
         };
         // Events are best effort: a failure is logged, never fails the reconcile.
         if let Err(error) = self

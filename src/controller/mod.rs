@@ -3,7 +3,8 @@
 //! the store) -> report (status by server-side apply only when changed, events on transitions).
 //!
 //! Layout: `reconcile` (one reconcile, step by step), `context` (state shared by reconciles:
-//! the write cache, rejection memory, event recorder), `credential_checks` (one cheap key
+//! the write cache, rejection memory), `event_recorder` (Events whose series key includes the
+//! note, so each says what is true now), `credential_checks` (one cheap key
 //! check per credential, its answer taken by every connection using it), `shared_key` (the
 //! KeyShared warning), `gate` (at most `concurrency` reconciles at JumpCloud, a person's first),
 //! `wiring` (the kube-runtime controllers and the start-up CRD check), `classify` (client and
@@ -15,6 +16,7 @@ pub mod backoff;
 mod classify;
 mod context;
 mod credential_checks;
+mod event_recorder;
 mod gate;
 mod policy_reports;
 mod reconcile;
