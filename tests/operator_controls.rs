@@ -71,30 +71,26 @@ async fn controls_are_evaluated_reported_summarised_and_configurable() {
         "the report names the snapshot digest"
     );
 
-    // A Warning event names the failing control, its title and the count.
+    // One Warning Event for the whole evaluation names the failing controls with their counts
+    // and the command that gets the per-control detail (not one Event per control).
     let event = env
-        .wait_event("compliance", "acme", "ControlFailing", DEFAULT_WAIT)
+        .wait_event("compliance", "acme", "ControlsChanged", DEFAULT_WAIT)
         .await;
     assert_eq!(event.type_.as_deref(), Some("Warning"));
-    let failing_events = env
-        .wait_events(
-            "compliance",
-            "acme",
-            "ControlFailing",
-            controls.failing as usize,
-            DEFAULT_WAIT,
-        )
-        .await;
-    let disk_note = failing_events
-        .iter()
-        .filter_map(|e| e.note.as_deref())
-        .find(|n| n.contains(DISK))
-        .unwrap_or_else(|| panic!("no ControlFailing event for {DISK}"));
+    let note = event.note.unwrap_or_default();
     assert!(
-        disk_note.contains("encryption")
-            && disk_note.contains(&format!("{failing_devices} failing")),
-        "{disk_note}"
+        note.contains(&format!("{} newly failing", controls.failing))
+            && note.contains(&format!("{DISK} ({failing_devices})"))
+            && note.contains("jumpcloud-operator report --from-cluster compliance/acme"),
+        "{note}"
     );
+    let summary_events = |events: Vec<k8s_openapi::api::events::v1::Event>| {
+        events
+            .into_iter()
+            .filter(|e| e.reason.as_deref() == Some("ControlsChanged"))
+            .count()
+    };
+    assert_eq!(summary_events(env.events("compliance").await), 1);
 
     // kubectl shows the Failing column.
     let out = env.kubectl(&["get", "jcc", "-n", "compliance"], None).await;
@@ -165,15 +161,10 @@ async fn controls_are_evaluated_reported_summarised_and_configurable() {
         html.contains("<code>screenLockMinutes</code> = 15 (default)"),
         "{html}"
     );
-    let failing_events = env
-        .events("compliance")
-        .await
-        .into_iter()
-        .filter(|e| e.reason.as_deref() == Some("ControlFailing"))
-        .count();
     assert_eq!(
-        failing_events, controls.failing as usize,
-        "no new ControlFailing events"
+        summary_events(env.events("compliance").await),
+        1,
+        "no new ControlsChanged event when no control changed"
     );
 
     env.assert_no_key_leak().await;

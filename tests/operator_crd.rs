@@ -70,9 +70,11 @@ fn crd_identity_columns_and_status_subresource() {
             "Org",
             "Ready",
             "Key",
+            "Privilege",
             "Devices",
             "Users",
             "Failing",
+            "Errors",
             "Last Sync",
             "Age"
         ]

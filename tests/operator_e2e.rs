@@ -86,7 +86,9 @@ async fn happy_path_reaches_ready_with_evidence_and_readable_kubectl_output() {
         "ORG",
         "READY",
         "KEY",
+        "PRIVILEGE",
         "DEVICES",
+        "ERRORS",
         "USERS",
         "LAST SYNC",
         "AGE",
@@ -94,7 +96,10 @@ async fn happy_path_reaches_ready_with_evidence_and_readable_kubectl_output() {
         assert!(table.contains(header), "{header} missing:\n{table}");
     }
     assert!(
-        table.contains("Acme production") && table.contains("Accepted") && table.contains("55")
+        table.contains("Acme production")
+            && table.contains("Accepted")
+            && table.contains("ReadOnly")
+            && table.contains("55")
     );
     let out = env
         .kubectl(&["describe", "jcc", "acme", "-n", "compliance"], None)
@@ -103,6 +108,11 @@ async fn happy_path_reaches_ready_with_evidence_and_readable_kubectl_output() {
     println!("{describe}");
     assert!(out.status.success());
     assert!(describe.contains("KeyValid") && describe.contains(&fingerprint));
+    // Status counts in one style: camelCase keys, which describe prints as words.
+    assert!(
+        describe.contains("Application Users") && !describe.contains("application_users"),
+        "{describe}"
+    );
     // The wide view names the snapshot, which `report --snapshot` and `diff` take.
     let out = env
         .kubectl(&["get", "jcc", "-n", "compliance", "-o", "wide"], None)

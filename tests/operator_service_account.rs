@@ -186,6 +186,13 @@ async fn each_refusal_of_a_service_account_has_its_own_reason_and_a_broad_role_s
         "{}",
         privilege.message
     );
+    // Visible at a glance, without failing Ready.
+    let out = env.kubectl(&["get", "jcc", "broad", "-n", NS], None).await;
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        table.contains("PRIVILEGE") && table.contains("PrivilegedRole"),
+        "{table}"
+    );
 
     account_secret(
         &env,

@@ -11,21 +11,17 @@ use super::{EventKind, EventSpec};
 use crate::controls::{ControlResult, ControlStatus, ResultsSummary};
 use crate::crd::ControlsStatus;
 
-/// Event reason: a control went from pass (or unknown) to fail.
-pub const CONTROL_FAILING: &str = "ControlFailing";
-/// Event reason: a failing control passes again.
-pub const CONTROL_RECOVERED: &str = "ControlRecovered";
+/// Event reason: the control results of a new snapshot differ from the last ones (newly
+/// failing, fixed, or newly not evaluated): one Event per sync, the detail in the report.
+pub const CONTROLS_CHANGED: &str = "ControlsChanged";
 /// Event reason: the auditor report of a new snapshot could not be stored.
 pub const CONTROL_REPORT_NOT_WRITTEN: &str = "ControlReportNotWritten";
 
 /// Action of the events about the evaluation as a whole.
 pub const EVALUATE_CONTROLS: &str = "EvaluateControls";
 
-/// Action of the events about one control: distinct per control, so the event recorder keeps
-/// one series (and note) per control instead of merging all controls into the first one.
-pub fn control_action(id: &str) -> String {
-    format!("EvaluateControl/{id}")
-}
+/// Most control ids an Event names per group (the API server takes 1 KiB of note).
+const IDS_PER_GROUP: usize = 8;
 
 /// What the events need of one control result.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -93,44 +89,70 @@ pub fn controls_status(evaluation: &ControlsEvaluation) -> ControlsStatus {
 }
 
 /// Events for the change from the previous summary (`None`: never evaluated) to a new
-/// evaluation:
-/// - Warning `ControlFailing` for each control that fails now and did not before (on the first
-///   evaluation, every failing control);
-/// - Normal `ControlRecovered` for each control that failed before and passes now (a control
-///   that became not applicable or errored is not "recovered");
-/// - nothing for unchanged controls;
+/// evaluation of the connection `connection` (`namespace/name`):
+/// - one `ControlsChanged` Event when any control is newly failing (on the first evaluation:
+///   every failing control), fixed (failed before, passes now), or newly not evaluated
+///   (error): a Warning when something got worse, Normal when controls were only fixed. It
+///   names the controls (failing ones with their counts), the totals now, and the command
+///   that gets the report with the per-control detail;
+/// - nothing when no control changed group;
 /// - Warning `ControlReportNotWritten` when the auditor report could not be stored.
 pub fn control_events(
     previous: Option<&ControlsStatus>,
     evaluation: &ControlsEvaluation,
+    connection: &str,
 ) -> Vec<EventSpec> {
-    let was_failing: BTreeSet<&str> = previous
-        .map(|p| p.failing_ids.iter().map(String::as_str).collect())
-        .unwrap_or_default();
-    let mut out = Vec::new();
+    let ids = |list: Option<&Vec<String>>| -> BTreeSet<String> {
+        list.map(|l| l.iter().cloned().collect())
+            .unwrap_or_default()
+    };
+    let was_failing = ids(previous.map(|p| &p.failing_ids));
+    let was_error = ids(previous.map(|p| &p.error_ids));
+    let (mut failing, mut fixed, mut errors) = (Vec::new(), Vec::new(), Vec::new());
     for control in &evaluation.controls {
-        let failed_before = was_failing.contains(control.id.as_str());
         match control.status {
-            ControlStatus::Fail if !failed_before => out.push(EventSpec {
-                kind: EventKind::Warning,
-                reason: CONTROL_FAILING.to_owned(),
-                note: format!(
-                    "Control {} ({}) fails: {} failing resource{}. `jumpcloud-operator report` lists them.",
-                    control.id,
-                    control.title,
-                    control.failing,
-                    if control.failing == 1 { "" } else { "s" }
-                ),
-                action: Some(control_action(&control.id)),
-            }),
-            ControlStatus::Pass if failed_before => out.push(EventSpec {
-                kind: EventKind::Normal,
-                reason: CONTROL_RECOVERED.to_owned(),
-                note: format!("Control {} ({}) passes again.", control.id, control.title),
-                action: Some(control_action(&control.id)),
-            }),
+            ControlStatus::Fail if !was_failing.contains(&control.id) => {
+                failing.push(format!("{} ({})", control.id, control.failing));
+            }
+            ControlStatus::Pass if was_failing.contains(&control.id) => {
+                fixed.push(control.id.clone());
+            }
+            ControlStatus::Error if !was_error.contains(&control.id) => {
+                errors.push(control.id.clone());
+            }
             _ => {}
         }
+    }
+    let mut out = Vec::new();
+    if !(failing.is_empty() && fixed.is_empty() && errors.is_empty()) {
+        let worse = !failing.is_empty() || !errors.is_empty();
+        let mut parts = Vec::new();
+        for (list, what) in [
+            (&failing, "newly failing (failing resources)"),
+            (&errors, "newly not evaluated (evidence missing)"),
+            (&fixed, "fixed"),
+        ] {
+            if !list.is_empty() {
+                parts.push(format!("{} {what}: {}", list.len(), named(list)));
+            }
+        }
+        let s = &evaluation.summary;
+        out.push(EventSpec {
+            kind: if worse {
+                EventKind::Warning
+            } else {
+                EventKind::Normal
+            },
+            reason: CONTROLS_CHANGED.to_owned(),
+            note: format!(
+                "{}. Now {} failing, {} not evaluated, {} passing. Per control: jumpcloud-operator report --from-cluster {connection} --out report.html",
+                parts.join("; "),
+                s.failing,
+                s.error,
+                s.passing,
+            ),
+            action: Some(EVALUATE_CONTROLS.to_owned()),
+        });
     }
     if let Some(error) = &evaluation.report_error {
         out.push(EventSpec {
@@ -143,6 +165,15 @@ pub fn control_events(
         });
     }
     out
+}
+
+/// The first ids of a group, and how many more.
+fn named(ids: &[String]) -> String {
+    let shown = ids[..ids.len().min(IDS_PER_GROUP)].join(", ");
+    match ids.len().saturating_sub(IDS_PER_GROUP) {
+        0 => shown,
+        more => format!("{shown} and {more} more"),
+    }
 }
 
 #[cfg(test)]
@@ -194,36 +225,55 @@ mod tests {
         events.iter().map(|e| (e.kind, e.reason.as_str())).collect()
     }
 
+    const CONNECTION: &str = "team/prod";
+
     #[test]
-    fn pass_to_fail_warns_with_id_title_and_count() {
+    fn a_newly_failing_control_is_one_warning_naming_it_its_count_and_the_report_command() {
         let events = control_events(
             Some(&previous(&[])),
             &evaluation(vec![
                 brief("JC-A", ControlStatus::Fail, 3),
                 brief("JC-B", ControlStatus::Pass, 0),
             ]),
+            CONNECTION,
         );
-        assert_eq!(reasons(&events), [(EventKind::Warning, CONTROL_FAILING)]);
+        assert_eq!(reasons(&events), [(EventKind::Warning, CONTROLS_CHANGED)]);
         let note = &events[0].note;
-        assert!(note.contains("JC-A"), "{note}");
-        assert!(note.contains("Title of JC-A"), "{note}");
-        assert!(note.contains("3 failing resources"), "{note}");
+        assert!(
+            note.contains("1 newly failing (failing resources): JC-A (3)"),
+            "{note}"
+        );
+        assert!(
+            note.contains("Now 1 failing, 0 not evaluated, 1 passing"),
+            "{note}"
+        );
+        assert!(
+            note.contains("jumpcloud-operator report --from-cluster team/prod"),
+            "{note}"
+        );
     }
 
     #[test]
-    fn fail_to_pass_recovers() {
+    fn only_fixed_controls_are_a_normal_event() {
         let events = control_events(
             Some(&previous(&["JC-A"])),
             &evaluation(vec![brief("JC-A", ControlStatus::Pass, 0)]),
+            CONNECTION,
         );
-        assert_eq!(reasons(&events), [(EventKind::Normal, CONTROL_RECOVERED)]);
-        assert!(events[0].note.contains("JC-A"));
+        assert_eq!(reasons(&events), [(EventKind::Normal, CONTROLS_CHANGED)]);
+        assert!(
+            events[0].note.contains("1 fixed: JC-A"),
+            "{}",
+            events[0].note
+        );
     }
 
     #[test]
     fn unchanged_controls_make_no_events() {
+        let mut before = previous(&["JC-A"]);
+        before.error_ids = vec!["JC-D".into()];
         let events = control_events(
-            Some(&previous(&["JC-A"])),
+            Some(&before),
             &evaluation(vec![
                 // Still failing, even with a different count.
                 brief("JC-A", ControlStatus::Fail, 7),
@@ -231,50 +281,52 @@ mod tests {
                 brief("JC-C", ControlStatus::NotApplicable, 0),
                 brief("JC-D", ControlStatus::Error, 0),
             ]),
+            CONNECTION,
         );
         assert!(events.is_empty(), "{events:?}");
     }
 
     #[test]
-    fn failing_to_not_applicable_or_error_is_not_a_recovery() {
+    fn a_control_that_can_no_longer_be_evaluated_warns_and_is_not_a_recovery() {
         let events = control_events(
             Some(&previous(&["JC-A", "JC-B"])),
             &evaluation(vec![
                 brief("JC-A", ControlStatus::NotApplicable, 0),
                 brief("JC-B", ControlStatus::Error, 0),
             ]),
+            CONNECTION,
         );
-        assert!(events.is_empty(), "{events:?}");
+        assert_eq!(reasons(&events), [(EventKind::Warning, CONTROLS_CHANGED)]);
+        let note = &events[0].note;
+        assert!(
+            note.contains("1 newly not evaluated (evidence missing): JC-B"),
+            "{note}"
+        );
+        assert!(!note.contains("fixed"), "{note}");
     }
 
     #[test]
-    fn first_evaluation_warns_for_every_failing_control() {
-        let events = control_events(
-            None,
-            &evaluation(vec![
-                brief("JC-A", ControlStatus::Fail, 1),
-                brief("JC-B", ControlStatus::Fail, 2),
-                brief("JC-C", ControlStatus::Pass, 0),
-            ]),
+    fn the_first_evaluation_is_one_event_for_every_failing_control() {
+        let mut controls: Vec<ControlBrief> = (0..12)
+            .map(|i| brief(&format!("JC-F{i:02}"), ControlStatus::Fail, i))
+            .collect();
+        controls.push(brief("JC-P", ControlStatus::Pass, 0));
+        let events = control_events(None, &evaluation(controls), CONNECTION);
+        assert_eq!(reasons(&events), [(EventKind::Warning, CONTROLS_CHANGED)]);
+        let note = &events[0].note;
+        assert!(
+            note.starts_with("12 newly failing (failing resources): JC-F00 (0), JC-F01 (1)"),
+            "{note}"
         );
-        assert_eq!(
-            reasons(&events),
-            [
-                (EventKind::Warning, CONTROL_FAILING),
-                (EventKind::Warning, CONTROL_FAILING)
-            ]
-        );
-        assert!(events[0].note.contains("1 failing resource."));
-        // One series per control in the event recorder.
-        assert_eq!(events[0].action.as_deref(), Some("EvaluateControl/JC-A"));
-        assert_eq!(events[1].action.as_deref(), Some("EvaluateControl/JC-B"));
+        assert!(note.contains("JC-F07 (7) and 4 more"), "{note}");
+        assert!(note.chars().count() < 1000, "{note}");
     }
 
     #[test]
     fn a_report_that_was_not_stored_warns() {
         let mut written = evaluation(vec![brief("JC-A", ControlStatus::Fail, 1)]);
         written.report_error = Some("disk full".into());
-        let events = control_events(Some(&previous(&["JC-A"])), &written);
+        let events = control_events(Some(&previous(&["JC-A"])), &written, CONNECTION);
         assert_eq!(
             reasons(&events),
             [(EventKind::Warning, CONTROL_REPORT_NOT_WRITTEN)]

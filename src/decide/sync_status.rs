@@ -58,7 +58,11 @@ pub fn apply_sync(
             controls: evaluation,
             retention_problem,
         } => {
-            events = control_status::control_events(status.controls.as_ref(), evaluation);
+            events = control_status::control_events(
+                status.controls.as_ref(),
+                evaluation,
+                &format!("{}/{}", subject.namespace, subject.name),
+            );
             status.controls = Some(control_status::controls_status(evaluation));
             if let Some(problem) = retention_problem {
                 events.push(EventSpec {
@@ -77,7 +81,10 @@ pub fn apply_sync(
             status.evidence = Some(EvidenceStatus {
                 devices,
                 users,
-                counts: counts.clone(),
+                counts: counts
+                    .iter()
+                    .map(|(kind, n)| (crate::crd::count_key(kind), *n))
+                    .collect(),
                 snapshot: Some(snapshot.clone()),
             });
             subject.set(

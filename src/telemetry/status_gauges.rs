@@ -63,7 +63,9 @@ impl ConnectionGauges {
                 .map(|e| {
                     e.counts
                         .iter()
-                        .map(|(kind, count)| (endpoint_group(kind), *count))
+                        .map(|(key, count)| {
+                            (endpoint_group(&crate::crd::kind_of_count_key(key)), *count)
+                        })
                         .collect()
                 })
                 .unwrap_or_default(),

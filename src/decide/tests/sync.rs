@@ -203,7 +203,7 @@ fn a_sync_records_the_control_summary_and_a_failed_sync_keeps_it() {
         &w.subject(),
     );
     assert_eq!(events.len(), 1);
-    assert_eq!(events[0].reason, control_status::CONTROL_FAILING);
+    assert_eq!(events[0].reason, control_status::CONTROLS_CHANGED);
     let summary = status.controls.clone().unwrap();
     assert_eq!(summary.failing, 1);
     assert_eq!(summary.failing_ids, ["JC-E1-DISK-ENCRYPTION"]);
