@@ -232,17 +232,24 @@ async fn a_failing_token_endpoint_is_transient_and_retried() {
     use jumpcloud_simulator::control::{Fault, FaultKind};
     let sim = simulator(org_with_users(10)).await;
     let account = sim.read_only_service_account(Region::Us);
-    control(&sim)
-        .inject(
-            Fault::new(FaultKind::Status {
-                status: 503,
-                retry_after_secs: None,
-            })
-            .on_path("/oauth2/token")
-            .times(2),
-        )
-        .await
-        .unwrap();
+    let control = control(&sim);
+    let unavailable = |times: u32| {
+        let control = control.clone();
+        async move {
+            control
+                .inject(
+                    Fault::new(FaultKind::Status {
+                        status: 503,
+                        retry_after_secs: None,
+                    })
+                    .on_path("/oauth2/token")
+                    .times(times),
+                )
+                .await
+                .unwrap();
+        }
+    };
+    unavailable(2).await;
     let client = account_client(&sim, Region::Us, &account, 0);
     client
         .verify_key()
@@ -250,17 +257,7 @@ async fn a_failing_token_endpoint_is_transient_and_retried() {
         .expect("the third token request succeeds");
     assert_eq!(token_requests(&sim).await, 3);
 
-    control(&sim)
-        .inject(
-            Fault::new(FaultKind::Status {
-                status: 503,
-                retry_after_secs: None,
-            })
-            .on_path("/oauth2/token")
-            .times(100),
-        )
-        .await
-        .unwrap();
+    unavailable(100).await;
     let fresh = account_client(
         &sim,
         Region::Us,

@@ -55,6 +55,16 @@ fn args(sim: &Simulator, credential: &[String], out: &Path) -> Vec<String> {
     args
 }
 
+/// `--client-id-file ID --client-secret-file SECRET`.
+fn from_files(id: &Path, secret: &Path) -> Vec<String> {
+    vec![
+        "--client-id-file".into(),
+        id.display().to_string(),
+        "--client-secret-file".into(),
+        secret.display().to_string(),
+    ]
+}
+
 fn all_files(dir: &Path) -> String {
     let mut text = String::new();
     let Ok(entries) = std::fs::read_dir(dir) else {
@@ -147,20 +157,7 @@ async fn refusals_exit_3_and_say_which_and_usage_errors_name_the_source() {
     let id_file = write(dir.path(), "id.txt", &account.client_id);
     let wrong = write(dir.path(), "wrong.txt", "not-the-secret");
     let out = dir.path().join("evidence");
-    let refused = run(
-        args(
-            &sim,
-            &[
-                "--client-id-file".into(),
-                id_file.display().to_string(),
-                "--client-secret-file".into(),
-                wrong.display().to_string(),
-            ],
-            &out,
-        ),
-        vec![],
-    )
-    .await;
+    let refused = run(args(&sim, &from_files(&id_file, &wrong), &out), vec![]).await;
     assert_eq!(refused.code, Some(3), "{}", refused.output);
     assert!(
         refused.output.contains("invalid_client"),
@@ -184,16 +181,7 @@ async fn refusals_exit_3_and_say_which_and_usage_errors_name_the_source() {
         account.secrets[0].1.expose_secret(),
     );
     let expired = run(
-        args(
-            &sim,
-            &[
-                "--client-id-file".into(),
-                id_file.display().to_string(),
-                "--client-secret-file".into(),
-                expired_secret.display().to_string(),
-            ],
-            &out,
-        ),
+        args(&sim, &from_files(&id_file, &expired_secret), &out),
         vec![],
     )
     .await;
@@ -205,20 +193,7 @@ async fn refusals_exit_3_and_say_which_and_usage_errors_name_the_source() {
     );
 
     let empty = write(dir.path(), "empty.txt", " ");
-    let empty_run = run(
-        args(
-            &sim,
-            &[
-                "--client-id-file".into(),
-                id_file.display().to_string(),
-                "--client-secret-file".into(),
-                empty.display().to_string(),
-            ],
-            &out,
-        ),
-        vec![],
-    )
-    .await;
+    let empty_run = run(args(&sim, &from_files(&id_file, &empty), &out), vec![]).await;
     assert_eq!(empty_run.code, Some(2), "{}", empty_run.output);
     assert!(
         empty_run.output.contains(&empty.display().to_string()),

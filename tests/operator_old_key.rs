@@ -6,7 +6,6 @@ mod operator_support;
 
 use jumpcloud_operator::region::Region;
 use operator_support::*;
-use serde_json::json;
 
 const NS: &str = "compliance";
 
@@ -64,12 +63,7 @@ async fn a_use_of_the_replaced_key_shows_in_status_and_a_warning() {
         .status();
     assert_eq!(status, reqwest::StatusCode::UNAUTHORIZED);
 
-    env.patch_connection(
-        NS,
-        "acme",
-        json!({"metadata": {"annotations": {"jumpcloud-operator.io/sync-requested-at": "after-rotation"}}}),
-    )
-    .await;
+    env.request_sync(NS, "acme", "after-rotation").await;
     let c = env
         .wait_for(
             NS,

@@ -126,12 +126,7 @@ async fn a_service_account_connection_is_ready_and_rotates_to_its_second_secret(
         .await
         .unwrap();
     // A sync with the second secret after the first is gone.
-    env.patch_connection(
-        NS,
-        "acme",
-        json!({"metadata": {"annotations": {"jumpcloud-operator.io/sync-requested-at": "after-rotation"}}}),
-    )
-    .await;
+    env.request_sync(NS, "acme", "after-rotation").await;
     let c = env
         .wait_for(
             NS,
@@ -301,12 +296,7 @@ async fn each_refusal_of_a_service_account_has_its_own_reason_and_a_broad_role_s
         .set_service_account_disabled(&read_only.id, true)
         .await
         .unwrap();
-    env.patch_connection(
-        NS,
-        "disabled",
-        json!({"metadata": {"annotations": {"jumpcloud-operator.io/sync-requested-at": "after-disable"}}}),
-    )
-    .await;
+    env.request_sync(NS, "disabled", "after-disable").await;
     let c = env
         .wait_condition(
             NS,
@@ -383,12 +373,7 @@ async fn tokens_are_renewed_during_a_long_sync_and_a_secret_revoked_mid_sync_kee
         .inject(Fault::new(FaultKind::Delay { delay_ms: 3000 }).on_path("/api/systems"))
         .await
         .unwrap();
-    env.patch_connection(
-        NS,
-        "acme",
-        json!({"metadata": {"annotations": {"jumpcloud-operator.io/sync-requested-at": "revoked-mid-sync"}}}),
-    )
-    .await;
+    env.request_sync(NS, "acme", "revoked-mid-sync").await;
     env.wait_for(NS, "acme", DEFAULT_WAIT, "the second sync running", |c| {
         condition(c, "Reconciling").is_some_and(|r| r.status == "True" && r.reason == "Syncing")
     })

@@ -20,6 +20,9 @@ use crate::jumpcloud::{CredentialKind, OldKeyAttempt};
 /// or weekly show up well within it, and the question stops costing a request after.
 pub const OLD_KEY_WATCH: Duration = Duration::from_secs(30 * 24 * 3600);
 
+/// The name this operator's requests carry in `User-Agent` (its own uses are not counted).
+const OWN_USER_AGENT: &str = concat!(env!("CARGO_PKG_NAME"), "/");
+
 /// The Event reason of a use of a replaced key.
 pub const OLD_KEY_USED: &str = "OldKeyUsed";
 
@@ -65,7 +68,15 @@ pub fn apply_old_key_attempts(
     let since = previous.replaced_at.0;
     let ours: Vec<&OldKeyAttempt> = attempts
         .iter()
-        .filter(|a| a.at > since)
+        // Times are whole seconds here and finer in Directory Insights: a use in the second
+        // of the rotation counts. The operator's own last check of the revoked key (it may
+        // fall in that second) is no other integration.
+        .filter(|a| a.at >= since)
+        .filter(|a| {
+            a.user_agent
+                .as_deref()
+                .is_none_or(|agent| !agent.starts_with(OWN_USER_AGENT))
+        })
         .filter(|a| match (&previous.administrator, &a.administrator) {
             (Some(ours), Some(theirs)) => ours.eq_ignore_ascii_case(theirs),
             // An attempt that names nobody, or a previous key of unknown owner: it may be ours.
@@ -193,6 +204,13 @@ mod tests {
     }
 
     #[test]
+    fn a_use_in_the_second_of_the_rotation_counts() {
+        let mut status = rotated_status();
+        let event = apply_old_key_attempts(&mut status, &[attempt("2026-12-01T00:00:00Z", None)]);
+        assert!(event.is_some());
+    }
+
+    #[test]
     fn a_new_use_by_the_old_keys_administrator_warns_once() {
         let mut status = rotated_status();
         let attempts = [
@@ -200,6 +218,10 @@ mod tests {
             attempt("2026-12-02T10:00:00Z", Some("ro@acme.test")),
             attempt("2026-12-03T11:00:00Z", Some("someone@else.test")),
             attempt("2026-11-30T10:00:00Z", Some("ro@acme.test")),
+            OldKeyAttempt {
+                user_agent: Some(format!("{}0.1.0", OWN_USER_AGENT)),
+                ..attempt("2026-12-04T10:00:00Z", Some("ro@acme.test"))
+            },
         ];
         let event = apply_old_key_attempts(&mut status, &attempts).unwrap();
         assert_eq!(

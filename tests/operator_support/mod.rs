@@ -403,6 +403,16 @@ impl Env {
             .expect("connection patched");
     }
 
+    /// Asks for one sync with the `sync-requested-at` annotation set to `value`.
+    pub async fn request_sync(&self, ns: &str, name: &str, value: &str) {
+        self.patch_connection(
+            ns,
+            name,
+            json!({"metadata": {"annotations": {"jumpcloud-operator.io/sync-requested-at": value}}}),
+        )
+        .await;
+    }
+
     /// Waits until `check` holds for the connection, or panics with its status and the log.
     pub async fn wait_for(
         &self,

@@ -55,17 +55,16 @@ impl OldKeyAttempt {
 impl JumpCloudClient {
     /// The newest uses of revoked keys in the organization since `since`, newest first (at
     /// most [`MAX_OLD_KEY_ATTEMPTS`]): one Directory Insights request filtered on the event
-    /// type. Events that are not dated attempts are left out.
+    /// type. Events that are not dated attempts are left out. No end time is sent: the server's
+    /// "now" is the end, so a clock behind JumpCloud's does not hide the newest.
     pub async fn old_key_attempts(
         &self,
         since: jiff::Timestamp,
-        until: jiff::Timestamp,
     ) -> Result<Vec<OldKeyAttempt>, JumpCloudError> {
         const ENDPOINT: &str = "/events";
         let body = serde_json::json!({
             "service": ["directory"],
             "start_time": since.to_string(),
-            "end_time": until.to_string(),
             "limit": MAX_OLD_KEY_ATTEMPTS,
             "sort": "DESC",
             "search_term": {"and": [{"event_type": OLD_KEY_EVENT}]},
