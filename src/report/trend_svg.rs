@@ -100,7 +100,7 @@ pub(super) fn share_bar(control: &ControlTrend) -> Markup {
     const BAR: u64 = 160;
     let parts = [
         (control.passed, "#2e7d32", "passed"),
-        (control.failed, "#c62828", "failed"),
+        (control.failed, "#e57373", "failed"),
         (control.error, "#e0a100", "error"),
         (control.not_applicable, "#9aa4b1", "not applicable"),
         (control.not_evaluated, "#d0d7de", "not evaluated"),
