@@ -456,6 +456,39 @@ fn stored_reports_compare_with_the_previous_snapshot_in_the_chain() {
         "{records:?}"
     );
     assert_eq!(report.signed, Some(false));
+    // The device owner, read from the stored devices and users though the results were stored.
+    let owners = report
+        .device_owners
+        .as_ref()
+        .expect("device records were read");
+    assert!(owners["d-mac"].ends_with("(u1)"), "{owners:?}");
+    let markdown = render_markdown(&report);
+    assert!(
+        markdown.contains("| Name | Resource id | Owner | Why |"),
+        "{markdown}"
+    );
+    assert!(
+        markdown.contains(&format!("| Alice-MacBook | d-mac | {} |", owners["d-mac"])),
+        "{markdown}"
+    );
+    // The device owner, read from the stored devices and users though the results were stored.
+    let owners = report
+        .device_owners
+        .as_ref()
+        .expect("device records were read");
+    assert!(owners["d-mac"].ends_with("(u1)"), "{owners:?}");
+    let markdown = render_markdown(&report);
+    assert!(
+        markdown.contains("| Name | Resource id | Owner | Why |"),
+        "{markdown}"
+    );
+    assert!(
+        markdown.contains(&format!(
+            "| Alice\\-MacBook | d\\-mac | {} |",
+            owners["d-mac"]
+        )) || markdown.contains(&format!("| Alice-MacBook | d-mac | {} |", owners["d-mac"])),
+        "{markdown}"
+    );
     // The first snapshot was committed without results: said, not counted as a pass.
     let trend = report.trend.as_ref().unwrap();
     assert_eq!(trend.without_results, [first.id.to_string()]);

@@ -242,11 +242,16 @@ pub fn render_html(report: &Report) -> String {
                             ul class="notes" { @for note in &r.notes { li { (note) } } }
                         }
                         @if !r.failing.is_empty() {
+                            @let owners = super::lists_devices(r);
                             table class="failing" {
-                                thead { tr { th { "Name" } th { "Resource id" } th { "Why" } } }
+                                thead { tr { th { "Name" } th { "Resource id" } @if owners { th { "Owner" } } th { "Why" } } }
                                 tbody {
                                     @for f in &r.failing {
-                                        tr { td { (f.name) } td class="digest" { (f.id) } td { (f.why) } }
+                                        tr {
+                                            td { (f.name) } td class="digest" { (f.id) }
+                                            @if let Some(owner) = super::owner_of(report, r, &f.id) { td { (owner) } }
+                                            td { (f.why) }
+                                        }
                                     }
                                 }
                             }

@@ -6,6 +6,7 @@ mod changes;
 mod frameworks;
 mod html;
 mod oscal;
+mod owners;
 pub mod policy_report;
 mod stored;
 mod text;
@@ -26,6 +27,7 @@ pub use changes::{Changes, KindDelta, RecordChanges, StatusChange, record_change
 pub use frameworks::{Criterion, Frameworks, MappedControl, frameworks_of};
 pub use html::render_html;
 pub use oscal::{OscalError, render_oscal_plan, render_oscal_results};
+pub use owners::device_owners;
 pub use stored::{publish_report, stored_report};
 pub use text::{CsvError, render_csv, render_markdown, summary_table};
 pub use trend::{ControlTrend, Trend, TrendPoint, trend_of};
@@ -121,6 +123,9 @@ pub struct Report {
     /// The trend over the chain's snapshots; absent for evidence outside the store.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trend: Option<Trend>,
+    /// Device id -> owner, for device rows; absent when the device records were not read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_owners: Option<BTreeMap<String, String>>,
     /// The results by SOC 2 criterion and ISO/IEC 27001 Annex A control.
     #[serde(default)]
     pub frameworks: Frameworks,
@@ -227,6 +232,7 @@ pub fn report_of(
         changes,
         signed: None,
         trend: None,
+        device_owners: device_owners(current),
         frameworks,
     }
 }
@@ -299,6 +305,29 @@ pub fn chain_position(meta: &SnapshotMeta) -> String {
 /// A time to the second, in UTC: what an auditor reads (microseconds are noise in a report).
 pub fn time_text(time: jiff::Timestamp) -> String {
     time.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+/// Whether a control's resources are devices (its rows get an owner).
+pub fn lists_devices(result: &ControlResult) -> bool {
+    result
+        .evidence_kinds
+        .iter()
+        .any(|k| k == crate::controls::kinds::DEVICES)
+}
+
+/// The owner of a failing resource of `result`, for controls over devices: `None` for other
+/// controls (no owner column).
+pub fn owner_of(report: &Report, result: &ControlResult, id: &str) -> Option<String> {
+    if !lists_devices(result) {
+        return None;
+    }
+    Some(match &report.device_owners {
+        None => "unknown: the report holds no device records".to_owned(),
+        Some(owners) => owners
+            .get(id)
+            .cloned()
+            .unwrap_or_else(|| "unknown: not a device of the snapshot".to_owned()),
+    })
 }
 
 /// Whether the snapshot is signed, in words.

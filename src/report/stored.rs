@@ -3,13 +3,16 @@
 
 use std::collections::BTreeMap;
 
-use super::{Baseline, RecordChanges, Report, kind_states, record_changes, report_of, trend_of};
-use crate::controls::kinds::{DI_EVENTS, POLICY_STATUSES};
+use super::{
+    Baseline, RecordChanges, Report, device_owners, kind_states, record_changes, report_of,
+    trend_of,
+};
+use crate::controls::kinds::{DEVICES, DI_EVENTS, POLICY_STATUSES, USERS};
 use crate::controls::{ControlSettings, EvidenceSet, KindState, SettingsSource, evaluate_all};
 use crate::store::diff::diff_snapshot_kinds;
 use crate::store::{
     ChainResults, ConnectionStore, Records, Snapshot, StoreError, StoredControls, chain_results,
-    load_controls, load_evidence,
+    load_controls, load_evidence, load_kinds, snapshot_meta,
 };
 
 /// Who and what changed per kind between two snapshots, for the kinds collected on both sides.
@@ -125,6 +128,13 @@ pub async fn stored_report(
     );
     report.settings_sources = sources;
     report.signed = Some(store.is_signed(&snapshot.id).await?);
+    if report.device_owners.is_none() {
+        // Stored results were used, so no records were read: the bindings come from the
+        // devices and users alone.
+        let kinds = [DEVICES, USERS].into_iter().collect();
+        let evidence = load_kinds(store, snapshot_meta(snapshot), &snapshot.index, &kinds).await?;
+        report.device_owners = device_owners(&evidence);
+    }
     // The trend reads the results stored with each snapshot of the period; this snapshot's
     // point is the results the report shows (re-evaluated when other settings were given).
     let mut chain = chain_results(store, snapshot.manifest.sequence).await?;

@@ -359,12 +359,26 @@ pub fn render_markdown(report: &Report) -> String {
         }
         if !r.failing.is_empty() {
             line(&mut out, String::new());
-            line(&mut out, "| Name | Resource id | Why |".to_owned());
-            line(&mut out, "|---|---|---|".to_owned());
+            let owners = super::lists_devices(r);
+            if owners {
+                line(&mut out, "| Name | Resource id | Owner | Why |".to_owned());
+                line(&mut out, "|---|---|---|---|".to_owned());
+            } else {
+                line(&mut out, "| Name | Resource id | Why |".to_owned());
+                line(&mut out, "|---|---|---|".to_owned());
+            }
             for f in &r.failing {
+                let owner = super::owner_of(report, r, &f.id)
+                    .map(|owner| format!(" {} |", md(&owner)))
+                    .unwrap_or_default();
                 line(
                     &mut out,
-                    format!("| {} | {} | {} |", md(&f.name), md(&f.id), md(&f.why)),
+                    format!(
+                        "| {} | {} |{owner} {} |",
+                        md(&f.name),
+                        md(&f.id),
+                        md(&f.why)
+                    ),
                 );
             }
         }

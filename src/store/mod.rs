@@ -52,6 +52,7 @@ pub use chain_results::{ChainResults, chain_results};
 pub use connection::{
     ConnectionStore, EvidenceStore, KindDraft, Snapshot, SnapshotDraft, SnapshotSummary,
 };
+pub(crate) use evidence::load_kinds;
 pub use evidence::{Records, StoredControls, load_controls, load_evidence, snapshot_meta};
 pub use layout::{ConnectionId, SnapshotId};
 pub use manifest::{
