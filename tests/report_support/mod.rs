@@ -367,7 +367,6 @@ pub fn write_snapshot(org: &Org, dir: &std::path::Path) -> jumpcloud_operator::s
 
 /// Like [`write_snapshot`], with the control results stored with the snapshot as `collect`
 /// stores them.
-#[allow(dead_code)]
 pub fn write_evaluated_snapshot(
     org: &Org,
     dir: &std::path::Path,
