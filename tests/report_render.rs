@@ -83,7 +83,14 @@ fn markdown_escapes_table_cells() {
         now(),
     );
     let md = render_markdown(&report);
-    assert!(!md.contains("<script"));
+    // Markup stays text by backslash escapes, never by HTML entities a reader would see.
+    assert!(md.contains("\\<script\\>"), "{md}");
+    assert!(
+        md.match_indices('<')
+            .all(|(at, _)| md[..at].ends_with('\\')),
+        "an unescaped < in {md}"
+    );
+    assert!(!md.contains("&lt;") && !md.contains("&amp;"), "{md}");
     assert!(md.contains("\\| , \"quoted\" next"));
     assert!(md.contains("## How to verify this snapshot"));
 }
@@ -186,10 +193,18 @@ fn changes_since_previous_snapshot_show_count_deltas_and_status_changes() {
     );
     let changes = report.changes.as_ref().unwrap();
     let devices = changes.kinds.iter().find(|k| k.kind == "devices").unwrap();
-    assert_eq!(
-        (devices.previous, devices.current, devices.delta),
-        (3, 2, -1)
+    assert_eq!((devices.previous, devices.current), (Some(3), Some(2)));
+    assert_eq!(devices.counts_text(), "3 -> 2 (-1)");
+    // Only kinds that changed are listed: no rows of `+0`.
+    assert!(
+        changes
+            .kinds
+            .iter()
+            .all(|k| k.previous != k.current || k.records.is_some()),
+        "{:?}",
+        changes.kinds
     );
+    assert!(changes.unchanged_kinds > 0);
     let e1 = changes
         .controls
         .iter()
@@ -201,7 +216,44 @@ fn changes_since_previous_snapshot_show_count_deltas_and_status_changes() {
     );
     let html = render_html(&report);
     assert!(html.contains("Changes since the previous snapshot"));
-    assert!(html.contains(">-1<"));
+    assert!(html.contains("3 -&gt; 2 (-1)"));
+    assert!(!html.contains("(+0)"));
+    let markdown = render_markdown(&report);
+    assert!(
+        markdown.contains("| devices | 3 -\\> 2 (-1) |"),
+        "{markdown}"
+    );
+    assert!(!markdown.contains("+0"));
+}
+
+#[test]
+fn a_kind_no_longer_collected_is_not_a_count() {
+    let mut before = passing_org();
+    before
+        .kind("directory_insights_events")
+        .push(json!({"id": "e1"}));
+    let previous = Baseline::evaluate(&before.build(), &ControlSettings::default());
+    let mut org = passing_org();
+    org.kind("directory_insights_events")
+        .push(json!({"id": "e1"}));
+    org.di_not_licensed = true;
+    let report = build_report(
+        &org.build(),
+        Some(&previous),
+        &ControlSettings::default(),
+        now(),
+    );
+    let changes = report.changes.as_ref().unwrap();
+    let events = changes
+        .kinds
+        .iter()
+        .find(|k| k.kind == "directory_insights_events")
+        .expect("listed: it stopped being collected");
+    assert_eq!(events.current, None);
+    assert!(events.counts_text().ends_with("-> not collected"));
+    let markdown = render_markdown(&report);
+    assert!(markdown.contains("not collected"), "{markdown}");
+    assert!(!markdown.contains("1 -\\> 1 (+0)"));
 }
 
 #[test]
@@ -331,7 +383,20 @@ fn settings_schema_is_camel_case_and_yaml_settings_are_honoured_by_the_cli() {
         csv_dir.as_os_str(),
     ]);
     assert_eq!(code, ok);
-    assert!(csv_dir.join("summary.csv").exists());
+    let summary = std::fs::read_to_string(csv_dir.join("summary.csv")).unwrap();
+    let mut reader = csv::Reader::from_reader(summary.as_bytes());
+    let headers = reader.headers().unwrap().clone();
+    let column = |name: &str| headers.iter().position(|h| h == name).unwrap();
+    let (id_at, time_at) = (column("snapshotId"), column("snapshotTime"));
+    let row = reader.records().next().unwrap().unwrap();
+    assert!(!row[id_at].is_empty(), "{summary}");
+    // Second precision, UTC.
+    assert_eq!(
+        row[time_at].len(),
+        "2026-12-01T00:00:00Z".len(),
+        "{summary}"
+    );
+    assert!(row[time_at].ends_with('Z'));
     assert!(csv_dir.join("JC-I1-USER-MFA.csv").exists());
 
     // csv without --out, and invalid settings, fail.
@@ -378,7 +443,57 @@ fn stored_reports_compare_with_the_previous_snapshot_in_the_chain() {
         Some(first.sha256.as_str())
     );
     let devices = changes.kinds.iter().find(|k| k.kind == "devices").unwrap();
-    assert_eq!(devices.delta, -1);
+    assert_eq!(devices.counts_text(), "3 -> 2 (-1)");
+    // Who and what, from the store's record diff: names before ids.
+    let records = devices.records.as_ref().expect("the store's diff was read");
+    assert_eq!(records.removed, ["alice-ubuntu (d-lin)"]);
+    assert!(
+        records
+            .changed
+            .iter()
+            .any(|c| c.starts_with("Alice-MacBook (d-mac): ")
+                && c.contains("fde.active true -> false")),
+        "{records:?}"
+    );
+    assert_eq!(report.signed, Some(false));
+    // The device owner, read from the stored devices and users though the results were stored.
+    let owners = report
+        .device_owners
+        .as_ref()
+        .expect("device records were read");
+    assert!(owners["d-mac"].ends_with("(u1)"), "{owners:?}");
+    let markdown = render_markdown(&report);
+    assert!(
+        markdown.contains("| Name | Resource id | Owner | Why |"),
+        "{markdown}"
+    );
+    assert!(
+        markdown.contains(&format!("| Alice-MacBook | d-mac | {} |", owners["d-mac"])),
+        "{markdown}"
+    );
+    // The device owner, read from the stored devices and users though the results were stored.
+    let owners = report
+        .device_owners
+        .as_ref()
+        .expect("device records were read");
+    assert!(owners["d-mac"].ends_with("(u1)"), "{owners:?}");
+    let markdown = render_markdown(&report);
+    assert!(
+        markdown.contains("| Name | Resource id | Owner | Why |"),
+        "{markdown}"
+    );
+    assert!(
+        markdown.contains(&format!(
+            "| Alice\\-MacBook | d\\-mac | {} |",
+            owners["d-mac"]
+        )) || markdown.contains(&format!("| Alice-MacBook | d-mac | {} |", owners["d-mac"])),
+        "{markdown}"
+    );
+    // The first snapshot was committed without results: said, not counted as a pass.
+    let trend = report.trend.as_ref().unwrap();
+    assert_eq!(trend.without_results, [first.id.to_string()]);
+    assert_eq!(trend.points.len(), 1);
+    assert!(trend.note().is_some());
     assert!(
         changes
             .controls
@@ -393,6 +508,10 @@ fn stored_reports_compare_with_the_previous_snapshot_in_the_chain() {
     assert!(position.contains(&first.sha256), "{position}");
     let html = render_html(&report);
     assert!(html.contains(second.id.as_str()) && html.contains("snapshot #2"));
+    assert!(html.contains("alice-ubuntu (d-lin)"));
+    assert!(html.contains("no: the snapshot carries no signature"));
+    assert!(html.contains("have no stored control results and are not counted"));
+    assert!(html.contains("id=\"trend-note\"") && !html.contains("<svg id=\"trend-chart\""));
 
     // Retention removed the first snapshot: still a report, without changes.
     std::fs::remove_file(dir.path().join(format!(
@@ -457,4 +576,93 @@ fn a_blob_changed_after_the_commit_fails_the_load_though_it_still_parses() {
             "{records:?}: {error}"
         );
     }
+}
+
+#[test]
+fn the_trend_reads_the_results_stored_with_every_snapshot_of_the_chain() {
+    let dir = tempfile::tempdir().unwrap();
+    write_evaluated_snapshot(&passing_org(), dir.path());
+    let mut failing = passing_org();
+    failing.record("devices", "d-mac")["fde"]["active"] = json!(false);
+    let bad = write_evaluated_snapshot(&failing, dir.path());
+    // A snapshot committed without results sits in the period: said, not counted, and its
+    // failing evidence not re-evaluated into a point.
+    write_snapshot(&failing, dir.path());
+    let last = write_evaluated_snapshot(&passing_org(), dir.path());
+    let store = store_at(dir.path());
+    let report = runtime()
+        .block_on(jumpcloud_operator::report::stored_report(
+            &store, &last, None,
+        ))
+        .unwrap();
+    let trend = report.trend.as_ref().unwrap();
+    assert_eq!(trend.points.len(), 3);
+    assert_eq!(trend.without_results.len(), 1);
+    let failing_counts: Vec<u64> = trend.points.iter().map(|p| p.failing).collect();
+    assert_eq!(failing_counts[0], failing_counts[2]);
+    assert_eq!(failing_counts[1], failing_counts[0] + 1);
+    assert_eq!(trend.points[1].snapshot_id, bad.id.to_string());
+    let e1 = trend
+        .controls
+        .iter()
+        .find(|c| c.id == "JC-E1-DISK-ENCRYPTION")
+        .unwrap();
+    assert_eq!((e1.passed, e1.failed, e1.snapshots), (2, 1, 3));
+    assert_eq!(e1.passed_percent(), "66.7%");
+
+    let html = render_html(&report);
+    assert!(html.contains("<svg id=\"trend-chart\""), "no chart");
+    assert!(
+        html.contains("<title id=\"trend-chart-title\">Failing controls per snapshot, 3 snapshots")
+    );
+    assert!(!html.to_ascii_lowercase().contains("<script"));
+    assert!(html.contains("1 snapshots of the period have no stored control results"));
+    let markdown = render_markdown(&report);
+    assert!(markdown.contains("## Over the audit period"), "{markdown}");
+    assert!(
+        markdown.contains("| JC-E1-DISK-ENCRYPTION | 2 of 3 | 66.7% | 1 |"),
+        "{markdown}"
+    );
+    let json: serde_json::Value = serde_json::from_str(&render_json(&report)).unwrap();
+    assert_eq!(json["trend"]["points"].as_array().unwrap().len(), 3);
+    assert_eq!(render_html(&report), render_html(&report));
+}
+
+#[test]
+fn the_framework_view_lists_each_criterion_with_its_controls_in_every_format() {
+    let mut org = passing_org();
+    org.record("devices", "d-mac")["fde"]["active"] = json!(false);
+    let report = build_report(&org.build(), None, &ControlSettings::default(), now());
+    let cc61 = report
+        .frameworks
+        .soc2
+        .iter()
+        .find(|c| c.reference == "CC6.1")
+        .unwrap();
+    assert_eq!(cc61.status, ControlStatus::Fail);
+    assert!(
+        cc61.controls
+            .iter()
+            .any(|c| c.id == "JC-E1-DISK-ENCRYPTION")
+    );
+    let a824 = report
+        .frameworks
+        .iso27001
+        .iter()
+        .find(|c| c.reference == "A.8.24")
+        .unwrap();
+    assert!(
+        a824.controls
+            .iter()
+            .any(|c| c.id == "JC-E1-DISK-ENCRYPTION")
+    );
+    let html = render_html(&report);
+    assert!(html.contains("id=\"frameworks\""));
+    assert!(html.contains("<td class=\"nowrap\">CC6.6</td>"));
+    let markdown = render_markdown(&report);
+    assert!(markdown.contains("### SOC 2 Trust Services Criteria"));
+    assert!(markdown.contains("| CC6.1 | FAIL |"), "{markdown}");
+    assert!(markdown.contains("| A.8.24 | FAIL |"), "{markdown}");
+    let json: serde_json::Value = serde_json::from_str(&render_json(&report)).unwrap();
+    assert!(json["frameworks"]["iso27001"].as_array().unwrap().len() > 5);
 }

@@ -190,3 +190,61 @@ async fn unlicensed_directory_insights_makes_di_controls_errors() {
     }
     sim.shutdown().await;
 }
+
+/// Two collections a simulated day apart: the report's changes list only the kinds that
+/// changed, name who and what changed among the users (as the simulator reports it changed
+/// them), leave out the devices that only checked in, and the trend has both points.
+#[tokio::test]
+async fn a_day_later_the_report_says_who_changed_and_the_trend_has_both_snapshots() {
+    let sim = simulator(OrgSize::small()).await;
+    let dir = tempfile::tempdir().unwrap();
+    collected(&sim, dir.path()).await;
+    let advanced = control(&sim).advance_days(1).await.unwrap();
+    collected(&sim, dir.path()).await;
+    let store = EvidenceStore::open(dir.path().to_str().unwrap())
+        .unwrap()
+        .connection(&"test/sim".parse().unwrap());
+    let latest = store.latest().await.unwrap().unwrap();
+    let report = jumpcloud_operator::report::stored_report(&store, &latest, None)
+        .await
+        .unwrap();
+    let changes = report.changes.as_ref().unwrap();
+    assert!(changes.unchanged_kinds > 0, "{changes:#?}");
+    assert!(
+        changes
+            .kinds
+            .iter()
+            .all(|k| k.previous != k.current || k.records.is_some()),
+        "an unchanged kind is listed: {changes:#?}"
+    );
+    let users = changes.kinds.iter().find(|k| k.kind == "users").unwrap();
+    let records = users.records.as_ref().expect("the users' record diff");
+    let day = &advanced.changes;
+    assert_eq!(
+        records.added_total as usize, day.users_added,
+        "{records:#?}"
+    );
+    assert_eq!(
+        records.changed_total as usize,
+        day.users_suspended + day.users_mfa_changed + day.users_attributes_changed,
+        "{records:#?}"
+    );
+    // Names before ids: `username (id)`.
+    assert!(
+        records
+            .changed
+            .iter()
+            .all(|c| c.contains(" (") && c.contains("): ")),
+        "{records:#?}"
+    );
+    // Every device checked in and nothing else changed: not a change an auditor reads.
+    assert!(day.devices_checked_in > 0);
+    assert!(
+        changes.kinds.iter().all(|k| k.kind != "devices"),
+        "check-ins listed as changes: {changes:#?}"
+    );
+    let trend = report.trend.as_ref().unwrap();
+    assert_eq!(trend.points.len(), 2);
+    assert!(trend.without_results.is_empty());
+    assert!(render_html(&report).contains("<svg id=\"trend-chart\""));
+}

@@ -22,7 +22,7 @@ pub mod evidence;
 mod identity;
 mod json;
 pub mod kind_reader;
-mod kinds;
+pub(crate) mod kinds;
 mod policy_results;
 pub mod projection;
 pub mod record;

@@ -3,7 +3,9 @@
 
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 
-use super::{Report, status_label, verification_steps};
+use super::frameworks::Criterion;
+use super::trend_svg::{failing_chart, share_bar};
+use super::{Report, status_label, time_text, verification_steps};
 use crate::controls::{ControlStatus, KindState};
 
 const CSS: &str = r#"
@@ -25,6 +27,9 @@ td.num, th.num { text-align: right; }
 .digest, code { font-family: "DejaVu Sans Mono", Menlo, Consolas, monospace; font-size: .82rem; word-break: break-all; }
 .muted { color: #57606a; }
 .nowrap, th { white-space: nowrap; }
+.warning { background: #fff1cc; padding: .4rem .6rem; border-radius: .25rem; }
+.note { background: #eceff3; padding: .6rem .8rem; border-radius: .25rem; }
+svg.share { vertical-align: middle; }
 .cards { display: flex; gap: 1rem; flex-wrap: wrap; margin: 1rem 0; }
 .card { flex: 1 1 10rem; border-radius: .4rem; padding: .8rem 1rem; font-size: 1.05rem; }
 .card b { display: block; font-size: 1.8rem; }
@@ -40,7 +45,95 @@ fn badge(status: ControlStatus) -> Markup {
 }
 
 fn opt_time(time: Option<jiff::Timestamp>) -> String {
-    time.map_or_else(|| "unknown".to_owned(), |t| t.to_string())
+    time.map_or_else(|| "unknown".to_owned(), time_text)
+}
+
+fn criteria_table(framework: &str, criteria: &[Criterion]) -> Markup {
+    html! {
+        table class="framework" {
+            thead { tr { th { (framework) } th { "Status" } th { "Controls mapped to it" } } }
+            tbody {
+                @for c in criteria {
+                    tr {
+                        td class="nowrap" { (c.reference) }
+                        td { (badge(c.status)) }
+                        td {
+                            @for m in &c.controls {
+                                a href={ "#" (m.id) } { code { (m.id) } } " " (m.title) " " (badge(m.status)) br;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn trend_section(report: &Report) -> Markup {
+    html! {
+        h2 id="trend" { "Over the audit period" }
+        @match &report.trend {
+            None => { p class="muted" { "No trend: this report was not read from an evidence store, so there is no chain of snapshots." } }
+            Some(trend) => {
+                @if let Some((first, last)) = trend.period() {
+                    p { (trend.points.len()) " snapshots with stored control results, " (time_text(first)) " to " (time_text(last)) ". Each snapshot's results are the ones stored with it at collection." }
+                }
+                @if !trend.without_results.is_empty() {
+                    p class="warning" { (trend.without_results.len()) " snapshots of the period have no stored control results and are not counted (neither pass nor fail): " (trend.without_results.join(", ")) }
+                }
+                @match (failing_chart(trend), trend.note()) {
+                    (Some(chart), _) => { figure { (chart) } }
+                    (None, Some(note)) => { p class="note" id="trend-note" { (note) } }
+                    (None, None) => {}
+                }
+                @if !trend.controls.is_empty() {
+                    table id="trend-controls" {
+                        thead { tr { th { "Control" } th class="num" { "Passed" } th class="num" { "Failed" } th class="num" { "Error" } th class="num" { "N/A" } th class="num" { "Not evaluated" } th { "Passed share of snapshots" } } }
+                        tbody {
+                            @for c in &trend.controls {
+                                tr {
+                                    td class="nowrap" { a href={ "#" (c.id) } { code { (c.id) } } }
+                                    td class="num" { (c.passed) " of " (c.snapshots) }
+                                    td class="num" { (c.failed) }
+                                    td class="num" { (c.error) }
+                                    td class="num" { (c.not_applicable) }
+                                    td class="num" { (c.not_evaluated) }
+                                    td class="nowrap" { (share_bar(c)) " " (c.passed_percent()) }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn frameworks_section(report: &Report) -> Markup {
+    html! {
+        h2 id="frameworks" { "By framework" }
+        p class="muted" { "Each criterion with the controls mapped to it (a suggested mapping; confirm it with your auditor). A criterion shows the worst status of its controls." }
+        h3 { "SOC 2 Trust Services Criteria" }
+        (criteria_table("SOC 2 criterion", &report.frameworks.soc2))
+        h3 { "ISO/IEC 27001:2022 Annex A" }
+        (criteria_table("Annex A control", &report.frameworks.iso27001))
+    }
+}
+
+fn record_lists(records: &super::RecordChanges) -> Markup {
+    let more = |listed: usize, total: u64| total.saturating_sub(listed as u64);
+    html! {
+        @for (label, listed, total) in [("Added", &records.added, records.added_total), ("Removed", &records.removed, records.removed_total), ("Changed", &records.changed, records.changed_total)] {
+            @if total > 0 {
+                div { b { (label) " (" (total) "): " } (listed.join(", "))
+                    @if more(listed.len(), total) > 0 { " and " (more(listed.len(), total)) " more" }
+                }
+            }
+        }
+        @if records.routine > 0 {
+            div class="muted" { (records.routine) " records changed only their check-in time." }
+        }
+    }
 }
 
 /// Renders the report as one self-contained HTML document.
@@ -71,14 +164,15 @@ pub fn render_html(report: &Report) -> String {
                     }
                     tr { th { "Collection" } td { (opt_time(s.started_at)) " to " (opt_time(s.finished_at)) } }
                     @if let (Some(start), Some(end)) = (s.events_window_start, s.events_window_end) {
-                        tr { th { "Directory Insights period" } td { (start) " to " (end) } }
+                        tr { th { "Directory Insights period" } td { (time_text(start)) " to " (time_text(end)) } }
                     }
-                    tr { th { "Controls evaluated at" } td { (report.evaluated_at) } }
+                    tr { th { "Controls evaluated at" } td { (time_text(report.evaluated_at)) } }
                     @if let Some(id) = &s.snapshot_id {
                         tr { th { "Snapshot" } td class="digest" { (id) } }
                     }
                     tr { th { "Snapshot digest (SHA-256 of the manifest)" } td class="digest" { (s.manifest_sha256.as_deref().unwrap_or("unknown")) } }
                     tr { th { "Chain position" } td class="digest" { (super::chain_position(s)) } }
+                    tr { th { "Signed" } td id="signed" { (super::signed_text(report.signed)) } }
                     @if let Some(version) = &s.collector_version {
                         tr { th { "Collector version" } td { (version) } }
                     }
@@ -107,6 +201,9 @@ pub fn render_html(report: &Report) -> String {
                     }
                 }
                 p class="muted" { "SOC 2 and ISO/IEC 27001 references are a suggested mapping; confirm them with your auditor." }
+
+                (trend_section(report))
+                (frameworks_section(report))
 
                 h2 id="controls" { "Controls" }
                 @for r in &report.results {
@@ -145,11 +242,16 @@ pub fn render_html(report: &Report) -> String {
                             ul class="notes" { @for note in &r.notes { li { (note) } } }
                         }
                         @if !r.failing.is_empty() {
+                            @let owners = super::lists_devices(r);
                             table class="failing" {
-                                thead { tr { th { "Resource id" } th { "Name" } th { "Why" } } }
+                                thead { tr { th { "Name" } th { "Resource id" } @if owners { th { "Owner" } } th { "Why" } } }
                                 tbody {
                                     @for f in &r.failing {
-                                        tr { td class="digest" { (f.id) } td { (f.name) } td { (f.why) } }
+                                        tr {
+                                            td { (f.name) } td class="digest" { (f.id) }
+                                            @if let Some(owner) = super::owner_of(report, r, &f.id) { td { (owner) } }
+                                            td { (f.why) }
+                                        }
                                     }
                                 }
                             }
@@ -168,14 +270,23 @@ pub fn render_html(report: &Report) -> String {
                             None => { "." }
                         }
                     }
-                    table {
-                        thead { tr { th { "Evidence kind" } th class="num" { "Previous" } th class="num" { "Current" } th class="num" { "Change" } } }
-                        tbody {
-                            @for k in &changes.kinds {
-                                tr { td { code { (k.kind) } } td class="num" { (k.previous) } td class="num" { (k.current) } td class="num" { (format!("{:+}", k.delta)) } }
+                    @if changes.kinds.is_empty() {
+                        p { "No evidence kind changed." }
+                    } @else {
+                        table id="changed-kinds" {
+                            thead { tr { th { "Evidence kind" } th { "Records" } th { "Who and what" } } }
+                            tbody {
+                                @for k in &changes.kinds {
+                                    tr {
+                                        td { code { (k.kind) } }
+                                        td class="nowrap" { (k.counts_text()) }
+                                        td { @if let Some(records) = &k.records { (record_lists(records)) } }
+                                    }
+                                }
                             }
                         }
                     }
+                    p class="muted" { (changes.unchanged_kinds) " other evidence kinds are unchanged." }
                     @if changes.controls.is_empty() {
                         p { "No control changed status or failing count." }
                     } @else {

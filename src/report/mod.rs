@@ -2,11 +2,16 @@
 //! Markdown, one self-contained HTML file, and OSCAL assessment results and plan for GRC tools.
 //! Rendering is pure: the same [`Report`] always renders to the same bytes.
 
+mod changes;
+mod frameworks;
 mod html;
 mod oscal;
+mod owners;
 pub mod policy_report;
 mod stored;
 mod text;
+mod trend;
+mod trend_svg;
 mod zip;
 
 use std::collections::BTreeMap;
@@ -18,10 +23,14 @@ use crate::controls::{
     SettingsSource, SnapshotMeta, evaluate_all,
 };
 
+pub use changes::{Changes, KindDelta, RecordChanges, StatusChange, record_changes};
+pub use frameworks::{Criterion, Frameworks, MappedControl, frameworks_of};
 pub use html::render_html;
 pub use oscal::{OscalError, render_oscal_plan, render_oscal_results};
+pub use owners::device_owners;
 pub use stored::{publish_report, stored_report};
 pub use text::{CsvError, render_csv, render_markdown, summary_table};
+pub use trend::{ControlTrend, Trend, TrendPoint, trend_of};
 pub use zip::{ZipError, read_zip, write_zip};
 
 /// Output formats of `report`.
@@ -91,38 +100,6 @@ pub struct EvidenceKindInfo {
     pub blobs: Vec<String>,
 }
 
-/// Record count of one kind in the previous and the current snapshot.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct KindDelta {
-    pub kind: String,
-    pub previous: u64,
-    pub current: u64,
-    pub delta: i64,
-}
-
-/// A control whose status differs from the previous snapshot.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct StatusChange {
-    pub id: String,
-    pub previous: ControlStatus,
-    pub current: ControlStatus,
-    pub previous_failing: u64,
-    pub current_failing: u64,
-}
-
-/// Changes since a previous snapshot.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Changes {
-    pub previous: SnapshotMeta,
-    /// Whether the current manifest names the previous one as its predecessor.
-    pub chained: Option<bool>,
-    pub kinds: Vec<KindDelta>,
-    pub controls: Vec<StatusChange>,
-}
-
 /// Everything a report shows.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -140,6 +117,18 @@ pub struct Report {
     pub evidence: Vec<EvidenceKindInfo>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub changes: Option<Changes>,
+    /// Whether the snapshot carries a signature; unknown for evidence outside the store.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signed: Option<bool>,
+    /// The trend over the chain's snapshots; absent for evidence outside the store.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trend: Option<Trend>,
+    /// Device id -> owner, for device rows; absent when the device records were not read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_owners: Option<BTreeMap<String, String>>,
+    /// The results by SOC 2 criterion and ISO/IEC 27001 Annex A control.
+    #[serde(default)]
+    pub frameworks: Frameworks,
 }
 
 /// The evaluation time of a snapshot: when its collection finished (so a stored snapshot always
@@ -169,7 +158,21 @@ fn evidence_info(evidence: &EvidenceSet) -> Vec<EvidenceKindInfo> {
 pub struct Baseline {
     pub meta: SnapshotMeta,
     pub counts: BTreeMap<String, u64>,
+    /// Whether each kind was collected: a count of a kind that was not means nothing.
+    pub states: BTreeMap<String, KindState>,
     pub results: Vec<ControlResult>,
+    /// Who and what changed per kind from this snapshot to the current one, when the store's
+    /// record diff was read; empty otherwise (counts only).
+    pub records: BTreeMap<String, RecordChanges>,
+}
+
+/// The state of each kind of a snapshot.
+pub fn kind_states(evidence: &EvidenceSet) -> BTreeMap<String, KindState> {
+    evidence
+        .kinds
+        .iter()
+        .map(|(kind, k)| (kind.clone(), k.state))
+        .collect()
 }
 
 impl Baseline {
@@ -179,7 +182,9 @@ impl Baseline {
         Baseline {
             meta: evidence.meta.clone(),
             counts: evidence.counts(),
+            states: kind_states(evidence),
             results: evaluate_all(evidence, settings, at),
+            records: BTreeMap::new(),
         }
     }
 }
@@ -214,7 +219,8 @@ pub fn report_of(
     previous: Option<&Baseline>,
     settings: &ControlSettings,
 ) -> Report {
-    let changes = previous.map(|previous| changes_since(current, &results, previous));
+    let changes = previous.map(|previous| changes::changes_since(current, &results, previous));
+    let frameworks = frameworks_of(&results);
     Report {
         snapshot: current.meta.clone(),
         evaluated_at,
@@ -224,58 +230,10 @@ pub fn report_of(
         results,
         evidence: evidence_info(current),
         changes,
-    }
-}
-
-fn changes_since(current: &EvidenceSet, results: &[ControlResult], previous: &Baseline) -> Changes {
-    let before = &previous.counts;
-    let after = current.counts();
-    let mut names: Vec<&String> = before.keys().chain(after.keys()).collect();
-    names.sort();
-    names.dedup();
-    let kinds = names
-        .into_iter()
-        .map(|kind| {
-            let p = before.get(kind).copied().unwrap_or(0);
-            let c = after.get(kind).copied().unwrap_or(0);
-            KindDelta {
-                kind: kind.clone(),
-                previous: p,
-                current: c,
-                delta: c as i64 - p as i64,
-            }
-        })
-        .collect();
-    let previous_results: BTreeMap<&str, &ControlResult> = previous
-        .results
-        .iter()
-        .map(|r| (r.id.as_str(), r))
-        .collect();
-    let controls = results
-        .iter()
-        .filter_map(|r| {
-            let p = previous_results.get(r.id.as_str())?;
-            (p.status != r.status || p.failing.len() != r.failing.len()).then(|| StatusChange {
-                id: r.id.clone(),
-                previous: p.status,
-                current: r.status,
-                previous_failing: p.failing.len() as u64,
-                current_failing: r.failing.len() as u64,
-            })
-        })
-        .collect();
-    let chained = match (
-        &current.meta.previous_manifest_sha256,
-        &previous.meta.manifest_sha256,
-    ) {
-        (Some(link), Some(digest)) => Some(link == digest),
-        _ => None,
-    };
-    Changes {
-        previous: previous.meta.clone(),
-        chained,
-        kinds,
-        controls,
+        signed: None,
+        trend: None,
+        device_owners: device_owners(current),
+        frameworks,
     }
 }
 
@@ -341,6 +299,45 @@ pub fn chain_position(meta: &SnapshotMeta) -> String {
         }
         None if meta.sequence == Some(0) => format!("{position}; the first of its chain"),
         None => format!("{position}; no previous snapshot recorded in the manifest"),
+    }
+}
+
+/// A time to the second, in UTC: what an auditor reads (microseconds are noise in a report).
+pub fn time_text(time: jiff::Timestamp) -> String {
+    time.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+/// Whether a control's resources are devices (its rows get an owner).
+pub fn lists_devices(result: &ControlResult) -> bool {
+    result
+        .evidence_kinds
+        .iter()
+        .any(|k| k == crate::controls::kinds::DEVICES)
+}
+
+/// The owner of a failing resource of `result`, for controls over devices: `None` for other
+/// controls (no owner column).
+pub fn owner_of(report: &Report, result: &ControlResult, id: &str) -> Option<String> {
+    if !lists_devices(result) {
+        return None;
+    }
+    Some(match &report.device_owners {
+        None => "unknown: the report holds no device records".to_owned(),
+        Some(owners) => owners
+            .get(id)
+            .cloned()
+            .unwrap_or_else(|| "unknown: not a device of the snapshot".to_owned()),
+    })
+}
+
+/// Whether the snapshot is signed, in words.
+pub fn signed_text(signed: Option<bool>) -> &'static str {
+    match signed {
+        Some(true) => {
+            "yes: a detached Ed25519 signature of the manifest is stored (verify with --public-key)"
+        }
+        Some(false) => "no: the snapshot carries no signature",
+        None => "unknown: the report was not read from an evidence store",
     }
 }
 

@@ -1,11 +1,46 @@
 //! Reports of snapshots in the evidence store: the current snapshot's results (stored with it,
 //! or re-evaluated with other settings) compared with the snapshot before it in the chain.
 
-use super::{Baseline, Report, report_of};
-use crate::controls::{ControlSettings, EvidenceSet, SettingsSource, evaluate_all};
-use crate::store::{
-    ConnectionStore, Records, Snapshot, StoreError, StoredControls, load_controls, load_evidence,
+use std::collections::BTreeMap;
+
+use super::{
+    Baseline, RecordChanges, Report, device_owners, kind_states, record_changes, report_of,
+    trend_of,
 };
+use crate::controls::kinds::{DEVICES, DI_EVENTS, POLICY_STATUSES, USERS};
+use crate::controls::{ControlSettings, EvidenceSet, KindState, SettingsSource, evaluate_all};
+use crate::store::diff::diff_snapshot_kinds;
+use crate::store::{
+    ChainResults, ConnectionStore, Records, Snapshot, StoreError, StoredControls, chain_results,
+    load_controls, load_evidence, load_kinds, snapshot_meta,
+};
+
+/// Who and what changed per kind between two snapshots, for the kinds collected on both sides.
+/// Events and policy results are appended or recomputed wholesale, so their counts say what
+/// changed; the rest is diffed record by record (kinds whose blobs are equal are not read).
+async fn records_between(
+    store: &ConnectionStore,
+    previous: &Snapshot,
+    previous_states: &BTreeMap<String, KindState>,
+    current: &Snapshot,
+    current_states: &BTreeMap<String, KindState>,
+) -> Result<BTreeMap<String, RecordChanges>, StoreError> {
+    let complete = |states: &BTreeMap<String, KindState>, kind: &str| {
+        states.get(kind) == Some(&KindState::Complete)
+    };
+    let diff = diff_snapshot_kinds(store, previous, current, |kind| {
+        kind != DI_EVENTS
+            && kind != POLICY_STATUSES
+            && complete(previous_states, kind)
+            && complete(current_states, kind)
+    })
+    .await?;
+    Ok(diff
+        .kinds
+        .iter()
+        .map(|kind| (kind.kind.clone(), record_changes(kind)))
+        .collect())
+}
 
 /// Results of `snapshot` under `settings`: the stored ones when they were evaluated with the
 /// same settings (no evidence is parsed), else a fresh evaluation. Either way identical, since
@@ -66,11 +101,17 @@ pub async fn stored_report(
         None => None,
         Some(previous) => match store.resolve(&previous.id).await {
             Ok(previous) => {
-                let (evidence, stored) = results_of(store, &previous, &settings).await?;
+                let (previous_evidence, stored) = results_of(store, &previous, &settings).await?;
+                let states = kind_states(&previous_evidence);
+                let records =
+                    records_between(store, &previous, &states, snapshot, &kind_states(&evidence))
+                        .await?;
                 Some(Baseline {
-                    meta: evidence.meta.clone(),
-                    counts: evidence.counts(),
+                    meta: previous_evidence.meta.clone(),
+                    counts: previous_evidence.counts(),
+                    states,
                     results: stored.results,
+                    records,
                 })
             }
             // Retention removed it: a report without changes, not a failure.
@@ -86,6 +127,34 @@ pub async fn stored_report(
         &settings,
     );
     report.settings_sources = sources;
+    report.signed = Some(store.is_signed(&snapshot.id).await?);
+    if report.device_owners.is_none() {
+        // Stored results were used, so no records were read: the bindings come from the
+        // devices and users alone.
+        let kinds = [DEVICES, USERS].into_iter().collect();
+        let evidence = load_kinds(store, snapshot_meta(snapshot), &snapshot.index, &kinds).await?;
+        report.device_owners = device_owners(&evidence);
+    }
+    // The trend reads the results stored with each snapshot of the period; this snapshot's
+    // point is the results the report shows (re-evaluated when other settings were given).
+    let mut chain = chain_results(store, snapshot.manifest.sequence).await?;
+    if let Some(current) = chain
+        .iter_mut()
+        .find(|c| c.snapshot_id == snapshot.id.to_string())
+    {
+        *current = ChainResults {
+            snapshot_id: current.snapshot_id.clone(),
+            at: current.at,
+            statuses: Some(
+                report
+                    .results
+                    .iter()
+                    .map(|r| (r.id.clone(), r.status))
+                    .collect(),
+            ),
+        };
+    }
+    report.trend = Some(trend_of(&chain));
     Ok(report)
 }
 

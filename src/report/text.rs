@@ -1,6 +1,7 @@
 //! CSV, Markdown and the plain-text summary table.
 
-use super::{Report, status_label, verification_steps};
+use super::frameworks::Criterion;
+use super::{Report, status_label, time_text, verification_steps};
 use crate::controls::ControlResult;
 
 /// Errors writing CSV.
@@ -39,10 +40,13 @@ pub fn render_csv(report: &Report) -> Result<Vec<(String, String)>, CsvError> {
             "thresholds",
             "evidenceKinds",
             "notes",
+            "snapshotId",
+            "snapshotTime",
         ]
         .map(str::to_owned)
         .to_vec(),
     ];
+    let snapshot_time = time_text(report.snapshot.finished_at.unwrap_or(report.evaluated_at));
     let mut files = Vec::new();
     for r in &report.results {
         summary.push(vec![
@@ -62,6 +66,8 @@ pub fn render_csv(report: &Report) -> Result<Vec<(String, String)>, CsvError> {
                 .join("; "),
             r.evidence_kinds.join(" "),
             r.notes.join(" | "),
+            report.snapshot.snapshot_id.clone().unwrap_or_default(),
+            snapshot_time.clone(),
         ]);
         let mut rows = vec![
             ["control", "status", "resourceId", "resourceName", "why"]
@@ -84,15 +90,25 @@ pub fn render_csv(report: &Report) -> Result<Vec<(String, String)>, CsvError> {
     Ok(files)
 }
 
-/// Escapes text for a Markdown table cell or paragraph: HTML and Markdown specials become
-/// entities or backslash escapes, line breaks become spaces.
+/// Escapes text for a Markdown table cell or paragraph with backslash escapes, never HTML
+/// entities (which plain-text readers of the file would see): `<` and `>` cannot open HTML,
+/// `&` cannot start an entity, line breaks become spaces.
 pub(super) fn md(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
         match c {
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '&' => out.push_str("&amp;"),
+            '<' | '>' => {
+                out.push('\\');
+                out.push(c);
+            }
+            // Only `&name;` or `&#..;` would read as an entity: escape the `&` before those.
+            '&' if chars
+                .peek()
+                .is_some_and(|next| next.is_ascii_alphanumeric() || *next == '#') =>
+            {
+                out.push_str("\\&");
+            }
             '|' => out.push_str("\\|"),
             '\\' | '`' | '*' | '_' | '[' | ']' | '#' => {
                 out.push('\\');
@@ -103,6 +119,116 @@ pub(super) fn md(text: &str) -> String {
         }
     }
     out
+}
+
+/// The record changes of a kind in one line: added, removed, changed, by name then id.
+pub(super) fn record_text(records: &super::RecordChanges) -> String {
+    let mut parts = Vec::new();
+    for (label, listed, total) in [
+        ("added", &records.added, records.added_total),
+        ("removed", &records.removed, records.removed_total),
+        ("changed", &records.changed, records.changed_total),
+    ] {
+        if total == 0 {
+            continue;
+        }
+        let more = total.saturating_sub(listed.len() as u64);
+        let tail = if more > 0 {
+            format!(" and {more} more")
+        } else {
+            String::new()
+        };
+        parts.push(format!("{label} ({total}): {}{tail}", listed.join(", ")));
+    }
+    if records.routine > 0 {
+        parts.push(format!(
+            "{} records changed only their check-in time",
+            records.routine
+        ));
+    }
+    parts.join("; ")
+}
+
+fn markdown_trend(report: &Report, out: &mut String) {
+    out.push_str("\n## Over the audit period\n\n");
+    let Some(trend) = &report.trend else {
+        out.push_str("No trend: this report was not read from an evidence store.\n");
+        return;
+    };
+    if let Some((first, last)) = trend.period() {
+        out.push_str(&format!(
+            "{} snapshots with stored control results, {} to {}.\n\n",
+            trend.points.len(),
+            time_text(first),
+            time_text(last)
+        ));
+    }
+    if !trend.without_results.is_empty() {
+        out.push_str(&format!(
+            "{} snapshots have no stored control results and are not counted (neither pass nor fail): {}\n\n",
+            trend.without_results.len(),
+            md(&trend.without_results.join(", "))
+        ));
+    }
+    if let Some(note) = trend.note() {
+        out.push_str(&format!("{}\n\n", md(&note)));
+    } else {
+        out.push_str("| Snapshot time | Snapshot | Failing | Passing | Error or N/A |\n|---|---|---:|---:|---:|\n");
+        for p in &trend.points {
+            out.push_str(&format!(
+                "| {} | {} | {} | {} | {} |\n",
+                time_text(p.at),
+                md(&p.snapshot_id),
+                p.failing,
+                p.passing,
+                p.other
+            ));
+        }
+        out.push('\n');
+    }
+    if trend.controls.is_empty() {
+        return;
+    }
+    out.push_str("| Control | Passed | Share | Failed | Error | N/A | Not evaluated |\n|---|---:|---:|---:|---:|---:|---:|\n");
+    for c in &trend.controls {
+        out.push_str(&format!(
+            "| {} | {} of {} | {} | {} | {} | {} | {} |\n",
+            md(&c.id),
+            c.passed,
+            c.snapshots,
+            c.passed_percent(),
+            c.failed,
+            c.error,
+            c.not_applicable,
+            c.not_evaluated
+        ));
+    }
+}
+
+fn markdown_criteria(framework: &str, criteria: &[Criterion], out: &mut String) {
+    out.push_str(&format!(
+        "| {framework} | Status | Controls |\n|---|---|---|\n"
+    ));
+    for c in criteria {
+        let controls: Vec<String> = c
+            .controls
+            .iter()
+            .map(|m| format!("{} ({})", md(&m.id), status_label(m.status)))
+            .collect();
+        out.push_str(&format!(
+            "| {} | {} | {} |\n",
+            md(&c.reference),
+            status_label(c.status),
+            controls.join(", ")
+        ));
+    }
+}
+
+fn markdown_frameworks(report: &Report, out: &mut String) {
+    out.push_str("\n## By framework\n\nEach criterion with the controls mapped to it (a suggested mapping; confirm it with your auditor) and the worst status of those controls.\n\n### SOC 2 Trust Services Criteria\n\n");
+    markdown_criteria("SOC 2 criterion", &report.frameworks.soc2, out);
+    out.push_str("\n### ISO/IEC 27001:2022 Annex A\n\n");
+    markdown_criteria("Annex A control", &report.frameworks.iso27001, out);
 }
 
 /// The report as Markdown.
@@ -126,15 +252,25 @@ pub fn render_markdown(report: &Report) -> String {
         line(&mut out, format!("- Region: {}", md(region)));
     }
     if let (Some(start), Some(end)) = (s.started_at, s.finished_at) {
-        line(&mut out, format!("- Collected: {start} to {end}"));
+        line(
+            &mut out,
+            format!("- Collected: {} to {}", time_text(start), time_text(end)),
+        );
     }
     if let (Some(start), Some(end)) = (s.events_window_start, s.events_window_end) {
         line(
             &mut out,
-            format!("- Directory Insights period: {start} to {end}"),
+            format!(
+                "- Directory Insights period: {} to {}",
+                time_text(start),
+                time_text(end)
+            ),
         );
     }
-    line(&mut out, format!("- Evaluated at: {}", report.evaluated_at));
+    line(
+        &mut out,
+        format!("- Evaluated at: {}", time_text(report.evaluated_at)),
+    );
     if let Some(id) = &s.snapshot_id {
         line(&mut out, format!("- Snapshot: {}", md(id)));
     }
@@ -148,6 +284,10 @@ pub fn render_markdown(report: &Report) -> String {
     line(
         &mut out,
         format!("- Chain position: {}", md(&super::chain_position(s))),
+    );
+    line(
+        &mut out,
+        format!("- Signed: {}", md(super::signed_text(report.signed))),
     );
     let sum = &report.summary;
     line(
@@ -179,6 +319,8 @@ pub fn render_markdown(report: &Report) -> String {
             ),
         );
     }
+    markdown_trend(report, &mut out);
+    markdown_frameworks(report, &mut out);
     for r in &report.results {
         line(&mut out, String::new());
         line(&mut out, format!("## {}: {}", md(&r.id), md(&r.title)));
@@ -217,12 +359,26 @@ pub fn render_markdown(report: &Report) -> String {
         }
         if !r.failing.is_empty() {
             line(&mut out, String::new());
-            line(&mut out, "| Resource id | Name | Why |".to_owned());
-            line(&mut out, "|---|---|---|".to_owned());
+            let owners = super::lists_devices(r);
+            if owners {
+                line(&mut out, "| Name | Resource id | Owner | Why |".to_owned());
+                line(&mut out, "|---|---|---|---|".to_owned());
+            } else {
+                line(&mut out, "| Name | Resource id | Why |".to_owned());
+                line(&mut out, "|---|---|---|".to_owned());
+            }
             for f in &r.failing {
+                let owner = super::owner_of(report, r, &f.id)
+                    .map(|owner| format!(" {} |", md(&owner)))
+                    .unwrap_or_default();
                 line(
                     &mut out,
-                    format!("| {} | {} | {} |", md(&f.id), md(&f.name), md(&f.why)),
+                    format!(
+                        "| {} | {} |{owner} {} |",
+                        md(&f.name),
+                        md(&f.id),
+                        md(&f.why)
+                    ),
                 );
             }
         }
@@ -234,22 +390,37 @@ pub fn render_markdown(report: &Report) -> String {
             "## Changes since the previous snapshot".to_owned(),
         );
         line(&mut out, String::new());
-        line(
-            &mut out,
-            "| Evidence kind | Previous | Current | Change |".to_owned(),
-        );
-        line(&mut out, "|---|---:|---:|---:|".to_owned());
-        for k in &changes.kinds {
+        if changes.kinds.is_empty() {
+            line(&mut out, "No evidence kind changed.".to_owned());
+        } else {
             line(
                 &mut out,
-                format!(
-                    "| {} | {} | {} | {:+} |",
-                    md(&k.kind),
-                    k.previous,
-                    k.current,
-                    k.delta
-                ),
+                "| Evidence kind | Records | Who and what |".to_owned(),
             );
+            line(&mut out, "|---|---|---|".to_owned());
+            for k in &changes.kinds {
+                let who = k.records.as_ref().map(record_text).unwrap_or_default();
+                line(
+                    &mut out,
+                    format!(
+                        "| {} | {} | {} |",
+                        md(&k.kind),
+                        md(&k.counts_text()),
+                        md(&who)
+                    ),
+                );
+            }
+        }
+        line(&mut out, String::new());
+        line(
+            &mut out,
+            format!(
+                "{} other evidence kinds are unchanged.",
+                changes.unchanged_kinds
+            ),
+        );
+        if !changes.controls.is_empty() {
+            line(&mut out, String::new());
         }
         for c in &changes.controls {
             line(
@@ -297,4 +468,17 @@ pub fn summary_table(results: &[ControlResult]) -> String {
         summary.passing, summary.failing, summary.not_applicable, summary.error
     ));
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::md;
+
+    #[test]
+    fn markdown_escapes_with_backslashes_never_entities() {
+        assert_eq!(md("Harbor & Pine"), "Harbor & Pine");
+        assert_eq!(md("<b>x</b> | *y*"), "\\<b\\>x\\</b\\> \\| \\*y\\*");
+        // `&amp;` in a name would render as `&`: the ampersand is escaped to stay literal.
+        assert_eq!(md("a&amp;b &#38;"), "a\\&amp;b \\&\\#38;");
+    }
 }

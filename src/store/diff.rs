@@ -53,12 +53,14 @@ pub struct FieldChange {
     pub to: Option<Value>,
 }
 
+/// Preferred first: the name the controls and the report show (a device's display name
+/// before its hostname).
 const LABEL_FIELDS: [&str; 6] = [
     "username",
     "email",
-    "hostname",
     "displayName",
     "displayname",
+    "hostname",
     "name",
 ];
 
@@ -198,12 +200,23 @@ pub async fn diff_snapshots(
     from: &super::Snapshot,
     to: &super::Snapshot,
 ) -> Result<SnapshotDiff, super::StoreError> {
+    diff_snapshot_kinds(connection, from, to, |_| true).await
+}
+
+/// Diffs the kinds `wanted` accepts, present in either snapshot.
+pub async fn diff_snapshot_kinds(
+    connection: &super::ConnectionStore,
+    from: &super::Snapshot,
+    to: &super::Snapshot,
+    wanted: impl Fn(&str) -> bool,
+) -> Result<SnapshotDiff, super::StoreError> {
     let mut names: Vec<&str> = from
         .index
         .kinds
         .iter()
         .chain(&to.index.kinds)
         .map(|kind| kind.kind.as_str())
+        .filter(|kind| wanted(kind))
         .collect();
     names.sort_unstable();
     names.dedup();

@@ -30,6 +30,7 @@
 //! spool in a per-process folder swept after crashes ([`spool`]).
 
 mod blob_writer;
+mod chain_results;
 pub mod chunker;
 mod connection;
 pub mod diff;
@@ -47,9 +48,11 @@ pub mod spool;
 pub mod verify;
 
 pub use blob_writer::BlobWriter;
+pub use chain_results::{ChainResults, chain_results};
 pub use connection::{
     ConnectionStore, EvidenceStore, KindDraft, Snapshot, SnapshotDraft, SnapshotSummary,
 };
+pub(crate) use evidence::load_kinds;
 pub use evidence::{Records, StoredControls, load_controls, load_evidence, snapshot_meta};
 pub use layout::{ConnectionId, SnapshotId};
 pub use manifest::{

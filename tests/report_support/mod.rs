@@ -362,7 +362,24 @@ pub fn store_at(dir: &std::path::Path) -> jumpcloud_operator::store::ConnectionS
 /// Commits the org as a snapshot into a local evidence store at `dir`, in the layout `collect`
 /// writes (one blob per kind, per-parent lines `{"<field>": id, "record": raw}`).
 pub fn write_snapshot(org: &Org, dir: &std::path::Path) -> jumpcloud_operator::store::Snapshot {
-    use jumpcloud_operator::store::{KindDraft, SnapshotDraft};
+    commit_snapshot(org, dir, false)
+}
+
+/// Like [`write_snapshot`], with the control results stored with the snapshot as `collect`
+/// stores them.
+pub fn write_evaluated_snapshot(
+    org: &Org,
+    dir: &std::path::Path,
+) -> jumpcloud_operator::store::Snapshot {
+    commit_snapshot(org, dir, true)
+}
+
+fn commit_snapshot(
+    org: &Org,
+    dir: &std::path::Path,
+    evaluated: bool,
+) -> jumpcloud_operator::store::Snapshot {
+    use jumpcloud_operator::store::{KindDraft, SnapshotDraft, StoredControls};
     let store = store_at(dir);
     runtime().block_on(async {
         let mut kinds = Vec::new();
@@ -404,10 +421,27 @@ pub fn write_snapshot(org: &Org, dir: &std::path::Path) -> jumpcloud_operator::s
             "started_at": now().to_string(), "finished_at": now().to_string(),
             "events_window": {"start": days_ago(org.events_days), "end": now().to_string()},
         });
+        let controls = if evaluated {
+            let settings = jumpcloud_operator::controls::ControlSettings::default();
+            let results =
+                jumpcloud_operator::controls::evaluate_all(&org.build(), &settings, now());
+            let stored = StoredControls {
+                evaluated_at: now(),
+                summary: jumpcloud_operator::controls::ResultsSummary::of(&results),
+                settings_sources: Default::default(),
+                settings,
+                results,
+            };
+            let bytes = serde_json::to_vec(&stored).unwrap();
+            Some(store.put_blob(bytes.into()).await.unwrap())
+        } else {
+            None
+        };
         let draft = SnapshotDraft {
             kinds,
             collection,
             sources: Value::Array(sources),
+            controls,
             ..SnapshotDraft::default()
         };
         store.commit(draft, None, now()).await.unwrap()

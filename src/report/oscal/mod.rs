@@ -189,7 +189,7 @@ fn reviewed_controls(report: &Report) -> ReviewedControls {
             .results
             .iter()
             .map(|r| ControlSelection {
-                description: format!("{}: {}", r.id, super::text::md(&r.title)),
+                description: format!("{}: {}", r.id, markup(&r.title)),
                 props: control_props(r),
                 include_controls: vec![SelectControl {
                     control_id: control_token(&r.id),
@@ -211,3 +211,24 @@ fn to_json(document: &impl serde::Serialize) -> String {
 
 #[cfg(test)]
 mod tests;
+
+/// Escapes text for an OSCAL `markup-line`: tools render it to HTML, so HTML specials become
+/// entities and Markdown specials backslash escapes; line breaks become spaces.
+fn markup(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '|' => out.push_str("\\|"),
+            '\\' | '`' | '*' | '_' | '[' | ']' | '#' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '\n' | '\r' => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out
+}

@@ -5,10 +5,10 @@
 
 use serde::Serialize;
 
+use super::markup as md;
 use super::model::{BackMatter, Import, Metadata, Prop, Resource, ReviewedControls};
 use super::{OSCAL_VERSION, OscalError, Stored, reviewed_controls, to_json};
 use crate::report::Report;
-use crate::report::text::md;
 
 #[derive(Serialize)]
 struct Document {

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use base64::Engine as _;
 use serde::Serialize;
 
+use super::markup as md;
 use super::model::{
     BackMatter, Base64, Hash, Import, Metadata, Prop, Resource, ReviewedControls, Rlink,
 };
@@ -17,7 +18,6 @@ use super::{
     to_json,
 };
 use crate::controls::{ControlResult, ControlStatus, KindState};
-use crate::report::text::md;
 use crate::report::{EvidenceKindInfo, Report};
 
 #[derive(Serialize)]
