@@ -1,26 +1,22 @@
 //! `jumpcloud-operator collect`: one evidence snapshot from an API key (or the simulator).
 
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::sync::atomic::Ordering;
 
 use url::Url;
 
+use super::exit::{self, FailOn};
+use super::progress::Progress;
 use crate::collect::{
-    CollectError, CollectOptions, CollectProgress, CollectionReport, EvaluateControls, collect_with,
+    CollectError, CollectOptions, CollectionReport, EvaluateControls, collect_with,
 };
-use crate::controls::{ControlSettings, SettingsSource};
+use crate::controls::{ControlResult, ControlSettings, SettingsSource};
 use crate::jumpcloud::{ApiKey, ClientConfig, JumpCloudClient, JumpCloudError};
 use crate::region::Region;
 use crate::store::{
     CommittedSnapshot, ConnectionId, EvidenceStore, SigningKey, StoreError, StoreSink,
 };
-
-/// Number of evidence kinds a collection writes (for the progress display).
-const KIND_COUNT: u64 = 26;
 
 /// Connection of snapshots collected without `--connection`.
 pub const DEFAULT_CONNECTION: &str = "collect/default";
@@ -29,11 +25,12 @@ pub const DEFAULT_CONNECTION: &str = "collect/default";
 /// (records exactly as JumpCloud returned them) in content-addressed blobs, the control results,
 /// and a manifest chained to the previous snapshot, committed last.
 ///
-/// Exit codes: 0 success; 2 bad arguments, key file or store; 3 key rejected or not allowed
-/// (401/403, org selection); 4 incomplete, inconsistent or malformed data from the API, or a
-/// request the API refused as invalid (400, 402 outside Directory Insights, 404); nothing is
-/// committed; 5 JumpCloud unavailable (rate limits, 5xx, timeouts, network) after retries; 6
-/// the snapshot could not be stored.
+/// Exit codes (README "Exit codes"): 0 success; 2 bad arguments, key file or store; 3 key
+/// rejected or not allowed (401/403, org selection); 4 incomplete, inconsistent or malformed data
+/// from the API, or a request the API refused as invalid (400, 402 outside Directory Insights,
+/// 404); nothing is committed; 5 JumpCloud unavailable (rate limits, 5xx, timeouts, network)
+/// after retries; 6 the snapshot could not be stored; 8 with --fail-on, controls fail (the
+/// snapshot is committed).
 ///
 /// Retries and their waits are logged on stderr as warnings (`RUST_LOG` changes the level).
 #[derive(Debug, clap::Args)]
@@ -97,8 +94,9 @@ pub struct CollectArgs {
     max_record_bytes: u64,
 
     /// Evidence store URL: `file:///absolute/dir` or `s3://bucket/prefix` (credentials and
-    /// endpoint from the standard AWS_* environment).
-    #[arg(long, value_name = "URL")]
+    /// endpoint from the standard AWS_* environment), as for `report`, `snapshots`, `verify`
+    /// and `diff`.
+    #[arg(long, value_name = "URL", env = "JUMPCLOUD_OPERATOR_STORE")]
     store: Option<String>,
 
     /// Shorthand for `--store` with a local directory (created if missing).
@@ -118,6 +116,16 @@ pub struct CollectArgs {
     /// stored with the snapshot. Default: the documented defaults.
     #[arg(long, value_name = "FILE")]
     settings: Option<PathBuf>,
+
+    /// For CI: after the snapshot is committed, exit 8 when a control fails (`failing`), or
+    /// fails or is in error (`error`).
+    #[arg(long, value_enum, value_name = "WHEN")]
+    fail_on: Option<FailOn>,
+
+    /// No progress on stderr (neither the live bar on a terminal nor the line per kind
+    /// elsewhere); warnings, errors and the commit line remain.
+    #[arg(long, short)]
+    quiet: bool,
 
     /// Write run statistics as JSON to this file (used by `bench`).
     #[arg(long, value_name = "FILE", hide = true)]
@@ -145,30 +153,40 @@ enum CliError {
     Store(#[from] StoreError),
 }
 
+/// How far a run got: only a run that started collecting can have left a snapshot uncommitted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    Preparing,
+    Collecting,
+    Committed,
+}
+
 impl CliError {
     fn exit_code(&self) -> u8 {
         let api = match self {
-            CliError::Usage(_) => return 2,
-            CliError::Store(StoreError::InvalidUrl { .. } | StoreError::Key { .. }) => return 2,
-            CliError::Store(_) => return 6,
+            CliError::Usage(_) => return exit::USAGE,
+            CliError::Store(StoreError::InvalidUrl { .. } | StoreError::Key { .. }) => {
+                return exit::USAGE;
+            }
+            CliError::Store(_) => return exit::NOT_STORED,
             CliError::Client(error) => error,
             CliError::Collect(error) => match error.api_error() {
                 Some(error) => error,
                 None => {
                     return match error {
-                        CollectError::Target(_) => 2,
-                        _ => 6,
+                        CollectError::Target(_) => exit::USAGE,
+                        _ => exit::NOT_STORED,
                     };
                 }
             },
         };
         match api.last_attempt() {
-            JumpCloudError::InvalidConfig(_) => 2,
+            JumpCloudError::InvalidConfig(_) => exit::USAGE,
             JumpCloudError::Unauthorized { .. }
             | JumpCloudError::Forbidden { .. }
             | JumpCloudError::OrgIdRequired { .. }
             | JumpCloudError::OrgNotAccessible { .. }
-            | JumpCloudError::NoOrganization => 3,
+            | JumpCloudError::NoOrganization => exit::KEY_REJECTED,
             JumpCloudError::TruncatedCollection { .. }
             | JumpCloudError::TotalChanged { .. }
             | JumpCloudError::DuplicateRecord { .. }
@@ -178,14 +196,14 @@ impl CliError {
             | JumpCloudError::KeyEchoed { .. }
             | JumpCloudError::BadRequest { .. }
             | JumpCloudError::NotFound { .. }
-            | JumpCloudError::NotLicensed { .. } => 4,
+            | JumpCloudError::NotLicensed { .. } => exit::BAD_DATA,
             JumpCloudError::RateLimited { .. }
             | JumpCloudError::Server { .. }
             | JumpCloudError::Timeout { .. }
             | JumpCloudError::Transport { .. }
-            | JumpCloudError::Unreachable { .. } => 5,
+            | JumpCloudError::Unreachable { .. } => exit::UNAVAILABLE,
             // `last_attempt` never answers the wrapper itself.
-            JumpCloudError::RetriesExhausted { .. } => 5,
+            JumpCloudError::RetriesExhausted { .. } => exit::UNAVAILABLE,
         }
     }
 }
@@ -202,17 +220,32 @@ struct Source {
 impl CollectArgs {
     pub async fn run(self) -> ExitCode {
         init_logging();
-        match self.execute().await {
-            Ok(()) => ExitCode::SUCCESS,
+        let fail_on = self.fail_on;
+        let mut stage = Stage::Preparing;
+        match self.execute(&mut stage).await {
+            Ok(results) => match exit::fail_on(fail_on, &results) {
+                Some((code, message)) => {
+                    eprintln!("{message} (the snapshot is committed)");
+                    ExitCode::from(code)
+                }
+                None => ExitCode::SUCCESS,
+            },
             Err(error) => {
                 eprintln!("error: {error}");
-                eprintln!("no snapshot was committed; the store's latest snapshot is unchanged");
+                // An argument, key file or store refused before the first request leaves
+                // nothing to reassure about; a failed collection does.
+                if stage == Stage::Collecting {
+                    eprintln!(
+                        "no snapshot was committed; the store's latest snapshot is unchanged"
+                    );
+                }
                 ExitCode::from(error.exit_code())
             }
         }
     }
 
-    async fn execute(self) -> Result<(), CliError> {
+    /// Collects and commits; answers the control results stored with the snapshot.
+    async fn execute(self, stage: &mut Stage) -> Result<Vec<ControlResult>, CliError> {
         let settings = match &self.settings {
             Some(path) => super::report::load_settings(path)
                 .map_err(|error| CliError::Usage(error.to_string()))?,
@@ -247,7 +280,7 @@ impl CollectArgs {
         config.max_page_bytes = self.max_page_bytes;
         config.max_record_bytes = self.max_record_bytes;
         let client = JumpCloudClient::new(config, source.key)?;
-        let progress = Progress::new(client.clone());
+        let progress = Progress::new(client.clone(), !self.quiet);
         eprintln!(
             "collecting from {} (region {}, key {}) into {url} as {}",
             source
@@ -262,19 +295,25 @@ impl CollectArgs {
             events_days: self.events_days,
         };
         let evaluate = EvaluateControls::new(settings, settings_source);
+        *stage = Stage::Collecting;
         let result = collect_with(&client, sink, &evaluate, &options, &progress).await;
         progress.clear();
         if let Some(simulator) = source.simulator {
             simulator.shutdown().await;
         }
         let report = result?;
+        *stage = Stage::Committed;
         print_summary(&report, &url);
         if let Some(path) = &self.stats_out {
             let collection_peak = progress.collection_peak_rss_kib.load(Ordering::Relaxed);
             write_stats(path, &report, collection_peak)?;
         }
         publish(&connection, &report.committed, &url).await;
-        Ok(())
+        Ok(report
+            .committed
+            .controls
+            .map(|controls| controls.results)
+            .unwrap_or_default())
     }
 
     async fn source(&self) -> Result<Source, CliError> {
@@ -302,12 +341,23 @@ impl CollectArgs {
                 ));
             }
         };
-        let key = ApiKey::new(&raw).map_err(|error| CliError::Usage(error.to_string()))?;
+        let key = ApiKey::new(&raw).map_err(|error| self.key_error(&error))?;
         Ok(Source {
             key,
             region: self.region,
             base_url: self.base_url.clone(),
             simulator: None,
+        })
+    }
+}
+
+impl CollectArgs {
+    /// A key that is not a key names where it came from (an empty file is the usual case).
+    fn key_error(&self, error: &dyn std::fmt::Display) -> CliError {
+        CliError::Usage(match (&self.api_key_file, &self.api_key_env) {
+            (Some(path), _) => format!("the API key file {}: {error}", path.display()),
+            (None, Some(var)) => format!("the environment variable {var}: {error}"),
+            (None, None) => error.to_string(),
         })
     }
 }
@@ -326,6 +376,7 @@ fn init_logging() {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(super::terminal::log_colour())
         .with_target(false)
         .try_init();
 }
@@ -339,6 +390,7 @@ async fn simulated_source(size: SimulatedSize) -> Result<Source, CliError> {
     };
     let config = SimulatorConfig {
         org,
+        now: Some(simulated_now(jiff::Timestamp::now())),
         ..SimulatorConfig::default()
     };
     let region = Region::Us;
@@ -357,82 +409,14 @@ async fn simulated_source(size: SimulatedSize) -> Result<Source, CliError> {
     })
 }
 
-/// Progress on stderr: a live line on terminals, one plain line per finished kind otherwise.
-struct Progress {
-    client: JumpCloudClient,
-    bar: Option<indicatif::ProgressBar>,
-    kinds_done: AtomicU64,
-    records: AtomicU64,
-    /// Peak memory (KiB) when the last kind was stored, before the evaluation and the commit.
-    collection_peak_rss_kib: AtomicU64,
-    // Serialises plain lines from concurrent kinds.
-    plain: Mutex<()>,
-}
-
-impl Progress {
-    fn new(client: JumpCloudClient) -> Self {
-        let bar = std::io::stderr().is_terminal().then(|| {
-            let bar = indicatif::ProgressBar::new(KIND_COUNT);
-            bar.set_style(
-                indicatif::ProgressStyle::with_template(
-                    "{spinner} [{elapsed_precise}] kinds {pos}/{len} {msg}",
-                )
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
-            );
-            bar.enable_steady_tick(Duration::from_millis(100));
-            bar
-        });
-        Progress {
-            client,
-            bar,
-            kinds_done: AtomicU64::new(0),
-            records: AtomicU64::new(0),
-            collection_peak_rss_kib: AtomicU64::new(0),
-            plain: Mutex::new(()),
-        }
-    }
-
-    fn update(&self) {
-        if let Some(bar) = &self.bar {
-            bar.set_position(self.kinds_done.load(Ordering::Relaxed));
-            bar.set_message(format!(
-                "records {} requests {}",
-                self.records.load(Ordering::Relaxed),
-                self.client.total_requests()
-            ));
-        }
-    }
-
-    fn clear(&self) {
-        if let Some(bar) = &self.bar {
-            bar.finish_and_clear();
-        }
-    }
-}
-
-impl CollectProgress for Progress {
-    fn kind_started(&self, _kind: &str) {
-        self.update();
-    }
-
-    fn records_written(&self, _kind: &str, records: u64) {
-        self.records.fetch_add(records, Ordering::Relaxed);
-        self.update();
-    }
-
-    fn kind_finished(&self, kind: &str, records: u64, seconds: f64) {
-        let done = self.kinds_done.fetch_add(1, Ordering::Relaxed) + 1;
-        self.update();
-        if self.bar.is_none() {
-            let _guard = self.plain.lock();
-            eprintln!("[{done}/{KIND_COUNT}] {kind}: {records} records in {seconds:.2}s");
-        }
-    }
-
-    fn collected(&self) {
-        self.collection_peak_rss_kib
-            .store(peak_rss_kib().unwrap_or(0), Ordering::Relaxed);
-    }
+/// The simulated org's clock: the start of the current UTC day. The org is drawn from a fixed
+/// seed, and every timestamp in it is relative to this anchor, so two collections on one day
+/// see the same org (`diff` shows only the Directory Insights events the second one reads
+/// again at the boundary), while its devices, sign-ins and events stay within the last day and
+/// the collector's events window.
+fn simulated_now(now: jiff::Timestamp) -> jiff::Timestamp {
+    const DAY: i64 = 86_400;
+    jiff::Timestamp::from_second(now.as_second().div_euclid(DAY) * DAY).unwrap_or(now)
 }
 
 /// Shows what the evidence says right away and stores the auditor report next to the
@@ -573,4 +557,19 @@ pub fn peak_rss_kib() -> Option<u64> {
         .lines()
         .find_map(|line| line.strip_prefix("VmHWM:"))
         .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_simulated_clock_is_the_start_of_the_utc_day() {
+        let morning: jiff::Timestamp = "2026-12-07T07:19:27.5Z".parse().unwrap();
+        let evening: jiff::Timestamp = "2026-12-07T23:59:59Z".parse().unwrap();
+        let midnight: jiff::Timestamp = "2026-12-07T00:00:00Z".parse().unwrap();
+        assert_eq!(simulated_now(morning), midnight);
+        assert_eq!(simulated_now(evening), midnight);
+        assert_eq!(simulated_now(midnight), midnight);
+    }
 }

@@ -1,5 +1,6 @@
 use std::process::ExitCode;
 
+use super::exit;
 use super::snapshots::StoreArgs;
 use crate::store::StoreError;
 use crate::store::diff::{KindDiff, SnapshotDiff, diff_snapshots};
@@ -11,6 +12,10 @@ const TEXT_LIMIT: usize = 25;
 /// removed, and the fields that changed (e.g. a user whose MFA was turned off, a device that
 /// lost disk encryption). Snapshots are given by id, id prefix or manifest digest prefix.
 #[derive(Debug, clap::Args)]
+#[command(mut_arg("connection", |arg| arg.help(
+    "Connection `namespace/name` both snapshots belong to. Default: the store's only connection \
+     (a store with several needs it)"
+)))]
 pub struct DiffArgs {
     #[command(flatten)]
     store: StoreArgs,
@@ -35,7 +40,7 @@ impl DiffArgs {
                         Ok(json) => println!("{json}"),
                         Err(error) => {
                             eprintln!("error: {error}");
-                            return ExitCode::from(2);
+                            return ExitCode::from(exit::FAILED);
                         }
                     }
                 } else {
@@ -45,7 +50,7 @@ impl DiffArgs {
             }
             Err(error) => {
                 eprintln!("error: {error}");
-                ExitCode::from(2)
+                ExitCode::from(exit::of_store(&error))
             }
         }
     }

@@ -5,11 +5,14 @@ mod bench_history;
 mod collect;
 mod crd;
 mod diff;
+mod exit;
 mod from_cluster;
+mod progress;
 mod report;
 mod run;
 mod simulate;
 mod snapshots;
+mod terminal;
 mod verify;
 
 use std::process::ExitCode;
@@ -43,6 +46,17 @@ impl Cli {
         // providers in, and rustls panics at the first TLS client when it has to guess.
         // An error only means a provider is already installed, which is what we want.
         let _ = rustls::crypto::ring::default_provider().install_default();
+        if matches!(
+            self.command,
+            Command::Collect(_)
+                | Command::Crd(_)
+                | Command::Report(_)
+                | Command::Snapshots(_)
+                | Command::Verify(_)
+                | Command::Diff(_)
+        ) {
+            terminal::end_quietly_on_closed_stdout();
+        }
         let runtime = match tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()

@@ -9,8 +9,8 @@ use crate::store::{StoreError, VerifyingKey};
 /// chain (no fork; a snapshot missing without a retention record is a problem), with
 /// --public-key every signature, and with --expect-head / --expect-sequence the head of the
 /// chain against an anchor kept outside the store. Exits 1 when any problem is found, naming
-/// each problem's path, or when there is nothing to verify (no snapshot at that store and
-/// connection); 2 when the store cannot be read or the arguments are wrong.
+/// each problem's path, or the store cannot be read; 7 when there is nothing to verify (no
+/// snapshot at that store and connection); 2 when the arguments are wrong (README "Exit codes").
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:\n  \
     jumpcloud-operator verify --store evidence --public-key signing.pub\n  \
@@ -71,9 +71,10 @@ impl VerifyArgs {
             Ok(reports) => reports,
             Err(error) => {
                 eprintln!("error: {error}");
-                return ExitCode::from(match error {
-                    VerifyError::Nothing(_) => 1,
-                    _ => 2,
+                return ExitCode::from(match &error {
+                    VerifyError::Nothing(_) => super::exit::NOTHING,
+                    VerifyError::Store(error) => super::exit::of_store(error),
+                    VerifyError::Usage(_) => super::exit::USAGE,
                 });
             }
         };
