@@ -102,6 +102,12 @@ impl CollectProgress for Progress {
     }
 
     fn collected(&self) {
+        if let Some(bar) = &self.bar {
+            bar.set_message(format!(
+                "records {}, every kind stored; evaluating the controls and committing",
+                self.records.load(Ordering::Relaxed)
+            ));
+        }
         self.collection_peak_rss_kib.store(
             super::collect::peak_rss_kib().unwrap_or(0),
             Ordering::Relaxed,
