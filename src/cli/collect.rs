@@ -18,6 +18,9 @@ use crate::store::{
     CommittedSnapshot, ConnectionId, EvidenceStore, SigningKey, StoreError, StoreSink,
 };
 
+/// Where the other subcommands read `--store` from.
+const STORE_ENV: &str = "JUMPCLOUD_OPERATOR_STORE";
+
 /// Connection of snapshots collected without `--connection`.
 pub const DEFAULT_CONNECTION: &str = "collect/default";
 
@@ -36,7 +39,9 @@ pub const DEFAULT_CONNECTION: &str = "collect/default";
 #[derive(Debug, clap::Args)]
 #[command(
     group(clap::ArgGroup::new("key").required(true).args(["api_key_file", "api_key_env", "simulate"])),
-    group(clap::ArgGroup::new("target").required(true).args(["store", "out"])),
+    // Not required: without either, the store comes from JUMPCLOUD_OPERATOR_STORE (read in
+    // `execute`, not by clap, so that the variable does not conflict with an explicit --out).
+    group(clap::ArgGroup::new("target").args(["store", "out"])),
     after_help = "Examples:\n  jumpcloud-operator collect --simulate --out evidence\n  \
                   jumpcloud-operator collect --api-key-file key.txt --region eu --store s3://bucket/jumpcloud --connection compliance/eu-prod"
 )]
@@ -94,9 +99,10 @@ pub struct CollectArgs {
     max_record_bytes: u64,
 
     /// Evidence store URL: `file:///absolute/dir` or `s3://bucket/prefix` (credentials and
-    /// endpoint from the standard AWS_* environment), as for `report`, `snapshots`, `verify`
+    /// endpoint from the standard AWS_* environment). Without --store and --out: the
+    /// JUMPCLOUD_OPERATOR_STORE environment variable, as for `report`, `snapshots`, `verify`
     /// and `diff`.
-    #[arg(long, value_name = "URL", env = "JUMPCLOUD_OPERATOR_STORE")]
+    #[arg(long, value_name = "URL")]
     store: Option<String>,
 
     /// Shorthand for `--store` with a local directory (created if missing).
@@ -264,9 +270,14 @@ impl CollectArgs {
         let url = match (&self.store, &self.out) {
             (Some(url), _) => url.clone(),
             (None, Some(dir)) => dir.display().to_string(),
-            (None, None) => {
-                return Err(CliError::Usage("give --store URL or --out DIR".to_owned()));
-            }
+            (None, None) => match std::env::var(STORE_ENV) {
+                Ok(url) if !url.is_empty() => url,
+                _ => {
+                    return Err(CliError::Usage(format!(
+                        "give --store URL or --out DIR, or set {STORE_ENV}"
+                    )));
+                }
+            },
         };
         let store = EvidenceStore::open(&url)?;
         let connection = store.connection(&self.connection);
