@@ -59,13 +59,24 @@ fn a_closed_stdout_ends_the_printing_commands_without_a_panic() {
     }
     let ids = snapshot_ids(&store);
     let url = store.to_str().unwrap();
-    let commands: [Vec<&str>; 4] = [
-        // The HTML report is far larger than a pipe's buffer: it is still writing when the
-        // reader goes away.
+    let commands: [Vec<&str>; 6] = [
+        // The HTML report is larger than a pipe's buffer (64 KiB): it is still writing when
+        // the reader goes away.
         vec!["report", "--store", url],
         vec!["report", "--store", url, "--format", "json"],
         vec!["diff", "--store", url, &ids[0], &ids[1], "--json"],
         vec!["snapshots", "--store", url, "--json"],
+        vec!["verify", "--store", url],
+        // The summary goes first, the report is stored after it, then --fail-on decides.
+        vec![
+            "collect",
+            "--simulate",
+            "--quiet",
+            "--out",
+            url,
+            "--fail-on",
+            "failing",
+        ],
     ];
     for args in commands {
         let mut child = operator()
@@ -82,8 +93,32 @@ fn a_closed_stdout_ends_the_printing_commands_without_a_panic() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
         assert!(!stderr.contains("Broken pipe"), "{args:?}: {stderr}");
-        assert_ne!(out.status.code(), Some(101), "{args:?}: {stderr}");
+        // The command's own code, not a panic's 101 nor a signal's death.
+        let expected = if args[0] == "collect" { 8 } else { 0 };
+        assert_eq!(out.status.code(), Some(expected), "{args:?}: {stderr}");
     }
+    // Output lost otherwise (a full disk) is a failure, not a quiet end.
+    if Path::new("/dev/full").exists() {
+        let full = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap();
+        let out = operator()
+            .args(["report", "--store", url])
+            .stdout(full)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("cannot write to standard output"),
+            "{}",
+            text(&out)
+        );
+    }
+    // The collection under the closed pipe still committed and stored its report.
+    assert_eq!(snapshot_ids(&store).len(), 3);
+    let out = run(&["verify", "--store", url]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
 }
 
 #[test]

@@ -434,7 +434,7 @@ fn simulated_now(now: jiff::Timestamp) -> jiff::Timestamp {
 /// snapshot. A failure here is only a warning: the snapshot itself is already committed.
 async fn publish(store: &crate::store::ConnectionStore, committed: &CommittedSnapshot, url: &str) {
     if let Some(controls) = &committed.controls {
-        println!(
+        outln!(
             "\ncompliance controls ({} settings)\n{}",
             if controls.settings == ControlSettings::default() {
                 "default"
@@ -445,7 +445,7 @@ async fn publish(store: &crate::store::ConnectionStore, committed: &CommittedSna
         );
     }
     match crate::report::publish_report(store, &committed.snapshot).await {
-        Ok(_) => println!(
+        Ok(_) => outln!(
             "auditor report stored with the snapshot; write it out with:\n  \
              jumpcloud-operator report --store {url} --connection {} --format html --out report.html",
             store.connection()
@@ -462,9 +462,12 @@ fn print_summary(report: &CollectionReport<CommittedSnapshot>, url: &str) {
         .max()
         .unwrap_or(4)
         .max(4);
-    println!(
+    outln!(
         "{:<width$}  {:>9}  {:>8}  {:>8}  status",
-        "kind", "records", "requests", "seconds"
+        "kind",
+        "records",
+        "requests",
+        "seconds"
     );
     for kind in &report.kinds {
         let status = match kind.status {
@@ -472,18 +475,24 @@ fn print_summary(report: &CollectionReport<CommittedSnapshot>, url: &str) {
             crate::collect::KindStatus::NotLicensed => "not-licensed",
             crate::collect::KindStatus::Unavailable => "unavailable",
         };
-        println!(
+        outln!(
             "{:<width$}  {:>9}  {:>8}  {:>8.2}  {status}",
-            kind.kind, kind.records, kind.requests, kind.seconds
+            kind.kind,
+            kind.records,
+            kind.requests,
+            kind.seconds
         );
     }
     let records: u64 = report.kinds.iter().map(|kind| kind.records).sum();
-    println!(
+    outln!(
         "{:<width$}  {:>9}  {:>8}  {:>8.2}",
-        "total", records, report.total_requests, report.seconds
+        "total",
+        records,
+        report.total_requests,
+        report.seconds
     );
     let snapshot = &report.committed.snapshot;
-    println!(
+    outln!(
         "snapshot {} of org {} ({}) committed to {url} ({} requests; fewest possible {})",
         snapshot.id,
         report.manifest.org.name,
@@ -491,7 +500,7 @@ fn print_summary(report: &CollectionReport<CommittedSnapshot>, url: &str) {
         report.total_requests,
         report.min_requests
     );
-    println!(
+    outln!(
         "digest sha256:{}, sequence {} of connection {}{}",
         snapshot.sha256,
         snapshot.manifest.sequence,

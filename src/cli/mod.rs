@@ -1,5 +1,8 @@
 //! Command-line interface. Each subcommand lives in its own module and owns its arguments.
 
+#[macro_use]
+mod output;
+
 mod bench;
 mod bench_history;
 mod collect;
@@ -46,17 +49,6 @@ impl Cli {
         // providers in, and rustls panics at the first TLS client when it has to guess.
         // An error only means a provider is already installed, which is what we want.
         let _ = rustls::crypto::ring::default_provider().install_default();
-        if matches!(
-            self.command,
-            Command::Collect(_)
-                | Command::Crd(_)
-                | Command::Report(_)
-                | Command::Snapshots(_)
-                | Command::Verify(_)
-                | Command::Diff(_)
-        ) {
-            terminal::end_quietly_on_closed_stdout();
-        }
         let runtime = match tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()
@@ -81,6 +73,9 @@ impl Cli {
             }
         });
         crate::store::spool::remove_own();
+        if output::failed() {
+            return ExitCode::from(exit::FAILED);
+        }
         code
     }
 }

@@ -216,7 +216,7 @@ impl ReportArgs {
                 write(path, &single)?;
                 eprintln!("wrote {}", path.display());
             }
-            None => print!("{single}"),
+            None => out!("{single}"),
         }
         Ok(report.results)
     }

@@ -108,20 +108,26 @@ impl SnapshotsArgs {
                     serde_json::json!({"connection": connection, "snapshots": snapshots})
                 })
                 .collect();
-            println!(
+            outln!(
                 "{}",
                 serde_json::to_string_pretty(&value).map_err(StoreError::Serialise)?
             );
             return Ok(listed);
         }
         if listed == 0 {
-            println!("no snapshots in {}", self.store.store);
+            outln!("no snapshots in {}", self.store.store);
         }
         for (connection, snapshots) in all {
-            println!("{connection}: {} snapshot(s)", snapshots.len());
-            println!(
+            outln!("{connection}: {} snapshot(s)", snapshots.len());
+            outln!(
                 "  {:<42} {:<20} {:<16} {:>6} {:>8} {:>8} {:>9}",
-                "ID", "TIME", "SHA256", "SIGNED", "USERS", "DEVICES", "RECORDS"
+                "ID",
+                "TIME",
+                "SHA256",
+                "SIGNED",
+                "USERS",
+                "DEVICES",
+                "RECORDS"
             );
             for snapshot in snapshots.iter().rev() {
                 let count = |kind: &str| {
@@ -131,7 +137,7 @@ impl SnapshotsArgs {
                         .map_or("-".to_owned(), u64::to_string)
                 };
                 let records: u64 = snapshot.counts.values().sum();
-                println!(
+                outln!(
                     "  {:<42} {:<20} {:<16} {:>6} {:>8} {:>8} {:>9}",
                     snapshot.id,
                     snapshot

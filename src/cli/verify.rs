@@ -80,7 +80,7 @@ impl VerifyArgs {
         };
         if self.json {
             match serde_json::to_string_pretty(&reports) {
-                Ok(json) => println!("{json}"),
+                Ok(json) => outln!("{json}"),
                 Err(error) => eprintln!("error: {error}"),
             }
         } else {
@@ -155,7 +155,7 @@ fn print_reports(reports: &[VerifyReport], with_key: bool) {
         } else {
             format!("{} signed (give --public-key to check)", report.signed)
         };
-        println!(
+        outln!(
             "{}: {} snapshot(s), {} blob(s), {} bytes re-hashed ({} stored), {signatures}",
             report.connection,
             report.snapshots,
@@ -164,23 +164,25 @@ fn print_reports(reports: &[VerifyReport], with_key: bool) {
             report.stored_bytes
         );
         if let Some(head) = &report.head {
-            println!(
+            outln!(
                 "  head: sequence {} {} {}",
-                head.sequence, head.id, head.digest
+                head.sequence,
+                head.id,
+                head.digest
             );
         } else if report.snapshots == 0 {
-            println!("  no snapshot (a first sync that never committed)");
+            outln!("  no snapshot (a first sync that never committed)");
         }
         for note in &report.notes {
-            println!("  note: {note}");
+            outln!("  note: {note}");
         }
         for problem in &report.problems {
-            println!("  PROBLEM {problem}");
+            outln!("  PROBLEM {problem}");
         }
         if report.ok() {
-            println!("  OK");
+            outln!("  OK");
         } else {
-            println!("  {} problem(s)", report.problems.len());
+            outln!("  {} problem(s)", report.problems.len());
         }
     }
 }
