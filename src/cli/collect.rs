@@ -128,8 +128,8 @@ pub struct CollectArgs {
     #[arg(long, value_enum, value_name = "WHEN")]
     fail_on: Option<FailOn>,
 
-    /// No progress on stderr (neither the live bar on a terminal nor the line per kind
-    /// elsewhere); warnings, errors and the commit line remain.
+    /// No progress on stderr (neither the opening line, the live bar on a terminal nor the
+    /// line per kind elsewhere); warnings, errors and the commit line remain.
     #[arg(long, short)]
     quiet: bool,
 
@@ -292,16 +292,18 @@ impl CollectArgs {
         config.max_record_bytes = self.max_record_bytes;
         let client = JumpCloudClient::new(config, source.key)?;
         let progress = Progress::new(client.clone(), !self.quiet);
-        eprintln!(
-            "collecting from {} (region {}, key {}) into {url} as {}",
-            source
-                .base_url
-                .as_ref()
-                .map_or_else(|| source.region.console_base().to_owned(), Url::to_string),
-            source.region,
-            client.key_fingerprint(),
-            self.connection,
-        );
+        if !self.quiet {
+            eprintln!(
+                "collecting from {} (region {}, key {}) into {url} as {}",
+                source
+                    .base_url
+                    .as_ref()
+                    .map_or_else(|| source.region.console_base().to_owned(), Url::to_string),
+                source.region,
+                client.key_fingerprint(),
+                self.connection,
+            );
+        }
         let options = CollectOptions {
             events_days: self.events_days,
         };
