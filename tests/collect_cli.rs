@@ -303,6 +303,12 @@ async fn a_revoked_key_fails_clearly_and_writes_nothing() {
         run.stderr
     );
     assert!(run.stderr.contains("check --region"), "{}", run.stderr);
+    // A collection that started and failed says what it left behind.
+    assert!(
+        run.stderr.contains("no snapshot was committed"),
+        "{}",
+        run.stderr
+    );
     assert!(!run.stderr.contains(key.expose_secret()));
     assert!(!run.stdout.contains(key.expose_secret()));
     assert!(

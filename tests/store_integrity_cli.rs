@@ -120,7 +120,7 @@ fn verify_fails_where_there_is_nothing_to_verify() {
         tmp.path(),
         &["verify", "--store", empty.to_str().unwrap()],
     ));
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(7), "{}", text(&out));
     assert!(
         text(&out).contains("no connections in the store"),
         "{}",
@@ -140,7 +140,7 @@ fn verify_fails_where_there_is_nothing_to_verify() {
             "team/other",
         ],
     ));
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(7), "{}", text(&out));
     assert!(
         text(&out).contains("no snapshot of connection team/other"),
         "{}",

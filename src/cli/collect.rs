@@ -1,19 +1,18 @@
 //! `jumpcloud-operator collect`: one evidence snapshot from an API key (or the simulator).
 
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::sync::atomic::Ordering;
 
 use url::Url;
 
 use super::credential_args::CredentialArgs;
+use super::exit::{self, FailOn};
+use super::progress::Progress;
 use crate::collect::{
-    CollectError, CollectOptions, CollectProgress, CollectionReport, EvaluateControls, collect_with,
+    CollectError, CollectOptions, CollectionReport, EvaluateControls, collect_with,
 };
-use crate::controls::{ControlSettings, SettingsSource};
+use crate::controls::{ControlResult, ControlSettings, SettingsSource};
 use crate::jumpcloud::{
     ApiKey, ClientConfig, Credential, CredentialKind, JumpCloudClient, JumpCloudError,
 };
@@ -22,8 +21,8 @@ use crate::store::{
     CommittedSnapshot, ConnectionId, EvidenceStore, SigningKey, StoreError, StoreSink,
 };
 
-/// Number of evidence kinds a collection writes (for the progress display).
-const KIND_COUNT: u64 = 26;
+/// Where the other subcommands read `--store` from.
+const STORE_ENV: &str = "JUMPCLOUD_OPERATOR_STORE";
 
 /// Connection of snapshots collected without `--connection`.
 pub const DEFAULT_CONNECTION: &str = "collect/default";
@@ -32,17 +31,20 @@ pub const DEFAULT_CONNECTION: &str = "collect/default";
 /// (records exactly as JumpCloud returned them) in content-addressed blobs, the control results,
 /// and a manifest chained to the previous snapshot, committed last.
 ///
-/// Exit codes: 0 success; 2 bad arguments, key file or store; 3 key rejected or not allowed
-/// (401/403, org selection); 4 incomplete, inconsistent or malformed data from the API, or a
-/// request the API refused as invalid (400, 402 outside Directory Insights, 404); nothing is
-/// committed; 5 JumpCloud unavailable (rate limits, 5xx, timeouts, network) after retries; 6
-/// the snapshot could not be stored.
+/// Exit codes (README "Exit codes"): 0 success; 2 bad arguments, key file or store; 3 key
+/// rejected or not allowed (401/403, org selection); 4 incomplete, inconsistent or malformed data
+/// from the API, or a request the API refused as invalid (400, 402 outside Directory Insights,
+/// 404); nothing is committed; 5 JumpCloud unavailable (rate limits, 5xx, timeouts, network)
+/// after retries; 6 the snapshot could not be stored; 8 with --fail-on, controls fail (the
+/// snapshot is committed).
 ///
 /// Retries and their waits are logged on stderr as warnings (`RUST_LOG` changes the level).
 #[derive(Debug, clap::Args)]
 #[command(
     group(clap::ArgGroup::new("key").required(true).args(["api_key_file", "api_key_env", "client_id_file", "client_id_env", "simulate"])),
-    group(clap::ArgGroup::new("target").required(true).args(["store", "out"])),
+    // Not required: without either, the store comes from JUMPCLOUD_OPERATOR_STORE (read in
+    // `execute`, not by clap, so that the variable does not conflict with an explicit --out).
+    group(clap::ArgGroup::new("target").args(["store", "out"])),
     after_help = "Examples:\n  jumpcloud-operator collect --simulate --out evidence\n  \
                   jumpcloud-operator collect --api-key-file key.txt --region eu --store s3://bucket/jumpcloud --connection compliance/eu-prod\n  \
                   jumpcloud-operator collect --client-id-file id.txt --client-secret-file secret.txt --out evidence"
@@ -96,7 +98,9 @@ pub struct CollectArgs {
     max_record_bytes: u64,
 
     /// Evidence store URL: `file:///absolute/dir` or `s3://bucket/prefix` (credentials and
-    /// endpoint from the standard AWS_* environment).
+    /// endpoint from the standard AWS_* environment). Without --store and --out: the
+    /// JUMPCLOUD_OPERATOR_STORE environment variable, as for `report`, `snapshots`, `verify`
+    /// and `diff`.
     #[arg(long, value_name = "URL")]
     store: Option<String>,
 
@@ -117,6 +121,16 @@ pub struct CollectArgs {
     /// stored with the snapshot. Default: the documented defaults.
     #[arg(long, value_name = "FILE")]
     settings: Option<PathBuf>,
+
+    /// For CI: after the snapshot is committed, exit 8 when a control fails (`failing`), or
+    /// fails or is in error (`error`).
+    #[arg(long, value_enum, value_name = "WHEN")]
+    fail_on: Option<FailOn>,
+
+    /// No progress on stderr (neither the opening line, the live bar on a terminal nor the
+    /// line per kind elsewhere); warnings, errors and the commit line remain.
+    #[arg(long, short)]
+    quiet: bool,
 
     /// Write run statistics as JSON to this file (used by `bench`).
     #[arg(long, value_name = "FILE", hide = true)]
@@ -144,32 +158,42 @@ enum CliError {
     Store(#[from] StoreError),
 }
 
+/// How far a run got: only a run that started collecting can have left a snapshot uncommitted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    Preparing,
+    Collecting,
+    Committed,
+}
+
 impl CliError {
     fn exit_code(&self) -> u8 {
         let api = match self {
-            CliError::Usage(_) => return 2,
-            CliError::Store(StoreError::InvalidUrl { .. } | StoreError::Key { .. }) => return 2,
-            CliError::Store(_) => return 6,
+            CliError::Usage(_) => return exit::USAGE,
+            CliError::Store(StoreError::InvalidUrl { .. } | StoreError::Key { .. }) => {
+                return exit::USAGE;
+            }
+            CliError::Store(_) => return exit::NOT_STORED,
             CliError::Client(error) => error,
             CliError::Collect(error) => match error.api_error() {
                 Some(error) => error,
                 None => {
                     return match error {
-                        CollectError::Target(_) => 2,
-                        _ => 6,
+                        CollectError::Target(_) => exit::USAGE,
+                        _ => exit::NOT_STORED,
                     };
                 }
             },
         };
         match api.last_attempt() {
-            JumpCloudError::InvalidConfig(_) => 2,
+            JumpCloudError::InvalidConfig(_) => exit::USAGE,
             JumpCloudError::Unauthorized { .. }
             | JumpCloudError::TokenRejected { .. }
             | JumpCloudError::TokenRefused { .. }
             | JumpCloudError::Forbidden { .. }
             | JumpCloudError::OrgIdRequired { .. }
             | JumpCloudError::OrgNotAccessible { .. }
-            | JumpCloudError::NoOrganization => 3,
+            | JumpCloudError::NoOrganization => exit::KEY_REJECTED,
             JumpCloudError::TruncatedCollection { .. }
             | JumpCloudError::TotalChanged { .. }
             | JumpCloudError::DuplicateRecord { .. }
@@ -180,14 +204,14 @@ impl CliError {
             | JumpCloudError::BadRequest { .. }
             | JumpCloudError::TokenRequestRefused { .. }
             | JumpCloudError::NotFound { .. }
-            | JumpCloudError::NotLicensed { .. } => 4,
+            | JumpCloudError::NotLicensed { .. } => exit::BAD_DATA,
             JumpCloudError::RateLimited { .. }
             | JumpCloudError::Server { .. }
             | JumpCloudError::Timeout { .. }
             | JumpCloudError::Transport { .. }
-            | JumpCloudError::Unreachable { .. } => 5,
+            | JumpCloudError::Unreachable { .. } => exit::UNAVAILABLE,
             // `last_attempt` never answers the wrapper itself.
-            JumpCloudError::RetriesExhausted { .. } => 5,
+            JumpCloudError::RetriesExhausted { .. } => exit::UNAVAILABLE,
         }
     }
 }
@@ -204,17 +228,32 @@ struct Source {
 impl CollectArgs {
     pub async fn run(self) -> ExitCode {
         init_logging();
-        match self.execute().await {
-            Ok(()) => ExitCode::SUCCESS,
+        let fail_on = self.fail_on;
+        let mut stage = Stage::Preparing;
+        match self.execute(&mut stage).await {
+            Ok(results) => match exit::fail_on(fail_on, &results) {
+                Some((code, message)) => {
+                    eprintln!("{message} (the snapshot is committed)");
+                    ExitCode::from(code)
+                }
+                None => ExitCode::SUCCESS,
+            },
             Err(error) => {
                 eprintln!("error: {error}");
-                eprintln!("no snapshot was committed; the store's latest snapshot is unchanged");
+                // An argument, key file or store refused before the first request leaves
+                // nothing to reassure about; a failed collection does.
+                if stage == Stage::Collecting {
+                    eprintln!(
+                        "no snapshot was committed; the store's latest snapshot is unchanged"
+                    );
+                }
                 ExitCode::from(error.exit_code())
             }
         }
     }
 
-    async fn execute(self) -> Result<(), CliError> {
+    /// Collects and commits; answers the control results stored with the snapshot.
+    async fn execute(self, stage: &mut Stage) -> Result<Vec<ControlResult>, CliError> {
         let settings = match &self.settings {
             Some(path) => super::report::load_settings(path)
                 .map_err(|error| CliError::Usage(error.to_string()))?,
@@ -233,9 +272,14 @@ impl CollectArgs {
         let url = match (&self.store, &self.out) {
             (Some(url), _) => url.clone(),
             (None, Some(dir)) => dir.display().to_string(),
-            (None, None) => {
-                return Err(CliError::Usage("give --store URL or --out DIR".to_owned()));
-            }
+            (None, None) => match std::env::var(STORE_ENV) {
+                Ok(url) if !url.is_empty() => url,
+                _ => {
+                    return Err(CliError::Usage(format!(
+                        "give --store URL or --out DIR, or set {STORE_ENV}"
+                    )));
+                }
+            },
         };
         let store = EvidenceStore::open(&url)?;
         let connection = store.connection(&self.connection);
@@ -250,38 +294,46 @@ impl CollectArgs {
         config.max_record_bytes = self.max_record_bytes;
         config.token_url_override = self.credential.token_url().cloned();
         let client = JumpCloudClient::new(config, source.key)?;
-        let progress = Progress::new(client.clone());
-        eprintln!(
-            "collecting from {} (region {}, {} {}) into {url} as {}",
-            source
-                .base_url
-                .as_ref()
-                .map_or_else(|| source.region.console_base().to_owned(), Url::to_string),
-            source.region,
-            match client.credential_kind() {
-                CredentialKind::ApiKey => "key",
-                CredentialKind::ServiceAccount => "service account secret",
-            },
-            client.key_fingerprint(),
-            self.connection,
-        );
+        let progress = Progress::new(client.clone(), !self.quiet);
+        if !self.quiet {
+            eprintln!(
+                "collecting from {} (region {}, {} {}) into {url} as {}",
+                source
+                    .base_url
+                    .as_ref()
+                    .map_or_else(|| source.region.console_base().to_owned(), Url::to_string),
+                source.region,
+                match client.credential_kind() {
+                    CredentialKind::ApiKey => "key",
+                    CredentialKind::ServiceAccount => "service account secret",
+                },
+                client.key_fingerprint(),
+                self.connection,
+            );
+        }
         let options = CollectOptions {
             events_days: self.events_days,
         };
         let evaluate = EvaluateControls::new(settings, settings_source);
+        *stage = Stage::Collecting;
         let result = collect_with(&client, sink, &evaluate, &options, &progress).await;
         progress.clear();
         if let Some(simulator) = source.simulator {
             simulator.shutdown().await;
         }
         let report = result?;
+        *stage = Stage::Committed;
         print_summary(&report, &url);
         if let Some(path) = &self.stats_out {
             let collection_peak = progress.collection_peak_rss_kib.load(Ordering::Relaxed);
             write_stats(path, &report, collection_peak)?;
         }
         publish(&connection, &report.committed, &url).await;
-        Ok(())
+        Ok(report
+            .committed
+            .controls
+            .map(|controls| controls.results)
+            .unwrap_or_default())
     }
 
     async fn source(&self) -> Result<Source, CliError> {
@@ -321,6 +373,7 @@ fn init_logging() {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(super::terminal::log_colour())
         .with_target(false)
         .try_init();
 }
@@ -334,6 +387,7 @@ async fn simulated_source(size: SimulatedSize) -> Result<Source, CliError> {
     };
     let config = SimulatorConfig {
         org,
+        now: Some(simulated_now(jiff::Timestamp::now())),
         ..SimulatorConfig::default()
     };
     let region = Region::Us;
@@ -352,89 +406,21 @@ async fn simulated_source(size: SimulatedSize) -> Result<Source, CliError> {
     })
 }
 
-/// Progress on stderr: a live line on terminals, one plain line per finished kind otherwise.
-struct Progress {
-    client: JumpCloudClient,
-    bar: Option<indicatif::ProgressBar>,
-    kinds_done: AtomicU64,
-    records: AtomicU64,
-    /// Peak memory (KiB) when the last kind was stored, before the evaluation and the commit.
-    collection_peak_rss_kib: AtomicU64,
-    // Serialises plain lines from concurrent kinds.
-    plain: Mutex<()>,
-}
-
-impl Progress {
-    fn new(client: JumpCloudClient) -> Self {
-        let bar = std::io::stderr().is_terminal().then(|| {
-            let bar = indicatif::ProgressBar::new(KIND_COUNT);
-            bar.set_style(
-                indicatif::ProgressStyle::with_template(
-                    "{spinner} [{elapsed_precise}] kinds {pos}/{len} {msg}",
-                )
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
-            );
-            bar.enable_steady_tick(Duration::from_millis(100));
-            bar
-        });
-        Progress {
-            client,
-            bar,
-            kinds_done: AtomicU64::new(0),
-            records: AtomicU64::new(0),
-            collection_peak_rss_kib: AtomicU64::new(0),
-            plain: Mutex::new(()),
-        }
-    }
-
-    fn update(&self) {
-        if let Some(bar) = &self.bar {
-            bar.set_position(self.kinds_done.load(Ordering::Relaxed));
-            bar.set_message(format!(
-                "records {} requests {}",
-                self.records.load(Ordering::Relaxed),
-                self.client.total_requests()
-            ));
-        }
-    }
-
-    fn clear(&self) {
-        if let Some(bar) = &self.bar {
-            bar.finish_and_clear();
-        }
-    }
-}
-
-impl CollectProgress for Progress {
-    fn kind_started(&self, _kind: &str) {
-        self.update();
-    }
-
-    fn records_written(&self, _kind: &str, records: u64) {
-        self.records.fetch_add(records, Ordering::Relaxed);
-        self.update();
-    }
-
-    fn kind_finished(&self, kind: &str, records: u64, seconds: f64) {
-        let done = self.kinds_done.fetch_add(1, Ordering::Relaxed) + 1;
-        self.update();
-        if self.bar.is_none() {
-            let _guard = self.plain.lock();
-            eprintln!("[{done}/{KIND_COUNT}] {kind}: {records} records in {seconds:.2}s");
-        }
-    }
-
-    fn collected(&self) {
-        self.collection_peak_rss_kib
-            .store(peak_rss_kib().unwrap_or(0), Ordering::Relaxed);
-    }
+/// The simulated org's clock: the start of the current UTC day. The org is drawn from a fixed
+/// seed, and every timestamp in it is relative to this anchor, so two collections on one day
+/// see the same org (`diff` shows only the Directory Insights events the second one reads
+/// again at the boundary), while its devices, sign-ins and events stay within the last day and
+/// the collector's events window.
+fn simulated_now(now: jiff::Timestamp) -> jiff::Timestamp {
+    const DAY: i64 = 86_400;
+    jiff::Timestamp::from_second(now.as_second().div_euclid(DAY) * DAY).unwrap_or(now)
 }
 
 /// Shows what the evidence says right away and stores the auditor report next to the
 /// snapshot. A failure here is only a warning: the snapshot itself is already committed.
 async fn publish(store: &crate::store::ConnectionStore, committed: &CommittedSnapshot, url: &str) {
     if let Some(controls) = &committed.controls {
-        println!(
+        outln!(
             "\ncompliance controls ({} settings)\n{}",
             if controls.settings == ControlSettings::default() {
                 "default"
@@ -445,7 +431,7 @@ async fn publish(store: &crate::store::ConnectionStore, committed: &CommittedSna
         );
     }
     match crate::report::publish_report(store, &committed.snapshot).await {
-        Ok(_) => println!(
+        Ok(_) => outln!(
             "auditor report stored with the snapshot; write it out with:\n  \
              jumpcloud-operator report --store {url} --connection {} --format html --out report.html",
             store.connection()
@@ -462,9 +448,12 @@ fn print_summary(report: &CollectionReport<CommittedSnapshot>, url: &str) {
         .max()
         .unwrap_or(4)
         .max(4);
-    println!(
+    outln!(
         "{:<width$}  {:>9}  {:>8}  {:>8}  status",
-        "kind", "records", "requests", "seconds"
+        "kind",
+        "records",
+        "requests",
+        "seconds"
     );
     for kind in &report.kinds {
         let status = match kind.status {
@@ -472,18 +461,24 @@ fn print_summary(report: &CollectionReport<CommittedSnapshot>, url: &str) {
             crate::collect::KindStatus::NotLicensed => "not-licensed",
             crate::collect::KindStatus::Unavailable => "unavailable",
         };
-        println!(
+        outln!(
             "{:<width$}  {:>9}  {:>8}  {:>8.2}  {status}",
-            kind.kind, kind.records, kind.requests, kind.seconds
+            kind.kind,
+            kind.records,
+            kind.requests,
+            kind.seconds
         );
     }
     let records: u64 = report.kinds.iter().map(|kind| kind.records).sum();
-    println!(
+    outln!(
         "{:<width$}  {:>9}  {:>8}  {:>8.2}",
-        "total", records, report.total_requests, report.seconds
+        "total",
+        records,
+        report.total_requests,
+        report.seconds
     );
     let snapshot = &report.committed.snapshot;
-    println!(
+    outln!(
         "snapshot {} of org {} ({}) committed to {url} ({} requests; fewest possible {})",
         snapshot.id,
         report.manifest.org.name,
@@ -491,7 +486,7 @@ fn print_summary(report: &CollectionReport<CommittedSnapshot>, url: &str) {
         report.total_requests,
         report.min_requests
     );
-    println!(
+    outln!(
         "digest sha256:{}, sequence {} of connection {}{}",
         snapshot.sha256,
         snapshot.manifest.sequence,
@@ -568,4 +563,19 @@ pub fn peak_rss_kib() -> Option<u64> {
         .lines()
         .find_map(|line| line.strip_prefix("VmHWM:"))
         .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_simulated_clock_is_the_start_of_the_utc_day() {
+        let morning: jiff::Timestamp = "2026-12-07T07:19:27.5Z".parse().unwrap();
+        let evening: jiff::Timestamp = "2026-12-07T23:59:59Z".parse().unwrap();
+        let midnight: jiff::Timestamp = "2026-12-07T00:00:00Z".parse().unwrap();
+        assert_eq!(simulated_now(morning), midnight);
+        assert_eq!(simulated_now(evening), midnight);
+        assert_eq!(simulated_now(midnight), midnight);
+    }
 }

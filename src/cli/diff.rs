@@ -1,5 +1,6 @@
 use std::process::ExitCode;
 
+use super::exit;
 use super::snapshots::StoreArgs;
 use crate::store::StoreError;
 use crate::store::diff::{KindDiff, SnapshotDiff, diff_snapshots};
@@ -11,6 +12,10 @@ const TEXT_LIMIT: usize = 25;
 /// removed, and the fields that changed (e.g. a user whose MFA was turned off, a device that
 /// lost disk encryption). Snapshots are given by id, id prefix or manifest digest prefix.
 #[derive(Debug, clap::Args)]
+#[command(mut_arg("connection", |arg| arg.help(
+    "Connection `namespace/name` both snapshots belong to. Default: the store's only connection \
+     (a store with several needs it)"
+)))]
 pub struct DiffArgs {
     #[command(flatten)]
     store: StoreArgs,
@@ -32,10 +37,10 @@ impl DiffArgs {
             Ok(diff) => {
                 if self.json {
                     match serde_json::to_string_pretty(&diff) {
-                        Ok(json) => println!("{json}"),
+                        Ok(json) => outln!("{json}"),
                         Err(error) => {
                             eprintln!("error: {error}");
-                            return ExitCode::from(2);
+                            return ExitCode::from(exit::FAILED);
                         }
                     }
                 } else {
@@ -45,7 +50,7 @@ impl DiffArgs {
             }
             Err(error) => {
                 eprintln!("error: {error}");
-                ExitCode::from(2)
+                ExitCode::from(exit::of_store(&error))
             }
         }
     }
@@ -66,7 +71,7 @@ fn name(key: &str, label: &Option<String>) -> String {
 }
 
 fn print_kind(kind: &KindDiff) {
-    println!(
+    outln!(
         "{}: {} added, {} removed, {} changed",
         kind.kind,
         kind.added.len(),
@@ -74,24 +79,24 @@ fn print_kind(kind: &KindDiff) {
         kind.changed.len()
     );
     for record in kind.added.iter().take(TEXT_LIMIT) {
-        println!("  + {}", name(&record.key, &record.label));
+        outln!("  + {}", name(&record.key, &record.label));
     }
     if kind.added.len() > TEXT_LIMIT {
-        println!("  + ... and {} more", kind.added.len() - TEXT_LIMIT);
+        outln!("  + ... and {} more", kind.added.len() - TEXT_LIMIT);
     }
     for record in kind.removed.iter().take(TEXT_LIMIT) {
-        println!("  - {}", name(&record.key, &record.label));
+        outln!("  - {}", name(&record.key, &record.label));
     }
     if kind.removed.len() > TEXT_LIMIT {
-        println!("  - ... and {} more", kind.removed.len() - TEXT_LIMIT);
+        outln!("  - ... and {} more", kind.removed.len() - TEXT_LIMIT);
     }
     for change in kind.changed.iter().take(TEXT_LIMIT) {
-        println!("  ~ {}", name(&change.key, &change.label));
+        outln!("  ~ {}", name(&change.key, &change.label));
         for field in &change.fields {
             let show = |v: &Option<serde_json::Value>| {
                 v.as_ref().map_or("(absent)".to_owned(), |v| v.to_string())
             };
-            println!(
+            outln!(
                 "      {}: {} -> {}",
                 field.path,
                 show(&field.from),
@@ -100,14 +105,14 @@ fn print_kind(kind: &KindDiff) {
         }
     }
     if kind.changed.len() > TEXT_LIMIT {
-        println!("  ~ ... and {} more", kind.changed.len() - TEXT_LIMIT);
+        outln!("  ~ ... and {} more", kind.changed.len() - TEXT_LIMIT);
     }
 }
 
 fn print_diff(diff: &SnapshotDiff) {
-    println!("{} -> {}", diff.from, diff.to);
+    outln!("{} -> {}", diff.from, diff.to);
     if diff.kinds.is_empty() {
-        println!("no changes");
+        outln!("no changes");
     }
     for kind in &diff.kinds {
         print_kind(kind);

@@ -242,13 +242,16 @@ pub fn write(request: &FromCluster<'_>, bytes: &[u8]) -> Result<String, FromClus
         }
         (_, None) => {
             use std::io::Write;
-            std::io::stdout()
-                .write_all(bytes)
-                .map_err(|source| FromClusterError::Write {
-                    path: PathBuf::from("-"),
-                    source,
-                })?;
-            Ok(String::new())
+            match std::io::stdout().write_all(bytes) {
+                // A reader that stopped early (`| head`) took what it wanted.
+                Err(source) if source.kind() != std::io::ErrorKind::BrokenPipe => {
+                    Err(FromClusterError::Write {
+                        path: PathBuf::from("-"),
+                        source,
+                    })
+                }
+                _ => Ok(String::new()),
+            }
         }
     }
 }

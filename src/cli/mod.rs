@@ -1,16 +1,22 @@
 //! Command-line interface. Each subcommand lives in its own module and owns its arguments.
 
+#[macro_use]
+mod output;
+
 mod bench;
 mod bench_history;
 mod collect;
 mod crd;
 mod credential_args;
 mod diff;
+mod exit;
 mod from_cluster;
+mod progress;
 mod report;
 mod run;
 mod simulate;
 mod snapshots;
+mod terminal;
 mod verify;
 
 use std::process::ExitCode;
@@ -68,6 +74,9 @@ impl Cli {
             }
         });
         crate::store::spool::remove_own();
+        if output::failed() {
+            return ExitCode::from(exit::FAILED);
+        }
         code
     }
 }

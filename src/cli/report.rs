@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::Args;
 
+use super::exit::{self, FailOn};
 use super::from_cluster::{self, FromCluster};
 use super::snapshots::StoreArgs;
 use crate::controls::ControlSettings;
@@ -69,6 +70,10 @@ pub struct ReportArgs {
     /// Default: the settings the snapshot's results were stored with.
     #[arg(long, value_name = "FILE")]
     settings: Option<PathBuf>,
+    /// For CI: after writing the report, exit 8 when a control fails (`failing`), or fails or
+    /// is in error (`error`). Not with --from-cluster (the endpoint serves the rendered report).
+    #[arg(long, value_enum, value_name = "WHEN", conflicts_with = "from_cluster")]
+    fail_on: Option<FailOn>,
 }
 
 /// Errors of the `report` command.
@@ -102,6 +107,22 @@ pub enum ReportError {
     FromCluster(#[from] super::from_cluster::FromClusterError),
 }
 
+impl ReportError {
+    fn exit_code(&self) -> u8 {
+        match self {
+            ReportError::Store(error) => exit::of_store(error),
+            ReportError::SettingsIo { .. }
+            | ReportError::Settings { .. }
+            | ReportError::CsvNeedsOut
+            | ReportError::NoSource
+            | ReportError::TwoSources => exit::USAGE,
+            ReportError::Write { .. } | ReportError::Render(_) | ReportError::FromCluster(_) => {
+                exit::FAILED
+            }
+        }
+    }
+}
+
 /// Reads `ControlSettings` from YAML or JSON (JSON is tried first for `.json` files).
 pub fn load_settings(path: &Path) -> Result<ControlSettings, ReportError> {
     let text = std::fs::read_to_string(path).map_err(|source| ReportError::SettingsIo {
@@ -125,15 +146,22 @@ pub fn load_settings(path: &Path) -> Result<ControlSettings, ReportError> {
 impl ReportArgs {
     pub async fn run(self) -> ExitCode {
         match self.execute().await {
-            Ok(()) => ExitCode::SUCCESS,
+            Ok(results) => match exit::fail_on(self.fail_on, &results) {
+                Some((code, message)) => {
+                    eprintln!("{message}");
+                    ExitCode::from(code)
+                }
+                None => ExitCode::SUCCESS,
+            },
             Err(error) => {
                 eprintln!("error: {error}");
-                ExitCode::FAILURE
+                ExitCode::from(error.exit_code())
             }
         }
     }
 
-    async fn execute(&self) -> Result<(), ReportError> {
+    /// Writes the report; answers the control results it shows (none when fetched).
+    async fn execute(&self) -> Result<Vec<crate::controls::ControlResult>, ReportError> {
         let settings = self.settings.as_deref().map(load_settings).transpose()?;
         if self.format == Format::Csv && self.out.is_none() {
             return Err(ReportError::CsvNeedsOut);
@@ -141,7 +169,7 @@ impl ReportArgs {
         let store = match (&self.store, &self.from_cluster) {
             (Some(_), Some(_)) => return Err(ReportError::TwoSources),
             (None, None) => return Err(ReportError::NoSource),
-            (None, Some(connection)) => return self.fetch(connection).await,
+            (None, Some(connection)) => return self.fetch(connection).await.map(|()| Vec::new()),
             (Some(store), None) => StoreArgs {
                 store: store.clone(),
                 connection: self.connection.clone(),
@@ -151,7 +179,10 @@ impl ReportArgs {
         let snapshot = match &self.snapshot {
             Some(query) => connection.resolve(query).await?,
             None => connection.latest().await?.ok_or_else(|| {
-                StoreError::UnknownSnapshot(format!("latest of {}", connection.connection()))
+                StoreError::NoSnapshots(format!(
+                    "connection {} holds no snapshots yet",
+                    connection.connection()
+                ))
             })?,
         };
         // Refuse before rendering: a report of evidence that is not all there, or not as
@@ -177,7 +208,7 @@ impl ReportArgs {
                     write(&dir.join(name), &contents)?;
                 }
                 eprintln!("wrote {count} CSV files to {}", dir.display());
-                return Ok(());
+                return Ok(report.results);
             }
         };
         match &self.out {
@@ -185,9 +216,9 @@ impl ReportArgs {
                 write(path, &single)?;
                 eprintln!("wrote {}", path.display());
             }
-            None => print!("{single}"),
+            None => out!("{single}"),
         }
-        Ok(())
+        Ok(report.results)
     }
 
     async fn fetch(&self, connection: &ConnectionId) -> Result<(), ReportError> {

@@ -451,7 +451,8 @@ fn init_logging(format: &str, filter: &str) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        .with_ansi(super::terminal::log_colour());
     // Already initialised only in tests that call run twice; keep the first.
     let _ = if format == "text" {
         builder.try_init()

@@ -1,5 +1,6 @@
 use std::process::ExitCode;
 
+use super::exit;
 use crate::store::{ConnectionId, ConnectionStore, EvidenceStore, StoreError};
 
 /// Where the evidence store is and which connection to look at (shared by `snapshots`, `verify`
@@ -38,8 +39,18 @@ impl StoreArgs {
     pub async fn single(&self) -> Result<ConnectionStore, StoreError> {
         let mut connections = self.connections().await?;
         match connections.len() {
-            1 => Ok(connections.remove(0)),
-            0 => Err(StoreError::ChooseConnection(format!(
+            1 => {
+                let connection = connections.remove(0);
+                if connection.latest().await?.is_none() {
+                    return Err(StoreError::NoSnapshots(format!(
+                        "connection {} holds no snapshots yet in {}",
+                        connection.connection(),
+                        self.store
+                    )));
+                }
+                Ok(connection)
+            }
+            0 => Err(StoreError::NoSnapshots(format!(
                 "{} holds no snapshots yet",
                 self.store
             ))),
@@ -70,15 +81,17 @@ pub struct SnapshotsArgs {
 impl SnapshotsArgs {
     pub async fn run(self) -> ExitCode {
         match self.list().await {
-            Ok(()) => ExitCode::SUCCESS,
+            Ok(0) => ExitCode::from(exit::NOTHING),
+            Ok(_) => ExitCode::SUCCESS,
             Err(error) => {
                 eprintln!("error: {error}");
-                ExitCode::from(2)
+                ExitCode::from(exit::of_store(&error))
             }
         }
     }
 
-    async fn list(&self) -> Result<(), StoreError> {
+    /// Prints the list; answers how many snapshots it listed.
+    async fn list(&self) -> Result<usize, StoreError> {
         let connections = self.store.connections().await?;
         let mut all = Vec::new();
         for connection in &connections {
@@ -87,6 +100,7 @@ impl SnapshotsArgs {
                 connection.summaries().await?,
             ));
         }
+        let listed = all.iter().map(|(_, snapshots)| snapshots.len()).sum();
         if self.json {
             let value: Vec<serde_json::Value> = all
                 .iter()
@@ -94,31 +108,36 @@ impl SnapshotsArgs {
                     serde_json::json!({"connection": connection, "snapshots": snapshots})
                 })
                 .collect();
-            println!(
+            outln!(
                 "{}",
                 serde_json::to_string_pretty(&value).map_err(StoreError::Serialise)?
             );
-            return Ok(());
+            return Ok(listed);
         }
-        if all.is_empty() {
-            println!("no snapshots in {}", self.store.store);
+        if listed == 0 {
+            outln!("no snapshots in {}", self.store.store);
         }
         for (connection, snapshots) in all {
-            println!("{connection}: {} snapshot(s)", snapshots.len());
-            println!(
+            outln!("{connection}: {} snapshot(s)", snapshots.len());
+            outln!(
                 "  {:<42} {:<20} {:<16} {:>6} {:>8} {:>8} {:>9}",
-                "ID", "TIME", "SHA256", "SIGNED", "USERS", "DEVICES", "RECORDS"
+                "ID",
+                "TIME",
+                "SHA256",
+                "SIGNED",
+                "USERS",
+                "DEVICES",
+                "RECORDS"
             );
             for snapshot in snapshots.iter().rev() {
                 let count = |kind: &str| {
                     snapshot
                         .counts
-                        .iter()
-                        .find(|(k, _)| k == kind)
-                        .map_or("-".to_owned(), |(_, n)| n.to_string())
+                        .get(kind)
+                        .map_or("-".to_owned(), u64::to_string)
                 };
-                let records: u64 = snapshot.counts.iter().map(|(_, n)| n).sum();
-                println!(
+                let records: u64 = snapshot.counts.values().sum();
+                outln!(
                     "  {:<42} {:<20} {:<16} {:>6} {:>8} {:>8} {:>9}",
                     snapshot.id,
                     snapshot
@@ -133,6 +152,6 @@ impl SnapshotsArgs {
                 );
             }
         }
-        Ok(())
+        Ok(listed)
     }
 }

@@ -9,8 +9,8 @@ use crate::store::{StoreError, VerifyingKey};
 /// chain (no fork; a snapshot missing without a retention record is a problem), with
 /// --public-key every signature, and with --expect-head / --expect-sequence the head of the
 /// chain against an anchor kept outside the store. Exits 1 when any problem is found, naming
-/// each problem's path, or when there is nothing to verify (no snapshot at that store and
-/// connection); 2 when the store cannot be read or the arguments are wrong.
+/// each problem's path, or the store cannot be read; 7 when there is nothing to verify (no
+/// snapshot at that store and connection); 2 when the arguments are wrong (README "Exit codes").
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:\n  \
     jumpcloud-operator verify --store evidence --public-key signing.pub\n  \
@@ -71,15 +71,16 @@ impl VerifyArgs {
             Ok(reports) => reports,
             Err(error) => {
                 eprintln!("error: {error}");
-                return ExitCode::from(match error {
-                    VerifyError::Nothing(_) => 1,
-                    _ => 2,
+                return ExitCode::from(match &error {
+                    VerifyError::Nothing(_) => super::exit::NOTHING,
+                    VerifyError::Store(error) => super::exit::of_store(error),
+                    VerifyError::Usage(_) => super::exit::USAGE,
                 });
             }
         };
         if self.json {
             match serde_json::to_string_pretty(&reports) {
-                Ok(json) => println!("{json}"),
+                Ok(json) => outln!("{json}"),
                 Err(error) => eprintln!("error: {error}"),
             }
         } else {
@@ -154,7 +155,7 @@ fn print_reports(reports: &[VerifyReport], with_key: bool) {
         } else {
             format!("{} signed (give --public-key to check)", report.signed)
         };
-        println!(
+        outln!(
             "{}: {} snapshot(s), {} blob(s), {} bytes re-hashed ({} stored), {signatures}",
             report.connection,
             report.snapshots,
@@ -163,23 +164,25 @@ fn print_reports(reports: &[VerifyReport], with_key: bool) {
             report.stored_bytes
         );
         if let Some(head) = &report.head {
-            println!(
+            outln!(
                 "  head: sequence {} {} {}",
-                head.sequence, head.id, head.digest
+                head.sequence,
+                head.id,
+                head.digest
             );
         } else if report.snapshots == 0 {
-            println!("  no snapshot (a first sync that never committed)");
+            outln!("  no snapshot (a first sync that never committed)");
         }
         for note in &report.notes {
-            println!("  note: {note}");
+            outln!("  note: {note}");
         }
         for problem in &report.problems {
-            println!("  PROBLEM {problem}");
+            outln!("  PROBLEM {problem}");
         }
         if report.ok() {
-            println!("  OK");
+            outln!("  OK");
         } else {
-            println!("  {} problem(s)", report.problems.len());
+            outln!("  {} problem(s)", report.problems.len());
         }
     }
 }

@@ -53,6 +53,9 @@ impl Default for CollectOptions {
 /// Live progress, for displays. Called from concurrent tasks.
 pub trait CollectProgress: Send + Sync {
     fn kind_started(&self, kind: &str);
+    /// A listing's first page (or a count, or a list of parents) told how many records are
+    /// coming for `kind`; called once per listing, so a kind of many listings adds up.
+    fn records_expected(&self, _kind: &str, _records: u64) {}
     fn records_written(&self, kind: &str, records: u64);
     fn kind_finished(&self, kind: &str, records: u64, seconds: f64);
     /// Every kind is stored; the step before the commit (evaluating the controls) and the
@@ -406,6 +409,7 @@ impl<'a, S: SnapshotSink> Collector<'a, S> {
             .await
             .map_err(Self::api(kind))?;
         writer.write(record.get().as_bytes()).await?;
+        self.progress.records_expected(kind, 1);
         self.progress.records_written(kind, 1);
         let template = path
             .rsplit_once('/')
@@ -446,6 +450,7 @@ impl<'a, S: SnapshotSink> Collector<'a, S> {
         let mut writer = self.open(kind).await?;
         let endpoint = listing.endpoint().to_owned();
         let total = listing.total();
+        self.progress.records_expected(kind, total);
         let limit = listing.limit();
         let mut pages = listing.pages();
         while let Some(page) = pages.next().await {
@@ -532,6 +537,7 @@ impl<'a, S: SnapshotSink> Collector<'a, S> {
         while let Some(item) = pages.next().await {
             let (parent, total, limit, page) = item.map_err(Self::api(kind))?;
             if page.skip == 0 {
+                self.progress.records_expected(kind, total);
                 total_reported += total;
                 minimum += min_requests(total, limit);
             }
@@ -559,6 +565,7 @@ impl<'a, S: SnapshotSink> Collector<'a, S> {
         parents: &[String],
     ) -> Result<KindOutcome, CollectError> {
         let mut writer = self.open(kind).await?;
+        self.progress.records_expected(kind, parents.len() as u64);
         let client = self.client;
         let mut records = stream::iter(parents.iter().cloned())
             .map(|parent| {
@@ -713,6 +720,9 @@ impl<'a, S: SnapshotSink> Collector<'a, S> {
             Err(JumpCloudError::NotLicensed { .. }) => return not_licensed(writer, 1).await,
             Err(error) => return Err(Self::api(KIND)(error)),
         };
+        if let Some(expected) = expected {
+            self.progress.records_expected(KIND, expected);
+        }
         let mut pages = self.client.events(KIND, query, expected);
         let mut received = 0u64;
         let mut fetched_pages = 0;

@@ -229,8 +229,8 @@ pub struct SnapshotSummary {
     pub sha256: String,
     pub sequence: u64,
     pub signed: bool,
-    /// Records per kind.
-    pub counts: Vec<(String, u64)>,
+    /// Records per kind (a JSON object, `{"users": 60, ...}`).
+    pub counts: std::collections::BTreeMap<String, u64>,
 }
 
 /// One kind of a snapshot about to be committed.

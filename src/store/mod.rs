@@ -120,6 +120,9 @@ pub enum StoreError {
     Evidence(String),
     #[error("{0}")]
     ChooseConnection(String),
+    /// The store, or the chosen connection, holds no snapshot: nothing to act on.
+    #[error("{0}")]
+    NoSnapshots(String),
     #[error(
         "another writer committed sequence {sequence} of connection {connection} first ({path}); \
          this run committed nothing and the chain is intact: run it again to chain after that \
