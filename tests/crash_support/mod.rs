@@ -225,7 +225,7 @@ pub async fn assert_verify_passes(target: Target<'_>, keys: &Keys, label: &str) 
 }
 
 /// A first run killed before its commit leaves no snapshot: `verify` accepts nothing as
-/// evidence (exit 1, "no snapshot"), while what the dead run left is no problem.
+/// evidence (exit 7, nothing to act on), while what the dead run left is no problem.
 pub async fn assert_verify_finds_nothing(target: Target<'_>, keys: &Keys, label: &str) {
     let mut args: Vec<String> = vec!["verify".into()];
     args.extend(target.store_args());
@@ -233,7 +233,7 @@ pub async fn assert_verify_finds_nothing(target: Target<'_>, keys: &Keys, label:
     let output = run_to_end(target.command(args)).await;
     assert_eq!(
         output.status.code(),
-        Some(1),
+        Some(7),
         "{label}: {}",
         describe(&output)
     );
