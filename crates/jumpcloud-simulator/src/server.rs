@@ -158,6 +158,10 @@ async fn handle(State(state): State<Arc<RegionState>>, request: Request) -> Resp
             } else {
                 String::new()
             },
+            org_ids: console::org_ids(&parts.headers)
+                .into_iter()
+                .map(str::to_owned)
+                .collect(),
         });
     };
     let mut malformed = false;
