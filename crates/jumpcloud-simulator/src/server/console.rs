@@ -400,12 +400,14 @@ pub(super) fn org_route(org: &Org, segments: &[&str], query: &str) -> Reply {
         ["api", "systems"] => envelope(&org.systems, query, 100),
         ["api", "applications"] => envelope(&org.applications, query, 100),
         ["api", "v2", "roles"] => {
+            // No `providerId`: the roles are the org's, not a provider's (a documented string is
+            // left out rather than null).
             let items: Vec<Rec> = ROLES
                 .iter()
                 .map(|(name, custom, description)| {
                     let scopes = if *custom { json!(["users.read", "systems.read", "policies.read", "directoryinsights.read"]) } else { json!([]) };
                     crate::generate::to_rec(&json!({"id": role_id(name), "name": name, "scopes": scopes, "isCustom": custom,
-                                                     "providerId": Value::Null, "organizationIds": if *custom { json!([org.id]) } else { json!([]) },
+                                                     "organizationIds": if *custom { json!([org.id]) } else { json!([]) },
                                                      "description": description}))
                 })
                 .collect();
