@@ -26,12 +26,14 @@ use super::state::{Admin, ApiKey, ROLES, RegionState, World, role_id, role_may_r
 
 mod console;
 mod control_api;
+mod derived;
 mod directory_insights;
 mod oauth;
 mod principal;
 
 use console::*;
 use control_api::*;
+use derived::*;
 use directory_insights::*;
 use principal::*;
 

@@ -426,6 +426,8 @@ pub(super) fn org_route(org: &Org, segments: &[&str], query: &str) -> Reply {
         }
         ["api", "v2", "usergroups"] => bare_list(recs(&org.user_groups), query, 100),
         ["api", "v2", "systemgroups"] => bare_list(recs(&org.system_groups), query, 100),
+        ["api", "v2", "usergroups", id, "members"] => user_group_members(org, id, query),
+        ["api", "v2", "systems", id, "policystatuses"] => system_policy_statuses(org, id, query),
         ["api", "v2", "usergroups", id, "membership"] => {
             by_id(&org.usergroup_membership, id, query)
         }
