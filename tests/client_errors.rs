@@ -549,6 +549,7 @@ async fn directory_insights_off_is_not_licensed() {
     let client = client(&sim);
     let now = jiff::Timestamp::now();
     let query = jumpcloud_operator::jumpcloud::EventQuery {
+        org_id: sim.org_id(Region::Us).unwrap(),
         service: vec!["all".into()],
         start_time: now - jiff::SignedDuration::from_hours(24),
         end_time: now,

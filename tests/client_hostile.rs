@@ -11,8 +11,8 @@ use jumpcloud_operator::jumpcloud::{
     EventQuery, JumpCloudClient, JumpCloudError, ListRequest, key_encodings,
 };
 use jumpcloud_operator::region::Region;
-use jumpcloud_simulator::OrgSize;
 use jumpcloud_simulator::control::{EchoInto, Fault, FaultKind};
+use jumpcloud_simulator::{OrgSize, Simulator};
 use secrecy::ExposeSecret;
 
 /// Rows in the table made big enough for two System Insights pages of 10,000.
@@ -22,9 +22,10 @@ async fn list(client: &JumpCloudClient, request: ListRequest) -> Result<usize, J
     Ok(client.list_all::<serde_json::Value>(request).await?.len())
 }
 
-fn window() -> EventQuery {
+fn window(sim: &Simulator) -> EventQuery {
     let now = jiff::Timestamp::now();
     EventQuery {
+        org_id: sim.org_id(Region::Us).unwrap(),
         service: vec!["all".into()],
         start_time: now - jiff::SignedDuration::from_hours(24 * 90),
         end_time: now + jiff::SignedDuration::from_hours(1),
@@ -32,10 +33,11 @@ fn window() -> EventQuery {
 }
 
 async fn drain_events(
+    sim: &Simulator,
     client: &JumpCloudClient,
     expected: Option<u64>,
 ) -> Result<u64, JumpCloudError> {
-    let mut pages = client.events("events", window(), expected);
+    let mut pages = client.events("events", window(sim), expected);
     let mut received = 0;
     while let Some(page) = pages.next().await {
         received += page?.len() as u64;
@@ -197,7 +199,7 @@ async fn an_echoed_key_is_refused_and_never_shown() {
         .await
         .unwrap();
     let error = client(&sim)
-        .count_events("events", &window())
+        .count_events("events", &window(&sim))
         .await
         .unwrap_err();
     assert_eq!(error.reason(), "KeyEchoed");
@@ -307,7 +309,7 @@ async fn directory_insights_paging_in_a_circle_ends_with_an_error() {
         .unwrap();
     // Without a count: the second page repeats the first one's cursor.
     let client = client(&sim);
-    let error = drain_events(&client, None).await.unwrap_err();
+    let error = drain_events(&sim, &client, None).await.unwrap_err();
     let JumpCloudError::MalformedResponse {
         endpoint, detail, ..
     } = &error
@@ -320,7 +322,7 @@ async fn directory_insights_paging_in_a_circle_ends_with_an_error() {
 
     // With a count: stopped as soon as more events arrive than were counted.
     let client = self::client(&sim);
-    let error = drain_events(&client, Some(1_500)).await.unwrap_err();
+    let error = drain_events(&sim, &client, Some(1_500)).await.unwrap_err();
     assert_eq!(
         error,
         JumpCloudError::TruncatedCollection {
@@ -346,7 +348,7 @@ async fn directory_insights_pages_are_bounded_by_the_count() {
         .await
         .unwrap();
     let client = client(&sim);
-    let error = drain_events(&client, Some(1_500)).await.unwrap_err();
+    let error = drain_events(&sim, &client, Some(1_500)).await.unwrap_err();
     let JumpCloudError::MalformedResponse {
         endpoint, detail, ..
     } = &error
@@ -379,7 +381,7 @@ async fn a_directory_insights_page_overlapping_the_previous_one_fails() {
         )
         .await
         .unwrap();
-    let error = drain_events(&client(&sim), None).await.unwrap_err();
+    let error = drain_events(&sim, &client(&sim), None).await.unwrap_err();
     let JumpCloudError::DuplicateRecord { endpoint, skip, .. } = &error else {
         panic!("{error:?}")
     };

@@ -209,6 +209,7 @@ async fn directory_insights_events_page_with_search_after_to_the_end() {
     let client = client(&sim);
     let now = jiff::Timestamp::now();
     let query = jumpcloud_operator::jumpcloud::EventQuery {
+        org_id: sim.org_id(jumpcloud_operator::region::Region::Us).unwrap(),
         service: vec!["all".into()],
         start_time: now - jiff::SignedDuration::from_hours(24 * 90),
         end_time: now + jiff::SignedDuration::from_hours(24),

@@ -206,11 +206,12 @@ async fn every_list_request_uses_the_largest_page_and_a_stable_sort() {
         let (limit, sort) = match segments.as_slice() {
             ["api", "organizations", _] | ["api", "users", "getSelf"] => continue,
             ["api", "v2", "policies", _] => continue,
-            // Undocumented parameters: no sort is risked there.
-            ["api", "v2", "roles"] => (CONSOLE_PAGE, None),
+            ["api", "v2", "roles"] => (CONSOLE_PAGE, Some("id")),
             ["api", "v2", "systeminsights", _] => (SYSTEM_INSIGHTS_PAGE, Some("system_id")),
             ["api", "v2", _, _, "membership" | "policystatuses"] => (CONSOLE_PAGE, Some("id")),
-            // Graph traversal routes have no sort parameter.
+            // The one graph traversal route that documents `sort`.
+            ["api", "v2", "users", _, "memberof"] => (CONSOLE_PAGE, Some("id")),
+            // The other graph traversal routes have no sort parameter.
             ["api", "v2", "users" | "applications", _, _] => (CONSOLE_PAGE, None),
             ["api", "v2", ..] => (CONSOLE_PAGE, Some("id")),
             ["api", _] => (CONSOLE_PAGE, Some("_id")),

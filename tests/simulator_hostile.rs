@@ -66,6 +66,7 @@ impl Api {
         self.http
             .post(url)
             .header("x-api-key", self.key.expose_secret())
+            .header("x-org-id", self.sim.org_id(Region::Us).unwrap())
             .json(&json!({"service": ["all"], "start_time": "2026-01-01T00:00:00Z", "limit": 100}))
             .send()
             .await

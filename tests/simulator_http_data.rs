@@ -151,3 +151,82 @@ async fn graph_routes_and_policy_results_are_consistent() {
     );
     assert_eq!(api.json("api/v2/nothing").await.0, StatusCode::NOT_FOUND);
 }
+
+/// The two documented per-object routes the simulator derives from other answers: a user
+/// group's direct members agree with its membership, and a device's policy statuses with the
+/// statuses listed under each policy. Both page as v2 lists (bare array, `x-total-count`).
+#[tokio::test]
+async fn group_members_and_device_policy_statuses_page_like_v2_lists() {
+    let sim = start(OrgSize::small()).await;
+    let api = Api::new(&sim, Region::Us);
+    let (_, _, groups) = api.json("api/v2/usergroups?limit=100").await;
+    let all = groups[0]["id"].as_str().unwrap();
+    let (membership, _) = page_v2(&api, &format!("api/v2/usergroups/{all}/membership"), 100).await;
+    let mut members = Vec::new();
+    let mut totals = HashSet::new();
+    let mut skip = 0;
+    loop {
+        // Pages of 7 so that the group's 60 members take several.
+        let (status, headers, page) = api
+            .json(&format!(
+                "api/v2/usergroups/{all}/members?limit=7&skip={skip}"
+            ))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        totals.insert(headers["x-total-count"].to_str().unwrap().to_owned());
+        let page = page.as_array().unwrap().clone();
+        skip += page.len();
+        for connection in &page {
+            assert_eq!(connection["to"]["type"], "user", "{connection}");
+            members.push(connection["to"]["id"].as_str().unwrap().to_owned());
+        }
+        if page.len() < 7 {
+            break;
+        }
+    }
+    assert_eq!(totals, HashSet::from(["60".to_owned()]));
+    assert_eq!(members, membership, "the direct members are the membership");
+    assert_eq!(
+        api.json("api/v2/usergroups/0123456789abcdef01234567/members")
+            .await
+            .0,
+        StatusCode::NOT_FOUND
+    );
+
+    // Every policy status of every device, gathered both ways.
+    let (_, _, policies) = api.json("api/v2/policies?limit=100").await;
+    let mut by_policy: HashSet<String> = HashSet::new();
+    for policy in policies.as_array().unwrap() {
+        let id = policy["id"].as_str().unwrap();
+        let (ids, _) = page_v2(&api, &format!("api/v2/policies/{id}/policystatuses"), 100).await;
+        by_policy.extend(ids);
+    }
+    let (systems, _) = page_v1(&api, "api/systems").await;
+    let mut by_device: HashSet<String> = HashSet::new();
+    let mut a_device_with_several = false;
+    for system in &systems {
+        let (ids, totals) =
+            page_v2(&api, &format!("api/v2/systems/{system}/policystatuses"), 3).await;
+        assert_exact(&ids, &totals, ids.len(), system);
+        a_device_with_several |= ids.len() > 3;
+        let (_, _, first) = api
+            .json(&format!("api/v2/systems/{system}/policystatuses?limit=100"))
+            .await;
+        for status in first.as_array().unwrap() {
+            assert_eq!(status["systemID"], system.as_str(), "{status}");
+        }
+        by_device.extend(ids);
+    }
+    assert!(a_device_with_several, "some device took more than one page");
+    let deleted_devices: HashSet<String> = by_policy.difference(&by_device).cloned().collect();
+    assert!(
+        by_device.is_subset(&by_policy) && !deleted_devices.is_empty(),
+        "each device's statuses are its policies' (deleted devices keep theirs only there)"
+    );
+    assert_eq!(
+        api.json("api/v2/systems/0123456789abcdef01234567/policystatuses")
+            .await
+            .0,
+        StatusCode::NOT_FOUND
+    );
+}

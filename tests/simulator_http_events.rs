@@ -86,6 +86,7 @@ async fn directory_insights_pages_with_search_after_and_answers_402_when_unlicen
         api.http
             .post(api.base.join("insights/directory/v1/events/count").unwrap())
             .header("x-api-key", api.key.expose_secret())
+            .header("x-org-id", &api.org_id)
             .json(&body)
     };
     let (status, _, all_count) = send(count(

@@ -91,13 +91,15 @@ async fn org_header_rules_single_and_multi_tenant() {
             json!({"error": "Unauthorized", "message": "Unauthorized: no organization selected"})
         )
     );
-    let (status, _, body) =
-        send(api.events(json!({"service": ["all"], "start_time": "2026-05-01T00:00:00Z"}))).await;
+    let (status, _, body) = send(
+        api.events_without_org(json!({"service": ["all"], "start_time": "2026-05-01T00:00:00Z"})),
+    )
+    .await;
     assert_eq!(
         (status, body),
         (
-            StatusCode::UNAUTHORIZED,
-            json!({"message": "Unauthorized: no organization selected"})
+            StatusCode::BAD_REQUEST,
+            json!({"message": "Bad Request: x-org-id is required: send the organization id"})
         )
     );
     let (status, _, first_users) = send(
@@ -115,7 +117,7 @@ async fn org_header_rules_single_and_multi_tenant() {
     assert_ne!(first_users["totalCount"], second_users["totalCount"]);
     assert_eq!(second_users["results"][0]["organization"], second.as_str());
     let (status, _, events) = send(
-        api.events(
+        api.events_without_org(
             json!({"service": ["all"], "start_time": "2026-05-01T00:00:00Z", "limit": 10000}),
         )
         .header("x-org-id", &org_id)
@@ -157,5 +159,51 @@ async fn org_header_rules_single_and_multi_tenant() {
     assert_eq!(
         manager.json(&format!("api/organizations/{second}")).await.0,
         StatusCode::NOT_FOUND
+    );
+}
+
+/// Directory Insights documents `x-org-id` beside `x-api-key` in its security requirement: the
+/// simulator requires it even of a single-tenant key, and refuses a wrong one.
+#[tokio::test]
+async fn directory_insights_requires_the_org_id_and_refuses_a_wrong_one() {
+    let sim = start(OrgSize::small()).await;
+    let api = Api::new(&sim, Region::Us);
+    let body = json!({"service": ["all"], "start_time": "2026-05-01T00:00:00Z"});
+    let status = |request: reqwest::RequestBuilder| async { send(request).await.0 };
+    assert_eq!(status(api.events(body.clone())).await, StatusCode::OK);
+    let (missing, _, message) = send(api.events_without_org(body.clone())).await;
+    assert_eq!(missing, StatusCode::BAD_REQUEST, "{message}");
+    assert!(
+        message["message"].as_str().unwrap().contains("x-org-id"),
+        "{message}"
+    );
+    for (wrong, refused) in [
+        ("not-an-id", StatusCode::BAD_REQUEST),
+        ("0123456789abcdef01234567", StatusCode::NOT_FOUND),
+    ] {
+        assert_eq!(
+            status(
+                api.events_without_org(body.clone())
+                    .header("x-org-id", wrong)
+            )
+            .await,
+            refused,
+            "{wrong}"
+        );
+    }
+    // An org that exists but that this key does not reach.
+    let control = api.control();
+    let manager = admin(&sim, "Manager");
+    let other = control
+        .add_org(std::slice::from_ref(&manager.id))
+        .await
+        .unwrap();
+    assert_eq!(
+        status(
+            api.events_without_org(body.clone())
+                .header("x-org-id", &other)
+        )
+        .await,
+        StatusCode::UNAUTHORIZED
     );
 }

@@ -195,6 +195,7 @@ async fn a_bearer_token_authenticates_every_route_and_is_refused_as_an_api_key()
         api.http
             .post(api.base.join("insights/directory/v1/events").unwrap())
             .bearer_auth(&token)
+            .header("x-org-id", &api.org_id)
             .json(&json!({"service": ["all"], "start_time": "2026-05-01T00:00:00Z"})),
     )
     .await;

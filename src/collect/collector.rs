@@ -183,6 +183,7 @@ pub async fn collect_with<S: SnapshotSink, B: BeforeCommit<S::Staged>>(
         Box::pin(async {
             collector
                 .events(EventQuery {
+                    org_id: identity.org.id.clone(),
                     service: vec!["all".to_owned()],
                     start_time: events_window.start,
                     end_time: events_window.end,

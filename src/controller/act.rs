@@ -408,7 +408,10 @@ pub async fn sync(
     // Asked after the commit: Directory Insights may be unlicensed or down, which must not
     // fail a sync whose evidence is stored.
     let old_keys = match old_key_since {
-        Some(since) => match client.old_key_attempts(since).await {
+        Some(since) => match client
+            .old_key_attempts(&report.manifest.org.id, since)
+            .await
+        {
             Ok(attempts) => attempts,
             Err(error) => {
                 tracing::warn!(%error, "cannot ask Directory Insights for uses of the previous key");

@@ -52,7 +52,8 @@ pub struct ClientConfig {
     /// use picks a [`Region`] instead.
     pub base_url_override: Option<Url>,
     /// The organization to act on. Needed for multi-tenant administrators; sent as `x-org-id`
-    /// on org-scoped routes only.
+    /// on org-scoped console routes only (Directory Insights requests send their query's
+    /// [`EventQuery::org_id`], the organization the key was identified with).
     pub org_id: Option<String>,
     /// The most requests in flight at once across the whole client; the adaptive limit
     /// ([`super::adaptive`]) finds how many the API takes, up to this.
@@ -289,7 +290,8 @@ struct RequestSpec {
     endpoint: String,
     method: Method,
     url: Url,
-    org_header: bool,
+    /// The `x-org-id` the request carries, if any.
+    org_id: Option<String>,
     body: Option<RequestBody>,
     auth: RequestAuth,
 }
@@ -466,7 +468,7 @@ impl JumpCloudClient {
             endpoint: path.to_owned(),
             method: Method::GET,
             url: self.console_url(path, query)?,
-            org_header: takes_org_header(path),
+            org_id: self.inner.org_id.clone().filter(|_| takes_org_header(path)),
             body: None,
             auth: RequestAuth::Credential,
         };
@@ -709,9 +711,7 @@ impl JumpCloudClient {
         if left < self.inner.request_timeout {
             request = request.timeout(left.max(Duration::from_millis(1)));
         }
-        if spec.org_header
-            && let Some(org_id) = &self.inner.org_id
-        {
+        if let Some(org_id) = &spec.org_id {
             request = request.header("x-org-id", org_id.as_str());
         }
         match &spec.body {

@@ -255,4 +255,33 @@ mod tests {
         let bare: SelfRecord = serde_json::from_str(r#"{"id":"u2"}"#).unwrap();
         assert_eq!(parse_admin(bare).unwrap().key_expires_at, None);
     }
+
+    /// JumpCloud leaves absent values out; other servers send `null`. Both read the same.
+    #[test]
+    fn an_absent_field_and_a_null_one_read_alike() {
+        let org = |text: &str| parse_org(serde_json::from_str(text).unwrap()).unwrap();
+        assert_eq!(
+            org(r#"{"_id":"o1"}"#),
+            org(r#"{"_id":"o1","id":null,"displayName":null,"name":null,"accountType":null}"#)
+        );
+        let admin = |text: &str| parse_admin(serde_json::from_str(text).unwrap());
+        let absent = admin(r#"{"_id":"u1"}"#);
+        assert_eq!(
+            absent,
+            admin(
+                r#"{"_id":"u1","id":null,"email":null,"roleName":null,"apiKeyHash":null,
+                    "name":null,"serviceAccount":null}"#
+            )
+        );
+        assert_eq!(
+            absent,
+            admin(r#"{"_id":"u1","apiKeyHash":{"prefix":null,"expireAt":null}}"#)
+        );
+        assert_eq!(absent.unwrap().role_name, None);
+        // An organization without an id is refused whichever way it is missing.
+        for text in [r#"{"displayName":"Acme"}"#, r#"{"_id":null,"id":null}"#] {
+            let record: OrgRecord = serde_json::from_str(text).unwrap();
+            assert_eq!(parse_org(record).unwrap_err().reason(), "MalformedResponse");
+        }
+    }
 }

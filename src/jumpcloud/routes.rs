@@ -33,20 +33,23 @@ pub fn takes_org_header(path: &str) -> bool {
 ///   takes a comma-separated field list; v2 objects carry `id`, not `_id`).
 /// - System Insights tables: `system_id`. Rows carry no unique id, so this orders the devices;
 ///   the few rows of one device keep the server's order.
-/// - `/api/v2/roles`: its query parameters are not documented (jumpcloud-api.md §6.2), so no
-///   `sort` is risked on it; it is one page in practice (the built-in roles plus custom ones).
-/// - v2 graph traversal routes (`/api/v2/users/{id}/systems`, `/applications/{id}/users`, ...)
-///   take only `filter`, `limit` and `skip`: no sort exists, so none is sent. Their pages are
-///   still checked against `x-total-count` and for repeated ids.
+/// - `/api/v2/roles` (the v1 envelope): `id`. It documents `filter`, `limit` (at most 100),
+///   `skip` and `sort`, like the other v2 lists.
+/// - `/api/v2/users/{id}/memberof`: `id`. It documents `sort` beside `filter`, `limit` and
+///   `skip`; its items are graph objects whose `id` is the group's.
+/// - The other v2 graph traversal routes (`/api/v2/users/{id}/systems`,
+///   `/applications/{id}/users`, ...) take only `filter`, `limit` and `skip`: no sort exists,
+///   so none is sent. Their pages are still checked against `x-total-count` and for repeated
+///   ids.
 pub fn stable_sort(path: &str) -> Option<&'static str> {
     let path = path.split('?').next().unwrap_or(path);
     if let Some(rest) = path.strip_prefix("/api/v2/") {
         let segments: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
         return match segments.as_slice() {
             ["systeminsights", _table] => Some("system_id"),
-            ["roles"] => None,
             [_] | [_, _] => Some("id"),
             [_, _, "membership" | "policystatuses"] => Some("id"),
+            ["users", _, "memberof"] => Some("id"),
             _ => None,
         };
     }
@@ -68,13 +71,14 @@ mod tests {
             ("/api/v2/usergroups", Some("id")),
             ("/api/v2/policies", Some("id")),
             ("/api/v2/authn/policies", Some("id")),
-            ("/api/v2/roles", None),
+            ("/api/v2/roles", Some("id")),
             ("/api/v2/usergroups/g1/membership", Some("id")),
             ("/api/v2/systemgroups/g1/membership", Some("id")),
             ("/api/v2/policies/p1/policystatuses", Some("id")),
             ("/api/v2/systeminsights/os_version", Some("system_id")),
             ("/api/v2/users/u1/systems", None),
-            ("/api/v2/users/u1/memberof", None),
+            ("/api/v2/users/u1/memberof", Some("id")),
+            ("/api/v2/systems/s1/memberof", None),
             ("/api/v2/applications/a1/users", None),
             ("/api/v2/applications/a1/usergroups", None),
         ] {

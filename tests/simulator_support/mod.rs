@@ -46,6 +46,8 @@ pub struct Api {
     pub base: url::Url,
     pub http: reqwest::Client,
     pub key: SecretString,
+    /// The region's first organization: the `x-org-id` Directory Insights requests carry.
+    pub org_id: String,
 }
 
 impl Api {
@@ -54,6 +56,7 @@ impl Api {
             base: sim.base_url(region).unwrap(),
             http: reqwest::Client::new(),
             key: sim.read_only_key(region),
+            org_id: sim.org_id(region).unwrap(),
         }
     }
 
@@ -62,6 +65,7 @@ impl Api {
             base: self.base.clone(),
             http: self.http.clone(),
             key,
+            org_id: self.org_id.clone(),
         }
     }
 
@@ -75,7 +79,14 @@ impl Api {
             .header("x-api-key", self.key.expose_secret())
     }
 
+    /// `POST /events` with the key and the organization id, as Directory Insights documents.
     pub fn events(&self, body: Value) -> reqwest::RequestBuilder {
+        self.events_without_org(body)
+            .header("x-org-id", &self.org_id)
+    }
+
+    /// `POST /events` with the key only: the caller adds `x-org-id` headers, or none.
+    pub fn events_without_org(&self, body: Value) -> reqwest::RequestBuilder {
         self.http
             .post(self.base.join("insights/directory/v1/events").unwrap())
             .header("x-api-key", self.key.expose_secret())

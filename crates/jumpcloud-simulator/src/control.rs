@@ -63,6 +63,10 @@ pub struct RequestRecord {
     /// console requests.
     #[serde(default)]
     pub body: String,
+    /// The `x-org-id` values the request carried (each header, split at commas), in order.
+    /// Organization ids only: the key and tokens are never logged.
+    #[serde(default)]
+    pub org_ids: Vec<String>,
 }
 
 impl RequestRecord {

@@ -57,6 +57,23 @@ impl Obj {
         }
     }
 
+    /// A field left out when `None`: where JumpCloud documents a string or an object, an absent
+    /// value is an absent field, not `null`.
+    pub(crate) fn some_str(self, key: &str, value: Option<&str>) -> Self {
+        match value {
+            Some(v) => self.str(key, v),
+            None => self,
+        }
+    }
+
+    /// Like [`Obj::some_str`] for a value that is already JSON.
+    pub(crate) fn some_raw(self, key: &str, value: Option<&str>) -> Self {
+        match value {
+            Some(v) => self.raw(key, v),
+            None => self,
+        }
+    }
+
     pub(crate) fn num(mut self, key: &str, value: impl std::fmt::Display) -> Self {
         self.key(key);
         let _ = write!(self.buf, "{value}");
@@ -101,6 +118,9 @@ mod tests {
             .bool("b", true)
             .null("z")
             .opt_str("o", None)
+            .some_str("absent", None)
+            .some_raw("absent_too", None)
+            .some_str("present", Some("p"))
             .obj("inner", Obj::new().str("k", "v"))
             .raw("list", "[1,2]")
             .finish();
@@ -109,6 +129,8 @@ mod tests {
         assert_eq!(value["inner"]["k"], "v");
         assert_eq!(value["list"][1], 2);
         assert!(value["z"].is_null() && value["o"].is_null());
+        assert_eq!(value["present"], "p");
+        assert!(value.get("absent").is_none() && value.get("absent_too").is_none());
         assert_eq!(Obj::new().finish(), "{}");
     }
 }

@@ -26,12 +26,14 @@ use super::state::{Admin, ApiKey, ROLES, RegionState, World, role_id, role_may_r
 
 mod console;
 mod control_api;
+mod derived;
 mod directory_insights;
 mod oauth;
 mod principal;
 
 use console::*;
 use control_api::*;
+use derived::*;
 use directory_insights::*;
 use principal::*;
 
@@ -158,6 +160,10 @@ async fn handle(State(state): State<Arc<RegionState>>, request: Request) -> Resp
             } else {
                 String::new()
             },
+            org_ids: console::org_ids(&parts.headers)
+                .into_iter()
+                .map(str::to_owned)
+                .collect(),
         });
     };
     let mut malformed = false;

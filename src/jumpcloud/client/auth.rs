@@ -142,7 +142,7 @@ impl JumpCloudClient {
             endpoint: TOKEN_PATH.to_owned(),
             method: Method::POST,
             url: url.clone(),
-            org_header: false,
+            org_id: None,
             body: Some(RequestBody::Form(
                 "grant_type=client_credentials&scope=api".to_owned(),
             )),

@@ -18,6 +18,10 @@ use crate::jumpcloud::JumpCloudError;
 /// A Directory Insights query window.
 #[derive(Debug, Clone)]
 pub struct EventQuery {
+    /// The organization the key was identified with, sent as `x-org-id` on every request of
+    /// the query: Directory Insights documents `x-org-id` beside `x-api-key` in its security
+    /// requirement, whether or not the connection names an organization.
+    pub org_id: String,
     pub service: Vec<String>,
     pub start_time: jiff::Timestamp,
     pub end_time: jiff::Timestamp,
@@ -54,7 +58,10 @@ impl JumpCloudClient {
             "start_time": query.start_time.to_string(),
             "end_time": query.end_time.to_string(),
         });
-        match self.post_insights(label, "/events/count", &body).await {
+        match self
+            .post_insights(label, "/events/count", &query.org_id, &body)
+            .await
+        {
             Ok(response) => {
                 let count: Count = parse_json("/events/count", &response.body)?;
                 Ok(Some(count.count))
@@ -121,7 +128,9 @@ impl JumpCloudClient {
                     body["search_after"] = state.search_after.clone();
                 }
                 let budget = PageBudget::for_limit(MAX_EVENTS_PAGE).await;
-                let response = client.post_insights(&label, ENDPOINT, &body).await?;
+                let response = client
+                    .post_insights(&label, ENDPOINT, &query.org_id, &body)
+                    .await?;
                 let limits = client.page_limits(MAX_EVENTS_PAGE, state.skip);
                 let (body, spans) = paging::parse_array(ENDPOINT, response.body, limits)?;
                 let header_number = |name: &str| {
@@ -193,8 +202,16 @@ impl JumpCloudClient {
         &self,
         label: &str,
         route: &str,
+        org_id: &str,
         body: &serde_json::Value,
     ) -> Result<RawResponse, JumpCloudError> {
+        if org_id.is_empty() || reqwest::header::HeaderValue::from_str(org_id).is_err() {
+            return Err(JumpCloudError::InvalidConfig(format!(
+                "the organization id {:?} of a Directory Insights query is empty or contains \
+                 characters a header cannot carry",
+                sanitize(org_id, self.inner.credential.expose_secret())
+            )));
+        }
         let url =
             Url::parse(&format!("{}{}", self.inner.insights_base, route)).map_err(|error| {
                 JumpCloudError::InvalidConfig(format!("bad URL for {route}: {error}"))
@@ -206,8 +223,7 @@ impl JumpCloudClient {
             endpoint: route.to_owned(),
             method: Method::POST,
             url,
-            // Directory Insights accepts x-org-id on every route.
-            org_header: true,
+            org_id: Some(org_id.to_owned()),
             body: Some(super::RequestBody::Json(json_body)),
             auth: super::RequestAuth::Credential,
         };

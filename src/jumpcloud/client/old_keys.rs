@@ -53,12 +53,14 @@ impl OldKeyAttempt {
 }
 
 impl JumpCloudClient {
-    /// The newest uses of revoked keys in the organization since `since`, newest first (at
-    /// most [`MAX_OLD_KEY_ATTEMPTS`]): one Directory Insights request filtered on the event
-    /// type. Events that are not dated attempts are left out. No end time is sent: the server's
+    /// The newest uses of revoked keys in the organization `org_id` (the one the key was
+    /// identified with, sent as `x-org-id`) since `since`, newest first (at most
+    /// [`MAX_OLD_KEY_ATTEMPTS`]): one Directory Insights request filtered on the event type.
+    /// Events that are not dated attempts are left out. No end time is sent: the server's
     /// "now" is the end, so a clock behind JumpCloud's does not hide the newest.
     pub async fn old_key_attempts(
         &self,
+        org_id: &str,
         since: jiff::Timestamp,
     ) -> Result<Vec<OldKeyAttempt>, JumpCloudError> {
         const ENDPOINT: &str = "/events";
@@ -69,7 +71,9 @@ impl JumpCloudClient {
             "sort": "DESC",
             "search_term": {"and": [{"event_type": OLD_KEY_EVENT}]},
         });
-        let response = self.post_insights("old_keys", ENDPOINT, &body).await?;
+        let response = self
+            .post_insights("old_keys", ENDPOINT, org_id, &body)
+            .await?;
         let events: Vec<serde_json::Value> = parse_json(ENDPOINT, &response.body)?;
         if events.len() > MAX_OLD_KEY_ATTEMPTS {
             return Err(JumpCloudError::TooManyRecords {

@@ -77,8 +77,9 @@ pub(super) fn generate(cx: &mut Draws, users: &[UserPlan]) -> Applications {
             "learnMore": "", "color": "", "logo": {"url": format!("https://cdn.jumpcloud.com/logos/{slug_name}.png"), "color": ""},
             "sso": {"type": "saml", "jit": a % 5 == 1, "hidden": false,
                     "idpCertExpirationAt": fmt_ts(now + days(cert_days)),
-                    "idpCertificateUpdatedAt": fmt_ts(cert_updated),
-                    "spCertificateUpdatedAt": Value::Null},
+                    // No SP certificate was ever uploaded: `spCertificateUpdatedAt` (a documented
+                    // string) is left out, not null.
+                    "idpCertificateUpdatedAt": fmt_ts(cert_updated)},
             "config": {"acsUrl": {"type": "text", "label": "ACS URL", "value": format!("https://{slug_name}.example.com/saml/acs")},
                        "idpEntityId": {"type": "text", "label": "IdP Entity ID", "value": format!("https://sso.jumpcloud.com/{org_id}/{slug_name}")},
                        "spEntityId": {"type": "text", "label": "SP Entity ID", "value": format!("https://{slug_name}.example.com")},

@@ -30,7 +30,9 @@ pub(super) fn org_record(
     });
     json!({
         "_id": id, "id": id, "displayName": name, "logoUrl": "", "created": fmt_ts(created),
-        "accountType": "standard", "provider": Value::Null, "hasStripeCustomerId": true,
+        // No `accountType`: JumpCloud returns it only when asked for through `fields`, and
+        // `standard` is not one of its documented values.
+        "provider": Value::Null, "hasStripeCustomerId": true,
         "entitlement": {"billingModel": "per_user", "isManuallyBilled": false, "pricePerUserSum": 0,
                         "entitlementProducts": [{"name": "Platform Prime", "productCategory": "directory", "committedUsers": users.max(10), "maxUserCount": users.max(10) * 2, "pricePerUser": 0}]},
         "settings": {

@@ -238,12 +238,13 @@ fn policy_status(
         ),
         _ => (0, "waiting for the device to check in", ""),
     };
+    // `userObjectId` (a documented string) is left out for a device-wide result, not null.
     let user = user
-        .map(|u| format!("\"{u}\""))
-        .unwrap_or_else(|| "null".into());
+        .map(|u| format!(",\"userObjectId\":\"{u}\""))
+        .unwrap_or_default();
     // Written directly (like graph records): tens of thousands per large org, no escaping needed.
     format!(
-        r#"{{"detail":"{detail}","endedAt":"{}","exitStatus":{exit},"id":"{id}","policyID":"{policy}","startedAt":"{}","state":"{state}","stdErr":"{stderr}","stdOut":"","success":{},"systemID":"{system}","userObjectId":{user}}}"#,
+        r#"{{"detail":"{detail}","endedAt":"{}","exitStatus":{exit},"id":"{id}","policyID":"{policy}","startedAt":"{}","state":"{state}","stdErr":"{stderr}","stdOut":"","success":{},"systemID":"{system}"{user}}}"#,
         fmt_ts(ended),
         fmt_ts(started),
         state == "success"

@@ -293,7 +293,8 @@ pub(super) fn system_record(
             .str("enrollmentType", "device")
             .str("profileIdentifier", "")
             .finish(),
-        Os::Linux => "null".to_string(),
+        // Linux devices have no MDM: the documented `mdm` object is left out.
+        Os::Linux => String::new(),
     };
     let mac = s.os == Os::Mac;
     Obj::new()
@@ -346,30 +347,25 @@ pub(super) fn system_record(
                 .num("unsupportedOs", 0),
         )
         .obj("systemInsights", Obj::new().str("state", s.insights))
-        .raw("mdm", &mdm)
+        .some_raw("mdm", Some(mdm.as_str()).filter(|m| !m.is_empty()))
         .raw("userMetrics", &user_metrics)
-        .raw(
+        // Objects JumpCloud documents only where they apply are left out elsewhere, not null.
+        .some_raw(
             "serviceAccountState",
-            if mac {
-                r#"{"hasSecureToken":true,"passwordAPFSValid":true,"passwordODValid":true}"#
-            } else {
-                "null"
-            },
+            mac.then_some(
+                r#"{"hasSecureToken":true,"passwordAPFSValid":true,"passwordODValid":true}"#,
+            ),
         )
         .bool("hasServiceAccount", mac)
-        .raw(
+        .some_raw(
             "primarySystemUser",
-            &owner
+            owner
                 .map(|u| Obj::new().str("id", &u.id).finish())
-                .unwrap_or_else(|| "null".into()),
+                .as_deref(),
         )
-        .raw(
+        .some_raw(
             "domainInfo",
-            if s.os == Os::Windows {
-                r#"{"domainName":"","partOfDomain":false}"#
-            } else {
-                "null"
-            },
+            (s.os == Os::Windows).then_some(r#"{"domainName":"","partOfDomain":false}"#),
         )
         .bool("azureAdJoined", false)
         .raw(

@@ -252,7 +252,8 @@ fn small_org_contains_every_case_the_checks_need() {
 /// Every byte the generated org serves (maps in key order), hashed. The expected value was
 /// recorded before `generate_org` was split into one function per kind: a refactor of the
 /// generator must not change the org a seed gives, or stores that chain collections of the
-/// simulated org stop chaining.
+/// simulated org stop chaining. Changed on purpose once since: records leave absent values out
+/// instead of sending `null`, as the documented types say (issue 17).
 #[test]
 fn the_generated_org_for_a_fixed_seed_is_unchanged() {
     use sha2::{Digest, Sha256};
@@ -314,7 +315,84 @@ fn the_generated_org_for_a_fixed_seed_is_unchanged() {
     }
     assert_eq!(
         hex::encode(hash.finalize()),
-        "8eada02904fdcef16e892bc8f87853f53b68f999d29ed6d9c49f6b345fd3cda8"
+        "a4ab0e4ebe7cb33cb7122e2c27982d6a7bee33798cd89fcfb96053eb5f420d2c"
+    );
+}
+
+/// Where JumpCloud documents a string or an object, the generated records leave an absent
+/// value out instead of sending `null`, and enumerated fields take documented values only.
+#[test]
+fn generated_records_fit_the_documented_types() {
+    let org = generate_org(7, &OrgSize::small(), now());
+    let absent_or_typed = |record: &Value, path: &str, want: fn(&Value) -> bool| {
+        let value = path
+            .split('.')
+            .try_fold(record, |value, key| value.get(key));
+        if let Some(value) = value {
+            assert!(want(value), "{path} = {value} in {record}");
+        }
+        value.is_some()
+    };
+    let users = values(&org.users);
+    let mut seen = HashSet::new();
+    for user in &users {
+        for path in [
+            "alternateEmail",
+            "recoveryEmail.address",
+            "manager",
+            "mfa.exclusionUntil",
+        ] {
+            if absent_or_typed(user, path, Value::is_string) {
+                seen.insert(path);
+            }
+        }
+        if let Some(delegated) = user.get("delegatedAuthority") {
+            assert_eq!(delegated["name"], "ActiveDirectory", "{user}");
+        }
+    }
+    assert!(seen.contains("manager") && seen.contains("mfa.exclusionUntil"));
+    assert!(
+        users.iter().any(|u| u.get("manager").is_none()),
+        "some users have no manager"
+    );
+    let systems = values(&org.systems);
+    for system in &systems {
+        for path in [
+            "domainInfo",
+            "mdm",
+            "serviceAccountState",
+            "primarySystemUser",
+        ] {
+            absent_or_typed(system, path, Value::is_object);
+        }
+        if let Some(kind) = system["mdm"].get("enrollmentType") {
+            let kind = kind.as_str().unwrap();
+            assert!(
+                ["unknown", "automated device", "device", "user"].contains(&kind),
+                "{kind}"
+            );
+        }
+    }
+    assert!(
+        systems.iter().any(|s| s.get("mdm").is_none()),
+        "Linux has no MDM object"
+    );
+    assert!(systems.iter().any(|s| s.get("domainInfo").is_some()));
+    for app in values(&org.applications) {
+        absent_or_typed(&app, "sso.spCertificateUpdatedAt", Value::is_string);
+    }
+    let statuses: Vec<Value> = org
+        .policies
+        .iter()
+        .flat_map(|p| values(&p.statuses))
+        .collect();
+    for status in &statuses {
+        absent_or_typed(status, "userObjectId", Value::is_string);
+    }
+    assert!(statuses.iter().any(|s| s.get("userObjectId").is_none()));
+    assert!(
+        org.record.get("accountType").is_none(),
+        "accountType is sent only when asked for through fields"
     );
 }
 

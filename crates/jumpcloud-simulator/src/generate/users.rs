@@ -185,11 +185,9 @@ pub(super) fn user_record(u: &UserPlan, org_id: &str, users: &[UserPlan], now: T
         .str("middlename", "")
         .str("lastname", &u.last)
         .str("displayname", &format!("{} {}", u.first, u.last))
-        .null("alternateEmail")
-        .obj(
-            "recoveryEmail",
-            Obj::new().null("address").bool("verified", false),
-        )
+        // No alternate email and no recovery address: JumpCloud documents both as strings, so
+        // absent ones are left out, not null.
+        .obj("recoveryEmail", Obj::new().bool("verified", false))
         .str("created", &fmt_ts(u.created))
         .str("state", state)
         .bool("activated", activated)
@@ -210,7 +208,7 @@ pub(super) fn user_record(u: &UserPlan, org_id: &str, users: &[UserPlan], now: T
             Obj::new()
                 .bool("configured", totp)
                 .bool("exclusion", exclusion)
-                .opt_str("exclusionUntil", until.as_deref())
+                .some_str("exclusionUntil", until.as_deref())
                 .raw("exclusionDays", if exclusion { "30" } else { "null" }),
         )
         .obj(
@@ -227,13 +225,11 @@ pub(super) fn user_record(u: &UserPlan, org_id: &str, users: &[UserPlan], now: T
         .bool("externally_managed", false)
         .str("external_source_type", "")
         .raw("restrictedFields", "[]")
-        .obj(
-            "delegatedAuthority",
-            Obj::new().str("name", "None").str("id", ""),
-        )
+        // No `delegatedAuthority`: its documented name is `ActiveDirectory`; a user without
+        // delegated authentication has no such object.
         .bool("ldap_binding_user", false)
         .bool("samba_service_user", false)
-        .opt_str(
+        .some_str(
             "manager",
             u.manager.and_then(|m| users.get(m)).map(|m| m.id.as_str()),
         )

@@ -85,14 +85,7 @@ pub(super) fn route(
     }
 
     // Organization selection.
-    let org_headers: Vec<&str> = headers
-        .get_all("x-org-id")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(str::trim)
-        .filter(|v| !v.is_empty())
-        .collect();
+    let org_headers = org_ids(headers);
     if scope == Scope::OrgAdmin {
         if !org_headers.is_empty() {
             return Reply::value(
@@ -106,6 +99,13 @@ pub(super) fn route(
         return fail(
             StatusCode::BAD_REQUEST,
             "Bad Request: only one x-org-id may be sent",
+        );
+    }
+    // Directory Insights documents `x-org-id` beside `x-api-key` in its security requirement.
+    if insights && org_headers.is_empty() {
+        return fail(
+            StatusCode::BAD_REQUEST,
+            "Bad Request: x-org-id is required: send the organization id",
         );
     }
     let mut orgs: Vec<&Org> = Vec::new();
@@ -160,6 +160,18 @@ pub(super) fn route(
         return events(state, &orgs, body, now, count_only, &paging);
     }
     org_route(orgs[0], &segments, query)
+}
+
+/// The `x-org-id` values of a request: every header, split at commas, blanks dropped.
+pub(super) fn org_ids(headers: &HeaderMap) -> Vec<&str> {
+    headers
+        .get_all("x-org-id")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .collect()
 }
 
 pub(super) fn is_object_id(s: &str) -> bool {
@@ -388,12 +400,14 @@ pub(super) fn org_route(org: &Org, segments: &[&str], query: &str) -> Reply {
         ["api", "systems"] => envelope(&org.systems, query, 100),
         ["api", "applications"] => envelope(&org.applications, query, 100),
         ["api", "v2", "roles"] => {
+            // No `providerId`: the roles are the org's, not a provider's (a documented string is
+            // left out rather than null).
             let items: Vec<Rec> = ROLES
                 .iter()
                 .map(|(name, custom, description)| {
                     let scopes = if *custom { json!(["users.read", "systems.read", "policies.read", "directoryinsights.read"]) } else { json!([]) };
                     crate::generate::to_rec(&json!({"id": role_id(name), "name": name, "scopes": scopes, "isCustom": custom,
-                                                     "providerId": Value::Null, "organizationIds": if *custom { json!([org.id]) } else { json!([]) },
+                                                     "organizationIds": if *custom { json!([org.id]) } else { json!([]) },
                                                      "description": description}))
                 })
                 .collect();
@@ -412,6 +426,8 @@ pub(super) fn org_route(org: &Org, segments: &[&str], query: &str) -> Reply {
         }
         ["api", "v2", "usergroups"] => bare_list(recs(&org.user_groups), query, 100),
         ["api", "v2", "systemgroups"] => bare_list(recs(&org.system_groups), query, 100),
+        ["api", "v2", "usergroups", id, "members"] => user_group_members(org, id, query),
+        ["api", "v2", "systems", id, "policystatuses"] => system_policy_statuses(org, id, query),
         ["api", "v2", "usergroups", id, "membership"] => {
             by_id(&org.usergroup_membership, id, query)
         }
