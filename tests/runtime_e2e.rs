@@ -748,6 +748,18 @@ async fn sigterm_then_kill_mid_sync_publishes_nothing_and_the_next_operator_comm
     let mut op = Proc::spawn(&env, "op-a", &["--leader-election=false"]);
     env.connection("team-a", "prod", spec("jc")).await;
     wait_fault_taken(&env).await;
+    // The kinds collected alongside the hanging listing are stored before the signal: what
+    // the kill leaves behind is then evidence without a manifest, not nothing.
+    let store = env.store("team-a", "prod");
+    let stored = eventually(DEFAULT_WAIT, || async {
+        let report = verify_connection(&store, None).await.ok()?;
+        (report.blobs > 0).then_some(())
+    })
+    .await;
+    assert!(
+        stored.is_some(),
+        "no evidence stored while the device listing hangs"
+    );
     op.signal("-TERM");
     op.wait_for_log(
         "shutdown requested; finishing in-flight reconciles",
@@ -766,7 +778,6 @@ async fn sigterm_then_kill_mid_sync_publishes_nothing_and_the_next_operator_comm
         env.latest_snapshot("team-a", "prod").await.is_none(),
         "a sync killed after SIGTERM published a manifest"
     );
-    let store = env.store("team-a", "prod");
     let report = verify_connection(&store, None)
         .await
         .expect("store readable");
