@@ -187,7 +187,7 @@ impl Metrics {
         let key_expiry = Family::<HeadLabels, Gauge>::default();
         registry.register_with_unit(
             "key_expiry_timestamp",
-            "When each connection's API key expires (status.apiKey.expiresAt), Unix time; absent for keys that do not expire",
+            "When each connection's API key expires (status.credential.expiresAt), Unix time; absent for keys that do not expire",
             Unit::Seconds,
             key_expiry.clone(),
         );

@@ -18,7 +18,7 @@ pub struct ConnectionGauges {
     pub key_state: KeyState,
     /// Unix seconds of `status.lastSuccessfulSyncTime`.
     pub last_successful_sync: Option<i64>,
-    /// Unix seconds of `status.apiKey.expiresAt`.
+    /// Unix seconds of `status.credential.expiresAt`.
     pub key_expiry: Option<i64>,
     /// `spec.interval` in seconds (alerts compare the sync age with it).
     pub sync_interval: Option<u64>,
