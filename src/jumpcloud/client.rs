@@ -19,7 +19,7 @@ use super::paging::{
     self, ListShape, MAX_INSIGHTS_PAGE, MAX_PAGE, PageLimits, check_page, malformed,
 };
 use super::retry::{RetryDecision, RetryPolicy, decide_retry, parse_retry_after};
-use super::routes::{stable_sort, takes_org_header};
+use super::routes::{returns_secrets, stable_sort, takes_org_header};
 use super::{Credential, CredentialKind, JumpCloudError};
 use crate::region::Region;
 use page_budget::PageBudget;
@@ -423,6 +423,12 @@ impl JumpCloudClient {
     }
 
     fn console_url(&self, path: &str, query: &[(String, String)]) -> Result<Url, JumpCloudError> {
+        if returns_secrets(path) {
+            return Err(JumpCloudError::InvalidConfig(format!(
+                "{path} answers with secrets (recovery keys, shared secrets), which evidence must \
+                 never hold: the client does not request it"
+            )));
+        }
         let mut url =
             Url::parse(&format!("{}{}", self.inner.console_base, path)).map_err(|error| {
                 JumpCloudError::InvalidConfig(format!("bad URL for {path}: {error}"))

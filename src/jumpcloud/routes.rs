@@ -1,5 +1,5 @@
-//! Per-route rules: which console routes take the `x-org-id` header, and which stable sort a
-//! listing sends. Pure.
+//! Per-route rules: which console routes take the `x-org-id` header, which stable sort a
+//! listing sends, and which routes are never asked because they answer with secrets. Pure.
 
 /// Route prefixes that must never carry `x-org-id`: organization, administrator, provider and
 /// integration routes. A multi-tenant key sending it there gets 403 "organization selection not
@@ -13,6 +13,26 @@ const NO_ORG_HEADER_PREFIXES: [&str; 7] = [
     "/api/v2/providers",
     "/api/v2/integrations",
 ];
+
+/// Whether a console path answers with secrets, which evidence must never hold:
+/// - `/api/v2/systems/{id}/fdekey`: a device's full-disk-encryption recovery key;
+/// - `/api/radiusservers`, `/api/v2/radiusservers...`: RADIUS servers with their shared secrets;
+/// - any path segment naming a secret (`.../secrets`, `clientsecret`, ...), such as a service
+///   account's client secrets.
+///
+/// The client refuses these before sending anything, so no caller (a new evidence kind, a
+/// mistyped path) can fetch one.
+pub fn returns_secrets(path: &str) -> bool {
+    let path = path.split('?').next().unwrap_or(path).to_ascii_lowercase();
+    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    segments
+        .iter()
+        .any(|s| *s == "fdekey" || s.contains("secret"))
+        || matches!(
+            segments.as_slice(),
+            ["api", "radiusservers", ..] | ["api", "v2", "radiusservers", ..]
+        )
+}
 
 /// Whether a console path (starting with `/api`) is org-scoped and so may carry `x-org-id`.
 pub fn takes_org_header(path: &str) -> bool {
@@ -83,6 +103,31 @@ mod tests {
             ("/api/v2/applications/a1/usergroups", None),
         ] {
             assert_eq!(stable_sort(path), sort, "{path}");
+        }
+    }
+
+    #[test]
+    fn routes_that_answer_with_secrets_are_recognised_and_evidence_routes_are_not() {
+        for path in [
+            "/api/v2/systems/5f0c1b2a3d4e5f6a7b8c9d0e/fdekey",
+            "/api/v2/systems/s1/FDEKey?x=1",
+            "/api/radiusservers",
+            "/api/v2/radiusservers/r1/associations",
+            "/api/v2/serviceaccounts/a1/secrets",
+            "/api/v2/integrations/x/clientsecret",
+        ] {
+            assert!(returns_secrets(path), "{path}");
+        }
+        for path in [
+            "/api/systemusers",
+            "/api/systems",
+            "/api/v2/systems/s1/memberof",
+            "/api/v2/systeminsights/disk_encryption",
+            "/api/v2/systeminsights/bitlocker_info",
+            "/api/v2/policies/p1/policystatuses",
+            "/api/users/getSelf",
+        ] {
+            assert!(!returns_secrets(path), "{path}");
         }
     }
 
