@@ -271,3 +271,77 @@ async fn a_failing_token_endpoint_is_transient_and_retried() {
     );
     assert_eq!(error.last_attempt().reason(), "ServerError");
 }
+
+#[tokio::test]
+async fn an_answer_that_carries_the_access_token_is_refused() {
+    use jumpcloud_simulator::control::{EchoInto, Fault, FaultKind};
+    let sim = simulator(org_with_users(10)).await;
+    let account = sim.read_only_service_account(Region::Us);
+    // The simulator echoes what authenticated the request: here the bearer token.
+    control(&sim)
+        .inject(
+            Fault::new(FaultKind::EchoKey {
+                into: EchoInto::Record,
+            })
+            .on_path("/api/systemusers"),
+        )
+        .await
+        .unwrap();
+    let client = account_client(&sim, Region::Us, &account, 0);
+    let error = list_users(&client).await.unwrap_err();
+    assert_eq!(error.last_attempt().reason(), "KeyEchoed", "{error}");
+    assert_no_secret(&error, &account);
+}
+
+/// A server whose token endpoint answers and whose API quotes the bearer token in its 401.
+async fn quoting_server() -> url::Url {
+    use axum::http::{HeaderMap, StatusCode};
+    let app = axum::Router::new()
+        .route(
+            "/oauth2/token",
+            axum::routing::post(|| async {
+                (
+                    StatusCode::OK,
+                    r#"{"access_token":"jcat_quotedTOKEN123456789","token_type":"bearer","expires_in":3600}"#,
+                )
+            }),
+        )
+        .fallback(|headers: HeaderMap| async move {
+            let sent = headers
+                .get("authorization")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_owned();
+            (
+                StatusCode::UNAUTHORIZED,
+                format!(r#"{{"message":"token not accepted: {sent}"}}"#),
+            )
+        });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    url::Url::parse(&format!("http://{addr}/")).unwrap()
+}
+
+#[tokio::test]
+async fn an_error_that_quotes_the_access_token_does_not_carry_it() {
+    let base = quoting_server().await;
+    let mut config = jumpcloud_operator::jumpcloud::ClientConfig::new(Region::Us);
+    config.base_url_override = Some(base);
+    let client = JumpCloudClient::new(
+        config,
+        ClientCredentials::new("client-1", "not-a-real-secret").unwrap(),
+    )
+    .unwrap();
+    let error = client.verify_key().await.unwrap_err();
+    let text = format!("{error} {error:?}");
+    assert!(
+        matches!(error.last_attempt(), JumpCloudError::TokenRefused { .. }),
+        "{text}"
+    );
+    assert!(
+        text.contains("token not accepted"),
+        "the message is kept: {text}"
+    );
+    assert!(!text.contains("quotedTOKEN"), "the token leaked: {text}");
+}

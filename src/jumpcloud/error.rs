@@ -114,7 +114,8 @@ pub enum JumpCloudError {
         skip: u64,
     },
     #[error(
-        "{endpoint}: the response carries the API key (raw or encoded); a server that echoes \
+        "{endpoint}: the response carries the credential (the API key, client secret or access \
+         token, raw or encoded); a server that echoes \
          the key is broken or hostile, so nothing it sent was kept: check --region and \
          --base-url"
     )]

@@ -20,6 +20,7 @@ const TOKEN_LABEL: &str = "token";
 
 /// The bearer token an attempt sent.
 pub(super) struct SentToken {
+    pub(super) token: std::sync::Arc<Token>,
     generation: u64,
     /// The token was fetched for this very attempt: a 401 then refuses the credential.
     pub(super) fetched_for_this_attempt: bool,
@@ -119,6 +120,7 @@ impl JumpCloudClient {
                     Some(SentToken {
                         generation: token.generation,
                         fetched_for_this_attempt: token.issued_after(before),
+                        token: token.clone(),
                     }),
                 ))
             }

@@ -10,6 +10,7 @@ use reqwest::header::{ACCEPT, CONTENT_TYPE, RETRY_AFTER};
 
 use super::super::JumpCloudError;
 use super::super::adaptive::Outcome;
+use super::super::encodings::redact;
 use super::super::error::{RetryLimit, classify_status, classify_token_status, sanitize};
 use super::super::retry::{RetryDecision, decide_retry, parse_retry_after};
 use super::{
@@ -186,22 +187,31 @@ impl JumpCloudClient {
         if status.is_success() {
             let body = self.read_capped(endpoint, &mut response).await?;
             let matcher = &self.inner.key_matcher;
-            let in_headers = headers
-                .values()
-                .any(|value| matcher.carries(value.as_bytes()));
+            let token = sent_token.as_ref().map(|sent| &sent.token);
+            let carries = |bytes: &[u8]| {
+                matcher.carries(bytes) || token.is_some_and(|token| token.carried_by(bytes))
+            };
+            let in_headers = headers.values().any(|value| carries(value.as_bytes()));
             let latency = slot.elapsed();
             slot.finish(Outcome::Answered {
                 endpoint: &spec.label,
                 latency,
             });
-            if in_headers || matcher.carries(&body) {
+            if in_headers || carries(&body) {
                 return Err(Failure::from(JumpCloudError::KeyEchoed {
                     endpoint: endpoint.to_owned(),
                 }));
             }
             return Ok(RawResponse { headers, body });
         }
-        let body = self.read_error_body(endpoint, &mut response).await?;
+        let mut body = self.read_error_body(endpoint, &mut response).await?;
+        // An error body that quotes the access token must not carry it into a message.
+        if let Some(sent) = &sent_token
+            && sent.token.carried_by(&body)
+        {
+            let text = redact(&String::from_utf8_lossy(&body), sent.token.expose());
+            body = Bytes::from(text.into_bytes());
+        }
         if status.is_redirection() {
             return Err(Failure::from(JumpCloudError::BadRequest {
                 endpoint: endpoint.to_owned(),

@@ -10,6 +10,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 use crate::jumpcloud::JumpCloudError;
+use crate::jumpcloud::encodings::KeyMatcher;
 use crate::jumpcloud::error::parse_error_detail;
 
 /// Renew when less than this share of the token's lifetime is left, so a request started
@@ -33,11 +34,18 @@ pub(super) struct Token {
     pub(super) expires_at_wall: jiff::Timestamp,
     /// When its request started: the lifetime counts from there, to be safe.
     requested_at: Instant,
+    /// Finds the token (raw or encoded) in an answer: evidence and errors must not hold it.
+    matcher: KeyMatcher,
 }
 
 impl Token {
     pub(super) fn expose(&self) -> &str {
         self.value.expose_secret()
+    }
+
+    /// Whether `bytes` carry this token in any encoding.
+    pub(super) fn carried_by(&self, bytes: &[u8]) -> bool {
+        self.matcher.carries(bytes)
     }
 
     /// Whether the token was issued (its request started) at or after `at`.
@@ -154,7 +162,9 @@ pub(super) fn parse_answer(
         .ok()
         .and_then(|d| jiff::Timestamp::now().checked_add(d).ok())
         .unwrap_or(jiff::Timestamp::MAX);
+    let matcher = KeyMatcher::new(&answer.access_token);
     Ok(Token {
+        matcher,
         value: SecretString::from(answer.access_token),
         expires_at: now + lifetime,
         renew_at: now + lifetime - renew_margin(lifetime),
