@@ -142,6 +142,17 @@ async fn a_service_account_connection_is_ready_and_rotates_to_its_second_secret(
         .await;
     assert_eq!(condition(&c, "Synced").unwrap().reason, "Succeeded");
     assert!(is_ready(&c));
+    // A second connection on the same secret: the warning speaks of the secret, not of an
+    // administrator's key.
+    env.connection(NS, "acme-copy", account_spec("jc-sa")).await;
+    let shared = env
+        .wait_event(NS, "acme-copy", "KeyShared", DEFAULT_WAIT)
+        .await;
+    let note = shared.note.unwrap_or_default();
+    assert!(
+        note.contains("The service account's client secret") && note.contains("its own secret"),
+        "{note}"
+    );
     assert_no_token_leak(&env).await;
 }
 

@@ -74,8 +74,23 @@ pub(super) async fn warn_shared_key(
             .collect::<std::collections::BTreeSet<_>>()
             .into_iter()
             .collect();
+        let service_account = matches!(
+            object.spec.credential_ref(),
+            Ok(crate::crd::CredentialRef::ServiceAccount(_))
+        );
+        let (what, consequence) = if service_account {
+            (
+                "The service account's client secret",
+                "Deleting or rotating that secret stops all of them at once; give each connection its own secret (or service account) to rotate them one by one.",
+            )
+        } else {
+            (
+                "The key",
+                "Generating a new key for its administrator revokes it for all of them; give each connection its own administrator's key.",
+            )
+        };
         let note = format!(
-            "The key (fingerprint {fingerprint}) is also used by {} other connection{}: {}. Generating a new key for its administrator revokes it for all of them; give each connection its own administrator's key.",
+            "{what} (fingerprint {fingerprint}) is also used by {} other connection{}: {}. {consequence}",
             others.len(),
             if others.len() == 1 { "" } else { "s" },
             decide::sample_of(&others)
