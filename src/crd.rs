@@ -411,6 +411,25 @@ pub struct EvidenceSpec {
             .reason(Reason::FieldValueInvalid)
     )]
     pub retention_days: Option<u32>,
+
+    /// When device access is collected (who may log in to each device, with sudo:
+    /// `GET /api/v2/systems/{id}/users`, one request per device): `auto` (default) when the org
+    /// has at most deviceAccessMaxDevices devices, `always`, or `never`. A skipped collection
+    /// says so in the manifest (kind status `skipped`, with the reason), and the controls that
+    /// need it report an error.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_access: Option<crate::device_access::DeviceAccessMode>,
+
+    /// The most devices for which deviceAccess auto collects device access (1 to 1000000;
+    /// default 1000).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(transform = without_minimum)]
+    #[x_kube(
+        validation = Rule::new("self >= 1 && self <= 1000000")
+            .message("evidence.deviceAccessMaxDevices must be between 1 and 1000000")
+            .reason(Reason::FieldValueInvalid)
+    )]
+    pub device_access_max_devices: Option<u32>,
 }
 
 /// Drops the `minimum: 0` schemars derives from `u32`: the field's CEL rule states the whole
@@ -506,6 +525,20 @@ impl JumpCloudConnectionSpec {
             .as_ref()
             .and_then(|evidence| evidence.events_days)
             .unwrap_or(crate::defaults::EVENTS_DAYS)
+    }
+
+    /// Whether and up to which size device access is collected.
+    pub fn device_access(&self) -> crate::device_access::DeviceAccess {
+        let evidence = self.evidence.as_ref();
+        let defaults = crate::device_access::DeviceAccess::default();
+        crate::device_access::DeviceAccess {
+            mode: evidence
+                .and_then(|evidence| evidence.device_access)
+                .unwrap_or(defaults.mode),
+            max_devices: evidence
+                .and_then(|evidence| evidence.device_access_max_devices)
+                .unwrap_or(defaults.max_devices),
+        }
     }
 
     /// Days snapshots are kept.

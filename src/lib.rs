@@ -17,7 +17,9 @@
 //! stores the results and reads its blobs back as evidence. [`controls`] know neither.
 //!
 //! Shared contracts: [`crd`] (the `JumpCloudConnection` resource), [`region`] (regions and
-//! hosts), [`defaults`] (defaults the CRD shares with the collector and the store), [`leader`]
+//! hosts), [`defaults`] (defaults the CRD shares with the collector and the store), [`device_access`]
+//! (when the one-request-per-device kind is collected: the CRD's, the CLI's and the collector's
+//! setting), [`leader`]
 //! (leader election with a Lease).
 //!
 //! The JumpCloud API simulator is its own crate (`crates/jumpcloud-simulator`, not part of this
@@ -32,6 +34,7 @@ pub mod controls;
 pub mod crd;
 pub mod decide;
 pub mod defaults;
+pub mod device_access;
 pub mod evidence_server;
 pub mod jumpcloud;
 pub mod leader;

@@ -77,6 +77,7 @@ const I9: &str = "JC-I9-API-KEY-HYGIENE";
 const I10: &str = "JC-I10-AUDIT-LOGGING";
 const I11: &str = "JC-I11-CONDITIONAL-ACCESS-MFA";
 const I12: &str = "JC-I12-SSO-CERT-EXPIRY";
+const I13: &str = "JC-I13-DEVICE-SUDO";
 
 const D: &str = "devices";
 const ORG: &str = "organization";
@@ -483,6 +484,35 @@ static CASES: &[Case] = &[
         Some("app1"),
     ),
     case(I12, "applications", ("_id", "app1"), &["sso"], Some("app1")),
+    case(
+        I13,
+        "device_access",
+        ("id", "u1"),
+        &["compiledAttributes"],
+        Some("d-mac"),
+    ),
+    case(
+        I13,
+        "device_access",
+        ("id", "u1"),
+        &["compiledAttributes.sudo"],
+        Some("d-mac"),
+    ),
+    case(
+        I13,
+        "device_access",
+        ("id", "u1"),
+        &["compiledAttributes.sudo.enabled"],
+        Some("d-mac"),
+    ),
+    case(
+        I13,
+        "device_access",
+        ("id", "u1"),
+        &["paths"],
+        Some("d-mac"),
+    ),
+    case(I13, "users", ("_id", "u1"), &["sudo"], Some("d-mac")),
 ];
 
 const PP_MIN: &str = "settings.passwordPolicy.minLength";
@@ -545,7 +575,18 @@ const NOT_DECISIVE: &[(&str, &str)] = &[
         "state",
         "users: scope (unknown states are evaluated); results: a case above",
     ),
-    ("sudo", "I7 lists users with sudo in a note"),
+    (
+        "sudo",
+        "I7 lists users with sudo in a note; an I13 case above",
+    ),
+    (
+        "to",
+        "inside I13's paths: names the group a grant goes through (the paths case above)",
+    ),
+    (
+        "withoutPassword",
+        "I13 reads it only where sudo is enabled, which fails anyway; it words the reason",
+    ),
     (
         "suspended",
         "scope: an unreadable value keeps the user or administrator in scope",
@@ -609,7 +650,7 @@ fn mutate(case: &Case, value: Option<&Value>) -> Org {
         org.kind(kind).clear();
     }
     let mut found = 0;
-    if case.kind == "policy_statuses" {
+    if case.kind == "policy_statuses" || case.kind == "device_access" {
         for (_, record) in org.rows(case.kind).iter_mut() {
             if matches(case, record) {
                 found += 1;

@@ -598,6 +598,140 @@ fn i12_sso_certificates_expiring_or_expired() {
 }
 
 #[test]
+fn i13_sudo_on_devices_only_through_allowlisted_groups() {
+    const I13: &str = "JC-I13-DEVICE-SUDO";
+    let allow_eng = ControlSettings {
+        sudo_group_allow_list: Some(vec!["engineering".into()]),
+        ..ControlSettings::default()
+    };
+    // Through an allowlisted group (named case-insensitively): passes, and the notes count it.
+    let mut org = passing_org();
+    org.kind("user_groups")
+        .push(json!({"id": "g-ops", "name": "Ops", "type": "user_group",
+        "attributes": {"sudo": {"enabled": true, "withoutPassword": true}}}));
+    org.kind("users").push(
+        json!({"_id": "u4", "username": "dave", "state": "ACTIVATED",
+        "sudo": false, "passwordless_sudo": false}),
+    );
+    *org.rows("device_access") = vec![
+        bound(
+            "d-lin",
+            "u1",
+            vec![group_path("g-eng", "sg-lab", "d-lin", Some(false))],
+        ),
+        bound("d-mac", "u1", vec![direct_path("d-mac", None)]),
+        bound("d-win", "u1", vec![direct_path("d-win", None)]),
+    ];
+    let result = run(I13, &org.build(), &allow_eng);
+    assert_eq!(result.status, ControlStatus::Pass, "{result:#?}");
+    assert!(
+        result.notes.iter().any(|n| n.contains("1 sudo grants")),
+        "{:?}",
+        result.notes
+    );
+    // With the default (empty) allowlist the same grant fails, and the notes say why.
+    let result = run(I13, &org.build(), &ControlSettings::default());
+    assert_fails(&result, &["d-lin"]);
+    assert!(
+        result.failing[0].why.contains(
+            "alice: sudo through user group Engineering (g-eng), not on sudoGroupAllowList"
+        ),
+        "{}",
+        result.failing[0].why
+    );
+    assert!(
+        result
+            .notes
+            .iter()
+            .any(|n| n.contains("sudoGroupAllowList is empty"))
+    );
+
+    // A direct binding with sudo, a group that is not allowlisted (passwordless, from the
+    // group's own attributes), and a user's own flag: each fails its device, named.
+    let mut broken = org;
+    broken.rows("device_access").extend([
+        bound("d-mac", "u4", vec![direct_path("d-mac", Some(false))]),
+        {
+            let (device, mut row) = bound(
+                "d-win",
+                "u4",
+                vec![group_path("g-ops", "sg-lab", "d-win", None)],
+            );
+            row["compiledAttributes"] = json!({"sudo": {"enabled": true, "withoutPassword": true}});
+            (device, row)
+        },
+    ]);
+    broken.record("users", "u1")["sudo"] = json!(true);
+    broken.record("users", "u1")["passwordless_sudo"] = json!(true);
+    let result = run(I13, &broken.build(), &allow_eng);
+    assert_fails(&result, &["d-lin", "d-mac", "d-win"]);
+    let why = |id: &str| {
+        result
+            .failing
+            .iter()
+            .find(|f| f.id == id)
+            .unwrap()
+            .why
+            .clone()
+    };
+    assert!(
+        why("d-mac").contains("dave: sudo through a direct user -> device binding"),
+        "{}",
+        why("d-mac")
+    );
+    assert!(why("d-win").contains("dave: sudo without a password through user group Ops (g-ops), not on sudoGroupAllowList"), "{}", why("d-win"));
+    for device in ["d-lin", "d-mac", "d-win"] {
+        assert!(
+            why(device).contains("alice: sudo without a password through the user's own sudo flag"),
+            "{}",
+            why(device)
+        );
+    }
+    // The allowlisted path on d-lin is not what fails it.
+    assert!(!why("d-lin").contains("Engineering"), "{}", why("d-lin"));
+
+    // Compiled sudo that no path explains fails; a user missing from the users fails.
+    let mut org = passing_org();
+    org.rows("device_access")[0].1["compiledAttributes"]["sudo"]["enabled"] = json!(true);
+    org.rows("device_access")
+        .push(bound("d-win", "u-gone", vec![direct_path("d-win", None)]));
+    let result = run(I13, &org.build(), &ControlSettings::default());
+    assert_fails(&result, &["d-mac", "d-win"]);
+    assert!(
+        result.failing[0]
+            .why
+            .contains("compiledAttributes grant sudo through no path shown"),
+        "{}",
+        result.failing[0].why
+    );
+    assert!(
+        result.failing[1]
+            .why
+            .contains("u-gone is not in the users evidence"),
+        "{}",
+        result.failing[1].why
+    );
+}
+
+#[test]
+fn i13_is_in_error_when_device_access_was_skipped_naming_the_setting() {
+    use jumpcloud_operator::controls::KindState;
+    let mut evidence = passing_org().build();
+    let access = evidence.kinds.get_mut("device_access").unwrap();
+    access.state = KindState::Skipped;
+    access.records.clear();
+    access.reason = Some("skipped: deviceAccess is never (3 devices); set spec.evidence.deviceAccess (collect --device-access) to auto or always to collect it".into());
+    let result = run("JC-I13-DEVICE-SUDO", &evidence, &ControlSettings::default());
+    assert_eq!(result.status, ControlStatus::Error, "{result:#?}");
+    assert!(
+        result.summary.contains("device_access")
+            && result.summary.contains("spec.evidence.deviceAccess"),
+        "{}",
+        result.summary
+    );
+}
+
+#[test]
 fn disabled_controls_are_not_applicable_and_missing_evidence_is_an_error() {
     let settings = ControlSettings {
         disabled_controls: vec!["JC-E9-SSH-HARDENING".into()],

@@ -88,6 +88,16 @@ pub struct CollectArgs {
     #[arg(long, default_value_t = crate::defaults::EVENTS_DAYS, value_parser = clap::value_parser!(u32).range(1..=90))]
     events_days: u32,
 
+    /// When device access (who may log in to each device, with sudo; one request per device) is
+    /// collected: auto (when the org has at most --device-access-max-devices devices), always
+    /// or never. A skipped kind is recorded in the manifest as `skipped`, with the reason.
+    #[arg(long, value_enum, default_value_t = crate::device_access::DeviceAccessMode::Auto)]
+    device_access: crate::device_access::DeviceAccessMode,
+
+    /// The most devices for which --device-access auto collects device access.
+    #[arg(long, value_name = "DEVICES", default_value_t = crate::device_access::DEFAULT_MAX_DEVICES, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    device_access_max_devices: u32,
+
     /// Largest response body accepted, in bytes: a larger page (or object) fails the collection
     /// while it is being read, so a broken or hostile server cannot exhaust memory.
     #[arg(long, value_name = "BYTES", default_value_t = crate::jumpcloud::DEFAULT_MAX_PAGE_BYTES, value_parser = clap::value_parser!(u64).range(1024..))]
@@ -313,6 +323,10 @@ impl CollectArgs {
         }
         let options = CollectOptions {
             events_days: self.events_days,
+            device_access: crate::device_access::DeviceAccess {
+                mode: self.device_access,
+                max_devices: self.device_access_max_devices,
+            },
         };
         let evaluate = EvaluateControls::new(settings, settings_source);
         *stage = Stage::Collecting;
@@ -456,11 +470,7 @@ fn print_summary(report: &CollectionReport<CommittedSnapshot>, url: &str) {
         "seconds"
     );
     for kind in &report.kinds {
-        let status = match kind.status {
-            crate::collect::KindStatus::Complete => "complete",
-            crate::collect::KindStatus::NotLicensed => "not-licensed",
-            crate::collect::KindStatus::Unavailable => "unavailable",
-        };
+        let status = kind.status.as_str();
         outln!(
             "{:<width$}  {:>9}  {:>8}  {:>8.2}  {status}",
             kind.kind,

@@ -40,12 +40,15 @@ pub struct CollectOptions {
     /// Directory Insights window in days, ending at the collection start, when the sink holds
     /// no events yet (later collections continue where the stored events end).
     pub events_days: u32,
+    /// Whether the `device_access` kind (one request per device) is collected.
+    pub device_access: crate::device_access::DeviceAccess,
 }
 
 impl Default for CollectOptions {
     fn default() -> Self {
         CollectOptions {
             events_days: crate::defaults::EVENTS_DAYS,
+            device_access: Default::default(),
         }
     }
 }
@@ -98,10 +101,10 @@ pub struct CollectionReport<C> {
     pub seconds: f64,
 }
 
-struct KindOutcome {
-    entry: KindEntry,
-    min_requests: u64,
-    seconds: f64,
+pub(super) struct KindOutcome {
+    pub(super) entry: KindEntry,
+    pub(super) min_requests: u64,
+    pub(super) seconds: f64,
 }
 
 type KindFuture<'a> =
@@ -158,13 +161,8 @@ pub async fn collect_with<S: SnapshotSink, B: BeforeCommit<S::Staged>>(
                 .map(|k| vec![k])
         }),
         Box::pin(collector.users_and_leavers()),
-        Box::pin(async {
-            let request = ListRequest::v1("devices", "/api/systems");
-            collector
-                .listing("devices", request, |_| {})
-                .await
-                .map(|k| vec![k])
-        }),
+        Box::pin(collector.devices_and_access(options.device_access)),
+        Box::pin(collector.commands()),
         Box::pin(collector.policies()),
         Box::pin(collector.applications()),
         Box::pin(collector.groups("user_groups", "user_group_members", "/api/v2/usergroups")),
@@ -298,14 +296,14 @@ fn is_suspended(record: &[u8]) -> bool {
         .unwrap_or(false)
 }
 
-struct Collector<'a, S> {
-    client: &'a JumpCloudClient,
-    sink: &'a S,
-    progress: &'a dyn CollectProgress,
+pub(super) struct Collector<'a, S> {
+    pub(super) client: &'a JumpCloudClient,
+    pub(super) sink: &'a S,
+    pub(super) progress: &'a dyn CollectProgress,
 }
 
 /// Counts and writes one kind's records.
-struct KindWriter<'p, K> {
+pub(super) struct KindWriter<'p, K> {
     kind: String,
     sink: K,
     progress: &'p dyn CollectProgress,
@@ -351,7 +349,7 @@ impl<K: KindSink + Send> KindWriter<'_, K> {
         .await
     }
 
-    async fn finish_with_reason(
+    pub(super) async fn finish_with_reason(
         self,
         total_reported: Option<u64>,
         endpoints: Vec<String>,
@@ -384,14 +382,14 @@ impl<K: KindSink + Send> KindWriter<'_, K> {
 }
 
 impl<'a, S: SnapshotSink> Collector<'a, S> {
-    fn api(kind: &str) -> impl Fn(JumpCloudError) -> CollectError + '_ {
+    pub(super) fn api(kind: &str) -> impl Fn(JumpCloudError) -> CollectError + '_ {
         move |source| CollectError::Api {
             kind: kind.to_owned(),
             source,
         }
     }
 
-    async fn open(&self, kind: &str) -> Result<KindWriter<'a, S::Kind>, CollectError> {
+    pub(super) async fn open(&self, kind: &str) -> Result<KindWriter<'a, S::Kind>, CollectError> {
         self.progress.kind_started(kind);
         Ok(KindWriter {
             kind: kind.to_owned(),
@@ -427,7 +425,7 @@ impl<'a, S: SnapshotSink> Collector<'a, S> {
     }
 
     /// A paged listing streamed to disk page by page; `inspect` sees every record.
-    async fn listing(
+    pub(super) async fn listing(
         &self,
         kind: &str,
         request: ListRequest,
@@ -507,7 +505,7 @@ impl<'a, S: SnapshotSink> Collector<'a, S> {
 
     /// One listing per parent, all into one kind, each record wrapped with its parent id.
     /// First pages of several parents are fetched concurrently; pages are written in order.
-    async fn per_parent(
+    pub(super) async fn per_parent(
         &self,
         kind: &str,
         parent_field: &str,

@@ -49,6 +49,22 @@ pub enum KindStatus {
     /// empty and `reason` says why. Not a failure of the collection; the controls that need
     /// the kind report an error naming it.
     Unavailable,
+    /// Not collected by the settings (device access on an org above the size limit, or set to
+    /// `never`); the file is empty and `reason` names the setting, the count and the fix. Not a
+    /// failure of the collection; the controls that need the kind report an error naming it.
+    Skipped,
+}
+
+impl KindStatus {
+    /// The name the manifest, the store and the summary use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KindStatus::Complete => "complete",
+            KindStatus::NotLicensed => "not-licensed",
+            KindStatus::Unavailable => "unavailable",
+            KindStatus::Skipped => "skipped",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -71,7 +87,7 @@ pub struct KindEntry {
     /// For kinds read per parent object: each line is `{"<parent_field>": id, "record": <raw>}`
     /// with the raw record untouched. `null`: each line is the raw record itself.
     pub parent_field: Option<String>,
-    /// Why the kind is not complete (status `unavailable`), e.g. the API's answer.
+    /// Why the kind is not complete (status `unavailable` or `skipped`), e.g. the API's answer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
 }

@@ -4,6 +4,8 @@
 //! controls, [`EvaluateControls`]) between the last kind written and the commit.
 
 mod collector;
+mod commands;
+mod devices;
 mod evaluation;
 mod manifest;
 mod snapshot;

@@ -8,6 +8,7 @@ use std::collections::BTreeSet;
 
 use super::FailingResource;
 use super::context::Ctx;
+use super::device_sudo::i13_device_sudo;
 use super::endpoint::*;
 use super::identity::*;
 use super::kinds::*;
@@ -538,6 +539,31 @@ pub static CATALOG: &[ControlDef] = &[
             )]
         },
         evaluate: i12_certs,
+    },
+    ControlDef {
+        id: "JC-I13-DEVICE-SUDO",
+        title: "Sudo on devices only through an allowlisted group",
+        description: "Every sudo grant on a device comes through a user group on the sudoGroupAllowList (device_access: /api/v2/systems/{id}/users, each user with its binding paths and compiled sudo). Sudo through a direct user-to-device binding, through a group not on the list, or from a user's own sudo flag (which grants sudo on every device the user is bound to) fails, naming the user, the device and the path; passwordless sudo is said explicitly.",
+        soc2: &["CC6.1", "CC6.3"],
+        iso27001: &["A.8.2", "A.5.15"],
+        severity: Severity::High,
+        category: "Identity",
+        kinds: &[
+            DEVICES,
+            DEVICE_ACCESS,
+            USERS,
+            USER_GROUPS,
+            DEVICE_GROUP_MEMBERS,
+        ],
+        noun: "devices",
+        verdicts: "Passes: every user bound to the device either has no sudo (compiledAttributes readable, no path carrying sudo, the user's sudo flag a readable false) or has it only through allowlisted user groups. Fails: sudo through a direct binding, a group not on the list or the user's own flag; absent or unreadable compiledAttributes, paths or sudo flags; a bound user missing from the users evidence; compiled sudo no path explains. Error: device_access skipped by the collection's settings (spec.evidence.deviceAccess), unavailable or missing.",
+        thresholds: |s| {
+            vec![(
+                "sudoGroupAllowList",
+                s.sudo_group_allow_list_or_default().join(", "),
+            )]
+        },
+        evaluate: i13_device_sudo,
     },
 ];
 

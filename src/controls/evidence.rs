@@ -25,6 +25,9 @@ pub enum KindState {
     /// The API could not provide the kind (e.g. an undocumented route answered 404), or the
     /// stored status is not one this version knows: no records to trust.
     Unavailable,
+    /// Not collected by the collection's settings (device access on a large org, or set to
+    /// never); the reason names the setting.
+    Skipped,
 }
 
 impl KindState {
@@ -34,6 +37,7 @@ impl KindState {
             KindState::NotLicensed => "not-licensed",
             KindState::Missing => "missing",
             KindState::Unavailable => "unavailable",
+            KindState::Skipped => "skipped",
         }
     }
 }
@@ -190,6 +194,14 @@ impl std::fmt::Display for Unavailable {
                 "evidence kind `{}` was not available from the API when collected ({})",
                 self.kind,
                 self.reason.as_deref().unwrap_or("no reason recorded")
+            ),
+            KindState::Skipped => write!(
+                f,
+                "evidence kind `{}` was not collected ({})",
+                self.kind,
+                self.reason
+                    .as_deref()
+                    .unwrap_or("skipped by the collection's settings")
             ),
             _ => write!(
                 f,

@@ -513,8 +513,11 @@ pub(super) fn i10_audit_logging(ctx: &Ctx) -> Result<Finding, String> {
                 "evidence kind `{DI_EVENTS}` is missing from the snapshot"
             ));
         }
-        KindState::Unavailable => {
-            return Err(format!("evidence kind `{DI_EVENTS}` is unavailable"));
+        KindState::Unavailable | KindState::Skipped => {
+            return Err(format!(
+                "evidence kind `{DI_EVENTS}` is {}",
+                ctx.ev.state(DI_EVENTS).as_str()
+            ));
         }
         KindState::Complete => {}
     }

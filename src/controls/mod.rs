@@ -17,6 +17,7 @@
 mod aggregate;
 pub mod catalog;
 mod context;
+mod device_sudo;
 mod endpoint;
 pub mod evidence;
 mod identity;

@@ -22,6 +22,7 @@ const PROJECTED_KINDS: &[&str] = &[
     SUSPENDED_USER_APPLICATIONS,
     SUSPENDED_USER_GROUPS,
     DI_EVENTS,
+    DEVICE_ACCESS,
 ];
 
 /// Every top-level record field a control reads, by the first segment of its path (nested
@@ -38,6 +39,7 @@ const FIELDS_READ: &[&str] = &[
     "apiKeySet",
     "apiKeyUpdatedAt",
     "attributes",
+    "compiledAttributes",
     "configFieldID",
     "configFieldName",
     "configFields",
@@ -53,6 +55,7 @@ const FIELDS_READ: &[&str] = &[
     "enableMinLength",
     "enableMultiFactor",
     "enablePasswordExpirationInDays",
+    "enabled",
     "encrypted",
     "event_type",
     "fde",
@@ -76,6 +79,7 @@ const FIELDS_READ: &[&str] = &[
     "osVersionDetail",
     "passwordExpirationInDays",
     "passwordless_sudo",
+    "paths",
     "policyID",
     "primarySystemUser",
     "protection_status",
@@ -92,6 +96,7 @@ const FIELDS_READ: &[&str] = &[
     "system_id",
     "template",
     "timestamp",
+    "to",
     "totpEnrolled",
     "totp_enabled",
     "type",
@@ -99,6 +104,7 @@ const FIELDS_READ: &[&str] = &[
     "value",
     "values",
     "version",
+    "withoutPassword",
 ];
 
 /// For the kinds that grow with the org, the only top-level record fields any control reads
@@ -147,6 +153,7 @@ mod tests {
             include_str!("context.rs"),
             include_str!("endpoint.rs"),
             include_str!("identity.rs"),
+            include_str!("device_sudo.rs"),
         ];
         let read: BTreeSet<String> = sources
             .iter()

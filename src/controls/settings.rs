@@ -152,6 +152,11 @@ pub struct ControlSettings {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(max = 3650))]
     pub cert_expiry_warning_days: Option<u32>,
+    /// User groups (ids or names, names compared case-insensitively) through which sudo on
+    /// devices is accepted (JC-I13). Default empty: no group is allowlisted, so every sudo grant
+    /// on a device fails, which the control's notes say.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sudo_group_allow_list: Option<Vec<String>>,
     /// Devices in these device groups (ids) are out of scope of every device control.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub excluded_device_group_ids: Vec<String>,
@@ -228,6 +233,9 @@ impl ControlSettings {
     pub fn cert_expiry_warning_days_or_default(&self) -> u32 {
         self.cert_expiry_warning_days
             .unwrap_or(DEFAULT_CERT_EXPIRY_WARNING_DAYS)
+    }
+    pub fn sudo_group_allow_list_or_default(&self) -> Vec<String> {
+        self.sudo_group_allow_list.clone().unwrap_or_default()
     }
 }
 
@@ -395,6 +403,15 @@ impl ControlSettings {
                 return Err(SettingsError::BadVersion {
                     field: format!("osBaselines.{family}"),
                     value: version.clone(),
+                });
+            }
+        }
+        for (index, entry) in self.sudo_group_allow_list.iter().flatten().enumerate() {
+            if entry.trim().is_empty() {
+                return Err(SettingsError::Invalid {
+                    field: format!("sudoGroupAllowList[{index}]"),
+                    value: format!("{entry:?}"),
+                    message: "expected a user group id or name; remove the empty entry".to_owned(),
                 });
             }
         }
@@ -617,9 +634,29 @@ mod tests {
         assert_eq!(sources["passwordMinLength"], SettingsSource::Crd);
         assert_eq!(sources["osBaselines"], SettingsSource::Crd);
         assert_eq!(sources["staleDeviceDays"], SettingsSource::Default);
-        assert_eq!(sources.len(), 18);
+        assert_eq!(sources.len(), 19);
         let defaults = ControlSettings::default().sources(SettingsSource::SettingsFile);
         assert!(defaults.values().all(|s| *s == SettingsSource::Default));
+    }
+
+    #[test]
+    fn sudo_group_allow_list_defaults_to_empty_and_refuses_empty_entries() {
+        assert!(
+            ControlSettings::default()
+                .sudo_group_allow_list_or_default()
+                .is_empty()
+        );
+        let settings = parse(json!({"sudoGroupAllowList": ["IT Admins", "5f0c"]})).unwrap();
+        assert_eq!(
+            settings.sudo_group_allow_list_or_default(),
+            ["IT Admins", "5f0c"]
+        );
+        assert_eq!(
+            parse(json!({"sudoGroupAllowList": ["IT Admins", " "]})).unwrap_err(),
+            "sudoGroupAllowList[1]: \" \" is not allowed: expected a user group id or name; remove the empty entry"
+        );
+        let message = parse(json!({"sudoGroupAllowList": "IT Admins"})).unwrap_err();
+        assert!(message.starts_with("sudoGroupAllowList:"), "{message}");
     }
 
     #[test]

@@ -425,7 +425,7 @@ impl JumpCloudClient {
     fn console_url(&self, path: &str, query: &[(String, String)]) -> Result<Url, JumpCloudError> {
         if returns_secrets(path) {
             return Err(JumpCloudError::InvalidConfig(format!(
-                "{path} answers with secrets (recovery keys, shared secrets), which evidence must \
+                "{path} answers with secrets (recovery keys, shared secrets, command scripts), which evidence must \
                  never hold: the client does not request it"
             )));
         }

@@ -18,7 +18,9 @@ const NO_ORG_HEADER_PREFIXES: [&str; 7] = [
 /// - `/api/v2/systems/{id}/fdekey`: a device's full-disk-encryption recovery key;
 /// - `/api/radiusservers`, `/api/v2/radiusservers...`: RADIUS servers with their shared secrets;
 /// - any path segment naming a secret (`.../secrets`, `clientsecret`, ...), such as a service
-///   account's client secrets.
+///   account's client secrets;
+/// - `/api/commands/{id}` and below: a command with its script body (`command`), which can
+///   hold credentials; the list `/api/commands` leaves the body out and is what evidence reads.
 ///
 /// The client refuses these before sending anything, so no caller (a new evidence kind, a
 /// mistyped path) can fetch one.
@@ -30,7 +32,9 @@ pub fn returns_secrets(path: &str) -> bool {
         .any(|s| *s == "fdekey" || s.contains("secret"))
         || matches!(
             segments.as_slice(),
-            ["api", "radiusservers", ..] | ["api", "v2", "radiusservers", ..]
+            ["api", "radiusservers", ..]
+                | ["api", "v2", "radiusservers", ..]
+                | ["api", "commands", _, ..]
         )
 }
 
@@ -48,7 +52,7 @@ pub fn takes_org_header(path: &str) -> bool {
 /// (JumpCloud "Best Practices: JumpCloud API").
 ///
 /// - v1 lists (`/api/systemusers`, `/api/systems`, `/api/applications`, `/api/users`,
-///   `/api/organizations`): `_id`, the unique v1 key.
+///   `/api/organizations`, `/api/commands`): `_id`, the unique v1 key.
 /// - v2 lists, group `/membership` and `/policystatuses`: `id`, the unique v2 key (v2 `sort`
 ///   takes a comma-separated field list; v2 objects carry `id`, not `_id`).
 /// - System Insights tables: `system_id`. Rows carry no unique id, so this orders the devices;
@@ -58,7 +62,8 @@ pub fn takes_org_header(path: &str) -> bool {
 /// - `/api/v2/users/{id}/memberof`: `id`. It documents `sort` beside `filter`, `limit` and
 ///   `skip`; its items are graph objects whose `id` is the group's.
 /// - The other v2 graph traversal routes (`/api/v2/users/{id}/systems`,
-///   `/applications/{id}/users`, ...) take only `filter`, `limit` and `skip`: no sort exists,
+///   `/applications/{id}/users`, `/systems/{id}/users`, `/commands/{id}/systems`,
+///   `/commands/{id}/systemgroups`, ...) take only `filter`, `limit` and `skip`: no sort exists,
 ///   so none is sent. Their pages are still checked against `x-total-count` and for repeated
 ///   ids.
 pub fn stable_sort(path: &str) -> Option<&'static str> {
@@ -101,6 +106,10 @@ mod tests {
             ("/api/v2/systems/s1/memberof", None),
             ("/api/v2/applications/a1/users", None),
             ("/api/v2/applications/a1/usergroups", None),
+            ("/api/commands", Some("_id")),
+            ("/api/v2/systems/s1/users", None),
+            ("/api/v2/commands/c1/systems", None),
+            ("/api/v2/commands/c1/systemgroups", None),
         ] {
             assert_eq!(stable_sort(path), sort, "{path}");
         }
@@ -115,6 +124,8 @@ mod tests {
             "/api/v2/radiusservers/r1/associations",
             "/api/v2/serviceaccounts/a1/secrets",
             "/api/v2/integrations/x/clientsecret",
+            "/api/commands/5f0c1b2a3d4e5f6a7b8c9d0e",
+            "/api/commands/c1/results",
         ] {
             assert!(returns_secrets(path), "{path}");
         }
@@ -126,6 +137,11 @@ mod tests {
             "/api/v2/systeminsights/bitlocker_info",
             "/api/v2/policies/p1/policystatuses",
             "/api/users/getSelf",
+            "/api/commands",
+            "/api/commands?limit=100&skip=0&sort=_id",
+            "/api/v2/commands/c1/systems",
+            "/api/v2/commands/c1/systemgroups",
+            "/api/v2/systems/s1/users",
         ] {
             assert!(!returns_secrets(path), "{path}");
         }

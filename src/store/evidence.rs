@@ -99,6 +99,7 @@ async fn load(
         let state = match kind.status.as_str() {
             "complete" => KindState::Complete,
             "not-licensed" => KindState::NotLicensed,
+            "skipped" => KindState::Skipped,
             _ => KindState::Unavailable,
         };
         let wanted = wanted(&kind.kind);

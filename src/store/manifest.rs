@@ -111,7 +111,7 @@ pub struct PreviousSnapshot {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoredKind {
     pub kind: String,
-    /// `complete` or `not-licensed` (from the collection).
+    /// `complete`, `not-licensed`, `unavailable` or `skipped` (from the collection).
     pub status: String,
     pub records: u64,
     pub bytes: u64,

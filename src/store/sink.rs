@@ -162,7 +162,7 @@ impl StoreSink {
                 };
                 KindDraft {
                     kind: entry.kind.clone(),
-                    status: status_name(entry.status).to_owned(),
+                    status: entry.status.as_str().to_owned(),
                     blobs,
                 }
             })
@@ -199,14 +199,6 @@ impl StoreSink {
             Some(since) if continued => Some(since),
             _ => Some(manifest.events_window.start),
         }
-    }
-}
-
-fn status_name(status: KindStatus) -> &'static str {
-    match status {
-        KindStatus::Complete => "complete",
-        KindStatus::NotLicensed => "not-licensed",
-        KindStatus::Unavailable => "unavailable",
     }
 }
 

@@ -142,6 +142,52 @@ fn sign_in(user_id: &str, username: &str, days: i64) -> Value {
            "initiated_by": {"id": user_id, "type": "user", "username": username}})
 }
 
+/// Sudo attributes of a binding (`null`: none).
+pub fn sudo_attributes(sudo: Option<bool>) -> Value {
+    match sudo {
+        Some(without_password) => {
+            json!({"sudo": {"enabled": true, "withoutPassword": without_password}})
+        }
+        None => Value::Null,
+    }
+}
+
+/// A direct user -> device binding path; `sudo`: `Some(without password)` when it grants sudo.
+pub fn direct_path(device: &str, sudo: Option<bool>) -> Value {
+    json!([{"attributes": sudo_attributes(sudo), "to": {"id": device, "type": "system"}}])
+}
+
+/// A path from a user through a user group bound to a device group.
+pub fn group_path(group: &str, device_group: &str, device: &str, sudo: Option<bool>) -> Value {
+    json!([
+        {"attributes": null, "to": {"id": group, "type": "user_group"}},
+        {"attributes": sudo_attributes(sudo), "to": {"id": device_group, "type": "system_group"}},
+        {"attributes": null, "to": {"id": device, "type": "system"}},
+    ])
+}
+
+/// A `device_access` row: a user bound to a device by `paths`, with the sudo they compile to.
+pub fn bound(device: &str, user: &str, paths: Vec<Value>) -> (String, Value) {
+    let sudo = |path: &Value| {
+        path.as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|hop| {
+                hop["attributes"]["sudo"]["enabled"]
+                    .as_bool()
+                    .filter(|e| *e)
+                    .map(|_| hop["attributes"]["sudo"]["withoutPassword"] == true)
+            })
+            .next()
+    };
+    let granted: Vec<bool> = paths.iter().filter_map(sudo).collect();
+    let compiled = json!({"sudo": {"enabled": !granted.is_empty(), "withoutPassword": granted.iter().any(|p| *p)}});
+    (
+        device.to_owned(),
+        json!({"id": user, "type": "user", "compiledAttributes": compiled, "paths": paths}),
+    )
+}
+
 /// An org where every control passes.
 pub fn passing_org() -> Org {
     let mut excluded_user = user("u2", "bob", false);
@@ -339,6 +385,22 @@ pub fn passing_org() -> Org {
                 vec![],
             ),
             ("suspended_user_groups".into(), "user_id".into(), vec![]),
+            (
+                "device_access".into(),
+                "system_id".into(),
+                vec![
+                    bound("d-mac", "u1", vec![direct_path("d-mac", None)]),
+                    bound("d-win", "u1", vec![direct_path("d-win", None)]),
+                    bound(
+                        "d-lin",
+                        "u1",
+                        vec![
+                            direct_path("d-lin", None),
+                            group_path("g-eng", "sg-lab", "d-lin", None),
+                        ],
+                    ),
+                ],
+            ),
         ],
         events_days: 120,
         di_not_licensed: false,

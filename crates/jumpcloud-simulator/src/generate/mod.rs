@@ -6,8 +6,10 @@
 //! natural order of every list. One module per generated kind; `generate_org` calls them in the
 //! order the draws have always been made, which is what keeps a seed's org unchanged.
 
+mod access;
 mod applications;
 mod authn;
+mod commands;
 mod daily;
 mod draw;
 mod events;
@@ -83,6 +85,13 @@ pub(crate) struct Org {
     pub user_systems: HashMap<String, Vec<Rec>>,
     pub user_apps: HashMap<String, Vec<Rec>>,
     pub user_memberof: HashMap<String, Vec<Rec>>,
+    /// `/api/v2/systems/{id}/users`, by device id.
+    pub system_users: HashMap<String, Vec<Rec>>,
+    /// `/api/commands` (without the script bodies).
+    pub commands: Vec<Rec>,
+    /// `/api/v2/commands/{id}/systems` and `/systemgroups`, by command id.
+    pub command_systems: HashMap<String, Vec<Rec>>,
+    pub command_systemgroups: HashMap<String, Vec<Rec>>,
     pub insights: BTreeMap<&'static str, Vec<InsightRow>>,
     /// Sorted by (timestamp, id).
     pub events: Vec<Event>,
@@ -126,6 +135,10 @@ pub(crate) fn generate_org(seed: u64, size: &OrgSize, now: Timestamp) -> Org {
         &device_groups,
         &applications,
     );
+    // Own streams, after the shared one's draws (they draw nothing from it).
+    let system_users =
+        access::system_users(seed, &users, &systems, &user_groups, &device_groups, &graph);
+    let commands = commands::generate(seed, &cx.org_id, &systems, &device_groups);
     let insights = insights::generate(&mut cx, &systems);
     let authn_policies = authn::generate(&mut cx, &graph.ug_ids, user_groups.fixed, &graph.app_ids);
     let events = events::generate(
@@ -177,6 +190,10 @@ pub(crate) fn generate_org(seed: u64, size: &OrgSize, now: Timestamp) -> Org {
         user_systems: graph.user_systems,
         user_apps: graph.user_apps,
         user_memberof: graph.user_memberof,
+        system_users,
+        commands: commands.records,
+        command_systems: commands.systems,
+        command_systemgroups: commands.system_groups,
         insights,
         events,
         staff_names,
@@ -297,6 +314,7 @@ impl Org {
             remote_ip: "203.0.113.7".into(),
             agent_version: AGENT_VERSIONS[0],
         };
+        self.system_users.insert(plan.id.clone(), Vec::new());
         self.systems
             .push(system_record(&plan, &self.id, &[], [0; 4], now));
     }

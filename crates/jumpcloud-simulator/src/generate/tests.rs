@@ -427,3 +427,96 @@ fn empty_org_is_valid() {
     assert_eq!(org.events.len(), 5);
     assert!(org.insights.values().all(Vec::is_empty));
 }
+
+/// Device access follows the bindings drawn before (each direct binding of
+/// `/users/{id}/systems` shows up under its device, with the same sudo), sudo comes mostly
+/// through the IT Admins group, and a few devices have a user with sudo bound directly. The
+/// new kinds come from their own streams: pinned separately, so the org hash above never moves.
+#[test]
+fn device_access_and_commands_follow_the_bindings_from_their_own_streams() {
+    use sha2::{Digest, Sha256};
+
+    let org = generate_org(20_260_601, &OrgSize::small(), now());
+    assert_eq!(org.system_users.len(), org.systems.len());
+    let mut direct_sudo = HashSet::new();
+    let mut group_sudo = HashSet::new();
+    for (user, systems) in &org.user_systems {
+        for system in values(systems) {
+            let device = system["id"].as_str().unwrap();
+            let bound = values(&org.system_users[device]);
+            let row = bound
+                .iter()
+                .find(|row| row["id"] == user.as_str())
+                .unwrap_or_else(|| panic!("{user} bound to {device} but not listed under it"));
+            let direct = row["paths"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|path| path.as_array().unwrap().len() == 1)
+                .expect("the direct path");
+            assert_eq!(direct[0]["attributes"], system["paths"][0][0]["attributes"]);
+        }
+    }
+    for (device, rows) in &org.system_users {
+        for row in values(rows) {
+            assert_eq!(row["type"], "user");
+            assert!(row["compiledAttributes"]["sudo"]["enabled"].is_boolean());
+            for path in row["paths"].as_array().unwrap() {
+                let hops = path.as_array().unwrap();
+                assert_eq!(hops.last().unwrap()["to"]["id"], device.as_str());
+                let sudo = hops
+                    .iter()
+                    .any(|hop| hop["attributes"]["sudo"]["enabled"] == true);
+                if sudo && hops.len() == 1 {
+                    direct_sudo.insert(device.clone());
+                } else if sudo {
+                    group_sudo.insert(device.clone());
+                }
+            }
+        }
+    }
+    assert!(!group_sudo.is_empty() && !direct_sudo.is_empty());
+    assert!(
+        direct_sudo.len() * 3 < org.systems.len(),
+        "a few devices with direct sudo, not most: {} of {}",
+        direct_sudo.len(),
+        org.systems.len()
+    );
+
+    let commands = values(&org.commands);
+    assert!(commands.len() >= 4);
+    for command in &commands {
+        assert!(
+            command.get("command").is_none(),
+            "no script body: {command}"
+        );
+        assert!(["mac", "windows", "linux"].contains(&command["commandType"].as_str().unwrap()));
+        let id = command["_id"].as_str().unwrap();
+        assert!(!org.command_systems[id].is_empty(), "{id} targets nothing");
+        assert!(org.command_systemgroups.contains_key(id));
+    }
+    let ids: Vec<&str> = commands
+        .iter()
+        .map(|c| c["_id"].as_str().unwrap())
+        .collect();
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "commands in id order");
+
+    let mut hash = Sha256::new();
+    let sorted = |map: &HashMap<String, Vec<Rec>>| {
+        let mut keys: Vec<&String> = map.keys().collect();
+        keys.sort();
+        keys.into_iter()
+            .flat_map(|k| map[k].iter().map(move |r| format!("{k} {r}\n")))
+            .collect::<String>()
+    };
+    hash.update(sorted(&org.system_users));
+    org.commands
+        .iter()
+        .for_each(|r| hash.update(format!("{r}\n")));
+    hash.update(sorted(&org.command_systems));
+    hash.update(sorted(&org.command_systemgroups));
+    assert_eq!(
+        hex::encode(hash.finalize()),
+        "58cbd43128457cd98dfa0c186d6f70d06c1018b9d3083081b75769eeafd635a1"
+    );
+}

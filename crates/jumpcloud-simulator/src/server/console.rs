@@ -439,6 +439,12 @@ pub(super) fn org_route(org: &Org, segments: &[&str], query: &str) -> Reply {
         ["api", "v2", "users", id, "systems"] => by_id(&org.user_systems, id, query),
         ["api", "v2", "users", id, "applications"] => by_id(&org.user_apps, id, query),
         ["api", "v2", "users", id, "memberof"] => by_id(&org.user_memberof, id, query),
+        ["api", "v2", "systems", id, "users"] => by_id(&org.system_users, id, query),
+        ["api", "commands"] => envelope(&org.commands, query, 100),
+        ["api", "v2", "commands", id, "systems"] => by_id(&org.command_systems, id, query),
+        ["api", "v2", "commands", id, "systemgroups"] => {
+            by_id(&org.command_systemgroups, id, query)
+        }
         ["api", "v2", "authn", "policies"] => bare_list(recs(&org.authn_policies), query, 100),
         ["api", "v2", "systeminsights", table] => match org.insights.get(table) {
             Some(rows) => insights_table(rows, query),
