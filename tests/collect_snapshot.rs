@@ -17,7 +17,7 @@ fn pages(records: u64, page: u64) -> u64 {
 }
 
 /// Kinds served by one listing: their fewest requests follow from the record count alone.
-const SINGLE_LISTINGS: [(&str, u64); 15] = [
+const SINGLE_LISTINGS: [(&str, u64); 16] = [
     ("administrators", CONSOLE_PAGE),
     ("roles", CONSOLE_PAGE),
     ("users", CONSOLE_PAGE),
@@ -27,6 +27,7 @@ const SINGLE_LISTINGS: [(&str, u64); 15] = [
     ("user_groups", CONSOLE_PAGE),
     ("device_groups", CONSOLE_PAGE),
     ("authn_policies", CONSOLE_PAGE),
+    ("commands", CONSOLE_PAGE),
     ("system_insights_disk_encryption", SYSTEM_INSIGHTS_PAGE),
     ("system_insights_bitlocker_info", SYSTEM_INSIGHTS_PAGE),
     ("system_insights_alf", SYSTEM_INSIGHTS_PAGE),
@@ -213,6 +214,8 @@ async fn every_list_request_uses_the_largest_page_and_a_stable_sort() {
             ["api", "v2", "users", _, "memberof"] => (CONSOLE_PAGE, Some("id")),
             // The other graph traversal routes have no sort parameter.
             ["api", "v2", "users" | "applications", _, _] => (CONSOLE_PAGE, None),
+            ["api", "v2", "systems", _, "users"] => (CONSOLE_PAGE, None),
+            ["api", "v2", "commands", _, "systems" | "systemgroups"] => (CONSOLE_PAGE, None),
             ["api", "v2", ..] => (CONSOLE_PAGE, Some("id")),
             ["api", _] => (CONSOLE_PAGE, Some("_id")),
             other => panic!("unexpected request {other:?}"),
@@ -241,6 +244,7 @@ async fn every_list_request_uses_the_largest_page_and_a_stable_sort() {
         "api/organizations",
         "api/v2/usergroups",
         "api/v2/systeminsights/os_version",
+        "api/commands",
     ] {
         assert!(
             checked.contains(listing),

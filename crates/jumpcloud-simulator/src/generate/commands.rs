@@ -124,8 +124,9 @@ pub(super) fn generate(
             .collect();
         direct.sort_unstable();
         direct.dedup();
-        let group = (rng.random_bool(0.25) && !dgs.records.is_empty())
-            .then(|| pick(&mut rng, dgs.records.len()));
+        // Every fourth command also runs on a device group.
+        let group =
+            (i % 4 == 3 && !dgs.records.is_empty()).then(|| pick(&mut rng, dgs.records.len()));
         let mut targets: Vec<(usize, Option<usize>)> = direct.iter().map(|&s| (s, None)).collect();
         if let Some(g) = group {
             for &s in &dgs.members[g] {
