@@ -412,11 +412,8 @@ pub struct EvidenceSpec {
     )]
     pub retention_days: Option<u32>,
 
-    /// When device access is collected (who may log in to each device, with sudo:
-    /// `GET /api/v2/systems/{id}/users`, one request per device): `auto` (default) when the org
-    /// has at most deviceAccessMaxDevices devices, `always`, or `never`. A skipped collection
-    /// says so in the manifest (kind status `skipped`, with the reason), and the controls that
-    /// need it report an error.
+    /// When device access is collected (see [`crate::device_access::DeviceAccessMode`], whose
+    /// text the schema shows).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub device_access: Option<crate::device_access::DeviceAccessMode>,
 

@@ -10,7 +10,11 @@ use serde::{Deserialize, Serialize};
 /// about a minute at JumpCloud's usual pace, which a sync every few hours affords.
 pub const DEFAULT_MAX_DEVICES: u32 = 1_000;
 
-/// When device access (who may log in to each device, with sudo) is collected.
+/// When device access is collected (who may log in to each device, with sudo:
+/// `GET /api/v2/systems/{id}/users`, one request per device): `auto` (default) when the org has
+/// at most deviceAccessMaxDevices devices, `always`, or `never`. A skipped kind is recorded in
+/// the manifest (status `skipped`, with the reason) and the controls that need it report an
+/// error.
 #[derive(
     Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema, clap::ValueEnum,
 )]

@@ -110,7 +110,7 @@ fn evidence_days_have_one_rule_each() {
     let crd = serde_json::to_value(JumpCloudConnection::crd()).unwrap();
     let evidence = &crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"]
         ["evidence"]["properties"];
-    for field in ["retentionDays", "eventsDays"] {
+    for field in ["retentionDays", "eventsDays", "deviceAccessMaxDevices"] {
         let schema = evidence[field].as_object().unwrap();
         assert!(!schema.contains_key("minimum"), "{field}: {schema:?}");
         assert!(!schema.contains_key("maximum"), "{field}: {schema:?}");
@@ -119,6 +119,45 @@ fn evidence_days_have_one_rule_each() {
             1
         );
     }
+}
+
+/// `spec.evidence.deviceAccess` takes only its three values (the schema's enum refuses any
+/// other, naming them); unset, it is `auto` up to 1000 devices.
+#[test]
+fn device_access_is_an_enum_with_a_documented_default() {
+    let crd = serde_json::to_value(JumpCloudConnection::crd()).unwrap();
+    let evidence = &crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"]
+        ["evidence"]["properties"];
+    assert_eq!(
+        evidence["deviceAccess"]["enum"],
+        json!(["auto", "always", "never"])
+    );
+    let c = connection(json!({"apiKeySecretRef": {"name": "jc"}}));
+    let access = c.spec.device_access();
+    assert_eq!(
+        (access.mode, access.max_devices),
+        (
+            jumpcloud_operator::device_access::DeviceAccessMode::Auto,
+            1000
+        )
+    );
+    let c = connection(
+        json!({"apiKeySecretRef": {"name": "jc"}, "evidence": {"deviceAccess": "never", "deviceAccessMaxDevices": 50}}),
+    );
+    c.validate_cel().unwrap();
+    let access = c.spec.device_access();
+    assert_eq!(
+        (access.mode, access.max_devices),
+        (
+            jumpcloud_operator::device_access::DeviceAccessMode::Never,
+            50
+        )
+    );
+    let bad = serde_json::from_value::<JumpCloudConnection>(json!({
+        "apiVersion": "jumpcloud-operator.io/v1alpha1", "kind": "JumpCloudConnection",
+        "metadata": {"name": "x"}, "spec": {"apiKeySecretRef": {"name": "jc"}, "evidence": {"deviceAccess": "sometimes"}}
+    }));
+    assert!(bad.unwrap_err().to_string().contains("sometimes"));
 }
 
 /// `spec.controls` refuses what `--settings` refuses: unknown control ids (an enum from the
@@ -278,6 +317,10 @@ fn bad_manifests_are_refused_with_the_field_named() {
         (
             base(json!({"evidence": {"retentionDays": 0}})),
             "evidence.retentionDays must be between 1 and 3650",
+        ),
+        (
+            base(json!({"evidence": {"deviceAccessMaxDevices": 0}})),
+            "evidence.deviceAccessMaxDevices must be between 1 and 1000000",
         ),
         (json!({}), "set exactly one of spec.apiKeySecretRef"),
         (

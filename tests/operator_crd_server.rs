@@ -70,6 +70,45 @@ async fn the_api_server_refuses_bad_controls_and_retention_with_one_message() {
         !error.contains(">= 0") && !error.contains("greater than or equal"),
         "{error}"
     );
+    // deviceAccess is one of its three values; the threshold has its one range message.
+    let error = apply(
+        &env,
+        "e",
+        spec(json!({"evidence": {"deviceAccess": "sometimes"}})),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        error.contains("spec.evidence.deviceAccess") && error.contains("sometimes"),
+        "{error}"
+    );
+    assert!(
+        error.contains("always"),
+        "lists the supported values: {error}"
+    );
+    let error = apply(
+        &env,
+        "f",
+        spec(json!({"evidence": {"deviceAccessMaxDevices": 0}})),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        error.contains("evidence.deviceAccessMaxDevices must be between 1 and 1000000"),
+        "{error}"
+    );
+    apply(
+        &env,
+        "g",
+        spec(json!({"evidence": {"deviceAccess": "always", "deviceAccessMaxDevices": 5000}})),
+    )
+    .await
+    .unwrap();
+    let stored = env.connections("settings").get("g").await.unwrap();
+    assert_eq!(
+        stored.spec.device_access().mode,
+        jumpcloud_operator::device_access::DeviceAccessMode::Always
+    );
     // Merging over the defaults, with null removing a family, is accepted and kept.
     apply(
         &env,
