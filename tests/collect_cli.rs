@@ -203,6 +203,53 @@ async fn collect_simulate_writes_a_verifiable_snapshot() {
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
 }
 
+/// `--device-access never` reaches the collection (the summary shows the kind skipped and the
+/// snapshot verifies); an unknown value is a usage error naming the accepted ones.
+#[tokio::test(flavor = "multi_thread")]
+async fn device_access_flag_skips_the_kind_and_refuses_unknown_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("snapshot");
+    let args = |value: &str| -> Vec<String> {
+        vec![
+            "collect".into(),
+            "--simulate".into(),
+            "--out".into(),
+            out.display().to_string(),
+            "--device-access".into(),
+            value.into(),
+        ]
+    };
+    let refused = run(args("sometimes")).await;
+    assert_eq!(refused.code, Some(2), "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("sometimes") && refused.stderr.contains("always"),
+        "{}",
+        refused.stderr
+    );
+    let skipped = run(args("never")).await;
+    assert_eq!(skipped.code, Some(0), "{}", skipped.stderr);
+    let line = skipped
+        .stdout
+        .lines()
+        .find(|line| line.starts_with("device_access "))
+        .unwrap_or_else(|| panic!("no device_access row: {}", skipped.stdout));
+    assert!(line.ends_with("skipped"), "{line}");
+    let manifest = verify_snapshot(&out).await;
+    let access = manifest
+        .kinds
+        .iter()
+        .find(|k| k.kind == "device_access")
+        .unwrap();
+    assert_eq!(access.status, KindStatus::Skipped);
+    assert!(
+        access
+            .reason
+            .as_deref()
+            .unwrap()
+            .contains("--device-access")
+    );
+}
+
 /// The statistics `bench` reads from its `collect` children: the collection apart from the
 /// evaluation and commit that follow it.
 #[tokio::test(flavor = "multi_thread")]

@@ -9,9 +9,10 @@
 //!   same attributes (a user's own sudo flags);
 //! - IT Admins (the sudo group) is bound to "Linux Servers" and grants sudo through its
 //!   `attributes.sudo`;
-//! - the Engineering and Finance department groups are bound to their device groups, no sudo;
-//! - one project team (when the org has any) is bound to a drawn device group with sudo set on
-//!   the binding itself.
+//! - the Finance department group is bound to Finance Devices, no sudo (its members with their
+//!   own sudo flag have sudo there, though);
+//! - one project team (when the org has any) is bound to a drawn small device group (at most a
+//!   tenth of the devices) with sudo set on the binding itself.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -110,19 +111,18 @@ pub(super) fn system_users(
         name_of(&dgs.records, "Linux Servers"),
         admins.map(group_sudo).unwrap_or_default(),
     );
-    for (department, devices) in [
-        ("Engineering", "Engineering Laptops"),
-        ("Finance", "Finance Devices"),
-    ] {
-        bind(
-            name_of(&ugs.records, department),
-            name_of(&dgs.records, devices),
-            Sudo::default(),
-        );
-    }
-    if ugs.records.len() > ugs.fixed && !dgs.records.is_empty() {
+    bind(
+        name_of(&ugs.records, "Finance"),
+        name_of(&dgs.records, "Finance Devices"),
+        Sudo::default(),
+    );
+    // A project team with sudo on a small device group (at most a tenth of the devices).
+    let small: Vec<usize> = (0..dgs.records.len())
+        .filter(|&g| !dgs.members[g].is_empty() && dgs.members[g].len() * 10 <= systems.len())
+        .collect();
+    if ugs.records.len() > ugs.fixed && !small.is_empty() {
         let team = ugs.fixed + pick(&mut rng, ugs.records.len() - ugs.fixed);
-        let devices = pick(&mut rng, dgs.records.len());
+        let devices = small[pick(&mut rng, small.len())];
         bind(
             Some(team),
             Some(devices),

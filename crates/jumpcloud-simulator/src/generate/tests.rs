@@ -517,6 +517,6 @@ fn device_access_and_commands_follow_the_bindings_from_their_own_streams() {
     hash.update(sorted(&org.command_systemgroups));
     assert_eq!(
         hex::encode(hash.finalize()),
-        "58cbd43128457cd98dfa0c186d6f70d06c1018b9d3083081b75769eeafd635a1"
+        "2f02562f0fdb89cbe37cdf7e1df6aa18d466d9f2a8005f4c703e75033916bd14"
     );
 }
