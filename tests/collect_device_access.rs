@@ -188,3 +188,43 @@ async fn never_sends_no_device_users_request() {
         .unwrap();
     assert_eq!((figures.requests, figures.min_requests), (0, 0));
 }
+
+/// A kind collected once and skipped the next time: the store loads it as skipped with its
+/// reason, and the diff says its status changed instead of listing every record as removed.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_skipped_kind_loads_as_skipped_and_diffs_as_a_status_change() {
+    use jumpcloud_operator::controls::KindState;
+    use jumpcloud_operator::store::diff::diff_snapshots;
+    use jumpcloud_operator::store::{Records, load_evidence};
+
+    let sim = simulator(OrgSize::small()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let first = collect(&sim, dir.path(), DeviceAccess::default()).await;
+    let never = DeviceAccess {
+        mode: DeviceAccessMode::Never,
+        ..DeviceAccess::default()
+    };
+    let second = collect(&sim, dir.path(), never).await;
+    let store = store_in(dir.path());
+    let latest = store.latest().await.unwrap().unwrap();
+    let evidence = load_evidence(&store, &latest, Records::All).await.unwrap();
+    assert_eq!(evidence.state("device_access"), KindState::Skipped);
+    let reason = evidence.kinds["device_access"].reason.clone().unwrap();
+    assert!(reason.contains("deviceAccess is never"), "{reason}");
+    let diff = diff_snapshots(
+        &store,
+        &first.committed.snapshot,
+        &second.committed.snapshot,
+    )
+    .await
+    .unwrap();
+    let access = diff
+        .kinds
+        .iter()
+        .find(|k| k.kind == "device_access")
+        .expect("the status change is listed");
+    assert_eq!(access.status.as_deref(), Some("complete -> skipped"));
+    assert!(access.removed.is_empty(), "{access:?}");
+    let verified = verify_connection(&store, None).await.unwrap();
+    assert!(verified.ok(), "{:?}", verified.problems);
+}

@@ -71,6 +71,10 @@ fn name(key: &str, label: &Option<String>) -> String {
 }
 
 fn print_kind(kind: &KindDiff) {
+    if let Some(status) = &kind.status {
+        outln!("{}: status {status} (records not compared)", kind.kind);
+        return;
+    }
     outln!(
         "{}: {} added, {} removed, {} changed",
         kind.kind,

@@ -20,11 +20,19 @@ pub struct KindDiff {
     pub removed: Vec<RecordRef>,
     pub changed: Vec<RecordChange>,
     pub unchanged: u64,
+    /// `from -> to` when the kind's status changed and one side is not `complete` (skipped,
+    /// not licensed, unavailable, absent): its records are then not compared, since a kind not
+    /// collected has none to compare (its empty file does not mean its records were removed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
 }
 
 impl KindDiff {
     pub fn is_empty(&self) -> bool {
-        self.added.is_empty() && self.removed.is_empty() && self.changed.is_empty()
+        self.added.is_empty()
+            && self.removed.is_empty()
+            && self.changed.is_empty()
+            && self.status.is_none()
     }
 }
 
@@ -163,6 +171,7 @@ pub fn diff_kind(kind: &str, old: &[u8], new: &[u8]) -> KindDiff {
     let old = index(old).records;
     let new = index(new).records;
     let mut diff = KindDiff {
+        status: None,
         kind: kind.to_owned(),
         added: Vec::new(),
         removed: Vec::new(),
@@ -203,6 +212,10 @@ pub async fn diff_snapshots(
     diff_snapshot_kinds(connection, from, to, |_| true).await
 }
 
+fn kind_status(kind: Option<&super::StoredKind>) -> &str {
+    kind.map_or("absent", |kind| kind.status.as_str())
+}
+
 /// Diffs the kinds `wanted` accepts, present in either snapshot.
 pub async fn diff_snapshot_kinds(
     connection: &super::ConnectionStore,
@@ -223,6 +236,22 @@ pub async fn diff_snapshot_kinds(
     let mut kinds = Vec::new();
     for name in names {
         let (old, new) = (from.kind(name), to.kind(name));
+        let (old_status, new_status) = (kind_status(old), kind_status(new));
+        // A kind absent on one side counts as empty; one not collected has no records at all.
+        let collected = |status: &str| status == "complete" || status == "absent";
+        if !collected(old_status) || !collected(new_status) {
+            if old_status != new_status {
+                kinds.push(KindDiff {
+                    kind: name.to_owned(),
+                    added: Vec::new(),
+                    removed: Vec::new(),
+                    changed: Vec::new(),
+                    unchanged: 0,
+                    status: Some(format!("{old_status} -> {new_status}")),
+                });
+            }
+            continue;
+        }
         // Same blobs: nothing to read.
         if let (Some(old), Some(new)) = (old, new)
             && old.blobs == new.blobs
