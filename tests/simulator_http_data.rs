@@ -230,3 +230,54 @@ async fn group_members_and_device_policy_statuses_page_like_v2_lists() {
         StatusCode::NOT_FOUND
     );
 }
+
+/// Device access and commands over HTTP: every device answers its users (the owner among them),
+/// commands carry no script body and are not served by id, and their targets answer per
+/// command; unknown ids are 404 like the other graph routes.
+#[tokio::test]
+async fn device_users_and_commands_are_served_with_their_targets() {
+    let sim = start(OrgSize::small()).await;
+    let api = Api::new(&sim, Region::Us);
+    let (systems, _) = page_v1(&api, "api/systems").await;
+    let (_, _, system) = api.json("api/systems?limit=1&skip=0&sort=_id").await;
+    let owner = system["results"][0]["primarySystemUser"]["id"].clone();
+    let (status, headers, users) = api
+        .json(&format!("api/v2/systems/{}/users?limit=100", systems[0]))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{users}");
+    let users = users.as_array().unwrap();
+    assert_eq!(
+        headers["x-total-count"].to_str().unwrap(),
+        users.len().to_string()
+    );
+    assert!(
+        users.iter().any(|u| u["id"] == owner),
+        "the owner may log in: {users:?}"
+    );
+    let (status, _, _) = api
+        .json("api/v2/systems/0123456789abcdef01234567/users")
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    let (commands, totals) = page_v1(&api, "api/commands").await;
+    assert_eq!(totals.len(), 1);
+    assert!(!commands.is_empty());
+    let (_, _, listed) = api.json("api/commands?limit=100").await;
+    for command in listed["results"].as_array().unwrap() {
+        assert!(command.get("command").is_none(), "{command}");
+    }
+    let (status, _, _) = api.json(&format!("api/commands/{}", commands[0])).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let mut targeted = 0;
+    for id in &commands {
+        for route in ["systems", "systemgroups"] {
+            let (status, headers, targets) = api
+                .json(&format!("api/v2/commands/{id}/{route}?limit=100"))
+                .await;
+            assert_eq!(status, StatusCode::OK, "{targets}");
+            assert!(headers.contains_key("x-total-count"));
+            targeted += targets.as_array().unwrap().len();
+        }
+    }
+    assert!(targeted >= commands.len());
+}

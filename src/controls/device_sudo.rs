@@ -142,7 +142,9 @@ pub(super) fn i13_device_sudo(ctx: &Ctx) -> Result<Finding, String> {
             let user = users.get(&user_id);
             let who = user.map_or_else(|| user_id.clone(), |u| user_name(u));
             let mut fail = |why: String| problems.push(format!("{who}: {why}"));
+            // The route lists users only; anything else is not a grant this control can judge.
             if str_at(row, "type").is_some_and(|t| t != "user") {
+                fail(format!("listed as a {}, not a user", show(row, "type")));
                 continue;
             }
             let compiled = match compiled_sudo(row) {
