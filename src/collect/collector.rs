@@ -297,9 +297,9 @@ fn is_suspended(record: &[u8]) -> bool {
 }
 
 pub(super) struct Collector<'a, S> {
-    pub(super) client: &'a JumpCloudClient,
-    pub(super) sink: &'a S,
-    pub(super) progress: &'a dyn CollectProgress,
+    client: &'a JumpCloudClient,
+    sink: &'a S,
+    progress: &'a dyn CollectProgress,
 }
 
 /// Counts and writes one kind's records.

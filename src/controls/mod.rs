@@ -7,10 +7,12 @@
 //! and policies, not with the org),
 //! [`settings`] (thresholds and scope, `spec.controls`), [`catalog`] (the table of controls),
 //! `context` (scope and accessors shared by the controls), `endpoint` and `identity` (the
-//! controls' evaluations), `run` (running all, one, or a phase of them into results). Results
-//! sort everything they list, so the same input always gives byte-identical JSON.
+//! controls' evaluations; a control of its own concept in its own file, such as
+//! `device_sudo`), `run` (running all, one, or a phase of them into results). Results sort
+//! everything they list, so the same input always gives byte-identical JSON.
 //!
-//! A new control: its evaluation in `endpoint` or `identity`, its row in [`catalog::CATALOG`],
+//! A new control: its evaluation in `endpoint`, `identity` or a file of its own (then named in
+//! `projection`'s scan of the sources), its row in [`catalog::CATALOG`],
 //! any new field it reads in `projection`'s list (a test checks), its fail-closed cases in
 //! `tests/controls_fail_closed.rs` (a test checks), and the README's table.
 
