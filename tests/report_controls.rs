@@ -714,6 +714,54 @@ fn i13_sudo_on_devices_only_through_allowlisted_groups() {
 }
 
 #[test]
+fn i13_reads_absent_compiled_attributes_as_no_compiled_sudo_and_still_judges_the_paths() {
+    const I13: &str = "JC-I13-DEVICE-SUDO";
+    // Association attributes are optional: a binding made without them grants no sudo, and
+    // JumpCloud then sends no `compiledAttributes` (or `null`, or no `sudo` in it).
+    for absent in [None, Some(json!(null)), Some(json!({}))] {
+        let mut org = passing_org();
+        let row = &mut org.rows("device_access")[0].1;
+        match &absent {
+            None => {
+                row.as_object_mut().unwrap().remove("compiledAttributes");
+            }
+            Some(value) => row["compiledAttributes"] = value.clone(),
+        }
+        let result = run(I13, &org.build(), &ControlSettings::default());
+        assert_eq!(
+            result.status,
+            ControlStatus::Pass,
+            "{absent:?}: {result:#?}"
+        );
+
+        // The same row with a path carrying sudo is judged by the path: it fails.
+        let mut org = passing_org();
+        let row = &mut org.rows("device_access")[0].1;
+        row["paths"] = json!([direct_path("d-mac", Some(false))]);
+        match &absent {
+            None => {
+                row.as_object_mut().unwrap().remove("compiledAttributes");
+            }
+            Some(value) => row["compiledAttributes"] = value.clone(),
+        }
+        let result = run(I13, &org.build(), &ControlSettings::default());
+        assert_fails(&result, &["d-mac"]);
+        assert!(
+            result.failing[0]
+                .why
+                .contains("sudo through a direct user -> device binding"),
+            "{absent:?}: {}",
+            result.failing[0].why
+        );
+    }
+    // Present but unreadable is not an absence: it fails.
+    let mut org = passing_org();
+    org.rows("device_access")[0].1["compiledAttributes"] = json!("sudo");
+    let result = run(I13, &org.build(), &ControlSettings::default());
+    assert_fails(&result, &["d-mac"]);
+}
+
+#[test]
 fn i13_is_in_error_when_device_access_was_skipped_naming_the_setting() {
     use jumpcloud_operator::controls::KindState;
     let mut evidence = passing_org().build();

@@ -556,7 +556,7 @@ pub static CATALOG: &[ControlDef] = &[
             DEVICE_GROUP_MEMBERS,
         ],
         noun: "devices",
-        verdicts: "Passes: every user bound to the device either has no sudo (compiledAttributes readable, no path carrying sudo, the user's sudo flag a readable false) or has it only through allowlisted user groups. Fails: sudo through a direct binding, a group not on the list or the user's own flag; absent or unreadable compiledAttributes, paths or sudo flags; a bound user missing from the users evidence; compiled sudo no path explains. Error: device_access skipped by the collection's settings (spec.evidence.deviceAccess), unavailable or missing.",
+        verdicts: "Passes: every user bound to the device either has no sudo (no path and no compiled attribute carrying sudo, the user's sudo flag a readable false) or has it only through allowlisted user groups. Absent compiledAttributes or sudo attributes mean no sudo (association attributes are optional in the API; a binding without them grants none), but every path is still read. Fails: sudo through a direct binding, a group not on the list or the user's own flag; unreadable compiledAttributes or sudo values; absent or unreadable paths or user sudo flags; a bound user missing from the users evidence; compiled sudo no path explains. Error: device_access skipped by the collection's settings (spec.evidence.deviceAccess), unavailable or missing.",
         thresholds: |s| {
             vec![(
                 "sudoGroupAllowList",

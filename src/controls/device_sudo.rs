@@ -27,18 +27,18 @@ fn sudo_of(attributes: Option<&Record>) -> Result<Option<bool>, String> {
     }
 }
 
-/// The sudo compiled from every path (`compiledAttributes.sudo`), which must be there: a
-/// binding whose compiled sudo cannot be read is not taken as one without sudo.
+/// The sudo compiled from every path (`compiledAttributes.sudo`). Association attributes are
+/// optional in the API: a binding made without them grants no sudo, and JumpCloud then sends no
+/// `sudo` (or no `compiledAttributes`, or `null`). That absence is read as no compiled sudo;
+/// the paths and the user's own flags are still read, so a grant shown anywhere is judged. A
+/// value that is there but unreadable (not an object, `sudo.enabled` not a boolean) fails.
 fn compiled_sudo(row: &Record) -> Result<Option<bool>, String> {
     match at(row, "compiledAttributes") {
-        None => Err("compiledAttributes absent".to_owned()),
+        None => Ok(None),
         Some(compiled) if !compiled.is_object() => Err(format!(
             "compiledAttributes={}",
             show(row, "compiledAttributes")
         )),
-        Some(compiled) if at(compiled, "sudo").is_none() => {
-            Err("compiledAttributes.sudo absent".to_owned())
-        }
         Some(compiled) => {
             sudo_of(Some(compiled)).map_err(|why| format!("compiledAttributes.{why}"))
         }
