@@ -50,7 +50,10 @@ async fn a_collection_holds_a_bounded_number_of_large_pages_at_once() {
     let report = collect(
         &client(&sim),
         sink,
-        &CollectOptions { events_days: 30 },
+        &CollectOptions {
+            events_days: 30,
+            ..CollectOptions::default()
+        },
         &NoProgress,
     )
     .await

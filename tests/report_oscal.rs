@@ -82,7 +82,10 @@ async fn collect_twice(dir: &Path) {
             &client(&sim),
             sink,
             &evaluate,
-            &CollectOptions { events_days: 30 },
+            &CollectOptions {
+                events_days: 30,
+                ..CollectOptions::default()
+            },
             &NoProgress,
         )
         .await

@@ -26,7 +26,10 @@ async fn collected(sim: &Simulator, dir: &std::path::Path) -> EvidenceSet {
         settings.clone(),
         jumpcloud_operator::controls::SettingsSource::SettingsFile,
     );
-    let options = CollectOptions { events_days: 30 };
+    let options = CollectOptions {
+        events_days: 30,
+        ..CollectOptions::default()
+    };
     let report = collect_with(&client(sim), sink, &evaluate, &options, &NoProgress)
         .await
         .unwrap();

@@ -315,6 +315,7 @@ async fn collect_with(
         started_at,
         finished_at: started_at + jiff::SignedDuration::from_secs(95),
         events_window: window,
+        histories: Default::default(),
         kinds,
     };
     let mut staged = sink.stage(&manifest)?;

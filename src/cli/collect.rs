@@ -313,6 +313,7 @@ impl CollectArgs {
         }
         let options = CollectOptions {
             events_days: self.events_days,
+            ..CollectOptions::default()
         };
         let evaluate = EvaluateControls::new(settings, settings_source);
         *stage = Stage::Collecting;

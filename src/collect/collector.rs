@@ -40,12 +40,16 @@ pub struct CollectOptions {
     /// Directory Insights window in days, ending at the collection start, when the sink holds
     /// no events yet (later collections continue where the stored events end).
     pub events_days: u32,
+    /// Policy results history window in days when the sink holds none yet (later collections
+    /// continue where the stored results end).
+    pub policy_results_days: u32,
 }
 
 impl Default for CollectOptions {
     fn default() -> Self {
         CollectOptions {
             events_days: crate::defaults::EVENTS_DAYS,
+            policy_results_days: crate::defaults::POLICY_RESULTS_DAYS,
         }
     }
 }
@@ -98,10 +102,12 @@ pub struct CollectionReport<C> {
     pub seconds: f64,
 }
 
-struct KindOutcome {
-    entry: KindEntry,
+pub(super) struct KindOutcome {
+    pub(super) entry: KindEntry,
     min_requests: u64,
     seconds: f64,
+    /// For a history collected incrementally: the window it read.
+    pub(super) window: Option<EventsWindow>,
 }
 
 type KindFuture<'a> =
@@ -191,6 +197,12 @@ pub async fn collect_with<S: SnapshotSink, B: BeforeCommit<S::Staged>>(
                 .await
                 .map(|k| vec![k])
         }),
+        Box::pin(async {
+            collector
+                .policy_results_history(started_at, options.policy_results_days)
+                .await
+                .map(|k| vec![k])
+        }),
     ];
     for table in INSIGHTS_TABLES {
         let collector = &collector;
@@ -223,6 +235,10 @@ pub async fn collect_with<S: SnapshotSink, B: BeforeCommit<S::Staged>>(
         })
         .collect();
     kinds.sort_by(|a, b| a.kind.cmp(&b.kind));
+    let histories = outcomes
+        .iter()
+        .filter_map(|o| Some((o.entry.kind.clone(), o.window.clone()?)))
+        .collect();
     let mut entries: Vec<KindEntry> = outcomes.into_iter().map(|outcome| outcome.entry).collect();
     entries.sort_by(|a, b| a.kind.cmp(&b.kind));
 
@@ -249,6 +265,7 @@ pub async fn collect_with<S: SnapshotSink, B: BeforeCommit<S::Staged>>(
         started_at,
         finished_at: jiff::Timestamp::now(),
         events_window,
+        histories,
         kinds: entries,
     };
     progress.collected();
@@ -298,9 +315,9 @@ fn is_suspended(record: &[u8]) -> bool {
         .unwrap_or(false)
 }
 
-struct Collector<'a, S> {
-    client: &'a JumpCloudClient,
-    sink: &'a S,
+pub(super) struct Collector<'a, S> {
+    pub(super) client: &'a JumpCloudClient,
+    pub(super) sink: &'a S,
     progress: &'a dyn CollectProgress,
 }
 
@@ -379,6 +396,7 @@ impl<K: KindSink + Send> KindWriter<'_, K> {
             },
             min_requests,
             seconds,
+            window: None,
         })
     }
 }
@@ -427,7 +445,7 @@ impl<'a, S: SnapshotSink> Collector<'a, S> {
     }
 
     /// A paged listing streamed to disk page by page; `inspect` sees every record.
-    async fn listing(
+    pub(super) async fn listing(
         &self,
         kind: &str,
         request: ListRequest,

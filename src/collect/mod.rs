@@ -6,6 +6,7 @@
 mod collector;
 mod evaluation;
 mod manifest;
+mod policy_results;
 mod snapshot;
 
 pub use collector::{
@@ -14,6 +15,7 @@ pub use collector::{
 };
 pub use evaluation::{Evaluable, EvaluateControls};
 pub use manifest::{COLLECTION_FORMAT, EventsWindow, KindEntry, KindStatus, Manifest, ManifestOrg};
+pub use policy_results::{POLICY_RESULTS_KIND, POLICY_RESULTS_RETENTION_DAYS, history_window};
 pub use snapshot::{
     BeforeCommit, CommitAsCollected, KindSink, SnapshotSink, WrittenFile, one_line,
 };

@@ -334,6 +334,7 @@ pub async fn sync(
     };
     let options = CollectOptions {
         events_days: spec.events_days(),
+        ..CollectOptions::default()
     };
     let evaluate = EvaluateControls::new(
         spec.controls.clone().unwrap_or_default(),

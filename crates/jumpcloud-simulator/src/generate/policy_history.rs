@@ -137,7 +137,7 @@ fn day_of(t: Timestamp) -> i64 {
 
 impl PolicyHistory {
     /// The history of every binding in `policies`' statuses of a device in `systems`.
-    pub(crate) fn build(
+    pub(super) fn build(
         seed: u64,
         policies: &[PolicyData],
         systems: &[SystemPlan],
