@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::aggregate::{Aggregate, Aggregator};
+use super::policy_days::PolicyDays;
 use super::policy_results::PolicyResults;
 use super::record::{Interner, Record};
 use super::sign_ins::SignIns;
@@ -300,6 +301,15 @@ impl EvidenceSet {
         let kind = super::kinds::DI_EVENTS;
         match &self.complete(kind)?.aggregate {
             Some(Aggregate::SignIns(sign_ins)) => Ok(sign_ins),
+            _ => Err(self.unavailable(kind)),
+        }
+    }
+
+    /// The day states of a complete policy results history.
+    pub fn policy_days(&self) -> Result<&PolicyDays, Unavailable> {
+        let kind = super::kinds::POLICY_RESULTS_HISTORY;
+        match &self.complete(kind)?.aggregate {
+            Some(Aggregate::PolicyDays(days)) => Ok(days),
             _ => Err(self.unavailable(kind)),
         }
     }

@@ -21,3 +21,4 @@ pub const SUSPENDED_USER_APPLICATIONS: &str = "suspended_user_applications";
 pub const SUSPENDED_USER_GROUPS: &str = "suspended_user_groups";
 pub const AUTHN_POLICIES: &str = "authn_policies";
 pub const DI_EVENTS: &str = "directory_insights_events";
+pub const POLICY_RESULTS_HISTORY: &str = "policy_results_history";

@@ -23,6 +23,8 @@ mod identity;
 mod json;
 pub mod kind_reader;
 pub(crate) mod kinds;
+mod policy_days;
+mod policy_history;
 mod policy_results;
 pub mod projection;
 pub mod record;

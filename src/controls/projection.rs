@@ -22,6 +22,7 @@ const PROJECTED_KINDS: &[&str] = &[
     SUSPENDED_USER_APPLICATIONS,
     SUSPENDED_USER_GROUPS,
     DI_EVENTS,
+    POLICY_RESULTS_HISTORY,
 ];
 
 /// Every top-level record field a control reads, by the first segment of its path (nested
@@ -54,6 +55,7 @@ const FIELDS_READ: &[&str] = &[
     "enableMultiFactor",
     "enablePasswordExpirationInDays",
     "encrypted",
+    "endedAt",
     "event_type",
     "fde",
     "firewall",
