@@ -38,7 +38,7 @@ use serde::{Deserialize, Serialize};
 
 pub use catalog::{CATALOG, ControlDef, Severity, evaluate, evaluate_all};
 pub use evidence::{
-    EvidenceSet, KindEvidence, KindState, LoadError, SnapshotMeta, collection_meta,
+    EvidenceSet, HistoryPeriod, KindEvidence, KindState, LoadError, SnapshotMeta, collection_meta,
 };
 pub use kind_reader::{KindRead, KindReader, ReadMode};
 pub use record::Record;

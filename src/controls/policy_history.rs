@@ -115,6 +115,14 @@ pub(super) fn e8_policy_held(ctx: &Ctx) -> Result<Finding, String> {
         ));
     }
     let history = ctx.policy_days()?;
+    // A result that names no policy or no device may be any pair's failure.
+    if history.unplaced() > 0 {
+        return Err(format!(
+            "{} of the {} policy results name no policy (policyID) or no device (systemID), so they cannot be attributed to a (policy, device) pair",
+            history.unplaced(),
+            history.results()
+        ));
+    }
     let (devices, mut f) = ctx.device_scope()?;
     let in_scope: BTreeSet<String> = devices.iter().map(|d| id_of(d)).collect();
     let all_devices: BTreeSet<String> = ctx.records(DEVICES)?.iter().map(id_of).collect();
@@ -181,12 +189,6 @@ pub(super) fn e8_policy_held(ctx: &Ctx) -> Result<Finding, String> {
                 ),
             );
         }
-    }
-    if history.unplaced() > 0 {
-        f.notes.push(format!(
-            "{} policy results name no policy or no device and were not counted.",
-            history.unplaced()
-        ));
     }
     if orphaned > 0 {
         f.notes.push(format!(
