@@ -287,8 +287,20 @@ static CASES: &[Case] = &[
         Some("p-ufw/d-lin"),
     ),
     // A result that names no policy or no device cannot be attributed: the control is in error.
-    case(E8H, HISTORY, ("id", "h-p-ufw-d-lin-50"), &["policyID"], None),
-    case(E8H, HISTORY, ("id", "h-p-ufw-d-lin-50"), &["systemID"], None),
+    case(
+        E8H,
+        HISTORY,
+        ("id", "h-p-ufw-d-lin-50"),
+        &["policyID"],
+        None,
+    ),
+    case(
+        E8H,
+        HISTORY,
+        ("id", "h-p-ufw-d-lin-50"),
+        &["systemID"],
+        None,
+    ),
     case(
         E9,
         D,
