@@ -456,3 +456,28 @@ mod tests {
         );
     }
 }
+
+/// Not an assertion on size or speed: prints the figures for the README.
+#[cfg(test)]
+#[test]
+fn history_size_of_the_presets() {
+    use crate::OrgSize;
+    for (name, size) in [
+        ("S", OrgSize::small()),
+        ("M", OrgSize::medium()),
+        ("L", OrgSize::large()),
+    ] {
+        let org = super::generate_org(42, &size, "2026-06-01T12:00:00Z".parse().unwrap());
+        let history = &org.policy_history;
+        let memory = history.bindings.len()
+            * (std::mem::size_of::<Binding>() + 24 * 2 + 24)
+            + history.order.len() * 4
+            + history.day_counts.len() * 16;
+        println!(
+            "org {name}: {} bindings, {} results over 90 days, ~{} KB held",
+            history.bindings.len(),
+            history.total(),
+            memory / 1000
+        );
+    }
+}
