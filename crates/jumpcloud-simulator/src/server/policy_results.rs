@@ -31,6 +31,10 @@ fn intersect(a: &[Range<u64>], b: &[Range<u64>]) -> Vec<Range<u64>> {
     out
 }
 
+fn one(range: Range<u64>) -> Vec<Range<u64>> {
+    std::iter::once(range).collect()
+}
+
 /// The positions one `endedAt` filter selects.
 fn filter_positions(
     history: &PolicyHistory,
@@ -54,12 +58,12 @@ fn filter_positions(
     let before = history.position(at, false);
     let through = history.position(at, true);
     Ok(match op {
-        "eq" => vec![before..through],
+        "eq" => one(before..through),
         "ne" => vec![all.start..before, through..all.end],
-        "gt" => vec![through..all.end],
-        "ge" => vec![before..all.end],
-        "lt" => vec![all.start..before],
-        "le" => vec![all.start..through],
+        "gt" => one(through..all.end),
+        "ge" => one(before..all.end),
+        "lt" => one(all.start..before),
+        "le" => one(all.start..through),
         other => {
             return Err(bad(&format!(
                 "filter operator {other:?} is not supported on endedAt (supported: eq ne gt ge lt le)"
@@ -144,7 +148,7 @@ mod tests {
 
     #[test]
     fn selections_intersect_and_index_like_one_list() {
-        let a = [0..10];
+        let a = one(0..10);
         let b = [0..3, 5..20];
         let both = intersect(&a, &b);
         assert_eq!(both, [0..3, 5..10]);
