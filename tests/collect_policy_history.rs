@@ -212,3 +212,58 @@ async fn each_collection_reads_only_the_results_that_ended_since_and_stores_each
     );
     assert!(held.failing.iter().all(|f| f.why.contains("below 95%")));
 }
+
+#[tokio::test]
+async fn the_simulator_serves_the_documented_filter_and_sort_and_refuses_the_rest() {
+    use secrecy::ExposeSecret;
+    let sim = simulator(OrgSize::small()).await;
+    let base = sim.base_url(jumpcloud_simulator::Region::Us).unwrap();
+    let key = sim.read_only_key(jumpcloud_simulator::Region::Us);
+    let http = reqwest::Client::new();
+    let get = |query: &str| {
+        http.get(format!("{base}{PATH}?{query}"))
+            .header("x-api-key", key.expose_secret())
+            .send()
+    };
+    let total = |response: &reqwest::Response| -> u64 {
+        response.headers()["x-total-count"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    let all = get("limit=100").await.unwrap();
+    assert_eq!(all.status(), 200);
+    let everything = total(&all);
+    assert!(everything > 1_000);
+    // The newest first: the first result of the descending order ends last.
+    let newest: Vec<serde_json::Value> = get("limit=1&sort=-endedAt,-id")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let at = newest[0]["endedAt"].as_str().unwrap().to_owned();
+    // Two filters must both hold; `lt` the newest leaves everything but the results at it.
+    let before = get(&format!(
+        "filter=endedAt:lt:{at}&filter=endedAt:ge:2000-01-01T00:00:00Z"
+    ))
+    .await
+    .unwrap();
+    let at_newest = get(&format!("filter=endedAt:eq:{at}")).await.unwrap();
+    let not_newest = get(&format!("filter=endedAt:ne:{at}")).await.unwrap();
+    assert_eq!(total(&before) + total(&at_newest), everything);
+    assert_eq!(total(&not_newest), total(&before));
+    assert!(total(&at_newest) >= 1);
+    for query in [
+        "filter=state:eq:failed",
+        "filter=endedAt:between:2026-01-01T00:00:00Z",
+        "filter=endedAt:ge:yesterday",
+        "filter=endedAt",
+        "sort=name",
+        "limit=101",
+    ] {
+        let response = get(query).await.unwrap();
+        assert_eq!(response.status(), 400, "{query}");
+    }
+}

@@ -469,8 +469,7 @@ fn history_size_of_the_presets() {
     ] {
         let org = super::generate_org(42, &size, "2026-06-01T12:00:00Z".parse().unwrap());
         let history = &org.policy_history;
-        let memory = history.bindings.len()
-            * (std::mem::size_of::<Binding>() + 24 * 2 + 24)
+        let memory = history.bindings.len() * (std::mem::size_of::<Binding>() + 24 * 2 + 24)
             + history.order.len() * 4
             + history.day_counts.len() * 16;
         println!(
