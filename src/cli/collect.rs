@@ -88,6 +88,12 @@ pub struct CollectArgs {
     #[arg(long, default_value_t = crate::defaults::EVENTS_DAYS, value_parser = clap::value_parser!(u32).range(1..=90))]
     events_days: u32,
 
+    /// Days of policy results history to collect when the store holds none yet for this
+    /// connection (JumpCloud does not document how long it keeps results; 90 is assumed); later
+    /// collections continue where the stored results end.
+    #[arg(long, default_value_t = crate::defaults::POLICY_RESULTS_DAYS, value_parser = clap::value_parser!(u32).range(1..=90))]
+    policy_results_days: u32,
+
     /// Largest response body accepted, in bytes: a larger page (or object) fails the collection
     /// while it is being read, so a broken or hostile server cannot exhaust memory.
     #[arg(long, value_name = "BYTES", default_value_t = crate::jumpcloud::DEFAULT_MAX_PAGE_BYTES, value_parser = clap::value_parser!(u64).range(1024..))]
@@ -313,7 +319,7 @@ impl CollectArgs {
         }
         let options = CollectOptions {
             events_days: self.events_days,
-            ..CollectOptions::default()
+            policy_results_days: self.policy_results_days,
         };
         let evaluate = EvaluateControls::new(settings, settings_source);
         *stage = Stage::Collecting;
