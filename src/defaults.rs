@@ -4,6 +4,10 @@
 /// Days of Directory Insights events a first collection reads (JumpCloud keeps 90).
 pub const EVENTS_DAYS: u32 = 90;
 
+/// Days of policy results a first collection reads (JumpCloud does not document how long it
+/// keeps them; 90 like Directory Insights).
+pub const POLICY_RESULTS_DAYS: u32 = 90;
+
 /// Days snapshots are kept: a 12-month audit period plus margin.
 pub const RETENTION_DAYS: u32 = 400;
 

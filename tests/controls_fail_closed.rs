@@ -64,6 +64,8 @@ const E5: &str = "JC-E5-OS-SUPPORTED";
 const E6: &str = "JC-E6-DEVICE-OWNER";
 const E7: &str = "JC-E7-STALE-DEVICES";
 const E8: &str = "JC-E8-POLICY-COMPLIANCE";
+const E8H: &str = "JC-E8-POLICY-COMPLIANCE-HELD";
+const HISTORY: &str = "policy_results_history";
 const E9: &str = "JC-E9-SSH-HARDENING";
 const E10: &str = "JC-E10-MDM-ENROLLMENT";
 const I1: &str = "JC-I1-USER-MFA";
@@ -269,6 +271,36 @@ static CASES: &[Case] = &[
         ("policyID", "p-lock-mac"),
         &["state", "success"],
         Some("d-mac"),
+    ),
+    // A weekly result of the history: its day and the six that carry it are not compliant.
+    case(
+        E8H,
+        HISTORY,
+        ("id", "h-p-ufw-d-lin-50"),
+        &["state", "success"],
+        Some("p-ufw/d-lin"),
+    ),
+    case(
+        E8H,
+        HISTORY,
+        ("id", "h-p-ufw-d-lin-50"),
+        &["endedAt"],
+        Some("p-ufw/d-lin"),
+    ),
+    // A result that names no policy or no device cannot be attributed: the control is in error.
+    case(
+        E8H,
+        HISTORY,
+        ("id", "h-p-ufw-d-lin-50"),
+        &["policyID"],
+        None,
+    ),
+    case(
+        E8H,
+        HISTORY,
+        ("id", "h-p-ufw-d-lin-50"),
+        &["systemID"],
+        None,
     ),
     case(
         E9,

@@ -818,3 +818,79 @@ fn same_evidence_in_any_order_gives_byte_identical_json() {
     assert_eq!(a, b);
     assert_ne!(first, a);
 }
+
+#[test]
+fn e8_policy_compliance_held_fails_exactly_the_pair_that_lapsed_too_long() {
+    const ID: &str = "JC-E8-POLICY-COMPLIANCE-HELD";
+    let mut org = passing_org();
+    // UFW on the Linux device failed every day from day 30 to day 21 (pending on day 25;
+    // where a weekly success ends at the same instant, the failure counts), then succeeded
+    // on day 20: ten days of the 90 not compliant (88.9%). The screen lock on the same device
+    // keeps passing.
+    let history = org.kind("policy_results_history");
+    for days in 21..=30 {
+        let state = if days == 25 { "pending" } else { "failed" };
+        history.push(policy_result("p-ufw", "d-lin", state, days));
+    }
+    history.push(policy_result("p-ufw", "d-lin", "success", 20));
+    let result = run(ID, &org.build(), &ControlSettings::default());
+    assert_fails(&result, &["p-ufw/d-lin"]);
+    let why = &result.failing[0].why;
+    assert!(why.contains("compliant on 80 of 90 days"), "{why}");
+    assert!(why.contains("below 95%"), "{why}");
+    assert_eq!(result.evaluated, 4, "{result:#?}");
+    assert!(
+        result.notes.iter().any(|n| n.contains("no longer exist")),
+        "{:?}",
+        result.notes
+    );
+    // A lower threshold lets the lapse pass.
+    let settings = ControlSettings {
+        policy_compliance_min_percent: Some(85),
+        ..ControlSettings::default()
+    };
+    assert_eq!(run(ID, &org.build(), &settings).status, ControlStatus::Pass);
+    // The Windows lapse of two days fails a 99% threshold too.
+    let strict = ControlSettings {
+        policy_compliance_min_percent: Some(99),
+        ..ControlSettings::default()
+    };
+    assert_fails(
+        &run(ID, &org.build(), &strict),
+        &["p-lock-win/d-win", "p-ufw/d-lin"],
+    );
+}
+
+#[test]
+fn e8_policy_compliance_held_says_when_the_history_covers_less_than_the_window() {
+    const ID: &str = "JC-E8-POLICY-COMPLIANCE-HELD";
+    let mut org = passing_org();
+    // Collected for 30 days only: 30 of the 90 days evaluated, and said.
+    org.policy_history_days = Some(30);
+    let result = run(ID, &org.build(), &ControlSettings::default());
+    assert_eq!(result.status, ControlStatus::Pass, "{result:#?}");
+    assert!(
+        result
+            .notes
+            .iter()
+            .any(|n| n.contains("complete only since") && n.contains("31 of the 90 days")),
+        "{:?}",
+        result.notes
+    );
+    // No coverage recorded (a snapshot of an older version): an error naming the kind.
+    org.policy_history_days = None;
+    let result = run(ID, &org.build(), &ControlSettings::default());
+    assert_eq!(result.status, ControlStatus::Error, "{result:#?}");
+    // Results of an unknown state or without a readable time never count as compliant.
+    let mut org = passing_org();
+    let history = org.kind("policy_results_history");
+    for days in 31..=40 {
+        history.push(policy_result("p-lock-mac", "d-mac", "enforced", days));
+    }
+    let mut unreadable = policy_result("p-lock-lin", "d-lin", "success", 5);
+    unreadable["endedAt"] = json!("yesterday");
+    history.push(unreadable);
+    let result = run(ID, &org.build(), &ControlSettings::default());
+    assert_fails(&result, &["p-lock-lin/d-lin", "p-lock-mac/d-mac"]);
+    assert!(result.failing[0].why.contains("no readable endedAt"));
+}

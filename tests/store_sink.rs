@@ -315,6 +315,7 @@ async fn collect_with(
         started_at,
         finished_at: started_at + jiff::SignedDuration::from_secs(95),
         events_window: window,
+        histories: Default::default(),
         kinds,
     };
     let mut staged = sink.stage(&manifest)?;
@@ -811,7 +812,7 @@ async fn evaluated_controls_are_stored_with_the_snapshot_and_verified() {
     assert_eq!(Some(&stored), collected.committed.controls.as_ref());
     assert_eq!(stored.settings, settings);
     // Nothing set: every threshold is a default, whatever the settings' origin.
-    assert_eq!(stored.settings_sources.len(), 19);
+    assert_eq!(stored.settings_sources.len(), 21);
     assert!(
         stored
             .settings_sources

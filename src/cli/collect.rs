@@ -97,6 +97,11 @@ pub struct CollectArgs {
     /// The most devices for which --device-access auto collects device access.
     #[arg(long, value_name = "DEVICES", default_value_t = crate::device_access::DEFAULT_MAX_DEVICES, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     device_access_max_devices: u32,
+    /// Days of policy results history to collect when the store holds none yet for this
+    /// connection (JumpCloud does not document how long it keeps results; 90 is assumed); later
+    /// collections continue where the stored results end.
+    #[arg(long, default_value_t = crate::defaults::POLICY_RESULTS_DAYS, value_parser = clap::value_parser!(u32).range(1..=90))]
+    policy_results_days: u32,
 
     /// Largest response body accepted, in bytes: a larger page (or object) fails the collection
     /// while it is being read, so a broken or hostile server cannot exhaust memory.
@@ -327,6 +332,7 @@ impl CollectArgs {
                 mode: self.device_access,
                 max_devices: self.device_access_max_devices,
             },
+            policy_results_days: self.policy_results_days,
         };
         let evaluate = EvaluateControls::new(settings, settings_source);
         *stage = Stage::Collecting;

@@ -42,6 +42,9 @@ pub struct CollectOptions {
     pub events_days: u32,
     /// Whether the `device_access` kind (one request per device) is collected.
     pub device_access: crate::device_access::DeviceAccess,
+    /// Policy results history window in days when the sink holds none yet (later collections
+    /// continue where the stored results end).
+    pub policy_results_days: u32,
 }
 
 impl Default for CollectOptions {
@@ -49,6 +52,7 @@ impl Default for CollectOptions {
         CollectOptions {
             events_days: crate::defaults::EVENTS_DAYS,
             device_access: Default::default(),
+            policy_results_days: crate::defaults::POLICY_RESULTS_DAYS,
         }
     }
 }
@@ -105,6 +109,8 @@ pub(super) struct KindOutcome {
     pub(super) entry: KindEntry,
     pub(super) min_requests: u64,
     pub(super) seconds: f64,
+    /// For a history collected incrementally: the window it read.
+    pub(super) window: Option<EventsWindow>,
 }
 
 type KindFuture<'a> =
@@ -189,6 +195,12 @@ pub async fn collect_with<S: SnapshotSink, B: BeforeCommit<S::Staged>>(
                 .await
                 .map(|k| vec![k])
         }),
+        Box::pin(async {
+            collector
+                .policy_results_history(started_at, options.policy_results_days)
+                .await
+                .map(|k| vec![k])
+        }),
     ];
     for table in INSIGHTS_TABLES {
         let collector = &collector;
@@ -221,6 +233,10 @@ pub async fn collect_with<S: SnapshotSink, B: BeforeCommit<S::Staged>>(
         })
         .collect();
     kinds.sort_by(|a, b| a.kind.cmp(&b.kind));
+    let histories = outcomes
+        .iter()
+        .filter_map(|o| Some((o.entry.kind.clone(), o.window.clone()?)))
+        .collect();
     let mut entries: Vec<KindEntry> = outcomes.into_iter().map(|outcome| outcome.entry).collect();
     entries.sort_by(|a, b| a.kind.cmp(&b.kind));
 
@@ -247,6 +263,7 @@ pub async fn collect_with<S: SnapshotSink, B: BeforeCommit<S::Staged>>(
         started_at,
         finished_at: jiff::Timestamp::now(),
         events_window,
+        histories,
         kinds: entries,
     };
     progress.collected();
@@ -297,8 +314,8 @@ fn is_suspended(record: &[u8]) -> bool {
 }
 
 pub(super) struct Collector<'a, S> {
-    client: &'a JumpCloudClient,
-    sink: &'a S,
+    pub(super) client: &'a JumpCloudClient,
+    pub(super) sink: &'a S,
     progress: &'a dyn CollectProgress,
 }
 
@@ -377,6 +394,7 @@ impl<K: KindSink + Send> KindWriter<'_, K> {
             },
             min_requests,
             seconds,
+            window: None,
         })
     }
 }

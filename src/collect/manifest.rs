@@ -1,5 +1,7 @@
 //! The snapshot manifest: what was collected, from where, by which key, and how to verify it.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use crate::region::Region;
@@ -23,6 +25,10 @@ pub struct Manifest {
     pub finished_at: jiff::Timestamp,
     /// Window of the Directory Insights events kind.
     pub events_window: EventsWindow,
+    /// The window each other history kind collected incrementally (policy results) read
+    /// completely this time, by kind; a kind not listed read nothing.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub histories: BTreeMap<String, EventsWindow>,
     pub kinds: Vec<KindEntry>,
 }
 

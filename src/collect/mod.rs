@@ -8,6 +8,7 @@ mod commands;
 mod devices;
 mod evaluation;
 mod manifest;
+mod policy_results;
 mod snapshot;
 
 pub use collector::{
@@ -16,6 +17,7 @@ pub use collector::{
 };
 pub use evaluation::{Evaluable, EvaluateControls};
 pub use manifest::{COLLECTION_FORMAT, EventsWindow, KindEntry, KindStatus, Manifest, ManifestOrg};
+pub use policy_results::{POLICY_RESULTS_KIND, POLICY_RESULTS_RETENTION_DAYS, history_window};
 pub use snapshot::{
     BeforeCommit, CommitAsCollected, KindSink, SnapshotSink, WrittenFile, one_line,
 };

@@ -32,6 +32,13 @@ pub trait SnapshotSink: Sync {
     /// continues from there instead of re-reading the whole window.
     fn begin(&mut self, org: &ManifestOrg) -> Result<Option<jiff::Timestamp>, CollectError>;
 
+    /// Where the stored history of an incrementally collected kind other than the Directory
+    /// Insights events ends (policy results): collection continues from there. `None`: nothing
+    /// stored, read the whole first window.
+    fn history_end(&self, _kind: &str) -> Option<jiff::Timestamp> {
+        None
+    }
+
     /// Opens the NDJSON stream of one evidence kind.
     fn open_kind(
         &self,

@@ -335,6 +335,7 @@ pub async fn sync(
     let options = CollectOptions {
         events_days: spec.events_days(),
         device_access: spec.device_access(),
+        ..CollectOptions::default()
     };
     let evaluate = EvaluateControls::new(
         spec.controls.clone().unwrap_or_default(),

@@ -1,7 +1,8 @@
 //! The kinds reduced while they are read, because they grow with time and with devices times
 //! policies rather than with the org: their controls read a summary, never the records.
 
-use super::kinds::{DI_EVENTS, POLICY_STATUSES};
+use super::kinds::{DI_EVENTS, POLICY_RESULTS_HISTORY, POLICY_STATUSES};
+use super::policy_days::{PolicyDays, PolicyDaysBuilder};
 use super::policy_results::{PolicyResults, PolicyResultsBuilder};
 use super::record::Record;
 use super::sign_ins::SignIns;
@@ -11,6 +12,7 @@ use super::sign_ins::SignIns;
 pub enum Aggregate {
     PolicyResults(PolicyResults),
     SignIns(SignIns),
+    PolicyDays(PolicyDays),
 }
 
 /// Reduces one kind's records, line by line.
@@ -18,6 +20,7 @@ pub enum Aggregate {
 pub enum Aggregator {
     PolicyResults(Box<PolicyResultsBuilder>),
     SignIns(SignIns),
+    PolicyDays(Box<PolicyDaysBuilder>),
 }
 
 impl Aggregator {
@@ -26,6 +29,7 @@ impl Aggregator {
         match kind {
             POLICY_STATUSES => Some(Aggregator::PolicyResults(Default::default())),
             DI_EVENTS => Some(Aggregator::SignIns(Default::default())),
+            POLICY_RESULTS_HISTORY => Some(Aggregator::PolicyDays(Default::default())),
             _ => None,
         }
     }
@@ -35,6 +39,7 @@ impl Aggregator {
         match self {
             Aggregator::PolicyResults(builder) => builder.add(parent, record),
             Aggregator::SignIns(sign_ins) => sign_ins.add(record),
+            Aggregator::PolicyDays(builder) => builder.add(record),
         }
     }
 
@@ -42,6 +47,7 @@ impl Aggregator {
         match self {
             Aggregator::PolicyResults(builder) => Aggregate::PolicyResults(builder.finish()),
             Aggregator::SignIns(sign_ins) => Aggregate::SignIns(sign_ins),
+            Aggregator::PolicyDays(builder) => Aggregate::PolicyDays(builder.finish()),
         }
     }
 }

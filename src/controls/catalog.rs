@@ -12,6 +12,7 @@ use super::device_sudo::i13_device_sudo;
 use super::endpoint::*;
 use super::identity::*;
 use super::kinds::*;
+use super::policy_history::e8_policy_held;
 use super::settings::{ControlSettings, MfaExclusionHandling};
 
 // The store's loader imports these from here.
@@ -296,6 +297,36 @@ pub static CATALOG: &[ControlDef] = &[
         verdicts: "Passes: every latest policy result of the device is success or pending. Fails: a result failed, or in no documented state (absent, empty, unreadable). Not evaluated: devices without policy results; results of deleted devices are counted in the notes.",
         thresholds: no_thresholds,
         evaluate: e8_policy_failures,
+    },
+    ControlDef {
+        id: "JC-E8-POLICY-COMPLIANCE-HELD",
+        title: "Policies held on devices over the audit window",
+        description: "Each policy was compliant on each device on at least the threshold share of the days of the window, per the policy results history (policyresults, collected incrementally, so it reaches back past what JumpCloud keeps). A day's state is its latest result, else the previous day's carried over. Only the days over which the stored history is complete are evaluated, and the notes say when that is shorter than the window. Results of devices that no longer exist are ignored and counted in the notes.",
+        soc2: &["CC7.1", "CC4.1"],
+        iso27001: &["A.8.9", "A.5.36"],
+        severity: Severity::Medium,
+        category: "Endpoint",
+        kinds: &[
+            DEVICES,
+            POLICY_DETAILS,
+            POLICY_RESULTS_HISTORY,
+            DEVICE_GROUP_MEMBERS,
+        ],
+        noun: "policy bindings (policy, device)",
+        verdicts: "A day is a UTC day; its state is the latest result that ended by its end (a day without a result carries the previous day's state); it is compliant when that state is success. Passes: compliant on at least policyComplianceMinPercent of the counted days of the window (the policyHistoryDays days ending with the evaluation day, cut to where the stored history is complete; days before a pair's first result are not counted). Fails: fewer compliant days (failed, pending, or any other or no state is not compliant), or results without a readable endedAt. Not evaluated: pairs with no result by the window's end, counted in the notes. Error: the history not collected or not complete, its coverage not recorded, no whole day of the window covered, or results naming no policy or no device.",
+        thresholds: |s| {
+            vec![
+                (
+                    "policyHistoryDays",
+                    s.policy_history_days_or_default().to_string(),
+                ),
+                (
+                    "policyComplianceMinPercent",
+                    s.policy_compliance_min_percent_or_default().to_string(),
+                ),
+            ]
+        },
+        evaluate: e8_policy_held,
     },
     ControlDef {
         id: "JC-E9-SSH-HARDENING",

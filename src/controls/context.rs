@@ -9,6 +9,7 @@ use super::catalog::Finding;
 use super::evidence::{EvidenceSet, Unavailable};
 use super::json::{as_f64, at, bool_at, f64_at, id_of, show, str_at};
 use super::kinds::*;
+use super::policy_days::PolicyDays;
 use super::policy_results::PolicyResults;
 use super::settings::ControlSettings;
 use super::sign_ins::SignIns;
@@ -170,6 +171,11 @@ impl<'a> Ctx<'a> {
     /// The latest policy results, in (policy id, device id) order.
     pub(super) fn policy_results(&self) -> Result<&'a PolicyResults, String> {
         self.ev.policy_results().map_err(|e| e.to_string())
+    }
+
+    /// The policy results history, as day states per (policy, device).
+    pub(super) fn policy_days(&self) -> Result<&'a PolicyDays, String> {
+        self.ev.policy_days().map_err(|e| e.to_string())
     }
 
     /// The sign-ins read from the Directory Insights events.

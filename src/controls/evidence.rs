@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::aggregate::{Aggregate, Aggregator};
+use super::policy_days::PolicyDays;
 use super::policy_results::PolicyResults;
 use super::record::{Interner, Record};
 use super::sign_ins::SignIns;
@@ -163,6 +164,21 @@ pub struct SnapshotMeta {
     pub previous_manifest_sha256: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub collector_version: Option<String>,
+    /// Over which period each history collected incrementally (other than the Directory
+    /// Insights events, see `events_window_start`) is complete in the store, by kind.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub history_coverage: BTreeMap<String, HistoryPeriod>,
+}
+
+/// The period over which a stored history has no gap, as the snapshot records it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HistoryPeriod {
+    pub complete_since: jiff::Timestamp,
+    pub complete_until: jiff::Timestamp,
+    /// Why coverage restarted with the latest collection (a gap), when it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restarted: Option<String>,
 }
 
 /// Everything one evaluation reads: kind name -> evidence, plus metadata.
@@ -301,6 +317,15 @@ impl EvidenceSet {
         }
     }
 
+    /// The day states of a complete policy results history.
+    pub fn policy_days(&self) -> Result<&PolicyDays, Unavailable> {
+        let kind = super::kinds::POLICY_RESULTS_HISTORY;
+        match &self.complete(kind)?.aggregate {
+            Some(Aggregate::PolicyDays(days)) => Ok(days),
+            _ => Err(self.unavailable(kind)),
+        }
+    }
+
     /// The records of a per-parent kind as `(parent id, raw record)`. Lines without the parent
     /// wrapper are returned with an empty parent id.
     pub fn children(&self, kind: &str) -> Result<Vec<(&str, &Record)>, Unavailable> {
@@ -349,6 +374,8 @@ struct CollectionView {
     finished_at: Option<jiff::Timestamp>,
     #[serde(default)]
     events_window: Option<WindowView>,
+    #[serde(default)]
+    history_coverage: BTreeMap<String, Value>,
 }
 
 #[derive(Deserialize, Default)]
@@ -385,6 +412,12 @@ pub fn collection_meta(collection: &Value) -> SnapshotMeta {
         events_window_start: view.events_window.as_ref().map(|w| w.start),
         events_window_end: view.events_window.as_ref().map(|w| w.end),
         collector_version: view.collector_version,
+        // An entry that does not parse is left out: the controls on it then report no coverage.
+        history_coverage: view
+            .history_coverage
+            .into_iter()
+            .filter_map(|(kind, period)| Some((kind, serde_json::from_value(period).ok()?)))
+            .collect(),
         ..SnapshotMeta::default()
     }
 }

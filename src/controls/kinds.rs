@@ -22,3 +22,4 @@ pub const SUSPENDED_USER_GROUPS: &str = "suspended_user_groups";
 pub const AUTHN_POLICIES: &str = "authn_policies";
 pub const DI_EVENTS: &str = "directory_insights_events";
 pub const DEVICE_ACCESS: &str = "device_access";
+pub const POLICY_RESULTS_HISTORY: &str = "policy_results_history";

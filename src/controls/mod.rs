@@ -26,6 +26,8 @@ mod identity;
 mod json;
 pub mod kind_reader;
 pub(crate) mod kinds;
+mod policy_days;
+mod policy_history;
 mod policy_results;
 pub mod projection;
 pub mod record;
@@ -39,7 +41,7 @@ use serde::{Deserialize, Serialize};
 
 pub use catalog::{CATALOG, ControlDef, Severity, evaluate, evaluate_all};
 pub use evidence::{
-    EvidenceSet, KindEvidence, KindState, LoadError, SnapshotMeta, collection_meta,
+    EvidenceSet, HistoryPeriod, KindEvidence, KindState, LoadError, SnapshotMeta, collection_meta,
 };
 pub use kind_reader::{KindRead, KindReader, ReadMode};
 pub use record::Record;

@@ -23,6 +23,7 @@ const PROJECTED_KINDS: &[&str] = &[
     SUSPENDED_USER_GROUPS,
     DI_EVENTS,
     DEVICE_ACCESS,
+    POLICY_RESULTS_HISTORY,
 ];
 
 /// Every top-level record field a control reads, by the first segment of its path (nested
@@ -57,6 +58,7 @@ const FIELDS_READ: &[&str] = &[
     "enablePasswordExpirationInDays",
     "enabled",
     "encrypted",
+    "endedAt",
     "event_type",
     "fde",
     "firewall",

@@ -34,6 +34,10 @@ pub const DEFAULT_MAX_LOGIN_ATTEMPTS: u32 = 10;
 pub const DEFAULT_DORMANT_ACCOUNT_DAYS: u32 = 90;
 pub const DEFAULT_API_KEY_MAX_AGE_DAYS: u32 = 365;
 pub const DEFAULT_CERT_EXPIRY_WARNING_DAYS: u32 = 30;
+/// The usual audit period is a quarter or longer; JumpCloud's results are assumed kept 90 days.
+pub const DEFAULT_POLICY_HISTORY_DAYS: u32 = 90;
+/// A policy may lapse a few days a quarter (a device off for repair, a retried change).
+pub const DEFAULT_POLICY_COMPLIANCE_MIN_PERCENT: u32 = 95;
 /// macOS 11 (10.16) and later ship XProtect / built-in malware protection (Drata's rule).
 pub const DEFAULT_MACOS_BUILTIN_PROTECTION_MIN_MAJOR: u32 = 11;
 
@@ -157,6 +161,16 @@ pub struct ControlSettings {
     /// on a device fails, which the control's notes say.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sudo_group_allow_list: Option<Vec<String>>,
+    /// Days of the window over which `JC-E8-POLICY-COMPLIANCE-HELD` judges the policy results
+    /// history (ending with the evaluation day). Default 90.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 3650))]
+    pub policy_history_days: Option<u32>,
+    /// Least share of the window's days, in percent, on which each policy must have been
+    /// compliant on each device. Default 95.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 100))]
+    pub policy_compliance_min_percent: Option<u32>,
     /// Devices in these device groups (ids) are out of scope of every device control.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub excluded_device_group_ids: Vec<String>,
@@ -170,6 +184,14 @@ pub struct ControlSettings {
 }
 
 impl ControlSettings {
+    pub fn policy_history_days_or_default(&self) -> u32 {
+        self.policy_history_days
+            .unwrap_or(DEFAULT_POLICY_HISTORY_DAYS)
+    }
+    pub fn policy_compliance_min_percent_or_default(&self) -> u32 {
+        self.policy_compliance_min_percent
+            .unwrap_or(DEFAULT_POLICY_COMPLIANCE_MIN_PERCENT)
+    }
     pub fn stale_device_days_or_default(&self) -> u32 {
         self.stale_device_days.unwrap_or(DEFAULT_STALE_DEVICE_DAYS)
     }
@@ -634,7 +656,7 @@ mod tests {
         assert_eq!(sources["passwordMinLength"], SettingsSource::Crd);
         assert_eq!(sources["osBaselines"], SettingsSource::Crd);
         assert_eq!(sources["staleDeviceDays"], SettingsSource::Default);
-        assert_eq!(sources.len(), 19);
+        assert_eq!(sources.len(), 21);
         let defaults = ControlSettings::default().sources(SettingsSource::SettingsFile);
         assert!(defaults.values().all(|s| *s == SettingsSource::Default));
     }

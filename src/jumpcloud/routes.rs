@@ -61,6 +61,9 @@ pub fn takes_org_header(path: &str) -> bool {
 ///   `skip` and `sort`, like the other v2 lists.
 /// - `/api/v2/users/{id}/memberof`: `id`. It documents `sort` beside `filter`, `limit` and
 ///   `skip`; its items are graph objects whose `id` is the group's.
+/// - `/api/v2/policyresults` (the org's policy results history): `id`. Its window is a pair of
+///   `endedAt` filters, a fixed set, so the unique `id` is all paging needs; `endedAt` is not
+///   unique and the API does not say which fields `sort` accepts.
 /// - The other v2 graph traversal routes (`/api/v2/users/{id}/systems`,
 ///   `/applications/{id}/users`, `/systems/{id}/users`, `/commands/{id}/systems`,
 ///   `/commands/{id}/systemgroups`, ...) take only `filter`, `limit` and `skip`: no sort exists,
@@ -100,6 +103,7 @@ mod tests {
             ("/api/v2/usergroups/g1/membership", Some("id")),
             ("/api/v2/systemgroups/g1/membership", Some("id")),
             ("/api/v2/policies/p1/policystatuses", Some("id")),
+            ("/api/v2/policyresults", Some("id")),
             ("/api/v2/systeminsights/os_version", Some("system_id")),
             ("/api/v2/users/u1/systems", None),
             ("/api/v2/users/u1/memberof", Some("id")),

@@ -7,7 +7,7 @@ use super::{
     Baseline, RecordChanges, Report, device_owners, kind_states, record_changes, report_of,
     trend_of,
 };
-use crate::controls::kinds::{DEVICES, DI_EVENTS, POLICY_STATUSES, USERS};
+use crate::controls::kinds::{DEVICES, DI_EVENTS, POLICY_RESULTS_HISTORY, POLICY_STATUSES, USERS};
 use crate::controls::{ControlSettings, EvidenceSet, KindState, SettingsSource, evaluate_all};
 use crate::store::diff::diff_snapshot_kinds;
 use crate::store::{
@@ -16,8 +16,9 @@ use crate::store::{
 };
 
 /// Who and what changed per kind between two snapshots, for the kinds collected on both sides.
-/// Events and policy results are appended or recomputed wholesale, so their counts say what
-/// changed; the rest is diffed record by record (kinds whose blobs are equal are not read).
+/// Events, policy results and their history are appended or recomputed wholesale, so their
+/// counts say what changed; the rest is diffed record by record (kinds whose blobs are equal are
+/// not read).
 async fn records_between(
     store: &ConnectionStore,
     previous: &Snapshot,
@@ -31,6 +32,7 @@ async fn records_between(
     let diff = diff_snapshot_kinds(store, previous, current, |kind| {
         kind != DI_EVENTS
             && kind != POLICY_STATUSES
+            && kind != POLICY_RESULTS_HISTORY
             && complete(previous_states, kind)
             && complete(current_states, kind)
     })

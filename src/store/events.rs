@@ -1,124 +1,16 @@
-//! Directory Insights events, collected incrementally. JumpCloud keeps 90 days of events; the
-//! store keeps every event ever collected by chaining segments: each snapshot's events kind
-//! lists the previous snapshot's segments plus one new segment holding only events not seen
-//! before. [`EventsState`] records where the previous collection stopped (the newest event time
-//! and the ids at that time), so the next collection starts there (inclusive) and duplicates at
-//! the boundary are dropped by id.
-//!
-//! Known limit: an event that JumpCloud ingests late, with a time older than the stored
-//! position, is not collected.
+//! Directory Insights events, collected incrementally (see [`super::history`], which they
+//! share with the other histories). JumpCloud keeps 90 days of events; the store keeps every
+//! event ever collected. The snapshot manifest keeps their position and coverage in its own
+//! fields (`events`, `events_since`), which predate the other histories.
 
+#[cfg(test)]
 use std::collections::BTreeSet;
 
-use serde::{Deserialize, Serialize};
+pub use super::history::HistoryState as EventsState;
+use super::history::{TimeField, merge};
 
 /// The evidence kind holding Directory Insights events.
 pub const EVENTS_KIND: &str = "directory_insights_events";
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct EventsState {
-    /// Time of the newest stored event.
-    pub last_timestamp: jiff::Timestamp,
-    /// Ids of the stored events at exactly `last_timestamp`.
-    pub ids_at_last: BTreeSet<String>,
-}
-
-impl EventsState {
-    /// Where the next collection starts (inclusive; boundary duplicates are filtered).
-    pub fn resume_from(&self) -> jiff::Timestamp {
-        self.last_timestamp
-    }
-}
-
-#[derive(Deserialize)]
-struct EventProbe {
-    #[serde(default)]
-    id: Option<String>,
-    #[serde(default)]
-    timestamp: Option<String>,
-}
-
-/// Filters a stream of newly collected events against the stored position, and tracks the new
-/// position. Pure: no IO.
-#[derive(Debug, Clone)]
-pub struct EventsFilter {
-    previous: Option<EventsState>,
-    next: Option<EventsState>,
-    kept: u64,
-    dropped: u64,
-}
-
-impl EventsFilter {
-    pub fn new(previous: Option<EventsState>) -> Self {
-        EventsFilter {
-            next: previous.clone(),
-            previous,
-            kept: 0,
-            dropped: 0,
-        }
-    }
-
-    /// Whether the event (one JSON record) is new and must be stored.
-    pub fn offer(&mut self, record: &[u8]) -> bool {
-        let probe: Option<EventProbe> = serde_json::from_slice(record).ok();
-        let (id, time) = match probe {
-            Some(EventProbe {
-                id: Some(id),
-                timestamp: Some(time),
-            }) => match time.parse::<jiff::Timestamp>() {
-                Ok(time) => (id, time),
-                // Without a usable id and time an event cannot be placed: keep it, faithfully.
-                Err(_) => {
-                    self.kept += 1;
-                    return true;
-                }
-            },
-            _ => {
-                self.kept += 1;
-                return true;
-            }
-        };
-        if let Some(previous) = &self.previous {
-            let already = time < previous.last_timestamp
-                || (time == previous.last_timestamp && previous.ids_at_last.contains(&id));
-            if already {
-                self.dropped += 1;
-                return false;
-            }
-        }
-        match &mut self.next {
-            Some(next) if time < next.last_timestamp => {}
-            Some(next) if time == next.last_timestamp => {
-                if !next.ids_at_last.insert(id) {
-                    // The same event twice in one collection.
-                    self.dropped += 1;
-                    return false;
-                }
-            }
-            _ => {
-                self.next = Some(EventsState {
-                    last_timestamp: time,
-                    ids_at_last: BTreeSet::from([id]),
-                })
-            }
-        }
-        self.kept += 1;
-        true
-    }
-
-    /// The position after everything offered: where the following collection starts.
-    pub fn state(&self) -> Option<&EventsState> {
-        self.next.as_ref()
-    }
-
-    pub fn kept(&self) -> u64 {
-        self.kept
-    }
-
-    pub fn dropped(&self) -> u64 {
-        self.dropped
-    }
-}
 
 /// Merges newly collected events into the stored history: returns the new segment (events not
 /// stored before, in the order given) and the new position.
@@ -126,12 +18,7 @@ pub fn merge_events<'a>(
     previous: Option<&EventsState>,
     collected: impl IntoIterator<Item = &'a [u8]>,
 ) -> (Vec<&'a [u8]>, Option<EventsState>) {
-    let mut filter = EventsFilter::new(previous.cloned());
-    let segment = collected
-        .into_iter()
-        .filter(|record| filter.offer(record))
-        .collect();
-    (segment, filter.next)
+    merge(TimeField::Timestamp, previous, collected)
 }
 
 #[cfg(test)]

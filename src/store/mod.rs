@@ -37,6 +37,7 @@ pub mod diff;
 pub mod encoding;
 pub mod events;
 mod evidence;
+pub mod history;
 mod layout;
 mod manifest;
 mod private;

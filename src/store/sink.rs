@@ -11,8 +11,9 @@ use serde_json::Value;
 use super::StoreError;
 use super::chunker::ChunkedWriter;
 use super::connection::{ConnectionStore, KindDraft, Snapshot, SnapshotDraft};
-use super::events::{EVENTS_KIND, EventsFilter, EventsState};
+use super::events::{EVENTS_KIND, EventsState};
 use super::evidence::{StoredControls, load_kinds};
+use super::history::{HistoryCoverage, HistoryFilter, HistoryState, incremental, next_coverage};
 use super::manifest::{BlobRef, SnapshotIndex, sha256_hex};
 use super::retention::RetentionPolicy;
 use super::sign::SigningKey;
@@ -31,8 +32,9 @@ pub struct StoreSink {
     previous: Option<Snapshot>,
     signer: Option<SigningKey>,
     retention: Option<RetentionPolicy>,
-    /// The events position after this collection, set when the events kind finishes.
-    events_position: Arc<Mutex<Option<EventsState>>>,
+    /// Each history's position after this collection (Directory Insights events, policy
+    /// results), set when its kind finishes.
+    positions: Positions,
     /// Each finished kind's chunk blobs, in order.
     chunks: Chunks,
 }
@@ -40,6 +42,12 @@ pub struct StoreSink {
 /// The chunk blobs of every kind written so far (the collection's manifest has one digest per
 /// kind, the content's).
 type Chunks = Arc<Mutex<BTreeMap<String, Vec<BlobRef>>>>;
+
+type Positions = Arc<Mutex<BTreeMap<String, HistoryState>>>;
+
+/// Where the collection manifest records each history's coverage (other than the events',
+/// which have fields of their own in the snapshot manifest): chained and signed with it.
+const COVERAGE_FIELD: &str = "history_coverage";
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     match mutex.lock() {
@@ -117,7 +125,7 @@ impl StoreSink {
             previous,
             signer: None,
             retention: None,
-            events_position: Arc::default(),
+            positions: Arc::default(),
             chunks: Arc::default(),
         })
     }
@@ -139,8 +147,8 @@ impl StoreSink {
         self.previous.as_ref()
     }
 
-    /// The stored blobs of each kind: its chunks; the events history keeps the previous
-    /// snapshot's segments and appends this collection's new events, if any.
+    /// The stored blobs of each kind: its chunks; a history (events, policy results) keeps the
+    /// previous snapshot's segments and appends this collection's new records, if any.
     fn drafts(&self, manifest: &Manifest) -> Vec<KindDraft> {
         let chunks = lock(&self.chunks);
         manifest
@@ -148,11 +156,11 @@ impl StoreSink {
             .iter()
             .map(|entry| {
                 let written = chunks.get(&entry.kind).cloned().unwrap_or_default();
-                let blobs = if entry.kind == EVENTS_KIND {
+                let blobs = if incremental(&entry.kind).is_some() {
                     let mut history = self
                         .previous
                         .as_ref()
-                        .and_then(|p| p.kind(EVENTS_KIND))
+                        .and_then(|p| p.kind(&entry.kind))
                         .map(|k| k.blobs.clone())
                         .unwrap_or_default();
                     history.extend(written);
@@ -202,6 +210,53 @@ impl StoreSink {
     }
 }
 
+impl StoreSink {
+    /// The previous snapshot's coverage of a history other than the events.
+    fn previous_coverage(&self, kind: &str) -> Option<HistoryCoverage> {
+        let coverage = self
+            .previous
+            .as_ref()?
+            .manifest
+            .collection
+            .get(COVERAGE_FIELD)?
+            .get(kind)?;
+        serde_json::from_value(coverage.clone()).ok()
+    }
+
+    /// The stored position of a history: the events' in the snapshot manifest's own field.
+    fn previous_position(&self, kind: &str) -> Option<HistoryState> {
+        if kind == EVENTS_KIND {
+            return self.previous.as_ref()?.manifest.events.clone();
+        }
+        self.previous_coverage(kind)?.position
+    }
+
+    /// Every history's coverage after this collection: continued or restarted for those read
+    /// completely (the collection manifest lists their windows), carried over for the others.
+    fn coverage(&self, manifest: &Manifest) -> serde_json::Map<String, Value> {
+        let positions = lock(&self.positions);
+        let previous = self
+            .previous
+            .as_ref()
+            .and_then(|p| p.manifest.collection.get(COVERAGE_FIELD))
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default();
+        let mut coverage = previous;
+        for (kind, window) in &manifest.histories {
+            let next = next_coverage(
+                self.previous_coverage(kind).as_ref(),
+                (window.start, window.end),
+                positions.get(kind).cloned(),
+            );
+            if let Ok(value) = serde_json::to_value(next) {
+                coverage.insert(kind.clone(), value);
+            }
+        }
+        coverage
+    }
+}
+
 impl SnapshotSink for StoreSink {
     type Kind = StoreKind;
     type Staged = StagedSnapshot;
@@ -227,20 +282,21 @@ impl SnapshotSink for StoreSink {
             .map(EventsState::resume_from))
     }
 
+    fn history_end(&self, kind: &str) -> Option<jiff::Timestamp> {
+        self.previous_position(kind)
+            .as_ref()
+            .map(HistoryState::resume_from)
+    }
+
     async fn open_kind(&self, kind: &str) -> Result<StoreKind, CollectError> {
-        let filter = (kind == EVENTS_KIND).then(|| {
-            EventsFilter::new(
-                self.previous
-                    .as_ref()
-                    .and_then(|p| p.manifest.events.clone()),
-            )
-        });
+        let filter =
+            incremental(kind).map(|field| HistoryFilter::new(field, self.previous_position(kind)));
         Ok(StoreKind {
             kind: kind.to_owned(),
             writer: ChunkedWriter::new(self.store.clone()),
             store: self.store.clone(),
             filter,
-            events_position: self.events_position.clone(),
+            positions: self.positions.clone(),
             chunks: self.chunks.clone(),
         })
     }
@@ -249,11 +305,17 @@ impl SnapshotSink for StoreSink {
         let mut collection = serde_json::to_value(manifest)
             .map_err(|error| store_error(StoreError::Serialise(error)))?;
         // Per-kind details go to the index, which an unchanged org shares across snapshots.
+        let coverage = self.coverage(manifest);
         let sources = match &mut collection {
-            Value::Object(map) => map.remove("kinds").unwrap_or(Value::Null),
+            Value::Object(map) => {
+                if !coverage.is_empty() {
+                    map.insert(COVERAGE_FIELD.to_owned(), Value::Object(coverage));
+                }
+                map.remove("kinds").unwrap_or(Value::Null)
+            }
             _ => Value::Null,
         };
-        let events = lock(&self.events_position).clone().or_else(|| {
+        let events = lock(&self.positions).get(EVENTS_KIND).cloned().or_else(|| {
             self.previous
                 .as_ref()
                 .and_then(|p| p.manifest.events.clone())
@@ -317,9 +379,9 @@ pub struct StoreKind {
     kind: String,
     writer: ChunkedWriter,
     store: ConnectionStore,
-    /// For Directory Insights events: drops what the store already holds.
-    filter: Option<EventsFilter>,
-    events_position: Arc<Mutex<Option<EventsState>>>,
+    /// For a history (events, policy results): drops what the store already holds.
+    filter: Option<HistoryFilter>,
+    positions: Positions,
     chunks: Chunks,
 }
 
@@ -336,8 +398,10 @@ impl KindSink for StoreKind {
 
     async fn finish(self) -> Result<WrittenFile, CollectError> {
         if let Some(filter) = &self.filter {
-            *lock(&self.events_position) = filter.state().cloned();
-            // No new event (or not licensed): no new segment, so nothing to store. An empty
+            if let Some(state) = filter.state() {
+                lock(&self.positions).insert(self.kind.clone(), state.clone());
+            }
+            // No new record (or not licensed): no new segment, so nothing to store. An empty
             // blob would be referenced by no snapshot.
             if self.writer.bytes() == 0 {
                 return Ok(WrittenFile {

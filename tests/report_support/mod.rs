@@ -2,7 +2,7 @@
 //! break one thing at a time.
 #![allow(dead_code)]
 
-use jumpcloud_operator::controls::{EvidenceSet, SnapshotMeta};
+use jumpcloud_operator::controls::{EvidenceSet, HistoryPeriod, SnapshotMeta};
 use serde_json::{Value, json};
 
 pub fn now() -> jiff::Timestamp {
@@ -27,6 +27,9 @@ pub struct Org {
     pub children: Vec<ChildKind>,
     pub events_days: i64,
     pub di_not_licensed: bool,
+    /// Days back from `now` since which the policy results history is complete; `None`: the
+    /// snapshot records no coverage.
+    pub policy_history_days: Option<i64>,
 }
 
 impl Org {
@@ -51,6 +54,19 @@ impl Org {
             .2
     }
 
+    fn history_coverage(&self) -> std::collections::BTreeMap<String, HistoryPeriod> {
+        self.policy_history_days
+            .map(|days| {
+                let period = HistoryPeriod {
+                    complete_since: days_ago(days).parse().unwrap(),
+                    complete_until: now(),
+                    restarted: None,
+                };
+                [("policy_results_history".to_owned(), period)].into()
+            })
+            .unwrap_or_default()
+    }
+
     pub fn build(&self) -> EvidenceSet {
         let mut set = EvidenceSet {
             meta: SnapshotMeta {
@@ -61,6 +77,7 @@ impl Org {
                 finished_at: Some(now()),
                 events_window_start: Some(days_ago(self.events_days).parse().unwrap()),
                 events_window_end: Some(now()),
+                history_coverage: self.history_coverage(),
                 ..SnapshotMeta::default()
             },
             ..EvidenceSet::default()
@@ -113,6 +130,34 @@ fn policy(id: &str, name: &str, template: &str, family: &str, timeout: Option<u6
     json!({"id": id, "name": name,
            "template": {"id": format!("t-{template}"), "name": template, "displayName": name, "osMetaFamily": family},
            "values": values, "configFields": fields})
+}
+
+/// A policy result of the history, `days` days ago.
+pub fn policy_result(policy: &str, system: &str, state: &str, days: i64) -> Value {
+    json!({"id": format!("h-{policy}-{system}-{days}"), "policyID": policy, "systemID": system,
+           "state": state, "success": state == "success", "exitStatus": if state == "failed" { 1 } else { 0 },
+           "detail": "", "stdOut": "", "stdErr": "",
+           "startedAt": days_ago(days), "endedAt": days_ago(days)})
+}
+
+/// A weekly success of each binding over 120 days; Windows screen lock lapsed two days (day 50
+/// to 48), within 95% of 90 days; a device deleted since failing.
+fn policy_history() -> Vec<Value> {
+    let mut results = Vec::new();
+    for (policy, system) in [
+        ("p-lock-mac", "d-mac"),
+        ("p-lock-win", "d-win"),
+        ("p-lock-lin", "d-lin"),
+        ("p-ufw", "d-lin"),
+    ] {
+        for days in (1..=120).rev().step_by(7) {
+            results.push(policy_result(policy, system, "success", days));
+        }
+    }
+    results.push(policy_result("p-lock-win", "d-win", "failed", 50));
+    results.push(policy_result("p-lock-win", "d-win", "success", 48));
+    results.push(policy_result("p-lock-mac", "d-gone", "failed", 10));
+    results
 }
 
 pub fn status(policy: &str, system: &str, state: &str) -> (String, Value) {
@@ -348,6 +393,7 @@ pub fn passing_org() -> Org {
                 "directory_insights_events".into(),
                 vec![sign_in("u1", "alice", 3), sign_in("u2", "bob", 20)],
             ),
+            ("policy_results_history".into(), policy_history()),
         ],
         children: vec![
             (
@@ -404,6 +450,7 @@ pub fn passing_org() -> Org {
         ],
         events_days: 120,
         di_not_licensed: false,
+        policy_history_days: Some(120),
     }
 }
 
@@ -482,6 +529,9 @@ fn commit_snapshot(
             "administrator_role": "Read Only", "administrator_key_expires_at": null,
             "started_at": now().to_string(), "finished_at": now().to_string(),
             "events_window": {"start": days_ago(org.events_days), "end": now().to_string()},
+            "history_coverage": org.history_coverage().iter().map(|(kind, period)| (kind.clone(), json!({
+                "completeSince": period.complete_since, "completeUntil": period.complete_until,
+            }))).collect::<serde_json::Map<_, _>>(),
         });
         let controls = if evaluated {
             let settings = jumpcloud_operator::controls::ControlSettings::default();

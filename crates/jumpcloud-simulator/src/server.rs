@@ -29,6 +29,7 @@ mod control_api;
 mod derived;
 mod directory_insights;
 mod oauth;
+mod policy_results;
 mod principal;
 
 use console::*;

@@ -398,7 +398,10 @@ impl RegionState {
         self.base_now() + elapsed
     }
 
-    fn base_now(&self) -> Timestamp {
+    /// The clock without the real time elapsed: the configured "now" plus the days advanced.
+    /// What the day-based histories (policy results) are served up to, so that they change only
+    /// when the control API advances the clock, never between two pages of a listing.
+    pub(crate) fn base_now(&self) -> Timestamp {
         self.clock.lock().unwrap_or_else(PoisonError::into_inner).0
     }
 

@@ -1,6 +1,7 @@
 //! An org changing the way real orgs do, one day at a time: every device checks in (its
 //! `lastContact` moves a day), about 1% of the users change (a few hired, a few suspended, the
-//! rest an MFA or job title change), and a day of Directory Insights events arrives. Each day's
+//! rest an MFA or job title change), a day of Directory Insights events arrives, and the devices
+//! apply their policies (the policy results history moves a day). Each day's
 //! changes are drawn from the seed and the day number alone, so a history is reproducible.
 
 use jiff::{SignedDuration, Timestamp};
@@ -120,6 +121,7 @@ impl Org {
             });
             changes.events_added += 1;
         }
+        self.policy_history.advance_to(day_number);
         let cutoff = (next - EVENTS_KEPT).as_millisecond();
         self.events.retain(|event| event.ts_ms >= cutoff);
         self.events

@@ -18,6 +18,7 @@ mod groups;
 mod insights;
 mod organization;
 mod policies;
+mod policy_history;
 mod systems;
 mod users;
 
@@ -40,6 +41,7 @@ pub(crate) use events::Event;
 pub use insights::INSIGHT_TABLES;
 pub(crate) use insights::InsightRow;
 pub(crate) use policies::PolicyData;
+pub(crate) use policy_history::{PolicyHistory, RETENTION_DAYS as POLICY_RESULTS_RETENTION_DAYS};
 
 /// One pre-serialised record.
 pub(crate) type Rec = Box<str>;
@@ -95,6 +97,8 @@ pub(crate) struct Org {
     pub insights: BTreeMap<&'static str, Vec<InsightRow>>,
     /// Sorted by (timestamp, id).
     pub events: Vec<Event>,
+    /// `GET /api/v2/policyresults`, generated as it is read.
+    pub policy_history: PolicyHistory,
     /// Emails of the first users, reused for the console administrators.
     pub staff_names: Vec<(String, String, String)>,
     ids: IdGen,
@@ -150,6 +154,9 @@ pub(crate) fn generate_org(seed: u64, size: &OrgSize, now: Timestamp) -> Org {
         &applications.records,
     );
 
+    // From its own random stream, after every draw of the shared one.
+    let policy_history = PolicyHistory::build(seed, &policies, &systems, now);
+
     // Users and systems are serialised last: their records need the bindings above.
     let Draws { ids, org_id, .. } = cx;
     let staff_names: Vec<(String, String, String)> = users
@@ -196,6 +203,7 @@ pub(crate) fn generate_org(seed: u64, size: &OrgSize, now: Timestamp) -> Org {
         command_systemgroups: commands.system_groups,
         insights,
         events,
+        policy_history,
         staff_names,
         ids,
         grown: 0,

@@ -159,6 +159,9 @@ pub(super) fn route(
         };
         return events(state, &orgs, body, now, count_only, &paging);
     }
+    if segments.as_slice() == ["api", "v2", "policyresults"] {
+        return super::policy_results::policy_results(orgs[0], query, state.base_now());
+    }
     org_route(orgs[0], &segments, query)
 }
 
