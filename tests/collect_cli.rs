@@ -104,7 +104,10 @@ async fn verify_snapshot(out: &Path) -> Manifest {
     let mut collection = snapshot.manifest.collection.clone();
     collection["kinds"] = snapshot.index.sources.clone();
     let manifest: Manifest = serde_json::from_value(collection).unwrap();
-    assert_eq!(manifest.kinds.len(), 31);
+    assert_eq!(
+        manifest.kinds.len(),
+        jumpcloud_operator::collect::KIND_COUNT
+    );
     for kind in &manifest.kinds {
         let stored = snapshot.kind(&kind.kind).unwrap();
         let history = ["directory_insights_events", "policy_results_history"];

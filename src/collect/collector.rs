@@ -24,6 +24,11 @@ pub const INSIGHTS_TABLES: [&str; 6] = [
     "os_version",
 ];
 
+/// How many evidence kinds a collection records: every kind has a manifest entry, also when it
+/// is not licensed, unavailable or skipped. Progress displays count against it; a test checks a
+/// collection's manifest against it, so a new kind cannot leave it behind.
+pub const KIND_COUNT: usize = 25 + INSIGHTS_TABLES.len();
+
 /// The Directory Insights events kind.
 const DI_KIND: &str = "directory_insights_events";
 

@@ -13,7 +13,7 @@ mod snapshot;
 
 pub use collector::{
     CollectOptions, CollectProgress, CollectionReport, EVENTS_RETENTION_DAYS, INSIGHTS_TABLES,
-    KindReport, NoProgress, collect, collect_with, events_window,
+    KIND_COUNT, KindReport, NoProgress, collect, collect_with, events_window,
 };
 pub use evaluation::{Evaluable, EvaluateControls};
 pub use manifest::{COLLECTION_FORMAT, EventsWindow, KindEntry, KindStatus, Manifest, ManifestOrg};

@@ -37,7 +37,7 @@ pub const CONNECTION: &str = "collect/default";
 /// The S3 store's prefix inside the test bucket.
 pub const S3_PREFIX: &str = "prod";
 /// Evidence kinds of a complete collection.
-pub const KINDS: usize = 26;
+pub const KINDS: usize = jumpcloud_operator::collect::KIND_COUNT;
 /// Generous bound for any one child run or wait (a debug build on two shared cores).
 pub const DEADLINE: Duration = Duration::from_secs(120);
 /// How often a wait looks at its condition again; a polling interval, not a synchronisation.
