@@ -10,7 +10,8 @@
 //! controls' evaluations), `run` (running all, one, or a phase of them into results). Results
 //! sort everything they list, so the same input always gives byte-identical JSON.
 //!
-//! A new control: its evaluation in `endpoint` or `identity`, its row in [`catalog::CATALOG`],
+//! A new control: its evaluation in `endpoint` or `identity` (or a file of its own concept:
+//! `local_accounts`, `platform_integrity`, `patching`, `software`), its row in [`catalog::CATALOG`],
 //! any new field it reads in `projection`'s list (a test checks), its fail-closed cases in
 //! `tests/controls_fail_closed.rs` (a test checks), and the README's table.
 
@@ -23,12 +24,16 @@ mod identity;
 mod json;
 pub mod kind_reader;
 pub(crate) mod kinds;
+mod local_accounts;
+mod patching;
+mod platform_integrity;
 mod policy_results;
 pub mod projection;
 pub mod record;
 mod run;
 pub mod settings;
 mod sign_ins;
+mod software;
 
 use std::collections::BTreeMap;
 

@@ -14,6 +14,7 @@ mod events;
 mod graph;
 mod groups;
 mod insights;
+mod inventory;
 mod organization;
 mod policies;
 mod systems;
@@ -35,9 +36,31 @@ use users::{Mfa, UserPlan, UserState, user_record};
 
 pub(crate) use draw::fmt_ts;
 pub(crate) use events::Event;
-pub use insights::INSIGHT_TABLES;
 pub(crate) use insights::InsightRow;
 pub(crate) use policies::PolicyData;
+
+/// System Insights tables served under `/api/v2/systeminsights/{table}`: the device-state
+/// tables, then the inventory tables.
+pub const INSIGHT_TABLES: [&str; 19] = concat(insights::STATE_TABLES, inventory::INVENTORY_TABLES);
+
+const fn concat<const N: usize>(a: &[&'static str], b: &[&'static str]) -> [&'static str; N] {
+    assert!(
+        a.len() + b.len() == N,
+        "INSIGHT_TABLES' length is the sum of both lists"
+    );
+    let mut out = [""; N];
+    let mut i = 0;
+    while i < a.len() {
+        out[i] = a[i];
+        i += 1;
+    }
+    let mut j = 0;
+    while j < b.len() {
+        out[i + j] = b[j];
+        j += 1;
+    }
+    out
+}
 
 /// One pre-serialised record.
 pub(crate) type Rec = Box<str>;
@@ -84,6 +107,9 @@ pub(crate) struct Org {
     pub user_apps: HashMap<String, Vec<Rec>>,
     pub user_memberof: HashMap<String, Vec<Rec>>,
     pub insights: BTreeMap<&'static str, Vec<InsightRow>>,
+    /// The inventory tables, apart from `insights` so that the pinned hash of the older
+    /// kinds (generate/tests.rs) stays what it was.
+    pub inventory: BTreeMap<&'static str, Vec<InsightRow>>,
     /// Sorted by (timestamp, id).
     pub events: Vec<Event>,
     /// Emails of the first users, reused for the console administrators.
@@ -137,6 +163,9 @@ pub(crate) fn generate_org(seed: u64, size: &OrgSize, now: Timestamp) -> Org {
         &applications.records,
     );
 
+    // Its own stream: drawn last, it moves none of the draws above.
+    let inventory = inventory::generate(seed, &systems, &users);
+
     // Users and systems are serialised last: their records need the bindings above.
     let Draws { ids, org_id, .. } = cx;
     let staff_names: Vec<(String, String, String)> = users
@@ -178,6 +207,7 @@ pub(crate) fn generate_org(seed: u64, size: &OrgSize, now: Timestamp) -> Org {
         user_apps: graph.user_apps,
         user_memberof: graph.user_memberof,
         insights,
+        inventory,
         events,
         staff_names,
         ids,
@@ -186,6 +216,20 @@ pub(crate) fn generate_org(seed: u64, size: &OrgSize, now: Timestamp) -> Org {
 }
 
 impl Org {
+    /// The rows of a System Insights table, of either kind of table.
+    pub(crate) fn insight_table(&self, table: &str) -> Option<&Vec<InsightRow>> {
+        self.insights
+            .get(table)
+            .or_else(|| self.inventory.get(table))
+    }
+
+    pub(crate) fn insight_table_mut(&mut self, table: &str) -> Option<&mut Vec<InsightRow>> {
+        match self.insights.get_mut(table) {
+            Some(rows) => Some(rows),
+            None => self.inventory.get_mut(table),
+        }
+    }
+
     /// Adds a freshly hired user (used by the "change totals between pages" fault).
     pub(crate) fn add_user(&mut self, now: Timestamp) {
         self.grown += 1;

@@ -440,7 +440,7 @@ pub(super) fn org_route(org: &Org, segments: &[&str], query: &str) -> Reply {
         ["api", "v2", "users", id, "applications"] => by_id(&org.user_apps, id, query),
         ["api", "v2", "users", id, "memberof"] => by_id(&org.user_memberof, id, query),
         ["api", "v2", "authn", "policies"] => bare_list(recs(&org.authn_policies), query, 100),
-        ["api", "v2", "systeminsights", table] => match org.insights.get(table) {
+        ["api", "v2", "systeminsights", table] => match org.insight_table(table) {
             Some(rows) => insights_table(rows, query),
             None => not_found(),
         },
