@@ -209,7 +209,7 @@ fn fail_on_exits_8_after_the_snapshot_is_committed_and_the_store_comes_from_the_
     assert_eq!(snapshot_ids(&store).len(), 1);
     assert_eq!(snapshot_ids(&out_dir).len(), 1);
     assert!(
-        !String::from_utf8_lossy(&out.stderr).contains("[1/26]"),
+        !String::from_utf8_lossy(&out.stderr).contains("[1/39]"),
         "--quiet: {}",
         text(&out)
     );

@@ -104,7 +104,7 @@ async fn verify_snapshot(out: &Path) -> Manifest {
     let mut collection = snapshot.manifest.collection.clone();
     collection["kinds"] = snapshot.index.sources.clone();
     let manifest: Manifest = serde_json::from_value(collection).unwrap();
-    assert_eq!(manifest.kinds.len(), 26);
+    assert_eq!(manifest.kinds.len(), 39);
     for kind in &manifest.kinds {
         let stored = snapshot.kind(&kind.kind).unwrap();
         let bytes = if kind.kind == "directory_insights_events" {

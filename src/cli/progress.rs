@@ -12,7 +12,7 @@ use crate::collect::CollectProgress;
 use crate::jumpcloud::JumpCloudClient;
 
 /// Number of evidence kinds a collection writes.
-const KIND_COUNT: u64 = 26;
+const KIND_COUNT: u64 = 39;
 
 /// Progress of one collection.
 pub struct Progress {
