@@ -718,7 +718,7 @@ mod tests {
         assert_eq!(sources["passwordMinLength"], SettingsSource::Crd);
         assert_eq!(sources["osBaselines"], SettingsSource::Crd);
         assert_eq!(sources["staleDeviceDays"], SettingsSource::Default);
-        assert_eq!(sources.len(), 18);
+        assert_eq!(sources.len(), 21);
         let defaults = ControlSettings::default().sources(SettingsSource::SettingsFile);
         assert!(defaults.values().all(|s| *s == SettingsSource::Default));
     }

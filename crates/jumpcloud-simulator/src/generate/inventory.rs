@@ -203,6 +203,9 @@ pub(super) fn generate(
     out
 }
 
+/// A local account: (username, uid, admin, managed by JumpCloud).
+type Account<'a> = (&'a str, u32, bool, bool);
+
 struct Device<'a> {
     s: &'a SystemPlan,
     collected: Timestamp,
@@ -317,45 +320,44 @@ impl Device<'_> {
         owner_admin: bool,
         extra_admin: bool,
     ) {
-        // (username, uid, admin, managed by JumpCloud); the admin group's gid per family.
-        let (admin_group, admin_gid, builtin): (&str, u32, &[(&str, u32, bool, bool)]) =
-            match self.s.os {
-                Os::Windows => (
-                    "Administrators",
-                    544,
-                    &[
-                        ("Administrator", 500, true, false),
-                        ("Guest", 501, false, false),
-                        ("DefaultAccount", 503, false, false),
-                        ("WDAGUtilityAccount", 504, false, false),
-                    ],
-                ),
-                Os::Mac => (
-                    "admin",
-                    80,
-                    &[
-                        ("root", 0, true, false),
-                        ("_jumpcloudserviceaccount", 499, true, false),
-                        ("daemon", 1, false, false),
-                        ("nobody", 4_294_967_294, false, false),
-                    ],
-                ),
-                Os::Linux => (
-                    "sudo",
-                    27,
-                    &[
-                        ("root", 0, true, false),
-                        ("daemon", 1, false, false),
-                        ("nobody", 65_534, false, false),
-                    ],
-                ),
-            };
+        // The admin group and its gid per family, and the built-in accounts.
+        let (admin_group, admin_gid, builtin): (&str, u32, &[Account]) = match self.s.os {
+            Os::Windows => (
+                "Administrators",
+                544,
+                &[
+                    ("Administrator", 500, true, false),
+                    ("Guest", 501, false, false),
+                    ("DefaultAccount", 503, false, false),
+                    ("WDAGUtilityAccount", 504, false, false),
+                ],
+            ),
+            Os::Mac => (
+                "admin",
+                80,
+                &[
+                    ("root", 0, true, false),
+                    ("_jumpcloudserviceaccount", 499, true, false),
+                    ("daemon", 1, false, false),
+                    ("nobody", 4_294_967_294, false, false),
+                ],
+            ),
+            Os::Linux => (
+                "sudo",
+                27,
+                &[
+                    ("root", 0, true, false),
+                    ("daemon", 1, false, false),
+                    ("nobody", 65_534, false, false),
+                ],
+            ),
+        };
         let owner_uid = match self.s.os {
             Os::Windows => 1001,
             Os::Mac => 501,
             Os::Linux => 1000,
         };
-        let mut accounts: Vec<(&str, u32, bool, bool)> = builtin.to_vec();
+        let mut accounts: Vec<Account> = builtin.to_vec();
         accounts.push((owner, owner_uid, owner_admin, true));
         let extra = ["itsupport", "localadmin", "test"][pick(rng, 3)];
         if extra_admin {
