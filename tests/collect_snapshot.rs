@@ -17,7 +17,7 @@ fn pages(records: u64, page: u64) -> u64 {
 }
 
 /// Kinds served by one listing: their fewest requests follow from the record count alone.
-const SINGLE_LISTINGS: [(&str, u64); 16] = [
+const SINGLE_LISTINGS: [(&str, u64); 29] = [
     ("administrators", CONSOLE_PAGE),
     ("roles", CONSOLE_PAGE),
     ("users", CONSOLE_PAGE),
@@ -40,6 +40,19 @@ const SINGLE_LISTINGS: [(&str, u64); 16] = [
         SYSTEM_INSIGHTS_PAGE,
     ),
     ("system_insights_os_version", SYSTEM_INSIGHTS_PAGE),
+    ("system_insights_patches", SYSTEM_INSIGHTS_PAGE),
+    ("system_insights_programs", SYSTEM_INSIGHTS_PAGE),
+    ("system_insights_apps", SYSTEM_INSIGHTS_PAGE),
+    ("system_insights_linux_packages", SYSTEM_INSIGHTS_PAGE),
+    ("system_insights_sip_config", SYSTEM_INSIGHTS_PAGE),
+    ("system_insights_secureboot", SYSTEM_INSIGHTS_PAGE),
+    ("system_insights_tpm_info", SYSTEM_INSIGHTS_PAGE),
+    ("system_insights_users", SYSTEM_INSIGHTS_PAGE),
+    ("system_insights_groups", SYSTEM_INSIGHTS_PAGE),
+    ("system_insights_user_groups", SYSTEM_INSIGHTS_PAGE),
+    ("system_insights_usb_devices", SYSTEM_INSIGHTS_PAGE),
+    ("system_insights_authorized_keys", SYSTEM_INSIGHTS_PAGE),
+    ("system_insights_logged_in_users", SYSTEM_INSIGHTS_PAGE),
 ];
 
 #[tokio::test]

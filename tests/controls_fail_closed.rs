@@ -68,6 +68,11 @@ const E8H: &str = "JC-E8-POLICY-COMPLIANCE-HELD";
 const HISTORY: &str = "policy_results_history";
 const E9: &str = "JC-E9-SSH-HARDENING";
 const E10: &str = "JC-E10-MDM-ENROLLMENT";
+const E11: &str = "JC-E11-LOCAL-ADMINS";
+const E12: &str = "JC-E12-MACOS-SIP";
+const E13: &str = "JC-E13-SECURE-BOOT";
+const E14: &str = "JC-E14-WINDOWS-HOTFIXES";
+const E15: &str = "JC-E15-SOFTWARE-DENYLIST";
 const I1: &str = "JC-I1-USER-MFA";
 const I2: &str = "JC-I2-ADMIN-MFA";
 const I3: &str = "JC-I3-PASSWORD-POLICY";
@@ -84,7 +89,98 @@ const I13: &str = "JC-I13-DEVICE-SUDO";
 const D: &str = "devices";
 const ORG: &str = "organization";
 
+/// A case on the rows of one device whose field `also` picks one row.
+const fn row_case(
+    control: &'static str,
+    kind: &'static str,
+    device: &'static str,
+    also: (&'static str, &'static str),
+    paths: &'static [&'static str],
+) -> Case {
+    Case {
+        also: Some(also),
+        ..case(control, kind, ("system_id", device), paths, Some(device))
+    }
+}
+
 static CASES: &[Case] = &[
+    row_case(
+        E11,
+        "system_insights_users",
+        "d-mac",
+        ("username", "alice"),
+        &["admin"],
+    ),
+    row_case(
+        E11,
+        "system_insights_users",
+        "d-mac",
+        ("username", "alice"),
+        &["managed"],
+    ),
+    row_case(
+        E11,
+        "system_insights_users",
+        "d-win",
+        ("username", "Administrator"),
+        &["uid"],
+    ),
+    row_case(
+        E11,
+        "system_insights_groups",
+        "d-win",
+        ("groupname", "Administrators"),
+        &["gid"],
+    ),
+    case(
+        E11,
+        "system_insights_groups",
+        ("system_id", "d-lin"),
+        &["groupname"],
+        Some("d-lin"),
+    ),
+    case(
+        E11,
+        "system_insights_user_groups",
+        ("system_id", "d-win"),
+        &["uid"],
+        Some("d-win"),
+    ),
+    row_case(
+        E12,
+        "system_insights_sip_config",
+        "d-mac",
+        ("config_flag", "sip"),
+        &["enabled"],
+    ),
+    row_case(
+        E12,
+        "system_insights_sip_config",
+        "d-mac",
+        ("config_flag", "sip"),
+        &["config_flag"],
+    ),
+    case(
+        E13,
+        "system_insights_secureboot",
+        ("system_id", "d-win"),
+        &["secure_boot"],
+        Some("d-win"),
+    ),
+    case(
+        E14,
+        "system_insights_patches",
+        ("system_id", "d-win"),
+        &["installed_on"],
+        Some("d-win"),
+    ),
+    case(
+        E15,
+        "system_insights_programs",
+        ("system_id", "d-win"),
+        &["name"],
+        Some("d-win"),
+    ),
     case(E1, D, ("_id", "d-mac"), &["fde.active"], Some("d-mac")),
     case(E1, D, ("_id", "d-mac"), &["fde"], Some("d-mac")),
     case(E1, D, ("_id", "d-win"), &["fde.active"], Some("d-win")),
@@ -588,6 +684,7 @@ const NOT_DECISIVE: &[(&str, &str)] = &[
         "name",
         "a display name, and for E4 the product name (a case above)",
     ),
+    ("hotfix_id", "names the newest hotfix in E14's reason"),
     ("roleName", "I7 counts administrators per role in a note"),
     (
         "state",

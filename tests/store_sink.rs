@@ -812,7 +812,7 @@ async fn evaluated_controls_are_stored_with_the_snapshot_and_verified() {
     assert_eq!(Some(&stored), collected.committed.controls.as_ref());
     assert_eq!(stored.settings, settings);
     // Nothing set: every threshold is a default, whatever the settings' origin.
-    assert_eq!(stored.settings_sources.len(), 21);
+    assert_eq!(stored.settings_sources.len(), 24);
     assert!(
         stored
             .settings_sources

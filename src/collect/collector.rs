@@ -15,13 +15,26 @@ use crate::jumpcloud::paging::{min_requests, record_id};
 use crate::jumpcloud::{EventQuery, JumpCloudClient, JumpCloudError, ListRequest};
 
 /// System Insights tables collected, each its own kind `system_insights_<table>`.
-pub const INSIGHTS_TABLES: [&str; 6] = [
+pub const INSIGHTS_TABLES: [&str; 19] = [
     "disk_encryption",
     "bitlocker_info",
     "alf",
     "windows_security_center",
     "windows_security_products",
     "os_version",
+    "patches",
+    "programs",
+    "apps",
+    "linux_packages",
+    "sip_config",
+    "secureboot",
+    "tpm_info",
+    "users",
+    "groups",
+    "user_groups",
+    "usb_devices",
+    "authorized_keys",
+    "logged_in_users",
 ];
 
 /// How many evidence kinds a collection records: every kind has a manifest entry, also when it

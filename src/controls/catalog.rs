@@ -12,8 +12,12 @@ use super::device_sudo::i13_device_sudo;
 use super::endpoint::*;
 use super::identity::*;
 use super::kinds::*;
+use super::local_accounts::e11_local_admins;
+use super::patching::e14_patch_currency;
+use super::platform_integrity::{e12_macos_sip, e13_secure_boot};
 use super::policy_history::e8_policy_held;
 use super::settings::{ControlSettings, MfaExclusionHandling};
+use super::software::e15_software_denylist;
 
 // The store's loader imports these from here.
 pub use super::run::{EvaluationPhase, evaluate, evaluate_all, evaluation_phases};
@@ -355,6 +359,103 @@ pub static CATALOG: &[ControlDef] = &[
         verdicts: "Passes: mdm.vendor other than none or unknown and mdm.enrollmentType automated device, device or user (JumpCloud's documented values). Fails: mdm absent, vendor none, unknown, empty or unreadable, enrollmentType unknown, absent or another value. Not evaluated: devices of no recognised OS family, named in the notes; Linux is out of scope.",
         thresholds: no_thresholds,
         evaluate: e10_mdm,
+    },
+    ControlDef {
+        id: "JC-E11-LOCAL-ADMINS",
+        title: "No local administrators beyond the allowlist",
+        description: "No device has a local administrator account (System Insights users with admin 1, uid 0 on macOS/Linux, or a member of the Administrators / admin / sudo / wheel group through groups and user_groups) that is neither on the allowlist nor managed by JumpCloud. JumpCloud-managed accounts (users.managed 1) get their rights from the user's device binding in JumpCloud and are named in the notes instead.",
+        soc2: &["CC6.1", "CC6.3"],
+        iso27001: &["A.8.2", "A.5.15"],
+        severity: Severity::High,
+        category: "Endpoint",
+        kinds: &[
+            DEVICES,
+            SI_LOCAL_USERS,
+            SI_LOCAL_GROUPS,
+            SI_LOCAL_USER_GROUPS,
+            DEVICE_GROUP_MEMBERS,
+        ],
+        noun: "devices",
+        verdicts: "Passes: readable users rows, and every local administrator is on localAdminAllowList (case-insensitive) or managed by JumpCloud (managed 1, named in the notes). Fails: no users rows (not confirmed), an unreadable users, groups or user_groups row (username, uid, admin, groupname, gid), or an administrator neither listed nor managed (an unreadable managed counts as not managed). Not evaluated: devices of no recognised OS family, in the notes.",
+        thresholds: |s| {
+            vec![(
+                "localAdminAllowList",
+                s.local_admin_allow_list_or_default().join(", "),
+            )]
+        },
+        evaluate: e11_local_admins,
+    },
+    ControlDef {
+        id: "JC-E12-MACOS-SIP",
+        title: "System Integrity Protection on every Mac",
+        description: "Every macOS device reports System Integrity Protection enabled (System Insights sip_config, the sip flag's enabled 1).",
+        soc2: &["CC6.8", "CC7.1"],
+        iso27001: &["A.8.9", "A.8.7"],
+        severity: Severity::Medium,
+        category: "Endpoint",
+        kinds: &[DEVICES, SI_SIP_CONFIG, DEVICE_GROUP_MEMBERS],
+        noun: "macOS devices",
+        verdicts: "Passes: the sip_config row of config_flag sip has enabled 1. Fails: no sip_config rows (not confirmed), no sip row, or enabled 0, absent or unreadable. Not evaluated: devices that are not macOS are outside the control.",
+        thresholds: no_thresholds,
+        evaluate: e12_macos_sip,
+    },
+    ControlDef {
+        id: "JC-E13-SECURE-BOOT",
+        title: "Secure Boot on where the firmware supports it",
+        description: "Every device whose firmware reports Secure Boot has it on (System Insights secureboot.secure_boot 1). osquery gives no secureboot row on legacy BIOS firmware (or a Mac without T2 / Apple silicon): such a device, when System Insights does report it (os_version rows), is not evaluated and named in the notes; a device without any System Insights data fails.",
+        soc2: &["CC6.8"],
+        iso27001: &["A.8.9"],
+        severity: Severity::Medium,
+        category: "Endpoint",
+        kinds: &[DEVICES, SI_SECUREBOOT, SI_OS_VERSION, DEVICE_GROUP_MEMBERS],
+        noun: "devices",
+        verdicts: "Passes: every secureboot row of the device has secure_boot 1. Fails: secure_boot 0, absent or unreadable; no secureboot and no os_version rows (not confirmed). Not evaluated: no secureboot row but os_version rows (legacy BIOS, firmware without Secure Boot) and devices of no recognised OS family, named in the notes.",
+        thresholds: no_thresholds,
+        evaluate: e13_secure_boot,
+    },
+    ControlDef {
+        id: "JC-E14-WINDOWS-HOTFIXES",
+        title: "Windows hotfixes installed recently",
+        description: "Every Windows device's newest hotfix (System Insights patches.installed_on, Windows' M/D/YYYY or an ISO date) was installed at most the configured number of days before the collection.",
+        soc2: &["CC7.1", "CC8.1"],
+        iso27001: &["A.8.8"],
+        severity: Severity::High,
+        category: "Endpoint",
+        kinds: &[DEVICES, SI_PATCHES, DEVICE_GROUP_MEMBERS],
+        noun: "Windows devices",
+        verdicts: "Passes: the newest readable installed_on is within patchMaxAgeDays of the collection. Fails: no patches rows (not confirmed), no readable installed_on, the newest older than the limit or more than a day after the collection. Not evaluated: devices that are not Windows are outside the control.",
+        thresholds: |s| {
+            vec![(
+                "patchMaxAgeDays",
+                s.patch_max_age_days_or_default().to_string(),
+            )]
+        },
+        evaluate: e14_patch_currency,
+    },
+    ControlDef {
+        id: "JC-E15-SOFTWARE-DENYLIST",
+        title: "No denylisted software installed",
+        description: "No device has software whose name contains an entry of the denylist (case-insensitive), over System Insights programs (Windows), apps (macOS) and linux_packages (Linux). The default denies peer-to-peer file-sharing clients; an empty denylist puts the control in error rather than passing it.",
+        soc2: &["CC6.8"],
+        iso27001: &["A.8.19", "A.8.7"],
+        severity: Severity::Medium,
+        category: "Endpoint",
+        kinds: &[
+            DEVICES,
+            SI_PROGRAMS,
+            SI_APPS,
+            SI_LINUX_PACKAGES,
+            DEVICE_GROUP_MEMBERS,
+        ],
+        noun: "devices",
+        verdicts: "Passes: software inventory rows for the device's family, every one with a readable name, none matching softwareDenyList. Fails: a match (named in the reason), no inventory rows (not confirmed), or a row without a readable name. Error: an empty softwareDenyList. Not evaluated: devices of no recognised OS family, in the notes.",
+        thresholds: |s| {
+            vec![(
+                "softwareDenyList",
+                s.software_deny_list_or_default().join(", "),
+            )]
+        },
+        evaluate: e15_software_denylist,
     },
     ControlDef {
         id: "JC-I1-USER-MFA",

@@ -11,8 +11,8 @@
 //! `device_sudo`), `run` (running all, one, or a phase of them into results). Results sort
 //! everything they list, so the same input always gives byte-identical JSON.
 //!
-//! A new control: its evaluation in `endpoint`, `identity` or a file of its own (then named in
-//! `projection`'s scan of the sources), its row in [`catalog::CATALOG`],
+//! A new control: its evaluation in `endpoint`, `identity` or a file of its own concept (then
+//! named in `projection`'s scan of the sources), its row in [`catalog::CATALOG`],
 //! any new field it reads in `projection`'s list (a test checks), its fail-closed cases in
 //! `tests/controls_fail_closed.rs` (a test checks), and the README's table.
 
@@ -26,6 +26,9 @@ mod identity;
 mod json;
 pub mod kind_reader;
 pub(crate) mod kinds;
+mod local_accounts;
+mod patching;
+mod platform_integrity;
 mod policy_days;
 mod policy_history;
 mod policy_results;
@@ -34,6 +37,7 @@ pub mod record;
 mod run;
 pub mod settings;
 mod sign_ins;
+mod software;
 
 use std::collections::BTreeMap;
 

@@ -12,7 +12,11 @@
 //! - lockout after at most 10 failed attempts;
 //! - dormant accounts: 90 days (the common quarterly access-review period);
 //! - API keys: rotated at least yearly (JumpCloud's API best practice) and carrying an expiry;
-//! - SSO certificates: flagged 30 days before they expire.
+//! - SSO certificates: flagged 30 days before they expire;
+//! - local administrators: only the operating systems' built-in ones and JumpCloud's own;
+//! - Windows hotfixes: the newest at most 45 days old (Microsoft ships monthly; one missed
+//!   Patch Tuesday plus two weeks to deploy);
+//! - software: peer-to-peer file-sharing clients denied.
 
 use std::collections::BTreeMap;
 
@@ -72,6 +76,38 @@ pub fn default_antivirus_allow_list() -> Vec<String> {
         "Bitdefender",
         "Trend Micro",
         "Malwarebytes",
+    ]
+    .into_iter()
+    .map(str::to_owned)
+    .collect()
+}
+
+pub const DEFAULT_PATCH_MAX_AGE_DAYS: u32 = 45;
+
+/// Local administrator accounts accepted on devices (case-insensitive usernames): the
+/// built-in superuser of Unix (`root`) and Windows (`Administrator`, disabled by default and
+/// not removable), and `_jumpcloudserviceaccount`, the JumpCloud agent's own macOS account
+/// for FileVault Secure Tokens. Any other administrator is a person or a tool to review.
+pub fn default_local_admin_allow_list() -> Vec<String> {
+    ["root", "Administrator", "_jumpcloudserviceaccount"]
+        .into_iter()
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Software denied on devices (case-insensitive substrings of the installed name): the
+/// peer-to-peer file-sharing clients, a common path for data to leave and for unlicensed or
+/// malicious files to arrive, which no business device needs.
+pub fn default_software_deny_list() -> Vec<String> {
+    [
+        "torrent",
+        "transmission",
+        "vuze",
+        "frostwire",
+        "limewire",
+        "emule",
+        "deluge",
+        "soulseek",
     ]
     .into_iter()
     .map(str::to_owned)
@@ -171,6 +207,19 @@ pub struct ControlSettings {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = 100))]
     pub policy_compliance_min_percent: Option<u32>,
+    /// Local administrator accounts accepted on devices (case-insensitive usernames).
+    /// Default: root, Administrator, _jumpcloudserviceaccount.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub local_admin_allow_list: Option<Vec<String>>,
+    /// Oldest accepted newest Windows hotfix, in days before the collection. Default 45.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 3650))]
+    pub patch_max_age_days: Option<u32>,
+    /// Software denied on devices (case-insensitive substrings of the installed name); an
+    /// empty list puts JC-E15 in error. Default: peer-to-peer file-sharing clients (torrent,
+    /// transmission, vuze, frostwire, limewire, emule, deluge, soulseek).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub software_deny_list: Option<Vec<String>>,
     /// Devices in these device groups (ids) are out of scope of every device control.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub excluded_device_group_ids: Vec<String>,
@@ -258,6 +307,23 @@ impl ControlSettings {
     }
     pub fn sudo_group_allow_list_or_default(&self) -> Vec<String> {
         self.sudo_group_allow_list.clone().unwrap_or_default()
+    }
+
+    pub fn local_admin_allow_list_or_default(&self) -> Vec<String> {
+        self.local_admin_allow_list
+            .clone()
+            .unwrap_or_else(default_local_admin_allow_list)
+    }
+
+    pub fn patch_max_age_days_or_default(&self) -> u32 {
+        self.patch_max_age_days
+            .unwrap_or(DEFAULT_PATCH_MAX_AGE_DAYS)
+    }
+
+    pub fn software_deny_list_or_default(&self) -> Vec<String> {
+        self.software_deny_list
+            .clone()
+            .unwrap_or_else(default_software_deny_list)
     }
 }
 
@@ -437,6 +503,22 @@ impl ControlSettings {
                 });
             }
         }
+        // An empty name would match every account or every program.
+        for (field, names) in [
+            ("localAdminAllowList", &self.local_admin_allow_list),
+            ("softwareDenyList", &self.software_deny_list),
+        ] {
+            for (index, name) in names.iter().flatten().enumerate() {
+                if name.trim().is_empty() {
+                    return Err(SettingsError::Invalid {
+                        field: format!("{field}[{index}]"),
+                        value: format!("{name:?}"),
+                        message: "an empty name would match every entry: remove it or give a name"
+                            .to_owned(),
+                    });
+                }
+            }
+        }
         for (index, id) in self.disabled_controls.iter().enumerate() {
             if !CATALOG.iter().any(|c| c.id == id) {
                 return Err(SettingsError::UnknownControl {
@@ -530,6 +612,25 @@ mod tests {
 
     fn parse(value: Value) -> Result<ControlSettings, String> {
         ControlSettings::from_json_value(value).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn an_empty_name_in_the_admin_allowlist_or_software_denylist_is_refused() {
+        let message = parse(json!({"softwareDenyList": ["torrent", " "]})).unwrap_err();
+        assert!(
+            message.starts_with("softwareDenyList[1]: \" \""),
+            "{message}"
+        );
+        let message = parse(json!({"localAdminAllowList": [""]})).unwrap_err();
+        assert!(message.starts_with("localAdminAllowList[0]"), "{message}");
+        let settings = parse(json!({"softwareDenyList": [], "patchMaxAgeDays": 30})).unwrap();
+        assert!(settings.software_deny_list_or_default().is_empty());
+        assert_eq!(settings.patch_max_age_days_or_default(), 30);
+        assert!(parse(json!({"patchMaxAgeDays": 0})).is_err());
+        assert_eq!(
+            ControlSettings::default().local_admin_allow_list_or_default(),
+            ["root", "Administrator", "_jumpcloudserviceaccount"]
+        );
     }
 
     #[test]
@@ -656,7 +757,7 @@ mod tests {
         assert_eq!(sources["passwordMinLength"], SettingsSource::Crd);
         assert_eq!(sources["osBaselines"], SettingsSource::Crd);
         assert_eq!(sources["staleDeviceDays"], SettingsSource::Default);
-        assert_eq!(sources.len(), 21);
+        assert_eq!(sources.len(), 24);
         let defaults = ControlSettings::default().sources(SettingsSource::SettingsFile);
         assert!(defaults.values().all(|s| *s == SettingsSource::Default));
     }

@@ -114,6 +114,23 @@ fn device(id: &str, name: &str, family: &str, os: &str, version: &str, major: u6
     })
 }
 
+/// A System Insights `users` row, with JumpCloud's `admin` and `managed` columns.
+pub fn local_user(system: &str, username: &str, uid: u32, admin: bool, managed: bool) -> Value {
+    json!({"system_id": system, "username": username, "uid": uid, "gid": 20, "directory": format!("/Users/{username}"),
+           "type": "local", "admin": u8::from(admin), "managed": u8::from(managed)})
+}
+
+/// A System Insights `patches` row installed `days` before [`now`], dated as Windows gives it.
+pub fn patch(system: &str, hotfix: &str, days: i64) -> Value {
+    let date = jiff::Timestamp::from_second(now().as_second() - days * 86_400)
+        .unwrap()
+        .to_zoned(jiff::tz::TimeZone::UTC)
+        .date();
+    json!({"system_id": system, "hotfix_id": hotfix, "description": "Security Update",
+           "installed_by": "NT AUTHORITY\\SYSTEM",
+           "installed_on": format!("{}/{}/{}", date.month(), date.day(), date.year())})
+}
+
 fn policy(id: &str, name: &str, template: &str, family: &str, timeout: Option<u64>) -> Value {
     let values = match timeout {
         Some(secs) => {
@@ -333,6 +350,81 @@ pub fn passing_org() -> Org {
                     json!({"system_id": "d-mac", "name": "macOS", "version": "15.1", "major": 15, "minor": 1, "platform": "darwin"}),
                     json!({"system_id": "d-win", "name": "Microsoft Windows 11 Pro", "version": "10.0.26100", "major": 10, "minor": 0, "build": "26100", "platform": "windows"}),
                     json!({"system_id": "d-lin", "name": "Ubuntu", "version": "24.04", "major": 24, "minor": 4, "platform": "ubuntu"}),
+                ],
+            ),
+            (
+                "system_insights_users".into(),
+                vec![
+                    local_user("d-mac", "root", 0, true, false),
+                    local_user("d-mac", "_jumpcloudserviceaccount", 499, true, false),
+                    local_user("d-mac", "alice", 501, true, true),
+                    local_user("d-win", "Administrator", 500, true, false),
+                    local_user("d-win", "Guest", 501, false, false),
+                    local_user("d-win", "alice", 1001, false, true),
+                    local_user("d-lin", "root", 0, true, false),
+                    local_user("d-lin", "alice", 1000, false, true),
+                ],
+            ),
+            (
+                "system_insights_groups".into(),
+                vec![
+                    json!({"system_id": "d-mac", "gid": 80, "groupname": "admin", "comment": ""}),
+                    json!({"system_id": "d-mac", "gid": 20, "groupname": "staff", "comment": ""}),
+                    json!({"system_id": "d-win", "gid": 544, "groupname": "Administrators", "comment": ""}),
+                    json!({"system_id": "d-win", "gid": 545, "groupname": "Users", "comment": ""}),
+                    json!({"system_id": "d-lin", "gid": 27, "groupname": "sudo", "comment": ""}),
+                ],
+            ),
+            (
+                "system_insights_user_groups".into(),
+                vec![
+                    json!({"system_id": "d-mac", "uid": 501, "gid": 80}),
+                    json!({"system_id": "d-mac", "uid": 501, "gid": 20}),
+                    json!({"system_id": "d-win", "uid": 500, "gid": 544}),
+                    json!({"system_id": "d-win", "uid": 1001, "gid": 545}),
+                ],
+            ),
+            (
+                "system_insights_sip_config".into(),
+                vec![
+                    json!({"system_id": "d-mac", "config_flag": "sip", "enabled": 1, "enabled_nvram": 1}),
+                    json!({"system_id": "d-mac", "config_flag": "allow_untrusted_kexts", "enabled": 0, "enabled_nvram": 0}),
+                ],
+            ),
+            (
+                "system_insights_secureboot".into(),
+                vec![
+                    json!({"system_id": "d-mac", "secure_boot": 1, "secure_mode": 2, "description": "full"}),
+                    json!({"system_id": "d-win", "secure_boot": 1, "setup_mode": 0}),
+                    json!({"system_id": "d-lin", "secure_boot": 1, "setup_mode": 0}),
+                ],
+            ),
+            (
+                "system_insights_patches".into(),
+                vec![
+                    patch("d-win", "KB5048667", 12),
+                    patch("d-win", "KB5046617", 40),
+                ],
+            ),
+            (
+                "system_insights_programs".into(),
+                vec![
+                    json!({"system_id": "d-win", "name": "Google Chrome", "version": "131.0.6778.86", "publisher": "Google LLC"}),
+                    json!({"system_id": "d-win", "name": "JumpCloud Agent", "version": "1.180.0", "publisher": "JumpCloud Inc."}),
+                ],
+            ),
+            (
+                "system_insights_apps".into(),
+                vec![
+                    json!({"system_id": "d-mac", "name": "Safari.app", "bundle_identifier": "com.apple.Safari", "bundle_short_version": "18.1.1"}),
+                    json!({"system_id": "d-mac", "name": "Slack.app", "bundle_identifier": "com.tinyspeck.slackmacgap", "bundle_short_version": "4.41.105"}),
+                ],
+            ),
+            (
+                "system_insights_linux_packages".into(),
+                vec![
+                    json!({"system_id": "d-lin", "name": "openssh-server", "version": "1:9.6p1-3ubuntu13.5", "package_format": "deb"}),
+                    json!({"system_id": "d-lin", "name": "jcagent", "version": "1.180.0", "package_format": "deb"}),
                 ],
             ),
             (

@@ -514,8 +514,7 @@ impl RegionState {
         let mut world = self.world_mut();
         let org = world.orgs.first_mut().ok_or("the region has no org")?;
         let list = org
-            .insights
-            .get_mut(table)
+            .insight_table_mut(table)
             .ok_or_else(|| format!("no System Insights table {table:?}"))?;
         if list.is_empty() && rows > 0 {
             return Err(format!("table {table:?} has no row to repeat"));
@@ -627,7 +626,7 @@ impl RegionState {
             .iter()
             .map(|o| {
                 let statuses: usize = o.policies.iter().map(|p| p.statuses.len()).sum();
-                let insights: BTreeMap<&str, usize> = o.insights.iter().map(|(t, rows)| (*t, rows.len())).collect();
+                let insights: BTreeMap<&str, usize> = o.insights.iter().chain(&o.inventory).map(|(t, rows)| (*t, rows.len())).collect();
                 (
                     o.id.clone(),
                     json!({"name": o.name, "directory_insights": o.directory_insights,

@@ -16,8 +16,8 @@ pub(crate) struct InsightRow {
     pub raw: Rec,
 }
 
-/// System Insights tables served under `/api/v2/systeminsights/{table}`.
-pub const INSIGHT_TABLES: &[&str] = &[
+/// The device-state tables (the first six served, drawn from the org's main stream).
+pub(super) const STATE_TABLES: &[&str] = &[
     "disk_encryption",
     "bitlocker_info",
     "alf",
@@ -31,7 +31,7 @@ pub(super) fn generate(
     systems: &[SystemPlan],
 ) -> BTreeMap<&'static str, Vec<InsightRow>> {
     let mut insights: BTreeMap<&'static str, Vec<InsightRow>> =
-        INSIGHT_TABLES.iter().map(|t| (*t, Vec::new())).collect();
+        STATE_TABLES.iter().map(|t| (*t, Vec::new())).collect();
     for s in systems {
         if s.insights != "enabled" {
             continue;

@@ -16,6 +16,7 @@ mod events;
 mod graph;
 mod groups;
 mod insights;
+mod inventory;
 mod organization;
 mod policies;
 mod policy_history;
@@ -38,10 +39,32 @@ use users::{Mfa, UserPlan, UserState, user_record};
 
 pub(crate) use draw::fmt_ts;
 pub(crate) use events::Event;
-pub use insights::INSIGHT_TABLES;
 pub(crate) use insights::InsightRow;
 pub(crate) use policies::PolicyData;
 pub(crate) use policy_history::{PolicyHistory, RETENTION_DAYS as POLICY_RESULTS_RETENTION_DAYS};
+
+/// System Insights tables served under `/api/v2/systeminsights/{table}`: the device-state
+/// tables, then the inventory tables.
+pub const INSIGHT_TABLES: [&str; 19] = concat(insights::STATE_TABLES, inventory::INVENTORY_TABLES);
+
+const fn concat<const N: usize>(a: &[&'static str], b: &[&'static str]) -> [&'static str; N] {
+    assert!(
+        a.len() + b.len() == N,
+        "INSIGHT_TABLES' length is the sum of both lists"
+    );
+    let mut out = [""; N];
+    let mut i = 0;
+    while i < a.len() {
+        out[i] = a[i];
+        i += 1;
+    }
+    let mut j = 0;
+    while j < b.len() {
+        out[i + j] = b[j];
+        j += 1;
+    }
+    out
+}
 
 /// One pre-serialised record.
 pub(crate) type Rec = Box<str>;
@@ -95,6 +118,9 @@ pub(crate) struct Org {
     pub command_systems: HashMap<String, Vec<Rec>>,
     pub command_systemgroups: HashMap<String, Vec<Rec>>,
     pub insights: BTreeMap<&'static str, Vec<InsightRow>>,
+    /// The inventory tables, apart from `insights` so that the pinned hash of the older
+    /// kinds (generate/tests.rs) stays what it was.
+    pub inventory: BTreeMap<&'static str, Vec<InsightRow>>,
     /// Sorted by (timestamp, id).
     pub events: Vec<Event>,
     /// `GET /api/v2/policyresults`, generated as it is read.
@@ -156,6 +182,8 @@ pub(crate) fn generate_org(seed: u64, size: &OrgSize, now: Timestamp) -> Org {
 
     // From its own random stream, after every draw of the shared one.
     let policy_history = PolicyHistory::build(seed, &policies, &systems, now);
+    // Its own stream: drawn last, it moves none of the draws above.
+    let inventory = inventory::generate(seed, &systems, &users);
 
     // Users and systems are serialised last: their records need the bindings above.
     let Draws { ids, org_id, .. } = cx;
@@ -202,6 +230,7 @@ pub(crate) fn generate_org(seed: u64, size: &OrgSize, now: Timestamp) -> Org {
         command_systems: commands.systems,
         command_systemgroups: commands.system_groups,
         insights,
+        inventory,
         events,
         policy_history,
         staff_names,
@@ -211,6 +240,20 @@ pub(crate) fn generate_org(seed: u64, size: &OrgSize, now: Timestamp) -> Org {
 }
 
 impl Org {
+    /// The rows of a System Insights table, of either kind of table.
+    pub(crate) fn insight_table(&self, table: &str) -> Option<&Vec<InsightRow>> {
+        self.insights
+            .get(table)
+            .or_else(|| self.inventory.get(table))
+    }
+
+    pub(crate) fn insight_table_mut(&mut self, table: &str) -> Option<&mut Vec<InsightRow>> {
+        match self.insights.get_mut(table) {
+            Some(rows) => Some(rows),
+            None => self.inventory.get_mut(table),
+        }
+    }
+
     /// Adds a freshly hired user (used by the "change totals between pages" fault).
     pub(crate) fn add_user(&mut self, now: Timestamp) {
         self.grown += 1;

@@ -449,7 +449,7 @@ pub(super) fn org_route(org: &Org, segments: &[&str], query: &str) -> Reply {
             by_id(&org.command_systemgroups, id, query)
         }
         ["api", "v2", "authn", "policies"] => bare_list(recs(&org.authn_policies), query, 100),
-        ["api", "v2", "systeminsights", table] => match org.insights.get(table) {
+        ["api", "v2", "systeminsights", table] => match org.insight_table(table) {
             Some(rows) => insights_table(rows, query),
             None => not_found(),
         },
