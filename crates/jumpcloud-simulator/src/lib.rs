@@ -209,11 +209,7 @@ impl Simulator {
                 "each region may appear only once".into(),
             ));
         }
-        let now = config.now.unwrap_or_else(|| {
-            Timestamp::now()
-                .round(jiff::Unit::Second)
-                .unwrap_or_else(|_| Timestamp::now())
-        });
+        let (now, now_at) = clock_origin(config.now);
         let (stop, stop_rx) = watch::channel(false);
         let mut listeners = Vec::new();
         for (i, region) in config.regions.iter().copied().enumerate() {
@@ -233,7 +229,7 @@ impl Simulator {
             let (seed, size, delay) = (config.seed, config.org.clone(), config.response_delay);
             // Generation of a large org is CPU work: keep it off the async workers.
             let state = tokio::task::spawn_blocking(move || {
-                RegionState::new(region, seed, &size, now, delay)
+                RegionState::new(region, seed, &size, now, now_at, delay)
             })
             .await
             .map_err(|e| SimulatorError::Generation(e.to_string()))?;
@@ -386,5 +382,60 @@ impl Drop for Simulator {
         for l in &self.listeners {
             l.task.abort();
         }
+    }
+}
+
+/// The simulated clock's start: the configured time (else real time rounded to the second) and
+/// the instant it stands for. Both are taken before the orgs are generated, so the clock never
+/// lags real time by the generation's duration (a large org takes seconds).
+fn clock_origin(configured: Option<Timestamp>) -> (Timestamp, std::time::Instant) {
+    let origin = std::time::Instant::now();
+    match configured {
+        Some(now) => (now, origin),
+        None => rounded_clock(Timestamp::now(), origin),
+    }
+}
+
+/// Real time `real` (read at `origin`) rounded to the second, and the instant the rounded time
+/// stands for. Rounding moves the time by up to half a second: the instant moves with it, so
+/// the clock reads real time (or stands still for that half second), never behind it. A clock
+/// behind real time would date a request before a moment the operator recorded just before
+/// sending it.
+fn rounded_clock(real: Timestamp, origin: std::time::Instant) -> (Timestamp, std::time::Instant) {
+    let now = real.round(jiff::Unit::Second).unwrap_or(real);
+    let offset = now.duration_since(real);
+    let at = if offset.is_negative() {
+        origin.checked_sub(offset.unsigned_abs()).unwrap_or(origin)
+    } else {
+        origin + offset.unsigned_abs()
+    };
+    (now, at)
+}
+
+#[cfg(test)]
+mod clock_tests {
+    use super::*;
+
+    #[test]
+    fn a_rounded_clock_stands_for_the_instant_that_keeps_it_on_real_time() {
+        let origin = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        for (real, now, instant_shift_ms) in [
+            // Rounded down by 300 ms: it stands for 300 ms before `origin`.
+            ("2026-12-07T10:00:00.3Z", "2026-12-07T10:00:00Z", -300),
+            // Rounded up by 300 ms: it stands for 300 ms after `origin`.
+            ("2026-12-07T10:00:00.7Z", "2026-12-07T10:00:01Z", 300),
+            ("2026-12-07T10:00:00Z", "2026-12-07T10:00:00Z", 0),
+        ] {
+            let (rounded, at) = rounded_clock(real.parse().unwrap(), origin);
+            assert_eq!(rounded, now.parse::<Timestamp>().unwrap(), "{real}");
+            let shift = if at >= origin {
+                i64::try_from((at - origin).as_millis()).unwrap()
+            } else {
+                -i64::try_from((origin - at).as_millis()).unwrap()
+            };
+            assert_eq!(shift, instant_shift_ms, "{real}");
+        }
+        let configured = Timestamp::from_second(1_780_000_000).unwrap();
+        assert_eq!(clock_origin(Some(configured)).0, configured);
     }
 }

@@ -255,6 +255,7 @@ impl RegionState {
         seed: u64,
         size: &OrgSize,
         now: Timestamp,
+        now_at: Instant,
         response_delay: Duration,
     ) -> Self {
         let seed = region_seed(seed, region);
@@ -347,7 +348,7 @@ impl RegionState {
             region,
             seed,
             clock: Mutex::new((now, 0)),
-            started: Instant::now(),
+            started: now_at,
             response_delay,
             world: RwLock::new(world),
             faults: Mutex::new(Vec::new()),
@@ -648,7 +649,14 @@ mod tests {
     #[test]
     fn keys_have_the_jumpcloud_shape_and_differ_per_admin() {
         let now = Timestamp::from_second(1_780_000_000).unwrap();
-        let state = RegionState::new(Region::Us, 7, &OrgSize::tiny(), now, Duration::ZERO);
+        let state = RegionState::new(
+            Region::Us,
+            7,
+            &OrgSize::tiny(),
+            now,
+            Instant::now(),
+            Duration::ZERO,
+        );
         let world = state.world();
         let keys: Vec<&str> = world
             .admins
