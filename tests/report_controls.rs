@@ -862,6 +862,33 @@ fn e8_policy_compliance_held_fails_exactly_the_pair_that_lapsed_too_long() {
 }
 
 #[test]
+fn e8_policy_compliance_held_names_a_binding_without_any_history() {
+    const ID: &str = "JC-E8-POLICY-COMPLIANCE-HELD";
+    let mut org = passing_org();
+    // Bound to the Windows device (its latest status says so), but the history has no result.
+    org.rows("policy_statuses")
+        .push(status("p-ufw", "d-win", "failed"));
+    let result = run(ID, &org.build(), &ControlSettings::default());
+    assert_eq!(result.status, ControlStatus::Pass, "{result:#?}");
+    assert!(
+        result.notes.iter().any(|n| n.contains("p-ufw/d-win")
+            && n.contains("without any result in the stored policy results history")),
+        "{:?}",
+        result.notes
+    );
+    // Without the extra binding nothing is said of it.
+    let result = run(ID, &passing_org().build(), &ControlSettings::default());
+    assert!(
+        !result
+            .notes
+            .iter()
+            .any(|n| n.contains("without any result")),
+        "{:?}",
+        result.notes
+    );
+}
+
+#[test]
 fn e8_policy_compliance_held_says_when_the_history_covers_less_than_the_window() {
     const ID: &str = "JC-E8-POLICY-COMPLIANCE-HELD";
     let mut org = passing_org();

@@ -313,11 +313,12 @@ pub static CATALOG: &[ControlDef] = &[
         kinds: &[
             DEVICES,
             POLICY_DETAILS,
+            POLICY_STATUSES,
             POLICY_RESULTS_HISTORY,
             DEVICE_GROUP_MEMBERS,
         ],
         noun: "policy bindings (policy, device)",
-        verdicts: "A day is a UTC day; its state is the latest result that ended by its end (a day without a result carries the previous day's state); it is compliant when that state is success. Passes: compliant on at least policyComplianceMinPercent of the counted days of the window (the policyHistoryDays days ending with the evaluation day, cut to where the stored history is complete; days before a pair's first result are not counted). Fails: fewer compliant days (failed, pending, or any other or no state is not compliant), or results without a readable endedAt. Not evaluated: pairs with no result by the window's end, counted in the notes. Error: the history not collected or not complete, its coverage not recorded, no whole day of the window covered, or results naming no policy or no device.",
+        verdicts: "A day is a UTC day; its state is the latest result that ended by its end (a day without a result carries the previous day's state); it is compliant when that state is success. Passes: compliant on at least policyComplianceMinPercent of the counted days of the window (the policyHistoryDays days ending with the evaluation day, cut to where the stored history is complete; days before a pair's first result are not counted). Fails: fewer compliant days (failed, pending, or any other or no state is not compliant), or results without a readable endedAt. Not evaluated: pairs with no result by the window's end, counted in the notes, and bindings the latest statuses show without any result in the history, each named in the notes. Error: the history not collected or not complete, its coverage not recorded, no whole day of the window covered, or results naming no policy or no device.",
         thresholds: |s| {
             vec![
                 (

@@ -142,7 +142,9 @@ pub(super) fn e8_policy_held(ctx: &Ctx) -> Result<Finding, String> {
         f.notes.push(format!("Coverage restarted: {restarted}."));
     }
     let (mut orphaned, mut silent) = (0u64, 0u64);
+    let mut with_history: BTreeSet<(&str, &str)> = BTreeSet::new();
     for pair in history.pairs() {
+        with_history.insert((pair.policy_id, pair.system_id));
         if !all_devices.contains(pair.system_id) {
             orphaned += 1;
             continue;
@@ -189,6 +191,27 @@ pub(super) fn e8_policy_held(ctx: &Ctx) -> Result<Finding, String> {
                 ),
             );
         }
+    }
+    // A binding the latest statuses show but the history has no result of: its compliance
+    // over the window is unknown, which is said, never passed over in silence.
+    for status in ctx.policy_results()?.iter() {
+        if !in_scope.contains(status.system_id)
+            || with_history.contains(&(status.policy_id, status.system_id))
+        {
+            continue;
+        }
+        let policy = policies
+            .get(status.policy_id)
+            .map_or_else(|| status.policy_id.to_owned(), |p| policy_name(p));
+        let device = names.get(status.system_id).cloned().unwrap_or_default();
+        f.skip(
+            format!("{}/{}", status.policy_id, status.system_id),
+            format!("{policy} on {device}"),
+            format!(
+                "bound (latest status {}) but without any result in the stored policy results history, so its compliance over the window is not known",
+                status.state
+            ),
+        );
     }
     if orphaned > 0 {
         f.notes.push(format!(
