@@ -11,8 +11,16 @@ use jumpcloud_operator::region::Region;
 use jumpcloud_simulator::{OrgSize, Simulator, SimulatorConfig};
 
 async fn slow_simulator(org: OrgSize) -> Simulator {
+    slow_simulator_at(org, None).await
+}
+
+/// `now`: the simulated clock's start. Two simulators compared record for record share it: the
+/// policy results history's 90-day edge moves with the clock, so simulators started seconds
+/// apart can serve a result more or fewer.
+async fn slow_simulator_at(org: OrgSize, now: Option<jiff::Timestamp>) -> Simulator {
     Simulator::start(SimulatorConfig {
         org,
+        now,
         response_delay: Duration::from_millis(20),
         ..SimulatorConfig::default()
     })
@@ -30,11 +38,12 @@ fn patient_client(sim: &Simulator) -> jumpcloud_operator::jumpcloud::JumpCloudCl
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rate_limited_collection_completes_and_pauses_on_every_retry_after() {
-    let unlimited = slow_simulator(OrgSize::small()).await;
+    let now = jiff::Timestamp::from_second(jiff::Timestamp::now().as_second()).unwrap();
+    let unlimited = slow_simulator_at(OrgSize::small(), Some(now)).await;
     let dir = tempfile::tempdir().unwrap();
     let reference = collect_into(&patient_client(&unlimited), dir.path()).await;
 
-    let sim = slow_simulator(OrgSize::small()).await;
+    let sim = slow_simulator_at(OrgSize::small(), Some(now)).await;
     sim.set_rate_limit(Some(20));
     let dir = tempfile::tempdir().unwrap();
     let report = collect_into(&patient_client(&sim), dir.path()).await;
