@@ -207,7 +207,12 @@ pub(crate) struct RegionState {
     pub seed: u64,
     /// The configured "now" and the days the control API advanced it since.
     clock: Mutex<(Timestamp, u64)>,
+    /// When the simulator started: the request log's times count from here.
     started: Instant,
+    /// The instant the clock's configured time stands for (it may lie up to half a second
+    /// ahead, see `clock_origin`): the clock counts real time from here. Kept apart from
+    /// `started`, whose elapsed times must never stand still.
+    clock_at: Instant,
     pub response_delay: Duration,
     world: RwLock<World>,
     faults: Mutex<Vec<Fault>>,
@@ -348,7 +353,8 @@ impl RegionState {
             region,
             seed,
             clock: Mutex::new((now, 0)),
-            started: now_at,
+            started: Instant::now(),
+            clock_at: now_at,
             response_delay,
             world: RwLock::new(world),
             faults: Mutex::new(Vec::new()),
@@ -395,7 +401,7 @@ impl RegionState {
     /// since start.
     pub(crate) fn now(&self) -> Timestamp {
         let elapsed =
-            SignedDuration::try_from(self.started.elapsed()).unwrap_or(SignedDuration::ZERO);
+            SignedDuration::try_from(self.clock_at.elapsed()).unwrap_or(SignedDuration::ZERO);
         self.base_now() + elapsed
     }
 
